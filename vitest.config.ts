@@ -1,0 +1,36 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+// Two projects: the pure models in plain Node, the Worker inside workerd.
+export default defineConfig({
+  test: {
+    // The JSON report is what .ci/run counts; the default reporter is for people.
+    reporters: ["default", ["json", { outputFile: ".vitest-report.json" }]],
+    projects: [
+      {
+        test: { name: "sim", include: ["test/sim/**/*.test.ts"], environment: "node" },
+      },
+      {
+        plugins: [
+          cloudflareTest(async () => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            remoteBindings: false,
+            miniflare: {
+              bindings: {
+                SIM_CLOCK: "manual",
+                DEMO_FLEET: "false",
+                TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/integration/**/*.test.ts"],
+          setupFiles: ["./test/integration/setup.ts"],
+          testTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
