@@ -1,9 +1,10 @@
+import { app } from "./api/app";
+import { consumeEvents } from "./events/consumer";
 import { HostObject } from "./host/host-object";
 
 export default {
-  async fetch() {
-    return new Response("ok");
-  },
+  fetch: app.fetch,
+  queue: consumeEvents,
 } satisfies ExportedHandler<Env>;
 
 export { HostObject };

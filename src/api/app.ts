@@ -1,0 +1,75 @@
+// The HTTP API: routers mounted under /v1, one error envelope, OpenAPI 3.1 and docs.
+import { swaggerUI } from "@hono/swagger-ui";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { Fleet } from "../fleet/context";
+import { seedDemoFleet } from "../fleet/demo";
+import { ApiError } from "../fleet/errors";
+import { problem } from "./problem";
+import { router } from "./router";
+import { adminRoutes } from "./routes/admin";
+import { eventRoutes } from "./routes/events";
+import { hostRoutes } from "./routes/hosts";
+import { instanceTypes } from "./routes/instance-types";
+import { instanceRoutes } from "./routes/instances";
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+export const app = router();
+
+app.use(
+  "*",
+  bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) =>
+      problem(c, 413, "RequestTooLarge", `body: larger than ${MAX_BODY_BYTES} bytes`, { field: "body" }),
+  }),
+);
+
+app.use("/v1/*", async (c, next) => {
+  await seedDemoFleet(new Fleet(c.env));
+  await next();
+});
+
+app.get("/", (c) =>
+  c.json({ name: "hyperfleet", api: "/v1", openapi: "/openapi.json", docs: "/docs", health: "/healthz" }),
+);
+// The cheapest route there is: the benchmark's measure of the platform's own ceiling.
+app.get("/healthz", (c) => c.text("ok"));
+
+app.route("/v1", instanceTypes);
+app.route("/v1", hostRoutes);
+app.route("/v1", instanceRoutes);
+app.route("/v1", eventRoutes);
+app.route("/v1", adminRoutes);
+
+app.doc31("/openapi.json", {
+  openapi: "3.1.0",
+  info: {
+    title: "hyperfleet",
+    version: "0.1.0",
+    description:
+      "A simulated EC2-style compute fleet: every host a Durable Object running a hypervisor model.",
+  },
+});
+app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+
+app.notFound((c) =>
+  problem(c, 404, "NotFound", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`),
+);
+
+app.onError((err, c) => {
+  if (err instanceof ApiError) return problem(c, err.status, err.code, err.message, err.extra, err.headers);
+  if (err instanceof HTTPException) {
+    const code = err.status === 400 ? "InvalidParameterValue" : `Http${err.status}`;
+    const detail = err.message.startsWith("Malformed JSON") ? `body: ${err.message}` : err.message;
+    return problem(c, err.status, code, detail);
+  }
+  console.error("unhandled error", err);
+  return problem(
+    c,
+    500,
+    "InternalError",
+    "An internal error occurred; the request changed nothing it could not finish",
+  );
+});

@@ -1,0 +1,16 @@
+// Every router of the API is made here, so they all share one validation-error hook.
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { describeIssues, problem } from "./problem";
+
+export type AppEnv = { Bindings: Env };
+
+export function router() {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const { detail, fields } = describeIssues(result.target, result.error.issues);
+        return problem(c, 400, "InvalidParameterValue", detail, { fields });
+      }
+    },
+  });
+}

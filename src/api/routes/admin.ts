@@ -1,0 +1,139 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { inArray } from "drizzle-orm";
+import { instances } from "../../db/schema";
+import { advanceClock, clockView, configureClock } from "../../fleet/clock";
+import { Fleet } from "../../fleet/context";
+import { mirror } from "../../fleet/mirror";
+import { reconcile } from "../../fleet/reconcile";
+import { router } from "../router";
+import { problemResponses } from "../schemas";
+
+const Clock = z
+  .object({ mode: z.enum(["manual", "scaled"]), scale: z.number(), now: z.string(), nowMs: z.number() })
+  .openapi("Clock");
+
+const MAX_ADVANCE_S = 30 * 24 * 3600;
+
+export const adminRoutes = router()
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/clock",
+      tags: ["clock"],
+      summary: "The simulated clock",
+      responses: { 200: { description: "The clock", content: { "application/json": { schema: Clock } } } },
+    }),
+    async (c) => c.json(clockView(await new Fleet(c.env).clock()), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/admin/clock/advance",
+      tags: ["clock"],
+      summary: "Move simulated time forward and settle every transition that falls due",
+      request: {
+        body: {
+          content: {
+            "application/json": {
+              schema: z.strictObject({ seconds: z.number().positive().max(MAX_ADVANCE_S) }),
+            },
+          },
+          required: true,
+        },
+      },
+      responses: {
+        200: {
+          description: "The clock after the advance",
+          content: { "application/json": { schema: Clock.extend({ settledEvents: z.number() }) } },
+        },
+        ...problemResponses(400),
+      },
+    }),
+    async (c) => {
+      const fleet = new Fleet(c.env);
+      const clock = await advanceClock(fleet.db, c.env, Math.round(c.req.valid("json").seconds * 1000));
+      // Only hosts with an instance in a transitional state can have anything fall due.
+      const busy = await fleet.db
+        .selectDistinct({ hostId: instances.hostId })
+        .from(instances)
+        .where(inArray(instances.state, ["pending", "stopping", "shutting-down"]));
+      const results = await Promise.all(
+        busy.filter((b) => b.hostId).map((b) => fleet.host(b.hostId!).settle(clock)),
+      );
+      const evs = results.flatMap((r) => r.events);
+      await mirror(fleet.db, evs);
+      return c.json({ ...clockView(clock), settledEvents: evs.length }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "put",
+      path: "/admin/clock",
+      tags: ["clock"],
+      summary: "Switch the clock between manual and scaled, or change the scale",
+      request: {
+        body: {
+          content: {
+            "application/json": {
+              schema: z.strictObject({
+                mode: z.enum(["manual", "scaled"]).optional(),
+                scale: z.number().positive().max(10_000).optional(),
+              }),
+            },
+          },
+          required: true,
+        },
+      },
+      responses: {
+        200: { description: "The clock", content: { "application/json": { schema: Clock } } },
+        ...problemResponses(400),
+      },
+    }),
+    async (c) => {
+      const fleet = new Fleet(c.env);
+      return c.json(clockView(await configureClock(fleet.db, c.env, c.req.valid("json"))), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/admin/reconcile",
+      tags: ["admin"],
+      summary: "Compare D1 with every host object; with repair, bring D1 in line",
+      request: {
+        body: {
+          content: { "application/json": { schema: z.strictObject({ repair: z.boolean().default(false) }) } },
+          required: false,
+        },
+      },
+      responses: {
+        200: {
+          description: "What was compared and what differed",
+          content: {
+            "application/json": {
+              schema: z.object({
+                hostsChecked: z.number(),
+                instancesChecked: z.number(),
+                agree: z.boolean(),
+                mismatches: z.array(
+                  z.object({
+                    hostId: z.string(),
+                    instanceId: z.string().nullable(),
+                    kind: z.string(),
+                    detail: z.string(),
+                  }),
+                ),
+                repaired: z.number(),
+                outboxPending: z.number(),
+              }),
+            },
+          },
+        },
+        ...problemResponses(400),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json") as { repair?: boolean } | undefined;
+      return c.json(await reconcile(new Fleet(c.env), body?.repair ?? false), 200);
+    },
+  );

@@ -1,0 +1,117 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { Fleet } from "../../fleet/context";
+import { createHost, describeHost, listHosts, setHostState } from "../../fleet/hosts";
+import { FAMILIES } from "../../sim/catalog";
+import { HOST_STATES } from "../../sim/host";
+import { router } from "../router";
+import { Host, HostIdParam, Limit, problemResponses } from "../schemas";
+
+const CreateHost = z
+  .strictObject({
+    availabilityZone: z.string().regex(/^[a-z]{2}-[a-z]+-\d[a-z]$/, "must look like us-east-1a"),
+    family: z.enum(FAMILIES),
+    rack: z.string().min(1).max(64).optional(),
+    sockets: z.number().int().min(1).max(8).optional(),
+    coresPerSocket: z.number().int().min(1).max(128).optional(),
+    threadsPerCore: z.number().int().min(1).max(2).optional(),
+    memoryMiB: z
+      .number()
+      .int()
+      .min(1024)
+      .max(16 * 1024 * 1024)
+      .optional(),
+    state: z.enum(HOST_STATES).optional(),
+  })
+  .openapi("CreateHost");
+
+const HostDetail = Host.extend({
+  instances: z.array(
+    z.object({
+      instanceId: z.string(),
+      instanceType: z.string(),
+      state: z.string(),
+      cpuPinning: z.array(z.number()),
+    }),
+  ),
+}).openapi("HostDetail");
+
+export const hostRoutes = router()
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/hosts",
+      tags: ["hosts"],
+      summary: "Add a physical host to the fleet (admin)",
+      request: { body: { content: { "application/json": { schema: CreateHost } }, required: true } },
+      responses: {
+        201: { description: "The new host", content: { "application/json": { schema: Host } } },
+        ...problemResponses(400, 413),
+      },
+    }),
+    async (c) => c.json(await createHost(new Fleet(c.env), c.req.valid("json")), 201),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/hosts",
+      tags: ["hosts"],
+      summary: "List hosts with their capacity and use",
+      request: {
+        query: z.strictObject({
+          availabilityZone: z.string().optional(),
+          family: z.enum(FAMILIES).optional(),
+          hypervisor: z.enum(["nitro", "xen"]).optional(),
+          state: z.enum(HOST_STATES).optional(),
+          cursor: z.string().optional(),
+          limit: Limit,
+        }),
+      },
+      responses: {
+        200: {
+          description: "A page of hosts",
+          content: {
+            "application/json": {
+              schema: z.object({ hosts: z.array(Host), nextCursor: z.string().nullable() }),
+            },
+          },
+        },
+        ...problemResponses(400),
+      },
+    }),
+    async (c) => c.json(await listHosts(new Fleet(c.env), c.req.valid("query")), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/hosts/{id}",
+      tags: ["hosts"],
+      summary: "One host, read from its Durable Object, with the instances it holds",
+      request: { params: HostIdParam },
+      responses: {
+        200: { description: "The host", content: { "application/json": { schema: HostDetail } } },
+        ...problemResponses(400, 404),
+      },
+    }),
+    async (c) => c.json(await describeHost(new Fleet(c.env), c.req.valid("param").id), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "put",
+      path: "/hosts/{id}/state",
+      tags: ["hosts"],
+      summary: "Set a host's state (admin): only available hosts take new instances",
+      request: {
+        params: HostIdParam,
+        body: {
+          content: { "application/json": { schema: z.strictObject({ state: z.enum(HOST_STATES) }) } },
+          required: true,
+        },
+      },
+      responses: {
+        200: { description: "The host", content: { "application/json": { schema: Host } } },
+        ...problemResponses(400, 404),
+      },
+    }),
+    async (c) =>
+      c.json(await setHostState(new Fleet(c.env), c.req.valid("param").id, c.req.valid("json").state), 200),
+  );

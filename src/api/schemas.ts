@@ -1,0 +1,104 @@
+// The zod schemas shared by requests, responses and the OpenAPI document.
+import { z } from "@hono/zod-openapi";
+import { FAMILIES } from "../sim/catalog";
+import { HOST_STATES } from "../sim/host";
+import { INSTANCE_STATES } from "../sim/lifecycle";
+
+export const Problem = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    code: z.string().openapi({ example: "InvalidParameterValue" }),
+    detail: z.string(),
+  })
+  .passthrough()
+  .openapi("Problem");
+
+export const problemResponses = (...statuses: number[]) =>
+  Object.fromEntries(
+    statuses.map((s) => [
+      s,
+      {
+        description: "Problem details (RFC 9457)",
+        content: { "application/problem+json": { schema: Problem } },
+      },
+    ]),
+  );
+
+export const Limit = z.coerce.number().int().min(1).max(1000).default(100);
+
+export const Capacity = z
+  .object({
+    vcpus: z.object({ total: z.number(), reserved: z.number(), used: z.number(), free: z.number() }),
+    memoryMiB: z.object({ total: z.number(), reserved: z.number(), used: z.number(), free: z.number() }),
+    nvmeGB: z.object({ total: z.number(), used: z.number(), free: z.number() }),
+    vms: z.number(),
+  })
+  .openapi("Capacity");
+
+export const Host = z
+  .object({
+    hostId: z.string().openapi({ example: "h-0123456789abcdef0" }),
+    availabilityZone: z.string(),
+    rack: z.string(),
+    family: z.enum(FAMILIES),
+    hypervisor: z.enum(["nitro", "xen"]),
+    state: z.enum(HOST_STATES),
+    sockets: z.number(),
+    coresPerSocket: z.number(),
+    threadsPerCore: z.number(),
+    memoryMiB: z.number(),
+    nvmeGB: z.number(),
+    capacity: Capacity,
+    usageVersion: z.number(),
+    createdAt: z.string(),
+  })
+  .openapi("Host");
+
+const StateName = z.enum(INSTANCE_STATES);
+
+export const InstanceState = z.object({ code: z.number().int(), name: StateName }).openapi("InstanceState");
+
+export const Instance = z
+  .object({
+    instanceId: z.string().openapi({ example: "i-0123456789abcdef0" }),
+    reservationId: z.string(),
+    instanceType: z.string(),
+    state: InstanceState,
+    availabilityZone: z.string(),
+    hostId: z.string().nullable(),
+    hypervisor: z.enum(["nitro", "xen"]),
+    launchTime: z.string(),
+    stateTransitionTime: z.string(),
+    stateTransitionReason: z.string(),
+    clientToken: z.string().nullable(),
+    tags: z.record(z.string(), z.string()),
+    workload: z.string(),
+    placementStrategy: z.string(),
+    vcpus: z.number(),
+    memoryMiB: z.number(),
+    instanceStorageGB: z.number(),
+    cpuPinning: z.array(z.number()),
+  })
+  .openapi("Instance");
+
+export const StateChange = z
+  .object({ instanceId: z.string(), previousState: InstanceState, currentState: InstanceState })
+  .openapi("InstanceStateChange");
+
+export const InstanceIdParam = z.object({
+  id: z
+    .string()
+    .regex(/^i-[0-9a-f]{17}$/, "must look like i- followed by 17 hex digits")
+    .openapi({ param: { name: "id", in: "path" }, example: "i-0123456789abcdef0" }),
+});
+
+export const HostIdParam = z.object({
+  id: z
+    .string()
+    .regex(/^h-[0-9a-f]{17}$/, "must look like h- followed by 17 hex digits")
+    .openapi({ param: { name: "id", in: "path" }, example: "h-0123456789abcdef0" }),
+});
+
+export const StateNames = StateName;

@@ -1,0 +1,102 @@
+// The D1 fleet inventory: the read model for listing and filtering across hosts. Host
+// Durable Objects are the truth for what runs on them; these rows mirror it.
+import { index, integer, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+export const hosts = sqliteTable(
+  "hosts",
+  {
+    id: text("id").primaryKey(),
+    zone: text("zone").notNull(),
+    rack: text("rack").notNull(),
+    family: text("family").notNull(),
+    hypervisor: text("hypervisor").notNull(),
+    state: text("state").notNull(),
+    sockets: integer("sockets").notNull(),
+    coresPerSocket: integer("cores_per_socket").notNull(),
+    threadsPerCore: integer("threads_per_core").notNull(),
+    memoryMiB: integer("memory_mib").notNull(),
+    reservedThreads: integer("reserved_threads").notNull(),
+    reservedMemoryMiB: integer("reserved_memory_mib").notNull(),
+    nvmeGB: integer("nvme_gb").notNull(),
+    usedVcpus: integer("used_vcpus").notNull(),
+    freeVcpus: integer("free_vcpus").notNull(),
+    usedMemoryMiB: integer("used_memory_mib").notNull(),
+    freeMemoryMiB: integer("free_memory_mib").notNull(),
+    usedNvmeGB: integer("used_nvme_gb").notNull(),
+    freeNvmeGB: integer("free_nvme_gb").notNull(),
+    vmCount: integer("vm_count").notNull(),
+    usageVersion: integer("usage_version").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("hosts_family_zone").on(t.family, t.zone, t.state)],
+);
+
+export const instances = sqliteTable(
+  "instances",
+  {
+    id: text("id").primaryKey(),
+    reservationId: text("reservation_id").notNull(),
+    instanceType: text("instance_type").notNull(),
+    family: text("family").notNull(),
+    hypervisor: text("hypervisor").notNull(),
+    zone: text("zone").notNull(),
+    hostId: text("host_id"),
+    state: text("state").notNull(),
+    stateCode: integer("state_code").notNull(),
+    version: integer("version").notNull(),
+    launchTime: integer("launch_time").notNull(),
+    stateTransitionTime: integer("state_transition_time").notNull(),
+    stateReason: text("state_reason").notNull(),
+    clientToken: text("client_token"),
+    tags: text("tags").notNull(),
+    workload: text("workload").notNull(),
+    placementStrategy: text("placement_strategy").notNull(),
+    vcpus: integer("vcpus").notNull(),
+    memoryMiB: integer("memory_mib").notNull(),
+    nvmeGB: integer("nvme_gb").notNull(),
+    threads: text("threads").notNull(),
+    terminatedAt: integer("terminated_at"),
+    /** A start or terminate of a stopped instance in flight: who holds it, and until when (wall ms). */
+    claim: text("claim"),
+    claimExpires: integer("claim_expires"),
+  },
+  (t) => [
+    index("instances_state").on(t.state),
+    index("instances_host").on(t.hostId),
+    index("instances_zone").on(t.zone),
+    index("instances_type").on(t.instanceType),
+  ],
+);
+
+export const clientTokens = sqliteTable("client_tokens", {
+  token: text("token").primaryKey(),
+  paramsHash: text("params_hash").notNull(),
+  status: text("status").notNull(),
+  reservationId: text("reservation_id").notNull(),
+  instanceIds: text("instance_ids").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
+
+export const events = sqliteTable(
+  "events",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull().unique(),
+    type: text("type").notNull(),
+    time: integer("time").notNull(),
+    hostId: text("host_id"),
+    instanceId: text("instance_id"),
+    state: text("state").notNull(),
+    previousState: text("previous_state"),
+    body: text("body").notNull(),
+  },
+  (t) => [index("events_instance").on(t.instanceId), index("events_type").on(t.type)],
+);
+
+export const simClock = sqliteTable("sim_clock", {
+  id: integer("id").primaryKey(),
+  mode: text("mode").notNull(),
+  anchorWallMs: integer("anchor_wall_ms").notNull(),
+  anchorSimMs: integer("anchor_sim_ms").notNull(),
+  scale: real("scale").notNull(),
+});

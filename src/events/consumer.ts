@@ -1,0 +1,39 @@
+// The events queue consumer: validates each message, mirrors it into D1 (idempotent by
+// event id and record version), acks it; retries with backoff; poison goes to the DLQ.
+import { z } from "zod";
+import { database } from "../db/client";
+import { mirror } from "../fleet/mirror";
+import type { FleetEvent } from "../sim/host";
+
+const eventSchema = z.object({
+  id: z.string().min(1),
+  type: z.enum(["instance.state-changed", "instance.rebooted", "host.created", "host.state-changed"]),
+  time: z.number(),
+  hostId: z.string().nullable(),
+  instanceId: z.string().nullable(),
+  previousState: z.string().nullable(),
+  state: z.string(),
+  instance: z.object({ instanceId: z.string(), version: z.number() }).passthrough().nullable(),
+  host: z.object({ version: z.number() }).passthrough().nullable(),
+  hostRecord: z.object({ hostId: z.string() }).passthrough().nullable(),
+});
+
+export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const db = database(env.DB);
+  for (const msg of batch.messages) {
+    const parsed = eventSchema.safeParse(msg.body);
+    if (!parsed.success) {
+      // Retrying cannot fix a malformed message; after max_retries it lands in the DLQ.
+      console.error("malformed fleet event", msg.id, parsed.error.message);
+      msg.retry({ delaySeconds: 60 });
+      continue;
+    }
+    try {
+      await mirror(db, [parsed.data as unknown as FleetEvent]);
+      msg.ack();
+    } catch (err) {
+      console.warn("mirroring a fleet event failed; retrying", err);
+      msg.retry({ delaySeconds: Math.min(300, 2 ** msg.attempts) });
+    }
+  }
+}

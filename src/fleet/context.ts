@@ -1,0 +1,40 @@
+// What every fleet service needs for one request: the bindings, the D1 client, the clock
+// (read once per request), and the stubs of host objects.
+import { type Db, database } from "../db/client";
+import type { ClockState } from "../sim/clock";
+import { simNow } from "../sim/clock";
+import type { FleetEvent } from "../sim/host";
+import { readClock } from "./clock";
+
+export class Fleet {
+  readonly db: Db;
+  private clockState: ClockState | null = null;
+
+  constructor(readonly env: Env) {
+    this.db = database(env.DB);
+  }
+
+  async clock(): Promise<ClockState> {
+    this.clockState ??= await readClock(this.db, this.env);
+    return this.clockState;
+  }
+
+  async now(): Promise<number> {
+    return simNow(await this.clock(), Date.now());
+  }
+
+  host(hostId: string) {
+    return this.env.HOST.getByName(hostId);
+  }
+
+  /** Events made outside any host (a stopped instance terminated): to the queue, best effort. */
+  async publish(evs: readonly FleetEvent[]): Promise<void> {
+    if (evs.length === 0) return;
+    try {
+      await this.env.EVENTS.sendBatch(evs.map((e) => ({ body: e, contentType: "json" as const })));
+    } catch (err) {
+      // The events are already in D1 (written with the change); only downstream delivery is late.
+      console.warn("fleet event publish failed", err);
+    }
+  }
+}

@@ -1,0 +1,40 @@
+// The demo fleet `npm start` serves: 8 Nitro hosts (m5, c5, r5, m5d) and 2 Xen hosts
+// (m4) across two zones. Host ids are fixed so that seeding twice creates nothing twice.
+import { count } from "drizzle-orm";
+import { hosts } from "../db/schema";
+import type { Family } from "../sim/catalog";
+import type { Fleet } from "./context";
+import { createHost } from "./hosts";
+
+const DEMO: { family: Family; zone: string }[] = [
+  { family: "m5", zone: "us-east-1a" },
+  { family: "m5", zone: "us-east-1b" },
+  { family: "m5", zone: "us-east-1a" },
+  { family: "c5", zone: "us-east-1a" },
+  { family: "c5", zone: "us-east-1b" },
+  { family: "r5", zone: "us-east-1a" },
+  { family: "r5", zone: "us-east-1b" },
+  { family: "m5d", zone: "us-east-1b" },
+  { family: "m4", zone: "us-east-1a" },
+  { family: "m4", zone: "us-east-1b" },
+];
+
+let seeded = false;
+
+export async function seedDemoFleet(fleet: Fleet): Promise<void> {
+  if (seeded || fleet.env.DEMO_FLEET !== "true") return;
+  const n = await fleet.db.select({ n: count() }).from(hosts).get();
+  if ((n?.n ?? 0) === 0) {
+    await Promise.all(
+      DEMO.map((d, i) =>
+        createHost(fleet, {
+          family: d.family,
+          availabilityZone: d.zone,
+          rack: `${d.zone}-rack-${1 + (i % 3)}`,
+          hostId: `h-${(i + 1).toString(16).padStart(17, "0")}`,
+        }),
+      ),
+    );
+  }
+  seeded = true;
+}

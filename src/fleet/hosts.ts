@@ -1,0 +1,161 @@
+// Host inventory: creating hosts (admin), listing them from D1, describing one from its object.
+import { and, asc, eq, gt, type SQL } from "drizzle-orm";
+import { hosts } from "../db/schema";
+import type { CapacitySummary } from "../sim/admission";
+import { type Family, HOST_SHAPES } from "../sim/catalog";
+import type { HostRecord, HostState } from "../sim/host";
+import type { Fleet } from "./context";
+import { hostNotFound } from "./errors";
+import { newId } from "./ids";
+import { mirror } from "./mirror";
+
+export interface CreateHostInput {
+  availabilityZone: string;
+  family: Family;
+  rack?: string;
+  sockets?: number;
+  coresPerSocket?: number;
+  threadsPerCore?: number;
+  memoryMiB?: number;
+  state?: HostState;
+  /** Only the demo seed names its hosts, so that seeding twice creates nothing twice. */
+  hostId?: string;
+}
+
+export function hostView(h: HostRecord, capacity: CapacitySummary, usageVersion: number) {
+  return {
+    hostId: h.hostId,
+    availabilityZone: h.zone,
+    rack: h.rack,
+    family: h.family,
+    hypervisor: h.hypervisor,
+    state: h.state,
+    sockets: h.hw.sockets,
+    coresPerSocket: h.hw.coresPerSocket,
+    threadsPerCore: h.hw.threadsPerCore,
+    memoryMiB: h.hw.memoryMiB,
+    nvmeGB: h.hw.nvmeGB,
+    capacity,
+    usageVersion,
+    createdAt: new Date(h.createdAt).toISOString(),
+  };
+}
+export type HostView = ReturnType<typeof hostView>;
+
+type HostRow = typeof hosts.$inferSelect;
+
+function fromRow(r: HostRow): HostView {
+  const record: HostRecord = {
+    hostId: r.id,
+    zone: r.zone,
+    rack: r.rack,
+    family: r.family as Family,
+    hypervisor: r.hypervisor as HostRecord["hypervisor"],
+    state: r.state as HostState,
+    createdAt: r.createdAt,
+    hw: {
+      sockets: r.sockets,
+      coresPerSocket: r.coresPerSocket,
+      threadsPerCore: r.threadsPerCore,
+      memoryMiB: r.memoryMiB,
+      reservedThreads: r.reservedThreads,
+      reservedMemoryMiB: r.reservedMemoryMiB,
+      nvmeGB: r.nvmeGB,
+    },
+  };
+  const total = r.sockets * r.coresPerSocket * r.threadsPerCore;
+  const capacity: CapacitySummary = {
+    vcpus: { total, reserved: r.reservedThreads, used: r.usedVcpus, free: r.freeVcpus },
+    memoryMiB: {
+      total: r.memoryMiB,
+      reserved: r.reservedMemoryMiB,
+      used: r.usedMemoryMiB,
+      free: r.freeMemoryMiB,
+    },
+    nvmeGB: { total: r.nvmeGB, used: r.usedNvmeGB, free: r.freeNvmeGB },
+    vms: r.vmCount,
+  };
+  return hostView(record, capacity, r.usageVersion);
+}
+
+export async function createHost(fleet: Fleet, input: CreateHostInput): Promise<HostView> {
+  const shape = HOST_SHAPES[input.family];
+  const now = await fleet.now();
+  const hostId = input.hostId ?? newId("h");
+  const sockets = input.sockets ?? shape.sockets;
+  const record: HostRecord = {
+    hostId,
+    zone: input.availabilityZone,
+    rack: input.rack ?? `${input.availabilityZone}-rack-1`,
+    family: input.family,
+    hypervisor: shape.hypervisor,
+    state: input.state ?? "available",
+    createdAt: now,
+    hw: {
+      ...shape,
+      sockets,
+      coresPerSocket: input.coresPerSocket ?? shape.coresPerSocket,
+      threadsPerCore: input.threadsPerCore ?? shape.threadsPerCore,
+      memoryMiB: input.memoryMiB ?? shape.memoryMiB,
+    },
+  };
+  const res = await fleet.host(hostId).init(record, await fleet.clock());
+  await mirror(fleet.db, res.events);
+  return hostView(res.result, res.usage.capacity, res.usage.version);
+}
+
+export interface HostFilter {
+  availabilityZone?: string;
+  family?: string;
+  hypervisor?: string;
+  state?: string;
+  cursor?: string;
+  limit: number;
+}
+
+export async function listHosts(fleet: Fleet, f: HostFilter) {
+  const where: SQL[] = [];
+  if (f.availabilityZone) where.push(eq(hosts.zone, f.availabilityZone));
+  if (f.family) where.push(eq(hosts.family, f.family));
+  if (f.hypervisor) where.push(eq(hosts.hypervisor, f.hypervisor));
+  if (f.state) where.push(eq(hosts.state, f.state));
+  if (f.cursor) where.push(gt(hosts.id, f.cursor));
+  const rows = await fleet.db
+    .select()
+    .from(hosts)
+    .where(and(...where))
+    .orderBy(asc(hosts.id))
+    .limit(f.limit + 1);
+  const page = rows.slice(0, f.limit);
+  return { hosts: page.map(fromRow), nextCursor: rows.length > f.limit ? page[page.length - 1].id : null };
+}
+
+async function requireHostRow(fleet: Fleet, hostId: string): Promise<HostRow> {
+  const row = await fleet.db.select().from(hosts).where(eq(hosts.id, hostId)).get();
+  if (!row) throw hostNotFound(hostId);
+  return row;
+}
+
+/** One host, read from its object (the truth), with the instances it holds. */
+export async function describeHost(fleet: Fleet, hostId: string) {
+  await requireHostRow(fleet, hostId);
+  const res = await fleet.host(hostId).describe(await fleet.clock());
+  await mirror(fleet.db, res.events);
+  const { host, usage, vms } = res.result;
+  return {
+    ...hostView(host, usage.capacity, usage.version),
+    instances: vms.map((v) => ({
+      instanceId: v.instanceId,
+      instanceType: v.instanceType,
+      state: v.state,
+      cpuPinning: v.threads,
+    })),
+  };
+}
+
+export async function setHostState(fleet: Fleet, hostId: string, state: HostState) {
+  await requireHostRow(fleet, hostId);
+  const res = await fleet.host(hostId).setState(state, await fleet.clock());
+  await mirror(fleet.db, res.events);
+  return hostView(res.result, res.usage.capacity, res.usage.version);
+}

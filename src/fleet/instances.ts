@@ -1,0 +1,511 @@
+// Instances: launch (with placement, partial launch and client tokens), describe, list,
+// and the lifecycle actions. Instances on a host are changed only by that host's object;
+// a stopped instance belongs to no host, and D1 (guarded by a claim) is its record.
+import { and, asc, eq, gt, inArray, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
+import { clientTokens, hosts, instances } from "../db/schema";
+import { findInstanceType, type InstanceType } from "../sim/catalog";
+import type { FleetEvent, InstanceRecord } from "../sim/host";
+import {
+  decide,
+  type InstanceAction,
+  type InstanceState,
+  occupiesHost,
+  STATE_CODES,
+  settlesTo,
+  TERMINATED_VISIBLE_MS,
+} from "../sim/lifecycle";
+import { type HostCandidate, type PlacementStrategy, rankHosts } from "../sim/placement";
+import type { Fleet } from "./context";
+import { ApiError, instanceNotFound, invalidParameter } from "./errors";
+import { newId, sha256Hex } from "./ids";
+import { mirror, upsertInstance } from "./mirror";
+
+export interface RunInstancesInput {
+  instanceType: string;
+  minCount: number;
+  maxCount: number;
+  availabilityZone?: string;
+  placementStrategy: PlacementStrategy;
+  clientToken?: string;
+  tags: Record<string, string>;
+  workload: string;
+}
+
+type InstanceRow = typeof instances.$inferSelect;
+
+export function rowToRecord(r: InstanceRow): InstanceRecord {
+  return {
+    instanceId: r.id,
+    reservationId: r.reservationId,
+    instanceType: r.instanceType,
+    family: r.family as InstanceRecord["family"],
+    hypervisor: r.hypervisor as InstanceRecord["hypervisor"],
+    zone: r.zone,
+    hostId: r.hostId,
+    state: r.state as InstanceState,
+    stateCode: r.stateCode,
+    version: r.version,
+    launchTime: r.launchTime,
+    stateTransitionTime: r.stateTransitionTime,
+    stateReason: r.stateReason,
+    clientToken: r.clientToken,
+    tags: JSON.parse(r.tags) as Record<string, string>,
+    workload: r.workload,
+    placementStrategy: r.placementStrategy,
+    vcpus: r.vcpus,
+    memoryMiB: r.memoryMiB,
+    nvmeGB: r.nvmeGB,
+    threads: JSON.parse(r.threads) as number[],
+    terminatedAt: r.terminatedAt,
+  };
+}
+
+export function instanceView(i: InstanceRecord) {
+  return {
+    instanceId: i.instanceId,
+    reservationId: i.reservationId,
+    instanceType: i.instanceType,
+    state: { code: i.stateCode, name: i.state },
+    availabilityZone: i.zone,
+    hostId: i.hostId,
+    hypervisor: i.hypervisor,
+    launchTime: new Date(i.launchTime).toISOString(),
+    stateTransitionTime: new Date(i.stateTransitionTime).toISOString(),
+    stateTransitionReason: i.stateReason,
+    clientToken: i.clientToken,
+    tags: i.tags,
+    workload: i.workload,
+    placementStrategy: i.placementStrategy,
+    vcpus: i.vcpus,
+    memoryMiB: i.memoryMiB,
+    instanceStorageGB: i.nvmeGB,
+    cpuPinning: i.threads,
+  };
+}
+export type InstanceView = ReturnType<typeof instanceView>;
+
+// ---- placement ----
+
+function capacityError(type: InstanceType, zone: string | undefined, zonesWithCapacity: string[]): ApiError {
+  const where = zone ? `in the Availability Zone (${zone})` : "in any Availability Zone";
+  const hint =
+    zonesWithCapacity.length > 0
+      ? ` You can currently get ${type.name} capacity by not specifying an Availability Zone or by choosing ${zonesWithCapacity.join(", ")}.`
+      : " Try again later, or choose another instance type.";
+  return new ApiError(
+    503,
+    "InsufficientInstanceCapacity",
+    `We currently do not have sufficient ${type.name} capacity ${where}.${hint}`,
+    { instanceType: type.name, zonesWithCapacity },
+    { "retry-after": "5" },
+  );
+}
+
+async function candidates(fleet: Fleet, family: string): Promise<HostCandidate[]> {
+  return fleet.db
+    .select({
+      id: hosts.id,
+      zone: hosts.zone,
+      family: hosts.family,
+      state: hosts.state,
+      freeVcpus: hosts.freeVcpus,
+      freeMemoryMiB: hosts.freeMemoryMiB,
+      freeNvmeGB: hosts.freeNvmeGB,
+    })
+    .from(hosts)
+    .where(and(eq(hosts.family, family), eq(hosts.state, "available")));
+}
+
+/**
+ * Places `records` (all of one type) on hosts: at least `minCount` or none. Each host's
+ * object decides admission itself, so a host that lost a race simply admits fewer and
+ * the next candidate is tried. Returns the placed records' events (already mirrored).
+ */
+async function place(
+  fleet: Fleet,
+  type: InstanceType,
+  records: InstanceRecord[],
+  minCount: number,
+  zone: string | undefined,
+  strategy: PlacementStrategy,
+): Promise<FleetEvent[]> {
+  const clock = await fleet.clock();
+  const all = await candidates(fleet, type.family);
+  const request = {
+    family: type.family,
+    zone,
+    vcpus: type.vcpus,
+    memoryMiB: type.memoryMiB,
+    nvmeGB: type.instanceStorage.totalGB,
+  };
+  const ranked = rankHosts(all, request, strategy);
+  const events: FleetEvent[] = [];
+  const held = new Map<string, string[]>();
+  let remaining = records;
+  let placed = 0;
+  try {
+    for (let i = 0; i < ranked.length && remaining.length > 0; i++) {
+      // Spread shares what is left evenly over the hosts left; binpack offers it all.
+      const share =
+        strategy === "spread" ? Math.ceil(remaining.length / (ranked.length - i)) : remaining.length;
+      const offer = remaining.slice(0, share);
+      const commitIfAtLeast = Math.max(1, minCount - placed);
+      const res = await fleet.host(ranked[i].id).admit(offer, commitIfAtLeast, clock);
+      events.push(...res.events);
+      const admitted = new Set(res.result);
+      if (admitted.size === 0) continue;
+      if (admitted.size < commitIfAtLeast) held.set(ranked[i].id, res.result);
+      placed += admitted.size;
+      remaining = remaining.filter((r) => !admitted.has(r.instanceId));
+      if (placed >= minCount && held.size > 0) {
+        for (const [hostId, ids] of held)
+          events.push(...(await fleet.host(hostId).commit(ids, clock)).events);
+        held.clear();
+      }
+    }
+  } finally {
+    // Below the minimum (or failing midway): nothing launches, every hold is given back.
+    if (held.size > 0) {
+      for (const [hostId, ids] of held) {
+        try {
+          events.push(...(await fleet.host(hostId).cancel(ids, clock)).events);
+        } catch (err) {
+          // The hold expires by itself on the host's alarm.
+          console.warn("cancel of an admission hold failed", err);
+        }
+      }
+    }
+    await mirror(fleet.db, events);
+  }
+  if (placed < minCount) {
+    const elsewhere = rankHosts(all, { ...request, zone: undefined }, "spread")
+      .map((h) => h.zone)
+      .filter((z) => z !== zone);
+    throw capacityError(type, zone, [...new Set(elsewhere)].sort());
+  }
+  return events;
+}
+
+// ---- launch ----
+
+function paramsOf(input: RunInstancesInput): string {
+  const { clientToken: _t, ...rest } = input;
+  const tags = Object.fromEntries(Object.entries(rest.tags).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return JSON.stringify({ ...rest, tags });
+}
+
+async function tokenReplay(fleet: Fleet, token: string, paramsHash: string) {
+  // A concurrent request with the same token may still be launching: wait for it briefly.
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const row = await fleet.db.select().from(clientTokens).where(eq(clientTokens.token, token)).get();
+    if (!row) return null;
+    if (row.paramsHash !== paramsHash) {
+      throw new ApiError(
+        409,
+        "IdempotentParameterMismatch",
+        `clientToken: '${token}' was already used with different parameters`,
+        { clientToken: token },
+      );
+    }
+    if (row.status === "done") {
+      const ids = JSON.parse(row.instanceIds) as string[];
+      const rows = ids.length
+        ? await fleet.db.select().from(instances).where(inArray(instances.id, ids)).orderBy(asc(instances.id))
+        : [];
+      return { reservationId: row.reservationId, instances: rows.map((r) => instanceView(rowToRecord(r))) };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new ApiError(
+    409,
+    "IdempotentInstanceInProgress",
+    `clientToken: a launch with '${token}' is still in progress`,
+  );
+}
+
+export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
+  const type = findInstanceType(input.instanceType);
+  if (!type) throw invalidParameter("instanceType", `'${input.instanceType}' is not a known instance type`);
+  if (input.minCount > input.maxCount) throw invalidParameter("minCount", "must not exceed maxCount");
+  if (input.availabilityZone) {
+    const known = await fleet.db
+      .select({ z: hosts.zone })
+      .from(hosts)
+      .where(eq(hosts.zone, input.availabilityZone))
+      .get();
+    if (!known)
+      throw invalidParameter("availabilityZone", `'${input.availabilityZone}' is not a zone of this fleet`);
+  }
+
+  const reservationId = newId("r");
+  let paramsHash = "";
+  if (input.clientToken) {
+    paramsHash = await sha256Hex(paramsOf(input));
+    const replay = await tokenReplay(fleet, input.clientToken, paramsHash);
+    if (replay) return replay;
+    const claimed = await fleet.db
+      .insert(clientTokens)
+      .values({
+        token: input.clientToken,
+        paramsHash,
+        status: "pending",
+        reservationId,
+        instanceIds: "[]",
+        createdAt: Date.now(),
+      })
+      .onConflictDoNothing()
+      .returning({ token: clientTokens.token });
+    if (claimed.length === 0) {
+      const again = await tokenReplay(fleet, input.clientToken, paramsHash);
+      if (again) return again;
+    }
+  }
+
+  const now = await fleet.now();
+  const records: InstanceRecord[] = Array.from({ length: input.maxCount }, () => ({
+    instanceId: newId("i"),
+    reservationId,
+    instanceType: type.name,
+    family: type.family,
+    hypervisor: type.hypervisor,
+    zone: input.availabilityZone ?? "",
+    hostId: null,
+    state: "pending",
+    stateCode: STATE_CODES.pending,
+    version: 0,
+    launchTime: now,
+    stateTransitionTime: now,
+    stateReason: "",
+    clientToken: input.clientToken ?? null,
+    tags: input.tags,
+    workload: input.workload,
+    placementStrategy: input.placementStrategy,
+    vcpus: type.vcpus,
+    memoryMiB: type.memoryMiB,
+    nvmeGB: type.instanceStorage.totalGB,
+    threads: [],
+    terminatedAt: null,
+  }));
+  // Without a requested zone the instance takes its host's zone, filled in at admission.
+  let events: FleetEvent[];
+  try {
+    events = await place(
+      fleet,
+      type,
+      records,
+      input.minCount,
+      input.availabilityZone,
+      input.placementStrategy,
+    );
+  } catch (err) {
+    if (input.clientToken)
+      await fleet.db.delete(clientTokens).where(eq(clientTokens.token, input.clientToken));
+    throw err;
+  }
+  const launched = latestRecords(events).filter((r) => r.reservationId === reservationId);
+  launched.sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
+  if (input.clientToken) {
+    await fleet.db
+      .update(clientTokens)
+      .set({ status: "done", instanceIds: JSON.stringify(launched.map((r) => r.instanceId)) })
+      .where(eq(clientTokens.token, input.clientToken));
+  }
+  return { reservationId, instances: launched.map(instanceView) };
+}
+
+/** The newest record of each instance among `events`. */
+function latestRecords(events: readonly FleetEvent[]): InstanceRecord[] {
+  const latest = new Map<string, InstanceRecord>();
+  for (const e of events) {
+    if (!e.instance) continue;
+    const prev = latest.get(e.instance.instanceId);
+    if (!prev || prev.version < e.instance.version) latest.set(e.instance.instanceId, e.instance);
+  }
+  return [...latest.values()];
+}
+
+// ---- reading ----
+
+function visible(now: number): SQL {
+  return or(ne(instances.state, "terminated"), gt(instances.terminatedAt, now - TERMINATED_VISIBLE_MS))!;
+}
+
+async function requireRow(fleet: Fleet, id: string): Promise<InstanceRow> {
+  const now = await fleet.now();
+  const row = await fleet.db
+    .select()
+    .from(instances)
+    .where(and(eq(instances.id, id), visible(now)))
+    .get();
+  if (!row) throw instanceNotFound(id);
+  return row;
+}
+
+export async function describeInstance(fleet: Fleet, id: string) {
+  let row = await requireRow(fleet, id);
+  // A transition may have fallen due since D1 last heard: ask the host to settle it.
+  if (row.hostId && settlesTo(row.state as InstanceState)) {
+    const res = await fleet.host(row.hostId).settle(await fleet.clock());
+    if (res.events.length > 0) {
+      await mirror(fleet.db, res.events);
+      row = await requireRow(fleet, id);
+    }
+  }
+  return instanceView(rowToRecord(row));
+}
+
+export interface InstanceFilter {
+  state?: InstanceState[];
+  instanceType?: string;
+  hostId?: string;
+  availabilityZone?: string;
+  tags: [string, string | null][];
+  cursor?: string;
+  limit: number;
+}
+
+export async function listInstances(fleet: Fleet, f: InstanceFilter) {
+  const now = await fleet.now();
+  const where: SQL[] = [visible(now)];
+  if (f.state?.length) where.push(inArray(instances.state, f.state));
+  if (f.instanceType) where.push(eq(instances.instanceType, f.instanceType));
+  if (f.hostId) where.push(eq(instances.hostId, f.hostId));
+  if (f.availabilityZone) where.push(eq(instances.zone, f.availabilityZone));
+  for (const [key, value] of f.tags) {
+    where.push(
+      value === null
+        ? sql`json_type(${instances.tags}, ${`$."${key}"`}) IS NOT NULL`
+        : sql`json_extract(${instances.tags}, ${`$."${key}"`}) = ${value}`,
+    );
+  }
+  if (f.cursor) where.push(gt(instances.id, f.cursor));
+  const rows = await fleet.db
+    .select()
+    .from(instances)
+    .where(and(...where))
+    .orderBy(asc(instances.id))
+    .limit(f.limit + 1);
+  const page = rows.slice(0, f.limit);
+  return {
+    instances: page.map((r) => instanceView(rowToRecord(r))),
+    nextCursor: rows.length > f.limit ? page[page.length - 1].id : null,
+  };
+}
+
+// ---- lifecycle actions ----
+
+const CLAIM_MS = 30_000;
+
+function incorrectState(id: string, state: string, action: InstanceAction): ApiError {
+  return new ApiError(
+    409,
+    "IncorrectInstanceState",
+    `The instance '${id}' is not in a state from which it can be ${action === "stop" ? "stopped" : action === "start" ? "started" : action === "reboot" ? "rebooted" : "terminated"} (it is ${state})`,
+    { instanceId: id, state, action },
+  );
+}
+
+export interface StateChange {
+  instanceId: string;
+  previousState: { code: number; name: InstanceState };
+  currentState: { code: number; name: InstanceState };
+}
+
+const stateOf = (s: InstanceState) => ({ code: STATE_CODES[s], name: s });
+
+export async function act(fleet: Fleet, id: string, action: InstanceAction): Promise<StateChange> {
+  // Two rounds at most: a host may tell us the instance left it, which refreshes D1.
+  for (let round = 0; round < 2; round++) {
+    const row = await requireRow(fleet, id);
+    const previous = row.state as InstanceState;
+    if (row.hostId && occupiesHost(previous)) {
+      const res = await fleet.host(row.hostId).act(id, action, await fleet.clock());
+      const r = res.result;
+      const extra = r.status === "not-here" && r.departed ? [upsertInstance(fleet.db, r.departed)] : [];
+      await mirror(fleet.db, res.events, extra);
+      if (r.status === "ok")
+        return { instanceId: id, previousState: stateOf(previous), currentState: stateOf(r.instance.state) };
+      if (r.status === "illegal") throw incorrectState(id, r.instance.state, action);
+      continue;
+    }
+    return actOffHost(fleet, rowToRecord(row), action);
+  }
+  throw new ApiError(409, "IncorrectInstanceState", `The instance '${id}' is changing hosts; retry`, {
+    instanceId: id,
+  });
+}
+
+/** Stopped (or terminated) instances hold no host: D1 is their record, guarded by a claim. */
+async function actOffHost(fleet: Fleet, rec: InstanceRecord, action: InstanceAction): Promise<StateChange> {
+  const outcome = decide(rec.state, action);
+  const previousState = stateOf(rec.state);
+  if (outcome.kind === "illegal") throw incorrectState(rec.instanceId, rec.state, action);
+  if (outcome.kind !== "transition")
+    return { instanceId: rec.instanceId, previousState, currentState: previousState };
+
+  const claim = crypto.randomUUID();
+  const wallNow = Date.now();
+  const won = await fleet.db
+    .update(instances)
+    .set({ claim, claimExpires: wallNow + CLAIM_MS })
+    .where(
+      and(
+        eq(instances.id, rec.instanceId),
+        eq(instances.version, rec.version),
+        or(isNull(instances.claim), lt(instances.claimExpires, wallNow)),
+      ),
+    )
+    .returning({ id: instances.id });
+  if (won.length === 0) throw incorrectState(rec.instanceId, `${rec.state}, changing`, action);
+
+  const release = () =>
+    fleet.db
+      .update(instances)
+      .set({ claim: null, claimExpires: null })
+      .where(and(eq(instances.id, rec.instanceId), eq(instances.claim, claim)));
+
+  if (outcome.to === "terminated") {
+    const now = await fleet.now();
+    const next: InstanceRecord = {
+      ...rec,
+      state: "terminated",
+      stateCode: STATE_CODES.terminated,
+      version: rec.version + 1,
+      stateTransitionTime: now,
+      stateReason: "User initiated",
+      terminatedAt: now,
+    };
+    const event: FleetEvent = {
+      id: crypto.randomUUID(),
+      type: "instance.state-changed",
+      time: now,
+      hostId: null,
+      instanceId: rec.instanceId,
+      previousState: rec.state,
+      state: "terminated",
+      instance: next,
+      host: null,
+      hostRecord: null,
+    };
+    await mirror(fleet.db, [event]);
+    await fleet.publish([event]);
+    return { instanceId: rec.instanceId, previousState, currentState: stateOf("terminated") };
+  }
+
+  // Start: a stopped instance may land on another host, as on EC2.
+  const type = findInstanceType(rec.instanceType)!;
+  try {
+    await place(
+      fleet,
+      type,
+      [{ ...rec, state: "stopped" }],
+      1,
+      rec.zone,
+      rec.placementStrategy as PlacementStrategy,
+    );
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  return { instanceId: rec.instanceId, previousState, currentState: stateOf("pending") };
+}

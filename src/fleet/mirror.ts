@@ -1,0 +1,139 @@
+// Applies host events to the D1 inventory. Used on the request path and by the queue
+// consumer alike: every statement is idempotent (events by id, rows by version), so
+// applying an event twice, or late, or out of order never moves a row backwards.
+import { sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { Db } from "../db/client";
+import { events, hosts, instances } from "../db/schema";
+import type { FleetEvent, HostRecord, HostUsage, InstanceRecord } from "../sim/host";
+
+function instanceRow(i: InstanceRecord) {
+  return {
+    id: i.instanceId,
+    reservationId: i.reservationId,
+    instanceType: i.instanceType,
+    family: i.family,
+    hypervisor: i.hypervisor,
+    zone: i.zone,
+    hostId: i.hostId,
+    state: i.state,
+    stateCode: i.stateCode,
+    version: i.version,
+    launchTime: i.launchTime,
+    stateTransitionTime: i.stateTransitionTime,
+    stateReason: i.stateReason,
+    clientToken: i.clientToken,
+    tags: JSON.stringify(i.tags),
+    workload: i.workload,
+    placementStrategy: i.placementStrategy,
+    vcpus: i.vcpus,
+    memoryMiB: i.memoryMiB,
+    nvmeGB: i.nvmeGB,
+    threads: JSON.stringify(i.threads),
+    terminatedAt: i.terminatedAt,
+    claim: null,
+    claimExpires: null,
+  };
+}
+
+export function upsertInstance(db: Db, i: InstanceRecord): BatchItem<"sqlite"> {
+  const row = instanceRow(i);
+  const { id: _id, ...set } = row;
+  return db
+    .insert(instances)
+    .values(row)
+    .onConflictDoUpdate({
+      target: instances.id,
+      set,
+      setWhere: sql`excluded.version > ${instances.version}`,
+    });
+}
+
+function usageColumns(u: HostUsage) {
+  const c = u.capacity;
+  return {
+    state: u.state,
+    usedVcpus: c.vcpus.used,
+    freeVcpus: c.vcpus.free,
+    usedMemoryMiB: c.memoryMiB.used,
+    freeMemoryMiB: c.memoryMiB.free,
+    usedNvmeGB: c.nvmeGB.used,
+    freeNvmeGB: c.nvmeGB.free,
+    vmCount: c.vms,
+    usageVersion: u.version,
+  };
+}
+
+export function upsertHost(db: Db, h: HostRecord, u: HostUsage): BatchItem<"sqlite"> {
+  const usage = usageColumns(u);
+  return db
+    .insert(hosts)
+    .values({
+      id: h.hostId,
+      zone: h.zone,
+      rack: h.rack,
+      family: h.family,
+      hypervisor: h.hypervisor,
+      sockets: h.hw.sockets,
+      coresPerSocket: h.hw.coresPerSocket,
+      threadsPerCore: h.hw.threadsPerCore,
+      memoryMiB: h.hw.memoryMiB,
+      reservedThreads: h.hw.reservedThreads,
+      reservedMemoryMiB: h.hw.reservedMemoryMiB,
+      nvmeGB: h.hw.nvmeGB,
+      createdAt: h.createdAt,
+      ...usage,
+    })
+    .onConflictDoUpdate({
+      target: hosts.id,
+      set: usage,
+      setWhere: sql`excluded.usage_version > ${hosts.usageVersion}`,
+    });
+}
+
+export function updateHostUsage(db: Db, hostId: string, u: HostUsage): BatchItem<"sqlite"> {
+  return db
+    .update(hosts)
+    .set(usageColumns(u))
+    .where(sql`${hosts.id} = ${hostId} AND ${hosts.usageVersion} < ${u.version}`);
+}
+
+export function mirrorStatements(db: Db, evs: readonly FleetEvent[]): BatchItem<"sqlite">[] {
+  const out: BatchItem<"sqlite">[] = [];
+  for (const e of evs) {
+    out.push(
+      db
+        .insert(events)
+        .values({
+          id: e.id,
+          type: e.type,
+          time: e.time,
+          hostId: e.hostId,
+          instanceId: e.instanceId,
+          state: e.state,
+          previousState: e.previousState,
+          body: JSON.stringify(e),
+        })
+        .onConflictDoNothing({ target: events.id }),
+    );
+    if (e.instance) out.push(upsertInstance(db, e.instance));
+    if (e.hostRecord && e.host) out.push(upsertHost(db, e.hostRecord, e.host));
+    else if (e.hostId && e.host) out.push(updateHostUsage(db, e.hostId, e.host));
+  }
+  return out;
+}
+
+/** D1 batches are one transaction each; keep them well under the statement limits. */
+const BATCH = 50;
+
+export async function mirror(
+  db: Db,
+  evs: readonly FleetEvent[],
+  extra: BatchItem<"sqlite">[] = [],
+): Promise<void> {
+  const stmts = [...mirrorStatements(db, evs), ...extra];
+  for (let i = 0; i < stmts.length; i += BATCH) {
+    const chunk = stmts.slice(i, i + BATCH);
+    await db.batch(chunk as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  }
+}

@@ -1,0 +1,278 @@
+// The EC2 instance-type catalog as data, and the host hardware that serves each family.
+// Sizes and bandwidths from describe-instance-types (see shared REFERENCES.md); EBS and IOPS
+// figures are the published "up to"/baseline values, recalled, and marked approximate.
+
+export type Hypervisor = "nitro" | "xen";
+export type Family = "c5" | "m5" | "r5" | "c5d" | "m5d" | "r5d" | "c4" | "m4" | "r4";
+
+export interface InstanceType {
+  name: string;
+  family: Family;
+  size: string;
+  hypervisor: Hypervisor;
+  vcpus: number;
+  memoryMiB: number;
+  /** Sustained network bandwidth; `networkBurstGbps` is the "up to" figure where there is one. */
+  networkGbps: number;
+  networkBurstGbps: number;
+  networkPerformance: string;
+  ebsBaselineMbps: number;
+  ebsBurstMbps: number;
+  ebsBaselineIops: number;
+  /** Local NVMe instance storage: disks x GB each (0 disks when EBS only). */
+  instanceStorage: { disks: number; diskGB: number; totalGB: number; nvme: boolean };
+}
+
+interface SizeRow {
+  size: string;
+  vcpus: number;
+  networkGbps: number;
+  burstGbps?: number;
+  performance?: string;
+  ebsMbps: number;
+  ebsBurstMbps?: number;
+  iops: number;
+  storage?: [number, number];
+}
+
+// c5: 2 GiB per vCPU. Network and EBS rows per REFERENCES.md; EBS approximate.
+const c5Sizes: SizeRow[] = [
+  {
+    size: "large",
+    vcpus: 2,
+    networkGbps: 0.75,
+    burstGbps: 10,
+    ebsMbps: 650,
+    ebsBurstMbps: 4750,
+    iops: 4000,
+    storage: [1, 50],
+  },
+  {
+    size: "xlarge",
+    vcpus: 4,
+    networkGbps: 1.25,
+    burstGbps: 10,
+    ebsMbps: 1150,
+    ebsBurstMbps: 4750,
+    iops: 6000,
+    storage: [1, 100],
+  },
+  {
+    size: "2xlarge",
+    vcpus: 8,
+    networkGbps: 2.5,
+    burstGbps: 10,
+    ebsMbps: 2300,
+    ebsBurstMbps: 4750,
+    iops: 10000,
+    storage: [1, 200],
+  },
+  {
+    size: "4xlarge",
+    vcpus: 16,
+    networkGbps: 5,
+    burstGbps: 10,
+    ebsMbps: 4750,
+    iops: 20000,
+    storage: [1, 400],
+  },
+  { size: "9xlarge", vcpus: 36, networkGbps: 10, ebsMbps: 9500, iops: 40000, storage: [1, 900] },
+  { size: "12xlarge", vcpus: 48, networkGbps: 12, ebsMbps: 9500, iops: 40000, storage: [2, 900] },
+  { size: "18xlarge", vcpus: 72, networkGbps: 25, ebsMbps: 19000, iops: 80000, storage: [2, 900] },
+  { size: "24xlarge", vcpus: 96, networkGbps: 25, ebsMbps: 19000, iops: 80000, storage: [4, 900] },
+];
+
+// m5 (r5 follows m5, per REFERENCES.md).
+const m5Sizes: SizeRow[] = [
+  {
+    size: "large",
+    vcpus: 2,
+    networkGbps: 0.75,
+    burstGbps: 10,
+    ebsMbps: 650,
+    ebsBurstMbps: 4750,
+    iops: 3600,
+    storage: [1, 75],
+  },
+  {
+    size: "xlarge",
+    vcpus: 4,
+    networkGbps: 1.25,
+    burstGbps: 10,
+    ebsMbps: 1150,
+    ebsBurstMbps: 4750,
+    iops: 6000,
+    storage: [1, 150],
+  },
+  {
+    size: "2xlarge",
+    vcpus: 8,
+    networkGbps: 2.5,
+    burstGbps: 10,
+    ebsMbps: 2300,
+    ebsBurstMbps: 4750,
+    iops: 12000,
+    storage: [1, 300],
+  },
+  {
+    size: "4xlarge",
+    vcpus: 16,
+    networkGbps: 5,
+    burstGbps: 10,
+    ebsMbps: 4750,
+    iops: 18750,
+    storage: [2, 300],
+  },
+  { size: "8xlarge", vcpus: 32, networkGbps: 10, ebsMbps: 6800, iops: 30000, storage: [2, 600] },
+  { size: "12xlarge", vcpus: 48, networkGbps: 10, ebsMbps: 9500, iops: 40000, storage: [2, 900] },
+  { size: "16xlarge", vcpus: 64, networkGbps: 20, ebsMbps: 13600, iops: 60000, storage: [4, 600] },
+  { size: "24xlarge", vcpus: 96, networkGbps: 25, ebsMbps: 19000, iops: 80000, storage: [4, 900] },
+];
+
+// Xen-era families: memory per size is irregular, so it is listed (GiB).
+const c4Sizes: (SizeRow & { memGiB: number })[] = [
+  {
+    size: "large",
+    vcpus: 2,
+    memGiB: 3.75,
+    networkGbps: 0.5,
+    performance: "Moderate",
+    ebsMbps: 500,
+    iops: 4000,
+  },
+  { size: "xlarge", vcpus: 4, memGiB: 7.5, networkGbps: 1, performance: "High", ebsMbps: 750, iops: 6000 },
+  { size: "2xlarge", vcpus: 8, memGiB: 15, networkGbps: 1, performance: "High", ebsMbps: 1000, iops: 8000 },
+  { size: "4xlarge", vcpus: 16, memGiB: 30, networkGbps: 2, performance: "High", ebsMbps: 2000, iops: 16000 },
+  { size: "8xlarge", vcpus: 36, memGiB: 60, networkGbps: 10, ebsMbps: 4000, iops: 32000 },
+];
+const m4Sizes: (SizeRow & { memGiB: number })[] = [
+  { size: "large", vcpus: 2, memGiB: 8, networkGbps: 0.5, performance: "Moderate", ebsMbps: 450, iops: 3600 },
+  { size: "xlarge", vcpus: 4, memGiB: 16, networkGbps: 1, performance: "High", ebsMbps: 750, iops: 6000 },
+  { size: "2xlarge", vcpus: 8, memGiB: 32, networkGbps: 1, performance: "High", ebsMbps: 1000, iops: 8000 },
+  { size: "4xlarge", vcpus: 16, memGiB: 64, networkGbps: 2, performance: "High", ebsMbps: 2000, iops: 16000 },
+  { size: "10xlarge", vcpus: 40, memGiB: 160, networkGbps: 10, ebsMbps: 4000, iops: 32000 },
+  { size: "16xlarge", vcpus: 64, memGiB: 256, networkGbps: 25, ebsMbps: 10000, iops: 65000 },
+];
+const r4Sizes: (SizeRow & { memGiB: number })[] = [
+  { size: "large", vcpus: 2, memGiB: 15.25, networkGbps: 0.75, burstGbps: 10, ebsMbps: 425, iops: 3000 },
+  { size: "xlarge", vcpus: 4, memGiB: 30.5, networkGbps: 1.25, burstGbps: 10, ebsMbps: 850, iops: 6000 },
+  { size: "2xlarge", vcpus: 8, memGiB: 61, networkGbps: 2.5, burstGbps: 10, ebsMbps: 1700, iops: 12000 },
+  { size: "4xlarge", vcpus: 16, memGiB: 122, networkGbps: 5, burstGbps: 10, ebsMbps: 3500, iops: 18750 },
+  { size: "8xlarge", vcpus: 32, memGiB: 244, networkGbps: 10, ebsMbps: 7000, iops: 37500 },
+  { size: "16xlarge", vcpus: 64, memGiB: 488, networkGbps: 25, ebsMbps: 14000, iops: 75000 },
+];
+
+function performanceLabel(row: SizeRow): string {
+  if (row.performance) return row.performance;
+  if (row.burstGbps) return `Up to ${row.burstGbps} Gigabit`;
+  return `${row.networkGbps} Gigabit`;
+}
+
+function build(
+  family: Family,
+  hypervisor: Hypervisor,
+  rows: SizeRow[],
+  memoryMiB: (row: SizeRow) => number,
+  withStorage: boolean,
+): InstanceType[] {
+  return rows.map((row) => {
+    const [disks, diskGB] = withStorage && row.storage ? row.storage : [0, 0];
+    return {
+      name: `${family}.${row.size}`,
+      family,
+      size: row.size,
+      hypervisor,
+      vcpus: row.vcpus,
+      memoryMiB: memoryMiB(row),
+      networkGbps: row.networkGbps,
+      networkBurstGbps: row.burstGbps ?? row.networkGbps,
+      networkPerformance: performanceLabel(row),
+      ebsBaselineMbps: row.ebsMbps,
+      ebsBurstMbps: row.ebsBurstMbps ?? row.ebsMbps,
+      ebsBaselineIops: row.iops,
+      instanceStorage: { disks, diskGB, totalGB: disks * diskGB, nvme: disks > 0 },
+    };
+  });
+}
+
+const perVcpu = (gib: number) => (row: SizeRow) => row.vcpus * gib * 1024;
+const listed = (row: SizeRow) => Math.round((row as SizeRow & { memGiB: number }).memGiB * 1024);
+
+export const INSTANCE_TYPES: readonly InstanceType[] = [
+  ...build("c5", "nitro", c5Sizes, perVcpu(2), false),
+  ...build("c5d", "nitro", c5Sizes, perVcpu(2), true),
+  ...build("m5", "nitro", m5Sizes, perVcpu(4), false),
+  ...build("m5d", "nitro", m5Sizes, perVcpu(4), true),
+  ...build("r5", "nitro", m5Sizes, perVcpu(8), false),
+  ...build("r5d", "nitro", m5Sizes, perVcpu(8), true),
+  ...build("c4", "xen", c4Sizes, listed, false),
+  ...build("m4", "xen", m4Sizes, listed, false),
+  ...build("r4", "xen", r4Sizes, listed, false),
+];
+
+const byName = new Map(INSTANCE_TYPES.map((t) => [t.name, t]));
+
+export function findInstanceType(name: string): InstanceType | undefined {
+  return byName.get(name);
+}
+
+export const FAMILIES: readonly Family[] = ["c5", "m5", "r5", "c5d", "m5d", "r5d", "c4", "m4", "r4"];
+
+export interface HostShape {
+  family: Family;
+  hypervisor: Hypervisor;
+  sockets: number;
+  coresPerSocket: number;
+  threadsPerCore: number;
+  memoryMiB: number;
+  /** Hardware threads and memory the virtualization layer keeps for itself. */
+  reservedThreads: number;
+  reservedMemoryMiB: number;
+  nvmeGB: number;
+}
+
+// A host is sized so that its largest instance size fits exactly once after the
+// hypervisor's reservation: that is how EC2 sells the 24xlarge (the whole box).
+// Nitro keeps almost nothing on the host (its I/O runs on Nitro cards); Xen's dom0
+// keeps whole cores and memory for the split-driver back ends.
+const NITRO_RESERVED_MEMORY_MIB = 1024;
+
+function shapeFor(family: Family): HostShape {
+  const types = INSTANCE_TYPES.filter((t) => t.family === family);
+  const largest = types.reduce((a, b) => (b.vcpus > a.vcpus ? b : a));
+  const hypervisor = largest.hypervisor;
+  if (hypervisor === "nitro") {
+    // Skylake/Cascade Lake 2-socket boxes: 2 x 24 cores x 2 threads = 96 threads.
+    return {
+      family,
+      hypervisor,
+      sockets: 2,
+      coresPerSocket: 24,
+      threadsPerCore: 2,
+      memoryMiB: largest.memoryMiB + NITRO_RESERVED_MEMORY_MIB,
+      reservedThreads: 0,
+      reservedMemoryMiB: NITRO_RESERVED_MEMORY_MIB,
+      nvmeGB: largest.instanceStorage.totalGB,
+    };
+  }
+  // Haswell/Broadwell boxes with dom0 pinned to its own cores: c4.8xlarge (36 vCPUs) on
+  // 2 x 10 x 2 threads leaves 4 for dom0; m4/r4.16xlarge (64) on 2 x 18 x 2 leaves 8.
+  const coresPerSocket = family === "c4" ? 10 : 18;
+  const threads = 2 * coresPerSocket * 2;
+  const dom0MemoryMiB = Math.max(4096, Math.round(largest.memoryMiB / 16));
+  return {
+    family,
+    hypervisor,
+    sockets: 2,
+    coresPerSocket,
+    threadsPerCore: 2,
+    memoryMiB: largest.memoryMiB + dom0MemoryMiB,
+    reservedThreads: threads - largest.vcpus,
+    reservedMemoryMiB: dom0MemoryMiB,
+    nvmeGB: 0,
+  };
+}
+
+export const HOST_SHAPES: Readonly<Record<Family, HostShape>> = Object.fromEntries(
+  FAMILIES.map((f) => [f, shapeFor(f)]),
+) as Record<Family, HostShape>;

@@ -1,0 +1,42 @@
+// Simulated time. "manual": time moves only when told to (tests, scenarios); "scaled":
+// simulated time runs at `scale` times wall time from an anchor (demos).
+
+export type ClockMode = "manual" | "scaled";
+
+export interface ClockState {
+  mode: ClockMode;
+  /** Wall time (ms since the epoch) at which `anchorSimMs` was the simulated time. */
+  anchorWallMs: number;
+  anchorSimMs: number;
+  scale: number;
+}
+
+export function simNow(clock: ClockState, wallMs: number): number {
+  if (clock.mode === "manual") return clock.anchorSimMs;
+  return clock.anchorSimMs + Math.floor((wallMs - clock.anchorWallMs) * clock.scale);
+}
+
+/** The wall time at which simulated time reaches `simMs`; undefined when only a manual advance gets there. */
+export function wallTimeAt(clock: ClockState, simMs: number): number | undefined {
+  if (clock.mode === "manual") return undefined;
+  return clock.anchorWallMs + Math.ceil((simMs - clock.anchorSimMs) / clock.scale);
+}
+
+/** Re-anchors so that time is continuous across a change of mode or scale. */
+export function reanchor(
+  clock: ClockState,
+  wallMs: number,
+  next: Partial<Pick<ClockState, "mode" | "scale">>,
+): ClockState {
+  return {
+    mode: next.mode ?? clock.mode,
+    scale: next.scale ?? clock.scale,
+    anchorWallMs: wallMs,
+    anchorSimMs: simNow(clock, wallMs),
+  };
+}
+
+export function advance(clock: ClockState, wallMs: number, byMs: number): ClockState {
+  const base = reanchor(clock, wallMs, {});
+  return { ...base, anchorSimMs: base.anchorSimMs + byMs };
+}

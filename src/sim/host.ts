@@ -1,0 +1,337 @@
+// One physical host's control state: its hardware, its VMs and their lifecycle, admission
+// holds, and the events every change produces. Pure and deterministic: time, wall time
+// and id generation are inputs. The Host Durable Object persists what this returns.
+
+import { type Allocation, type CapacitySummary, HostCapacity, type HostHardware } from "./admission";
+import type { Family, Hypervisor } from "./catalog";
+import {
+  decide,
+  durationOf,
+  type InstanceAction,
+  type InstanceState,
+  occupiesHost,
+  STATE_CODES,
+  settlesTo,
+} from "./lifecycle";
+
+export const HOST_STATES = ["available", "maintenance", "failed", "retired"] as const;
+export type HostState = (typeof HOST_STATES)[number];
+
+export interface HostRecord {
+  hostId: string;
+  zone: string;
+  rack: string;
+  family: Family;
+  hypervisor: Hypervisor;
+  hw: HostHardware;
+  state: HostState;
+  createdAt: number;
+}
+
+/** The instance as the fleet sees it; every event about an instance carries the whole record. */
+export interface InstanceRecord {
+  instanceId: string;
+  reservationId: string;
+  instanceType: string;
+  family: Family;
+  hypervisor: Hypervisor;
+  zone: string;
+  hostId: string | null;
+  state: InstanceState;
+  stateCode: number;
+  /** Bumped on every change; the D1 mirror applies a record only if it is newer. */
+  version: number;
+  launchTime: number;
+  stateTransitionTime: number;
+  stateReason: string;
+  clientToken: string | null;
+  tags: Record<string, string>;
+  workload: string;
+  placementStrategy: string;
+  vcpus: number;
+  memoryMiB: number;
+  nvmeGB: number;
+  threads: number[];
+  terminatedAt: number | null;
+}
+
+export interface VmRecord {
+  instance: InstanceRecord;
+  /** Simulated time at which the current transitional state settles. */
+  transitionAt: number | null;
+  /** Admission hold: capacity is reserved but the launch has not committed yet. */
+  holdExpiresWallMs: number | null;
+}
+
+export interface HostUsage {
+  /** Bumped on every change of the host; the D1 mirror keeps the newest. */
+  version: number;
+  state: HostState;
+  capacity: CapacitySummary;
+}
+
+export interface FleetEvent {
+  id: string;
+  type: "instance.state-changed" | "instance.rebooted" | "host.created" | "host.state-changed";
+  time: number;
+  hostId: string | null;
+  instanceId: string | null;
+  previousState: string | null;
+  state: string;
+  instance: InstanceRecord | null;
+  host: HostUsage | null;
+  /** The host's static description, on host events only. */
+  hostRecord: HostRecord | null;
+}
+
+export interface Changes {
+  upserted: VmRecord[];
+  removed: InstanceRecord[];
+  events: FleetEvent[];
+}
+
+export type ActResult =
+  | { status: "ok"; instance: InstanceRecord }
+  | { status: "illegal"; instance: InstanceRecord }
+  /** Not on this host (never was, or left it): `departed` is its last record here, if any. */
+  | { status: "not-here"; departed: InstanceRecord | null };
+
+const emptyChanges = (): Changes => ({ upserted: [], removed: [], events: [] });
+
+export class HostModel {
+  host: HostRecord;
+  usageVersion: number;
+  readonly capacity: HostCapacity;
+  private readonly vms = new Map<string, VmRecord>();
+  private readonly newId: () => string;
+
+  constructor(host: HostRecord, vms: readonly VmRecord[], usageVersion: number, newId: () => string) {
+    this.host = host;
+    this.usageVersion = usageVersion;
+    this.newId = newId;
+    this.capacity = new HostCapacity(host.hw, vms.map(allocationOf));
+    for (const vm of vms) this.vms.set(vm.instance.instanceId, vm);
+  }
+
+  vm(id: string): VmRecord | undefined {
+    return this.vms.get(id);
+  }
+
+  list(): VmRecord[] {
+    return [...this.vms.values()];
+  }
+
+  usage(): HostUsage {
+    return { version: this.usageVersion, state: this.host.state, capacity: this.capacity.summary() };
+  }
+
+  /** The earliest simulated time at which something settles by itself. */
+  nextTransitionAt(): number | null {
+    let next: number | null = null;
+    for (const vm of this.vms.values()) {
+      if (vm.transitionAt !== null && (next === null || vm.transitionAt < next)) next = vm.transitionAt;
+    }
+    return next;
+  }
+
+  nextHoldExpiryWallMs(): number | null {
+    let next: number | null = null;
+    for (const vm of this.vms.values()) {
+      const t = vm.holdExpiresWallMs;
+      if (t !== null && (next === null || t < next)) next = t;
+    }
+    return next;
+  }
+
+  created(now: number): Changes {
+    const changes = emptyChanges();
+    this.hostEvent(changes, "host.created", now, null);
+    return changes;
+  }
+
+  setState(state: HostState, now: number): Changes {
+    const changes = emptyChanges();
+    if (state === this.host.state) return changes;
+    const previous = this.host.state;
+    this.host = { ...this.host, state };
+    this.hostEvent(changes, "host.state-changed", now, previous);
+    return changes;
+  }
+
+  /**
+   * Admits as many of `instances` as fit, in order, pinning each. When at least
+   * `commitIfAtLeast` fit they start pending at once; otherwise they are held until
+   * `commit` or `cancel` (or until the hold expires), and nobody sees them.
+   */
+  admit(
+    instances: readonly InstanceRecord[],
+    now: number,
+    opts: { commitIfAtLeast: number; holdExpiresWallMs: number },
+  ): { admitted: string[]; changes: Changes } {
+    const changes = emptyChanges();
+    if (this.host.state !== "available") return { admitted: [], changes };
+    const admitted: string[] = [];
+    for (const inst of instances) {
+      if (this.vms.has(inst.instanceId))
+        throw new Error(`instance ${inst.instanceId} is already on this host`);
+      const a = this.capacity.allocate(inst.instanceId, inst.vcpus, inst.memoryMiB, inst.nvmeGB);
+      if (!a) break;
+      const vm: VmRecord = {
+        instance: { ...inst, hostId: this.host.hostId, zone: this.host.zone, threads: a.threads },
+        transitionAt: null,
+        holdExpiresWallMs: opts.holdExpiresWallMs,
+      };
+      this.vms.set(inst.instanceId, vm);
+      admitted.push(inst.instanceId);
+    }
+    if (admitted.length > 0 && admitted.length >= opts.commitIfAtLeast) {
+      return { admitted, changes: this.commit(admitted, now) };
+    }
+    if (admitted.length > 0) this.usageVersion++;
+    changes.upserted.push(...admitted.map((id) => this.vms.get(id)!));
+    return { admitted, changes };
+  }
+
+  /** Turns holds into pending instances; ids that are not held here are ignored. */
+  commit(ids: readonly string[], now: number): Changes {
+    const changes = emptyChanges();
+    for (const id of ids) {
+      const vm = this.vms.get(id);
+      if (!vm || vm.holdExpiresWallMs === null) continue;
+      const previous = vm.instance.state;
+      vm.holdExpiresWallMs = null;
+      this.enter(vm, "pending", now, previous === "stopped" ? "User initiated" : "");
+      changes.upserted.push(vm);
+      this.instanceEvent(changes, "instance.state-changed", now, vm.instance, previous);
+    }
+    return changes;
+  }
+
+  /** Releases holds (a launch that could not reach its minimum, or an expired hold). */
+  cancel(ids: readonly string[]): Changes {
+    const changes = emptyChanges();
+    for (const id of ids) {
+      const vm = this.vms.get(id);
+      if (!vm || vm.holdExpiresWallMs === null) continue;
+      this.capacity.release(id);
+      this.vms.delete(id);
+      changes.removed.push(vm.instance);
+    }
+    if (changes.removed.length > 0) this.usageVersion++;
+    return changes;
+  }
+
+  expireHolds(wallNow: number): Changes {
+    const expired = this.list()
+      .filter((vm) => vm.holdExpiresWallMs !== null && vm.holdExpiresWallMs <= wallNow)
+      .map((vm) => vm.instance.instanceId);
+    return this.cancel(expired);
+  }
+
+  act(instanceId: string, action: InstanceAction, now: number): { result: ActResult; changes: Changes } {
+    const changes = emptyChanges();
+    const vm = this.vms.get(instanceId);
+    if (!vm || vm.holdExpiresWallMs !== null)
+      return { result: { status: "not-here", departed: null }, changes };
+    const outcome = decide(vm.instance.state, action);
+    if (outcome.kind === "illegal") return { result: { status: "illegal", instance: vm.instance }, changes };
+    if (outcome.kind === "reboot") {
+      vm.instance = { ...vm.instance, version: vm.instance.version + 1 };
+      changes.upserted.push(vm);
+      this.instanceEvent(changes, "instance.rebooted", now, vm.instance, vm.instance.state);
+    } else if (outcome.kind === "transition") {
+      const previous = vm.instance.state;
+      this.enter(vm, outcome.to, now, "User initiated");
+      changes.upserted.push(vm);
+      this.instanceEvent(changes, "instance.state-changed", now, vm.instance, previous);
+    }
+    return { result: { status: "ok", instance: vm.instance }, changes };
+  }
+
+  /** Completes every transition due by `now`, in the order they fall due. */
+  settle(now: number): Changes {
+    const changes = emptyChanges();
+    const due = this.list()
+      .filter((vm) => vm.transitionAt !== null && vm.transitionAt <= now)
+      .sort(
+        (a, b) =>
+          a.transitionAt! - b.transitionAt! || (a.instance.instanceId < b.instance.instanceId ? -1 : 1),
+      );
+    for (const vm of due) {
+      const at = vm.transitionAt!;
+      const previous = vm.instance.state;
+      const next = settlesTo(previous)!;
+      this.enter(vm, next, at, vm.instance.stateReason);
+      if (occupiesHost(next)) {
+        changes.upserted.push(vm);
+      } else {
+        this.capacity.release(vm.instance.instanceId);
+        this.vms.delete(vm.instance.instanceId);
+        changes.removed.push(vm.instance);
+      }
+      this.instanceEvent(changes, "instance.state-changed", at, vm.instance, previous);
+    }
+    return changes;
+  }
+
+  private enter(vm: VmRecord, state: InstanceState, at: number, reason: string): void {
+    const leaves = !occupiesHost(state);
+    const duration = durationOf(state, this.host.hypervisor, vm.instance.memoryMiB);
+    vm.instance = {
+      ...vm.instance,
+      state,
+      stateCode: STATE_CODES[state],
+      version: vm.instance.version + 1,
+      stateTransitionTime: at,
+      stateReason: reason,
+      hostId: leaves ? null : this.host.hostId,
+      threads: leaves ? [] : vm.instance.threads,
+      terminatedAt: state === "terminated" ? at : vm.instance.terminatedAt,
+      launchTime: state === "pending" ? at : vm.instance.launchTime,
+    };
+    vm.transitionAt = settlesTo(state) ? at + duration : null;
+    this.usageVersion++;
+  }
+
+  private instanceEvent(
+    changes: Changes,
+    type: FleetEvent["type"],
+    time: number,
+    instance: InstanceRecord,
+    previousState: string,
+  ): void {
+    changes.events.push({
+      id: this.newId(),
+      type,
+      time,
+      hostId: this.host.hostId,
+      instanceId: instance.instanceId,
+      previousState,
+      state: instance.state,
+      instance: { ...instance },
+      host: this.usage(),
+      hostRecord: null,
+    });
+  }
+
+  private hostEvent(changes: Changes, type: FleetEvent["type"], time: number, previous: string | null): void {
+    this.usageVersion++;
+    changes.events.push({
+      id: this.newId(),
+      type,
+      time,
+      hostId: this.host.hostId,
+      instanceId: null,
+      previousState: previous,
+      state: this.host.state,
+      instance: null,
+      host: this.usage(),
+      hostRecord: this.host,
+    });
+  }
+}
+
+function allocationOf(vm: VmRecord): Allocation {
+  const i = vm.instance;
+  return { id: i.instanceId, vcpus: i.vcpus, memoryMiB: i.memoryMiB, nvmeGB: i.nvmeGB, threads: i.threads };
+}
