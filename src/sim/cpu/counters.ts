@@ -1,0 +1,162 @@
+// Per-interval counter records laid out in typed arrays, and the windows kept of them: the last 60
+// one-second intervals, the last 60 minutes, and the running total, so a window query is a few sums.
+import { EXIT_REASONS, HYPERCALLS, PV_TRAPS } from "./costs";
+
+const SCALARS = [
+  "capacityCycles",
+  "guestCycles",
+  "guestKernelCycles",
+  "translationCycles",
+  "vmmCycles",
+  "stealCycles",
+  "idleCycles",
+  "dom0Cycles",
+  "backendCycles",
+  "contextSwitches",
+  "vcpuMigrations",
+  "packets",
+  "packetsThrottled",
+  "diskIos",
+  "diskIosThrottled",
+  "cardPackets",
+  "cardIos",
+  "dom0Hypercalls",
+  "swapFaults",
+] as const;
+export type Scalar = (typeof SCALARS)[number];
+
+export const EXIT0 = 0;
+export const HC0 = EXIT0 + EXIT_REASONS.length;
+export const TRAP0 = HC0 + HYPERCALLS.length;
+const SCALAR0 = TRAP0 + PV_TRAPS.length;
+export const VM_FIELDS = SCALAR0 + SCALARS.length;
+
+/** Index of each scalar in a VM record. */
+export const F = Object.fromEntries(SCALARS.map((s, i) => [s, SCALAR0 + i])) as Record<Scalar, number>;
+
+const HOST_SCALARS = [
+  "capacityCycles",
+  "guestCycles",
+  "vmmCycles",
+  "backendCycles",
+  "dom0Cycles",
+  "hostOsCycles",
+  "idleCycles",
+  "stealCycles",
+  "reservedThreadCycles",
+  "cardPackets",
+  "cardIos",
+  "hostPackets",
+  "hostIos",
+  "dom0Packets",
+  "dom0Ios",
+  "ioBackendCycles",
+] as const;
+export type HostScalar = (typeof HOST_SCALARS)[number];
+export const HOST_FIELDS = HOST_SCALARS.length;
+export const H = Object.fromEntries(HOST_SCALARS.map((s, i) => [s, i])) as Record<HostScalar, number>;
+
+const SECONDS = 60;
+const MINUTES = 60;
+
+/** Serialized history: plain arrays so JSON round-trips it exactly. */
+export interface HistorySnapshot {
+  fields: number;
+  intervals: number;
+  total: number[];
+  seconds: number[];
+  minutes: number[];
+  minuteAcc: number[];
+}
+
+export class CounterHistory {
+  readonly fields: number;
+  /** Intervals recorded so far. */
+  intervals = 0;
+  readonly total: Float64Array;
+  private readonly seconds: Float64Array;
+  private readonly minutes: Float64Array;
+  /** The minute in progress; folded into `minutes` when it fills. */
+  private readonly minuteAcc: Float64Array;
+
+  constructor(fields: number) {
+    this.fields = fields;
+    this.total = new Float64Array(fields);
+    this.seconds = new Float64Array(fields * SECONDS);
+    this.minutes = new Float64Array(fields * MINUTES);
+    this.minuteAcc = new Float64Array(fields);
+  }
+
+  push(record: Float64Array): void {
+    const n = this.fields;
+    const base = (this.intervals % SECONDS) * n;
+    const { total, seconds, minuteAcc } = this;
+    for (let i = 0; i < n; i++) {
+      const v = record[i];
+      total[i] += v;
+      seconds[base + i] = v;
+      minuteAcc[i] += v;
+    }
+    this.intervals++;
+    if (this.intervals % SECONDS === 0) {
+      const m = ((this.intervals / SECONDS - 1) % MINUTES) * n;
+      this.minutes.set(minuteAcc, m);
+      minuteAcc.fill(0);
+    }
+  }
+
+  /**
+   * Sum over roughly the last `windowMs` of simulated time: exact up to a minute, whole minutes (plus the
+   * minute in progress) up to an hour, everything beyond. Returns the sum and the seconds it covers.
+   */
+  window(windowMs?: number): { sum: Float64Array; seconds: number } {
+    const n = this.fields;
+    if (windowMs === undefined || !Number.isFinite(windowMs)) {
+      return { sum: this.total.slice(), seconds: this.intervals };
+    }
+    const want = Math.max(1, Math.ceil(windowMs / 1000));
+    if (want >= this.intervals) return { sum: this.total.slice(), seconds: this.intervals };
+    const sum = new Float64Array(n);
+    if (want <= SECONDS) {
+      for (let k = 1; k <= want; k++) {
+        const base = ((this.intervals - k) % SECONDS) * n;
+        for (let i = 0; i < n; i++) sum[i] += this.seconds[base + i];
+      }
+      return { sum, seconds: want };
+    }
+    const partial = this.intervals % SECONDS;
+    const completed = Math.floor(this.intervals / SECONDS);
+    // Beyond the hour the rings hold, answer with the hour they do hold rather than over-count.
+    const wantMinutes = Math.max(0, Math.min(Math.ceil((want - partial) / SECONDS), completed, MINUTES));
+    sum.set(this.minuteAcc);
+    for (let k = 1; k <= wantMinutes; k++) {
+      const base = ((completed - k) % MINUTES) * n;
+      for (let i = 0; i < n; i++) sum[i] += this.minutes[base + i];
+    }
+    return { sum, seconds: partial + wantMinutes * SECONDS };
+  }
+
+  snapshot(): HistorySnapshot {
+    // Only the filled part of the rings, so a young VM's snapshot stays small.
+    const secs = Math.min(this.intervals, SECONDS) * this.fields;
+    const mins = Math.min(Math.floor(this.intervals / SECONDS), MINUTES) * this.fields;
+    return {
+      fields: this.fields,
+      intervals: this.intervals,
+      total: Array.from(this.total),
+      seconds: Array.from(this.seconds.subarray(0, secs)),
+      minutes: Array.from(this.minutes.subarray(0, mins)),
+      minuteAcc: Array.from(this.minuteAcc),
+    };
+  }
+
+  static restore(s: HistorySnapshot): CounterHistory {
+    const h = new CounterHistory(s.fields);
+    h.intervals = s.intervals;
+    h.total.set(s.total);
+    h.seconds.set(s.seconds);
+    h.minutes.set(s.minutes);
+    h.minuteAcc.set(s.minuteAcc);
+    return h;
+  }
+}

@@ -1,0 +1,411 @@
+// One guest's demand over an interval, as counts per exit reason, hypercall and trap and the cycles they
+// cost, split into a compute-driven and an I/O-driven part so the host can slow either. Costs: costs.ts.
+import {
+  type CycleCosts,
+  EXIT_REASONS,
+  type ExitReason,
+  HYPERCALLS,
+  type Hypercall,
+  PV_TRAPS,
+  type PvTrap,
+} from "./costs";
+import { CounterHistory, EXIT0, F, HC0, TRAP0, VM_FIELDS } from "./counters";
+import {
+  type Backend,
+  type BlockPath,
+  blockBackend,
+  blockPath,
+  EMULATED_OPS_PER_BATCH,
+  type InstanceCaps,
+  IOS_PER_BATCH,
+  ioCap,
+  type NetPath,
+  netBackend,
+  netPath,
+  PACKETS_PER_BATCH,
+  packetCap,
+} from "./devices";
+import type { GuestMode, HypervisorKind, HypervisorTraits, Optimizations } from "./hypervisor";
+import { Rng } from "./rng";
+import { resolveWorkload, sampleActivity, type WorkloadParams, type WorkloadSpec } from "./workload";
+
+const X = Object.fromEntries(EXIT_REASONS.map((r, i) => [r, EXIT0 + i])) as Record<ExitReason, number>;
+const HC = Object.fromEntries(HYPERCALLS.map((h, i) => [h, HC0 + i])) as Record<Hypercall, number>;
+const TR = Object.fromEntries(PV_TRAPS.map((t, i) => [t, TRAP0 + i])) as Record<PvTrap, number>;
+
+/** 2 MiB pages map 512 of the 4 KiB pages a first touch would otherwise fault on one by one. */
+const SMALL_PER_LARGE = 512;
+/** Share of TLB misses left when the guest's hot data sits on 2 MiB pages (estimate, unverified). */
+const LARGE_PAGE_MISS_FACTOR = 0.3;
+/** PV kernels queue page-table writes and flush them in one mmu_update (batching estimate). */
+const PT_UPDATES_PER_HYPERCALL = 8;
+/** Of the pages a guest touches, the share that land on pages the host swapped out (its LRU is blind). */
+const HOST_SWAP_HIT = 0.05;
+/** The same for a ballooned guest, which chose its own victims (cold page cache) and re-reads them from disk. */
+const GUEST_REFAULT = 0.01;
+/** Pages a balloon driver moves per request (memory_op or a virtio-balloon notification). */
+const BALLOON_PAGES_PER_OP = 256;
+
+/**
+ * Memory references of a page walk: n-level guest tables on m-level nested tables cost (n+1)(m+1) − 1
+ * (Bhargava et al., ASPLOS 2008); a native walk costs n. 2 MiB pages cut one level from a table.
+ */
+export function walkReferences(guestLevels: number, nestedLevels: number): number {
+  if (nestedLevels === 0) return guestLevels;
+  return (guestLevels + 1) * (nestedLevels + 1) - 1;
+}
+
+export interface VmOptions {
+  /** Xen only; other kinds always run hardware-assisted guests. */
+  mode?: GuestMode;
+  largePages?: boolean;
+  pvDrivers?: boolean;
+  /** Scheduler weight relative to other VMs (Xen credit's 256 maps to 1). */
+  weight?: number;
+}
+
+export interface DemandContext {
+  costs: CycleCosts;
+  traits: HypervisorTraits;
+  freqHz: number;
+  /** Fraction of guest memory the host cannot back, from memory overcommit. */
+  memoryShortfall: number;
+}
+
+export class GuestCpu {
+  readonly id: string;
+  readonly caps: InstanceCaps;
+  readonly seed: number;
+  readonly mode: GuestMode;
+  readonly opt: Optimizations;
+  readonly options: VmOptions;
+  readonly net: NetPath;
+  readonly blk: BlockPath;
+  readonly netBe: Backend;
+  readonly blkBe: Backend;
+  readonly weight: number;
+  spec: WorkloadSpec;
+  params: WorkloadParams;
+  readonly rng: Rng;
+  burstOn = false;
+  backedPages = 0;
+  balloonedPages = 0;
+  threads: number[] = [];
+  history = new CounterHistory(VM_FIELDS);
+
+  /** Full-speed demand of the interval: driven by computation, and driven by I/O. */
+  readonly cpuPart = new Float64Array(VM_FIELDS);
+  readonly ioPart = new Float64Array(VM_FIELDS);
+  readonly rec = new Float64Array(VM_FIELDS);
+
+  private readonly exitCost = new Float64Array(EXIT_REASONS.length);
+  private readonly userspaceExitCost: number;
+  private readonly hcCost = new Float64Array(HYPERCALLS.length);
+  private readonly trapCost = new Float64Array(PV_TRAPS.length);
+  private readonly dom0HypercallCost: number;
+  private readonly costs: CycleCosts;
+  private readonly traits: HypervisorTraits;
+
+  constructor(
+    id: string,
+    caps: InstanceCaps,
+    spec: WorkloadSpec,
+    seed: number,
+    kind: HypervisorKind,
+    hostOpt: Optimizations,
+    defaultMode: GuestMode,
+    costs: CycleCosts,
+    traits: HypervisorTraits,
+    options: VmOptions = {},
+  ) {
+    this.id = id;
+    this.caps = { ...caps };
+    this.seed = seed >>> 0;
+    this.rng = new Rng(this.seed);
+    this.options = { ...options };
+    this.mode = kind === "xen" ? (options.mode ?? defaultMode) : "hvm";
+    this.opt = {
+      ...hostOpt,
+      largePages: options.largePages ?? hostOpt.largePages,
+      pvDrivers: options.pvDrivers ?? hostOpt.pvDrivers,
+    };
+    this.weight = options.weight ?? 1;
+    if (!(this.weight > 0)) throw new RangeError("weight must be positive");
+    this.spec = spec;
+    this.params = resolveWorkload(spec);
+    this.net = netPath(kind, this.mode, this.opt);
+    this.blk = blockPath(kind, this.mode, this.opt);
+    this.netBe = netBackend(kind, this.net);
+    this.blkBe = blockBackend(kind, this.blk);
+    this.costs = costs;
+    this.traits = traits;
+    EXIT_REASONS.forEach((r, i) => {
+      this.exitCost[i] = costs.vmExitRoundTrip + costs.exitHandler[r];
+    });
+    this.userspaceExitCost = costs.userspaceExitRoundTrip + costs.exitHandler.io_instruction;
+    // An HVM guest reaches Xen through VMCALL, so each hypercall pays a VM exit round trip.
+    const hcEntry = this.mode === "pv" ? costs.pvHypercallEntry : this.exitCost[X.vmcall - EXIT0];
+    HYPERCALLS.forEach((h, i) => {
+      this.hcCost[i] = hcEntry + costs.hypercallHandler[h];
+    });
+    PV_TRAPS.forEach((t, i) => {
+      this.trapCost[i] = costs.pvHypercallEntry + costs.pvTrapHandler[t];
+    });
+    this.dom0HypercallCost = costs.pvHypercallEntry + costs.hypercallHandler.grant_table_op;
+  }
+
+  setWorkload(spec: WorkloadSpec): void {
+    this.params = resolveWorkload(spec);
+    this.spec = spec;
+  }
+
+  private exit(v: Float64Array, field: number, n: number): void {
+    v[field] += n;
+    v[F.vmmCycles] += n * this.exitCost[field - EXIT0];
+  }
+
+  private hypercall(v: Float64Array, field: number, n: number): void {
+    v[field] += n;
+    v[F.vmmCycles] += n * this.hcCost[field - HC0];
+    if (this.mode === "hvm") v[X.vmcall] += n;
+  }
+
+  private trap(v: Float64Array, field: number, n: number): void {
+    v[field] += n;
+    v[F.vmmCycles] += n * this.trapCost[field - TRAP0];
+  }
+
+  /** Exits that a user-space device model must answer (emulated registers, QEMU-backed kicks). */
+  private userspaceExit(v: Float64Array, n: number): void {
+    v[X.io_instruction] += n;
+    v[F.vmmCycles] += n * this.userspaceExitCost;
+  }
+
+  private guestWork(v: Float64Array, cycles: number, kernelShare: number): void {
+    v[F.guestCycles] += cycles;
+    v[F.guestKernelCycles] += cycles * kernelShare;
+  }
+
+  /** Device interrupts: posted ones reach a running vCPU without an exit; others exit and EOI through the APIC. */
+  private deviceInterrupts(v: Float64Array, n: number, busyFrac: number, hardware: boolean): void {
+    if (n <= 0) return;
+    if (this.mode === "pv") {
+      // A physical IRQ Xen turns into an event; the PV guest acknowledges it with PHYSDEVOP_eoi.
+      if (hardware) {
+        v[F.vmmCycles] += n * this.costs.exitHandler.external_interrupt;
+        this.hypercall(v, HC.physdev_op, n);
+      }
+      return;
+    }
+    if (hardware && this.traits.postedInterrupts) return;
+    const running = Math.round(n * busyFrac);
+    this.exit(v, X.external_interrupt, running);
+    this.exit(v, X.msr_write, running);
+  }
+
+  /** Fills cpuPart and ioPart with this interval's demand at full speed. */
+  demand(ctx: DemandContext): void {
+    const c = this.cpuPart;
+    const io = this.ioPart;
+    c.fill(0);
+    io.fill(0);
+    const p = this.params;
+    const r = p.perBusySecond;
+    const rng = this.rng;
+    const costs = ctx.costs;
+    const hz = ctx.freqHz;
+    const vcpus = this.caps.vcpus;
+    const hvm = this.mode === "hvm";
+    const lp = this.opt.largePages;
+
+    const act = sampleActivity(p, rng, this.burstOn);
+    this.burstOn = act.on;
+    const busySec = Math.min(vcpus, p.utilization * act.scale * vcpus);
+
+    // The guest's own computation, at native speed.
+    this.guestWork(c, busySec * hz, p.kernelFraction);
+
+    const timers = rng.count(r.timerInterrupts * busySec);
+    const memPages = (this.caps.memoryMiB * 1024) / 4;
+    if (hvm) {
+      this.exit(c, X.cpuid, rng.count(r.cpuid * busySec));
+      this.exit(c, X.msr_read, rng.count(r.msrRead * busySec));
+      // Each guest timer is re-armed through the TSC-deadline MSR and fires as a host timer interrupt.
+      this.exit(c, X.msr_write, rng.count(r.msrWrite * busySec) + timers);
+      this.exit(c, X.external_interrupt, timers);
+      this.exit(c, X.cr_access, rng.count(r.crAccess * busySec));
+      this.exit(c, X.io_instruction, rng.count(r.ioInstruction * busySec));
+      this.exit(c, X.apic_access, rng.count(r.apicAccess * busySec));
+      // First touches fault into the host until it backs the page; then the EPT entry stays.
+      const unbacked = Math.max(0, memPages - this.balloonedPages - this.backedPages);
+      const touched = Math.min(unbacked, rng.count(r.newPages * busySec));
+      this.backedPages += touched;
+      this.exit(c, X.ept_violation, lp ? Math.ceil(touched / SMALL_PER_LARGE) : touched);
+      // Two-dimensional walks: the guest runs the same code, slower, so the cost lands in guest cycles.
+      const misses = rng.count(r.tlbMisses * busySec * (lp ? LARGE_PAGE_MISS_FACTOR : 1));
+      const levels = lp ? 3 : 4;
+      const extraRefs = walkReferences(levels, levels) - walkReferences(levels, 0);
+      const translation = misses * extraRefs * costs.walkRefCycles;
+      c[F.translationCycles] += translation;
+      this.guestWork(c, translation, p.kernelFraction);
+    } else {
+      // A PV guest runs on machine frames with Xen-validated page tables: native walks, paid for with
+      // hypercalls on every page-table write.
+      this.trap(c, TR.emulated_op, rng.count((r.msrRead + r.ioInstruction) * busySec));
+      this.hypercall(c, HC.set_segment_base, rng.count(r.msrWrite * busySec));
+      this.hypercall(c, HC.set_timer_op, timers);
+      this.hypercall(c, HC.mmuext_op, rng.count(r.crAccess * busySec));
+      this.hypercall(c, HC.event_channel_op, rng.count(r.apicAccess * busySec));
+      this.hypercall(
+        c,
+        HC.mmu_update,
+        Math.ceil(rng.count(r.ptUpdates * busySec) / PT_UPDATES_PER_HYPERCALL),
+      );
+      this.trap(c, TR.syscall, rng.count(r.syscalls * busySec));
+    }
+
+    // Memory overcommit: the host swaps behind the guest's back, or the balloon makes the guest give pages up.
+    let refaultIos = 0;
+    if (ctx.memoryShortfall > 0 || this.balloonedPages > 0) {
+      const target = this.opt.ballooning ? Math.round(ctx.memoryShortfall * memPages) : 0;
+      const delta = Math.abs(target - this.balloonedPages);
+      if (delta > 0) {
+        const ops = Math.ceil(delta / BALLOON_PAGES_PER_OP);
+        if (this.mode === "pv" || this.traits.kind === "xen") this.hypercall(c, HC.memory_op, ops);
+        else this.exit(c, X.io_instruction, ops);
+        if (target > this.balloonedPages) this.backedPages = Math.max(0, this.backedPages - delta);
+        this.balloonedPages = target;
+      }
+      const touches = r.pageTouches * busySec * ctx.memoryShortfall;
+      if (this.opt.ballooning) {
+        refaultIos = rng.count(touches * GUEST_REFAULT);
+      } else {
+        const faults = rng.count(touches * HOST_SWAP_HIT);
+        c[F.swapFaults] += faults;
+        if (hvm) c[X.ept_violation] += faults;
+        c[F.vmmCycles] += faults * (hvm ? costs.vmExitRoundTrip + costs.hostSwapIn : costs.hostSwapIn);
+      }
+    }
+
+    // Network and storage demand, throttled at the instance type's caps.
+    const pktCap = packetCap(this.caps, p.packetBytes);
+    const pktOffered = rng.count(p.networkLoad * act.scale * pktCap);
+    const packets = Math.min(pktOffered, Math.floor(pktCap));
+    io[F.packets] = packets;
+    io[F.packetsThrottled] = pktOffered - packets;
+    const iopsCap = ioCap(this.caps, p.ioBytes);
+    const ioOffered = rng.count(p.storageLoad * act.scale * iopsCap) + refaultIos;
+    const ios = Math.min(ioOffered, Math.floor(iopsCap));
+    io[F.diskIos] = ios;
+    io[F.diskIosThrottled] = ioOffered - ios;
+    this.guestWork(io, packets * costs.guestPerPacket + ios * costs.guestPerIo, 1);
+
+    const capCycles = vcpus * hz;
+    const busyFrac = Math.min(1, (c[F.guestCycles] + io[F.guestCycles]) / capCycles);
+    const netIrqs = this.network(io, packets, busyFrac);
+    const blkIrqs = this.storage(io, ios, busyFrac);
+
+    // Halts: an idle vCPU halts until a timer or an I/O completion wakes it.
+    const idleVcpuSec = vcpus * (1 - busyFrac);
+    if (idleVcpuSec > 0) {
+      const idleWakes = rng.count(p.idleWakeupsPerSec * idleVcpuSec);
+      const ioWakes = Math.round((netIrqs + blkIrqs) * (1 - busyFrac));
+      const rate = (idleWakes + ioWakes) / idleVcpuSec;
+      // A wake inside the halt-polling window finds the vCPU thread still on its core: no host switch.
+      const missPoll = this.traits.haltPolling ? Math.exp(-rate * costs.haltPollNs * 1e-9) : 1;
+      this.halts(c, idleWakes, missPoll);
+      this.halts(io, ioWakes, missPoll);
+    }
+  }
+
+  private halts(v: Float64Array, n: number, missPoll: number): void {
+    if (n <= 0) return;
+    if (this.mode === "hvm") this.exit(v, X.hlt, n);
+    else this.hypercall(v, HC.sched_op, n);
+    // Out on halt, back in on wake-up.
+    const switches = Math.round(2 * n * missPoll);
+    v[F.contextSwitches] += switches;
+    v[F.vmmCycles] += switches * this.costs.contextSwitch;
+  }
+
+  private network(io: Float64Array, packets: number, busyFrac: number): number {
+    if (packets <= 0) return 0;
+    const costs = this.costs;
+    const batches = Math.ceil(packets / PACKETS_PER_BATCH);
+    switch (this.net) {
+      case "ena":
+        io[F.cardPackets] += packets;
+        this.deviceInterrupts(io, batches, busyFrac, true);
+        return batches;
+      case "sriov_vf":
+        // The NIC's virtual function moves the packets; Xen or the host still routes its interrupts.
+        io[F.cardPackets] += packets;
+        this.deviceInterrupts(io, batches, busyFrac, true);
+        return batches;
+      case "virtio":
+        if (this.traits.userspaceDeviceModel) {
+          this.userspaceExit(io, batches);
+          io[F.backendCycles] += packets * costs.deviceModelPerPacket;
+        } else {
+          // ioeventfd: the kick is answered in the kernel and vhost does the copy on another thread.
+          this.exit(io, X.io_instruction, batches);
+          io[F.backendCycles] += packets * costs.vhostPerPacket;
+        }
+        this.deviceInterrupts(io, batches, busyFrac, false);
+        return batches;
+      case "netfront":
+        this.hypercall(io, HC.event_channel_op, batches);
+        io[F.dom0Cycles] += packets * costs.netbackPerPacket + batches * this.dom0HypercallCost;
+        io[F.dom0Hypercalls] += batches;
+        // HVM guests with PV drivers take the event as an interrupt on the callback vector.
+        if (this.mode === "hvm") this.exit(io, X.external_interrupt, Math.round(batches * busyFrac));
+        return batches;
+      case "emulated": {
+        const irqs = Math.ceil(packets / EMULATED_OPS_PER_BATCH);
+        this.userspaceExit(io, packets * costs.emulatedAccessesPerOp);
+        const work = packets * costs.deviceModelPerPacket;
+        if (this.netBe === "dom0") io[F.dom0Cycles] += work;
+        else io[F.backendCycles] += work;
+        this.deviceInterrupts(io, irqs, busyFrac, false);
+        return irqs;
+      }
+    }
+  }
+
+  private storage(io: Float64Array, ios: number, busyFrac: number): number {
+    if (ios <= 0) return 0;
+    const costs = this.costs;
+    const batches = Math.ceil(ios / IOS_PER_BATCH);
+    switch (this.blk) {
+      case "nvme_card":
+        io[F.cardIos] += ios;
+        this.deviceInterrupts(io, batches, busyFrac, true);
+        return batches;
+      case "virtio_blk":
+        if (this.traits.userspaceDeviceModel) {
+          this.userspaceExit(io, batches);
+          io[F.backendCycles] += ios * costs.deviceModelPerIo;
+        } else {
+          this.exit(io, X.io_instruction, batches);
+          io[F.backendCycles] += ios * costs.vhostPerIo;
+        }
+        this.deviceInterrupts(io, batches, busyFrac, false);
+        return batches;
+      case "blkfront":
+        this.hypercall(io, HC.event_channel_op, batches);
+        // blkback maps each request's granted pages and unmaps them when it completes.
+        io[F.dom0Cycles] += ios * costs.blkbackPerIo + 2 * ios * this.dom0HypercallCost;
+        io[F.dom0Hypercalls] += 2 * ios;
+        if (this.mode === "hvm") this.exit(io, X.external_interrupt, Math.round(batches * busyFrac));
+        return batches;
+      case "emulated": {
+        this.userspaceExit(io, ios * costs.emulatedAccessesPerOp);
+        const work = ios * costs.deviceModelPerIo;
+        if (this.blkBe === "dom0") io[F.dom0Cycles] += work;
+        else io[F.backendCycles] += work;
+        this.deviceInterrupts(io, ios, busyFrac, false);
+        return ios;
+      }
+    }
+  }
+}

@@ -1,0 +1,46 @@
+// CPU virtualization model: VM exits and hypercalls, Nitro / Xen / Type 2 hosts, device offload and the host
+// scheduler, behind one facade (HostCpu) a Host Durable Object can hold, snapshot and restore.
+export {
+  type CostOverrides,
+  type CycleCosts,
+  DEFAULT_COSTS,
+  EXIT_REASONS,
+  type ExitReason,
+  HYPERCALLS,
+  type Hypercall,
+  PV_TRAPS,
+  type PvTrap,
+} from "./costs";
+export type { BlockPath, InstanceCaps, NetPath } from "./devices";
+export { type VmOptions, walkReferences } from "./guest";
+export {
+  CpuCapacityError,
+  HostCpu,
+  type HostCpuSnapshot,
+  type HostCpuSummary,
+  INTERVAL_MS,
+  type IoSplit,
+  type VmCpuCounters,
+  type VmSnapshot,
+} from "./host-cpu";
+export {
+  type GuestMode,
+  type HostDescription,
+  type HypervisorKind,
+  type Optimizations,
+  PRIVILEGE_LEVELS,
+  TRAITS,
+} from "./hypervisor";
+export {
+  OPTIMIZATION_NAMES,
+  type Recommendation,
+  recommendOptimizations,
+  trialOverheadPct,
+} from "./optimizations";
+export {
+  PROFILE_NAMES,
+  PROFILES,
+  type ProfileName,
+  type WorkloadParams,
+  type WorkloadSpec,
+} from "./workload";

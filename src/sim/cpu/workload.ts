@@ -1,0 +1,207 @@
+// Workload profiles: per simulated interval, how much a guest computes and how many sensitive operations,
+// memory events, packets and disk I/Os that work carries. Rates are estimates of the right order (unverified).
+import type { Rng } from "./rng";
+
+export const PROFILE_NAMES = ["cpu_intensive", "memory_intensive", "io_intensive", "idle", "bursty"] as const;
+export type ProfileName = (typeof PROFILE_NAMES)[number];
+
+/** Events per second of busy vCPU time: they scale with how much the guest actually runs. */
+export interface BusyRates {
+  cpuid: number;
+  msrRead: number;
+  msrWrite: number;
+  crAccess: number;
+  ioInstruction: number;
+  apicAccess: number;
+  /** Guest timer interrupts (each re-armed through the TSC-deadline MSR). */
+  timerInterrupts: number;
+  syscalls: number;
+  /** TLB misses that need a page walk. */
+  tlbMisses: number;
+  /** First touches of guest-physical 4 KiB pages the host has not backed yet. */
+  newPages: number;
+  /** Writes to guest page-table entries (mmap, fork, munmap, page faults inside the guest). */
+  ptUpdates: number;
+  /** Distinct pages referenced: what host swapping or a balloon can hit. */
+  pageTouches: number;
+}
+
+export interface BurstParams {
+  onUtilization: number;
+  offUtilization: number;
+  meanOnSec: number;
+  meanOffSec: number;
+}
+
+export interface WorkloadParams {
+  /** Mean fraction of each vCPU busy with the guest's own computation (I/O work comes on top). */
+  utilization: number;
+  /** Relative spread of the activity from one interval to the next. */
+  jitter: number;
+  burst: BurstParams | null;
+  /** Share of the guest's computation spent in its kernel (ring 0). */
+  kernelFraction: number;
+  perBusySecond: BusyRates;
+  /** Wake-ups of an idle vCPU per second (timers, IPIs) besides I/O completions. */
+  idleWakeupsPerSec: number;
+  /** Offered network load as a fraction of the instance's cap (above 1 is throttled). */
+  networkLoad: number;
+  packetBytes: number;
+  /** Offered storage load as a fraction of the instance's EBS cap. */
+  storageLoad: number;
+  ioBytes: number;
+}
+
+const BASE_RATES: BusyRates = {
+  cpuid: 2,
+  msrRead: 40,
+  msrWrite: 20,
+  crAccess: 10,
+  ioInstruction: 0,
+  apicAccess: 10,
+  timerInterrupts: 250,
+  syscalls: 2000,
+  tlbMisses: 200_000,
+  newPages: 200,
+  ptUpdates: 2000,
+  pageTouches: 2000,
+};
+
+export const PROFILES: Record<ProfileName, WorkloadParams> = {
+  cpu_intensive: {
+    utilization: 0.95,
+    jitter: 0.03,
+    burst: null,
+    kernelFraction: 0.05,
+    perBusySecond: BASE_RATES,
+    idleWakeupsPerSec: 20,
+    networkLoad: 0.01,
+    packetBytes: 1000,
+    storageLoad: 0.01,
+    ioBytes: 16384,
+  },
+  memory_intensive: {
+    utilization: 0.85,
+    jitter: 0.05,
+    burst: null,
+    kernelFraction: 0.1,
+    perBusySecond: {
+      ...BASE_RATES,
+      syscalls: 5000,
+      tlbMisses: 5_000_000,
+      newPages: 20_000,
+      ptUpdates: 50_000,
+      pageTouches: 200_000,
+    },
+    idleWakeupsPerSec: 20,
+    networkLoad: 0.02,
+    packetBytes: 1000,
+    storageLoad: 0.02,
+    ioBytes: 16384,
+  },
+  io_intensive: {
+    utilization: 0.15,
+    jitter: 0.1,
+    burst: null,
+    kernelFraction: 0.6,
+    perBusySecond: { ...BASE_RATES, syscalls: 50_000, tlbMisses: 500_000, newPages: 500, ptUpdates: 5000 },
+    idleWakeupsPerSec: 20,
+    networkLoad: 0.8,
+    packetBytes: 1200,
+    storageLoad: 0.7,
+    ioBytes: 16384,
+  },
+  idle: {
+    utilization: 0.01,
+    jitter: 0.3,
+    burst: null,
+    kernelFraction: 0.5,
+    perBusySecond: BASE_RATES,
+    idleWakeupsPerSec: 10,
+    networkLoad: 0.0005,
+    packetBytes: 500,
+    storageLoad: 0.0005,
+    ioBytes: 4096,
+  },
+  bursty: {
+    utilization: 0.3,
+    jitter: 0.1,
+    burst: { onUtilization: 0.9, offUtilization: 0.05, meanOnSec: 20, meanOffSec: 60 },
+    kernelFraction: 0.2,
+    perBusySecond: { ...BASE_RATES, syscalls: 10_000 },
+    idleWakeupsPerSec: 20,
+    networkLoad: 0.2,
+    packetBytes: 1000,
+    storageLoad: 0.1,
+    ioBytes: 16384,
+  },
+};
+
+/** A named profile, or custom parameters laid over one (cpu_intensive when no base is named). */
+export type WorkloadSpec =
+  | ProfileName
+  | (Partial<Omit<WorkloadParams, "perBusySecond">> & {
+      base?: ProfileName;
+      perBusySecond?: Partial<BusyRates>;
+    });
+
+export function resolveWorkload(spec: WorkloadSpec): WorkloadParams {
+  if (typeof spec === "string") {
+    const named = PROFILES[spec];
+    if (!named) throw new RangeError(`unknown workload profile: ${String(spec)}`);
+    return named;
+  }
+  const { base, perBusySecond, ...rest } = spec;
+  const from = PROFILES[base ?? "cpu_intensive"];
+  const params: WorkloadParams = {
+    ...from,
+    ...rest,
+    perBusySecond: { ...from.perBusySecond, ...perBusySecond },
+  };
+  validateWorkload(params);
+  return params;
+}
+
+function validateWorkload(p: WorkloadParams): void {
+  const fractions: [string, number][] = [
+    ["utilization", p.utilization],
+    ["kernelFraction", p.kernelFraction],
+  ];
+  for (const [name, v] of fractions) {
+    if (!(v >= 0 && v <= 1)) throw new RangeError(`${name} must be within [0, 1]`);
+  }
+  const nonNegative: [string, number][] = [
+    ["jitter", p.jitter],
+    ["networkLoad", p.networkLoad],
+    ["storageLoad", p.storageLoad],
+    ["idleWakeupsPerSec", p.idleWakeupsPerSec],
+    ...Object.entries(p.perBusySecond),
+  ];
+  for (const [name, v] of nonNegative) {
+    if (!(v >= 0 && Number.isFinite(v))) throw new RangeError(`${name} must be a non-negative number`);
+  }
+  if (!(p.packetBytes >= 64) || !(p.ioBytes >= 512)) {
+    throw new RangeError("packetBytes must be at least 64 and ioBytes at least 512");
+  }
+}
+
+/**
+ * The activity of one interval as a multiplier of the profile's mean (bursts and jitter), so that
+ * computation and I/O rise and fall together. `burstOn` is the two-state Markov chain's state.
+ */
+export function sampleActivity(
+  p: WorkloadParams,
+  rng: Rng,
+  burstOn: boolean,
+): { scale: number; on: boolean } {
+  if (p.burst) {
+    const b = p.burst;
+    // Geometric holding times: leaving a state in a 1 s step has probability 1 / mean duration.
+    const leave = rng.next() < 1 / (burstOn ? b.meanOnSec : b.meanOffSec);
+    const on = leave ? !burstOn : burstOn;
+    const u = on ? b.onUtilization : b.offUtilization;
+    const scale = (u / Math.max(p.utilization, 1e-9)) * Math.max(0, 1 + p.jitter * rng.normal());
+    return { scale, on };
+  }
+  return { scale: Math.max(0, 1 + p.jitter * rng.normal()), on: burstOn };
+}
