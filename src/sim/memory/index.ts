@@ -1,0 +1,320 @@
+// The memory of one physical host: frames shared by its VMs, each VM's two-level translation.
+// This is the facade a Host Durable Object holds; see vm.ts for the model and its sources.
+
+import { PAGE_4K, type PageSize } from "./constants";
+import { FrameAllocator, type FrameAllocatorSnapshot, MAX_OWNER } from "./frames";
+import { type Translation, traceTranslate } from "./trace";
+import {
+  C,
+  HostMemoryExhausted,
+  MAX_ASID,
+  type TouchResult,
+  VmMemory,
+  type VmMemoryOptions,
+  type VmSnapshot,
+} from "./vm";
+
+export { PAGE_1G, PAGE_2M, PAGE_4K, type PageSize } from "./constants";
+export { IsolationError } from "./frames";
+export { DEFAULT_TLB, type TlbConfig } from "./tlb";
+export type { EptWalkTrace, GuestLevelStep, MemoryReference, Translation } from "./trace";
+export { HostMemoryExhausted, type TouchResult, VmMemory, type VmMemoryOptions } from "./vm";
+
+export interface VmMemorySummary {
+  vmId: string;
+  memoryBytes: number;
+  mode: "ept" | "shadow";
+  guestLevels: number;
+  eptLevels: number;
+  vcpus: number;
+  addressSpaces: number;
+  /** Guest-physical bytes with host frames behind them (EPT leaves). */
+  backedBytes: number;
+  /** Guest-physical bytes the guest has used: its data pages and page tables. */
+  touchedBytes: number;
+  /** Share of backed bytes that sit on 2 MiB or 1 GiB EPT leaves. */
+  hugePageShare: number;
+  eptLeaves: { "4k": number; "2m": number; "1g": number };
+  guestLeaves: { "4k": number; "2m": number; "1g": number };
+  pageTableBytes: { guest: number; ept: number; shadow: number };
+  hostFrames: number;
+  tlb: { hits: number; misses: number; hitRate: number; flushes: number; invalidations: number };
+  walks: {
+    count: number;
+    memoryReferences: number;
+    averageReferences: number;
+    pwcHits: number;
+    nestedTlbHits: number;
+  };
+  faults: { guestPageFaults: number; eptViolations: number; eptMisconfigurations: number };
+  vmExits: {
+    total: number;
+    eptViolation: number;
+    eptMisconfiguration: number;
+    pageTableWrite: number;
+    shadowPageFault: number;
+    guestPageFault: number;
+    cr3Write: number;
+    invlpg: number;
+  };
+  invept: number;
+  invvpid: number;
+  remaps: number;
+}
+
+export interface HostMemorySummary {
+  hostBytes: number;
+  totalFrames: number;
+  freeFrames: number;
+  usedFrames: number;
+  free2M: number;
+  free1G: number;
+  /** Share of free memory that cannot back a 2 MiB page. */
+  fragmentation: number;
+  owners: Array<{ vmId: string; frames: number; bytes: number }>;
+}
+
+export interface HostMemorySnapshot {
+  version: 1;
+  hostBytes: number;
+  frames: FrameAllocatorSnapshot;
+  vms: Array<{ vmId: string; vm: VmSnapshot }>;
+}
+
+export class UnknownVmError extends Error {
+  override name = "UnknownVmError";
+}
+
+export class HostMemory {
+  readonly hostBytes: number;
+  private frames: FrameAllocator;
+  private vms = new Map<string, VmMemory>();
+  private owners = new Map<number, string>();
+
+  constructor(hostBytes: number) {
+    if (!Number.isSafeInteger(hostBytes) || hostBytes <= 0 || hostBytes % (2 * 1024 * 1024) !== 0) {
+      throw new RangeError("hostBytes must be a positive multiple of 2 MiB");
+    }
+    this.hostBytes = hostBytes;
+    this.frames = new FrameAllocator(hostBytes / PAGE_4K);
+  }
+
+  /** Creates the VM's (empty) EPT; RAM is backed later, page by page, on first touch. */
+  createVm(vmId: string, memoryBytes: number, options: VmMemoryOptions = {}): VmMemorySummary {
+    if (this.vms.has(vmId)) throw new RangeError(`vm ${vmId} already has memory on this host`);
+    if (memoryBytes > this.hostBytes) throw new HostMemoryExhausted(`vm ${vmId} is larger than the host`);
+    let owner = 1;
+    while (this.owners.has(owner)) owner++;
+    if (owner > MAX_OWNER) throw new RangeError("too many VMs on one host");
+    const vm = new VmMemory(this.frames, owner, memoryBytes, options);
+    this.vms.set(vmId, vm);
+    this.owners.set(owner, vmId);
+    return this.vmSummary(vmId);
+  }
+
+  /** Stop or terminate: every host frame of the VM goes back to the free pool. */
+  destroyVm(vmId: string): { framesFreed: number } {
+    const vm = this.get(vmId);
+    const framesFreed = vm.destroy();
+    this.vms.delete(vmId);
+    this.owners.delete(vm.owner);
+    return { framesFreed };
+  }
+
+  hasVm(vmId: string): boolean {
+    return this.vms.has(vmId);
+  }
+
+  vmIds(): string[] {
+    return [...this.vms.keys()];
+  }
+
+  /** The VM's model, for hot loops that cannot afford a lookup by id per access. */
+  vm(vmId: string): VmMemory {
+    return this.get(vmId);
+  }
+
+  /** A guest access with every fault handled (guest #PF, EPT violation, shadow sync). */
+  touch(vmId: string, asid: number, gva: number | bigint, write = false, vcpu = 0): TouchResult {
+    const vm = this.get(vmId);
+    return vm.touch(this.vcpu(vm, vcpu), checkAsid(asid), toGva(gva, vm.guestLevels), write);
+  }
+
+  /** A guest-kernel access to a guest-physical address (RAM or the MMIO window). */
+  touchPhysical(vmId: string, gpa: number, vcpu = 0): { hpa: number | null; mmio: boolean } {
+    const vm = this.get(vmId);
+    return vm.touchPhysical(gpa, this.vcpu(vm, vcpu));
+  }
+
+  /** One hardware access, step by step. Faults are reported, not handled. */
+  translate(vmId: string, asid: number, gva: number | bigint, vcpu = 0, write = false): Translation {
+    const vm = this.get(vmId);
+    return traceTranslate(vm, this.vcpu(vm, vcpu), checkAsid(asid), toGva(gva, vm.guestLevels), write);
+  }
+
+  /** The guest unmaps gva's page (munmap) and shoots down the TLBs. */
+  unmap(vmId: string, asid: number, gva: number | bigint): boolean {
+    const vm = this.get(vmId);
+    return vm.unmap(checkAsid(asid), toGva(gva, vm.guestLevels));
+  }
+
+  /** The hypervisor moves gpa's backing to other frames (INVEPT follows). */
+  remap(vmId: string, gpa: number): { gpa: number; size: PageSize; oldHpa: number; newHpa: number } | null {
+    const vm = this.get(vmId);
+    if (!Number.isSafeInteger(gpa) || gpa < 0 || gpa >= vm.memoryBytes)
+      throw new RangeError(`gpa ${gpa} is not RAM`);
+    return vm.remap(gpa);
+  }
+
+  /** The VM that owns the frame holding hpa, or null when it is free. */
+  ownerOf(hpa: number): string | null {
+    const o = this.frames.ownerOf(Math.floor(hpa / PAGE_4K));
+    return o === 0 ? null : (this.owners.get(o) ?? null);
+  }
+
+  vmSummary(vmId: string): VmMemorySummary {
+    const vm = this.get(vmId);
+    const c = vm.counters;
+    const tlb = { hits: 0, misses: 0, hitRate: 0, flushes: 0, invalidations: 0 };
+    for (const t of vm.tlbs) {
+      tlb.hits += t.hits;
+      tlb.misses += t.misses;
+      tlb.flushes += t.flushes;
+      tlb.invalidations += t.invalidations;
+    }
+    tlb.hitRate = tlb.hits + tlb.misses === 0 ? 0 : tlb.hits / (tlb.hits + tlb.misses);
+    const backedBytes = c[C.backed] * PAGE_4K;
+    const hugeBytes = c[C.ept2m] * 512 * PAGE_4K + c[C.ept1g] * 512 * 512 * PAGE_4K;
+    let spaces = 0;
+    for (let a = 0; a <= MAX_ASID; a++) if (vm.gRoot[a] >= 0) spaces++;
+    const tableBytes = (...pools: Array<{ live: number } | null>) =>
+      pools.reduce((n, p) => n + (p ? p.live * PAGE_4K : 0), 0);
+    return {
+      vmId,
+      memoryBytes: vm.memoryBytes,
+      mode: vm.opts.mode,
+      guestLevels: vm.guestLevels,
+      eptLevels: vm.eptLevels,
+      vcpus: vm.opts.vcpus,
+      addressSpaces: spaces,
+      backedBytes,
+      touchedBytes: (vm.guestAlloc.frames - vm.guestAlloc.freeFrames) * PAGE_4K,
+      hugePageShare: backedBytes === 0 ? 0 : hugeBytes / backedBytes,
+      eptLeaves: { "4k": c[C.ept4k], "2m": c[C.ept2m], "1g": c[C.ept1g] },
+      guestLeaves: { "4k": c[C.guest4k], "2m": c[C.guest2m], "1g": c[C.guest1g] },
+      pageTableBytes: {
+        guest: tableBytes(vm.gDir, vm.gLeaf),
+        ept: tableBytes(vm.eDir, vm.eLeaf),
+        shadow: tableBytes(vm.sDir, vm.sLeaf),
+      },
+      hostFrames: this.frames.framesOwnedBy(vm.owner),
+      tlb,
+      walks: {
+        count: c[C.walks],
+        memoryReferences: c[C.walkRefs],
+        averageReferences: c[C.walks] === 0 ? 0 : c[C.walkRefs] / c[C.walks],
+        pwcHits: c[C.pwcHits],
+        nestedTlbHits: c[C.ntlbHits],
+      },
+      faults: {
+        guestPageFaults: c[C.guestPageFaults],
+        eptViolations: c[C.eptViolations],
+        eptMisconfigurations: c[C.eptMisconfigs],
+      },
+      vmExits: {
+        total: c[C.exits],
+        eptViolation: c[C.eptViolations],
+        eptMisconfiguration: c[C.eptMisconfigs],
+        pageTableWrite: c[C.exitPtWrite],
+        shadowPageFault: c[C.exitShadowFault],
+        guestPageFault: c[C.exitGuestFault],
+        cr3Write: c[C.exitCr3],
+        invlpg: c[C.exitInvlpg],
+      },
+      invept: c[C.invept],
+      invvpid: c[C.invvpid],
+      remaps: c[C.remaps],
+    };
+  }
+
+  hostSummary(): HostMemorySummary {
+    const { free2M, free1G } = this.frames.freeHuge();
+    return {
+      hostBytes: this.hostBytes,
+      totalFrames: this.frames.frames,
+      freeFrames: this.frames.freeFrames,
+      usedFrames: this.frames.frames - this.frames.freeFrames,
+      free2M,
+      free1G,
+      fragmentation: this.frames.fragmentation(),
+      owners: this.frames.owners().map(([o, frames]) => ({
+        vmId: this.owners.get(o) ?? `owner-${o}`,
+        frames,
+        bytes: frames * PAGE_4K,
+      })),
+    };
+  }
+
+  /** Plain object of typed arrays: cheap to structured-clone into Durable Object storage. */
+  snapshot(): HostMemorySnapshot {
+    return {
+      version: 1,
+      hostBytes: this.hostBytes,
+      frames: this.frames.snapshot(),
+      vms: [...this.vms].map(([vmId, vm]) => ({ vmId, vm: vm.snapshot() })),
+    };
+  }
+
+  static restore(s: HostMemorySnapshot): HostMemory {
+    if (s.version !== 1) throw new RangeError(`unknown host memory snapshot version ${s.version}`);
+    const h = new HostMemory(s.hostBytes);
+    h.frames = FrameAllocator.restore(s.frames);
+    for (const { vmId, vm } of s.vms) {
+      h.vms.set(vmId, VmMemory.restore(h.frames, vm));
+      h.owners.set(vm.owner, vmId);
+    }
+    return h;
+  }
+
+  private get(vmId: string): VmMemory {
+    const vm = this.vms.get(vmId);
+    if (!vm) throw new UnknownVmError(`vm ${vmId} has no memory on this host`);
+    return vm;
+  }
+
+  private vcpu(vm: VmMemory, vcpu: number): number {
+    if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu >= vm.opts.vcpus) {
+      throw new RangeError(`vcpu must be 0..${vm.opts.vcpus - 1}`);
+    }
+    return vcpu;
+  }
+}
+
+function checkAsid(asid: number): number {
+  if (!Number.isInteger(asid) || asid < 0 || asid > MAX_ASID)
+    throw new RangeError(`asid must be 0..${MAX_ASID}`);
+  return asid;
+}
+
+/**
+ * Canonical check and reduction to the low `12 + 9 * levels` bits, so the upper (kernel)
+ * half maps to the top of the radix. Addresses past 2^53 cannot be carried as numbers.
+ */
+export function toGva(gva: number | bigint, levels: number): number {
+  const bits = 12 + 9 * levels;
+  let v: bigint;
+  if (typeof gva === "bigint") v = gva;
+  else {
+    if (!Number.isSafeInteger(gva))
+      throw new RangeError("gva must be a safe integer (use a bigint beyond 2^53)");
+    v = BigInt(gva);
+  }
+  const half = 1n << BigInt(bits - 1);
+  const canonical =
+    (v >= 0n && v < half) || (v < 0n && v >= -half) || (v >= (1n << 64n) - half && v < 1n << 64n);
+  if (!canonical) throw new RangeError(`gva ${gva} is not canonical for ${levels}-level paging`);
+  const reduced = ((v % (1n << BigInt(bits))) + (1n << BigInt(bits))) % (1n << BigInt(bits));
+  if (reduced > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new RangeError(`gva ${gva} is beyond 2^53, which this model cannot carry`);
+  return Number(reduced);
+}

@@ -1,0 +1,82 @@
+// A pool of radix-table pages (512 eight-byte entries each) for guest, EPT and shadow tables.
+// Entry format follows Intel SDM Vol. 3A §4.5 / §29.3: frame * 4096 + flag bits.
+
+import { ENTRIES } from "./constants";
+import { grow } from "./frames";
+
+export interface TablePoolSnapshot {
+  entries: Float64Array;
+  child: Int32Array | null;
+  frame: Float64Array;
+  freeSlots: Int32Array;
+}
+
+/**
+ * Tables live in one Float64Array so a walk is a chain of array reads. Directory pools
+ * also keep, beside each entry, the pool slot of the table it points to: that slot is
+ * fixed when the hypervisor or guest allocates the table at that physical address, so
+ * following it is the same as reading the page at the address, only without a hash
+ * lookup. Leaf-level tables have no children and skip that array (half their cost).
+ */
+export class TablePool {
+  entries: Float64Array;
+  child: Int32Array | null;
+  /** Physical frame that holds each table (a GPA frame for guest tables, an HPA frame otherwise). */
+  frame: Float64Array;
+  used = 0;
+  private freeSlots: number[] = [];
+
+  constructor(withChild: boolean, slots = 2) {
+    this.entries = new Float64Array(slots * ENTRIES);
+    this.child = withChild ? new Int32Array(slots * ENTRIES).fill(-1) : null;
+    this.frame = new Float64Array(slots);
+  }
+
+  get live(): number {
+    return this.used - this.freeSlots.length;
+  }
+
+  /** Allocates a zeroed table held in physical frame `frame`; entries are re-read after this. */
+  alloc(frame: number): number {
+    const slot = this.freeSlots.pop() ?? this.used++;
+    if (slot >= this.frame.length) {
+      const slots = this.frame.length * 2;
+      this.entries = grow(this.entries, slots * ENTRIES);
+      if (this.child) {
+        const child = grow(this.child, slots * ENTRIES);
+        child.fill(-1, this.frame.length * ENTRIES);
+        this.child = child;
+      }
+      this.frame = grow(this.frame, slots);
+    }
+    const base = slot * ENTRIES;
+    this.entries.fill(0, base, base + ENTRIES);
+    this.child?.fill(-1, base, base + ENTRIES);
+    this.frame[slot] = frame;
+    return slot;
+  }
+
+  free(slot: number): void {
+    this.freeSlots.push(slot);
+  }
+
+  snapshot(): TablePoolSnapshot {
+    return {
+      entries: this.entries.slice(0, this.used * ENTRIES),
+      child: this.child ? this.child.slice(0, this.used * ENTRIES) : null,
+      frame: this.frame.slice(0, this.used),
+      freeSlots: Int32Array.from(this.freeSlots),
+    };
+  }
+
+  static restore(s: TablePoolSnapshot): TablePool {
+    const slots = Math.max(2, s.frame.length);
+    const p = new TablePool(s.child !== null, slots);
+    p.entries.set(s.entries);
+    if (s.child && p.child) p.child.set(s.child);
+    p.frame.set(s.frame);
+    p.used = s.frame.length;
+    p.freeSlots = [...s.freeSlots];
+    return p;
+  }
+}
