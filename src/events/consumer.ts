@@ -23,9 +23,14 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
   for (const msg of batch.messages) {
     const parsed = eventSchema.safeParse(msg.body);
     if (!parsed.success) {
-      // Retrying cannot fix a malformed message; after max_retries it lands in the DLQ.
-      console.error("malformed fleet event", msg.id, parsed.error.message);
-      msg.retry({ delaySeconds: 60 });
+      // Retrying cannot fix a malformed message: it goes to the dead letter queue at once.
+      console.error("malformed fleet event sent to the DLQ", msg.id, parsed.error.issues.length, "issues");
+      try {
+        await env.EVENTS_DLQ.send(msg.body, { contentType: "json" });
+        msg.ack();
+      } catch {
+        msg.retry({ delaySeconds: 60 });
+      }
       continue;
     }
     try {

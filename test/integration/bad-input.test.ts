@@ -1,0 +1,150 @@
+import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { addHosts, call, freshZone, launch, type Problem } from "./helpers";
+
+async function instanceCount(): Promise<number> {
+  const res = await call<{ instances: unknown[] }>("GET", "/v1/instances?limit=1000");
+  return res.body.instances.length;
+}
+
+describe("bad input", () => {
+  const launches: [string, unknown, string][] = [
+    ["an unknown field", { instanceType: "m5.large", colour: "red" }, "body.colour"],
+    ["a count of the wrong type", { instanceType: "m5.large", maxCount: "two" }, "body.maxCount"],
+    ["a negative count", { instanceType: "m5.large", minCount: -1 }, "body.minCount"],
+    ["a fractional count", { instanceType: "m5.large", maxCount: 1.5 }, "body.maxCount"],
+    ["minCount above maxCount", { instanceType: "m5.large", minCount: 3, maxCount: 2 }, "minCount"],
+    ["an unknown instance type", { instanceType: "m5.enormous" }, "instanceType"],
+    ["a missing instance type", { maxCount: 1 }, "body.instanceType"],
+    [
+      "an unknown placement strategy",
+      { instanceType: "m5.large", placementStrategy: "random" },
+      "body.placementStrategy",
+    ],
+    [
+      "a client token over 64 characters",
+      { instanceType: "m5.large", clientToken: "x".repeat(65) },
+      "body.clientToken",
+    ],
+    ["a tag value that is not a string", { instanceType: "m5.large", tags: { a: 1 } }, "body.tags.a"],
+    ["an unknown workload", { instanceType: "m5.large", workload: "mining" }, "body.workload"],
+    [
+      "a zone the fleet does not have",
+      { instanceType: "m5.large", availabilityZone: "xx-nowhere-9z" },
+      "availabilityZone",
+    ],
+  ];
+  for (const [what, body, field] of launches) {
+    it(`refuses a launch with ${what}, naming ${field}, and launches nothing`, async () => {
+      const zone = freshZone();
+      await addHosts(zone, "m5", 1);
+      const before = await instanceCount();
+      const res = await launch(body as Record<string, unknown>);
+      expect(res.status).toBe(400);
+      expect(res.headers.get("content-type")).toContain("application/problem+json");
+      expect(res.body.code).toBe("InvalidParameterValue");
+      expect(res.body.detail).toContain(field);
+      expect(await instanceCount()).toBe(before);
+    });
+  }
+
+  it("refuses a body that is not JSON", async () => {
+    const res = await call<Problem>("POST", "/v1/instances", "{not json");
+    expect(res.status).toBe(400);
+    expect(res.body.detail).toContain("body");
+  });
+
+  it("refuses a huge body with 413 before reading it", async () => {
+    const res = await call<Problem>("POST", "/v1/instances", {
+      instanceType: "m5.large",
+      tags: { a: "x".repeat(100_000) },
+    });
+    expect(res.status).toBe(413);
+    expect(res.body.detail).toContain("body");
+  });
+
+  it("refuses malformed ids with 400 and unknown ones with 404", async () => {
+    const malformed = await call<Problem>("GET", "/v1/instances/not-an-id");
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.detail).toContain("path.id");
+    const unknown = await call<Problem>("POST", "/v1/instances/i-0123456789abcdef0/stop");
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.code).toBe("InvalidInstanceID.NotFound");
+    const host = await call<Problem>("GET", "/v1/hosts/h-0123456789abcdef0");
+    expect(host.status).toBe(404);
+    expect(host.body.code).toBe("InvalidHostID.NotFound");
+  });
+
+  it("refuses unknown and ill-typed query parameters, naming them", async () => {
+    const unknown = await call<Problem>("GET", "/v1/instances?colour=red");
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.detail).toContain("query.colour");
+    const state = await call<Problem>("GET", "/v1/instances?state=running,flying");
+    expect(state.status).toBe(400);
+    expect(state.body.detail).toContain("query.state");
+    const limit = await call<Problem>("GET", "/v1/instances?limit=0");
+    expect(limit.status).toBe(400);
+    expect(limit.body.detail).toContain("query.limit");
+  });
+
+  it("refuses a host with an unknown family or a malformed zone, and creates none", async () => {
+    const before = await call<{ hosts: unknown[] }>("GET", "/v1/hosts?limit=1000");
+    const family = await call<Problem>("POST", "/v1/hosts", { availabilityZone: "us-east-1a", family: "z9" });
+    expect(family.status).toBe(400);
+    expect(family.body.detail).toContain("body.family");
+    const zone = await call<Problem>("POST", "/v1/hosts", { availabilityZone: "moon", family: "m5" });
+    expect(zone.status).toBe(400);
+    expect(zone.body.detail).toContain("body.availabilityZone");
+    const after = await call<{ hosts: unknown[] }>("GET", "/v1/hosts?limit=1000");
+    expect(after.body.hosts.length).toBe(before.body.hosts.length);
+  });
+
+  it("refuses a clock that would run backwards", async () => {
+    const res = await call<Problem>("POST", "/v1/admin/clock/advance", { seconds: -5 });
+    expect(res.status).toBe(400);
+    expect(res.body.detail).toContain("body.seconds");
+  });
+});
+
+describe("the API's description", () => {
+  it("serves OpenAPI 3.1 generated from the same schemas, and the docs page", async () => {
+    const doc = await call<{ openapi: string; paths: Record<string, unknown> }>("GET", "/openapi.json");
+    expect(doc.body.openapi).toBe("3.1.0");
+    for (const p of [
+      "/v1/instances",
+      "/v1/instances/{id}",
+      "/v1/hosts",
+      "/v1/instance-types",
+      "/v1/events",
+    ]) {
+      expect(Object.keys(doc.body.paths)).toContain(p);
+    }
+    const docs = await exports.default.fetch(new Request("http://fleet.test/docs"));
+    expect(docs.status).toBe(200);
+    expect(docs.headers.get("content-type")).toContain("text/html");
+    expect(await docs.text()).toContain("/openapi.json");
+  });
+
+  it("filters the instance-type catalog", async () => {
+    const res = await call<{
+      instanceTypes: { name: string; vcpus: number; memoryMiB: number; hypervisor: string }[];
+    }>("GET", "/v1/instance-types?hypervisor=nitro&minVcpus=64&minMemoryMiB=500000");
+    expect(res.body.instanceTypes.map((t) => t.name).sort()).toEqual([
+      "r5.16xlarge",
+      "r5.24xlarge",
+      "r5d.16xlarge",
+      "r5d.24xlarge",
+    ]);
+    const c5 = await call<{ instanceTypes: { name: string }[] }>("GET", "/v1/instance-types?family=c5");
+    expect(c5.body.instanceTypes.map((t) => t.name)).toEqual([
+      "c5.large",
+      "c5.xlarge",
+      "c5.2xlarge",
+      "c5.4xlarge",
+      "c5.9xlarge",
+      "c5.12xlarge",
+      "c5.18xlarge",
+      "c5.24xlarge",
+    ]);
+  });
+});
