@@ -146,7 +146,7 @@ describe("D1 and the host objects", () => {
       .all<{ body: string }>();
     const event = JSON.parse(results[0].body) as FleetEvent;
     const before = await env.DB.prepare("SELECT count(*) AS n FROM events").first<{ n: number }>();
-    const batch = createMessageBatch("hyperfleet-events", [
+    const batch = createMessageBatch<unknown>("hyperfleet-events", [
       { id: "m1", timestamp: new Date(), attempts: 1, body: event },
       { id: "m2", timestamp: new Date(), attempts: 2, body: event },
       { id: "m3", timestamp: new Date(), attempts: 1, body: { not: "an event" } },
