@@ -218,9 +218,8 @@ export class GuestCpu {
     const hvm = this.mode === "hvm";
     const lp = this.opt.largePages;
 
-    const act = sampleActivity(p, rng, this.burstOn);
-    this.burstOn = act.on;
-    const busySec = Math.min(vcpus, p.utilization * act.scale * vcpus);
+    const activity = sampleActivity(p, rng, this);
+    const busySec = Math.min(vcpus, p.utilization * activity * vcpus);
 
     // The guest's own computation, at native speed.
     this.guestWork(c, busySec * hz, p.kernelFraction);
@@ -238,7 +237,7 @@ export class GuestCpu {
       this.exit(c, X.apic_access, rng.count(r.apicAccess * busySec));
       // First touches fault into the host until it backs the page; then the EPT entry stays.
       const unbacked = Math.max(0, memPages - this.balloonedPages - this.backedPages);
-      const touched = Math.min(unbacked, rng.count(r.newPages * busySec));
+      const touched = unbacked > 0 ? Math.min(unbacked, rng.count(r.newPages * busySec)) : 0;
       this.backedPages += touched;
       this.exit(c, X.ept_violation, lp ? Math.ceil(touched / SMALL_PER_LARGE) : touched);
       // Two-dimensional walks: the guest runs the same code, slower, so the cost lands in guest cycles.
@@ -289,12 +288,12 @@ export class GuestCpu {
 
     // Network and storage demand, throttled at the instance type's caps.
     const pktCap = packetCap(this.caps, p.packetBytes);
-    const pktOffered = rng.count(p.networkLoad * act.scale * pktCap);
+    const pktOffered = rng.count(p.networkLoad * activity * pktCap);
     const packets = Math.min(pktOffered, Math.floor(pktCap));
     io[F.packets] = packets;
     io[F.packetsThrottled] = pktOffered - packets;
     const iopsCap = ioCap(this.caps, p.ioBytes);
-    const ioOffered = rng.count(p.storageLoad * act.scale * iopsCap) + refaultIos;
+    const ioOffered = rng.count(p.storageLoad * activity * iopsCap) + refaultIos;
     const ios = Math.min(ioOffered, Math.floor(iopsCap));
     io[F.diskIos] = ios;
     io[F.diskIosThrottled] = ioOffered - ios;

@@ -34,6 +34,14 @@ import { PinMap, waterfill } from "./scheduler";
 import type { WorkloadSpec } from "./workload";
 
 export const INTERVAL_MS = 1000;
+const CYCLE_FIELDS = [
+  F.guestCycles,
+  F.guestKernelCycles,
+  F.translationCycles,
+  F.vmmCycles,
+  F.dom0Cycles,
+  F.backendCycles,
+];
 /** Of the switches of an unpinned vCPU, the share that resume on another thread (CFS wake affinity keeps most home). */
 const MIGRATING_SHARE = 0.3;
 
@@ -371,7 +379,13 @@ export class HostCpu {
       const cpu = vm.cpuPart;
       const io = vm.ioPart;
       const r = vm.rec;
-      for (let k = 0; k < VM_FIELDS; k++) r[k] = Math.round(cpu[k] * kc + io[k] * ki);
+      if (kc === 1 && ki === 1) {
+        // Nothing slowed this VM: counts are already whole, only cycle fields need rounding.
+        for (let k = 0; k < VM_FIELDS; k++) r[k] = cpu[k] + io[k];
+        for (const k of CYCLE_FIELDS) r[k] = Math.round(r[k]);
+      } else {
+        for (let k = 0; k < VM_FIELDS; k++) r[k] = Math.round(cpu[k] * kc + io[k] * ki);
+      }
       // Time slicing on a contended thread: each slice ends in a switch, paid out of the vCPU's own share.
       const sliceSwitches = contended[i] > 0 ? Math.round(contended[i] / slice) : 0;
       const switches = r[F.contextSwitches] + sliceSwitches;

@@ -185,23 +185,22 @@ function validateWorkload(p: WorkloadParams): void {
   }
 }
 
+/** The burst chain's state, carried from one interval to the next. */
+export interface BurstState {
+  burstOn: boolean;
+}
+
 /**
  * The activity of one interval as a multiplier of the profile's mean (bursts and jitter), so that
- * computation and I/O rise and fall together. `burstOn` is the two-state Markov chain's state.
+ * computation and I/O rise and fall together. Advances the two-state Markov chain in `state`.
  */
-export function sampleActivity(
-  p: WorkloadParams,
-  rng: Rng,
-  burstOn: boolean,
-): { scale: number; on: boolean } {
+export function sampleActivity(p: WorkloadParams, rng: Rng, state: BurstState): number {
   if (p.burst) {
     const b = p.burst;
     // Geometric holding times: leaving a state in a 1 s step has probability 1 / mean duration.
-    const leave = rng.next() < 1 / (burstOn ? b.meanOnSec : b.meanOffSec);
-    const on = leave ? !burstOn : burstOn;
-    const u = on ? b.onUtilization : b.offUtilization;
-    const scale = (u / Math.max(p.utilization, 1e-9)) * Math.max(0, 1 + p.jitter * rng.normal());
-    return { scale, on };
+    if (rng.next() < 1 / (state.burstOn ? b.meanOnSec : b.meanOffSec)) state.burstOn = !state.burstOn;
+    const u = state.burstOn ? b.onUtilization : b.offUtilization;
+    return (u / Math.max(p.utilization, 1e-9)) * Math.max(0, 1 + p.jitter * rng.normal());
   }
-  return { scale: Math.max(0, 1 + p.jitter * rng.normal()), on: burstOn };
+  return Math.max(0, 1 + p.jitter * rng.normal());
 }
