@@ -166,7 +166,8 @@ export class HostObject extends DurableObject<Env> {
       throw err;
     }
     const events = all.flatMap((c) => c.events);
-    await this.flush();
+    // Delivery is off the caller's path: the outbox is durable and the alarm retries it.
+    this.ctx.waitUntil(this.flush());
     await this.scheduleAlarm();
     return { result: out.result, events, usage: m.usage() };
   }
