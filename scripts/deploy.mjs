@@ -37,4 +37,4 @@ for (const queue of ["hyperfleet-events", "hyperfleet-events-dlq"]) {
   wrangler(["queues", "create", queue], { allowFail: true });
 }
 wrangler(["d1", "migrations", "apply", "DB", "--remote"]);
-wrangler(["deploy", "--var", "SIM_CLOCK:scaled"]);
+wrangler(["deploy"]);

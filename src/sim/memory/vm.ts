@@ -94,6 +94,11 @@ export function resolveOptions(o: VmMemoryOptions = {}): ResolvedVmOptions {
 }
 
 export const MAX_ASID = 4095;
+// Hot-path copies of the radix geometry, as reciprocals: multiplying by a power of two is
+// exact, and a division by a variable costs several times more on the walk's critical path.
+const INV_SPAN = Float64Array.from(SPAN, (s) => (s === 0 ? 0 : 1 / s));
+const SPAN_BYTES = Float64Array.from(SPAN, (s) => s * PAGE_4K);
+const INV_SPAN_BYTES = Float64Array.from(SPAN, (s) => (s === 0 ? 0 : 1 / (s * PAGE_4K)));
 /** Guest allocator owners: data pages vs page-table pages (the guest OS knows which is which). */
 const GUEST_DATA = 1;
 const GUEST_PT = 2;
@@ -305,7 +310,7 @@ export class VmMemory {
    * FAULT_EPT_VIOLATION / FAULT_EPT_MISCONFIG (lastFaultGpa says where).
    */
   eptWalk(gpa: number): number {
-    const gfn = Math.floor(gpa / PAGE_4K);
+    const gfn = Math.floor(gpa * 0.000244140625);
     const dirE = this.eDir.entries;
     const dirC = this.eDir.child as Int32Array;
     const leafE = this.eLeaf.entries;
@@ -313,30 +318,27 @@ export class VmMemory {
     let slot = this.eptRoot;
     let refs = 0;
     for (;;) {
-      const i = slot * ENTRIES + (Math.floor(gfn / SPAN[level]) & 511);
+      const i = slot * 512 + (Math.floor(gfn * INV_SPAN[level]) & 511);
       const e = level === 1 ? leafE[i] : dirE[i];
       refs++;
-      const perm = e & EPT_RWX;
-      if (perm === 0) {
-        this.lastRefs = refs;
-        this.lastFaultGpa = gpa;
-        return FAULT_EPT_VIOLATION;
-      }
-      // Write without read is a reserved combination (SDM §29.3.3.1): a misconfiguration.
-      if ((perm & 3) === EPT_W) {
-        this.lastRefs = refs;
-        this.lastFaultGpa = gpa;
-        return FAULT_EPT_MISCONFIG;
-      }
+      const perm = e & 7;
+      if (perm === 0 || perm === EPT_W) return this.eptFault(gpa, refs, perm);
       if (level === 1 || (e & EPT_PS) !== 0) {
-        const size = SPAN[level] * PAGE_4K;
+        const size = SPAN_BYTES[level];
         this.lastRefs = refs;
         this.lastEptSize = size as PageSize;
-        return entryFrame(e) * PAGE_4K + (gpa % size);
+        return e - (e & 4095) + (gpa - Math.floor(gpa * INV_SPAN_BYTES[level]) * size);
       }
       slot = dirC[i];
       level--;
     }
+  }
+
+  /** Not present is a violation; write-without-read is reserved (SDM §29.3.3.1): a misconfiguration. */
+  private eptFault(gpa: number, refs: number, perm: number): number {
+    this.lastRefs = refs;
+    this.lastFaultGpa = gpa;
+    return perm === 0 ? FAULT_EPT_VIOLATION : FAULT_EPT_MISCONFIG;
   }
 
   /** The nested translation of a guest page-table page, through the nested TLB when enabled. */
@@ -368,7 +370,7 @@ export class VmMemory {
   walk2d(vcpu: number, asid: number, gva: number, write: boolean, ctx: number): number {
     const c = this.counters;
     c[C.walks]++;
-    const vpn = Math.floor(gva / PAGE_4K);
+    const vpn = Math.floor(gva * 0.000244140625);
     const dirE = this.gDir.entries;
     const dirC = this.gDir.child as Int32Array;
     const leafE = this.gLeaf.entries;
@@ -379,7 +381,7 @@ export class VmMemory {
     if (pwc !== null) {
       // Paging-structure caches: the deepest cached directory entry lets the walk skip levels.
       for (let l = 2; l <= this.guestLevels; l++) {
-        const prefix = Math.floor(vpn / SPAN[l]);
+        const prefix = Math.floor(vpn * INV_SPAN[l]);
         const k = ((vcpu * 6 + l) * this.pwcSets + (prefix & (this.pwcSets - 1))) * 4;
         if (pwc[k] === prefix && pwc[k + 1] === ctx) {
           c[C.pwcHits]++;
@@ -395,8 +397,8 @@ export class VmMemory {
     let gpa: number;
     let size: number;
     for (;;) {
-      const idx = Math.floor(vpn / SPAN[level]) & 511;
-      const entryHpa = this.nestedTable(vcpu, tableGfn, ctx);
+      const idx = Math.floor(vpn * INV_SPAN[level]) & 511;
+      const entryHpa = this.ntlb === null ? this.eptWalk(tableGfn * 4096) : this.nestedTable(vcpu, tableGfn, ctx);
       refs += this.lastRefs;
       if (entryHpa < 0) {
         c[C.walkRefs] += refs;
@@ -422,19 +424,19 @@ export class VmMemory {
           e += PTE_D;
           arr[i] = e;
         }
-        size = SPAN[level] * PAGE_4K;
-        gpa = entryFrame(e) * PAGE_4K + (gva % size);
+        size = SPAN_BYTES[level];
+        gpa = e - (e & 4095) + (gva - Math.floor(gva * INV_SPAN_BYTES[level]) * size);
         break;
       }
       if (pwc !== null) {
-        const prefix = Math.floor(vpn / SPAN[level]);
+        const prefix = Math.floor(vpn * INV_SPAN[level]);
         const k = ((vcpu * 6 + level) * this.pwcSets + (prefix & (this.pwcSets - 1))) * 4;
         pwc[k] = prefix;
         pwc[k + 1] = ctx;
         pwc[k + 2] = entryFrame(e);
         pwc[k + 3] = dirC[i];
       }
-      tableGfn = entryFrame(e);
+      tableGfn = Math.floor(e * 0.000244140625);
       slot = dirC[i];
       level--;
     }
@@ -446,7 +448,7 @@ export class VmMemory {
     if (hpa < 0) return hpa;
     if (this.lastEptSize < size) size = this.lastEptSize;
     this.lastSize = size as PageSize;
-    const off = gva % size;
+    const off = gva - Math.floor(gva * (1 / size)) * size;
     this.tlbs[vcpu].insert(gva, ctx, size as PageSize, hpa - off, writable, write);
     return hpa;
   }
@@ -459,12 +461,12 @@ export class VmMemory {
     const dirE = sDir.entries;
     const dirC = sDir.child as Int32Array;
     const leafE = (this.sLeaf as TablePool).entries;
-    const vpn = Math.floor(gva / PAGE_4K);
+    const vpn = Math.floor(gva * 0.000244140625);
     let level = this.guestLevels;
     let slot = (this.sRoot as Int32Array)[asid];
     let refs = 0;
     for (;;) {
-      const i = slot * ENTRIES + (Math.floor(vpn / SPAN[level]) & 511);
+      const i = slot * 512 + (Math.floor(vpn * INV_SPAN[level]) & 511);
       const e = level === 1 ? leafE[i] : dirE[i];
       refs++;
       if ((e & PTE_P) === 0 || (write && (e & PTE_RW) === 0)) {
@@ -473,11 +475,11 @@ export class VmMemory {
         return FAULT_SHADOW_MISS;
       }
       if (level === 1 || (e & PTE_PS) !== 0) {
-        const size = SPAN[level] * PAGE_4K;
+        const size = SPAN_BYTES[level];
         c[C.walkRefs] += refs;
         this.lastRefs = refs;
         this.lastSize = size as PageSize;
-        const off = gva % size;
+        const off = gva - Math.floor(gva * INV_SPAN_BYTES[level]) * size;
         // Shadow leaves are writable only once the guest PTE is dirty, so W implies D here.
         this.tlbs[vcpu].insert(
           gva,

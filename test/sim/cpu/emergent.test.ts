@@ -1,3 +1,5 @@
+// What must emerge from the CPU model: Nitro under 2% outside the guests (the seed's figure), Xen far
+// above it with dom0 and hypercalls as the cause; PV vs HVM memory costs (Bhargava et al. for walks).
 import { describe, expect, it } from "vitest";
 import { HostCpu, type HypervisorKind } from "../../../src/sim/cpu";
 import { C5_2XL, host96 } from "./fixtures";
@@ -74,6 +76,18 @@ describe("where a host's CPU goes", () => {
     expect(pv.hypercalls.mmu_update).toBeGreaterThan(0);
     expect(hvm.hypercalls.mmu_update).toBe(0);
     expect(hvm.vmExits.ept_violation).toBeGreaterThan(0);
+  });
+
+  it("puts a Type 2 host between the two: no dom0, but a host OS and user-space device models on host cores", () => {
+    const nitro = mixedHost("nitro").hostSummary();
+    const xen = mixedHost("xen").hostSummary();
+    const t2 = mixedHost("type2").hostSummary();
+    expect(t2.cycles.hostOs).toBeGreaterThan(0);
+    expect(t2.cycles.backend).toBeGreaterThan(0);
+    expect(t2.cycles.dom0).toBe(0);
+    expect(t2.offload.network.onHostCpu).toBe(t2.offload.network.total);
+    expect(t2.hypervisorOverheadPct).toBeGreaterThan(nitro.hypervisorOverheadPct * 5);
+    expect(xen.hypervisorOverheadPct).toBeGreaterThan(nitro.hypervisorOverheadPct * 5);
   });
 
   it("lets a saturated dom0 cap the I/O its guests get, where Nitro cards keep up", () => {

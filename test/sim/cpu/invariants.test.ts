@@ -1,3 +1,5 @@
+// Accounting invariants of the CPU model, property-tested: entries match exits, cycles sum to capacity,
+// and window queries agree with totals.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { EXIT_REASONS, HostCpu, PROFILE_NAMES } from "../../../src/sim/cpu";

@@ -1,3 +1,5 @@
+// Building blocks of the CPU model: 2D walk references (Bhargava et al., ASPLOS 2008), seeded counts,
+// PV vs HVM entries into Xen, determinism, snapshot/restore, profiles and caps.
 import { describe, expect, it } from "vitest";
 import { HostCpu, walkReferences } from "../../../src/sim/cpu";
 import { Rng } from "../../../src/sim/cpu/rng";

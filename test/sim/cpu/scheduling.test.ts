@@ -1,3 +1,5 @@
+// The host CPU scheduler: pinned vCPUs, Xen credit and CFS pools, steal with overcommit or a competing dom0,
+// context switches per time slice (Xen credit 30 ms).
 import { describe, expect, it } from "vitest";
 import { CpuCapacityError, HostCpu, type HypervisorKind } from "../../../src/sim/cpu";
 import { waterfill } from "../../../src/sim/cpu/scheduler";
@@ -63,6 +65,14 @@ describe("the host CPU scheduler", () => {
     expect(nitro.contextSwitches).toBeGreaterThan(alone.contextSwitches * 10);
     expect(xen.contextSwitches).toBeLessThan(nitro.contextSwitches);
     expect(xen.contextSwitches).toBeGreaterThan(0);
+  });
+
+  it("lets a Type 2 host's own OS take a share of the threads, so fully busy guests see steal at overcommit 1.0", () => {
+    const host = filled("type2", 1);
+    const s = host.hostSummary().cycles;
+    expect(s.hostOs).toBeGreaterThan(0);
+    expect(s.steal).toBeGreaterThan(0);
+    expect(stealPct(filled("nitro", 1))).toBe(0);
   });
 
   it("refuses a VM beyond the overcommit ratio's vCPU limit", () => {

@@ -1,3 +1,5 @@
+// The seed's optimization switches (large pages, affinity, SR-IOV, ballooning, PV drivers) change the model's
+// results, and the recommendation comes from trying them.
 import { describe, expect, it } from "vitest";
 import {
   HostCpu,
