@@ -67,12 +67,16 @@ export interface HistorySnapshot {
   seconds: number[];
   minutes: number[];
   minuteAcc: number[];
+  /** Interval from which the rings hold data (a lean snapshot drops them; they refill from there). */
+  ringStart?: number;
 }
 
 export class CounterHistory {
   readonly fields: number;
   /** Intervals recorded so far. */
   intervals = 0;
+  /** The rings only hold intervals from here on (after a restore from a lean snapshot). */
+  ringStart = 0;
   readonly total: Float64Array;
   private readonly seconds: Float64Array;
   private readonly minutes: Float64Array;
@@ -117,17 +121,19 @@ export class CounterHistory {
     const want = Math.max(1, Math.ceil(windowMs / 1000));
     if (want >= this.intervals) return { sum: this.total.slice(), seconds: this.intervals };
     const sum = new Float64Array(n);
+    const completed = Math.floor(this.intervals / SECONDS);
     if (want <= SECONDS) {
-      for (let k = 1; k <= want; k++) {
-        const base = ((this.intervals - k) % SECONDS) * n;
+      const k = Math.min(want, this.intervals - this.ringStart);
+      for (let j = 1; j <= k; j++) {
+        const base = ((this.intervals - j) % SECONDS) * n;
         for (let i = 0; i < n; i++) sum[i] += this.seconds[base + i];
       }
-      return { sum, seconds: want };
+      return { sum, seconds: k };
     }
     const partial = this.intervals % SECONDS;
-    const completed = Math.floor(this.intervals / SECONDS);
-    // Beyond the hour the rings hold, answer with the hour they do hold rather than over-count.
-    const wantMinutes = Math.max(0, Math.min(Math.ceil((want - partial) / SECONDS), completed, MINUTES));
+    const minutesHeld = Math.min(MINUTES, completed - Math.floor(this.ringStart / SECONDS));
+    // Beyond what the rings hold, answer with what they do hold rather than over-count.
+    const wantMinutes = Math.max(0, Math.min(Math.ceil((want - partial) / SECONDS), minutesHeld));
     sum.set(this.minuteAcc);
     for (let k = 1; k <= wantMinutes; k++) {
       const base = ((completed - k) % MINUTES) * n;
@@ -136,10 +142,11 @@ export class CounterHistory {
     return { sum, seconds: partial + wantMinutes * SECONDS };
   }
 
-  snapshot(): HistorySnapshot {
+  /** `lean` keeps the totals and the minute in progress but drops the rings: windows refill from here. */
+  snapshot(lean = false): HistorySnapshot {
     // Only the filled part of the rings, so a young VM's snapshot stays small.
-    const secs = Math.min(this.intervals, SECONDS) * this.fields;
-    const mins = Math.min(Math.floor(this.intervals / SECONDS), MINUTES) * this.fields;
+    const secs = lean ? 0 : Math.min(this.intervals, SECONDS) * this.fields;
+    const mins = lean ? 0 : Math.min(Math.floor(this.intervals / SECONDS), MINUTES) * this.fields;
     return {
       fields: this.fields,
       intervals: this.intervals,
@@ -147,6 +154,7 @@ export class CounterHistory {
       seconds: Array.from(this.seconds.subarray(0, secs)),
       minutes: Array.from(this.minutes.subarray(0, mins)),
       minuteAcc: Array.from(this.minuteAcc),
+      ringStart: lean ? this.intervals : this.ringStart,
     };
   }
 
@@ -157,6 +165,7 @@ export class CounterHistory {
     h.seconds.set(s.seconds);
     h.minutes.set(s.minutes);
     h.minuteAcc.set(s.minuteAcc);
+    h.ringStart = s.ringStart ?? 0;
     return h;
   }
 }

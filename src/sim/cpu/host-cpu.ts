@@ -603,7 +603,12 @@ export class HostCpu {
     };
   }
 
-  snapshot(): HostCpuSnapshot {
+  /**
+   * Plain JSON state. `history: "totals"` drops the per-second and per-minute rings (about 20 KB per VM
+   * when full) and keeps running totals; window queries then cover only time simulated after the restore.
+   */
+  snapshot(options: { history?: "full" | "totals" } = {}): HostCpuSnapshot {
+    const lean = options.history === "totals";
     return {
       version: 1,
       host: structuredClone(this.description),
@@ -619,9 +624,9 @@ export class HostCpu {
         backedPages: vm.backedPages,
         balloonedPages: vm.balloonedPages,
         threads: [...vm.threads],
-        history: vm.history.snapshot(),
+        history: vm.history.snapshot(lean),
       })),
-      history: this.history.snapshot(),
+      history: this.history.snapshot(lean),
     };
   }
 

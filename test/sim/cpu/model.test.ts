@@ -71,6 +71,27 @@ describe("the model's building blocks", () => {
     expect(restored.hostSummary()).toEqual(straight.hostSummary());
   });
 
+  it("keeps totals exact through a lean snapshot, and refills its windows from the restore on", () => {
+    const build = () => {
+      const host = new HostCpu(host96("nitro"));
+      host.addVm("a", C5_2XL, "bursty", 11);
+      return host;
+    };
+    const straight = build();
+    straight.advance(200_000);
+    const evicted = build();
+    evicted.advance(90_500);
+    const lean = evicted.snapshot({ history: "totals" });
+    expect(JSON.stringify(lean).length).toBeLessThan(JSON.stringify(evicted.snapshot()).length / 10);
+    const restored = HostCpu.restore(JSON.parse(JSON.stringify(lean)));
+    expect(restored.vmCounters("a", 20_000).windowMs).toBe(0);
+    restored.advance(200_000);
+    expect(restored.vmCounters("a")).toEqual(straight.vmCounters("a"));
+    expect(restored.vmCounters("a", 30_000)).toEqual(straight.vmCounters("a", 30_000));
+    // 110 s since the restore: the minute in progress at the restore was kept, so whole minutes answer.
+    expect(restored.vmCounters("a", 100_000)).toEqual(straight.vmCounters("a", 100_000));
+  });
+
   it("changes what a VM does when its profile is set, from the next interval on", () => {
     const host = new HostCpu(host96("nitro"));
     host.addVm("a", C5_2XL, "idle", 1);
