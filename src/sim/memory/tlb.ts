@@ -64,20 +64,23 @@ class TlbArray {
   }
 
   insert(pn: number, ctx: number, base: number, perm: number): void {
-    const start = (pn & this.mask) * this.ways;
+    const set = pn & this.mask;
+    const start = set * this.ways;
+    const end = start + this.ways;
+    const tag = this.tag;
     let slot = -1;
-    for (let i = start; i < start + this.ways; i++) {
-      if (this.tag[i] === pn && this.ctx[i] === ctx) {
+    for (let i = start; i < end; i++) {
+      if (tag[i] === pn && this.ctx[i] === ctx) {
         slot = i;
         break;
       }
     }
     if (slot < 0) {
-      const set = pn & this.mask;
-      slot = start + this.fifo[set];
-      this.fifo[set] = (this.fifo[set] + 1) % this.ways;
+      const way = this.fifo[set];
+      slot = start + way;
+      this.fifo[set] = way + 1 === this.ways ? 0 : way + 1;
     }
-    this.tag[slot] = pn;
+    tag[slot] = pn;
     this.ctx[slot] = ctx;
     this.base[slot] = base;
     this.perm[slot] = perm;
@@ -124,7 +127,7 @@ export class Tlb {
     const tag4 = a4.tag;
     const ways4 = a4.ways;
     let i = (vpn & a4.mask) * ways4;
-    let end = i + ways4;
+    const end = i + ways4;
     for (; i < end; i++) {
       if (tag4[i] === vpn && a4.ctx[i] === ctx && (!write || (a4.perm[i] & DIRTY) !== 0)) {
         this.hits++;
@@ -164,7 +167,8 @@ export class Tlb {
   insert(gva: number, ctx: number, size: PageSize, hpaBase: number, writable: boolean, dirty: boolean): void {
     const perm = (writable ? WRITABLE : 0) | (dirty ? DIRTY : 0);
     const a = this.arrayFor(size);
-    const inv = size === PAGE_4K ? 0.000244140625 : size === PAGE_2M ? 4.76837158203125e-7 : 9.313225746154785e-10;
+    const inv =
+      size === PAGE_4K ? 0.000244140625 : size === PAGE_2M ? 4.76837158203125e-7 : 9.313225746154785e-10;
     a.insert(Math.floor(gva * inv), ctx, hpaBase, perm);
   }
 

@@ -398,7 +398,8 @@ export class VmMemory {
     let size: number;
     for (;;) {
       const idx = Math.floor(vpn * INV_SPAN[level]) & 511;
-      const entryHpa = this.ntlb === null ? this.eptWalk(tableGfn * 4096) : this.nestedTable(vcpu, tableGfn, ctx);
+      const entryHpa =
+        this.ntlb === null ? this.eptWalk(tableGfn * 4096) : this.nestedTable(vcpu, tableGfn, ctx);
       refs += this.lastRefs;
       if (entryHpa < 0) {
         c[C.walkRefs] += refs;

@@ -1,0 +1,132 @@
+import { describe, expect, it } from "vitest";
+import {
+  HostMemory,
+  PAGE_1G,
+  PAGE_2M,
+  PAGE_4K,
+  type PageSize,
+  type Translation,
+} from "../../../src/sim/memory/index";
+
+const GiB = 1024 ** 3;
+
+/**
+ * The walk's definition (Bhargava et al., ASPLOS 2008): each guest level is one read of a
+ * guest entry whose GPA first needs a full nested walk, and the final GPA needs one more.
+ * Leaves at level 2 or 3 end a walk early, in either dimension.
+ */
+function expectedReferences(
+  guestLevels: number,
+  eptLevels: number,
+  guestLeaf: PageSize,
+  eptLeaf: PageSize,
+): number {
+  const levelsSkipped = (leaf: PageSize) => (leaf === PAGE_4K ? 0 : leaf === PAGE_2M ? 1 : 2);
+  const n = guestLevels - levelsSkipped(guestLeaf);
+  const m = eptLevels - levelsSkipped(eptLeaf);
+  let refs = 0;
+  for (let level = 0; level < n; level++) refs += m + 1;
+  return refs + m;
+}
+
+function coldWalk(opts: {
+  guestLevels?: 4 | 5;
+  eptLevels?: 4 | 5;
+  guestPageSize: PageSize;
+  eptPageSize: PageSize;
+}): Translation {
+  const host = new HostMemory(16 * GiB);
+  host.createVm("vm", 4 * GiB, opts);
+  const gva = 3 * GiB + 5 * PAGE_2M + 7 * PAGE_4K + 123;
+  host.touch("vm", 1, gva, true);
+  // Empty the TLB so the next translation has to walk.
+  host.vm("vm").invvpid();
+  return host.translate("vm", 1, gva);
+}
+
+describe("the two-dimensional walk", () => {
+  it.each([
+    [4, 4, PAGE_4K, PAGE_4K, 24],
+    [4, 4, PAGE_4K, PAGE_2M, 19],
+    [4, 4, PAGE_2M, PAGE_2M, 15],
+    [5, 5, PAGE_4K, PAGE_4K, 35],
+    [4, 4, PAGE_1G, PAGE_1G, 8],
+    [5, 4, PAGE_4K, PAGE_4K, 29],
+  ] as const)(
+    "a %i-level guest on a %i-level EPT with %i/%i-byte leaves makes the references its definition implies",
+    (n, m, guestLeaf, eptLeaf, literature) => {
+      const t = coldWalk({ guestLevels: n, eptLevels: m, guestPageSize: guestLeaf, eptPageSize: eptLeaf });
+      const derived = expectedReferences(n, m, guestLeaf, eptLeaf);
+      expect(derived).toBe(literature);
+      expect(t.tlbHit).toBe(false);
+      expect(t.fault).toBeNull();
+      expect(t.memoryReferences).toBe(derived);
+      // The references are numbered 1..N in the order the walk made them.
+      const numbers = t.guest.flatMap((g) => [...g.ept.references.map((r) => r.n), g.reference?.n ?? -1]);
+      numbers.push(...(t.finalEpt?.references.map((r) => r.n) ?? []));
+      expect(numbers).toEqual(Array.from({ length: derived }, (_, i) => i + 1));
+    },
+  );
+
+  it("reads each guest entry at the host address its own nested walk produced", () => {
+    const t = coldWalk({ guestPageSize: PAGE_4K, eptPageSize: PAGE_4K });
+    expect(t.guest).toHaveLength(4);
+    for (const step of t.guest) {
+      expect(step.ept.gpa).toBe(step.entryGpa);
+      expect(step.reference?.hpa).toBe(step.ept.hpa);
+      expect(step.flags?.present).toBe(true);
+      expect(step.flags?.accessed).toBe(true);
+    }
+    // Each level's entry points at the next level's table.
+    for (let i = 0; i + 1 < t.guest.length; i++) {
+      const entry = t.guest[i].entry as number;
+      expect(entry - (entry % PAGE_4K)).toBe(t.guest[i + 1].tableGpa);
+    }
+    expect(t.finalEpt?.gpa).toBe(t.gpa);
+    expect(t.finalEpt?.hpa).toBe(t.hpa);
+  });
+
+  it("answers from the TLB with no memory references once the walk has filled it", () => {
+    const host = new HostMemory(16 * GiB);
+    host.createVm("vm", 4 * GiB);
+    host.touch("vm", 1, 0x1234567, false);
+    const t = host.translate("vm", 1, 0x1234567);
+    expect(t.tlbHit).toBe(true);
+    expect(t.memoryReferences).toBe(0);
+    expect(t.hpa).toBe(host.touch("vm", 1, 0x1234567, false).hpa);
+  });
+
+  it("shortens walks with the nested TLB and paging-structure caches when they are enabled", () => {
+    const host = new HostMemory(16 * GiB);
+    host.createVm("vm", 4 * GiB, { eptPageSize: PAGE_4K, pageWalkCache: { guest: 32, nested: 64 } });
+    host.touch("vm", 1, 0x10000000, true);
+    host.touch("vm", 1, 0x10001000, true);
+    host.vm("vm").tlbs[0].flushAll();
+    const warm = host.translate("vm", 1, 0x10001000);
+    // The PDE cache skips three guest levels and the nested TLB the walk for the last table.
+    expect(warm.pwcStartLevel).toBe(1);
+    expect(warm.guest[0].ept.cached).toBe(true);
+    expect(warm.memoryReferences).toBe(1 + 4);
+    expect(host.vmSummary("vm").walks.pwcHits).toBeGreaterThan(0);
+  });
+
+  it("reports a guest page fault for an unmapped address without mapping it", () => {
+    const host = new HostMemory(16 * GiB);
+    host.createVm("vm", 4 * GiB);
+    host.touch("vm", 1, 0x400000, false);
+    const t = host.translate("vm", 1, 0x7f0000000000);
+    expect(t.fault).toBe("guest-page-fault");
+    expect(t.hpa).toBeNull();
+    expect(host.translate("vm", 1, 0x7f0000000000).fault).toBe("guest-page-fault");
+  });
+
+  it("rejects non-canonical addresses and accepts the upper half as a bigint", () => {
+    const host = new HostMemory(16 * GiB);
+    host.createVm("vm", 4 * GiB);
+    expect(() => host.translate("vm", 1, 2 ** 47)).toThrow(RangeError);
+    const kernel = 0xffff800000001000n;
+    const r = host.touch("vm", 0, kernel, true);
+    expect(r.hpa).not.toBeNull();
+    expect(host.translate("vm", 0, kernel).hpa).toBe(r.hpa);
+  });
+});
