@@ -531,7 +531,10 @@ export class VmMemory {
         this.guestMap(asid, gva);
       } else if (r === FAULT_EPT_VIOLATION) {
         this.vmExit("ept-violation", vcpu);
-        this.back(this.lastFaultGpa);
+        const gpa = this.lastFaultGpa;
+        this.back(gpa);
+        // A first MMIO access: the entry is now misconfigured and the access is emulated (KVM).
+        if (gpa >= this.memoryBytes) return out(null, true);
       } else if (r === FAULT_EPT_MISCONFIG) {
         // The hypervisor emulates the device access and resumes; there is no RAM behind it.
         this.vmExit("ept-misconfiguration", vcpu);
@@ -561,6 +564,7 @@ export class VmMemory {
       }
       this.vmExit(this.shadow ? "shadow-page-fault" : "ept-violation", vcpu);
       this.back(gpa);
+      if (gpa >= this.memoryBytes) return { hpa: null, mmio: true };
     }
     throw new Error(`gpa ${gpa} could not be backed`);
   }
