@@ -36,17 +36,17 @@ function instanceRow(i: InstanceRecord) {
   };
 }
 
-export function upsertInstance(db: Db, i: InstanceRecord): BatchItem<"sqlite"> {
+/**
+ * Newer versions win. A repair (the host object's record, read by reconcile) also
+ * overwrites a row of the same version, since the object is the truth for that version.
+ */
+export function upsertInstance(db: Db, i: InstanceRecord, repair = false): BatchItem<"sqlite"> {
   const row = instanceRow(i);
   const { id: _id, ...set } = row;
-  return db
-    .insert(instances)
-    .values(row)
-    .onConflictDoUpdate({
-      target: instances.id,
-      set,
-      setWhere: sql`excluded.version > ${instances.version}`,
-    });
+  const newer = repair
+    ? sql`excluded.version >= ${instances.version}`
+    : sql`excluded.version > ${instances.version}`;
+  return db.insert(instances).values(row).onConflictDoUpdate({ target: instances.id, set, setWhere: newer });
 }
 
 function usageColumns(u: HostUsage) {
@@ -91,11 +91,11 @@ export function upsertHost(db: Db, h: HostRecord, u: HostUsage): BatchItem<"sqli
     });
 }
 
-export function updateHostUsage(db: Db, hostId: string, u: HostUsage): BatchItem<"sqlite"> {
-  return db
-    .update(hosts)
-    .set(usageColumns(u))
-    .where(sql`${hosts.id} = ${hostId} AND ${hosts.usageVersion} < ${u.version}`);
+export function updateHostUsage(db: Db, hostId: string, u: HostUsage, repair = false): BatchItem<"sqlite"> {
+  const older = repair
+    ? sql`${hosts.usageVersion} <= ${u.version}`
+    : sql`${hosts.usageVersion} < ${u.version}`;
+  return db.update(hosts).set(usageColumns(u)).where(sql`${hosts.id} = ${hostId} AND ${older}`);
 }
 
 export function mirrorStatements(db: Db, evs: readonly FleetEvent[]): BatchItem<"sqlite">[] {

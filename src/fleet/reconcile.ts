@@ -7,7 +7,7 @@ import { hosts, instances } from "../db/schema";
 import type { InstanceRecord } from "../sim/host";
 import { occupiesHost } from "../sim/lifecycle";
 import type { Fleet } from "./context";
-import { mirror, updateHostUsage, upsertHost, upsertInstance } from "./mirror";
+import { mirror, updateHostUsage, upsertInstance } from "./mirror";
 
 export interface Mismatch {
   hostId: string;
@@ -50,7 +50,7 @@ export async function reconcile(fleet: Fleet, repair: boolean) {
           kind: "missing-in-d1",
           detail: `${vm.state} on the host`,
         });
-        fixes.push(upsertInstance(fleet.db, vm));
+        fixes.push(upsertInstance(fleet.db, vm, true));
       } else if (row.version !== vm.version || row.state !== vm.state || row.hostId !== vm.hostId) {
         mismatches.push({
           hostId: h.id,
@@ -58,7 +58,7 @@ export async function reconcile(fleet: Fleet, repair: boolean) {
           kind: "stale-in-d1",
           detail: `D1 has ${row.state} v${row.version}, the host ${vm.state} v${vm.version}`,
         });
-        fixes.push(upsertInstance(fleet.db, vm));
+        fixes.push(upsertInstance(fleet.db, vm, true));
       }
     }
     const departed = new Map<string, InstanceRecord>(view.departed.map((d) => [d.instanceId, d]));
@@ -74,7 +74,7 @@ export async function reconcile(fleet: Fleet, repair: boolean) {
           ? `D1 has ${row.state}, the host says it left as ${last.state}`
           : `D1 has ${row.state}, the host has no record`,
       });
-      if (last) fixes.push(upsertInstance(fleet.db, last));
+      if (last) fixes.push(upsertInstance(fleet.db, last, true));
     }
     const c = view.usage.capacity;
     if (
@@ -89,11 +89,7 @@ export async function reconcile(fleet: Fleet, repair: boolean) {
         kind: "host-usage",
         detail: `D1 has ${h.usedVcpus} vCPUs/${h.vmCount} VMs, the host ${c.vcpus.used}/${c.vms}`,
       });
-      fixes.push(
-        h.usageVersion < view.usage.version
-          ? updateHostUsage(fleet.db, h.id, view.usage)
-          : upsertHost(fleet.db, view.host, { ...view.usage, version: h.usageVersion + 1 }),
-      );
+      fixes.push(updateHostUsage(fleet.db, h.id, view.usage, true));
     }
   }
   if (repair && fixes.length > 0) await mirror(fleet.db, [], fixes);
