@@ -10,17 +10,33 @@ const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 const suite = "memory";
 
-/** Runs `body(n)` with growing n until it takes at least `minMs`; returns ops per second. */
-function rate(body: (n: number) => number, minMs = 400): number {
+interface Rate {
+  best: number;
+  median: number;
+}
+
+/**
+ * Ops per second of `body(n)`: n grows until one run takes `minMs`, then five timed runs.
+ * The best run is the figure (other tenants of a shared 2-core box only ever slow a run
+ * down); the median goes alongside so the noise is visible.
+ */
+function rate(body: (n: number) => number, minMs = 300): Rate {
   let n = 1 << 16;
   body(n); // warm up so the JIT has compiled the loop before it is timed
   for (;;) {
     const t0 = performance.now();
     body(n);
-    const ms = performance.now() - t0;
-    if (ms >= minMs) return (n / ms) * 1000;
+    if (performance.now() - t0 >= minMs) break;
     n *= 2;
   }
+  const runs: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const t0 = performance.now();
+    body(n);
+    runs.push((n / (performance.now() - t0)) * 1000);
+  }
+  runs.sort((a, b) => a - b);
+  return { best: runs[4], median: runs[2] };
 }
 
 /** The seed's shape: one string key per (vm, address), a host address per key. */
@@ -74,18 +90,22 @@ function speed(): void {
     return sink;
   });
 
+  const r = (x: number) => Math.round(x);
+  const ratio = (x: Rate) => Math.round((x.best / baseline.best) * 100) / 100;
   emit({
     suite,
     name: "tlb_hit_translations_per_second",
-    value: Math.round(tlbHit),
+    value: r(tlbHit.best),
     unit: "ops/s",
+    median: r(tlbHit.median),
     target: 50e6,
   });
   emit({
     suite,
     name: "full_2d_walks_per_second",
-    value: Math.round(walk),
+    value: r(walk.best),
     unit: "ops/s",
+    median: r(walk.median),
     target: 5e6,
     memoryReferencesPerWalk: refsPerWalk,
     walkShare: walks / accesses,
@@ -93,22 +113,17 @@ function speed(): void {
   emit({
     suite,
     name: "naive_string_map_translations_per_second",
-    value: Math.round(baseline),
+    value: r(baseline.best),
     unit: "ops/s",
+    median: r(baseline.median),
   });
-  emit({
-    suite,
-    name: "tlb_hit_vs_naive",
-    value: tlbHit / baseline,
-    unit: "ratio",
-    baseline: Math.round(baseline),
-  });
+  emit({ suite, name: "tlb_hit_vs_naive", value: ratio(tlbHit), unit: "ratio", baseline: r(baseline.best) });
   emit({
     suite,
     name: "full_2d_walk_vs_naive",
-    value: walk / baseline,
+    value: ratio(walk),
     unit: "ratio",
-    baseline: Math.round(baseline),
+    baseline: r(baseline.best),
   });
   if (sink === 0.5) console.error("unreachable");
 }

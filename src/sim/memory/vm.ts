@@ -311,6 +311,9 @@ export class VmMemory {
    */
   eptWalk(gpa: number): number {
     const gfn = Math.floor(gpa * 0.000244140625);
+    // Split the frame number into 27-bit halves so each level's index is an int32 shift.
+    const lo = gfn & 0x7ffffff;
+    const hi = Math.floor(gfn * 7.450580596923828e-9);
     const dirE = this.eDir.entries;
     const dirC = this.eDir.child as Int32Array;
     const leafE = this.eLeaf.entries;
@@ -318,7 +321,8 @@ export class VmMemory {
     let slot = this.eptRoot;
     let refs = 0;
     for (;;) {
-      const i = slot * 512 + (Math.floor(gfn * INV_SPAN[level]) & 511);
+      const idx = level > 3 ? (hi >>> (9 * level - 36)) & 511 : (lo >>> (9 * level - 9)) & 511;
+      const i = slot * 512 + idx;
       const e = level === 1 ? leafE[i] : dirE[i];
       refs++;
       const perm = e & 7;
@@ -394,19 +398,23 @@ export class VmMemory {
     }
     let refs = 0;
     let writable = true;
-    let gpa: number;
-    let size: number;
+    let gpa = 0;
+    let size: number = PAGE_4K;
+    let final = false;
+    let hpa: number;
     for (;;) {
-      const idx = Math.floor(vpn * INV_SPAN[level]) & 511;
-      const entryHpa =
-        this.ntlb === null ? this.eptWalk(tableGfn * 4096) : this.nestedTable(vcpu, tableGfn, ctx);
+      // One call site serves the table walks and the final one, so the inlined body stays small.
+      const nested =
+        final || this.ntlb === null
+          ? this.eptWalk(final ? gpa : tableGfn * 4096)
+          : this.nestedTable(vcpu, tableGfn, ctx);
       refs += this.lastRefs;
-      if (entryHpa < 0) {
-        c[C.walkRefs] += refs;
-        this.lastRefs = refs;
-        return entryHpa;
+      if (nested < 0 || final) {
+        hpa = nested;
+        break;
       }
       refs++;
+      const idx = Math.floor(vpn * INV_SPAN[level]) & 511;
       const arr = level === 1 ? leafE : dirE;
       const i = slot * ENTRIES + idx;
       let e = arr[i];
@@ -427,7 +435,8 @@ export class VmMemory {
         }
         size = SPAN_BYTES[level];
         gpa = e - (e & 4095) + (gva - Math.floor(gva * INV_SPAN_BYTES[level]) * size);
-        break;
+        final = true;
+        continue;
       }
       if (pwc !== null) {
         const prefix = Math.floor(vpn * INV_SPAN[level]);
@@ -441,11 +450,9 @@ export class VmMemory {
       slot = dirC[i];
       level--;
     }
-    const hpa = this.eptWalk(gpa);
-    refs += this.lastRefs;
     c[C.walkRefs] += refs;
     this.lastRefs = refs;
-    this.lastGpa = gpa;
+    this.lastGpa = final ? gpa : -1;
     if (hpa < 0) return hpa;
     if (this.lastEptSize < size) size = this.lastEptSize;
     this.lastSize = size as PageSize;
