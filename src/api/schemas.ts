@@ -1,6 +1,7 @@
 // The zod schemas shared by requests, responses and the OpenAPI document.
 import { z } from "@hono/zod-openapi";
 import { FAMILIES } from "../sim/catalog";
+import { PROFILE_NAMES } from "../sim/cpu";
 import { HOST_STATES } from "../sim/host";
 import { INSTANCE_STATES } from "../sim/lifecycle";
 
@@ -58,6 +59,57 @@ export const Host = z
 
 const StateName = z.enum(INSTANCE_STATES);
 
+const fraction = z.number().min(0).max(1);
+const rate = z.number().min(0).max(1e12);
+
+/** A named profile, or parameters over one (`base`, cpu_intensive when absent). */
+export const Workload = z
+  .union([
+    z.enum(PROFILE_NAMES),
+    z.strictObject({
+      base: z.enum(PROFILE_NAMES).optional(),
+      utilization: fraction.optional(),
+      jitter: z.number().min(0).max(10).optional(),
+      burst: z
+        .strictObject({
+          onUtilization: fraction,
+          offUtilization: fraction,
+          meanOnSec: z.number().min(1).max(86_400),
+          meanOffSec: z.number().min(1).max(86_400),
+        })
+        .nullable()
+        .optional(),
+      kernelFraction: fraction.optional(),
+      idleWakeupsPerSec: rate.optional(),
+      networkLoad: z.number().min(0).max(100).optional(),
+      packetBytes: z.number().int().min(64).max(65_536).optional(),
+      storageLoad: z.number().min(0).max(100).optional(),
+      ioBytes: z
+        .number()
+        .int()
+        .min(512)
+        .max(16 * 1024 * 1024)
+        .optional(),
+      perBusySecond: z
+        .strictObject({
+          cpuid: rate.optional(),
+          msrRead: rate.optional(),
+          msrWrite: rate.optional(),
+          crAccess: rate.optional(),
+          ioInstruction: rate.optional(),
+          apicAccess: rate.optional(),
+          timerInterrupts: rate.optional(),
+          syscalls: rate.optional(),
+          tlbMisses: rate.optional(),
+          newPages: rate.optional(),
+          ptUpdates: rate.optional(),
+          pageTouches: rate.optional(),
+        })
+        .optional(),
+    }),
+  ])
+  .openapi("Workload");
+
 export const InstanceState = z.object({ code: z.number().int(), name: StateName }).openapi("InstanceState");
 
 export const Instance = z
@@ -74,7 +126,7 @@ export const Instance = z
     stateTransitionReason: z.string(),
     clientToken: z.string().nullable(),
     tags: z.record(z.string(), z.string()),
-    workload: z.string(),
+    workload: Workload,
     placementStrategy: z.string(),
     vcpus: z.number(),
     memoryMiB: z.number(),

@@ -7,7 +7,13 @@ import type { FleetEvent } from "../sim/host";
 
 const eventSchema = z.object({
   id: z.string().min(1),
-  type: z.enum(["instance.state-changed", "instance.rebooted", "host.created", "host.state-changed"]),
+  type: z.enum([
+    "instance.state-changed",
+    "instance.rebooted",
+    "instance.updated",
+    "host.created",
+    "host.state-changed",
+  ]),
   time: z.number(),
   hostId: z.string().nullable(),
   instanceId: z.string().nullable(),

@@ -141,9 +141,17 @@ export async function describeHost(fleet: Fleet, hostId: string) {
   await requireHostRow(fleet, hostId);
   const res = await fleet.host(hostId).describe(await fleet.clock());
   await mirror(fleet.db, res.events);
-  const { host, usage, vms } = res.result;
+  const { host, usage, vms, cpu } = res.result;
   return {
     ...hostView(host, usage.capacity, usage.version),
+    virtualization: {
+      windowSeconds: cpu.windowMs / 1000,
+      hypervisorOverheadPct: cpu.hypervisorOverheadPct,
+      utilizationPct: cpu.utilizationPct,
+      cycles: cpu.cycles,
+      offload: cpu.offload,
+      features: cpu.features,
+    },
     instances: vms.map((v) => ({
       instanceId: v.instanceId,
       instanceType: v.instanceType,

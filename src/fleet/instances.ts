@@ -3,7 +3,8 @@
 // a stopped instance belongs to no host, and D1 (guarded by a claim) is its record.
 import { and, asc, eq, gt, inArray, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import { clientTokens, hosts, instances } from "../db/schema";
-import { findInstanceType, type InstanceType } from "../sim/catalog";
+import { findInstanceType, type Hypervisor, type InstanceType } from "../sim/catalog";
+import { resolveWorkload, type WorkloadSpec } from "../sim/cpu";
 import type { FleetEvent, InstanceRecord } from "../sim/host";
 import {
   decide,
@@ -28,7 +29,7 @@ export interface RunInstancesInput {
   placementStrategy: PlacementStrategy;
   clientToken?: string;
   tags: Record<string, string>;
-  workload: string;
+  workload: WorkloadSpec;
 }
 
 type InstanceRow = typeof instances.$inferSelect;
@@ -50,7 +51,9 @@ export function rowToRecord(r: InstanceRow): InstanceRecord {
     stateReason: r.stateReason,
     clientToken: r.clientToken,
     tags: JSON.parse(r.tags) as Record<string, string>,
-    workload: r.workload,
+    workload: r.workload.startsWith("{")
+      ? (JSON.parse(r.workload) as WorkloadSpec)
+      : (r.workload as WorkloadSpec),
     placementStrategy: r.placementStrategy,
     vcpus: r.vcpus,
     memoryMiB: r.memoryMiB,
@@ -226,6 +229,7 @@ async function tokenReplay(fleet: Fleet, token: string, paramsHash: string) {
 export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
   const type = findInstanceType(input.instanceType);
   if (!type) throw invalidParameter("instanceType", `'${input.instanceType}' is not a known instance type`);
+  checkWorkload(input.workload);
   if (input.minCount > input.maxCount) throw invalidParameter("minCount", "must not exceed maxCount");
   if (input.availabilityZone) {
     const known = await fleet.db
@@ -508,4 +512,83 @@ async function actOffHost(fleet: Fleet, rec: InstanceRecord, action: InstanceAct
     throw err;
   }
   return { instanceId: rec.instanceId, previousState, currentState: stateOf("pending") };
+}
+
+// ---- workload and CPU ----
+
+function checkWorkload(spec: WorkloadSpec): void {
+  try {
+    resolveWorkload(spec);
+  } catch (err) {
+    throw invalidParameter("workload", err instanceof Error ? err.message : String(err));
+  }
+}
+
+/** Sets the workload profile; on a host the CPU model switches at once, otherwise at the next start. */
+export async function setWorkload(fleet: Fleet, id: string, spec: WorkloadSpec) {
+  checkWorkload(spec);
+  for (let round = 0; round < 2; round++) {
+    const row = await requireRow(fleet, id);
+    if (row.state === "terminated") throw incorrectState(id, row.state, "reboot");
+    if (row.hostId && occupiesHost(row.state as InstanceState)) {
+      const res = await fleet.host(row.hostId).setWorkload(id, spec, await fleet.clock());
+      const r = res.result;
+      const extra = r.status === "not-here" && r.departed ? [upsertInstance(fleet.db, r.departed)] : [];
+      await mirror(fleet.db, res.events, extra);
+      if (r.status === "ok") return instanceView(r.instance);
+      continue;
+    }
+    const rec = rowToRecord(row);
+    const next: InstanceRecord = { ...rec, workload: spec, version: rec.version + 1 };
+    const now = await fleet.now();
+    const event: FleetEvent = {
+      id: crypto.randomUUID(),
+      type: "instance.updated",
+      time: now,
+      hostId: null,
+      instanceId: id,
+      previousState: rec.state,
+      state: rec.state,
+      instance: next,
+      host: null,
+      hostRecord: null,
+    };
+    // Only if nobody changed the instance meanwhile (a start claims the row first).
+    const won = await fleet.db
+      .update(instances)
+      .set({ claim: null })
+      .where(and(eq(instances.id, id), eq(instances.version, rec.version), isNull(instances.claim)))
+      .returning({ id: instances.id });
+    if (won.length === 0) continue;
+    await mirror(fleet.db, [event]);
+    await fleet.publish([event]);
+    return instanceView(next);
+  }
+  throw new ApiError(409, "IncorrectInstanceState", `The instance '${id}' is changing; retry`, {
+    instanceId: id,
+  });
+}
+
+const MAX_WINDOW_S = 3600;
+
+export async function instanceCpu(fleet: Fleet, id: string, windowSeconds: number) {
+  const row = await requireRow(fleet, id);
+  if (!row.hostId || !occupiesHost(row.state as InstanceState)) {
+    throw new ApiError(
+      409,
+      "IncorrectInstanceState",
+      `The instance '${id}' is ${row.state}: it runs on no host`,
+      {
+        instanceId: id,
+        state: row.state,
+      },
+    );
+  }
+  const res = await fleet
+    .host(row.hostId)
+    .cpu(id, Math.min(windowSeconds, MAX_WINDOW_S) * 1000, await fleet.clock());
+  await mirror(fleet.db, res.events);
+  if (!res.result)
+    throw new ApiError(409, "IncorrectInstanceState", `The instance '${id}' has left its host`);
+  return { instanceId: id, hostId: row.hostId, hypervisor: row.hypervisor as Hypervisor, ...res.result };
 }

@@ -24,7 +24,7 @@ function instanceRow(i: InstanceRecord) {
     stateReason: i.stateReason,
     clientToken: i.clientToken,
     tags: JSON.stringify(i.tags),
-    workload: i.workload,
+    workload: typeof i.workload === "string" ? i.workload : JSON.stringify(i.workload),
     placementStrategy: i.placementStrategy,
     vcpus: i.vcpus,
     memoryMiB: i.memoryMiB,

@@ -3,6 +3,7 @@
 // and keeps an outbox of events that it delivers to the events queue at least once.
 import { DurableObject } from "cloudflare:workers";
 import { type ClockState, simNow, wallTimeAt } from "../sim/clock";
+import type { HostCpuSnapshot, HostCpuSummary, VmCpuCounters, WorkloadSpec } from "../sim/cpu";
 import {
   type ActResult,
   type Changes,
@@ -63,8 +64,15 @@ export class HostObject extends DurableObject<Env> {
     return this.call(clock, (m, now) => ({ result: m.host, changes: [m.created(now)] }));
   }
 
-  async describe(clock: ClockState): Promise<HostCallResult<HostView>> {
-    return this.call(clock, (m) => ({ result: this.view(m), changes: [] }));
+  /** The host, its VMs, and what its hypervisor spent over the last `cpuWindowMs`. */
+  async describe(
+    clock: ClockState,
+    cpuWindowMs = 60_000,
+  ): Promise<HostCallResult<HostView & { cpu: HostCpuSummary }>> {
+    return this.call(clock, (m, now) => ({
+      result: { ...this.view(m), cpu: m.cpuSummary(now, cpuWindowMs) },
+      changes: [],
+    }));
   }
 
   async admit(
@@ -100,6 +108,33 @@ export class HostObject extends DurableObject<Env> {
         return { result: { status: result.status, departed: this.departed(instanceId) }, changes: [] };
       return { result, changes: [changes] };
     });
+  }
+
+  async setWorkload(
+    instanceId: string,
+    spec: WorkloadSpec,
+    clock: ClockState,
+  ): Promise<HostCallResult<ActResult>> {
+    return this.call<ActResult>(clock, (m, now) => {
+      const { result, changes } = m.setWorkload(instanceId, spec, now);
+      if (result.status === "not-here") {
+        return { result: { status: result.status, departed: this.departed(instanceId) }, changes: [] };
+      }
+      return { result, changes: [changes] };
+    });
+  }
+
+  /** The CPU model's counters for one VM over the last `windowMs` of simulated time. */
+  async cpu(
+    instanceId: string,
+    windowMs: number,
+    clock: ClockState,
+  ): Promise<HostCallResult<VmCpuCounters | null>> {
+    return this.call(clock, (m, now) => ({ result: m.cpuCounters(instanceId, now, windowMs), changes: [] }));
+  }
+
+  async cpuSummary(windowMs: number, clock: ClockState): Promise<HostCallResult<HostCpuSummary>> {
+    return this.call(clock, (m, now) => ({ result: m.cpuSummary(now, windowMs), changes: [] }));
   }
 
   async settle(clock: ClockState): Promise<HostCallResult<null>> {
@@ -198,6 +233,7 @@ export class HostObject extends DurableObject<Env> {
         sql.exec("INSERT INTO outbox (id, body) VALUES (?, ?)", e.id, JSON.stringify(e));
     }
     sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('usageVersion', ?)", String(m.usageVersion));
+    sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('cpu', ?)", JSON.stringify(m.cpuSnapshot()));
   }
 
   /** Delivers the outbox to the events queue; what fails stays for the alarm to retry. */
@@ -302,6 +338,7 @@ export class HostObject extends DurableObject<Env> {
       vms,
       Number(meta.get("usageVersion") ?? 0),
       () => crypto.randomUUID(),
+      meta.has("cpu") ? (JSON.parse(meta.get("cpu")!) as HostCpuSnapshot) : null,
     );
   }
 }

@@ -45,14 +45,9 @@ export class HostCapacity {
     const total = hw.sockets * hw.coresPerSocket * hw.threadsPerCore;
     if (hw.reservedThreads > total) throw new RangeError("reservedThreads exceeds the host's threads");
     this.owner = new Int32Array(total).fill(FREE);
-    // The hypervisor's cores are taken evenly from each socket's first cores, as dom0
-    // pinning is usually configured, so that both NUMA nodes keep whole cores for guests.
-    const perSocket = Math.ceil(hw.reservedThreads / hw.sockets);
-    let left = hw.reservedThreads;
-    for (let s = 0; s < hw.sockets && left > 0; s++) {
-      const base = s * hw.coresPerSocket * hw.threadsPerCore;
-      for (let i = 0; i < perSocket && left > 0; i++, left--) this.owner[base + i] = HYPERVISOR;
-    }
+    // The hypervisor's threads are the host's first ones, as dom0 is usually pinned (and as
+    // the CPU model's pin map assumes).
+    for (let t = 0; t < hw.reservedThreads; t++) this.owner[t] = HYPERVISOR;
     for (const a of existing) this.place(a);
   }
 

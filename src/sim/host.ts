@@ -3,7 +3,15 @@
 // and id generation are inputs. The Host Durable Object persists what this returns.
 
 import { type Allocation, type CapacitySummary, HostCapacity, type HostHardware } from "./admission";
-import type { Family, Hypervisor } from "./catalog";
+import { type Family, findInstanceType, type Hypervisor } from "./catalog";
+import {
+  HostCpu,
+  type HostCpuSnapshot,
+  type HostCpuSummary,
+  type HostDescription,
+  type VmCpuCounters,
+  type WorkloadSpec,
+} from "./cpu";
 import {
   decide,
   durationOf,
@@ -46,7 +54,7 @@ export interface InstanceRecord {
   stateReason: string;
   clientToken: string | null;
   tags: Record<string, string>;
-  workload: string;
+  workload: WorkloadSpec;
   placementStrategy: string;
   vcpus: number;
   memoryMiB: number;
@@ -72,7 +80,12 @@ export interface HostUsage {
 
 export interface FleetEvent {
   id: string;
-  type: "instance.state-changed" | "instance.rebooted" | "host.created" | "host.state-changed";
+  type:
+    | "instance.state-changed"
+    | "instance.rebooted"
+    | "instance.updated"
+    | "host.created"
+    | "host.state-changed";
   time: number;
   hostId: string | null;
   instanceId: string | null;
@@ -98,19 +111,114 @@ export type ActResult =
 
 const emptyChanges = (): Changes => ({ upserted: [], removed: [], events: [] });
 
+/** Longer gaps than this are skipped rather than stepped through by the CPU model. */
+export const CPU_CATCHUP_MS = 60 * 60 * 1000;
+
+export function cpuDescription(host: HostRecord): HostDescription {
+  const { hw } = host;
+  const base: HostDescription = {
+    kind: host.hypervisor,
+    sockets: hw.sockets,
+    coresPerSocket: hw.coresPerSocket,
+    threadsPerCore: hw.threadsPerCore,
+    memoryMiB: hw.memoryMiB,
+    overcommitRatio: 1,
+  };
+  // Xen's reservation is dom0, pinned to threads of its own; Nitro reserves no threads.
+  return host.hypervisor === "xen"
+    ? { ...base, dom0: { vcpus: hw.reservedThreads, memoryMiB: hw.reservedMemoryMiB, dedicated: true } }
+    : base;
+}
+
+/** A stable per-instance seed, so an instance's workload is the same run after run. */
+function seedOf(id: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
 export class HostModel {
   host: HostRecord;
   usageVersion: number;
   readonly capacity: HostCapacity;
+  readonly cpu: HostCpu;
   private readonly vms = new Map<string, VmRecord>();
   private readonly newId: () => string;
 
-  constructor(host: HostRecord, vms: readonly VmRecord[], usageVersion: number, newId: () => string) {
+  constructor(
+    host: HostRecord,
+    vms: readonly VmRecord[],
+    usageVersion: number,
+    newId: () => string,
+    cpu: HostCpuSnapshot | null = null,
+  ) {
     this.host = host;
     this.usageVersion = usageVersion;
     this.newId = newId;
     this.capacity = new HostCapacity(host.hw, vms.map(allocationOf));
     for (const vm of vms) this.vms.set(vm.instance.instanceId, vm);
+    this.cpu = cpu ? HostCpu.restore(cpu) : new HostCpu(cpuDescription(host), host.createdAt);
+    // The CPU model runs exactly the committed VMs, whatever the snapshot said.
+    const running = new Set(
+      this.list()
+        .filter((v) => v.holdExpiresWallMs === null)
+        .map((v) => v.instance.instanceId),
+    );
+    for (const id of this.cpu.vmIds()) if (!running.has(id)) this.cpu.removeVm(id);
+    const inCpu = new Set(this.cpu.vmIds());
+    for (const id of running) if (!inCpu.has(id)) this.addCpuVm(this.vms.get(id)!);
+  }
+
+  /** Runs the CPU model up to `now` (skipping what lies beyond its catch-up horizon). */
+  cpuAt(now: number): HostCpu {
+    if (now - this.cpu.nowMs > CPU_CATCHUP_MS) this.cpu.skipTo(now - CPU_CATCHUP_MS);
+    this.cpu.advance(now);
+    return this.cpu;
+  }
+
+  cpuCounters(instanceId: string, now: number, windowMs?: number): VmCpuCounters | null {
+    if (!this.cpu.vmIds().includes(instanceId)) return null;
+    return this.cpuAt(now).vmCounters(instanceId, windowMs);
+  }
+
+  cpuSummary(now: number, windowMs?: number): HostCpuSummary {
+    return this.cpuAt(now).hostSummary(windowMs);
+  }
+
+  /** The CPU model's state as stored: running totals, without the per-second rings. */
+  cpuSnapshot(): HostCpuSnapshot {
+    return this.cpu.snapshot({ history: "totals" });
+  }
+
+  setWorkload(instanceId: string, spec: WorkloadSpec, now: number): { result: ActResult; changes: Changes } {
+    const changes = emptyChanges();
+    const vm = this.vms.get(instanceId);
+    if (!vm || vm.holdExpiresWallMs !== null)
+      return { result: { status: "not-here", departed: null }, changes };
+    this.cpuAt(now).setProfile(instanceId, spec);
+    vm.instance = { ...vm.instance, workload: spec, version: vm.instance.version + 1 };
+    changes.upserted.push(vm);
+    this.instanceEvent(changes, "instance.updated", now, vm.instance, vm.instance.state);
+    return { result: { status: "ok", instance: vm.instance }, changes };
+  }
+
+  private addCpuVm(vm: VmRecord): void {
+    const i = vm.instance;
+    const type = findInstanceType(i.instanceType);
+    if (!type) throw new Error(`unknown instance type ${i.instanceType}`);
+    this.cpu.addVm(
+      i.instanceId,
+      {
+        vcpus: i.vcpus,
+        memoryMiB: i.memoryMiB,
+        networkGbps: type.networkGbps,
+        ebsMbps: type.ebsBaselineMbps,
+        ebsIops: type.ebsBaselineIops,
+      },
+      i.workload,
+      seedOf(i.instanceId),
+      { threads: i.threads },
+    );
   }
 
   vm(id: string): VmRecord | undefined {
@@ -201,6 +309,8 @@ export class HostModel {
       const previous = vm.instance.state;
       vm.holdExpiresWallMs = null;
       this.enter(vm, "pending", now, previous === "stopped" ? "User initiated" : "");
+      this.cpuAt(now);
+      this.addCpuVm(vm);
       changes.upserted.push(vm);
       this.instanceEvent(changes, "instance.state-changed", now, vm.instance, previous);
     }
@@ -265,6 +375,7 @@ export class HostModel {
       if (occupiesHost(next)) {
         changes.upserted.push(vm);
       } else {
+        this.cpuAt(at).removeVm(vm.instance.instanceId);
         this.capacity.release(vm.instance.instanceId);
         this.vms.delete(vm.instance.instanceId);
         changes.removed.push(vm.instance);

@@ -25,6 +25,18 @@ const CreateHost = z
   .openapi("CreateHost");
 
 const HostDetail = Host.extend({
+  virtualization: z
+    .object({
+      windowSeconds: z.number(),
+      hypervisorOverheadPct: z
+        .number()
+        .openapi({ description: "Host CPU used outside the guests, % of all used" }),
+      utilizationPct: z.number(),
+      cycles: z.record(z.string(), z.number()),
+      offload: z.record(z.string(), z.unknown()),
+      features: z.record(z.string(), z.unknown()),
+    })
+    .openapi("HostVirtualization"),
   instances: z.array(
     z.object({
       instanceId: z.string(),

@@ -1,9 +1,24 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { Fleet } from "../../fleet/context";
-import { act, describeInstance, listInstances, runInstances } from "../../fleet/instances";
+import {
+  act,
+  describeInstance,
+  instanceCpu,
+  listInstances,
+  runInstances,
+  setWorkload,
+} from "../../fleet/instances";
 import type { InstanceAction } from "../../sim/lifecycle";
 import { router } from "../router";
-import { Instance, InstanceIdParam, Limit, problemResponses, StateChange, StateNames } from "../schemas";
+import {
+  Instance,
+  InstanceIdParam,
+  Limit,
+  problemResponses,
+  StateChange,
+  StateNames,
+  Workload,
+} from "../schemas";
 
 // EC2's own limits: tag keys up to 128 characters, values up to 256, 50 tags per resource;
 // client tokens up to 64 ASCII characters.
@@ -11,8 +26,6 @@ const Tags = z
   .record(z.string().min(1).max(128), z.string().max(256))
   .refine((t) => Object.keys(t).length <= 50, "at most 50 tags")
   .default({});
-
-export const WORKLOADS = ["cpu_intensive", "memory_intensive", "io_intensive", "idle", "bursty"] as const;
 
 const RunInstances = z
   .strictObject({
@@ -28,9 +41,33 @@ const RunInstances = z
       .regex(/^[\x20-\x7e]+$/, "must be printable ASCII")
       .optional(),
     tags: Tags,
-    workload: z.enum(WORKLOADS).default("idle"),
+    workload: Workload.default("idle"),
   })
   .openapi("RunInstances");
+
+const numbers = z.record(z.string(), z.number());
+
+const CpuCounters = z
+  .object({
+    instanceId: z.string(),
+    hostId: z.string(),
+    hypervisor: z.enum(["nitro", "xen"]),
+    mode: z.enum(["pv", "hvm"]),
+    windowMs: z.number().openapi({ description: "Simulated time the figures cover" }),
+    vmExits: numbers,
+    vmEntries: numbers,
+    totalExits: z.number(),
+    hypercalls: numbers,
+    pvTraps: numbers,
+    cycles: numbers,
+    overheadPct: z.number(),
+    stealPct: z.number(),
+    contextSwitches: z.number(),
+    vcpuMigrations: z.number(),
+    io: z.record(z.string(), z.unknown()),
+  })
+  .passthrough()
+  .openapi("CpuCounters");
 
 const Reservation = z
   .object({ reservationId: z.string(), instances: z.array(Instance) })
@@ -153,4 +190,46 @@ export const instanceRoutes = router()
       },
     }),
     async (c) => c.json(await act(new Fleet(c.env), c.req.valid("param").id, "terminate"), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "put",
+      path: "/instances/{id}/workload",
+      tags: ["cpu"],
+      summary: "Set the workload profile the CPU model runs for this instance",
+      request: {
+        params: InstanceIdParam,
+        body: {
+          content: { "application/json": { schema: z.strictObject({ profile: Workload }) } },
+          required: true,
+        },
+      },
+      responses: {
+        200: { description: "The instance", content: { "application/json": { schema: Instance } } },
+        ...problemResponses(400, 404, 409),
+      },
+    }),
+    async (c) =>
+      c.json(await setWorkload(new Fleet(c.env), c.req.valid("param").id, c.req.valid("json").profile), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/instances/{id}/cpu",
+      tags: ["cpu"],
+      summary: "VM exits and entries by reason, hypercalls, cycles by where they went, steal, over a window",
+      request: {
+        params: InstanceIdParam,
+        query: z.strictObject({ windowSeconds: z.coerce.number().int().min(1).max(3600).default(60) }),
+      },
+      responses: {
+        200: { description: "The counters", content: { "application/json": { schema: CpuCounters } } },
+        ...problemResponses(400, 404, 409),
+      },
+    }),
+    async (c) =>
+      c.json(
+        await instanceCpu(new Fleet(c.env), c.req.valid("param").id, c.req.valid("query").windowSeconds),
+        200,
+      ),
   );

@@ -62,6 +62,8 @@ export interface VmOptions {
   pvDrivers?: boolean;
   /** Scheduler weight relative to other VMs (Xen credit's 256 maps to 1). */
   weight?: number;
+  /** Host threads chosen by admission; without them the host's pin map picks the least loaded. */
+  threads?: readonly number[];
 }
 
 export interface DemandContext {

@@ -253,7 +253,17 @@ export class HostCpu {
       this.traits,
       options,
     );
-    vm.threads = this.pins.assign(caps.vcpus);
+    if (options.threads) {
+      if (options.threads.length !== caps.vcpus)
+        throw new RangeError("threads must list one host thread per vCPU");
+      if (options.threads.some((t) => !Number.isInteger(t) || t < 0 || t >= this.host.threads)) {
+        throw new RangeError("threads must be host thread numbers");
+      }
+      vm.threads = [...options.threads];
+      this.pins.take(vm.threads);
+    } else {
+      vm.threads = this.pins.assign(caps.vcpus);
+    }
     this.attach(vm);
   }
 
@@ -295,6 +305,15 @@ export class HostCpu {
     this.list.forEach((vm, i) => {
       for (const t of vm.threads) this.byThread[t].push(i);
     });
+  }
+
+  /**
+   * Moves the clock to `toMs` without simulating the time in between: nothing accrues for it.
+   * For gaps too long to be worth stepping through second by second.
+   */
+  skipTo(toMs: number): void {
+    if (!Number.isFinite(toMs)) throw new RangeError("toMs must be a finite number");
+    if (toMs > this.nowMs) this.nowMs = toMs - ((toMs - this.nowMs) % INTERVAL_MS);
   }
 
   /** Runs every whole interval up to `toMs`; returns how many ran. Time never goes back. */

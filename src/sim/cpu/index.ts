@@ -41,6 +41,7 @@ export {
   PROFILE_NAMES,
   PROFILES,
   type ProfileName,
+  resolveWorkload,
   type WorkloadParams,
   type WorkloadSpec,
 } from "./workload";

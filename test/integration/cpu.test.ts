@@ -1,0 +1,98 @@
+import { describe, expect, it } from "vitest";
+import { addHosts, advance, call, freshZone, launch, type Problem } from "./helpers";
+
+interface Cpu {
+  overheadPct: number;
+  stealPct: number;
+  totalExits: number;
+  windowMs: number;
+  vmExits: Record<string, number>;
+  vmEntries: Record<string, number>;
+  hypercalls: Record<string, number>;
+  cycles: Record<string, number>;
+}
+
+describe("CPU virtualization through the API", () => {
+  it("shows an I/O-bound guest costing its Nitro host little and its Xen host's dom0 much", async () => {
+    const zone = freshZone();
+    const [nitroHost] = await addHosts(zone, "m5", 1);
+    const [xenHost] = await addHosts(zone, "m4", 1);
+    const nitro = (
+      await launch({ instanceType: "m5.2xlarge", availabilityZone: zone, workload: "io_intensive" })
+    ).body.instances[0];
+    const xen = (
+      await launch({ instanceType: "m4.2xlarge", availabilityZone: zone, workload: "io_intensive" })
+    ).body.instances[0];
+    await advance(120);
+
+    const n = await call<Cpu>("GET", `/v1/instances/${nitro.instanceId}/cpu?windowSeconds=60`);
+    const x = await call<Cpu>("GET", `/v1/instances/${xen.instanceId}/cpu?windowSeconds=60`);
+    expect(n.status).toBe(200);
+    expect(n.body.windowMs).toBe(60_000);
+    expect(n.body.overheadPct).toBeLessThan(2);
+    expect(x.body.overheadPct).toBeGreaterThan(5 * n.body.overheadPct);
+    // Where Xen's overhead comes from: dom0's back ends and the guest's hypercalls.
+    expect(x.body.cycles.dom0).toBeGreaterThan(0);
+    expect(n.body.cycles.dom0).toBe(0);
+    expect(Object.values(x.body.hypercalls).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    // Every exit is matched by an entry.
+    expect(n.body.vmEntries).toEqual(n.body.vmExits);
+
+    const nh = await call<{ virtualization: { hypervisorOverheadPct: number } }>(
+      "GET",
+      `/v1/hosts/${nitroHost.hostId}`,
+    );
+    const xh = await call<{ virtualization: { hypervisorOverheadPct: number } }>(
+      "GET",
+      `/v1/hosts/${xenHost.hostId}`,
+    );
+    expect(nh.body.virtualization.hypervisorOverheadPct).toBeLessThan(2);
+    expect(xh.body.virtualization.hypervisorOverheadPct).toBeGreaterThan(
+      nh.body.virtualization.hypervisorOverheadPct,
+    );
+  });
+
+  it("switches a running guest's workload and keeps it across a stop and start", async () => {
+    const zone = freshZone();
+    await addHosts(zone, "c5", 1);
+    const inst = (await launch({ instanceType: "c5.xlarge", availabilityZone: zone, workload: "idle" })).body
+      .instances[0];
+    await advance(90);
+    const idle = await call<Cpu>("GET", `/v1/instances/${inst.instanceId}/cpu?windowSeconds=30`);
+    const set = await call<{ workload: unknown }>("PUT", `/v1/instances/${inst.instanceId}/workload`, {
+      profile: "cpu_intensive",
+    });
+    expect(set.status).toBe(200);
+    expect(set.body.workload).toBe("cpu_intensive");
+    await advance(60);
+    const busy = await call<Cpu>("GET", `/v1/instances/${inst.instanceId}/cpu?windowSeconds=30`);
+    expect(busy.body.cycles.guest).toBeGreaterThan(5 * idle.body.cycles.guest);
+
+    await call("POST", `/v1/instances/${inst.instanceId}/stop`);
+    await advance(60);
+    const stopped = await call<Problem>("GET", `/v1/instances/${inst.instanceId}/cpu`);
+    expect(stopped.status).toBe(409);
+    expect(stopped.body.code).toBe("IncorrectInstanceState");
+    const custom = { base: "io_intensive", utilization: 0.5, networkLoad: 0.8 };
+    expect((await call("PUT", `/v1/instances/${inst.instanceId}/workload`, { profile: custom })).status).toBe(
+      200,
+    );
+    await call("POST", `/v1/instances/${inst.instanceId}/start`);
+    const restarted = await call<{ workload: unknown }>("GET", `/v1/instances/${inst.instanceId}`);
+    expect(restarted.body.workload).toEqual(custom);
+  });
+
+  it("refuses a workload it cannot run, naming the field", async () => {
+    const zone = freshZone();
+    await addHosts(zone, "m5", 1);
+    const inst = (await launch({ instanceType: "m5.large", availabilityZone: zone })).body.instances[0];
+    const res = await call<Problem>("PUT", `/v1/instances/${inst.instanceId}/workload`, {
+      profile: { utilization: 1.5 },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.detail).toContain("body.profile");
+    const window = await call<Problem>("GET", `/v1/instances/${inst.instanceId}/cpu?windowSeconds=0`);
+    expect(window.status).toBe(400);
+    expect(window.body.detail).toContain("query.windowSeconds");
+  });
+});
