@@ -12,6 +12,7 @@ import { eventRoutes } from "./routes/events";
 import { hostRoutes } from "./routes/hosts";
 import { instanceTypes } from "./routes/instance-types";
 import { instanceRoutes } from "./routes/instances";
+import { memoryRoutes } from "./routes/memory";
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -40,6 +41,7 @@ app.get("/healthz", (c) => c.text("ok"));
 app.route("/v1", instanceTypes);
 app.route("/v1", hostRoutes);
 app.route("/v1", instanceRoutes);
+app.route("/v1", memoryRoutes);
 app.route("/v1", eventRoutes);
 app.route("/v1", adminRoutes);
 

@@ -167,3 +167,10 @@ export async function setHostState(fleet: Fleet, hostId: string, state: HostStat
   await mirror(fleet.db, res.events);
   return hostView(res.result, res.usage.capacity, res.usage.version);
 }
+
+export async function hostMemory(fleet: Fleet, hostId: string) {
+  await requireHostRow(fleet, hostId);
+  const res = await fleet.host(hostId).hostMemory(await fleet.clock());
+  await mirror(fleet.db, res.events);
+  return { hostId, ...res.result };
+}

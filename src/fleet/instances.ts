@@ -592,3 +592,90 @@ export async function instanceCpu(fleet: Fleet, id: string, windowSeconds: numbe
     throw new ApiError(409, "IncorrectInstanceState", `The instance '${id}' has left its host`);
   return { instanceId: id, hostId: row.hostId, hypervisor: row.hypervisor as Hypervisor, ...res.result };
 }
+
+// ---- memory ----
+
+async function hostedRow(fleet: Fleet, id: string) {
+  const row = await requireRow(fleet, id);
+  if (!row.hostId || !occupiesHost(row.state as InstanceState)) {
+    throw new ApiError(
+      409,
+      "IncorrectInstanceState",
+      `The instance '${id}' is ${row.state}: it has no memory on a host`,
+      {
+        instanceId: id,
+        state: row.state,
+      },
+    );
+  }
+  return { row, hostId: row.hostId };
+}
+
+export interface AccessInput {
+  address: string;
+  addressSpace: number;
+  vcpu: number;
+  write: boolean;
+}
+
+/** Parses "0x7f00_0000", "0X7F000000" or a decimal string into a guest-virtual address. */
+export function parseAddress(text: string): number | bigint {
+  const clean = text.replaceAll("_", "");
+  if (!/^(0[xX][0-9a-fA-F]{1,16}|[0-9]{1,20})$/.test(clean)) {
+    throw invalidParameter("body.address", "must be a hex (0x...) or decimal address");
+  }
+  const value = BigInt(clean);
+  if (value >= 2n ** 64n) throw invalidParameter("body.address", "must fit in 64 bits");
+  return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+}
+
+const hex = (n: number | null) => (n === null ? null : `0x${n.toString(16)}`);
+
+export async function translateAddress(fleet: Fleet, id: string, input: AccessInput) {
+  const gva = parseAddress(input.address);
+  const { row, hostId } = await hostedRow(fleet, id);
+  if (input.vcpu >= row.vcpus) throw invalidParameter("body.vcpu", `the instance has ${row.vcpus} vCPUs`);
+  let res: Awaited<ReturnType<ReturnType<Fleet["host"]>["memoryAccess"]>>;
+  try {
+    res = await fleet
+      .host(hostId)
+      .memoryAccess(
+        id,
+        { asid: input.addressSpace, gva, vcpu: input.vcpu, write: input.write },
+        await fleet.clock(),
+      );
+  } catch (err) {
+    // The model refuses addresses it cannot hold (non-canonical, beyond the paging mode).
+    if (err instanceof Error && err.name === "RangeError")
+      throw invalidParameter("body.address", err.message);
+    throw err;
+  }
+  await mirror(fleet.db, res.events);
+  if (!res.result)
+    throw new ApiError(409, "IncorrectInstanceState", `The instance '${id}' has left its host`);
+  const { first, handled, final } = res.result;
+  const done = final ?? first;
+  return {
+    instanceId: id,
+    hostId,
+    address: input.address,
+    addressSpace: input.addressSpace,
+    hpa: hex(done.hpa),
+    gpa: hex(done.gpa),
+    pageSize: done.pageSize,
+    tlbHit: first.tlbHit,
+    fault: first.fault,
+    faultsHandled: handled,
+    firstAttempt: first,
+    retried: final,
+  };
+}
+
+export async function instanceMemory(fleet: Fleet, id: string) {
+  const { hostId } = await hostedRow(fleet, id);
+  const res = await fleet.host(hostId).memorySummary(id, await fleet.clock());
+  await mirror(fleet.db, res.events);
+  if (!res.result)
+    throw new ApiError(409, "IncorrectInstanceState", `The instance '${id}' has left its host`);
+  return { instanceId: id, hostId, ...res.result };
+}

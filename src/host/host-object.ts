@@ -5,6 +5,7 @@ import { DurableObject } from "cloudflare:workers";
 import { type ClockState, simNow, wallTimeAt } from "../sim/clock";
 import type { HostCpuSnapshot, HostCpuSummary, VmCpuCounters, WorkloadSpec } from "../sim/cpu";
 import {
+  type AccessFaults,
   type ActResult,
   type Changes,
   type FleetEvent,
@@ -16,6 +17,8 @@ import {
   type VmRecord,
 } from "../sim/host";
 import type { InstanceAction } from "../sim/lifecycle";
+import type { HostMemorySnapshot, HostMemorySummary, Translation, VmMemorySummary } from "../sim/memory";
+import { pack, unpack } from "./pack";
 
 /** What every call answers besides its own result: the events it caused and the host's use. */
 export interface HostCallResult<T> {
@@ -137,6 +140,28 @@ export class HostObject extends DurableObject<Env> {
     return this.call(clock, (m, now) => ({ result: m.cpuSummary(now, windowMs), changes: [] }));
   }
 
+  /** One guest memory access, walked step by step, with whatever faults it takes handled. */
+  async memoryAccess(
+    instanceId: string,
+    req: { asid: number; gva: number | bigint; vcpu: number; write: boolean },
+    clock: ClockState,
+  ): Promise<
+    HostCallResult<{ first: Translation; handled: AccessFaults | null; final: Translation | null } | null>
+  > {
+    return this.call(clock, (m) => ({ result: m.access(instanceId, req), changes: [] }));
+  }
+
+  async memorySummary(
+    instanceId: string,
+    clock: ClockState,
+  ): Promise<HostCallResult<VmMemorySummary | null>> {
+    return this.call(clock, (m) => ({ result: m.memorySummary(instanceId), changes: [] }));
+  }
+
+  async hostMemory(clock: ClockState): Promise<HostCallResult<HostMemorySummary>> {
+    return this.call(clock, (m) => ({ result: m.hostMemorySummary(), changes: [] }));
+  }
+
   async settle(clock: ClockState): Promise<HostCallResult<null>> {
     return this.call(clock, () => ({ result: null, changes: [] }));
   }
@@ -234,6 +259,14 @@ export class HostObject extends DurableObject<Env> {
     }
     sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('usageVersion', ?)", String(m.usageVersion));
     sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('cpu', ?)", JSON.stringify(m.cpuSnapshot()));
+    if (m.memoryDirty) {
+      // Only when it changed: a busy host's memory model is megabytes of tables.
+      const packed = pack(m.memory.snapshot());
+      sql.exec("DELETE FROM memory_blobs");
+      packed.blobs.forEach((b, i) => sql.exec("INSERT INTO memory_blobs (idx, data) VALUES (?, ?)", i, b));
+      sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('memory', ?)", packed.json);
+      m.memoryDirty = false;
+    }
   }
 
   /** Delivers the outbox to the events queue; what fails stays for the alarm to retry. */
@@ -307,6 +340,7 @@ export class HostObject extends DurableObject<Env> {
     const sql = this.ctx.storage.sql;
     sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
     sql.exec("CREATE TABLE IF NOT EXISTS vms (instance_id TEXT PRIMARY KEY, body TEXT NOT NULL)");
+    sql.exec("CREATE TABLE IF NOT EXISTS memory_blobs (idx INTEGER PRIMARY KEY, data BLOB NOT NULL)");
     sql.exec(
       "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, body TEXT NOT NULL)",
     );
@@ -339,6 +373,15 @@ export class HostObject extends DurableObject<Env> {
       Number(meta.get("usageVersion") ?? 0),
       () => crypto.randomUUID(),
       meta.has("cpu") ? (JSON.parse(meta.get("cpu")!) as HostCpuSnapshot) : null,
+      meta.has("memory") ? this.loadMemory(meta.get("memory")!) : null,
     );
+  }
+
+  private loadMemory(json: string): HostMemorySnapshot {
+    const blobs = this.ctx.storage.sql
+      .exec<{ data: ArrayBuffer }>("SELECT data FROM memory_blobs ORDER BY idx")
+      .toArray()
+      .map((r) => r.data);
+    return unpack<HostMemorySnapshot>({ json, blobs });
   }
 }

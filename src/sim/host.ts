@@ -21,6 +21,13 @@ import {
   STATE_CODES,
   settlesTo,
 } from "./lifecycle";
+import {
+  HostMemory,
+  type HostMemorySnapshot,
+  type HostMemorySummary,
+  type Translation,
+  type VmMemorySummary,
+} from "./memory";
 
 export const HOST_STATES = ["available", "maintenance", "failed", "retired"] as const;
 export type HostState = (typeof HOST_STATES)[number];
@@ -109,6 +116,21 @@ export type ActResult =
   /** Not on this host (never was, or left it): `departed` is its last record here, if any. */
   | { status: "not-here"; departed: InstanceRecord | null };
 
+const MIB = 1024 * 1024;
+
+/** The faults one guest access took, and the VM exits they cost. */
+export interface AccessFaults {
+  guestPageFaults: number;
+  eptViolations: number;
+  eptMisconfigurations: number;
+  vmExits: number;
+  mmio: boolean;
+}
+
+function faultCounts(s: VmMemorySummary) {
+  return { ...s.faults, vmExits: s.vmExits.total };
+}
+
 const emptyChanges = (): Changes => ({ upserted: [], removed: [], events: [] });
 
 /** Longer gaps than this are skipped rather than stepped through by the CPU model. */
@@ -142,6 +164,9 @@ export class HostModel {
   usageVersion: number;
   readonly capacity: HostCapacity;
   readonly cpu: HostCpu;
+  readonly memory: HostMemory;
+  /** Set when the memory model changed since it was last stored. */
+  memoryDirty = false;
   private readonly vms = new Map<string, VmRecord>();
   private readonly newId: () => string;
 
@@ -151,6 +176,7 @@ export class HostModel {
     usageVersion: number,
     newId: () => string,
     cpu: HostCpuSnapshot | null = null,
+    memory: HostMemorySnapshot | null = null,
   ) {
     this.host = host;
     this.usageVersion = usageVersion;
@@ -167,6 +193,61 @@ export class HostModel {
     for (const id of this.cpu.vmIds()) if (!running.has(id)) this.cpu.removeVm(id);
     const inCpu = new Set(this.cpu.vmIds());
     for (const id of running) if (!inCpu.has(id)) this.addCpuVm(this.vms.get(id)!);
+    // The frame allocator works in 2 MiB units; an odd MiB at the top is left out.
+    this.memory = memory
+      ? HostMemory.restore(memory)
+      : new HostMemory(Math.floor(host.hw.memoryMiB / 2) * 2 * MIB);
+    for (const id of this.memory.vmIds()) if (!running.has(id)) this.memory.destroyVm(id);
+    for (const id of running) if (!this.memory.hasVm(id)) this.addMemoryVm(this.vms.get(id)!);
+  }
+
+  /**
+   * One guest access at `gva` in address space `asid`, as the hardware sees it: the first
+   * attempt (which may fault), the faults the guest OS and the hypervisor handled, and the
+   * translation the retried access got.
+   */
+  access(
+    instanceId: string,
+    req: { asid: number; gva: number | bigint; vcpu: number; write: boolean },
+  ): { first: Translation; handled: AccessFaults | null; final: Translation | null } | null {
+    if (!this.memory.hasVm(instanceId)) return null;
+    // Counted over the whole access: creating the process's first table is already a fault.
+    const before = faultCounts(this.memory.vmSummary(instanceId));
+    const first = this.memory.translate(instanceId, req.asid, req.gva, req.vcpu, req.write);
+    this.memoryDirty = true;
+    if (first.fault === null) return { first, handled: null, final: null };
+    const touched = this.memory.touch(instanceId, req.asid, req.gva, req.write, req.vcpu);
+    const final = this.memory.translate(instanceId, req.asid, req.gva, req.vcpu, req.write);
+    const after = faultCounts(this.memory.vmSummary(instanceId));
+    return {
+      first,
+      handled: {
+        guestPageFaults: after.guestPageFaults - before.guestPageFaults,
+        eptViolations: after.eptViolations - before.eptViolations,
+        eptMisconfigurations: after.eptMisconfigurations - before.eptMisconfigurations,
+        vmExits: after.vmExits - before.vmExits,
+        mmio: touched.mmio,
+      },
+      final,
+    };
+  }
+
+  memorySummary(instanceId: string): VmMemorySummary | null {
+    return this.memory.hasVm(instanceId) ? this.memory.vmSummary(instanceId) : null;
+  }
+
+  hostMemorySummary(): HostMemorySummary {
+    return this.memory.hostSummary();
+  }
+
+  private addMemoryVm(vm: VmRecord): void {
+    // Xen-era guests here are paravirtualized: the hypervisor validates and shadows their
+    // page tables. Nitro guests run on EPT with 2 MiB nested pages where backing allows.
+    this.memory.createVm(vm.instance.instanceId, vm.instance.memoryMiB * MIB, {
+      vcpus: vm.instance.vcpus,
+      mode: this.host.hypervisor === "xen" ? "shadow" : "ept",
+    });
+    this.memoryDirty = true;
   }
 
   /** Runs the CPU model up to `now` (skipping what lies beyond its catch-up horizon). */
@@ -311,6 +392,7 @@ export class HostModel {
       this.enter(vm, "pending", now, previous === "stopped" ? "User initiated" : "");
       this.cpuAt(now);
       this.addCpuVm(vm);
+      this.addMemoryVm(vm);
       changes.upserted.push(vm);
       this.instanceEvent(changes, "instance.state-changed", now, vm.instance, previous);
     }
@@ -376,6 +458,9 @@ export class HostModel {
         changes.upserted.push(vm);
       } else {
         this.cpuAt(at).removeVm(vm.instance.instanceId);
+        // Stop and terminate give every frame back.
+        this.memory.destroyVm(vm.instance.instanceId);
+        this.memoryDirty = true;
         this.capacity.release(vm.instance.instanceId);
         this.vms.delete(vm.instance.instanceId);
         changes.removed.push(vm.instance);

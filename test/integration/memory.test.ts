@@ -1,0 +1,119 @@
+import { evictDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { addHosts, advance, call, freshZone, launch, type Problem } from "./helpers";
+
+interface TranslateBody {
+  hpa: string | null;
+  tlbHit: boolean;
+  fault: string | null;
+  faultsHandled: { eptViolations: number; guestPageFaults: number; vmExits: number } | null;
+  firstAttempt: { mode: string; memoryReferences: number; guest: unknown[]; tlbHit: boolean };
+  retried: { hpa: number | null; memoryReferences: number } | null;
+}
+
+interface HostMemory {
+  freeFrames: number;
+  owners: { vmId: string; frames: number }[];
+}
+
+const translate = (id: string, body: Record<string, unknown>) =>
+  call<TranslateBody & Problem>("POST", `/v1/instances/${id}/memory/translate`, body);
+
+describe("memory virtualization through the API", () => {
+  it("demand-pages a guest address on first touch, then hits the TLB, and gives frames back on stop", async () => {
+    const zone = freshZone();
+    const [host] = await addHosts(zone, "m5", 1);
+    const before = await call<HostMemory>("GET", `/v1/hosts/${host.hostId}/memory`);
+    const id = (await launch({ instanceType: "m5.large", availabilityZone: zone })).body.instances[0]
+      .instanceId;
+
+    const first = await translate(id, { address: "0x7f0000401000", addressSpace: 1 });
+    expect(first.status).toBe(200);
+    // Nothing is mapped yet: the guest takes a page fault, and backing the page is an EPT violation.
+    expect(first.body.fault).not.toBeNull();
+    expect(first.body.faultsHandled?.guestPageFaults).toBeGreaterThan(0);
+    expect(first.body.faultsHandled?.eptViolations).toBeGreaterThan(0);
+    expect(first.body.faultsHandled?.vmExits).toBeGreaterThan(0);
+    expect(first.body.hpa).toMatch(/^0x[0-9a-f]+$/);
+
+    const again = await translate(id, { address: "0x7f0000401000", addressSpace: 1 });
+    expect(again.body.tlbHit).toBe(true);
+    expect(again.body.fault).toBeNull();
+    expect(again.body.hpa).toBe(first.body.hpa);
+
+    // Another vCPU has its own TLB: a full two-dimensional walk, four guest levels deep.
+    const other = await translate(id, { address: "0x7f0000401000", addressSpace: 1, vcpu: 1 });
+    expect(other.body.tlbHit).toBe(false);
+    expect(other.body.firstAttempt.mode).toBe("ept");
+    expect(other.body.firstAttempt.guest).toHaveLength(4);
+    expect(other.body.firstAttempt.memoryReferences).toBeGreaterThan(4);
+    expect(other.body.hpa).toBe(first.body.hpa);
+
+    const summary = await call<{ backedBytes: number; tlb: { hits: number } }>(
+      "GET",
+      `/v1/instances/${id}/memory`,
+    );
+    expect(summary.body.backedBytes).toBeGreaterThan(0);
+    expect(summary.body.tlb.hits).toBeGreaterThan(0);
+
+    const during = await call<HostMemory>("GET", `/v1/hosts/${host.hostId}/memory`);
+    expect(during.body.owners.find((o) => o.vmId === id)?.frames).toBeGreaterThan(0);
+    expect(during.body.freeFrames).toBeLessThan(before.body.freeFrames);
+
+    await advance(60);
+    await call("POST", `/v1/instances/${id}/stop`);
+    await advance(60);
+    const after = await call<HostMemory>("GET", `/v1/hosts/${host.hostId}/memory`);
+    expect(after.body.owners.find((o) => o.vmId === id)).toBeUndefined();
+    expect(after.body.freeFrames).toBe(before.body.freeFrames);
+  });
+
+  it("keeps the guest's mappings and the host's frames across eviction of the host object", async () => {
+    const zone = freshZone();
+    const [host] = await addHosts(zone, "r5", 1);
+    const id = (await launch({ instanceType: "r5.large", availabilityZone: zone })).body.instances[0]
+      .instanceId;
+    const addresses = Array.from(
+      { length: 20 },
+      (_, i) => `0x${(0x5555_0000_0000 + i * 0x3000).toString(16)}`,
+    );
+    const hpas: (string | null)[] = [];
+    for (const address of addresses) hpas.push((await translate(id, { address })).body.hpa);
+    const frames = (await call<HostMemory>("GET", `/v1/hosts/${host.hostId}/memory`)).body.freeFrames;
+    await evictDurableObject(env.HOST.getByName(host.hostId));
+    for (const [i, address] of addresses.entries()) {
+      const again = await translate(id, { address, vcpu: 1 });
+      expect(again.body.fault).toBeNull();
+      expect(again.body.hpa).toBe(hpas[i]);
+    }
+    expect((await call<HostMemory>("GET", `/v1/hosts/${host.hostId}/memory`)).body.freeFrames).toBe(frames);
+  });
+
+  it("walks a Xen PV guest's shadow tables in one dimension", async () => {
+    const zone = freshZone();
+    await addHosts(zone, "m4", 1);
+    const id = (await launch({ instanceType: "m4.large", availabilityZone: zone })).body.instances[0]
+      .instanceId;
+    await translate(id, { address: "0x400000", addressSpace: 2 });
+    const walk = await translate(id, { address: "0x400000", addressSpace: 2, vcpu: 1 });
+    expect(walk.body.firstAttempt.mode).toBe("shadow");
+    expect(walk.body.firstAttempt.memoryReferences).toBeLessThanOrEqual(4);
+  });
+
+  it("refuses addresses it cannot translate, naming the field", async () => {
+    const zone = freshZone();
+    await addHosts(zone, "m5", 1);
+    const id = (await launch({ instanceType: "m5.large", availabilityZone: zone })).body.instances[0]
+      .instanceId;
+    const junk = await translate(id, { address: "banana" });
+    expect(junk.status).toBe(400);
+    expect(junk.body.detail).toContain("body.address");
+    const vcpu = await translate(id, { address: "0x1000", vcpu: 7 });
+    expect(vcpu.status).toBe(400);
+    expect(vcpu.body.detail).toContain("body.vcpu");
+    const extra = await translate(id, { address: "0x1000", colour: 1 });
+    expect(extra.status).toBe(400);
+    expect(extra.body.detail).toContain("body.colour");
+  });
+});
