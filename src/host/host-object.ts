@@ -263,7 +263,8 @@ export class HostObject extends DurableObject<Env> {
       // Only when it changed: a busy host's memory model is megabytes of tables.
       const packed = pack(m.memory.snapshot());
       sql.exec("DELETE FROM memory_blobs");
-      packed.blobs.forEach((b, i) => sql.exec("INSERT INTO memory_blobs (idx, data) VALUES (?, ?)", i, b));
+      for (const [i, b] of packed.blobs.entries())
+        sql.exec("INSERT INTO memory_blobs (idx, data) VALUES (?, ?)", i, b);
       sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('memory', ?)", packed.json);
       m.memoryDirty = false;
     }
