@@ -259,14 +259,24 @@ export class HostObject extends DurableObject<Env> {
     }
     sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('usageVersion', ?)", String(m.usageVersion));
     sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('cpu', ?)", JSON.stringify(m.cpuSnapshot()));
-    if (m.memoryDirty) {
-      // Only when it changed: a busy host's memory model is megabytes of tables.
-      const packed = pack(m.memory.snapshot());
-      sql.exec("DELETE FROM memory_blobs");
-      for (const [i, b] of packed.blobs.entries())
-        sql.exec("INSERT INTO memory_blobs (idx, data) VALUES (?, ?)", i, b);
-      sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('memory', ?)", packed.json);
-      m.memoryDirty = false;
+    if (m.memoryChanged.size > 0 || m.memoryDropped.size > 0) {
+      // Only the frame map and the VMs that changed: a busy host's whole model is megabytes.
+      const pieces: [string, unknown][] = [["frames", m.memory.snapshotFrames()]];
+      for (const id of m.memoryChanged) pieces.push([`vm:${id}`, m.memory.snapshotVm(id)]);
+      for (const id of m.memoryDropped) {
+        sql.exec("DELETE FROM memory_pieces WHERE piece = ?", `vm:${id}`);
+        sql.exec("DELETE FROM memory_blobs WHERE piece = ?", `vm:${id}`);
+      }
+      for (const [piece, value] of pieces) {
+        const packed = pack(value);
+        sql.exec("DELETE FROM memory_blobs WHERE piece = ?", piece);
+        for (const [i, b] of packed.blobs.entries()) {
+          sql.exec("INSERT INTO memory_blobs (piece, idx, data) VALUES (?, ?, ?)", piece, i, b);
+        }
+        sql.exec("INSERT OR REPLACE INTO memory_pieces (piece, json) VALUES (?, ?)", piece, packed.json);
+      }
+      m.memoryChanged.clear();
+      m.memoryDropped.clear();
     }
   }
 
@@ -341,7 +351,10 @@ export class HostObject extends DurableObject<Env> {
     const sql = this.ctx.storage.sql;
     sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
     sql.exec("CREATE TABLE IF NOT EXISTS vms (instance_id TEXT PRIMARY KEY, body TEXT NOT NULL)");
-    sql.exec("CREATE TABLE IF NOT EXISTS memory_blobs (idx INTEGER PRIMARY KEY, data BLOB NOT NULL)");
+    sql.exec("CREATE TABLE IF NOT EXISTS memory_pieces (piece TEXT PRIMARY KEY, json TEXT NOT NULL)");
+    sql.exec(
+      "CREATE TABLE IF NOT EXISTS memory_blobs (piece TEXT NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (piece, idx))",
+    );
     sql.exec(
       "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, body TEXT NOT NULL)",
     );
@@ -374,15 +387,30 @@ export class HostObject extends DurableObject<Env> {
       Number(meta.get("usageVersion") ?? 0),
       () => crypto.randomUUID(),
       meta.has("cpu") ? (JSON.parse(meta.get("cpu")!) as HostCpuSnapshot) : null,
-      meta.has("memory") ? this.loadMemory(meta.get("memory")!) : null,
+      this.loadMemory(),
     );
   }
 
-  private loadMemory(json: string): HostMemorySnapshot {
-    const blobs = this.ctx.storage.sql
-      .exec<{ data: ArrayBuffer }>("SELECT data FROM memory_blobs ORDER BY idx")
-      .toArray()
-      .map((r) => r.data);
-    return unpack<HostMemorySnapshot>({ json, blobs });
+  private loadMemory(): HostMemorySnapshot | null {
+    const sql = this.ctx.storage.sql;
+    const read = (piece: string, json: string) =>
+      unpack<unknown>({
+        json,
+        blobs: sql
+          .exec<{ data: ArrayBuffer }>("SELECT data FROM memory_blobs WHERE piece = ? ORDER BY idx", piece)
+          .toArray()
+          .map((r) => r.data),
+      });
+    const pieces = sql
+      .exec<{ piece: string; json: string }>("SELECT piece, json FROM memory_pieces")
+      .toArray();
+    const frames = pieces.find((p) => p.piece === "frames");
+    if (!frames) return null;
+    return {
+      ...(read("frames", frames.json) as Omit<HostMemorySnapshot, "vms">),
+      vms: pieces
+        .filter((p) => p.piece.startsWith("vm:"))
+        .map((p) => read(p.piece, p.json) as HostMemorySnapshot["vms"][number]),
+    };
   }
 }

@@ -165,8 +165,9 @@ export class HostModel {
   readonly capacity: HostCapacity;
   readonly cpu: HostCpu;
   readonly memory: HostMemory;
-  /** Set when the memory model changed since it was last stored. */
-  memoryDirty = false;
+  /** VMs whose memory changed since it was last stored, and VMs whose memory is gone. */
+  readonly memoryChanged = new Set<string>();
+  readonly memoryDropped = new Set<string>();
   private readonly vms = new Map<string, VmRecord>();
   private readonly newId: () => string;
 
@@ -197,7 +198,12 @@ export class HostModel {
     this.memory = memory
       ? HostMemory.restore(memory)
       : new HostMemory(Math.floor(host.hw.memoryMiB / 2) * 2 * MIB);
-    for (const id of this.memory.vmIds()) if (!running.has(id)) this.memory.destroyVm(id);
+    for (const id of this.memory.vmIds()) {
+      if (!running.has(id)) {
+        this.memory.destroyVm(id);
+        this.memoryDropped.add(id);
+      }
+    }
     for (const id of running) if (!this.memory.hasVm(id)) this.addMemoryVm(this.vms.get(id)!);
   }
 
@@ -214,7 +220,7 @@ export class HostModel {
     // Counted over the whole access: creating the process's first table is already a fault.
     const before = faultCounts(this.memory.vmSummary(instanceId));
     const first = this.memory.translate(instanceId, req.asid, req.gva, req.vcpu, req.write);
-    this.memoryDirty = true;
+    this.memoryChanged.add(instanceId);
     if (first.fault === null) return { first, handled: null, final: null };
     const touched = this.memory.touch(instanceId, req.asid, req.gva, req.write, req.vcpu);
     const final = this.memory.translate(instanceId, req.asid, req.gva, req.vcpu, req.write);
@@ -247,7 +253,7 @@ export class HostModel {
       vcpus: vm.instance.vcpus,
       mode: this.host.hypervisor === "xen" ? "shadow" : "ept",
     });
-    this.memoryDirty = true;
+    this.memoryChanged.add(vm.instance.instanceId);
   }
 
   /** Runs the CPU model up to `now` (skipping what lies beyond its catch-up horizon). */
@@ -460,7 +466,8 @@ export class HostModel {
         this.cpuAt(at).removeVm(vm.instance.instanceId);
         // Stop and terminate give every frame back.
         this.memory.destroyVm(vm.instance.instanceId);
-        this.memoryDirty = true;
+        this.memoryChanged.delete(vm.instance.instanceId);
+        this.memoryDropped.add(vm.instance.instanceId);
         this.capacity.release(vm.instance.instanceId);
         this.vms.delete(vm.instance.instanceId);
         changes.removed.push(vm.instance);

@@ -265,6 +265,15 @@ export class HostMemory {
     };
   }
 
+  /** The frame map alone: with `snapshotVm`, lets a store rewrite only what changed. */
+  snapshotFrames(): Omit<HostMemorySnapshot, "vms"> {
+    return { version: 1, hostBytes: this.hostBytes, frames: this.frames.snapshot() };
+  }
+
+  snapshotVm(vmId: string): HostMemorySnapshot["vms"][number] {
+    return { vmId, vm: this.get(vmId).snapshot() };
+  }
+
   static restore(s: HostMemorySnapshot): HostMemory {
     if (s.version !== 1) throw new RangeError(`unknown host memory snapshot version ${s.version}`);
     const h = new HostMemory(s.hostBytes);
