@@ -393,7 +393,8 @@ export class HostModel {
     for (const id of ids) {
       const vm = this.vms.get(id);
       if (!vm || vm.holdExpiresWallMs === null) continue;
-      const previous = vm.instance.state;
+      // A new launch comes from nowhere; a start comes from stopped.
+      const previous = vm.instance.version === 0 ? null : vm.instance.state;
       vm.holdExpiresWallMs = null;
       this.enter(vm, "pending", now, previous === "stopped" ? "User initiated" : "");
       this.cpuAt(now);
@@ -501,7 +502,7 @@ export class HostModel {
     type: FleetEvent["type"],
     time: number,
     instance: InstanceRecord,
-    previousState: string,
+    previousState: string | null,
   ): void {
     changes.events.push({
       id: this.newId(),

@@ -111,10 +111,13 @@ describe("a whole life", () => {
     expect((await getInstance(inst.instanceId)).body.state).toEqual({ code: 48, name: "terminated" });
     expect((await hostView(host.hostId)).usage.capacity.vcpus.used).toBe(0);
 
-    const events = await call<{ events: { state: string }[] }>(
+    const events = await call<{ events: { state: string; previousState: string | null }[] }>(
       "GET",
       `/v1/events?instanceId=${inst.instanceId}`,
     );
+    // A launch comes from nowhere; every later event names the state it left.
+    expect(events.body.events[0].previousState).toBeNull();
+    expect(events.body.events[4].previousState).toBe("stopped");
     expect(events.body.events.map((e) => e.state)).toEqual([
       "pending",
       "running",
