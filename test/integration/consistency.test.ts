@@ -1,12 +1,14 @@
 import {
   createExecutionContext,
   createMessageBatch,
+  createScheduledController,
   evictDurableObject,
   getQueueResult,
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { consumeEvents } from "../../src/events/consumer";
+import worker from "../../src/index";
 import type { FleetEvent } from "../../src/sim/host";
 import { addHosts, advance, call, freshZone, getInstance, hostView, launch } from "./helpers";
 
@@ -133,6 +135,21 @@ describe("D1 and the host objects", () => {
     expect(repaired.body.repaired).toBe(2);
     const again = await call<Reconcile>("POST", "/v1/admin/reconcile", {});
     expect(again.body.agree).toBe(true);
+    expect((await getInstance(id)).body.state.name).toBe("running");
+  });
+
+  it("repairs a lost write by itself on the cron trigger", async () => {
+    const zone = freshZone();
+    await addHosts(zone, "m5", 1);
+    const id = (await launch({ instanceType: "m5.large", availabilityZone: zone })).body.instances[0]
+      .instanceId;
+    await advance(60);
+    await env.DB.prepare("UPDATE instances SET state = 'stopped', state_code = 80 WHERE id = ?")
+      .bind(id)
+      .run();
+    expect((await call<Reconcile>("POST", "/v1/admin/reconcile", {})).body.agree).toBe(false);
+    await worker.scheduled(createScheduledController({ cron: "*/10 * * * *" }), env);
+    expect((await call<Reconcile>("POST", "/v1/admin/reconcile", {})).body.agree).toBe(true);
     expect((await getInstance(id)).body.state.name).toBe("running");
   });
 
