@@ -2,6 +2,8 @@
 // Sizes and bandwidths from describe-instance-types (see shared REFERENCES.md); EBS and IOPS
 // figures are the published "up to"/baseline values, recalled, and marked approximate.
 
+import type { HostHardware } from "./admission";
+
 export type Hypervisor = "nitro" | "xen";
 export type Family = "c5" | "m5" | "r5" | "c5d" | "m5d" | "r5d" | "c4" | "m4" | "r4";
 
@@ -218,17 +220,10 @@ export function findInstanceType(name: string): InstanceType | undefined {
 
 export const FAMILIES: readonly Family[] = ["c5", "m5", "r5", "c5d", "m5d", "r5d", "c4", "m4", "r4"];
 
-export interface HostShape {
+/** A host's hardware, with what the virtualization layer keeps for itself. */
+export interface HostShape extends HostHardware {
   family: Family;
   hypervisor: Hypervisor;
-  sockets: number;
-  coresPerSocket: number;
-  threadsPerCore: number;
-  memoryMiB: number;
-  /** Hardware threads and memory the virtualization layer keeps for itself. */
-  reservedThreads: number;
-  reservedMemoryMiB: number;
-  nvmeGB: number;
 }
 
 // A host is sized so that its largest instance size fits exactly once after the
