@@ -5,7 +5,7 @@ import type { CapacitySummary } from "../sim/admission";
 import { type Family, HOST_SHAPES } from "../sim/catalog";
 import type { HostRecord, HostState } from "../sim/host";
 import type { Fleet } from "./context";
-import { hostNotFound } from "./errors";
+import { hostNotFound, invalidParameter } from "./errors";
 import { newId } from "./ids";
 import { mirror } from "./mirror";
 
@@ -99,6 +99,19 @@ export async function createHost(fleet: Fleet, input: CreateHostInput): Promise<
       memoryMiB: input.memoryMiB ?? shape.memoryMiB,
     },
   };
+  const threads = record.hw.sockets * record.hw.coresPerSocket * record.hw.threadsPerCore;
+  if (record.hw.reservedThreads >= threads) {
+    throw invalidParameter(
+      "body.coresPerSocket",
+      `a ${shape.hypervisor} ${input.family} host keeps ${record.hw.reservedThreads} threads for itself; this one has ${threads}`,
+    );
+  }
+  if (record.hw.reservedMemoryMiB >= record.hw.memoryMiB) {
+    throw invalidParameter(
+      "body.memoryMiB",
+      `a ${shape.hypervisor} ${input.family} host keeps ${record.hw.reservedMemoryMiB} MiB for itself`,
+    );
+  }
   const res = await fleet.host(hostId).init(record, await fleet.clock());
   await mirror(fleet.db, res.events);
   return hostView(res.result, res.usage.capacity, res.usage.version);

@@ -146,41 +146,66 @@ async function place(
   const held = new Map<string, string[]>();
   let remaining = records;
   let placed = 0;
+
+  const commitHeld = async () => {
+    for (const [hostId, ids] of held) {
+      try {
+        events.push(...(await fleet.host(hostId).commit(ids, clock)).events);
+      } catch (err) {
+        // Those holds lapse on the host by themselves; the instances were never visible.
+        console.warn("commit of an admission hold failed", err);
+        placed -= ids.length;
+      }
+    }
+    held.clear();
+  };
+
+  // Spread first shares what is left evenly over the hosts left, then (like binpack)
+  // offers whatever still has no host to every host again.
+  const passes: ("share" | "all")[] = strategy === "spread" ? ["share", "all"] : ["all"];
   try {
-    for (let i = 0; i < ranked.length && remaining.length > 0; i++) {
-      // Spread shares what is left evenly over the hosts left; binpack offers it all.
-      const share =
-        strategy === "spread" ? Math.ceil(remaining.length / (ranked.length - i)) : remaining.length;
-      const offer = remaining.slice(0, share);
-      const commitIfAtLeast = Math.max(1, minCount - placed);
-      const res = await fleet.host(ranked[i].id).admit(offer, commitIfAtLeast, clock);
-      events.push(...res.events);
-      const admitted = new Set(res.result);
-      if (admitted.size === 0) continue;
-      if (admitted.size < commitIfAtLeast) held.set(ranked[i].id, res.result);
-      placed += admitted.size;
-      remaining = remaining.filter((r) => !admitted.has(r.instanceId));
-      if (placed >= minCount && held.size > 0) {
-        for (const [hostId, ids] of held)
-          events.push(...(await fleet.host(hostId).commit(ids, clock)).events);
-        held.clear();
+    for (const pass of passes) {
+      for (let i = 0; i < ranked.length && remaining.length > 0; i++) {
+        const share = pass === "share" ? Math.ceil(remaining.length / (ranked.length - i)) : remaining.length;
+        const offer = remaining.slice(0, share);
+        const commitIfAtLeast = Math.max(1, minCount - placed);
+        let res: Awaited<ReturnType<ReturnType<Fleet["host"]>["admit"]>>;
+        try {
+          res = await fleet.host(ranked[i].id).admit(offer, commitIfAtLeast, clock);
+        } catch (err) {
+          // A host that fails to answer is a host with no room for this launch.
+          console.warn(`admission on ${ranked[i].id} failed`, err);
+          continue;
+        }
+        events.push(...res.events);
+        const admitted = new Set(res.result);
+        if (admitted.size === 0) continue;
+        if (admitted.size < commitIfAtLeast) held.set(ranked[i].id, res.result);
+        placed += admitted.size;
+        remaining = remaining.filter((r) => !admitted.has(r.instanceId));
+        if (placed >= minCount && held.size > 0) await commitHeld();
       }
     }
   } finally {
-    // Below the minimum (or failing midway): nothing launches, every hold is given back.
-    if (held.size > 0) {
-      for (const [hostId, ids] of held) {
-        try {
-          events.push(...(await fleet.host(hostId).cancel(ids, clock)).events);
-        } catch (err) {
-          // The hold expires by itself on the host's alarm.
-          console.warn("cancel of an admission hold failed", err);
-        }
+    // Below the minimum: nothing launches, every hold is given back.
+    for (const [hostId, ids] of held) {
+      try {
+        events.push(...(await fleet.host(hostId).cancel(ids, clock)).events);
+      } catch (err) {
+        console.warn("cancel of an admission hold failed; it lapses by itself", err);
       }
     }
-    await mirror(fleet.db, events);
+    try {
+      await mirror(fleet.db, events);
+    } catch (err) {
+      // The hosts' outboxes carry the same events to D1 through the queue.
+      console.warn("mirroring a launch to D1 failed; the events queue will apply it", err);
+    }
   }
   if (placed < minCount) {
+    if (zone && !(await fleet.db.select({ z: hosts.zone }).from(hosts).where(eq(hosts.zone, zone)).get())) {
+      throw invalidParameter("availabilityZone", `'${zone}' is not a zone of this fleet`);
+    }
     const elsewhere = rankHosts(all, { ...request, zone: undefined }, "spread")
       .map((h) => h.zone)
       .filter((z) => z !== zone);
@@ -197,8 +222,13 @@ function paramsOf(input: RunInstancesInput): string {
   return JSON.stringify({ ...rest, tags });
 }
 
-async function tokenReplay(fleet: Fleet, token: string, paramsHash: string) {
-  // A concurrent request with the same token may still be launching: wait for it briefly.
+/** A pending token older than this belongs to a launch that died; another may take it over. */
+const TOKEN_STALE_MS = 60_000;
+
+type Replay = { reservationId: string; instances: InstanceView[] };
+
+/** Waits for a concurrent launch with the token; null when the token is free to take. */
+async function tokenReplay(fleet: Fleet, token: string, paramsHash: string): Promise<Replay | null> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const row = await fleet.db.select().from(clientTokens).where(eq(clientTokens.token, token)).get();
     if (!row) return null;
@@ -217,7 +247,39 @@ async function tokenReplay(fleet: Fleet, token: string, paramsHash: string) {
         : [];
       return { reservationId: row.reservationId, instances: rows.map((r) => instanceView(rowToRecord(r))) };
     }
+    if (Date.now() - row.createdAt > TOKEN_STALE_MS) {
+      await fleet.db
+        .delete(clientTokens)
+        .where(and(eq(clientTokens.token, token), eq(clientTokens.reservationId, row.reservationId)));
+      return null;
+    }
     await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new ApiError(
+    409,
+    "IdempotentInstanceInProgress",
+    `clientToken: a launch with '${token}' is still in progress`,
+  );
+}
+
+/** Takes the token for this launch (null), or answers with the launch that already has it. */
+async function holdToken(fleet: Fleet, token: string, paramsHash: string, reservationId: string) {
+  for (let round = 0; round < 3; round++) {
+    const taken = await fleet.db
+      .insert(clientTokens)
+      .values({
+        token,
+        paramsHash,
+        status: "pending",
+        reservationId,
+        instanceIds: "[]",
+        createdAt: Date.now(),
+      })
+      .onConflictDoNothing()
+      .returning({ token: clientTokens.token });
+    if (taken.length > 0) return null;
+    const replay = await tokenReplay(fleet, token, paramsHash);
+    if (replay) return replay;
   }
   throw new ApiError(
     409,
@@ -231,39 +293,14 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
   if (!type) throw invalidParameter("instanceType", `'${input.instanceType}' is not a known instance type`);
   checkWorkload(input.workload);
   if (input.minCount > input.maxCount) throw invalidParameter("minCount", "must not exceed maxCount");
-  if (input.availabilityZone) {
-    const known = await fleet.db
-      .select({ z: hosts.zone })
-      .from(hosts)
-      .where(eq(hosts.zone, input.availabilityZone))
-      .get();
-    if (!known)
-      throw invalidParameter("availabilityZone", `'${input.availabilityZone}' is not a zone of this fleet`);
-  }
-
   const reservationId = newId("r");
-  let paramsHash = "";
   if (input.clientToken) {
-    paramsHash = await sha256Hex(paramsOf(input));
-    const replay = await tokenReplay(fleet, input.clientToken, paramsHash);
+    const replay = await holdToken(fleet, input.clientToken, await sha256Hex(paramsOf(input)), reservationId);
     if (replay) return replay;
-    const claimed = await fleet.db
-      .insert(clientTokens)
-      .values({
-        token: input.clientToken,
-        paramsHash,
-        status: "pending",
-        reservationId,
-        instanceIds: "[]",
-        createdAt: Date.now(),
-      })
-      .onConflictDoNothing()
-      .returning({ token: clientTokens.token });
-    if (claimed.length === 0) {
-      const again = await tokenReplay(fleet, input.clientToken, paramsHash);
-      if (again) return again;
-    }
   }
+  const ownToken = input.clientToken
+    ? and(eq(clientTokens.token, input.clientToken), eq(clientTokens.reservationId, reservationId))
+    : undefined;
 
   const now = await fleet.now();
   const records: InstanceRecord[] = Array.from({ length: input.maxCount }, () => ({
@@ -308,11 +345,11 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
   }
   const launched = latestRecords(events).filter((r) => r.reservationId === reservationId);
   launched.sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
-  if (input.clientToken) {
+  if (ownToken) {
     await fleet.db
       .update(clientTokens)
       .set({ status: "done", instanceIds: JSON.stringify(launched.map((r) => r.instanceId)) })
-      .where(eq(clientTokens.token, input.clientToken));
+      .where(ownToken);
   }
   return { reservationId, instances: launched.map(instanceView) };
 }
@@ -376,10 +413,11 @@ export async function listInstances(fleet: Fleet, f: InstanceFilter) {
   if (f.hostId) where.push(eq(instances.hostId, f.hostId));
   if (f.availabilityZone) where.push(eq(instances.zone, f.availabilityZone));
   for (const [key, value] of f.tags) {
+    // json_each compares keys as values, so any character in a tag key is safe.
     where.push(
       value === null
-        ? sql`json_type(${instances.tags}, ${`$."${key}"`}) IS NOT NULL`
-        : sql`json_extract(${instances.tags}, ${`$."${key}"`}) = ${value}`,
+        ? sql`EXISTS (SELECT 1 FROM json_each(${instances.tags}) WHERE json_each.key = ${key})`
+        : sql`EXISTS (SELECT 1 FROM json_each(${instances.tags}) WHERE json_each.key = ${key} AND json_each.value = ${value})`,
     );
   }
   if (f.cursor) where.push(gt(instances.id, f.cursor));
@@ -398,7 +436,8 @@ export async function listInstances(fleet: Fleet, f: InstanceFilter) {
 
 // ---- lifecycle actions ----
 
-const CLAIM_MS = 30_000;
+/** Longer than the repair path's period, so a start whose mirror write was lost cannot run twice. */
+const CLAIM_MS = 15 * 60_000;
 
 function incorrectState(id: string, state: string, action: InstanceAction): ApiError {
   return new ApiError(
@@ -491,7 +530,12 @@ async function actOffHost(fleet: Fleet, rec: InstanceRecord, action: InstanceAct
       host: null,
       hostRecord: null,
     };
-    await mirror(fleet.db, [event]);
+    try {
+      await mirror(fleet.db, [event]);
+    } catch (err) {
+      await release();
+      throw err;
+    }
     await fleet.publish([event]);
     return { instanceId: rec.instanceId, previousState, currentState: stateOf("terminated") };
   }
@@ -553,10 +597,10 @@ export async function setWorkload(fleet: Fleet, id: string, spec: WorkloadSpec) 
       host: null,
       hostRecord: null,
     };
-    // Only if nobody changed the instance meanwhile (a start claims the row first).
+    // One conditional write: only if nobody changed or claimed the instance meanwhile.
     const won = await fleet.db
       .update(instances)
-      .set({ claim: null })
+      .set({ workload: typeof spec === "string" ? spec : JSON.stringify(spec), version: rec.version + 1 })
       .where(and(eq(instances.id, id), eq(instances.version, rec.version), isNull(instances.claim)))
       .returning({ id: instances.id });
     if (won.length === 0) continue;

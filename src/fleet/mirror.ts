@@ -118,8 +118,15 @@ export function mirrorStatements(db: Db, evs: readonly FleetEvent[]): BatchItem<
     );
     if (e.instance) out.push(upsertInstance(db, e.instance));
     if (e.hostRecord && e.host) out.push(upsertHost(db, e.hostRecord, e.host));
-    else if (e.hostId && e.host) out.push(updateHostUsage(db, e.hostId, e.host));
   }
+  // One write per host, of its newest use: a launch of many instances is many events.
+  const newest = new Map<string, HostUsage>();
+  for (const e of evs) {
+    if (!e.hostId || !e.host || e.hostRecord) continue;
+    const seen = newest.get(e.hostId);
+    if (!seen || seen.version < e.host.version) newest.set(e.hostId, e.host);
+  }
+  for (const [hostId, usage] of newest) out.push(updateHostUsage(db, hostId, usage));
   return out;
 }
 

@@ -43,11 +43,15 @@ export interface ReconcileView extends HostView {
 const HOLD_MS = 60_000;
 const OUTBOX_RETRY_MS = 5_000;
 const OUTBOX_BATCH = 100;
+// Queues take batches of up to 256 KB; one event (tags included) stays well under 64 KB.
+const OUTBOX_BATCH_BYTES = 192 * 1024;
 
 export class HostObject extends DurableObject<Env> {
   private model: HostModel | null = null;
   private clock: ClockState | null = null;
   private flushing = false;
+  /** Simulated time never runs backwards here, even for a request carrying an older clock. */
+  private lastNow = Number.NEGATIVE_INFINITY;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -211,7 +215,8 @@ export class HostObject extends DurableObject<Env> {
     const m = this.model;
     if (!m) throw new Error("host is not initialized");
     this.saveClock(clock);
-    const now = simNow(clock, Date.now());
+    const now = Math.max(simNow(clock, Date.now()), this.lastNow);
+    this.lastNow = now;
     let out: { result: T; changes: Changes[] };
     let all: Changes[];
     try {
@@ -293,8 +298,18 @@ export class HostObject extends DurableObject<Env> {
           )
           .toArray();
         if (rows.length === 0) return;
-        await this.env.EVENTS.sendBatch(rows.map((r) => ({ body: JSON.parse(r.body), contentType: "json" })));
-        this.ctx.storage.sql.exec("DELETE FROM outbox WHERE seq <= ?", rows[rows.length - 1].seq);
+        // A batch is capped in bytes as well as in messages.
+        const batch: typeof rows = [];
+        let bytes = 0;
+        for (const r of rows) {
+          if (batch.length > 0 && bytes + r.body.length > OUTBOX_BATCH_BYTES) break;
+          batch.push(r);
+          bytes += r.body.length;
+        }
+        await this.env.EVENTS.sendBatch(
+          batch.map((r) => ({ body: JSON.parse(r.body), contentType: "json" })),
+        );
+        this.ctx.storage.sql.exec("DELETE FROM outbox WHERE seq <= ?", batch[batch.length - 1].seq);
       }
     } catch (err) {
       console.warn("host outbox delivery failed; the alarm will retry", err);

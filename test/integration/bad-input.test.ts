@@ -99,6 +99,31 @@ describe("bad input", () => {
     expect(after.body.hosts.length).toBe(before.body.hosts.length);
   });
 
+  it("filters by any tag key, quotes included, without an error", async () => {
+    const res = await call<{ instances: unknown[] }>(
+      "GET",
+      `/v1/instances?tag=${encodeURIComponent('a"b')}=1`,
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.instances).toEqual([]);
+  });
+
+  it("refuses a host too small for its hypervisor's own reservation", async () => {
+    const res = await call<Problem>("POST", "/v1/hosts", {
+      availabilityZone: "us-east-1a",
+      family: "m4",
+      coresPerSocket: 1,
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.detail).toContain("body.coresPerSocket");
+  });
+
+  it("refuses a clock scale too small to schedule anything", async () => {
+    const res = await call<Problem>("PUT", "/v1/admin/clock", { scale: 1e-13 });
+    expect(res.status).toBe(400);
+    expect(res.body.detail).toContain("body.scale");
+  });
+
   it("refuses a clock that would run backwards", async () => {
     const res = await call<Problem>("POST", "/v1/admin/clock/advance", { seconds: -5 });
     expect(res.status).toBe(400);

@@ -119,10 +119,9 @@ describe("D1 and the host objects", () => {
     const id = (await launch({ instanceType: "m5.large", availabilityZone: zone })).body.instances[0]
       .instanceId;
     await advance(60);
-    // A mirror write that never happened: D1 still believes the instance is pending.
-    await env.DB.prepare(
-      "UPDATE instances SET state = 'pending', state_code = 0, version = version - 1 WHERE id = ?",
-    )
+    // A mirror write gone wrong: D1 believes the instance is pending. The version is left
+    // alone, so no late queue delivery of the same events can mend it; only reconcile can.
+    await env.DB.prepare("UPDATE instances SET state = 'pending', state_code = 0 WHERE id = ?")
       .bind(id)
       .run();
     await env.DB.prepare("UPDATE hosts SET used_vcpus = 0, vm_count = 0 WHERE id = ?")

@@ -1,10 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { inArray } from "drizzle-orm";
-import { instances } from "../../db/schema";
+import { hosts, instances } from "../../db/schema";
 import { advanceClock, clockView, configureClock } from "../../fleet/clock";
 import { Fleet } from "../../fleet/context";
 import { mirror } from "../../fleet/mirror";
 import { reconcile } from "../../fleet/reconcile";
+import type { ClockState } from "../../sim/clock";
 import { router } from "../router";
 import { problemResponses } from "../schemas";
 
@@ -13,6 +14,28 @@ const Clock = z
   .openapi("Clock");
 
 const MAX_ADVANCE_S = 30 * 24 * 3600;
+
+/**
+ * Settles due transitions: on the hosts with an instance in a transitional state, or on
+ * every host (when the clock's mode changed, so that each sets its alarms anew). A host that fails is
+ * reported, not fatal: the clock has moved, and it settles on its next call.
+ */
+async function settleHosts(fleet: Fleet, clock: ClockState, onlyBusy: boolean) {
+  const ids = onlyBusy
+    ? (
+        await fleet.db
+          .selectDistinct({ hostId: instances.hostId })
+          .from(instances)
+          .where(inArray(instances.state, ["pending", "stopping", "shutting-down"]))
+      )
+        .map((b) => b.hostId)
+        .filter((h): h is string => h !== null)
+    : (await fleet.db.select({ id: hosts.id }).from(hosts)).map((h) => h.id);
+  const results = await Promise.allSettled(ids.map((id) => fleet.host(id).settle(clock)));
+  const evs = results.flatMap((r) => (r.status === "fulfilled" ? r.value.events : []));
+  await mirror(fleet.db, evs);
+  return { settledEvents: evs.length, hostsFailed: results.filter((r) => r.status === "rejected").length };
+}
 
 export const adminRoutes = router()
   .openapi(
@@ -44,7 +67,11 @@ export const adminRoutes = router()
       responses: {
         200: {
           description: "The clock after the advance",
-          content: { "application/json": { schema: Clock.extend({ settledEvents: z.number() }) } },
+          content: {
+            "application/json": {
+              schema: Clock.extend({ settledEvents: z.number(), hostsFailed: z.number() }),
+            },
+          },
         },
         ...problemResponses(400),
       },
@@ -52,17 +79,7 @@ export const adminRoutes = router()
     async (c) => {
       const fleet = new Fleet(c.env);
       const clock = await advanceClock(fleet.db, c.env, Math.round(c.req.valid("json").seconds * 1000));
-      // Only hosts with an instance in a transitional state can have anything fall due.
-      const busy = await fleet.db
-        .selectDistinct({ hostId: instances.hostId })
-        .from(instances)
-        .where(inArray(instances.state, ["pending", "stopping", "shutting-down"]));
-      const results = await Promise.all(
-        busy.filter((b) => b.hostId).map((b) => fleet.host(b.hostId!).settle(clock)),
-      );
-      const evs = results.flatMap((r) => r.events);
-      await mirror(fleet.db, evs);
-      return c.json({ ...clockView(clock), settledEvents: evs.length }, 200);
+      return c.json({ ...clockView(clock), ...(await settleHosts(fleet, clock, true)) }, 200);
     },
   )
   .openapi(
@@ -77,7 +94,7 @@ export const adminRoutes = router()
             "application/json": {
               schema: z.strictObject({
                 mode: z.enum(["manual", "scaled"]).optional(),
-                scale: z.number().positive().max(10_000).optional(),
+                scale: z.number().min(0.001).max(10_000).optional(),
               }),
             },
           },
@@ -91,7 +108,10 @@ export const adminRoutes = router()
     }),
     async (c) => {
       const fleet = new Fleet(c.env);
-      return c.json(clockView(await configureClock(fleet.db, c.env, c.req.valid("json"))), 200);
+      const clock = await configureClock(fleet.db, c.env, c.req.valid("json"));
+      // Every host learns the new clock now, so alarms follow the new mode at once.
+      await settleHosts(fleet, clock, false);
+      return c.json(clockView(clock), 200);
     },
   )
   .openapi(
