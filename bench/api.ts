@@ -102,7 +102,11 @@ async function main() {
       amount: launches,
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ instanceType: "m5.large", tags: { bench: "api" } }),
+      body: JSON.stringify({
+        instanceType: "m5.large",
+        tags: { bench: "api" },
+        placementStrategy: process.env.BENCH_PLACEMENT ?? "binpack",
+      }),
     });
     const launched = launch["2xx"];
     const launchRate = launched / (launch.duration || 1);
