@@ -2,7 +2,7 @@
 import { and, asc, eq, gt, type SQL } from "drizzle-orm";
 import { hosts } from "../db/schema";
 import type { CapacitySummary } from "../sim/admission";
-import { type Family, HOST_SHAPES } from "../sim/catalog";
+import { type Family, HOST_SHAPES, hostedShape } from "../sim/catalog";
 import type { HostRecord, HostState } from "../sim/host";
 import type { Fleet } from "./context";
 import { hostNotFound, invalidParameter } from "./errors";
@@ -18,6 +18,8 @@ export interface CreateHostInput {
   threadsPerCore?: number;
   memoryMiB?: number;
   state?: HostState;
+  /** A hosted (Type 2) hypervisor instead of the family's own, for teaching. */
+  hypervisor?: "type2";
   /** Only the demo seed names its hosts, so that seeding twice creates nothing twice. */
   hostId?: string;
 }
@@ -79,7 +81,7 @@ function fromRow(r: HostRow): HostView {
 }
 
 export async function createHost(fleet: Fleet, input: CreateHostInput): Promise<HostView> {
-  const shape = HOST_SHAPES[input.family];
+  const shape = input.hypervisor === "type2" ? hostedShape(input.family) : HOST_SHAPES[input.family];
   const now = await fleet.now();
   const hostId = input.hostId ?? newId("h");
   const sockets = input.sockets ?? shape.sockets;

@@ -3,7 +3,7 @@
 // a stopped instance belongs to no host, and D1 (guarded by a claim) is its record.
 import { and, asc, eq, gt, inArray, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import { clientTokens, hosts, instances, simClock } from "../db/schema";
-import { findInstanceType, type Hypervisor, type InstanceType } from "../sim/catalog";
+import { findInstanceType, type HostHypervisor, type InstanceType } from "../sim/catalog";
 import { resolveWorkload, type WorkloadSpec } from "../sim/cpu";
 import type { FleetEvent, InstanceRecord } from "../sim/host";
 import {
@@ -645,7 +645,7 @@ export async function instanceCpu(fleet: Fleet, id: string, windowSeconds: numbe
   await mirror(fleet.db, res.events);
   if (!res.result)
     throw new ApiError(409, "IncorrectInstanceState", `The instance '${id}' has left its host`);
-  return { instanceId: id, hostId: row.hostId, hypervisor: row.hypervisor as Hypervisor, ...res.result };
+  return { instanceId: id, hostId: row.hostId, hypervisor: row.hypervisor as HostHypervisor, ...res.result };
 }
 
 // ---- memory ----

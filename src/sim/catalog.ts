@@ -5,6 +5,8 @@
 import type { HostHardware } from "./admission";
 
 export type Hypervisor = "nitro" | "xen";
+/** What a host may run: the instance types' hypervisors, or a hosted (Type 2) one for teaching. */
+export type HostHypervisor = Hypervisor | "type2";
 export type Family = "c5" | "m5" | "r5" | "c5d" | "m5d" | "r5d" | "c4" | "m4" | "r4";
 
 export interface InstanceType {
@@ -271,3 +273,19 @@ function shapeFor(family: Family): HostShape {
 export const HOST_SHAPES: Readonly<Record<Family, HostShape>> = Object.fromEntries(
   FAMILIES.map((f) => [f, shapeFor(f)]),
 ) as Record<Family, HostShape>;
+
+// A hosted hypervisor (a desktop VMM on a general-purpose OS), for teaching: the host OS
+// keeps memory of its own and competes with guests for every thread, so none is reserved.
+const HOSTED_OS_MEMORY_MIB = 8192;
+
+export function hostedShape(family: Family): Omit<HostShape, "hypervisor"> & { hypervisor: "type2" } {
+  const base = shapeFor(family);
+  const guestMemoryMiB = base.memoryMiB - base.reservedMemoryMiB;
+  return {
+    ...base,
+    hypervisor: "type2",
+    reservedThreads: 0,
+    memoryMiB: guestMemoryMiB + HOSTED_OS_MEMORY_MIB,
+    reservedMemoryMiB: HOSTED_OS_MEMORY_MIB,
+  };
+}

@@ -3,7 +3,7 @@
 // and id generation are inputs. The Host Durable Object persists what this returns.
 
 import { type Allocation, type CapacitySummary, HostCapacity, type HostHardware } from "./admission";
-import { type Family, findInstanceType, type Hypervisor } from "./catalog";
+import { type Family, findInstanceType, type HostHypervisor } from "./catalog";
 import {
   HostCpu,
   type HostCpuSnapshot,
@@ -37,7 +37,7 @@ export interface HostRecord {
   zone: string;
   rack: string;
   family: Family;
-  hypervisor: Hypervisor;
+  hypervisor: HostHypervisor;
   hw: HostHardware;
   state: HostState;
   createdAt: number;
@@ -49,7 +49,8 @@ export interface InstanceRecord {
   reservationId: string;
   instanceType: string;
   family: Family;
-  hypervisor: Hypervisor;
+  /** The hypervisor of the host it runs (or last ran) on. */
+  hypervisor: HostHypervisor;
   zone: string;
   hostId: string | null;
   state: InstanceState;
@@ -146,7 +147,8 @@ export function cpuDescription(host: HostRecord): HostDescription {
     memoryMiB: hw.memoryMiB,
     overcommitRatio: 1,
   };
-  // Xen's reservation is dom0, pinned to threads of its own; Nitro reserves no threads.
+  // Xen's reservation is dom0, pinned to threads of its own; Nitro reserves no threads; a
+  // hosted hypervisor's host OS reserves none either, and competes for all of them.
   return host.hypervisor === "xen"
     ? { ...base, dom0: { vcpus: hw.reservedThreads, memoryMiB: hw.reservedMemoryMiB, dedicated: true } }
     : base;
@@ -372,7 +374,13 @@ export class HostModel {
       const a = this.capacity.allocate(inst.instanceId, inst.vcpus, inst.memoryMiB, inst.nvmeGB);
       if (!a) break;
       const vm: VmRecord = {
-        instance: { ...inst, hostId: this.host.hostId, zone: this.host.zone, threads: a.threads },
+        instance: {
+          ...inst,
+          hostId: this.host.hostId,
+          zone: this.host.zone,
+          hypervisor: this.host.hypervisor,
+          threads: a.threads,
+        },
         transitionAt: null,
         holdExpiresWallMs: opts.holdExpiresWallMs,
       };

@@ -2,7 +2,7 @@
 // state, and how long each transitional state lasts. Codes from the EC2 API reference
 // (InstanceState: the low byte); a never-running instance cannot be stopped.
 
-import type { Hypervisor } from "./catalog";
+import type { HostHypervisor } from "./catalog";
 
 export const INSTANCE_STATES = [
   "pending",
@@ -99,12 +99,14 @@ export interface TransitionTimes {
   rebootMs: number;
 }
 
-export const TRANSITION_TIMES: Readonly<Record<Hypervisor, TransitionTimes>> = {
+export const TRANSITION_TIMES: Readonly<Record<HostHypervisor, TransitionTimes>> = {
   nitro: { bootBaseMs: 8_000, bootPerGiBMs: 40, stopMs: 15_000, shutdownMs: 8_000, rebootMs: 20_000 },
   xen: { bootBaseMs: 25_000, bootPerGiBMs: 120, stopMs: 25_000, shutdownMs: 15_000, rebootMs: 40_000 },
+  // A desktop VMM boots its guest through emulated firmware and the host OS's scheduler.
+  type2: { bootBaseMs: 30_000, bootPerGiBMs: 150, stopMs: 20_000, shutdownMs: 12_000, rebootMs: 45_000 },
 };
 
-export function durationOf(state: InstanceState, hypervisor: Hypervisor, memoryMiB: number): number {
+export function durationOf(state: InstanceState, hypervisor: HostHypervisor, memoryMiB: number): number {
   const t = TRANSITION_TIMES[hypervisor];
   switch (state) {
     case "pending":

@@ -82,6 +82,32 @@ describe("CPU virtualization through the API", () => {
     expect(restarted.body.workload).toEqual(custom);
   });
 
+  it("runs the same guest on a hosted (Type 2) hypervisor at a higher cost than on Nitro", async () => {
+    const zone = freshZone();
+    const other = freshZone();
+    const [hosted] = await addHosts(zone, "m5", 1, { hypervisor: "type2" });
+    await addHosts(other, "m5", 1);
+    const onHosted = (
+      await launch({ instanceType: "m5.2xlarge", availabilityZone: zone, workload: "io_intensive" })
+    ).body.instances[0];
+    const onNitro = (
+      await launch({ instanceType: "m5.2xlarge", availabilityZone: other, workload: "io_intensive" })
+    ).body.instances[0];
+    expect(onHosted.hostId).toBe(hosted.hostId);
+    await advance(120);
+    const h = await call<Cpu & { hypervisor: string }>("GET", `/v1/instances/${onHosted.instanceId}/cpu`);
+    const n = await call<Cpu & { hypervisor: string }>("GET", `/v1/instances/${onNitro.instanceId}/cpu`);
+    expect(h.body.hypervisor).toBe("type2");
+    expect(h.body.overheadPct).toBeGreaterThan(n.body.overheadPct);
+    const host = await call<{ hypervisor: string; virtualization: { cycles: Record<string, number> } }>(
+      "GET",
+      `/v1/hosts/${hosted.hostId}`,
+    );
+    expect(host.body.hypervisor).toBe("type2");
+    // The host OS beneath takes cycles of its own.
+    expect(host.body.virtualization.cycles.hostOs).toBeGreaterThan(0);
+  });
+
   it("refuses a workload it cannot run, naming the field", async () => {
     const zone = freshZone();
     await addHosts(zone, "m5", 1);

@@ -21,6 +21,10 @@ const CreateHost = z
       .max(16 * 1024 * 1024)
       .optional(),
     state: z.enum(HOST_STATES).optional(),
+    hypervisor: z
+      .literal("type2")
+      .optional()
+      .openapi({ description: "run the family's sizes on a hosted (Type 2) hypervisor, for teaching" }),
   })
   .openapi("CreateHost");
 
@@ -72,7 +76,7 @@ export const hostRoutes = router()
         query: z.strictObject({
           availabilityZone: z.string().optional(),
           family: z.enum(FAMILIES).optional(),
-          hypervisor: z.enum(["nitro", "xen"]).optional(),
+          hypervisor: z.enum(["nitro", "xen", "type2"]).optional(),
           state: z.enum(HOST_STATES).optional(),
           cursor: z.string().optional(),
           limit: Limit,

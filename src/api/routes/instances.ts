@@ -51,7 +51,7 @@ const CpuCounters = z
   .object({
     instanceId: z.string(),
     hostId: z.string(),
-    hypervisor: z.enum(["nitro", "xen"]),
+    hypervisor: z.enum(["nitro", "xen", "type2"]),
     mode: z.enum(["pv", "hvm"]),
     windowMs: z.number().openapi({ description: "Simulated time the figures cover" }),
     vmExits: numbers,
