@@ -355,6 +355,17 @@ export class HostObject extends DurableObject<Env> {
   }
 
   private saveClock(clock: ClockState): void {
+    const c = this.clock;
+    // The clock changes only when an admin moves or reconfigures it: skip the write otherwise.
+    if (
+      c &&
+      c.mode === clock.mode &&
+      c.scale === clock.scale &&
+      c.anchorSimMs === clock.anchorSimMs &&
+      c.anchorWallMs === clock.anchorWallMs
+    ) {
+      return;
+    }
     this.clock = clock;
     this.ctx.storage.sql.exec(
       "INSERT OR REPLACE INTO meta (key, value) VALUES ('clock', ?)",
