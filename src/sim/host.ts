@@ -346,11 +346,29 @@ export class HostModel {
     return changes;
   }
 
+  /**
+   * Maintenance and retirement only keep new instances away. A failure takes every
+   * instance down at once, as EC2 does when the hardware under it dies: running ones
+   * stop (their EBS state survives, they can start elsewhere), ones that never finished
+   * launching or were already shutting down are terminated, and holds are dropped.
+   */
   setState(state: HostState, now: number): Changes {
     const changes = emptyChanges();
     if (state === this.host.state) return changes;
     const previous = this.host.state;
     this.host = { ...this.host, state };
+    if (state === "failed") {
+      const held = this.list().filter((vm) => vm.holdExpiresWallMs !== null);
+      const cancelled = this.cancel(held.map((vm) => vm.instance.instanceId));
+      changes.removed.push(...cancelled.removed);
+      for (const vm of this.list()) {
+        const before = vm.instance.state;
+        const to = before === "running" || before === "stopping" ? "stopped" : "terminated";
+        this.enter(vm, to, now, "Server.InternalError: the host under the instance failed");
+        this.depart(vm, now, changes);
+        this.instanceEvent(changes, "instance.state-changed", now, vm.instance, before);
+      }
+    }
     this.hostEvent(changes, "host.state-changed", now, previous);
     return changes;
   }
@@ -469,21 +487,24 @@ export class HostModel {
       const previous = vm.instance.state;
       const next = settlesTo(previous)!;
       this.enter(vm, next, at, vm.instance.stateReason);
-      if (occupiesHost(next)) {
-        changes.upserted.push(vm);
-      } else {
-        this.cpuAt(at).removeVm(vm.instance.instanceId);
-        // Stop and terminate give every frame back.
-        this.memory.destroyVm(vm.instance.instanceId);
-        this.memoryChanged.delete(vm.instance.instanceId);
-        this.memoryDropped.add(vm.instance.instanceId);
-        this.capacity.release(vm.instance.instanceId);
-        this.vms.delete(vm.instance.instanceId);
-        changes.removed.push(vm.instance);
-      }
+      if (occupiesHost(next)) changes.upserted.push(vm);
+      else this.depart(vm, at, changes);
       this.instanceEvent(changes, "instance.state-changed", at, vm.instance, previous);
     }
     return changes;
+  }
+
+  /** Takes a VM that has stopped or terminated off the host: threads, memory, CPU model. */
+  private depart(vm: VmRecord, at: number, changes: Changes): void {
+    const id = vm.instance.instanceId;
+    this.cpuAt(at).removeVm(id);
+    // Stop and terminate give every frame back.
+    this.memory.destroyVm(id);
+    this.memoryChanged.delete(id);
+    this.memoryDropped.add(id);
+    this.capacity.release(id);
+    this.vms.delete(id);
+    changes.removed.push(vm.instance);
   }
 
   private enter(vm: VmRecord, state: InstanceState, at: number, reason: string): void {

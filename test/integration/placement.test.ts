@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addHosts, call, freshZone, hostView, launch } from "./helpers";
+import { addHosts, advance, call, freshZone, hostView, launch } from "./helpers";
 
 describe("placement", () => {
   it("packs instances onto the fullest host by default", async () => {
@@ -130,5 +130,43 @@ describe("placement", () => {
     // The largest m4 fits exactly once beside dom0, and nothing else does.
     expect((await launch({ instanceType: "m4.16xlarge", availabilityZone: zone })).status).toBe(201);
     expect((await launch({ instanceType: "m4.large", availabilityZone: zone })).status).toBe(503);
+  });
+});
+
+describe("host failure", () => {
+  it("stops the running instances of a failed host, terminates the ones still launching, and lets them start elsewhere", async () => {
+    const zone = freshZone();
+    const [a, b] = await addHosts(zone, "m5", 2);
+    const first = a.hostId < b.hostId ? a : b;
+    const running = await launch({ instanceType: "m5.xlarge", availabilityZone: zone, maxCount: 2 });
+    expect(running.body.instances.every((i) => i.hostId === first.hostId)).toBe(true);
+    await advance(60);
+    const launching = (await launch({ instanceType: "m5.xlarge", availabilityZone: zone })).body.instances[0];
+    expect(launching.hostId).toBe(first.hostId);
+
+    expect((await call("PUT", `/v1/hosts/${first.hostId}/state`, { state: "failed" })).status).toBe(200);
+    for (const i of running.body.instances) {
+      const now = await call<{
+        state: { name: string };
+        hostId: string | null;
+        stateTransitionReason: string;
+      }>("GET", `/v1/instances/${i.instanceId}`);
+      expect(now.body.state.name).toBe("stopped");
+      expect(now.body.hostId).toBeNull();
+      expect(now.body.stateTransitionReason).toContain("Server.InternalError");
+    }
+    const lost = await call<{ state: { name: string } }>("GET", `/v1/instances/${launching.instanceId}`);
+    expect(lost.body.state.name).toBe("terminated");
+    expect((await hostView(first.hostId)).usage.capacity.vcpus.used).toBe(0);
+
+    // A stopped instance starts again on a host that works.
+    const again = await call("POST", `/v1/instances/${running.body.instances[0].instanceId}/start`);
+    expect(again.status).toBe(200);
+    const moved = await call<{ hostId: string }>(
+      "GET",
+      `/v1/instances/${running.body.instances[0].instanceId}`,
+    );
+    expect(moved.body.hostId).not.toBe(first.hostId);
+    expect((await call<{ agree: boolean }>("POST", "/v1/admin/reconcile", {})).body.agree).toBe(true);
   });
 });
