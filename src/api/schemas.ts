@@ -110,6 +110,16 @@ export const Workload = z
   ])
   .openapi("Workload");
 
+export const Optimizations = z
+  .strictObject({
+    largePages: z.boolean().optional(),
+    cpuAffinity: z.boolean().optional(),
+    sriov: z.boolean().optional(),
+    ballooning: z.boolean().optional(),
+    pvDrivers: z.boolean().optional(),
+  })
+  .openapi("Optimizations");
+
 export const InstanceState = z.object({ code: z.number().int(), name: StateName }).openapi("InstanceState");
 
 export const Instance = z

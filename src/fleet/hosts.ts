@@ -3,6 +3,13 @@ import { and, asc, eq, gt, type SQL } from "drizzle-orm";
 import { hosts } from "../db/schema";
 import type { CapacitySummary } from "../sim/admission";
 import { type Family, HOST_SHAPES, hostedShape } from "../sim/catalog";
+import {
+  defaultOptimizations,
+  type HypervisorKind,
+  type Optimizations,
+  recommendOptimizations,
+  type WorkloadSpec,
+} from "../sim/cpu";
 import type { HostRecord, HostState } from "../sim/host";
 import type { Fleet } from "./context";
 import { hostNotFound, invalidParameter } from "./errors";
@@ -20,6 +27,7 @@ export interface CreateHostInput {
   state?: HostState;
   /** A hosted (Type 2) hypervisor instead of the family's own, for teaching. */
   hypervisor?: "type2";
+  optimizations?: Partial<Optimizations>;
   /** Only the demo seed names its hosts, so that seeding twice creates nothing twice. */
   hostId?: string;
 }
@@ -93,6 +101,7 @@ export async function createHost(fleet: Fleet, input: CreateHostInput): Promise<
     hypervisor: shape.hypervisor,
     state: input.state ?? "available",
     createdAt: now,
+    ...(input.optimizations ? { optimizations: input.optimizations } : {}),
     hw: {
       ...shape,
       sockets,
@@ -166,6 +175,7 @@ export async function describeHost(fleet: Fleet, hostId: string) {
       cycles: cpu.cycles,
       offload: cpu.offload,
       features: cpu.features,
+      optimizations: { ...defaultOptimizations(host.hypervisor), ...host.optimizations },
     },
     instances: vms.map((v) => ({
       instanceId: v.instanceId,
@@ -188,4 +198,12 @@ export async function hostMemory(fleet: Fleet, hostId: string) {
   const res = await fleet.host(hostId).hostMemory(await fleet.clock());
   await mirror(fleet.db, res.events);
   return { hostId, ...res.result };
+}
+
+/**
+ * Which of the seed's optimizations pay for a workload on a kind of hypervisor: each switch
+ * is tried on a small trial host by the CPU model and kept if it lowers the overhead.
+ */
+export function recommend(kind: HypervisorKind, workload: WorkloadSpec, memoryOvercommit: number) {
+  return recommendOptimizations(kind, workload, { memoryOvercommit });
 }

@@ -9,6 +9,7 @@ import {
   type HostCpuSnapshot,
   type HostCpuSummary,
   type HostDescription,
+  type Optimizations,
   type VmCpuCounters,
   type WorkloadSpec,
 } from "./cpu";
@@ -41,6 +42,8 @@ export interface HostRecord {
   hw: HostHardware;
   state: HostState;
   createdAt: number;
+  /** The seed's optimization switches where they differ from the hypervisor's defaults. */
+  optimizations?: Partial<Optimizations>;
 }
 
 /** The instance as the fleet sees it; every event about an instance carries the whole record. */
@@ -146,6 +149,7 @@ export function cpuDescription(host: HostRecord): HostDescription {
     threadsPerCore: hw.threadsPerCore,
     memoryMiB: hw.memoryMiB,
     overcommitRatio: 1,
+    optimizations: host.optimizations,
   };
   // Xen's reservation is dom0, pinned to threads of its own; Nitro reserves no threads; a
   // hosted hypervisor's host OS reserves none either, and competes for all of them.

@@ -122,3 +122,41 @@ describe("CPU virtualization through the API", () => {
     expect(window.body.detail).toContain("query.windowSeconds");
   });
 });
+
+describe("optimizations", () => {
+  it("recommends SR-IOV for an I/O-bound guest on Xen, from trial runs of the model", async () => {
+    const res = await call<{
+      optimizations: Record<string, boolean>;
+      effects: Record<string, { offPct: number; onPct: number; recommended: boolean }>;
+    }>("GET", "/v1/recommendations?hypervisor=xen&workload=io_intensive");
+    expect(res.status).toBe(200);
+    expect(res.body.optimizations.sriov).toBe(true);
+    // The recommendation is the measured effect, not a table: on is cheaper than off.
+    expect(res.body.effects.sriov.onPct).toBeLessThan(res.body.effects.sriov.offPct);
+    const bad = await call<Problem>("GET", "/v1/recommendations?hypervisor=vmware&workload=io_intensive");
+    expect(bad.status).toBe(400);
+    expect(bad.body.detail).toContain("query.hypervisor");
+  });
+
+  it("lowers a Xen host's dom0 cost for an I/O-bound guest when the host turns SR-IOV on", async () => {
+    const plainZone = freshZone();
+    const sriovZone = freshZone();
+    await addHosts(plainZone, "m4", 1);
+    const [sriovHost] = await addHosts(sriovZone, "m4", 1, { optimizations: { sriov: true } });
+    const plain = (
+      await launch({ instanceType: "m4.2xlarge", availabilityZone: plainZone, workload: "io_intensive" })
+    ).body.instances[0];
+    const fast = (
+      await launch({ instanceType: "m4.2xlarge", availabilityZone: sriovZone, workload: "io_intensive" })
+    ).body.instances[0];
+    await advance(90);
+    const a = await call<Cpu>("GET", `/v1/instances/${plain.instanceId}/cpu`);
+    const b = await call<Cpu>("GET", `/v1/instances/${fast.instanceId}/cpu`);
+    expect(b.body.cycles.dom0).toBeLessThan(a.body.cycles.dom0);
+    const host = await call<{ virtualization: { optimizations: Record<string, boolean> } }>(
+      "GET",
+      `/v1/hosts/${sriovHost.hostId}`,
+    );
+    expect(host.body.virtualization.optimizations.sriov).toBe(true);
+  });
+});

@@ -1,10 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { Fleet } from "../../fleet/context";
-import { createHost, describeHost, listHosts, setHostState } from "../../fleet/hosts";
+import { createHost, describeHost, listHosts, recommend, setHostState } from "../../fleet/hosts";
 import { FAMILIES } from "../../sim/catalog";
+import { PROFILE_NAMES } from "../../sim/cpu";
 import { HOST_STATES } from "../../sim/host";
 import { router } from "../router";
-import { Host, HostIdParam, Limit, problemResponses } from "../schemas";
+import { Host, HostIdParam, Limit, Optimizations, problemResponses, Workload } from "../schemas";
 
 const CreateHost = z
   .strictObject({
@@ -21,6 +22,7 @@ const CreateHost = z
       .max(16 * 1024 * 1024)
       .optional(),
     state: z.enum(HOST_STATES).optional(),
+    optimizations: Optimizations.optional(),
     hypervisor: z
       .literal("type2")
       .optional()
@@ -39,6 +41,7 @@ const HostDetail = Host.extend({
       cycles: z.record(z.string(), z.number()),
       offload: z.record(z.string(), z.unknown()),
       features: z.record(z.string(), z.unknown()),
+      optimizations: Optimizations,
     })
     .openapi("HostVirtualization"),
   instances: z.array(
@@ -130,4 +133,44 @@ export const hostRoutes = router()
     }),
     async (c) =>
       c.json(await setHostState(new Fleet(c.env), c.req.valid("param").id, c.req.valid("json").state), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/recommendations",
+      tags: ["cpu"],
+      summary:
+        "Which optimizations (large pages, CPU affinity, SR-IOV, ballooning, PV drivers) pay for a workload",
+      request: {
+        query: z.strictObject({
+          hypervisor: z.enum(["nitro", "xen", "type2"]),
+          workload: z.enum(PROFILE_NAMES),
+          memoryOvercommit: z.coerce.number().min(1).max(4).default(1),
+        }),
+      },
+      responses: {
+        200: {
+          description: "The recommended switches and each one's measured effect",
+          content: {
+            "application/json": {
+              schema: z
+                .object({
+                  kind: z.string(),
+                  optimizations: Optimizations,
+                  effects: z.record(
+                    z.string(),
+                    z.object({ offPct: z.number(), onPct: z.number(), recommended: z.boolean() }),
+                  ),
+                })
+                .openapi("Recommendation"),
+            },
+          },
+        },
+        ...problemResponses(400),
+      },
+    }),
+    (c) => {
+      const q = c.req.valid("query");
+      return c.json(recommend(q.hypervisor, q.workload, q.memoryOvercommit), 200);
+    },
   );

@@ -24,6 +24,7 @@ export {
   type VmSnapshot,
 } from "./host-cpu";
 export {
+  defaultOptimizations,
   type GuestMode,
   type HostDescription,
   type HypervisorKind,
