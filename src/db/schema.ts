@@ -99,4 +99,5 @@ export const simClock = sqliteTable("sim_clock", {
   anchorWallMs: integer("anchor_wall_ms").notNull(),
   anchorSimMs: integer("anchor_sim_ms").notNull(),
   scale: real("scale").notNull(),
+  generation: integer("generation").notNull().default(0),
 });

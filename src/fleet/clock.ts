@@ -10,32 +10,35 @@ export const MANUAL_EPOCH_MS = Date.UTC(2026, 0, 1);
 export function defaultClock(env: Env, wallMs: number): ClockState {
   const mode: ClockMode = env.SIM_CLOCK === "manual" ? "manual" : "scaled";
   const scale = Number(env.SIM_TIME_SCALE) > 0 ? Number(env.SIM_TIME_SCALE) : 1;
-  return { mode, scale, anchorWallMs: wallMs, anchorSimMs: mode === "manual" ? MANUAL_EPOCH_MS : wallMs };
+  return {
+    mode,
+    scale,
+    anchorWallMs: wallMs,
+    anchorSimMs: mode === "manual" ? MANUAL_EPOCH_MS : wallMs,
+    generation: 0,
+  };
+}
+
+function fromRow(row: typeof simClock.$inferSelect): ClockState {
+  return {
+    mode: row.mode as ClockMode,
+    scale: row.scale,
+    anchorWallMs: row.anchorWallMs,
+    anchorSimMs: row.anchorSimMs,
+    generation: row.generation,
+  };
 }
 
 export async function readClock(db: Db, env: Env): Promise<ClockState> {
   const row = await db.select().from(simClock).where(eq(simClock.id, 1)).get();
-  if (row)
-    return {
-      mode: row.mode as ClockMode,
-      scale: row.scale,
-      anchorWallMs: row.anchorWallMs,
-      anchorSimMs: row.anchorSimMs,
-    };
+  if (row) return fromRow(row);
   const fresh = defaultClock(env, Date.now());
   await db
     .insert(simClock)
     .values({ id: 1, ...fresh })
     .onConflictDoNothing();
   const stored = await db.select().from(simClock).where(eq(simClock.id, 1)).get();
-  return stored
-    ? {
-        mode: stored.mode as ClockMode,
-        scale: stored.scale,
-        anchorWallMs: stored.anchorWallMs,
-        anchorSimMs: stored.anchorSimMs,
-      }
-    : fresh;
+  return stored ? fromRow(stored) : fresh;
 }
 
 async function write(db: Db, clock: ClockState): Promise<void> {
@@ -50,7 +53,7 @@ export async function advanceClock(db: Db, env: Env, byMs: number): Promise<Cloc
   await readClock(db, env);
   await db
     .update(simClock)
-    .set({ anchorSimMs: sql`${simClock.anchorSimMs} + ${byMs}` })
+    .set({ anchorSimMs: sql`${simClock.anchorSimMs} + ${byMs}`, generation: sql`${simClock.generation} + 1` })
     .where(eq(simClock.id, 1));
   return readClock(db, env);
 }

@@ -148,13 +148,10 @@ async function place(
 
   const commitHeld = async () => {
     for (const [hostId, ids] of held) {
-      try {
-        events.push(...(await fleet.host(hostId).commit(ids, clock)).events);
-      } catch (err) {
-        // Those holds lapse on the host by themselves; the instances were never visible.
-        console.warn("commit of an admission hold failed", err);
-        placed -= ids.length;
-      }
+      // A failed commit leaves its outcome unknown (it may have landed): no retry elsewhere,
+      // and no claim that the launch failed. The error goes to the caller.
+      events.push(...(await fleet.host(hostId).commit(ids, clock)).events);
+      held.delete(hostId);
     }
     held.clear();
   };
@@ -168,14 +165,9 @@ async function place(
         const share = pass === "share" ? Math.ceil(remaining.length / (ranked.length - i)) : remaining.length;
         const offer = remaining.slice(0, share);
         const commitIfAtLeast = Math.max(1, minCount - placed);
-        let res: Awaited<ReturnType<ReturnType<Fleet["host"]>["admit"]>>;
-        try {
-          res = await fleet.host(ranked[i].id).admit(offer, commitIfAtLeast, clock);
-        } catch (err) {
-          // A host that fails to answer is a host with no room for this launch.
-          console.warn(`admission on ${ranked[i].id} failed`, err);
-          continue;
-        }
+        // A host that fails to answer may still have admitted: these records must not be
+        // offered anywhere else, so the error ends the launch (and cancels the holds).
+        const res = await fleet.host(ranked[i].id).admit(offer, commitIfAtLeast, clock);
         events.push(...res.events);
         const admitted = new Set(res.result);
         if (admitted.size === 0) continue;
@@ -222,7 +214,7 @@ function paramsOf(input: RunInstancesInput): string {
 }
 
 /** A pending token older than this belongs to a launch that died; another may take it over. */
-const TOKEN_STALE_MS = 60_000;
+const TOKEN_STALE_MS = 5 * 60_000;
 
 type Replay = { reservationId: string; instances: InstanceView[] };
 
@@ -339,8 +331,9 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
       input.placementStrategy,
     );
   } catch (err) {
-    if (input.clientToken)
-      await fleet.db.delete(clientTokens).where(eq(clientTokens.token, input.clientToken));
+    // A refusal launched nothing, so the token is free for a retry. After any other failure
+    // the outcome is unknown: the token stays taken until it goes stale.
+    if (ownToken && err instanceof ApiError) await fleet.db.delete(clientTokens).where(ownToken);
     throw err;
   }
   const launched = latestRecords(events).filter((r) => r.reservationId === reservationId);
@@ -376,7 +369,10 @@ function visible(now: number): SQL {
  * SQL), so that a list is one D1 round trip rather than two.
  */
 function visibleInQuery(wallMs: number): SQL {
-  const now = sql`(SELECT c.anchor_sim_ms + CASE WHEN c.mode = 'scaled' THEN CAST((${wallMs} - c.anchor_wall_ms) * c.scale AS INTEGER) ELSE 0 END FROM ${simClock} c WHERE c.id = 1)`;
+  // floor(x) as Math.floor does it: CAST truncates toward zero, so step down for negatives.
+  const x = sql`((${wallMs} - c.anchor_wall_ms) * c.scale)`;
+  const floor = sql`(CAST(${x} AS INTEGER) - (${x} < CAST(${x} AS INTEGER)))`;
+  const now = sql`(SELECT c.anchor_sim_ms + CASE WHEN c.mode = 'scaled' THEN ${floor} ELSE 0 END FROM ${simClock} c WHERE c.id = 1)`;
   return or(
     ne(instances.state, "terminated"),
     sql`${instances.terminatedAt} > ${now} - ${TERMINATED_VISIBLE_MS}`,

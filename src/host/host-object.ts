@@ -2,7 +2,7 @@
 // sim/host.ts: it loads and persists the model in SQLite, settles transitions on alarms,
 // and keeps an outbox of events that it delivers to the events queue at least once.
 import { DurableObject } from "cloudflare:workers";
-import { type ClockState, simNow, wallTimeAt } from "../sim/clock";
+import { type ClockState, newer, simNow, wallTimeAt } from "../sim/clock";
 import type { HostCpuSnapshot, HostCpuSummary, VmCpuCounters, WorkloadSpec } from "../sim/cpu";
 import {
   type AccessFaults,
@@ -45,6 +45,7 @@ const OUTBOX_RETRY_MS = 5_000;
 const OUTBOX_BATCH = 100;
 // Queues take batches of up to 256 KB; one event (tags included) stays well under 64 KB.
 const OUTBOX_BATCH_BYTES = 192 * 1024;
+const utf8 = new TextEncoder();
 
 export class HostObject extends DurableObject<Env> {
   private model: HostModel | null = null;
@@ -214,8 +215,8 @@ export class HostObject extends DurableObject<Env> {
   ): Promise<HostCallResult<T>> {
     const m = this.model;
     if (!m) throw new Error("host is not initialized");
-    this.saveClock(clock);
-    const now = Math.max(simNow(clock, Date.now()), this.lastNow);
+    const current = this.saveClock(clock);
+    const now = Math.max(simNow(current, Date.now()), this.lastNow);
     this.lastNow = now;
     let out: { result: T; changes: Changes[] };
     let all: Changes[];
@@ -302,9 +303,10 @@ export class HostObject extends DurableObject<Env> {
         const batch: typeof rows = [];
         let bytes = 0;
         for (const r of rows) {
-          if (batch.length > 0 && bytes + r.body.length > OUTBOX_BATCH_BYTES) break;
+          const size = utf8.encode(r.body).length;
+          if (batch.length > 0 && bytes + size > OUTBOX_BATCH_BYTES) break;
           batch.push(r);
-          bytes += r.body.length;
+          bytes += size;
         }
         await this.env.EVENTS.sendBatch(
           batch.map((r) => ({ body: JSON.parse(r.body), contentType: "json" })),
@@ -354,23 +356,26 @@ export class HostObject extends DurableObject<Env> {
     return row ? (JSON.parse(row.body) as InstanceRecord) : null;
   }
 
-  private saveClock(clock: ClockState): void {
+  /** Keeps the newest clock seen; returns the one to compute with. */
+  private saveClock(incoming: ClockState): ClockState {
+    const clock = newer(this.clock, incoming);
+    if (clock === this.clock) return clock;
     const c = this.clock;
+    this.clock = clock;
     // The clock changes only when an admin moves or reconfigures it: skip the write otherwise.
     if (
       c &&
-      c.mode === clock.mode &&
-      c.scale === clock.scale &&
+      c.generation === clock.generation &&
       c.anchorSimMs === clock.anchorSimMs &&
       c.anchorWallMs === clock.anchorWallMs
     ) {
-      return;
+      return clock;
     }
-    this.clock = clock;
     this.ctx.storage.sql.exec(
       "INSERT OR REPLACE INTO meta (key, value) VALUES ('clock', ?)",
       JSON.stringify(clock),
     );
+    return clock;
   }
 
   private migrate(): void {

@@ -9,6 +9,8 @@ export interface ClockState {
   anchorWallMs: number;
   anchorSimMs: number;
   scale: number;
+  /** Bumped on every change, so a host can tell a clock read before a change from one after. */
+  generation: number;
 }
 
 export function simNow(clock: ClockState, wallMs: number): number {
@@ -33,10 +35,16 @@ export function reanchor(
     scale: next.scale ?? clock.scale,
     anchorWallMs: wallMs,
     anchorSimMs: simNow(clock, wallMs),
+    generation: clock.generation + 1,
   };
 }
 
 export function advance(clock: ClockState, wallMs: number, byMs: number): ClockState {
   const base = reanchor(clock, wallMs, {});
   return { ...base, anchorSimMs: base.anchorSimMs + byMs };
+}
+
+/** The newer of two clocks: a request that read the clock before a change must not undo it. */
+export function newer(a: ClockState | null, b: ClockState): ClockState {
+  return a && a.generation > b.generation ? a : b;
 }

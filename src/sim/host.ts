@@ -367,7 +367,11 @@ export class HostModel {
       changes.removed.push(...cancelled.removed);
       for (const vm of this.list()) {
         const before = vm.instance.state;
-        const to = before === "running" || before === "stopping" ? "stopped" : "terminated";
+        // An instance that has run before (pending again after a start) keeps its volumes
+        // and stops; only a first launch that never ran, or a shutdown, ends terminated.
+        const hasRun =
+          before === "running" || before === "stopping" || (before === "pending" && vm.instance.version > 1);
+        const to = hasRun ? "stopped" : "terminated";
         this.enter(vm, to, now, "Server.InternalError: the host under the instance failed");
         this.depart(vm, now, changes);
         this.instanceEvent(changes, "instance.state-changed", now, vm.instance, before);

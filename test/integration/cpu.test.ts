@@ -124,7 +124,7 @@ describe("CPU virtualization through the API", () => {
 });
 
 describe("optimizations", () => {
-  it("recommends SR-IOV for an I/O-bound guest on Xen, from trial runs of the model", async () => {
+  it("recommends from trial runs of the model: SR-IOV for I/O on Xen, ballooning only when memory is short", async () => {
     const res = await call<{
       optimizations: Record<string, boolean>;
       effects: Record<string, { offPct: number; onPct: number; recommended: boolean }>;
@@ -133,6 +133,17 @@ describe("optimizations", () => {
     expect(res.body.optimizations.sriov).toBe(true);
     // The recommendation is the measured effect, not a table: on is cheaper than off.
     expect(res.body.effects.sriov.onPct).toBeLessThan(res.body.effects.sriov.offPct);
+    // Ballooning depends on the situation, not on a table: off with room, on when overcommitted.
+    const roomy = await call<{ optimizations: Record<string, boolean> }>(
+      "GET",
+      "/v1/recommendations?hypervisor=xen&workload=memory_intensive&memoryOvercommit=1",
+    );
+    const short = await call<{ optimizations: Record<string, boolean> }>(
+      "GET",
+      "/v1/recommendations?hypervisor=xen&workload=memory_intensive&memoryOvercommit=2.5",
+    );
+    expect(roomy.body.optimizations.ballooning).toBe(false);
+    expect(short.body.optimizations.ballooning).toBe(true);
     const bad = await call<Problem>("GET", "/v1/recommendations?hypervisor=vmware&workload=io_intensive");
     expect(bad.status).toBe(400);
     expect(bad.body.detail).toContain("query.hypervisor");

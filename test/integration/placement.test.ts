@@ -169,4 +169,22 @@ describe("host failure", () => {
     expect(moved.body.hostId).not.toBe(first.hostId);
     expect((await call<{ agree: boolean }>("POST", "/v1/admin/reconcile", {})).body.agree).toBe(true);
   });
+
+  it("stops, rather than terminates, an instance that was starting again when its host failed", async () => {
+    const zone = freshZone();
+    const [host] = await addHosts(zone, "m5", 1);
+    const id = (await launch({ instanceType: "m5.large", availabilityZone: zone })).body.instances[0]
+      .instanceId;
+    await advance(60);
+    await call("POST", `/v1/instances/${id}/stop`);
+    await advance(60);
+    await call("POST", `/v1/instances/${id}/start`);
+    expect((await call<{ state: { name: string } }>("GET", `/v1/instances/${id}`)).body.state.name).toBe(
+      "pending",
+    );
+    await call("PUT", `/v1/hosts/${host.hostId}/state`, { state: "failed" });
+    expect((await call<{ state: { name: string } }>("GET", `/v1/instances/${id}`)).body.state.name).toBe(
+      "stopped",
+    );
+  });
 });

@@ -5,7 +5,7 @@ import { FAMILIES } from "../../sim/catalog";
 import { PROFILE_NAMES } from "../../sim/cpu";
 import { HOST_STATES } from "../../sim/host";
 import { router } from "../router";
-import { Host, HostIdParam, Limit, Optimizations, problemResponses, Workload } from "../schemas";
+import { Host, HostIdParam, Limit, Optimizations, problemResponses } from "../schemas";
 
 const CreateHost = z
   .strictObject({

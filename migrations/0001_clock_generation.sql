@@ -1,0 +1,1 @@
+ALTER TABLE `sim_clock` ADD `generation` integer DEFAULT 0 NOT NULL;
