@@ -110,6 +110,24 @@ export const Workload = z
   ])
   .openapi("Workload");
 
+const level = z.union([z.literal(4), z.literal(5)]);
+const pageSize = z.enum(["4K", "2M", "1G"]);
+
+/** How the guest pages and the hypervisor backs it: what the memory model runs for this instance. */
+export const Paging = z
+  .strictObject({
+    mode: z.enum(["ept", "shadow"]).optional(),
+    guestLevels: level.optional().openapi({ description: "4 (48-bit) or 5 (57-bit, LA57)" }),
+    eptLevels: level.optional(),
+    guestPageSize: pageSize.optional().openapi({ description: "largest leaf the guest maps" }),
+    eptPageSize: pageSize.optional().openapi({ description: "largest leaf the hypervisor installs" }),
+    tagged: z.boolean().optional().openapi({ description: "VPID/PCID-tagged TLBs" }),
+    pageWalkCache: z
+      .strictObject({ guest: z.number().int().min(0).max(256), nested: z.number().int().min(0).max(256) })
+      .optional(),
+  })
+  .openapi("Paging");
+
 export const Optimizations = z
   .strictObject({
     largePages: z.boolean().optional(),
@@ -138,6 +156,7 @@ export const Instance = z
     tags: z.record(z.string(), z.string()),
     workload: Workload,
     placementStrategy: z.string(),
+    paging: Paging,
     vcpus: z.number(),
     memoryMiB: z.number(),
     instanceStorageGB: z.number(),

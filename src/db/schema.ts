@@ -51,6 +51,7 @@ export const instances = sqliteTable(
     tags: text("tags").notNull(),
     workload: text("workload").notNull(),
     placementStrategy: text("placement_strategy").notNull(),
+    paging: text("paging").notNull().default("{}"),
     vcpus: integer("vcpus").notNull(),
     memoryMiB: integer("memory_mib").notNull(),
     nvmeGB: integer("nvme_gb").notNull(),

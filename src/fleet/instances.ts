@@ -5,7 +5,7 @@ import { and, asc, eq, gt, inArray, isNull, lt, ne, or, type SQL, sql } from "dr
 import { clientTokens, hosts, instances, simClock } from "../db/schema";
 import { findInstanceType, type HostHypervisor, type InstanceType } from "../sim/catalog";
 import { resolveWorkload, type WorkloadSpec } from "../sim/cpu";
-import type { FleetEvent, InstanceRecord } from "../sim/host";
+import { type FleetEvent, type InstanceRecord, memoryOptions, type PagingOptions } from "../sim/host";
 import {
   decide,
   type InstanceAction,
@@ -15,6 +15,7 @@ import {
   settlesTo,
   TERMINATED_VISIBLE_MS,
 } from "../sim/lifecycle";
+import { resolveOptions } from "../sim/memory";
 import { type HostCandidate, type PlacementStrategy, rankHosts } from "../sim/placement";
 import type { Fleet } from "./context";
 import { ApiError, instanceNotFound, invalidParameter } from "./errors";
@@ -30,6 +31,7 @@ export interface RunInstancesInput {
   clientToken?: string;
   tags: Record<string, string>;
   workload: WorkloadSpec;
+  paging: PagingOptions;
 }
 
 type InstanceRow = typeof instances.$inferSelect;
@@ -55,6 +57,7 @@ export function rowToRecord(r: InstanceRow): InstanceRecord {
       ? (JSON.parse(r.workload) as WorkloadSpec)
       : (r.workload as WorkloadSpec),
     placementStrategy: r.placementStrategy,
+    paging: JSON.parse(r.paging) as PagingOptions,
     vcpus: r.vcpus,
     memoryMiB: r.memoryMiB,
     nvmeGB: r.nvmeGB,
@@ -79,6 +82,7 @@ export function instanceView(i: InstanceRecord) {
     tags: i.tags,
     workload: i.workload,
     placementStrategy: i.placementStrategy,
+    paging: i.paging,
     vcpus: i.vcpus,
     memoryMiB: i.memoryMiB,
     instanceStorageGB: i.nvmeGB,
@@ -283,6 +287,7 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
   const type = findInstanceType(input.instanceType);
   if (!type) throw invalidParameter("instanceType", `'${input.instanceType}' is not a known instance type`);
   checkWorkload(input.workload);
+  checkPaging(input.paging, type.hypervisor, type.vcpus);
   if (input.minCount > input.maxCount) throw invalidParameter("minCount", "must not exceed maxCount");
   const reservationId = newId("r");
   if (input.clientToken) {
@@ -313,6 +318,7 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
     tags: input.tags,
     workload: input.workload,
     placementStrategy: input.placementStrategy,
+    paging: input.paging,
     vcpus: type.vcpus,
     memoryMiB: type.memoryMiB,
     nvmeGB: type.instanceStorage.totalGB,
@@ -566,6 +572,14 @@ async function actOffHost(fleet: Fleet, rec: InstanceRecord, action: InstanceAct
 }
 
 // ---- workload and CPU ----
+
+function checkPaging(paging: PagingOptions, hypervisor: HostHypervisor, vcpus: number): void {
+  try {
+    resolveOptions(memoryOptions(paging, hypervisor, vcpus));
+  } catch (err) {
+    throw invalidParameter("paging", err instanceof Error ? err.message : String(err));
+  }
+}
 
 function checkWorkload(spec: WorkloadSpec): void {
   try {

@@ -26,6 +26,7 @@ function instanceRow(i: InstanceRecord) {
     tags: JSON.stringify(i.tags),
     workload: typeof i.workload === "string" ? i.workload : JSON.stringify(i.workload),
     placementStrategy: i.placementStrategy,
+    paging: JSON.stringify(i.paging ?? {}),
     vcpus: i.vcpus,
     memoryMiB: i.memoryMiB,
     nvmeGB: i.nvmeGB,

@@ -26,7 +26,11 @@ import {
   HostMemory,
   type HostMemorySnapshot,
   type HostMemorySummary,
+  PAGE_1G,
+  PAGE_2M,
+  PAGE_4K,
   type Translation,
+  type VmMemoryOptions,
   type VmMemorySummary,
 } from "./memory";
 
@@ -67,6 +71,8 @@ export interface InstanceRecord {
   tags: Record<string, string>;
   workload: WorkloadSpec;
   placementStrategy: string;
+  /** How the guest pages and how the hypervisor backs it; empty means the host's defaults. */
+  paging: PagingOptions;
   vcpus: number;
   memoryMiB: number;
   nvmeGB: number;
@@ -121,6 +127,36 @@ export type ActResult =
   | { status: "not-here"; departed: InstanceRecord | null };
 
 const MIB = 1024 * 1024;
+
+const PAGE_SIZES = { "4K": PAGE_4K, "2M": PAGE_2M, "1G": PAGE_1G } as const;
+
+/** A launch's paging choices, as the API takes them. */
+export interface PagingOptions {
+  mode?: "ept" | "shadow";
+  guestLevels?: 4 | 5;
+  eptLevels?: 4 | 5;
+  guestPageSize?: keyof typeof PAGE_SIZES;
+  eptPageSize?: keyof typeof PAGE_SIZES;
+  tagged?: boolean;
+  pageWalkCache?: { guest: number; nested: number };
+}
+
+/**
+ * The memory model's options for an instance. Xen-era guests here are paravirtualized, so
+ * by default the hypervisor shadows their page tables; everything else runs on EPT.
+ */
+export function memoryOptions(p: PagingOptions, hypervisor: HostHypervisor, vcpus: number): VmMemoryOptions {
+  return {
+    vcpus,
+    mode: p.mode ?? (hypervisor === "xen" ? "shadow" : "ept"),
+    ...(p.guestLevels ? { guestLevels: p.guestLevels } : {}),
+    ...(p.eptLevels ? { eptLevels: p.eptLevels } : {}),
+    ...(p.guestPageSize ? { guestPageSize: PAGE_SIZES[p.guestPageSize] } : {}),
+    ...(p.eptPageSize ? { eptPageSize: PAGE_SIZES[p.eptPageSize] } : {}),
+    ...(p.tagged !== undefined ? { tagged: p.tagged } : {}),
+    ...(p.pageWalkCache ? { pageWalkCache: p.pageWalkCache } : {}),
+  };
+}
 
 /** The faults one guest access took, and the VM exits they cost. */
 export interface AccessFaults {
@@ -253,12 +289,12 @@ export class HostModel {
   }
 
   private addMemoryVm(vm: VmRecord): void {
-    // Xen-era guests here are paravirtualized: the hypervisor validates and shadows their
-    // page tables. Nitro guests run on EPT with 2 MiB nested pages where backing allows.
-    this.memory.createVm(vm.instance.instanceId, vm.instance.memoryMiB * MIB, {
-      vcpus: vm.instance.vcpus,
-      mode: this.host.hypervisor === "xen" ? "shadow" : "ept",
-    });
+    const i = vm.instance;
+    this.memory.createVm(
+      i.instanceId,
+      i.memoryMiB * MIB,
+      memoryOptions(i.paging ?? {}, this.host.hypervisor, i.vcpus),
+    );
     this.memoryChanged.add(vm.instance.instanceId);
   }
 

@@ -90,6 +90,31 @@ describe("memory virtualization through the API", () => {
     expect((await call<HostMemory>("GET", `/v1/hosts/${host.hostId}/memory`)).body.freeFrames).toBe(frames);
   });
 
+  for (const [paging, refs] of [
+    [{ eptPageSize: "4K" }, (4 + 1) * (4 + 1) - 1],
+    [{ guestLevels: 5, eptLevels: 5, eptPageSize: "4K" }, (5 + 1) * (5 + 1) - 1],
+    [{ guestPageSize: "2M", eptPageSize: "2M" }, (3 + 1) * (3 + 1) - 1],
+  ] as const) {
+    it(`walks ${JSON.stringify(paging)} in ${refs} references, as (n+1)(m+1)-1 says`, async () => {
+      const zone = freshZone();
+      await addHosts(zone, "m5", 1);
+      const launched = await launch({ instanceType: "m5.large", availabilityZone: zone, paging });
+      expect(launched.status).toBe(201);
+      const id = launched.body.instances[0].instanceId;
+      await translate(id, { address: "0x7f0000400000" });
+      // vCPU 1's TLB is cold: a full walk over tables that now exist.
+      const walk = await translate(id, { address: "0x7f0000400000", vcpu: 1 });
+      expect(walk.body.firstAttempt.mode).toBe("ept");
+      expect(walk.body.firstAttempt.memoryReferences).toBe(refs);
+    });
+  }
+
+  it("refuses paging the memory model cannot run, naming the field", async () => {
+    const res = await launch({ instanceType: "m5.large", paging: { guestLevels: 6 } });
+    expect(res.status).toBe(400);
+    expect(res.body.detail).toContain("body.paging.guestLevels");
+  });
+
   it("walks a Xen PV guest's shadow tables in one dimension", async () => {
     const zone = freshZone();
     await addHosts(zone, "m4", 1);

@@ -14,6 +14,7 @@ import {
   Instance,
   InstanceIdParam,
   Limit,
+  Paging,
   problemResponses,
   StateChange,
   StateNames,
@@ -42,6 +43,7 @@ const RunInstances = z
       .optional(),
     tags: Tags,
     workload: Workload.default("idle"),
+    paging: Paging.default({}),
   })
   .openapi("RunInstances");
 

@@ -18,7 +18,7 @@ export { PAGE_1G, PAGE_2M, PAGE_4K, type PageSize } from "./constants";
 export { IsolationError } from "./frames";
 export { DEFAULT_TLB, type TlbConfig } from "./tlb";
 export type { EptWalkTrace, GuestLevelStep, MemoryReference, Translation } from "./trace";
-export { HostMemoryExhausted, type TouchResult, VmMemory, type VmMemoryOptions } from "./vm";
+export { HostMemoryExhausted, resolveOptions, type TouchResult, VmMemory, type VmMemoryOptions } from "./vm";
 
 export interface VmMemorySummary {
   vmId: string;

@@ -1,0 +1,1 @@
+ALTER TABLE `instances` ADD `paging` text DEFAULT '{}' NOT NULL;
