@@ -159,7 +159,12 @@ export const hostRoutes = router()
                   optimizations: Optimizations,
                   effects: z.record(
                     z.string(),
-                    z.object({ offPct: z.number(), onPct: z.number(), recommended: z.boolean() }),
+                    z.object({
+                      offPct: z.number(),
+                      onPct: z.number(),
+                      recommended: z.boolean(),
+                      noEffect: z.boolean(),
+                    }),
                   ),
                 })
                 .openapi("Recommendation"),

@@ -21,6 +21,8 @@ export interface SwitchEffect {
   offPct: number;
   onPct: number;
   recommended: boolean;
+  /** The switch changes nothing here (a PV guest's drivers are paravirtual already, say). */
+  noEffect: boolean;
 }
 
 export interface Recommendation {
@@ -78,8 +80,10 @@ export function recommendOptimizations(
     const onPct = trialOverheadPct(kind, workload, { ...base, [name]: true }, trial);
     // A switch has to earn its place: a change inside the trial's noise is not a reason to turn it on.
     const recommended = onPct < offPct * 0.99 - 0.01;
-    effects[name] = { offPct, onPct, recommended };
-    chosen[name] = recommended;
+    const noEffect = Math.abs(onPct - offPct) <= Math.max(offPct, onPct) * 0.01 + 0.01;
+    effects[name] = { offPct, onPct, recommended, noEffect };
+    // Where the switch makes no difference, the hypervisor's own default stands.
+    chosen[name] = recommended || (noEffect && base[name]);
   }
   return { kind, optimizations: chosen, effects };
 }
