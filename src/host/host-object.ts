@@ -250,8 +250,9 @@ export class HostObject extends DurableObject<Env> {
       }
       for (const gone of c.removed) {
         sql.exec("DELETE FROM vms WHERE instance_id = ?", gone.instanceId);
-        // Holds that never committed were never visible; only real departures are remembered.
-        if (gone.state === "stopped" || gone.state === "terminated") {
+        // Holds that never committed were never visible (they still name this host); only
+        // real departures, which left with no host, are remembered.
+        if (gone.hostId === null) {
           sql.exec(
             "INSERT OR REPLACE INTO departed (instance_id, body, at) VALUES (?, ?, ?)",
             gone.instanceId,
