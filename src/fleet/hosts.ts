@@ -15,6 +15,7 @@ import type { Fleet } from "./context";
 import { hostNotFound, invalidParameter } from "./errors";
 import { newId } from "./ids";
 import { mirror } from "./mirror";
+import { pageOf } from "./paging";
 
 export interface CreateHostInput {
   availabilityZone: string;
@@ -150,8 +151,8 @@ export async function listHosts(fleet: Fleet, f: HostFilter) {
     .where(and(...where))
     .orderBy(asc(hosts.id))
     .limit(f.limit + 1);
-  const page = rows.slice(0, f.limit);
-  return { hosts: page.map(fromRow), nextCursor: rows.length > f.limit ? page[page.length - 1].id : null };
+  const { page, nextCursor } = pageOf(rows, f.limit, (r) => r.id);
+  return { hosts: page.map(fromRow), nextCursor };
 }
 
 async function requireHostRow(fleet: Fleet, hostId: string): Promise<HostRow> {

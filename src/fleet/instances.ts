@@ -3,9 +3,17 @@
 // a stopped instance belongs to no host, and D1 (guarded by a claim) is its record.
 import { and, asc, eq, gt, inArray, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import { clientTokens, hosts, instances, simClock } from "../db/schema";
+import type { HostCallResult } from "../host/host-object";
 import { findInstanceType, type HostHypervisor, type InstanceType } from "../sim/catalog";
 import { resolveWorkload, type WorkloadSpec } from "../sim/cpu";
-import { type FleetEvent, type InstanceRecord, memoryOptions, type PagingOptions } from "../sim/host";
+import {
+  type ActResult,
+  type FleetEvent,
+  type InstanceRecord,
+  memoryOptions,
+  offHostChange,
+  type PagingOptions,
+} from "../sim/host";
 import {
   decide,
   type InstanceAction,
@@ -21,6 +29,7 @@ import type { Fleet } from "./context";
 import { ApiError, instanceNotFound, invalidParameter } from "./errors";
 import { newId, sha256Hex } from "./ids";
 import { mirror, upsertInstance } from "./mirror";
+import { pageOf } from "./paging";
 
 export interface RunInstancesInput {
   instanceType: string;
@@ -366,15 +375,11 @@ function latestRecords(events: readonly FleetEvent[]): InstanceRecord[] {
 
 // ---- reading ----
 
-function visible(now: number): SQL {
-  return or(ne(instances.state, "terminated"), gt(instances.terminatedAt, now - TERMINATED_VISIBLE_MS))!;
-}
-
 /**
- * The same rule with the simulated time read inside the query (sim/clock.ts simNow, in
- * SQL), so that a list is one D1 round trip rather than two.
+ * Terminated instances stay visible for an hour of simulated time. The simulated time is
+ * read inside the query (sim/clock.ts simNow, in SQL), so a read is one D1 round trip.
  */
-function visibleInQuery(wallMs: number): SQL {
+function visible(wallMs: number): SQL {
   // floor(x) as Math.floor does it: CAST truncates toward zero, so step down for negatives.
   const x = sql`((${wallMs} - c.anchor_wall_ms) * c.scale)`;
   const floor = sql`(CAST(${x} AS INTEGER) - (${x} < CAST(${x} AS INTEGER)))`;
@@ -386,25 +391,23 @@ function visibleInQuery(wallMs: number): SQL {
 }
 
 async function requireRow(fleet: Fleet, id: string): Promise<InstanceRow> {
-  const now = await fleet.now();
   const row = await fleet.db
     .select()
     .from(instances)
-    .where(and(eq(instances.id, id), visible(now)))
+    .where(and(eq(instances.id, id), visible(Date.now())))
     .get();
   if (!row) throw instanceNotFound(id);
   return row;
 }
 
 export async function describeInstance(fleet: Fleet, id: string) {
-  let row = await requireRow(fleet, id);
+  const row = await requireRow(fleet, id);
   // A transition may have fallen due since D1 last heard: ask the host to settle it.
   if (row.hostId && settlesTo(row.state as InstanceState)) {
     const res = await fleet.host(row.hostId).settle(await fleet.clock());
-    if (res.events.length > 0) {
-      await mirror(fleet.db, res.events);
-      row = await requireRow(fleet, id);
-    }
+    await mirror(fleet.db, res.events);
+    const settled = latestRecords(res.events).find((r) => r.instanceId === id);
+    if (settled) return instanceView(settled);
   }
   return instanceView(rowToRecord(row));
 }
@@ -420,7 +423,7 @@ export interface InstanceFilter {
 }
 
 export async function listInstances(fleet: Fleet, f: InstanceFilter) {
-  const where: SQL[] = [visibleInQuery(Date.now())];
+  const where: SQL[] = [visible(Date.now())];
   if (f.state?.length) where.push(inArray(instances.state, f.state));
   if (f.instanceType) where.push(eq(instances.instanceType, f.instanceType));
   if (f.hostId) where.push(eq(instances.hostId, f.hostId));
@@ -440,14 +443,22 @@ export async function listInstances(fleet: Fleet, f: InstanceFilter) {
     .where(and(...where))
     .orderBy(asc(instances.id))
     .limit(f.limit + 1);
-  const page = rows.slice(0, f.limit);
-  return {
-    instances: page.map((r) => instanceView(rowToRecord(r))),
-    nextCursor: rows.length > f.limit ? page[page.length - 1].id : null,
-  };
+  const { page, nextCursor } = pageOf(rows, f.limit, (r) => r.id);
+  return { instances: page.map((r) => instanceView(rowToRecord(r))), nextCursor };
 }
 
 // ---- lifecycle actions ----
+
+/**
+ * Mirrors a host's answer about one instance. When the host says the instance left it,
+ * its last record there refreshes D1, so the caller's next read sees where it went.
+ */
+async function mirrorAnswer(fleet: Fleet, res: HostCallResult<ActResult>): Promise<ActResult> {
+  const r = res.result;
+  const extra = r.status === "not-here" && r.departed ? [upsertInstance(fleet.db, r.departed)] : [];
+  await mirror(fleet.db, res.events, extra);
+  return r;
+}
 
 /** Longer than the repair path's period, so a start whose mirror write was lost cannot run twice. */
 const CLAIM_MS = 15 * 60_000;
@@ -475,10 +486,7 @@ export async function act(fleet: Fleet, id: string, action: InstanceAction): Pro
     const row = await requireRow(fleet, id);
     const previous = row.state as InstanceState;
     if (row.hostId && occupiesHost(previous)) {
-      const res = await fleet.host(row.hostId).act(id, action, await fleet.clock());
-      const r = res.result;
-      const extra = r.status === "not-here" && r.departed ? [upsertInstance(fleet.db, r.departed)] : [];
-      await mirror(fleet.db, res.events, extra);
+      const r = await mirrorAnswer(fleet, await fleet.host(row.hostId).act(id, action, await fleet.clock()));
       if (r.status === "ok")
         return { instanceId: id, previousState: stateOf(previous), currentState: stateOf(r.instance.state) };
       if (r.status === "illegal") throw incorrectState(id, r.instance.state, action);
@@ -521,28 +529,7 @@ async function actOffHost(fleet: Fleet, rec: InstanceRecord, action: InstanceAct
       .where(and(eq(instances.id, rec.instanceId), eq(instances.claim, claim)));
 
   if (outcome.to === "terminated") {
-    const now = await fleet.now();
-    const next: InstanceRecord = {
-      ...rec,
-      state: "terminated",
-      stateCode: STATE_CODES.terminated,
-      version: rec.version + 1,
-      stateTransitionTime: now,
-      stateReason: "User initiated",
-      terminatedAt: now,
-    };
-    const event: FleetEvent = {
-      id: crypto.randomUUID(),
-      type: "instance.state-changed",
-      time: now,
-      hostId: null,
-      instanceId: rec.instanceId,
-      previousState: rec.state,
-      state: "terminated",
-      instance: next,
-      host: null,
-      hostRecord: null,
-    };
+    const { event } = offHostChange(rec, { state: "terminated" }, await fleet.now(), crypto.randomUUID());
     try {
       await mirror(fleet.db, [event]);
     } catch (err) {
@@ -596,32 +583,24 @@ export async function setWorkload(fleet: Fleet, id: string, spec: WorkloadSpec) 
     const row = await requireRow(fleet, id);
     if (row.state === "terminated") throw incorrectState(id, row.state, "reboot");
     if (row.hostId && occupiesHost(row.state as InstanceState)) {
-      const res = await fleet.host(row.hostId).setWorkload(id, spec, await fleet.clock());
-      const r = res.result;
-      const extra = r.status === "not-here" && r.departed ? [upsertInstance(fleet.db, r.departed)] : [];
-      await mirror(fleet.db, res.events, extra);
+      const r = await mirrorAnswer(
+        fleet,
+        await fleet.host(row.hostId).setWorkload(id, spec, await fleet.clock()),
+      );
       if (r.status === "ok") return instanceView(r.instance);
       continue;
     }
     const rec = rowToRecord(row);
-    const next: InstanceRecord = { ...rec, workload: spec, version: rec.version + 1 };
-    const now = await fleet.now();
-    const event: FleetEvent = {
-      id: crypto.randomUUID(),
-      type: "instance.updated",
-      time: now,
-      hostId: null,
-      instanceId: id,
-      previousState: rec.state,
-      state: rec.state,
-      instance: next,
-      host: null,
-      hostRecord: null,
-    };
+    const { instance: next, event } = offHostChange(
+      rec,
+      { workload: spec },
+      await fleet.now(),
+      crypto.randomUUID(),
+    );
     // One conditional write: only if nobody changed or claimed the instance meanwhile.
     const won = await fleet.db
       .update(instances)
-      .set({ workload: typeof spec === "string" ? spec : JSON.stringify(spec), version: rec.version + 1 })
+      .set({ workload: typeof spec === "string" ? spec : JSON.stringify(spec), version: next.version })
       .where(and(eq(instances.id, id), eq(instances.version, rec.version), isNull(instances.claim)))
       .returning({ id: instances.id });
     if (won.length === 0) continue;

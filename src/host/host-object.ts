@@ -110,12 +110,7 @@ export class HostObject extends DurableObject<Env> {
     action: InstanceAction,
     clock: ClockState,
   ): Promise<HostCallResult<ActResult>> {
-    return this.call<ActResult>(clock, (m, now) => {
-      const { result, changes } = m.act(instanceId, action, now);
-      if (result.status === "not-here")
-        return { result: { status: result.status, departed: this.departed(instanceId) }, changes: [] };
-      return { result, changes: [changes] };
-    });
+    return this.instanceCall(instanceId, clock, (m, now) => m.act(instanceId, action, now));
   }
 
   async setWorkload(
@@ -123,8 +118,17 @@ export class HostObject extends DurableObject<Env> {
     spec: WorkloadSpec,
     clock: ClockState,
   ): Promise<HostCallResult<ActResult>> {
+    return this.instanceCall(instanceId, clock, (m, now) => m.setWorkload(instanceId, spec, now));
+  }
+
+  /** A change to one instance; when it is not here, its last record here (if any) answers. */
+  private instanceCall(
+    instanceId: string,
+    clock: ClockState,
+    fn: (m: HostModel, now: number) => { result: ActResult; changes: Changes },
+  ): Promise<HostCallResult<ActResult>> {
     return this.call<ActResult>(clock, (m, now) => {
-      const { result, changes } = m.setWorkload(instanceId, spec, now);
+      const { result, changes } = fn(m, now);
       if (result.status === "not-here") {
         return { result: { status: result.status, departed: this.departed(instanceId) }, changes: [] };
       }
@@ -139,10 +143,6 @@ export class HostObject extends DurableObject<Env> {
     clock: ClockState,
   ): Promise<HostCallResult<VmCpuCounters | null>> {
     return this.call(clock, (m, now) => ({ result: m.cpuCounters(instanceId, now, windowMs), changes: [] }));
-  }
-
-  async cpuSummary(windowMs: number, clock: ClockState): Promise<HostCallResult<HostCpuSummary>> {
-    return this.call(clock, (m, now) => ({ result: m.cpuSummary(now, windowMs), changes: [] }));
   }
 
   /** One guest memory access, walked step by step, with whatever faults it takes handled. */

@@ -201,6 +201,46 @@ function seedOf(id: string): number {
   return h >>> 0;
 }
 
+/**
+ * A change to an instance that holds no host (a stopped one terminated, or given a new
+ * workload): its next record and the event that says so. No host object is involved.
+ */
+export function offHostChange(
+  rec: InstanceRecord,
+  change: { state?: InstanceState; workload?: WorkloadSpec },
+  now: number,
+  eventId: string,
+): { instance: InstanceRecord; event: FleetEvent } {
+  const moved = change.state !== undefined && change.state !== rec.state;
+  const instance: InstanceRecord = {
+    ...rec,
+    version: rec.version + 1,
+    ...(change.workload !== undefined ? { workload: change.workload } : {}),
+    ...(moved
+      ? {
+          state: change.state,
+          stateCode: STATE_CODES[change.state!],
+          stateTransitionTime: now,
+          stateReason: "User initiated",
+          terminatedAt: change.state === "terminated" ? now : rec.terminatedAt,
+        }
+      : {}),
+  };
+  const event: FleetEvent = {
+    id: eventId,
+    type: moved ? "instance.state-changed" : "instance.updated",
+    time: now,
+    hostId: null,
+    instanceId: rec.instanceId,
+    previousState: rec.state,
+    state: instance.state,
+    instance,
+    host: null,
+    hostRecord: null,
+  };
+  return { instance, event };
+}
+
 export class HostModel {
   host: HostRecord;
   usageVersion: number;

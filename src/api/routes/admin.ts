@@ -13,6 +13,11 @@ const Clock = z
   .object({ mode: z.enum(["manual", "scaled"]), scale: z.number(), now: z.string(), nowMs: z.number() })
   .openapi("Clock");
 
+/** The clock after a change, and what settling the hosts on it did. */
+const ClockChange = Clock.extend({ settledEvents: z.number(), hostsFailed: z.number() }).openapi(
+  "ClockChange",
+);
+
 const MAX_ADVANCE_S = 30 * 24 * 3600;
 
 /**
@@ -73,9 +78,7 @@ export const adminRoutes = router()
         200: {
           description: "The clock after the advance",
           content: {
-            "application/json": {
-              schema: Clock.extend({ settledEvents: z.number(), hostsFailed: z.number() }),
-            },
+            "application/json": { schema: ClockChange },
           },
         },
         ...problemResponses(400),
@@ -110,9 +113,7 @@ export const adminRoutes = router()
         200: {
           description: "The clock",
           content: {
-            "application/json": {
-              schema: Clock.extend({ settledEvents: z.number(), hostsFailed: z.number() }),
-            },
+            "application/json": { schema: ClockChange },
           },
         },
         ...problemResponses(400),

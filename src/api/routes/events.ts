@@ -1,7 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, asc, eq, gt, type SQL } from "drizzle-orm";
-import { events } from "../../db/schema";
 import { Fleet } from "../../fleet/context";
+import { listEvents } from "../../fleet/events";
 import { router } from "../router";
 import { Limit, problemResponses } from "../schemas";
 
@@ -45,26 +44,5 @@ export const eventRoutes = router().openapi(
       ...problemResponses(400),
     },
   }),
-  async (c) => {
-    const q = c.req.valid("query");
-    const where: SQL[] = [];
-    if (q.instanceId) where.push(eq(events.instanceId, q.instanceId));
-    if (q.hostId) where.push(eq(events.hostId, q.hostId));
-    if (q.type) where.push(eq(events.type, q.type));
-    if (q.cursor !== undefined) where.push(gt(events.seq, q.cursor));
-    const rows = await new Fleet(c.env).db
-      .select()
-      .from(events)
-      .where(and(...where))
-      .orderBy(asc(events.seq))
-      .limit(q.limit + 1);
-    const page = rows.slice(0, q.limit);
-    return c.json(
-      {
-        events: page.map(({ body: _b, time, ...e }) => ({ ...e, time: new Date(time).toISOString() })),
-        nextCursor: rows.length > q.limit ? page[page.length - 1].seq : null,
-      },
-      200,
-    );
-  },
+  async (c) => c.json(await listEvents(new Fleet(c.env), c.req.valid("query")), 200),
 );

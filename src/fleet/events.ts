@@ -1,0 +1,32 @@
+// Reading the fleet's event log that the queue consumer (and the request path) keep in D1.
+import { and, asc, eq, gt, type SQL } from "drizzle-orm";
+import { events } from "../db/schema";
+import type { Fleet } from "./context";
+import { pageOf } from "./paging";
+
+export interface EventFilter {
+  instanceId?: string;
+  hostId?: string;
+  type?: string;
+  cursor?: number;
+  limit: number;
+}
+
+export async function listEvents(fleet: Fleet, f: EventFilter) {
+  const where: SQL[] = [];
+  if (f.instanceId) where.push(eq(events.instanceId, f.instanceId));
+  if (f.hostId) where.push(eq(events.hostId, f.hostId));
+  if (f.type) where.push(eq(events.type, f.type));
+  if (f.cursor !== undefined) where.push(gt(events.seq, f.cursor));
+  const rows = await fleet.db
+    .select()
+    .from(events)
+    .where(and(...where))
+    .orderBy(asc(events.seq))
+    .limit(f.limit + 1);
+  const { page, nextCursor } = pageOf(rows, f.limit, (r) => r.seq);
+  return {
+    events: page.map(({ body: _b, time, ...e }) => ({ ...e, time: new Date(time).toISOString() })),
+    nextCursor,
+  };
+}
