@@ -28,6 +28,7 @@ import { type HostCandidate, type PlacementStrategy, rankHosts } from "../sim/pl
 import type { Fleet } from "./context";
 import { ApiError, instanceNotFound, invalidParameter } from "./errors";
 import { newId, sha256Hex } from "./ids";
+import { encodeWorkload, type InstanceRow, rowToRecord } from "./instance-rows";
 import { mirror, upsertInstance } from "./mirror";
 import { pageOf } from "./paging";
 
@@ -41,38 +42,6 @@ export interface RunInstancesInput {
   tags: Record<string, string>;
   workload: WorkloadSpec;
   paging: PagingOptions;
-}
-
-type InstanceRow = typeof instances.$inferSelect;
-
-export function rowToRecord(r: InstanceRow): InstanceRecord {
-  return {
-    instanceId: r.id,
-    reservationId: r.reservationId,
-    instanceType: r.instanceType,
-    family: r.family as InstanceRecord["family"],
-    hypervisor: r.hypervisor as InstanceRecord["hypervisor"],
-    zone: r.zone,
-    hostId: r.hostId,
-    state: r.state as InstanceState,
-    stateCode: r.stateCode,
-    version: r.version,
-    launchTime: r.launchTime,
-    stateTransitionTime: r.stateTransitionTime,
-    stateReason: r.stateReason,
-    clientToken: r.clientToken,
-    tags: JSON.parse(r.tags) as Record<string, string>,
-    workload: r.workload.startsWith("{")
-      ? (JSON.parse(r.workload) as WorkloadSpec)
-      : (r.workload as WorkloadSpec),
-    placementStrategy: r.placementStrategy,
-    paging: JSON.parse(r.paging) as PagingOptions,
-    vcpus: r.vcpus,
-    memoryMiB: r.memoryMiB,
-    nvmeGB: r.nvmeGB,
-    threads: JSON.parse(r.threads) as number[],
-    terminatedAt: r.terminatedAt,
-  };
 }
 
 export function instanceView(i: InstanceRecord) {
@@ -600,7 +569,7 @@ export async function setWorkload(fleet: Fleet, id: string, spec: WorkloadSpec) 
     // One conditional write: only if nobody changed or claimed the instance meanwhile.
     const won = await fleet.db
       .update(instances)
-      .set({ workload: typeof spec === "string" ? spec : JSON.stringify(spec), version: next.version })
+      .set({ workload: encodeWorkload(spec), version: next.version })
       .where(and(eq(instances.id, id), eq(instances.version, rec.version), isNull(instances.claim)))
       .returning({ id: instances.id });
     if (won.length === 0) continue;

@@ -6,43 +6,14 @@ import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { events, hosts, instances } from "../db/schema";
 import type { FleetEvent, HostRecord, HostUsage, InstanceRecord } from "../sim/host";
-
-function instanceRow(i: InstanceRecord) {
-  return {
-    id: i.instanceId,
-    reservationId: i.reservationId,
-    instanceType: i.instanceType,
-    family: i.family,
-    hypervisor: i.hypervisor,
-    zone: i.zone,
-    hostId: i.hostId,
-    state: i.state,
-    stateCode: i.stateCode,
-    version: i.version,
-    launchTime: i.launchTime,
-    stateTransitionTime: i.stateTransitionTime,
-    stateReason: i.stateReason,
-    clientToken: i.clientToken,
-    tags: JSON.stringify(i.tags),
-    workload: typeof i.workload === "string" ? i.workload : JSON.stringify(i.workload),
-    placementStrategy: i.placementStrategy,
-    paging: JSON.stringify(i.paging ?? {}),
-    vcpus: i.vcpus,
-    memoryMiB: i.memoryMiB,
-    nvmeGB: i.nvmeGB,
-    threads: JSON.stringify(i.threads),
-    terminatedAt: i.terminatedAt,
-    claim: null,
-    claimExpires: null,
-  };
-}
+import { recordToRow } from "./instance-rows";
 
 /**
  * Newer versions win. A repair (the host object's record, read by reconcile) also
  * overwrites a row of the same version, since the object is the truth for that version.
  */
 export function upsertInstance(db: Db, i: InstanceRecord, repair = false): BatchItem<"sqlite"> {
-  const row = instanceRow(i);
+  const row = recordToRow(i);
   const { id: _id, ...set } = row;
   const newer = repair
     ? sql`excluded.version >= ${instances.version}`
