@@ -26,7 +26,7 @@ import {
 import { resolveOptions } from "../sim/memory";
 import { type HostCandidate, type PlacementStrategy, rankHosts } from "../sim/placement";
 import type { Fleet } from "./context";
-import { ApiError, instanceNotFound, invalidParameter } from "./errors";
+import { ApiError, checked, incorrectState, instanceNotFound, invalidParameter } from "./errors";
 import { newId, sha256Hex } from "./ids";
 import { encodeWorkload, type InstanceRow, rowToRecord } from "./instance-rows";
 import { mirror, upsertInstance } from "./mirror";
@@ -264,8 +264,8 @@ async function holdToken(fleet: Fleet, token: string, paramsHash: string, reserv
 export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
   const type = findInstanceType(input.instanceType);
   if (!type) throw invalidParameter("instanceType", `'${input.instanceType}' is not a known instance type`);
-  checkWorkload(input.workload);
-  checkPaging(input.paging, type.hypervisor, type.vcpus);
+  checked("workload", () => resolveWorkload(input.workload));
+  checked("paging", () => resolveOptions(memoryOptions(input.paging, type.hypervisor, type.vcpus)));
   if (input.minCount > input.maxCount) throw invalidParameter("minCount", "must not exceed maxCount");
   const reservationId = newId("r");
   if (input.clientToken) {
@@ -432,15 +432,6 @@ async function mirrorAnswer(fleet: Fleet, res: HostCallResult<ActResult>): Promi
 /** Longer than the repair path's period, so a start whose mirror write was lost cannot run twice. */
 const CLAIM_MS = 15 * 60_000;
 
-function incorrectState(id: string, state: string, action: InstanceAction): ApiError {
-  return new ApiError(
-    409,
-    "IncorrectInstanceState",
-    `The instance '${id}' is not in a state from which it can be ${action === "stop" ? "stopped" : action === "start" ? "started" : action === "reboot" ? "rebooted" : "terminated"} (it is ${state})`,
-    { instanceId: id, state, action },
-  );
-}
-
 export interface StateChange {
   instanceId: string;
   previousState: { code: number; name: InstanceState };
@@ -529,25 +520,9 @@ async function actOffHost(fleet: Fleet, rec: InstanceRecord, action: InstanceAct
 
 // ---- workload and CPU ----
 
-function checkPaging(paging: PagingOptions, hypervisor: HostHypervisor, vcpus: number): void {
-  try {
-    resolveOptions(memoryOptions(paging, hypervisor, vcpus));
-  } catch (err) {
-    throw invalidParameter("paging", err instanceof Error ? err.message : String(err));
-  }
-}
-
-function checkWorkload(spec: WorkloadSpec): void {
-  try {
-    resolveWorkload(spec);
-  } catch (err) {
-    throw invalidParameter("workload", err instanceof Error ? err.message : String(err));
-  }
-}
-
 /** Sets the workload profile; on a host the CPU model switches at once, otherwise at the next start. */
 export async function setWorkload(fleet: Fleet, id: string, spec: WorkloadSpec) {
-  checkWorkload(spec);
+  checked("workload", () => resolveWorkload(spec));
   for (let round = 0; round < 2; round++) {
     const row = await requireRow(fleet, id);
     if (row.state === "terminated") throw incorrectState(id, row.state, "reboot");
