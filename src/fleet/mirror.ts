@@ -5,7 +5,7 @@ import { sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { events, hosts, instances } from "../db/schema";
-import type { FleetEvent, HostRecord, HostUsage, InstanceRecord } from "../sim/host";
+import type { ActResult, FleetEvent, HostRecord, HostUsage, InstanceRecord } from "../sim/host";
 import { recordToRow } from "./instance-rows";
 
 /**
@@ -115,4 +115,29 @@ export async function mirror(
     const chunk = stmts.slice(i, i + BATCH);
     await db.batch(chunk as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
   }
+}
+
+/**
+ * Mirrors a host's answer about one instance. When the host says the instance left it,
+ * its last record there refreshes D1, so the caller's next read sees where it went.
+ */
+export async function mirrorAnswer(
+  db: Db,
+  res: { result: ActResult; events: readonly FleetEvent[] },
+): Promise<ActResult> {
+  const r = res.result;
+  const extra = r.status === "not-here" && r.departed ? [upsertInstance(db, r.departed)] : [];
+  await mirror(db, res.events, extra);
+  return r;
+}
+
+/** The newest record of each instance among `events`: what mirroring them leaves in D1. */
+export function latestRecords(events: readonly FleetEvent[]): InstanceRecord[] {
+  const latest = new Map<string, InstanceRecord>();
+  for (const e of events) {
+    if (!e.instance) continue;
+    const prev = latest.get(e.instance.instanceId);
+    if (!prev || prev.version < e.instance.version) latest.set(e.instance.instanceId, e.instance);
+  }
+  return [...latest.values()];
 }
