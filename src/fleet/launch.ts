@@ -86,12 +86,8 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
   const launched = latestRecords(events).filter((r) => r.reservationId === reservationId);
   launched.sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
   if (token) {
-    await completeToken(
-      fleet,
-      token,
-      reservationId,
-      launched.map((r) => r.instanceId),
-    );
+    const ids = launched.map((r) => r.instanceId);
+    await completeToken(fleet, token, reservationId, ids);
   }
   return { reservationId, instances: launched.map(instanceView) };
 }
