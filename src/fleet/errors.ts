@@ -1,5 +1,6 @@
 // The one error type the services throw; the API turns it into problem+json.
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { InstanceAction } from "../sim/lifecycle";
 
 export class ApiError extends Error {
   constructor(
@@ -16,10 +17,34 @@ export class ApiError extends Error {
 export const invalidParameter = (field: string, message: string) =>
   new ApiError(400, "InvalidParameterValue", `${field}: ${message}`, { field });
 
+/** Runs a model's own check of an input: what the model refuses is a 400 naming the field. */
+export function checked<T>(field: string, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    throw invalidParameter(field, err instanceof Error ? err.message : String(err));
+  }
+}
+
 export const instanceNotFound = (id: string) =>
   new ApiError(404, "InvalidInstanceID.NotFound", `The instance ID '${id}' does not exist`, {
     instanceId: id,
   });
+
+const PAST_TENSE: Record<InstanceAction, string> = {
+  stop: "stopped",
+  start: "started",
+  reboot: "rebooted",
+  terminate: "terminated",
+};
+
+export const incorrectState = (id: string, state: string, action: InstanceAction) =>
+  new ApiError(
+    409,
+    "IncorrectInstanceState",
+    `The instance '${id}' is not in a state from which it can be ${PAST_TENSE[action]} (it is ${state})`,
+    { instanceId: id, state, action },
+  );
 
 export const hostNotFound = (id: string) =>
   new ApiError(404, "InvalidHostID.NotFound", `The host ID '${id}' does not exist`, { hostId: id });

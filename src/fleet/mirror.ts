@@ -5,44 +5,15 @@ import { sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { events, hosts, instances } from "../db/schema";
-import type { FleetEvent, HostRecord, HostUsage, InstanceRecord } from "../sim/host";
-
-function instanceRow(i: InstanceRecord) {
-  return {
-    id: i.instanceId,
-    reservationId: i.reservationId,
-    instanceType: i.instanceType,
-    family: i.family,
-    hypervisor: i.hypervisor,
-    zone: i.zone,
-    hostId: i.hostId,
-    state: i.state,
-    stateCode: i.stateCode,
-    version: i.version,
-    launchTime: i.launchTime,
-    stateTransitionTime: i.stateTransitionTime,
-    stateReason: i.stateReason,
-    clientToken: i.clientToken,
-    tags: JSON.stringify(i.tags),
-    workload: typeof i.workload === "string" ? i.workload : JSON.stringify(i.workload),
-    placementStrategy: i.placementStrategy,
-    paging: JSON.stringify(i.paging ?? {}),
-    vcpus: i.vcpus,
-    memoryMiB: i.memoryMiB,
-    nvmeGB: i.nvmeGB,
-    threads: JSON.stringify(i.threads),
-    terminatedAt: i.terminatedAt,
-    claim: null,
-    claimExpires: null,
-  };
-}
+import type { ActResult, FleetEvent, HostRecord, HostUsage, InstanceRecord } from "../sim/host";
+import { recordToRow } from "./instance-rows";
 
 /**
  * Newer versions win. A repair (the host object's record, read by reconcile) also
  * overwrites a row of the same version, since the object is the truth for that version.
  */
 export function upsertInstance(db: Db, i: InstanceRecord, repair = false): BatchItem<"sqlite"> {
-  const row = instanceRow(i);
+  const row = recordToRow(i);
   const { id: _id, ...set } = row;
   const newer = repair
     ? sql`excluded.version >= ${instances.version}`
@@ -144,4 +115,29 @@ export async function mirror(
     const chunk = stmts.slice(i, i + BATCH);
     await db.batch(chunk as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
   }
+}
+
+/**
+ * Mirrors a host's answer about one instance. When the host says the instance left it,
+ * its last record there refreshes D1, so the caller's next read sees where it went.
+ */
+export async function mirrorAnswer(
+  db: Db,
+  res: { result: ActResult; events: readonly FleetEvent[] },
+): Promise<ActResult> {
+  const r = res.result;
+  const extra = r.status === "not-here" && r.departed ? [upsertInstance(db, r.departed)] : [];
+  await mirror(db, res.events, extra);
+  return r;
+}
+
+/** The newest record of each instance among `events`: what mirroring them leaves in D1. */
+export function latestRecords(events: readonly FleetEvent[]): InstanceRecord[] {
+  const latest = new Map<string, InstanceRecord>();
+  for (const e of events) {
+    if (!e.instance) continue;
+    const prev = latest.get(e.instance.instanceId);
+    if (!prev || prev.version < e.instance.version) latest.set(e.instance.instanceId, e.instance);
+  }
+  return [...latest.values()];
 }

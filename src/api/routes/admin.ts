@@ -1,11 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { inArray } from "drizzle-orm";
-import { hosts, instances } from "../../db/schema";
-import { advanceClock, clockView, configureClock } from "../../fleet/clock";
+import { clockView } from "../../fleet/clock";
+import { advanceTime, changeClock } from "../../fleet/clock-changes";
 import { Fleet } from "../../fleet/context";
-import { mirror } from "../../fleet/mirror";
 import { reconcile } from "../../fleet/reconcile";
-import type { ClockState } from "../../sim/clock";
 import { router } from "../router";
 import { problemResponses } from "../schemas";
 
@@ -19,33 +16,6 @@ const ClockChange = Clock.extend({ settledEvents: z.number(), hostsFailed: z.num
 );
 
 const MAX_ADVANCE_S = 30 * 24 * 3600;
-
-/**
- * Settles due transitions: on the hosts with an instance in a transitional state, or on
- * every host (when the clock's mode changed, so that each sets its alarms anew). A host that fails is
- * reported, not fatal: the clock has moved, and it settles on its next call.
- */
-async function settleHosts(fleet: Fleet, clock: ClockState, onlyBusy: boolean) {
-  const ids = onlyBusy
-    ? (
-        await fleet.db
-          .selectDistinct({ hostId: instances.hostId })
-          .from(instances)
-          .where(inArray(instances.state, ["pending", "stopping", "shutting-down"]))
-      )
-        .map((b) => b.hostId)
-        .filter((h): h is string => h !== null)
-    : (await fleet.db.select({ id: hosts.id }).from(hosts)).map((h) => h.id);
-  const results = await Promise.allSettled(ids.map((id) => fleet.host(id).settle(clock)));
-  const evs = results.flatMap((r) => (r.status === "fulfilled" ? r.value.events : []));
-  try {
-    await mirror(fleet.db, evs);
-  } catch (err) {
-    // The hosts' outboxes deliver the same events; the clock change itself has happened.
-    console.warn("mirroring settled events failed; the events queue will apply them", err);
-  }
-  return { settledEvents: evs.length, hostsFailed: results.filter((r) => r.status === "rejected").length };
-}
 
 export const adminRoutes = router()
   .openapi(
@@ -84,11 +54,8 @@ export const adminRoutes = router()
         ...problemResponses(400),
       },
     }),
-    async (c) => {
-      const fleet = new Fleet(c.env);
-      const clock = await advanceClock(fleet.db, c.env, Math.round(c.req.valid("json").seconds * 1000));
-      return c.json({ ...clockView(clock), ...(await settleHosts(fleet, clock, true)) }, 200);
-    },
+    async (c) =>
+      c.json(await advanceTime(new Fleet(c.env), Math.round(c.req.valid("json").seconds * 1000)), 200),
   )
   .openapi(
     createRoute({
@@ -119,13 +86,7 @@ export const adminRoutes = router()
         ...problemResponses(400),
       },
     }),
-    async (c) => {
-      const fleet = new Fleet(c.env);
-      const clock = await configureClock(fleet.db, c.env, c.req.valid("json"));
-      // Every host learns the new clock now, so alarms follow the new mode at once.
-      const settled = await settleHosts(fleet, clock, false);
-      return c.json({ ...clockView(clock), ...settled }, 200);
-    },
+    async (c) => c.json(await changeClock(new Fleet(c.env), c.req.valid("json")), 200),
   )
   .openapi(
     createRoute({

@@ -1,13 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { Fleet } from "../../fleet/context";
-import {
-  act,
-  describeInstance,
-  instanceCpu,
-  listInstances,
-  runInstances,
-  setWorkload,
-} from "../../fleet/instances";
+import { act } from "../../fleet/instance-actions";
+import { describeInstance, listInstances } from "../../fleet/instance-queries";
+import { instanceCpu } from "../../fleet/instance-telemetry";
+import { setWorkload } from "../../fleet/instance-workload";
+import { runInstances } from "../../fleet/launch";
 import type { InstanceAction } from "../../sim/lifecycle";
 import { router } from "../router";
 import {

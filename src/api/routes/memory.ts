@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { Fleet } from "../../fleet/context";
 import { hostMemory } from "../../fleet/hosts";
-import { instanceMemory, translateAddress } from "../../fleet/instances";
+import { instanceMemory, translateAddress } from "../../fleet/instance-telemetry";
 import { router } from "../router";
 import { HostIdParam, InstanceIdParam, problemResponses } from "../schemas";
 

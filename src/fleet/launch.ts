@@ -1,0 +1,93 @@
+// Launching instances (EC2's RunInstances): check the request, take its client token,
+// make the records and place them; between minCount and maxCount launch, or none.
+import { findInstanceType } from "../sim/catalog";
+import { resolveWorkload, type WorkloadSpec } from "../sim/cpu";
+import { type FleetEvent, type InstanceRecord, memoryOptions, type PagingOptions } from "../sim/host";
+import { STATE_CODES } from "../sim/lifecycle";
+import { resolveOptions } from "../sim/memory";
+import type { PlacementStrategy } from "../sim/placement";
+import { completeToken, releaseToken, takeToken } from "./client-tokens";
+import type { Fleet } from "./context";
+import { ApiError, checked, invalidParameter } from "./errors";
+import { newId } from "./ids";
+import { instanceView } from "./instance-view";
+import { latestRecords } from "./mirror";
+import { place } from "./placement";
+
+export interface RunInstancesInput {
+  instanceType: string;
+  minCount: number;
+  maxCount: number;
+  availabilityZone?: string;
+  placementStrategy: PlacementStrategy;
+  clientToken?: string;
+  tags: Record<string, string>;
+  workload: WorkloadSpec;
+  paging: PagingOptions;
+}
+
+export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
+  const type = findInstanceType(input.instanceType);
+  if (!type) throw invalidParameter("instanceType", `'${input.instanceType}' is not a known instance type`);
+  checked("workload", () => resolveWorkload(input.workload));
+  checked("paging", () => resolveOptions(memoryOptions(input.paging, type.hypervisor, type.vcpus)));
+  if (input.minCount > input.maxCount) throw invalidParameter("minCount", "must not exceed maxCount");
+  const reservationId = newId("r");
+  const token = input.clientToken;
+  if (token) {
+    const replay = await takeToken(fleet, token, input, reservationId);
+    if (replay) return replay;
+  }
+
+  // Times are the host's to set when it admits them (launchTime is when pending begins).
+  const now = 0;
+  const records: InstanceRecord[] = Array.from({ length: input.maxCount }, () => ({
+    instanceId: newId("i"),
+    reservationId,
+    instanceType: type.name,
+    family: type.family,
+    hypervisor: type.hypervisor,
+    zone: input.availabilityZone ?? "",
+    hostId: null,
+    state: "pending",
+    stateCode: STATE_CODES.pending,
+    version: 0,
+    launchTime: now,
+    stateTransitionTime: now,
+    stateReason: "",
+    clientToken: token ?? null,
+    tags: input.tags,
+    workload: input.workload,
+    placementStrategy: input.placementStrategy,
+    paging: input.paging,
+    vcpus: type.vcpus,
+    memoryMiB: type.memoryMiB,
+    nvmeGB: type.instanceStorage.totalGB,
+    threads: [],
+    terminatedAt: null,
+  }));
+  // Without a requested zone the instance takes its host's zone, filled in at admission.
+  let events: FleetEvent[];
+  try {
+    events = await place(
+      fleet,
+      type,
+      records,
+      input.minCount,
+      input.availabilityZone,
+      input.placementStrategy,
+    );
+  } catch (err) {
+    // A refusal launched nothing, so the token is free for a retry. After any other failure
+    // the outcome is unknown: the token stays taken until it goes stale.
+    if (token && err instanceof ApiError) await releaseToken(fleet, token, reservationId);
+    throw err;
+  }
+  const launched = latestRecords(events).filter((r) => r.reservationId === reservationId);
+  launched.sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
+  if (token) {
+    const ids = launched.map((r) => r.instanceId);
+    await completeToken(fleet, token, reservationId, ids);
+  }
+  return { reservationId, instances: launched.map(instanceView) };
+}
