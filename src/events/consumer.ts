@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { database } from "../db/client";
 import { mirror } from "../fleet/mirror";
-import type { FleetEvent } from "../sim/host";
+import type { FleetEvent } from "../sim/records";
 
 const eventSchema = z.object({
   id: z.string().min(1),

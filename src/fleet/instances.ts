@@ -6,14 +6,7 @@ import { clientTokens, hosts, instances, simClock } from "../db/schema";
 import type { HostCallResult } from "../host/host-object";
 import { findInstanceType, type HostHypervisor, type InstanceType } from "../sim/catalog";
 import { resolveWorkload, type WorkloadSpec } from "../sim/cpu";
-import {
-  type ActResult,
-  type FleetEvent,
-  type InstanceRecord,
-  memoryOptions,
-  offHostChange,
-  type PagingOptions,
-} from "../sim/host";
+import { type ActResult, memoryOptions, offHostChange } from "../sim/host";
 import {
   decide,
   type InstanceAction,
@@ -25,6 +18,7 @@ import {
 } from "../sim/lifecycle";
 import { resolveOptions } from "../sim/memory";
 import { type HostCandidate, type PlacementStrategy, rankHosts } from "../sim/placement";
+import type { FleetEvent, InstanceRecord, PagingOptions } from "../sim/records";
 import type { Fleet } from "./context";
 import { ApiError, instanceNotFound, invalidParameter } from "./errors";
 import { newId, sha256Hex } from "./ids";

@@ -5,7 +5,7 @@ import { sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { events, hosts, instances } from "../db/schema";
-import type { FleetEvent, HostRecord, HostUsage, InstanceRecord } from "../sim/host";
+import type { FleetEvent, HostRecord, HostUsage, InstanceRecord } from "../sim/records";
 
 function instanceRow(i: InstanceRecord) {
   return {

@@ -4,20 +4,10 @@
 import { DurableObject } from "cloudflare:workers";
 import { type ClockState, newer, simNow, wallTimeAt } from "../sim/clock";
 import type { HostCpuSnapshot, HostCpuSummary, VmCpuCounters, WorkloadSpec } from "../sim/cpu";
-import {
-  type AccessFaults,
-  type ActResult,
-  type Changes,
-  type FleetEvent,
-  HostModel,
-  type HostRecord,
-  type HostState,
-  type HostUsage,
-  type InstanceRecord,
-  type VmRecord,
-} from "../sim/host";
+import { type AccessFaults, type ActResult, type Changes, HostModel } from "../sim/host";
 import type { InstanceAction } from "../sim/lifecycle";
 import type { HostMemorySnapshot, HostMemorySummary, Translation, VmMemorySummary } from "../sim/memory";
+import type { FleetEvent, HostRecord, HostState, HostUsage, InstanceRecord, VmRecord } from "../sim/records";
 import { pack, unpack } from "./pack";
 
 /** What every call answers besides its own result: the events it caused and the host's use. */
