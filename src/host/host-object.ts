@@ -1,6 +1,6 @@
 // The Host Durable Object: the single writer of one physical host. A thin shell around
 // sim/host.ts: its RPC methods run the model inside call(), which settles what is due,
-// stores the change and its events in one transaction (storage.ts) and sets
+// stores the change and its events in one transaction (storage.ts, outbox.ts) and sets
 // the alarm that settles transitions, expires holds and retries delivery.
 import { DurableObject } from "cloudflare:workers";
 import { type ClockState, newer, simNow, wallTimeAt } from "../sim/clock";
@@ -9,6 +9,7 @@ import { type AccessFaults, type ActResult, type Changes, HostModel } from "../s
 import type { InstanceAction } from "../sim/lifecycle";
 import type { HostMemorySummary, Translation, VmMemorySummary } from "../sim/memory";
 import type { FleetEvent, HostRecord, HostState, HostUsage, InstanceRecord } from "../sim/records";
+import { OUTBOX_RETRY_MS, Outbox } from "./outbox";
 import { HostStorage } from "./storage";
 
 /** What every call answers besides its own result: the events it caused and the host's use. */
@@ -32,24 +33,20 @@ export interface ReconcileView extends HostView {
 
 /** How long an admission hold lives if the launch that made it never commits or cancels. */
 const HOLD_MS = 60_000;
-const OUTBOX_RETRY_MS = 5_000;
-const OUTBOX_BATCH = 100;
-// Queues take batches of up to 256 KB; one event (tags included) stays well under 64 KB.
-const OUTBOX_BATCH_BYTES = 192 * 1024;
-const utf8 = new TextEncoder();
 const newId = () => crypto.randomUUID();
 
 export class HostObject extends DurableObject<Env> {
   private readonly store: HostStorage;
+  private readonly outbox: Outbox;
   private model: HostModel | null = null;
   private clock: ClockState | null = null;
-  private flushing = false;
   /** Simulated time never runs backwards here, even for a request carrying an older clock. */
   private lastNow = Number.NEGATIVE_INFINITY;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new HostStorage(ctx.storage);
+    this.outbox = new Outbox(this.store.sql, env.EVENTS);
     ctx.blockConcurrencyWhile(async () => {
       this.store.migrate();
       this.load();
@@ -180,7 +177,7 @@ export class HostObject extends DurableObject<Env> {
         .list()
         .filter((v) => v.holdExpiresWallMs !== null)
         .map((v) => v.instance.instanceId),
-      outboxPending: this.pendingEvents(),
+      outboxPending: this.outbox.pending(),
     };
   }
 
@@ -210,8 +207,7 @@ export class HostObject extends DurableObject<Env> {
       events = all.flatMap((c) => c.events);
       this.store.transaction(() => {
         this.store.save(m, all);
-        for (const e of events)
-          this.store.sql`INSERT INTO outbox (id, body) VALUES (${e.id}, ${JSON.stringify(e)})`;
+        this.outbox.append(events);
       });
     } catch (err) {
       // Storage is the truth: drop whatever the model did in memory.
@@ -219,45 +215,9 @@ export class HostObject extends DurableObject<Env> {
       throw err;
     }
     // Delivery is off the caller's path: the outbox is durable and the alarm retries it.
-    this.ctx.waitUntil(this.flush());
+    this.ctx.waitUntil(this.outbox.deliver());
     await this.scheduleAlarm();
     return { result: out.result, events, usage: m.usage() };
-  }
-
-  private pendingEvents(): number {
-    return this.store.sql<{ n: number }>`SELECT count(*) AS n FROM outbox`[0].n;
-  }
-
-  /** Delivers the outbox to the events queue; what fails stays for the alarm to retry. */
-  private async flush(): Promise<void> {
-    if (this.flushing) return;
-    this.flushing = true;
-    try {
-      for (;;) {
-        const rows = this.store.sql<{
-          seq: number;
-          body: string;
-        }>`SELECT seq, body FROM outbox ORDER BY seq LIMIT ${OUTBOX_BATCH}`;
-        if (rows.length === 0) return;
-        // A batch is capped in bytes as well as in messages.
-        const batch: typeof rows = [];
-        let bytes = 0;
-        for (const r of rows) {
-          const size = utf8.encode(r.body).length;
-          if (batch.length > 0 && bytes + size > OUTBOX_BATCH_BYTES) break;
-          batch.push(r);
-          bytes += size;
-        }
-        await this.env.EVENTS.sendBatch(
-          batch.map((r) => ({ body: JSON.parse(r.body), contentType: "json" })),
-        );
-        this.store.sql`DELETE FROM outbox WHERE seq <= ${batch[batch.length - 1].seq}`;
-      }
-    } catch (err) {
-      console.warn("host outbox delivery failed; the alarm will retry", err);
-    } finally {
-      this.flushing = false;
-    }
   }
 
   private async scheduleAlarm(): Promise<void> {
@@ -269,7 +229,7 @@ export class HostObject extends DurableObject<Env> {
     if (wall !== undefined) candidates.push(wall);
     const hold = m.nextHoldExpiryWallMs();
     if (hold !== null) candidates.push(hold);
-    if (this.pendingEvents() > 0) candidates.push(Date.now() + OUTBOX_RETRY_MS);
+    if (this.outbox.pending() > 0) candidates.push(Date.now() + OUTBOX_RETRY_MS);
     if (candidates.length === 0) {
       await this.ctx.storage.deleteAlarm();
       return;
