@@ -10,7 +10,8 @@ import { pack, unpack } from "./pack";
 import { migrate } from "./schema";
 import { type Sql, sqlOver } from "./sql";
 
-/** The keys of the `meta` table and what each holds (as JSON). */
+// The keys of `meta` that hold the model, and what each holds (as JSON). The schema's
+// version key beside them belongs to schema.ts.
 interface Meta {
   host: HostRecord;
   clock: ClockState;
