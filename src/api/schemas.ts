@@ -2,8 +2,8 @@
 import { z } from "@hono/zod-openapi";
 import { FAMILIES } from "../sim/catalog";
 import { PROFILE_NAMES } from "../sim/cpu";
-import { HOST_STATES } from "../sim/host";
 import { INSTANCE_STATES } from "../sim/lifecycle";
+import { HOST_STATES } from "../sim/records";
 
 export const Problem = z
   .object({

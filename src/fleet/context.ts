@@ -3,7 +3,7 @@
 import { type Db, database } from "../db/client";
 import type { ClockState } from "../sim/clock";
 import { simNow } from "../sim/clock";
-import type { FleetEvent } from "../sim/host";
+import type { FleetEvent } from "../sim/records";
 import { readClock } from "./clock";
 
 export class Fleet {

@@ -10,7 +10,7 @@ import {
   recommendOptimizations,
   type WorkloadSpec,
 } from "../sim/cpu";
-import type { HostRecord, HostState } from "../sim/host";
+import type { HostRecord, HostState } from "../sim/records";
 import type { Fleet } from "./context";
 import { hostNotFound, invalidParameter } from "./errors";
 import { newId } from "./ids";

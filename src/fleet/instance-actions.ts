@@ -4,9 +4,10 @@
 import { and, eq, isNull, lt, or } from "drizzle-orm";
 import { instances } from "../db/schema";
 import { findInstanceType } from "../sim/catalog";
-import { type InstanceRecord, offHostChange } from "../sim/host";
+import { offHostChange } from "../sim/host";
 import { decide, type InstanceAction, type InstanceState, occupiesHost, STATE_CODES } from "../sim/lifecycle";
 import type { PlacementStrategy } from "../sim/placement";
+import type { InstanceRecord } from "../sim/records";
 import type { Fleet } from "./context";
 import { ApiError, incorrectState } from "./errors";
 import { requireInstanceRow } from "./instance-queries";

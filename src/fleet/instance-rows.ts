@@ -2,8 +2,8 @@
 // the inventory decodes with rowToRecord, and the mirror writes with recordToRow.
 import type { instances } from "../db/schema";
 import type { WorkloadSpec } from "../sim/cpu";
-import type { InstanceRecord, PagingOptions } from "../sim/host";
 import type { InstanceState } from "../sim/lifecycle";
+import type { InstanceRecord, PagingOptions } from "../sim/records";
 
 export type InstanceRow = typeof instances.$inferSelect;
 

@@ -2,8 +2,8 @@
 // the translation of one guest address, and its memory map. D1 says which host to ask;
 // the host's object answers.
 import type { HostHypervisor } from "../sim/catalog";
-import type { FleetEvent } from "../sim/host";
 import { type InstanceState, occupiesHost } from "../sim/lifecycle";
+import type { FleetEvent } from "../sim/records";
 import type { Fleet } from "./context";
 import { ApiError, invalidParameter } from "./errors";
 import { requireInstanceRow } from "./instance-queries";

@@ -1,5 +1,5 @@
 // An instance as the API shows it: EC2's field names, state as code and name, ISO times.
-import type { InstanceRecord } from "../sim/host";
+import type { InstanceRecord } from "../sim/records";
 
 export function instanceView(i: InstanceRecord) {
   return {

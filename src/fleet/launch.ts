@@ -2,10 +2,11 @@
 // make the records and place them; between minCount and maxCount launch, or none.
 import { findInstanceType } from "../sim/catalog";
 import { resolveWorkload, type WorkloadSpec } from "../sim/cpu";
-import { type FleetEvent, type InstanceRecord, memoryOptions, type PagingOptions } from "../sim/host";
+import { memoryOptions } from "../sim/host";
 import { STATE_CODES } from "../sim/lifecycle";
 import { resolveOptions } from "../sim/memory";
 import type { PlacementStrategy } from "../sim/placement";
+import type { FleetEvent, InstanceRecord, PagingOptions } from "../sim/records";
 import { completeToken, releaseToken, takeToken } from "./client-tokens";
 import type { Fleet } from "./context";
 import { ApiError, checked, invalidParameter } from "./errors";

@@ -5,7 +5,8 @@ import { sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { events, hosts, instances } from "../db/schema";
-import type { ActResult, FleetEvent, HostRecord, HostUsage, InstanceRecord } from "../sim/host";
+import type { ActResult } from "../sim/host";
+import type { FleetEvent, HostRecord, HostUsage, InstanceRecord } from "../sim/records";
 import { recordToRow } from "./instance-rows";
 
 /**

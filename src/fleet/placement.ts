@@ -4,8 +4,8 @@
 import { and, eq } from "drizzle-orm";
 import { hosts } from "../db/schema";
 import type { InstanceType } from "../sim/catalog";
-import type { FleetEvent, InstanceRecord } from "../sim/host";
 import { type HostCandidate, type PlacementStrategy, rankHosts } from "../sim/placement";
+import type { FleetEvent, InstanceRecord } from "../sim/records";
 import type { Fleet } from "./context";
 import { ApiError, invalidParameter } from "./errors";
 import { mirror } from "./mirror";

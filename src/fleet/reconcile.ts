@@ -4,8 +4,8 @@
 import { asc, eq } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { hosts, instances } from "../db/schema";
-import type { InstanceRecord } from "../sim/host";
 import { occupiesHost } from "../sim/lifecycle";
+import type { InstanceRecord } from "../sim/records";
 import type { Fleet } from "./context";
 import { mirror, updateHostUsage, upsertInstance } from "./mirror";
 

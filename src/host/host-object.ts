@@ -1,24 +1,16 @@
 // The Host Durable Object: the single writer of one physical host. A thin shell around
-// sim/host.ts: it loads and persists the model in SQLite, settles transitions on alarms,
-// and keeps an outbox of events that it delivers to the events queue at least once.
+// sim/host.ts: its RPC methods run the model inside call(), which settles what is due,
+// stores the change and its events in one transaction (storage.ts, outbox.ts) and sets
+// the alarm that settles transitions, expires holds and retries delivery.
 import { DurableObject } from "cloudflare:workers";
 import { type ClockState, newer, simNow, wallTimeAt } from "../sim/clock";
-import type { HostCpuSnapshot, HostCpuSummary, VmCpuCounters, WorkloadSpec } from "../sim/cpu";
-import {
-  type AccessFaults,
-  type ActResult,
-  type Changes,
-  type FleetEvent,
-  HostModel,
-  type HostRecord,
-  type HostState,
-  type HostUsage,
-  type InstanceRecord,
-  type VmRecord,
-} from "../sim/host";
+import type { HostCpuSummary, VmCpuCounters, WorkloadSpec } from "../sim/cpu";
+import { type AccessFaults, type ActResult, type Changes, HostModel } from "../sim/host";
 import type { InstanceAction } from "../sim/lifecycle";
-import type { HostMemorySnapshot, HostMemorySummary, Translation, VmMemorySummary } from "../sim/memory";
-import { pack, unpack } from "./pack";
+import type { HostMemorySummary, Translation, VmMemorySummary } from "../sim/memory";
+import type { FleetEvent, HostRecord, HostState, HostUsage, InstanceRecord } from "../sim/records";
+import { OUTBOX_RETRY_MS, Outbox } from "./outbox";
+import { HostStorage } from "./storage";
 
 /** What every call answers besides its own result: the events it caused and the host's use. */
 export interface HostCallResult<T> {
@@ -41,34 +33,30 @@ export interface ReconcileView extends HostView {
 
 /** How long an admission hold lives if the launch that made it never commits or cancels. */
 const HOLD_MS = 60_000;
-const OUTBOX_RETRY_MS = 5_000;
-const OUTBOX_BATCH = 100;
-// Queues take batches of up to 256 KB; one event (tags included) stays well under 64 KB.
-const OUTBOX_BATCH_BYTES = 192 * 1024;
-const utf8 = new TextEncoder();
+const newId = () => crypto.randomUUID();
 
 export class HostObject extends DurableObject<Env> {
+  private readonly store: HostStorage;
+  private readonly outbox: Outbox;
   private model: HostModel | null = null;
   private clock: ClockState | null = null;
-  private flushing = false;
   /** Simulated time never runs backwards here, even for a request carrying an older clock. */
   private lastNow = Number.NEGATIVE_INFINITY;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.store = new HostStorage(ctx.storage);
+    this.outbox = new Outbox(this.store.sql, env.EVENTS);
     ctx.blockConcurrencyWhile(async () => {
-      this.migrate();
+      this.store.migrate();
       this.load();
     });
   }
 
   async init(host: HostRecord, clock: ClockState): Promise<HostCallResult<HostRecord>> {
     if (this.model) return this.call(clock, (m) => ({ result: m.host, changes: [] }));
-    this.model = new HostModel(host, [], 0, () => crypto.randomUUID());
-    this.ctx.storage.sql.exec(
-      "INSERT OR REPLACE INTO meta (key, value) VALUES ('host', ?)",
-      JSON.stringify(host),
-    );
+    // The host record is stored with the host.created event, in the call's transaction.
+    this.model = new HostModel(host, [], 0, newId);
     return this.call(clock, (m, now) => ({ result: m.host, changes: [m.created(now)] }));
   }
 
@@ -130,7 +118,7 @@ export class HostObject extends DurableObject<Env> {
     return this.call<ActResult>(clock, (m, now) => {
       const { result, changes } = fn(m, now);
       if (result.status === "not-here") {
-        return { result: { status: result.status, departed: this.departed(instanceId) }, changes: [] };
+        return { result: { status: result.status, departed: this.store.departed(instanceId) }, changes: [] };
       }
       return { result, changes: [changes] };
     });
@@ -174,10 +162,6 @@ export class HostObject extends DurableObject<Env> {
   async setState(state: HostState, clock: ClockState): Promise<HostCallResult<HostRecord>> {
     return this.call(clock, (m, now) => {
       const changes = m.setState(state, now);
-      this.ctx.storage.sql.exec(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES ('host', ?)",
-        JSON.stringify(m.host),
-      );
       return { result: m.host, changes: [changes] };
     });
   }
@@ -186,19 +170,14 @@ export class HostObject extends DurableObject<Env> {
   async reconcileView(): Promise<ReconcileView | null> {
     const m = this.model;
     if (!m) return null;
-    const departed = this.ctx.storage.sql
-      .exec<{ body: string }>("SELECT body FROM departed")
-      .toArray()
-      .map((r) => JSON.parse(r.body) as InstanceRecord);
-    const outbox = this.ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
     return {
       ...this.view(m),
-      departed,
+      departed: this.store.allDeparted(),
       heldIds: m
         .list()
         .filter((v) => v.holdExpiresWallMs !== null)
         .map((v) => v.instance.instanceId),
-      outboxPending: outbox,
+      outboxPending: this.outbox.pending(),
     };
   }
 
@@ -219,106 +198,26 @@ export class HostObject extends DurableObject<Env> {
     const now = Math.max(simNow(current, Date.now()), this.lastNow);
     this.lastNow = now;
     let out: { result: T; changes: Changes[] };
-    let all: Changes[];
+    let events: FleetEvent[];
     try {
       // Due transitions come first: whatever the caller asks happens at `now`.
       const before = [m.expireHolds(Date.now()), m.settle(now)];
       out = fn(m, now);
-      all = [...before, ...out.changes];
-      this.ctx.storage.transactionSync(() => this.persist(m, all));
+      const all = [...before, ...out.changes];
+      events = all.flatMap((c) => c.events);
+      this.store.transaction(() => {
+        this.store.save(m, all);
+        this.outbox.append(events);
+      });
     } catch (err) {
       // Storage is the truth: drop whatever the model did in memory.
       this.load();
       throw err;
     }
-    const events = all.flatMap((c) => c.events);
     // Delivery is off the caller's path: the outbox is durable and the alarm retries it.
-    this.ctx.waitUntil(this.flush());
+    this.ctx.waitUntil(this.outbox.deliver());
     await this.scheduleAlarm();
     return { result: out.result, events, usage: m.usage() };
-  }
-
-  private persist(m: HostModel, changes: Changes[]): void {
-    const sql = this.ctx.storage.sql;
-    for (const c of changes) {
-      for (const vm of c.upserted) {
-        sql.exec(
-          "INSERT OR REPLACE INTO vms (instance_id, body) VALUES (?, ?)",
-          vm.instance.instanceId,
-          JSON.stringify(vm),
-        );
-      }
-      for (const gone of c.removed) {
-        sql.exec("DELETE FROM vms WHERE instance_id = ?", gone.instanceId);
-        // Holds that never committed were never visible (they still name this host); only
-        // real departures, which left with no host, are remembered.
-        if (gone.hostId === null) {
-          sql.exec(
-            "INSERT OR REPLACE INTO departed (instance_id, body, at) VALUES (?, ?, ?)",
-            gone.instanceId,
-            JSON.stringify(gone),
-            gone.stateTransitionTime,
-          );
-        }
-      }
-      for (const e of c.events)
-        sql.exec("INSERT INTO outbox (id, body) VALUES (?, ?)", e.id, JSON.stringify(e));
-    }
-    sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('usageVersion', ?)", String(m.usageVersion));
-    sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('cpu', ?)", JSON.stringify(m.cpuSnapshot()));
-    if (m.memoryChanged.size > 0 || m.memoryDropped.size > 0) {
-      // Only the frame map and the VMs that changed: a busy host's whole model is megabytes.
-      const pieces: [string, unknown][] = [["frames", m.memory.snapshotFrames()]];
-      for (const id of m.memoryChanged) pieces.push([`vm:${id}`, m.memory.snapshotVm(id)]);
-      for (const id of m.memoryDropped) {
-        sql.exec("DELETE FROM memory_pieces WHERE piece = ?", `vm:${id}`);
-        sql.exec("DELETE FROM memory_blobs WHERE piece = ?", `vm:${id}`);
-      }
-      for (const [piece, value] of pieces) {
-        const packed = pack(value);
-        sql.exec("DELETE FROM memory_blobs WHERE piece = ?", piece);
-        for (const [i, b] of packed.blobs.entries()) {
-          sql.exec("INSERT INTO memory_blobs (piece, idx, data) VALUES (?, ?, ?)", piece, i, b);
-        }
-        sql.exec("INSERT OR REPLACE INTO memory_pieces (piece, json) VALUES (?, ?)", piece, packed.json);
-      }
-      m.memoryChanged.clear();
-      m.memoryDropped.clear();
-    }
-  }
-
-  /** Delivers the outbox to the events queue; what fails stays for the alarm to retry. */
-  private async flush(): Promise<void> {
-    if (this.flushing) return;
-    this.flushing = true;
-    try {
-      for (;;) {
-        const rows = this.ctx.storage.sql
-          .exec<{ seq: number; body: string }>(
-            "SELECT seq, body FROM outbox ORDER BY seq LIMIT ?",
-            OUTBOX_BATCH,
-          )
-          .toArray();
-        if (rows.length === 0) return;
-        // A batch is capped in bytes as well as in messages.
-        const batch: typeof rows = [];
-        let bytes = 0;
-        for (const r of rows) {
-          const size = utf8.encode(r.body).length;
-          if (batch.length > 0 && bytes + size > OUTBOX_BATCH_BYTES) break;
-          batch.push(r);
-          bytes += size;
-        }
-        await this.env.EVENTS.sendBatch(
-          batch.map((r) => ({ body: JSON.parse(r.body), contentType: "json" })),
-        );
-        this.ctx.storage.sql.exec("DELETE FROM outbox WHERE seq <= ?", batch[batch.length - 1].seq);
-      }
-    } catch (err) {
-      console.warn("host outbox delivery failed; the alarm will retry", err);
-    } finally {
-      this.flushing = false;
-    }
   }
 
   private async scheduleAlarm(): Promise<void> {
@@ -330,8 +229,7 @@ export class HostObject extends DurableObject<Env> {
     if (wall !== undefined) candidates.push(wall);
     const hold = m.nextHoldExpiryWallMs();
     if (hold !== null) candidates.push(hold);
-    const pending = this.ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
-    if (pending > 0) candidates.push(Date.now() + OUTBOX_RETRY_MS);
+    if (this.outbox.pending() > 0) candidates.push(Date.now() + OUTBOX_RETRY_MS);
     if (candidates.length === 0) {
       await this.ctx.storage.deleteAlarm();
       return;
@@ -350,99 +248,19 @@ export class HostObject extends DurableObject<Env> {
     };
   }
 
-  private departed(instanceId: string): InstanceRecord | null {
-    const row = this.ctx.storage.sql
-      .exec<{ body: string }>("SELECT body FROM departed WHERE instance_id = ?", instanceId)
-      .toArray()[0];
-    return row ? (JSON.parse(row.body) as InstanceRecord) : null;
-  }
-
   /** Keeps the newest clock seen; returns the one to compute with. */
   private saveClock(incoming: ClockState): ClockState {
     const clock = newer(this.clock, incoming);
     if (clock === this.clock) return clock;
-    const c = this.clock;
     this.clock = clock;
-    // The clock changes only when an admin moves or reconfigures it: skip the write otherwise.
-    if (
-      c &&
-      c.generation === clock.generation &&
-      c.anchorSimMs === clock.anchorSimMs &&
-      c.anchorWallMs === clock.anchorWallMs
-    ) {
-      return clock;
-    }
-    this.ctx.storage.sql.exec(
-      "INSERT OR REPLACE INTO meta (key, value) VALUES ('clock', ?)",
-      JSON.stringify(clock),
-    );
+    this.store.saveClock(clock);
     return clock;
   }
 
-  private migrate(): void {
-    const sql = this.ctx.storage.sql;
-    sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
-    sql.exec("CREATE TABLE IF NOT EXISTS vms (instance_id TEXT PRIMARY KEY, body TEXT NOT NULL)");
-    sql.exec("CREATE TABLE IF NOT EXISTS memory_pieces (piece TEXT PRIMARY KEY, json TEXT NOT NULL)");
-    sql.exec(
-      "CREATE TABLE IF NOT EXISTS memory_blobs (piece TEXT NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (piece, idx))",
-    );
-    sql.exec(
-      "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, body TEXT NOT NULL)",
-    );
-    sql.exec(
-      "CREATE TABLE IF NOT EXISTS departed (instance_id TEXT PRIMARY KEY, body TEXT NOT NULL, at INTEGER NOT NULL)",
-    );
-  }
-
+  /** Storage is the truth: the model as stored, or none if the host was never created. */
   private load(): void {
-    const sql = this.ctx.storage.sql;
-    const meta = new Map(
-      sql
-        .exec<{ key: string; value: string }>("SELECT key, value FROM meta")
-        .toArray()
-        .map((r) => [r.key, r.value]),
-    );
-    const host = meta.get("host");
-    this.clock = meta.has("clock") ? (JSON.parse(meta.get("clock")!) as ClockState) : null;
-    if (!host) {
-      this.model = null;
-      return;
-    }
-    const vms = sql
-      .exec<{ body: string }>("SELECT body FROM vms")
-      .toArray()
-      .map((r) => JSON.parse(r.body) as VmRecord);
-    this.model = new HostModel(
-      JSON.parse(host) as HostRecord,
-      vms,
-      Number(meta.get("usageVersion") ?? 0),
-      () => crypto.randomUUID(),
-      meta.has("cpu") ? (JSON.parse(meta.get("cpu")!) as HostCpuSnapshot) : null,
-      this.loadMemory(),
-    );
-  }
-
-  private loadMemory(): HostMemorySnapshot | null {
-    const sql = this.ctx.storage.sql;
-    const read = (piece: string, json: string) =>
-      unpack<unknown>({
-        json,
-        blobs: sql
-          .exec<{ data: ArrayBuffer }>("SELECT data FROM memory_blobs WHERE piece = ? ORDER BY idx", piece)
-          .toArray()
-          .map((r) => r.data),
-      });
-    const pieces = sql
-      .exec<{ piece: string; json: string }>("SELECT piece, json FROM memory_pieces")
-      .toArray();
-    const frames = pieces.find((p) => p.piece === "frames");
-    if (!frames) return null;
-    return {
-      ...(read("frames", frames.json) as Omit<HostMemorySnapshot, "vms">),
-      vms: pieces
-        .filter((p) => p.piece.startsWith("vm:"))
-        .map((p) => read(p.piece, p.json) as HostMemorySnapshot["vms"][number]),
-    };
+    const { clock, model: p } = this.store.load();
+    this.clock = clock;
+    this.model = p ? new HostModel(p.host, p.vms, p.usageVersion, newId, p.cpu, p.memory) : null;
   }
 }

@@ -1,15 +1,15 @@
 // One physical host's control state: its hardware, its VMs and their lifecycle, admission
 // holds, and the events every change produces. Pure and deterministic: time, wall time
-// and id generation are inputs. The Host Durable Object persists what this returns.
+// and id generation are inputs. The Host Durable Object persists what this returns; the
+// records and events themselves are in records.ts.
 
-import { type Allocation, type CapacitySummary, HostCapacity, type HostHardware } from "./admission";
-import { type Family, findInstanceType, type HostHypervisor } from "./catalog";
+import { type Allocation, HostCapacity } from "./admission";
+import { findInstanceType, type HostHypervisor } from "./catalog";
 import {
   HostCpu,
   type HostCpuSnapshot,
   type HostCpuSummary,
   type HostDescription,
-  type Optimizations,
   type VmCpuCounters,
   type WorkloadSpec,
 } from "./cpu";
@@ -33,86 +33,16 @@ import {
   type VmMemoryOptions,
   type VmMemorySummary,
 } from "./memory";
-
-export const HOST_STATES = ["available", "maintenance", "failed", "retired"] as const;
-export type HostState = (typeof HOST_STATES)[number];
-
-export interface HostRecord {
-  hostId: string;
-  zone: string;
-  rack: string;
-  family: Family;
-  hypervisor: HostHypervisor;
-  hw: HostHardware;
-  state: HostState;
-  createdAt: number;
-  /** The seed's optimization switches where they differ from the hypervisor's defaults. */
-  optimizations?: Partial<Optimizations>;
-}
-
-/** The instance as the fleet sees it; every event about an instance carries the whole record. */
-export interface InstanceRecord {
-  instanceId: string;
-  reservationId: string;
-  instanceType: string;
-  family: Family;
-  /** The hypervisor of the host it runs (or last ran) on. */
-  hypervisor: HostHypervisor;
-  zone: string;
-  hostId: string | null;
-  state: InstanceState;
-  stateCode: number;
-  /** Bumped on every change; the D1 mirror applies a record only if it is newer. */
-  version: number;
-  launchTime: number;
-  stateTransitionTime: number;
-  stateReason: string;
-  clientToken: string | null;
-  tags: Record<string, string>;
-  workload: WorkloadSpec;
-  placementStrategy: string;
-  /** How the guest pages and how the hypervisor backs it; empty means the host's defaults. */
-  paging: PagingOptions;
-  vcpus: number;
-  memoryMiB: number;
-  nvmeGB: number;
-  threads: number[];
-  terminatedAt: number | null;
-}
-
-export interface VmRecord {
-  instance: InstanceRecord;
-  /** Simulated time at which the current transitional state settles. */
-  transitionAt: number | null;
-  /** Admission hold: capacity is reserved but the launch has not committed yet. */
-  holdExpiresWallMs: number | null;
-}
-
-export interface HostUsage {
-  /** Bumped on every change of the host; the D1 mirror keeps the newest. */
-  version: number;
-  state: HostState;
-  capacity: CapacitySummary;
-}
-
-export interface FleetEvent {
-  id: string;
-  type:
-    | "instance.state-changed"
-    | "instance.rebooted"
-    | "instance.updated"
-    | "host.created"
-    | "host.state-changed";
-  time: number;
-  hostId: string | null;
-  instanceId: string | null;
-  previousState: string | null;
-  state: string;
-  instance: InstanceRecord | null;
-  host: HostUsage | null;
-  /** The host's static description, on host events only. */
-  hostRecord: HostRecord | null;
-}
+import type {
+  FleetEvent,
+  HostRecord,
+  HostState,
+  HostUsage,
+  InstanceRecord,
+  PageSizeName,
+  PagingOptions,
+  VmRecord,
+} from "./records";
 
 export interface Changes {
   upserted: VmRecord[];
@@ -128,18 +58,7 @@ export type ActResult =
 
 const MIB = 1024 * 1024;
 
-const PAGE_SIZES = { "4K": PAGE_4K, "2M": PAGE_2M, "1G": PAGE_1G } as const;
-
-/** A launch's paging choices, as the API takes them. */
-export interface PagingOptions {
-  mode?: "ept" | "shadow";
-  guestLevels?: 4 | 5;
-  eptLevels?: 4 | 5;
-  guestPageSize?: keyof typeof PAGE_SIZES;
-  eptPageSize?: keyof typeof PAGE_SIZES;
-  tagged?: boolean;
-  pageWalkCache?: { guest: number; nested: number };
-}
+const PAGE_SIZES: Record<PageSizeName, number> = { "4K": PAGE_4K, "2M": PAGE_2M, "1G": PAGE_1G };
 
 /**
  * The memory model's options for an instance. Xen-era guests here are paravirtualized, so

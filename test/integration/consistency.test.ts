@@ -9,7 +9,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { consumeEvents } from "../../src/events/consumer";
 import worker from "../../src/index";
-import type { FleetEvent } from "../../src/sim/host";
+import type { FleetEvent } from "../../src/sim/records";
 import { addHosts, advance, call, freshZone, getInstance, hostView, launch } from "./helpers";
 
 interface Reconcile {

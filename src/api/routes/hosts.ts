@@ -3,7 +3,7 @@ import { Fleet } from "../../fleet/context";
 import { createHost, describeHost, listHosts, recommend, setHostState } from "../../fleet/hosts";
 import { FAMILIES } from "../../sim/catalog";
 import { PROFILE_NAMES } from "../../sim/cpu";
-import { HOST_STATES } from "../../sim/host";
+import { HOST_STATES } from "../../sim/records";
 import { router } from "../router";
 import { Host, HostIdParam, Limit, Optimizations, problemResponses } from "../schemas";
 

@@ -9,8 +9,8 @@ import {
 } from "../../../src/fleet/instance-rows";
 import { FAMILIES } from "../../../src/sim/catalog";
 import { PROFILE_NAMES, type WorkloadSpec } from "../../../src/sim/cpu";
-import type { InstanceRecord, PagingOptions } from "../../../src/sim/host";
 import { INSTANCE_STATES, STATE_CODES } from "../../../src/sim/lifecycle";
+import type { InstanceRecord, PagingOptions } from "../../../src/sim/records";
 
 const profile = fc.constantFrom(...PROFILE_NAMES);
 const custom = fc.record(

@@ -1,0 +1,48 @@
+// The host object's tables and their versions. The version is a key in `meta`, the one
+// table every version has, so an upgrade knows what it finds before it changes anything.
+import type { Sql } from "./sql";
+
+/**
+ * Each step takes the store from the version of its index to the next. Step 1 is the
+ * schema as it stood before stores carried a version: every statement is IF NOT EXISTS,
+ * so it leaves such a store's tables in place and only records that they are version 1.
+ */
+const STEPS: readonly ((sql: Sql) => void)[] = [
+  (sql) => {
+    // storage.ts: the host record, the clock, the CPU model and the usage version.
+    sql`CREATE TABLE IF NOT EXISTS vms (instance_id TEXT PRIMARY KEY, body TEXT NOT NULL)`;
+    sql`CREATE TABLE IF NOT EXISTS departed (instance_id TEXT PRIMARY KEY, body TEXT NOT NULL, at INTEGER NOT NULL)`;
+    // The memory model in pieces (pack.ts): each piece's JSON, and its typed arrays as blobs.
+    sql`CREATE TABLE IF NOT EXISTS memory_pieces (piece TEXT PRIMARY KEY, json TEXT NOT NULL)`;
+    sql`CREATE TABLE IF NOT EXISTS memory_blobs (piece TEXT NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (piece, idx))`;
+    // outbox.ts.
+    sql`CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, body TEXT NOT NULL)`;
+  },
+];
+
+export const SCHEMA_VERSION = STEPS.length;
+const VERSION_KEY = "schemaVersion";
+
+/** The schema version a store holds: 0 for a new store, or one from before versions. */
+export function schemaVersion(sql: Sql): number {
+  const row = sql<{ value: string }>`SELECT value FROM meta WHERE key = ${VERSION_KEY}`[0];
+  return row ? Number(JSON.parse(row.value)) : 0;
+}
+
+/**
+ * Brings the store to SCHEMA_VERSION and answers the version it found. A store newer than
+ * this code is refused rather than read: older code cannot know what a newer step changed.
+ * Run it inside a transaction, so a step that fails leaves the store as it was.
+ */
+export function migrate(sql: Sql): number {
+  sql`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`;
+  const found = schemaVersion(sql);
+  if (!Number.isInteger(found) || found < 0 || found > SCHEMA_VERSION) {
+    throw new Error(`host storage is at schema version ${found}; this code knows up to ${SCHEMA_VERSION}`);
+  }
+  for (let v = found; v < SCHEMA_VERSION; v++) STEPS[v](sql);
+  if (found !== SCHEMA_VERSION) {
+    sql`INSERT OR REPLACE INTO meta (key, value) VALUES (${VERSION_KEY}, ${JSON.stringify(SCHEMA_VERSION)})`;
+  }
+  return found;
+}

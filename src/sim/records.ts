@@ -1,0 +1,105 @@
+// The records a host's model hands out: what the host object stores, the events queue
+// carries and D1 mirrors. Plain data only; the model that makes them is in host.ts.
+import type { CapacitySummary, HostHardware } from "./admission";
+import type { Family, HostHypervisor } from "./catalog";
+import type { Optimizations, WorkloadSpec } from "./cpu";
+import type { InstanceState } from "./lifecycle";
+
+export const HOST_STATES = ["available", "maintenance", "failed", "retired"] as const;
+export type HostState = (typeof HOST_STATES)[number];
+
+export interface HostRecord {
+  hostId: string;
+  zone: string;
+  rack: string;
+  family: Family;
+  hypervisor: HostHypervisor;
+  hw: HostHardware;
+  state: HostState;
+  createdAt: number;
+  /** The seed's optimization switches where they differ from the hypervisor's defaults. */
+  optimizations?: Partial<Optimizations>;
+}
+
+/** Page sizes by the names the API uses for them. */
+export type PageSizeName = "4K" | "2M" | "1G";
+
+/** A launch's paging choices, as the API takes them. */
+export interface PagingOptions {
+  mode?: "ept" | "shadow";
+  guestLevels?: 4 | 5;
+  eptLevels?: 4 | 5;
+  guestPageSize?: PageSizeName;
+  eptPageSize?: PageSizeName;
+  tagged?: boolean;
+  pageWalkCache?: { guest: number; nested: number };
+}
+
+/** The instance as the fleet sees it; every event about an instance carries the whole record. */
+export interface InstanceRecord {
+  instanceId: string;
+  reservationId: string;
+  instanceType: string;
+  family: Family;
+  /** The hypervisor of the host it runs (or last ran) on. */
+  hypervisor: HostHypervisor;
+  zone: string;
+  hostId: string | null;
+  state: InstanceState;
+  stateCode: number;
+  /** Bumped on every change; the D1 mirror applies a record only if it is newer. */
+  version: number;
+  launchTime: number;
+  stateTransitionTime: number;
+  stateReason: string;
+  clientToken: string | null;
+  tags: Record<string, string>;
+  workload: WorkloadSpec;
+  placementStrategy: string;
+  /** How the guest pages and how the hypervisor backs it; empty means the host's defaults. */
+  paging: PagingOptions;
+  vcpus: number;
+  memoryMiB: number;
+  nvmeGB: number;
+  threads: number[];
+  terminatedAt: number | null;
+}
+
+export interface VmRecord {
+  instance: InstanceRecord;
+  /** Simulated time at which the current transitional state settles. */
+  transitionAt: number | null;
+  /** Admission hold: capacity is reserved but the launch has not committed yet. */
+  holdExpiresWallMs: number | null;
+}
+
+export interface HostUsage {
+  /** Bumped on every change of the host; the D1 mirror keeps the newest. */
+  version: number;
+  state: HostState;
+  capacity: CapacitySummary;
+}
+
+/** Every kind of fleet event; the queue consumer validates against this list. */
+export const FLEET_EVENT_TYPES = [
+  "instance.state-changed",
+  "instance.rebooted",
+  "instance.updated",
+  "host.created",
+  "host.state-changed",
+] as const;
+export type FleetEventType = (typeof FLEET_EVENT_TYPES)[number];
+
+export interface FleetEvent {
+  id: string;
+  type: FleetEventType;
+  time: number;
+  hostId: string | null;
+  instanceId: string | null;
+  previousState: string | null;
+  state: string;
+  instance: InstanceRecord | null;
+  host: HostUsage | null;
+  /** The host's static description, on host events only. */
+  hostRecord: HostRecord | null;
+}

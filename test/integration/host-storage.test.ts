@@ -1,0 +1,173 @@
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { OUTBOX_BATCH, OUTBOX_BATCH_BYTES, Outbox, takeBatch } from "../../src/host/outbox";
+import { migrate, SCHEMA_VERSION, schemaVersion } from "../../src/host/schema";
+import { sqlOver } from "../../src/host/sql";
+import type { FleetEvent } from "../../src/sim/records";
+import { addHosts, call, freshZone, hostView, launch } from "./helpers";
+
+const utf8 = new TextEncoder();
+
+/** A fleet event whose JSON is about `bytes` long. */
+function event(n: number, bytes = 300): FleetEvent {
+  const e: FleetEvent = {
+    id: `e-${n}`,
+    type: "instance.updated",
+    time: n,
+    hostId: "h-test",
+    instanceId: null,
+    previousState: null,
+    state: "",
+    instance: null,
+    host: null,
+    hostRecord: null,
+  };
+  return { ...e, state: "x".repeat(Math.max(0, bytes - JSON.stringify(e).length)) };
+}
+
+/** A queue that keeps what it is sent, and refuses the batches `refuse` names (by call). */
+function fakeQueue(refuse: (call: number) => boolean = () => false) {
+  const batches: FleetEvent[][] = [];
+  let calls = 0;
+  const queue = {
+    async sendBatch(msgs: Iterable<MessageSendRequest<FleetEvent>>) {
+      if (refuse(calls++)) throw new Error("queue unavailable");
+      batches.push([...msgs].map((m) => m.body));
+    },
+  } as unknown as Queue;
+  return { queue, batches };
+}
+
+/** Runs `fn` inside a host object of its own (one with no host yet: only its tables). */
+function inFreshObject<R>(fn: (state: DurableObjectState) => R | Promise<R>): Promise<R> {
+  return runInDurableObject(env.HOST.getByName(crypto.randomUUID()), (_obj, state) => fn(state));
+}
+
+describe("the sql helper", () => {
+  it("binds every interpolation as a parameter, never as SQL text", async () => {
+    const hostile = "x'); DROP TABLE meta; --";
+    const rows = await inFreshObject((state) => {
+      const sql = sqlOver(state.storage.sql);
+      const out = sql<{ v: string; n: number }>`SELECT ${hostile} AS v, ${41} + 1 AS n`;
+      return { out, meta: sql<{ n: number }>`SELECT count(*) AS n FROM meta`[0].n };
+    });
+    expect(rows.out).toEqual([{ v: hostile, n: 42 }]);
+    expect(rows.meta).toBeGreaterThan(0);
+  });
+});
+
+describe("the host object's schema", () => {
+  it("records its version in a new store", async () => {
+    const version = await inFreshObject((state) => schemaVersion(sqlOver(state.storage.sql)));
+    expect(SCHEMA_VERSION).toBeGreaterThan(0);
+    expect(version).toBe(SCHEMA_VERSION);
+  });
+
+  it("upgrades a store from before versions in place, keeping its host and VMs", async () => {
+    const zone = freshZone();
+    const [host] = await addHosts(zone, "m5", 1);
+    await launch({ instanceType: "m5.large", availabilityZone: zone, maxCount: 2 });
+    const before = await hostView(host.hostId);
+    const stub = env.HOST.getByName(host.hostId);
+    // A store written before the version key existed has the same tables and no key.
+    await runInDurableObject(stub, (_obj, state) => {
+      state.storage.sql.exec("DELETE FROM meta WHERE key = 'schemaVersion'");
+    });
+    await evictDurableObject(stub);
+    const after = await hostView(host.hostId);
+    expect(after.vms).toEqual(before.vms);
+    expect(after.usage).toEqual(before.usage);
+    expect(await runInDurableObject(stub, (_obj, state) => schemaVersion(sqlOver(state.storage.sql)))).toBe(
+      SCHEMA_VERSION,
+    );
+  });
+
+  it("refuses a store written by a newer schema instead of reading it", async () => {
+    const outcome = await inFreshObject((state) => {
+      const sql = sqlOver(state.storage.sql);
+      sql`UPDATE meta SET value = ${JSON.stringify(SCHEMA_VERSION + 1)} WHERE key = 'schemaVersion'`;
+      try {
+        migrate(sql);
+        return "migrated";
+      } catch (err) {
+        return String(err);
+      }
+    });
+    expect(outcome).toMatch(new RegExp(`schema version ${SCHEMA_VERSION + 1}`));
+  });
+});
+
+describe("host storage", () => {
+  it("keeps a host's state change across eviction of its object", async () => {
+    const zone = freshZone();
+    const [host] = await addHosts(zone, "c5", 1);
+    expect((await call("PUT", `/v1/hosts/${host.hostId}/state`, { state: "maintenance" })).status).toBe(200);
+    await evictDurableObject(env.HOST.getByName(host.hostId));
+    const view = await hostView(host.hostId);
+    expect(view.host.state).toBe("maintenance");
+    expect(view.usage.state).toBe("maintenance");
+  });
+});
+
+describe("the host outbox", () => {
+  it("delivers oldest first in batches capped in messages and in bytes, and empties", async () => {
+    // 150 small events and 20 of 40 KB: both caps bind somewhere in the run.
+    const events = [
+      ...Array.from({ length: 150 }, (_, i) => event(i)),
+      ...Array.from({ length: 20 }, (_, i) => event(150 + i, 40 * 1024)),
+    ];
+    const { queue, batches } = fakeQueue();
+    const pending = await inFreshObject(async (state) => {
+      const outbox = new Outbox(sqlOver(state.storage.sql), queue);
+      outbox.append(events);
+      const before = outbox.pending();
+      await outbox.deliver();
+      return { before, after: outbox.pending() };
+    });
+    expect(pending).toEqual({ before: 170, after: 0 });
+    expect(batches.flat().map((e) => e.id)).toEqual(events.map((e) => e.id));
+    const sizes = batches.map((b) => b.reduce((n, e) => n + utf8.encode(JSON.stringify(e)).length, 0));
+    expect(Math.max(...batches.map((b) => b.length))).toBe(OUTBOX_BATCH);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(OUTBOX_BATCH_BYTES);
+    // The 40 KB events go four to a batch: a fifth would pass 192 KB.
+    expect(batches.at(-1)?.length).toBe(4);
+  });
+
+  it("keeps what the queue refused for a later delivery, and sends each event once", async () => {
+    const events = Array.from({ length: 250 }, (_, i) => event(i));
+    const down = fakeQueue((n) => n === 1);
+    const up = fakeQueue();
+    const result = await inFreshObject(async (state) => {
+      const sql = sqlOver(state.storage.sql);
+      const first = new Outbox(sql, down.queue);
+      first.append(events);
+      await first.deliver();
+      const left = first.pending();
+      await new Outbox(sql, up.queue).deliver();
+      return { left, after: first.pending() };
+    });
+    // The first batch went; the second failed, and with it the rest stayed.
+    expect(result.left).toBe(250 - OUTBOX_BATCH);
+    expect(result.after).toBe(0);
+    expect([...down.batches, ...up.batches].flat().map((e) => e.id)).toEqual(events.map((e) => e.id));
+  });
+
+  it("runs one delivery at a time, so overlapping calls do not send twice", async () => {
+    const events = Array.from({ length: 120 }, (_, i) => event(i));
+    const { queue, batches } = fakeQueue();
+    await inFreshObject(async (state) => {
+      const outbox = new Outbox(sqlOver(state.storage.sql), queue);
+      outbox.append(events);
+      await Promise.all([outbox.deliver(), outbox.deliver()]);
+    });
+    expect(batches.flat().map((e) => e.id)).toEqual(events.map((e) => e.id));
+  });
+
+  it("sends an event larger than the byte cap alone rather than holding the outbox up", () => {
+    const rows = [{ body: "x".repeat(300) }, { body: "y".repeat(300) }];
+    expect(takeBatch(rows, 100)).toEqual([rows[0]]);
+    expect(takeBatch(rows, 600)).toEqual(rows);
+    expect(takeBatch(rows, 599)).toEqual([rows[0]]);
+  });
+});
