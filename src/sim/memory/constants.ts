@@ -1,6 +1,8 @@
 // x86-64 paging constants: page sizes, radix geometry and entry bits.
 // Source: Intel SDM Vol. 3A ch. 4 (4- and 5-level paging) and ch. 29 (EPT entry format).
 
+import type { MemoryExitReason } from "../exits";
+
 export const PAGE_4K = 4096;
 export const PAGE_2M = 2 * 1024 * 1024;
 export const PAGE_1G = 1024 * 1024 * 1024;
@@ -64,9 +66,10 @@ export type FaultCode =
   | typeof FAULT_EPT_MISCONFIG
   | typeof FAULT_SHADOW_MISS;
 
-export const FAULT_NAMES: Record<FaultCode, string> = {
-  [FAULT_GUEST_PF]: "guest-page-fault",
-  [FAULT_EPT_VIOLATION]: "ept-violation",
-  [FAULT_EPT_MISCONFIG]: "ept-misconfiguration",
-  [FAULT_SHADOW_MISS]: "shadow-page-fault",
+/** What each fault is called where it is reported, in the vocabulary of exits (exits.ts). */
+export const FAULT_NAMES: Record<FaultCode, MemoryExitReason> = {
+  [FAULT_GUEST_PF]: "guest_page_fault",
+  [FAULT_EPT_VIOLATION]: "ept_violation",
+  [FAULT_EPT_MISCONFIG]: "ept_misconfig",
+  [FAULT_SHADOW_MISS]: "shadow_page_fault",
 };

@@ -1,6 +1,7 @@
 // The step-by-step view of one translation: every guest level, the EPT walk behind it,
 // and each memory reference numbered, as in Bhargava et al. (ASPLOS 2008), figure 2.
 
+import type { MemoryExitReason } from "../exits";
 import {
   ENTRIES,
   EPT_PS,
@@ -52,7 +53,7 @@ export interface EptWalkTrace {
   references: MemoryReference[];
   hpa: number | null;
   pageSize: PageSize | null;
-  fault: string | null;
+  fault: MemoryExitReason | null;
 }
 
 export interface GuestLevelStep {
@@ -80,7 +81,8 @@ export interface Translation {
   gpa: number | null;
   /** Size of the combined translation: the smaller of the guest and EPT leaves. */
   pageSize: PageSize | null;
-  fault: string | null;
+  /** Why the walk stopped, named as the exit it causes (exits.ts), or null when it translated. */
+  fault: MemoryExitReason | null;
   memoryReferences: number;
   /** Level the guest walk started at when a paging-structure cache hit skipped the top. */
   pwcStartLevel: number | null;

@@ -1,6 +1,7 @@
 // One VM's memory: the guest OS's page tables, the hypervisor's EPT (or shadow tables),
 // per-vCPU TLBs and the two-dimensional walk of Bhargava et al. (ASPLOS 2008).
 
+import type { MemoryExitReason } from "../exits";
 import {
   ENTRIES,
   EPT_PS,
@@ -133,23 +134,14 @@ export const C = {
 } as const;
 const NCOUNTERS = 25;
 
-export type ExitReason =
-  | "ept-violation"
-  | "ept-misconfiguration"
-  | "pt-write"
-  | "shadow-page-fault"
-  | "cr3-write"
-  | "invlpg"
-  | "guest-page-fault";
-
-const EXIT_COUNTER: Record<ExitReason, number> = {
-  "ept-violation": C.eptViolations,
-  "ept-misconfiguration": C.eptMisconfigs,
-  "pt-write": C.exitPtWrite,
-  "shadow-page-fault": C.exitShadowFault,
-  "cr3-write": C.exitCr3,
+const EXIT_COUNTER: Record<MemoryExitReason, number> = {
+  ept_violation: C.eptViolations,
+  ept_misconfig: C.eptMisconfigs,
+  page_table_write: C.exitPtWrite,
+  shadow_page_fault: C.exitShadowFault,
+  cr_access: C.exitCr3,
   invlpg: C.exitInvlpg,
-  "guest-page-fault": C.exitGuestFault,
+  guest_page_fault: C.exitGuestFault,
 };
 
 export class HostMemoryExhausted extends Error {
@@ -298,7 +290,7 @@ export class VmMemory {
     this.counters[C.cr3Switches]++;
     this.curAsid[vcpu] = asid;
     if (this.gRoot[asid] < 0) this.createSpace(asid);
-    if (this.shadow) this.vmExit("cr3-write", vcpu);
+    if (this.shadow) this.vmExit("cr_access", vcpu);
     if (!this.tagged) {
       this.tlbs[vcpu].flushAll();
       this.flushPwc(vcpu);
@@ -537,17 +529,17 @@ export class VmMemory {
         this.deliverGuestFault(vcpu);
         this.guestMap(asid, gva);
       } else if (r === FAULT_EPT_VIOLATION) {
-        this.vmExit("ept-violation", vcpu);
+        this.vmExit("ept_violation", vcpu);
         const gpa = this.lastFaultGpa;
         this.back(gpa);
         // A first MMIO access: the entry is now misconfigured and the access is emulated (KVM).
         if (gpa >= this.memoryBytes) return out(null, true);
       } else if (r === FAULT_EPT_MISCONFIG) {
         // The hypervisor emulates the device access and resumes; there is no RAM behind it.
-        this.vmExit("ept-misconfiguration", vcpu);
+        this.vmExit("ept_misconfig", vcpu);
         return out(null, true);
       } else {
-        this.vmExit("shadow-page-fault", vcpu);
+        this.vmExit("shadow_page_fault", vcpu);
         if (!this.syncShadow(asid, gva, write)) {
           this.deliverGuestFault(vcpu);
           this.guestMap(asid, gva);
@@ -566,17 +558,17 @@ export class VmMemory {
       const r = this.eptWalk(gpa);
       if (r >= 0) return { hpa: r, mmio: false };
       if (r === FAULT_EPT_MISCONFIG) {
-        this.vmExit("ept-misconfiguration", vcpu);
+        this.vmExit("ept_misconfig", vcpu);
         return { hpa: null, mmio: true };
       }
-      this.vmExit(this.shadow ? "shadow-page-fault" : "ept-violation", vcpu);
+      this.vmExit(this.shadow ? "shadow_page_fault" : "ept_violation", vcpu);
       this.back(gpa);
       if (gpa >= this.memoryBytes) return { hpa: null, mmio: true };
     }
     throw new Error(`gpa ${gpa} could not be backed`);
   }
 
-  vmExit(reason: ExitReason, vcpu: number): void {
+  vmExit(reason: MemoryExitReason, vcpu: number): void {
     this.counters[C.exits]++;
     this.counters[EXIT_COUNTER[reason]]++;
     // Without VPID, every VM entry and exit flushes the TLB (SDM §28.1).
@@ -589,7 +581,7 @@ export class VmMemory {
   private deliverGuestFault(vcpu: number): void {
     this.counters[C.guestPageFaults]++;
     // Under shadow paging the hypervisor intercepts #PF and reflects the real ones.
-    if (this.shadow) this.vmExit("guest-page-fault", vcpu);
+    if (this.shadow) this.vmExit("guest_page_fault", vcpu);
   }
 
   // ---------------------------------------------------------------- the guest OS
@@ -615,7 +607,7 @@ export class VmMemory {
     while (g < end) {
       let r = this.eptWalk(g);
       if (r < 0) {
-        this.vmExit(this.shadow ? "shadow-page-fault" : "ept-violation", this.vcpuNow);
+        this.vmExit(this.shadow ? "shadow_page_fault" : "ept_violation", this.vcpuNow);
         this.back(g);
         r = this.eptWalk(g);
       }
@@ -680,7 +672,7 @@ export class VmMemory {
 
   /** A guest store into one of its page tables; under shadow paging those pages are write-protected. */
   private writeGuestPte(pool: TablePool, i: number, value: number, child: number): void {
-    if (this.shadow) this.vmExit("pt-write", this.vcpuNow);
+    if (this.shadow) this.vmExit("page_table_write", this.vcpuNow);
     pool.entries[i] = value;
     if (pool.child !== null) pool.child[i] = child;
   }

@@ -115,9 +115,9 @@ describe("the two-dimensional walk", () => {
     host.createVm("vm", 4 * GiB);
     host.touch("vm", 1, 0x400000, false);
     const t = host.translate("vm", 1, 0x7f0000000000);
-    expect(t.fault).toBe("guest-page-fault");
+    expect(t.fault).toBe("guest_page_fault");
     expect(t.hpa).toBeNull();
-    expect(host.translate("vm", 1, 0x7f0000000000).fault).toBe("guest-page-fault");
+    expect(host.translate("vm", 1, 0x7f0000000000).fault).toBe("guest_page_fault");
   });
 
   it("rejects non-canonical addresses and accepts the upper half as a bigint", () => {
