@@ -2,23 +2,20 @@
 // This is the facade a Host Durable Object holds; see vm.ts for the model and its sources.
 
 import { PAGE_4K, type PageSize } from "./constants";
+import { C } from "./counters";
 import { FrameAllocator, type FrameAllocatorSnapshot, MAX_OWNER } from "./frames";
+import type { VmMemoryOptions } from "./options";
+import { restoreVm, snapshotVm, type VmMemorySnapshot } from "./persist";
 import { type Translation, traceTranslate } from "./trace";
-import {
-  C,
-  HostMemoryExhausted,
-  MAX_ASID,
-  type TouchResult,
-  VmMemory,
-  type VmMemoryOptions,
-  type VmSnapshot,
-} from "./vm";
+import { HostMemoryExhausted, MAX_ASID, type TouchResult, VmMemory } from "./vm";
 
 export { PAGE_1G, PAGE_2M, PAGE_4K, type PageSize } from "./constants";
 export { IsolationError } from "./frames";
+export { resolveOptions, type VmMemoryOptions } from "./options";
+export type { VmMemorySnapshot } from "./persist";
 export { DEFAULT_TLB, type TlbConfig } from "./tlb";
 export type { EptWalkTrace, GuestLevelStep, MemoryReference, Translation } from "./trace";
-export { HostMemoryExhausted, resolveOptions, type TouchResult, VmMemory, type VmMemoryOptions } from "./vm";
+export { HostMemoryExhausted, type TouchResult, VmMemory } from "./vm";
 
 export interface VmMemorySummary {
   vmId: string;
@@ -78,7 +75,7 @@ export interface HostMemorySnapshot {
   version: 1;
   hostBytes: number;
   frames: FrameAllocatorSnapshot;
-  vms: Array<{ vmId: string; vm: VmSnapshot }>;
+  vms: Array<{ vmId: string; vm: VmMemorySnapshot }>;
 }
 
 export class UnknownVmError extends Error {
@@ -261,7 +258,7 @@ export class HostMemory {
       version: 1,
       hostBytes: this.hostBytes,
       frames: this.frames.snapshot(),
-      vms: [...this.vms].map(([vmId, vm]) => ({ vmId, vm: vm.snapshot() })),
+      vms: [...this.vms].map(([vmId, vm]) => ({ vmId, vm: snapshotVm(vm) })),
     };
   }
 
@@ -271,7 +268,7 @@ export class HostMemory {
   }
 
   snapshotVm(vmId: string): HostMemorySnapshot["vms"][number] {
-    return { vmId, vm: this.get(vmId).snapshot() };
+    return { vmId, vm: snapshotVm(this.get(vmId)) };
   }
 
   static restore(s: HostMemorySnapshot): HostMemory {
@@ -279,7 +276,7 @@ export class HostMemory {
     const h = new HostMemory(s.hostBytes);
     h.frames = FrameAllocator.restore(s.frames);
     for (const { vmId, vm } of s.vms) {
-      h.vms.set(vmId, VmMemory.restore(h.frames, vm));
+      h.vms.set(vmId, restoreVm(h.frames, vm));
       h.owners.set(vm.owner, vmId);
     }
     return h;

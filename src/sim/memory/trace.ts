@@ -24,8 +24,9 @@ import {
   PTE_US,
   SPAN,
 } from "./constants";
+import type { PagingMode } from "./options";
 import type { TablePool } from "./tables";
-import type { PagingMode, VmMemory } from "./vm";
+import type { VmMemory } from "./vm";
 
 export interface MemoryReference {
   /** 1-based position in the walk. */

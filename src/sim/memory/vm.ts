@@ -29,70 +29,11 @@ import {
   PTE_US,
   SPAN,
 } from "./constants";
-import { FrameAllocator, type FrameAllocatorSnapshot } from "./frames";
-import { TablePool, type TablePoolSnapshot } from "./tables";
-import { DEFAULT_TLB, Tlb, type TlbConfig, type TlbSnapshot } from "./tlb";
-
-export type PagingMode = "ept" | "shadow";
-
-export interface VmMemoryOptions {
-  /** vCPUs, each with its own TLB (default 2). */
-  vcpus?: number;
-  /** Guest paging: 4 levels (48-bit) or 5 levels (57-bit, LA57). Default 4. */
-  guestLevels?: 4 | 5;
-  /** EPT levels (4, or 5 for a 57-bit guest-physical space). Default 4. */
-  eptLevels?: 4 | 5;
-  /** "ept" (hardware two-dimensional walk) or "shadow" (pre-EPT software shadow tables). */
-  mode?: PagingMode;
-  /** Largest leaf the guest OS maps (transparent huge pages in the guest). Default 4 KiB. */
-  guestPageSize?: PageSize;
-  /** Largest leaf the hypervisor installs in the EPT when backing is contiguous. Default 2 MiB. */
-  eptPageSize?: PageSize;
-  tlb?: TlbConfig;
-  /** Tag TLB entries with VPID and PCID; without tags, CR3 writes and VM exits flush. Default true. */
-  tagged?: boolean;
-  /** Entries in the page-walk caches (0 = off): guest paging-structure caches and the nested TLB. */
-  pageWalkCache?: { guest: number; nested: number };
-  /** Bytes of device (MMIO) space above RAM; touching it exits as an EPT misconfiguration. */
-  mmioBytes?: number;
-}
-
-export type ResolvedVmOptions = Required<VmMemoryOptions>;
-
-export function resolveOptions(o: VmMemoryOptions = {}): ResolvedVmOptions {
-  const r: ResolvedVmOptions = {
-    vcpus: o.vcpus ?? 2,
-    guestLevels: o.guestLevels ?? 4,
-    eptLevels: o.eptLevels ?? 4,
-    mode: o.mode ?? "ept",
-    guestPageSize: o.guestPageSize ?? PAGE_4K,
-    eptPageSize: o.eptPageSize ?? PAGE_2M,
-    tlb: o.tlb ?? DEFAULT_TLB,
-    tagged: o.tagged ?? true,
-    pageWalkCache: o.pageWalkCache ?? { guest: 0, nested: 0 },
-    mmioBytes: o.mmioBytes ?? 0,
-  };
-  if (!Number.isInteger(r.vcpus) || r.vcpus < 1 || r.vcpus > 256)
-    throw new RangeError("vcpus must be 1..256");
-  if (r.guestLevels !== 4 && r.guestLevels !== 5) throw new RangeError("guestLevels must be 4 or 5");
-  if (r.eptLevels !== 4 && r.eptLevels !== 5) throw new RangeError("eptLevels must be 4 or 5");
-  if (r.mode !== "ept" && r.mode !== "shadow") throw new RangeError('mode must be "ept" or "shadow"');
-  for (const [k, v] of [
-    ["guestPageSize", r.guestPageSize],
-    ["eptPageSize", r.eptPageSize],
-  ] as const) {
-    if (v !== PAGE_4K && v !== PAGE_2M && v !== PAGE_1G)
-      throw new RangeError(`${k} must be 4 KiB, 2 MiB or 1 GiB`);
-  }
-  for (const n of [r.pageWalkCache.guest, r.pageWalkCache.nested]) {
-    if (!Number.isInteger(n) || n < 0 || (n & (n - 1)) !== 0)
-      throw new RangeError("page-walk cache sizes must be 0 or a power of two");
-  }
-  if (!Number.isInteger(r.mmioBytes) || r.mmioBytes < 0 || r.mmioBytes % PAGE_4K !== 0) {
-    throw new RangeError("mmioBytes must be a non-negative multiple of 4 KiB");
-  }
-  return r;
-}
+import { C, EXIT_COUNTER, NCOUNTERS } from "./counters";
+import { FrameAllocator } from "./frames";
+import { type ResolvedVmOptions, resolveOptions, type VmMemoryOptions } from "./options";
+import { TablePool } from "./tables";
+import { Tlb } from "./tlb";
 
 export const MAX_ASID = 4095;
 // Hot-path copies of the radix geometry, as reciprocals: multiplying by a power of two is
@@ -103,46 +44,6 @@ const INV_SPAN_BYTES = Float64Array.from(SPAN, (s) => (s === 0 ? 0 : 1 / (s * PA
 /** Guest allocator owners: data pages vs page-table pages (the guest OS knows which is which). */
 const GUEST_DATA = 1;
 const GUEST_PT = 2;
-
-// Counter slots; one Float64Array so a snapshot is a single copy.
-export const C = {
-  walks: 0,
-  walkRefs: 1,
-  guestPageFaults: 2,
-  eptViolations: 3,
-  eptMisconfigs: 4,
-  exits: 5,
-  exitPtWrite: 6,
-  exitShadowFault: 7,
-  exitCr3: 8,
-  exitInvlpg: 9,
-  invept: 10,
-  invvpid: 11,
-  backed: 12,
-  remaps: 13,
-  cr3Switches: 14,
-  pwcHits: 15,
-  ntlbHits: 16,
-  exitGuestFault: 17,
-  ept4k: 18,
-  ept2m: 19,
-  ept1g: 20,
-  guest4k: 21,
-  guest2m: 22,
-  guest1g: 23,
-  shadowLeaves: 24,
-} as const;
-const NCOUNTERS = 25;
-
-const EXIT_COUNTER: Record<MemoryExitReason, number> = {
-  ept_violation: C.eptViolations,
-  ept_misconfig: C.eptMisconfigs,
-  page_table_write: C.exitPtWrite,
-  shadow_page_fault: C.exitShadowFault,
-  cr_access: C.exitCr3,
-  invlpg: C.exitInvlpg,
-  guest_page_fault: C.exitGuestFault,
-};
 
 export class HostMemoryExhausted extends Error {
   override name = "HostMemoryExhausted";
@@ -170,27 +71,6 @@ export interface EptLeaf {
   hpa: number;
   size: PageSize;
   misconfigured: boolean;
-}
-
-export interface VmSnapshot {
-  options: ResolvedVmOptions;
-  memoryBytes: number;
-  owner: number;
-  counters: Float64Array;
-  guestAlloc: FrameAllocatorSnapshot;
-  gDir: TablePoolSnapshot;
-  gLeaf: TablePoolSnapshot;
-  eDir: TablePoolSnapshot;
-  eLeaf: TablePoolSnapshot;
-  sDir: TablePoolSnapshot | null;
-  sLeaf: TablePoolSnapshot | null;
-  eptRoot: number;
-  /** [asid, guest root slot, shadow root slot] triples. */
-  spaces: Int32Array;
-  curAsid: Int32Array;
-  tlbs: TlbSnapshot[];
-  pwc: Float64Array | null;
-  ntlb: Float64Array | null;
 }
 
 /**
@@ -1006,55 +886,5 @@ export class VmMemory {
     }
     this.eptRoot = -1;
     return frames;
-  }
-
-  // ---------------------------------------------------------------- persistence
-
-  snapshot(): VmSnapshot {
-    const spaces: number[] = [];
-    for (let a = 0; a <= MAX_ASID; a++) {
-      if (this.gRoot[a] >= 0) spaces.push(a, this.gRoot[a], this.sRoot ? this.sRoot[a] : -1);
-    }
-    return {
-      options: this.opts,
-      memoryBytes: this.memoryBytes,
-      owner: this.owner,
-      counters: this.counters.slice(),
-      guestAlloc: this.guestAlloc.snapshot(),
-      gDir: this.gDir.snapshot(),
-      gLeaf: this.gLeaf.snapshot(),
-      eDir: this.eDir.snapshot(),
-      eLeaf: this.eLeaf.snapshot(),
-      sDir: this.sDir?.snapshot() ?? null,
-      sLeaf: this.sLeaf?.snapshot() ?? null,
-      eptRoot: this.eptRoot,
-      spaces: Int32Array.from(spaces),
-      curAsid: this.curAsid.slice(),
-      tlbs: this.tlbs.map((t) => t.snapshot()),
-      pwc: this.pwc?.slice() ?? null,
-      ntlb: this.ntlb?.slice() ?? null,
-    };
-  }
-
-  static restore(host: FrameAllocator, s: VmSnapshot): VmMemory {
-    const vm = new VmMemory(host, s.owner, s.memoryBytes, s.options, true);
-    vm.counters = s.counters.slice();
-    vm.guestAlloc = FrameAllocator.restore(s.guestAlloc);
-    vm.gDir = TablePool.restore(s.gDir);
-    vm.gLeaf = TablePool.restore(s.gLeaf);
-    vm.eDir = TablePool.restore(s.eDir);
-    vm.eLeaf = TablePool.restore(s.eLeaf);
-    vm.sDir = s.sDir ? TablePool.restore(s.sDir) : null;
-    vm.sLeaf = s.sLeaf ? TablePool.restore(s.sLeaf) : null;
-    vm.eptRoot = s.eptRoot;
-    for (let k = 0; k < s.spaces.length; k += 3) {
-      vm.gRoot[s.spaces[k]] = s.spaces[k + 1];
-      if (vm.sRoot) vm.sRoot[s.spaces[k]] = s.spaces[k + 2];
-    }
-    vm.curAsid = s.curAsid.slice();
-    vm.tlbs = s.tlbs.map((t) => Tlb.restore(s.options.tlb, t));
-    if (s.pwc) vm.pwc = s.pwc.slice();
-    if (s.ntlb) vm.ntlb = s.ntlb.slice();
-    return vm;
   }
 }
