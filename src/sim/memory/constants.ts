@@ -16,6 +16,9 @@ export const ORDER_2M = 9;
 export const ORDER_1G = 18;
 export type Order = typeof ORDER_4K | typeof ORDER_2M | typeof ORDER_1G;
 
+/** Address spaces per VM: a PCID is 12 bits (SDM Vol. 3A §4.10.1), and the model tags them so. */
+export const MAX_ASID = 4095;
+
 /** Every table, guest or EPT, is one 4 KiB page of 512 eight-byte entries. */
 export const ENTRIES = 512;
 
@@ -29,6 +32,16 @@ export const SPAN = [0, 1, 512, 512 ** 2, 512 ** 3, 512 ** 4] as const;
 /** Bytes mapped by a leaf at level 1, 2 and 3. */
 export function leafBytes(level: number): PageSize {
   return level === 1 ? PAGE_4K : level === 2 ? PAGE_2M : PAGE_1G;
+}
+
+/** Buddy order of the block a leaf at level 1, 2 or 3 maps. */
+export function leafOrder(level: number): Order {
+  return level === 1 ? ORDER_4K : level === 2 ? ORDER_2M : ORDER_1G;
+}
+
+/** The level whose leaves map pages of `size`. */
+export function leafLevel(size: PageSize): number {
+  return size === PAGE_4K ? 1 : size === PAGE_2M ? 2 : 3;
 }
 
 // Guest (IA-32e) paging-structure entry bits.

@@ -1,21 +1,21 @@
 // The memory of one physical host: frames shared by its VMs, each VM's two-level translation.
 // This is the facade a Host Durable Object holds; see vm.ts for the model and its sources.
 
-import { PAGE_4K, type PageSize } from "./constants";
+import { MAX_ASID, PAGE_4K, type PageSize } from "./constants";
 import { C } from "./counters";
-import { FrameAllocator, type FrameAllocatorSnapshot, MAX_OWNER } from "./frames";
+import { FrameAllocator, type FrameAllocatorSnapshot, HostMemoryExhausted, MAX_OWNER } from "./frames";
 import type { VmMemoryOptions } from "./options";
 import { restoreVm, snapshotVm, type VmMemorySnapshot } from "./persist";
 import { type Translation, traceTranslate } from "./trace";
-import { HostMemoryExhausted, MAX_ASID, type TouchResult, VmMemory } from "./vm";
+import { type TouchResult, VmMemory } from "./vm";
 
 export { PAGE_1G, PAGE_2M, PAGE_4K, type PageSize } from "./constants";
-export { IsolationError } from "./frames";
+export { HostMemoryExhausted, IsolationError } from "./frames";
 export { resolveOptions, type VmMemoryOptions } from "./options";
 export type { VmMemorySnapshot } from "./persist";
 export { DEFAULT_TLB, type TlbConfig } from "./tlb";
 export type { EptWalkTrace, GuestLevelStep, MemoryReference, Translation } from "./trace";
-export { HostMemoryExhausted, type TouchResult, VmMemory } from "./vm";
+export { type TouchResult, VmMemory } from "./vm";
 
 export interface VmMemorySummary {
   vmId: string;
@@ -184,8 +184,6 @@ export class HostMemory {
     const hugeBytes = c[C.ept2m] * 512 * PAGE_4K + c[C.ept1g] * 512 * 512 * PAGE_4K;
     let spaces = 0;
     for (let a = 0; a <= MAX_ASID; a++) if (vm.gRoot[a] >= 0) spaces++;
-    const tableBytes = (...pools: Array<{ live: number } | null>) =>
-      pools.reduce((n, p) => n + (p ? p.live * PAGE_4K : 0), 0);
     return {
       vmId,
       memoryBytes: vm.memoryBytes,
@@ -200,9 +198,9 @@ export class HostMemory {
       eptLeaves: { "4k": c[C.ept4k], "2m": c[C.ept2m], "1g": c[C.ept1g] },
       guestLeaves: { "4k": c[C.guest4k], "2m": c[C.guest2m], "1g": c[C.guest1g] },
       pageTableBytes: {
-        guest: tableBytes(vm.gDir, vm.gLeaf),
-        ept: tableBytes(vm.eDir, vm.eLeaf),
-        shadow: tableBytes(vm.sDir, vm.sLeaf),
+        guest: vm.gpt.live * PAGE_4K,
+        ept: vm.ept.live * PAGE_4K,
+        shadow: (vm.spt?.live ?? 0) * PAGE_4K,
       },
       hostFrames: this.frames.framesOwnedBy(vm.owner),
       tlb,

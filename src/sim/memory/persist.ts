@@ -1,11 +1,13 @@
 // A VM's memory as plain typed arrays, for Durable Object storage. The field layout is what hosts
 // have stored: a change to it needs a new HostMemorySnapshot version (index.ts).
 
+import { MAX_ASID } from "./constants";
 import { FrameAllocator, type FrameAllocatorSnapshot } from "./frames";
 import type { ResolvedVmOptions } from "./options";
+import { EPT_FORMAT, PAGING_FORMAT, RadixTable } from "./radix";
 import { TablePool, type TablePoolSnapshot } from "./tables";
 import { Tlb, type TlbSnapshot } from "./tlb";
-import { MAX_ASID, VmMemory } from "./vm";
+import { VmMemory } from "./vm";
 
 export interface VmMemorySnapshot {
   options: ResolvedVmOptions;
@@ -42,12 +44,12 @@ export function snapshotVm(vm: VmMemory): VmMemorySnapshot {
     owner: vm.owner,
     counters: vm.counters.slice(),
     guestAlloc: vm.guestAlloc.snapshot(),
-    gDir: vm.gDir.snapshot(),
-    gLeaf: vm.gLeaf.snapshot(),
-    eDir: vm.eDir.snapshot(),
-    eLeaf: vm.eLeaf.snapshot(),
-    sDir: vm.sDir?.snapshot() ?? null,
-    sLeaf: vm.sLeaf?.snapshot() ?? null,
+    gDir: vm.gpt.dir.snapshot(),
+    gLeaf: vm.gpt.leaf.snapshot(),
+    eDir: vm.ept.dir.snapshot(),
+    eLeaf: vm.ept.leaf.snapshot(),
+    sDir: vm.spt?.dir.snapshot() ?? null,
+    sLeaf: vm.spt?.leaf.snapshot() ?? null,
     eptRoot: vm.eptRoot,
     spaces: Int32Array.from(spaces),
     curAsid: vm.curAsid.slice(),
@@ -61,12 +63,18 @@ export function restoreVm(host: FrameAllocator, s: VmMemorySnapshot): VmMemory {
   const vm = new VmMemory(host, s.owner, s.memoryBytes, s.options, true);
   vm.counters = s.counters.slice();
   vm.guestAlloc = FrameAllocator.restore(s.guestAlloc);
-  vm.gDir = TablePool.restore(s.gDir);
-  vm.gLeaf = TablePool.restore(s.gLeaf);
-  vm.eDir = TablePool.restore(s.eDir);
-  vm.eLeaf = TablePool.restore(s.eLeaf);
-  vm.sDir = s.sDir ? TablePool.restore(s.sDir) : null;
-  vm.sLeaf = s.sLeaf ? TablePool.restore(s.sLeaf) : null;
+  const levels = s.options.guestLevels;
+  vm.gpt = new RadixTable(levels, PAGING_FORMAT, TablePool.restore(s.gDir), TablePool.restore(s.gLeaf));
+  vm.ept = new RadixTable(
+    s.options.eptLevels,
+    EPT_FORMAT,
+    TablePool.restore(s.eDir),
+    TablePool.restore(s.eLeaf),
+  );
+  vm.spt =
+    s.sDir && s.sLeaf
+      ? new RadixTable(levels, PAGING_FORMAT, TablePool.restore(s.sDir), TablePool.restore(s.sLeaf))
+      : null;
   vm.eptRoot = s.eptRoot;
   for (let k = 0; k < s.spaces.length; k += 3) {
     vm.gRoot[s.spaces[k]] = s.spaces[k + 1];

@@ -25,6 +25,7 @@ import {
   SPAN,
 } from "./constants";
 import type { PagingMode } from "./options";
+import type { RadixTable } from "./radix";
 import type { TablePool } from "./tables";
 import type { VmMemory } from "./vm";
 
@@ -139,7 +140,7 @@ function traceEpt(vm: VmMemory, gpa: number, count: Counter, ntlbKey: number, ct
   const references: MemoryReference[] = [];
   let slot = vm.eptRoot;
   for (let level = vm.eptLevels; ; level--) {
-    const pool = level === 1 ? vm.eLeaf : vm.eDir;
+    const pool = vm.ept.pool(level);
     const idx = Math.floor(gfn / SPAN[level]) & 511;
     const r = count.ref("ept", level, pool, slot, idx);
     references.push(r);
@@ -159,7 +160,7 @@ function traceEpt(vm: VmMemory, gpa: number, count: Counter, ntlbKey: number, ct
         fault: null,
       };
     }
-    slot = (vm.eDir.child as Int32Array)[slot * ENTRIES + idx];
+    slot = vm.ept.child(slot * ENTRIES + idx);
   }
 }
 
@@ -234,7 +235,7 @@ function record2d(
   const vpn = Math.floor(gva / PAGE_4K);
   let level = vm.guestLevels;
   let slot = vm.gRoot[asid];
-  let tableGfn = vm.gDir.frame[slot];
+  let tableGfn = vm.gpt.dir.frame[slot];
   const pwc = vm.pwc;
   if (pwc !== null) {
     for (let l = 2; l <= vm.guestLevels; l++) {
@@ -250,7 +251,7 @@ function record2d(
     }
   }
   for (;;) {
-    const pool = level === 1 ? vm.gLeaf : vm.gDir;
+    const pool = vm.gpt.pool(level);
     const idx = Math.floor(vpn / SPAN[level]) & 511;
     const entryGpa = tableGfn * PAGE_4K + idx * 8;
     const nk = vm.ntlb !== null ? (vcpu * vm.ntlbSets + (tableGfn & (vm.ntlbSets - 1))) * 3 : -1;
@@ -279,7 +280,7 @@ function record2d(
       return t.finalEpt.hpa;
     }
     tableGfn = entryFrame(e);
-    slot = (vm.gDir.child as Int32Array)[slot * ENTRIES + idx];
+    slot = vm.gpt.child(slot * ENTRIES + idx);
     level--;
   }
 }
@@ -293,10 +294,10 @@ function recordShadow(
   t: Translation,
 ): number | null {
   const vpn = Math.floor(gva / PAGE_4K);
-  const sDir = vm.sDir as TablePool;
+  const spt = vm.spt as RadixTable;
   let slot = (vm.sRoot as Int32Array)[asid];
   for (let level = vm.guestLevels; ; level--) {
-    const pool = level === 1 ? (vm.sLeaf as TablePool) : sDir;
+    const pool = spt.pool(level);
     const idx = Math.floor(vpn / SPAN[level]) & 511;
     const r = count.ref("shadow", level, pool, slot, idx);
     t.shadow.push(r);
@@ -304,6 +305,6 @@ function recordShadow(
     if (level === 1 || (r.entry & PTE_PS) !== 0) {
       return entryFrame(r.entry) * PAGE_4K + (gva % leafBytes(level));
     }
-    slot = (sDir.child as Int32Array)[slot * ENTRIES + idx];
+    slot = spt.child(slot * ENTRIES + idx);
   }
 }
