@@ -236,6 +236,7 @@ function record2d(
   let level = vm.guestLevels;
   let slot = vm.gRoot[asid];
   let tableGfn = vm.gpt.dir.frame[slot];
+  const refilled = new Set<number>();
   const pwc = vm.pwc;
   if (pwc !== null) {
     for (let l = 2; l <= vm.guestLevels; l++) {
@@ -255,7 +256,10 @@ function record2d(
     const idx = Math.floor(vpn / SPAN[level]) & 511;
     const entryGpa = tableGfn * PAGE_4K + idx * 8;
     const nk = vm.ntlb !== null ? (vcpu * vm.ntlbSets + (tableGfn & (vm.ntlbSets - 1))) * 3 : -1;
-    const ept = traceEpt(vm, entryGpa, count, nk, ctx);
+    // The hardware fills the nested TLB as it walks: an entry this walk has already refilled
+    // holds an upper table now, not the one the trace would find there before the walk.
+    const ept = traceEpt(vm, entryGpa, count, refilled.has(nk) ? -1 : nk, ctx);
+    if (nk >= 0 && !ept.cached && ept.hpa !== null) refilled.add(nk);
     const step: GuestLevelStep = {
       level,
       tableGpa: tableGfn * PAGE_4K,
