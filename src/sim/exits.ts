@@ -1,5 +1,6 @@
 // Why a guest left non-root mode: the one vocabulary of VM exits that the CPU and memory models count,
-// price and report in. Names are the Intel SDM's basic exit reasons (Vol. 3C, appendix C), in snake_case.
+// price and report in. Names are the Intel SDM's basic exit reasons (Vol. 3C, appendix C) in snake_case,
+// spelt as Linux spells them (EXIT_REASON_* in arch/x86/include/uapi/asm/vmx.h).
 
 /**
  * Every exit reason a model produces, in the order of the SDM's basic exit reason numbers (in the
@@ -9,7 +10,7 @@
  * paging the hypervisor intercepts every guest page fault. The SDM has one name for them, but what
  * the hypervisor's handler finds sets the cost, and the split is what the shadow-versus-EPT
  * comparison is about, so each outcome has its own name (KVM counts them apart too, as `pf_fixed`,
- * `pf_guest` and `mmu_pte_write`):
+ * `pf_guest` and `mmu_pte_write` in arch/x86/kvm/x86.c):
  * - `shadow_page_fault`: the guest maps the address, the shadow table did not yet; the hypervisor
  *   fills the shadow entry and resumes the guest (a "hidden" fault).
  * - `guest_page_fault`: the guest's own tables do not map it; the hypervisor reflects the #PF
