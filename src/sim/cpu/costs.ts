@@ -1,20 +1,10 @@
 // Cycle costs of crossing into the hypervisor: VM exits (VT-x/AMD-V), Xen hypercalls and traps, I/O paths.
 // Exit round trips from REFERENCES.md (LKML 2020 SVM thread; Intel 2009); the rest derived below, unverified.
 
-/** Why a hardware-assisted guest left non-root mode (names after the Intel SDM's basic exit reasons). */
-export const EXIT_REASONS = [
-  "cpuid",
-  "msr_read",
-  "msr_write",
-  "cr_access",
-  "hlt",
-  "io_instruction",
-  "ept_violation",
-  "external_interrupt",
-  "apic_access",
-  "vmcall",
-] as const;
-export type ExitReason = (typeof EXIT_REASONS)[number];
+import type { ExitReason } from "../exits";
+
+// The exit reasons are the simulation's shared vocabulary; cpu files keep importing them from here.
+export { EXIT_REASONS, type ExitReason } from "../exits";
 
 /** Xen hypercalls a paravirtual guest (or an HVM guest's PV drivers) issues instead of trapping. */
 export const HYPERCALLS = [

@@ -1,6 +1,8 @@
 // x86-64 paging constants: page sizes, radix geometry and entry bits.
 // Source: Intel SDM Vol. 3A ch. 4 (4- and 5-level paging) and ch. 29 (EPT entry format).
 
+import type { MemoryExitReason } from "../exits";
+
 export const PAGE_4K = 4096;
 export const PAGE_2M = 2 * 1024 * 1024;
 export const PAGE_1G = 1024 * 1024 * 1024;
@@ -13,6 +15,9 @@ export const ORDER_4K = 0;
 export const ORDER_2M = 9;
 export const ORDER_1G = 18;
 export type Order = typeof ORDER_4K | typeof ORDER_2M | typeof ORDER_1G;
+
+/** Address spaces per VM: a PCID is 12 bits (SDM Vol. 3A §4.10.1), and the model tags them so. */
+export const MAX_ASID = 4095;
 
 /** Every table, guest or EPT, is one 4 KiB page of 512 eight-byte entries. */
 export const ENTRIES = 512;
@@ -27,6 +32,16 @@ export const SPAN = [0, 1, 512, 512 ** 2, 512 ** 3, 512 ** 4] as const;
 /** Bytes mapped by a leaf at level 1, 2 and 3. */
 export function leafBytes(level: number): PageSize {
   return level === 1 ? PAGE_4K : level === 2 ? PAGE_2M : PAGE_1G;
+}
+
+/** Buddy order of the block a leaf at level 1, 2 or 3 maps. */
+export function leafOrder(level: number): Order {
+  return level === 1 ? ORDER_4K : level === 2 ? ORDER_2M : ORDER_1G;
+}
+
+/** The level whose leaves map pages of `size`. */
+export function leafLevel(size: PageSize): number {
+  return size === PAGE_4K ? 1 : size === PAGE_2M ? 2 : 3;
 }
 
 // Guest (IA-32e) paging-structure entry bits.
@@ -64,9 +79,10 @@ export type FaultCode =
   | typeof FAULT_EPT_MISCONFIG
   | typeof FAULT_SHADOW_MISS;
 
-export const FAULT_NAMES: Record<FaultCode, string> = {
-  [FAULT_GUEST_PF]: "guest-page-fault",
-  [FAULT_EPT_VIOLATION]: "ept-violation",
-  [FAULT_EPT_MISCONFIG]: "ept-misconfiguration",
-  [FAULT_SHADOW_MISS]: "shadow-page-fault",
+/** What each fault is called where it is reported, in the vocabulary of exits (exits.ts). */
+export const FAULT_NAMES: Record<FaultCode, MemoryExitReason> = {
+  [FAULT_GUEST_PF]: "guest_page_fault",
+  [FAULT_EPT_VIOLATION]: "ept_violation",
+  [FAULT_EPT_MISCONFIG]: "ept_misconfig",
+  [FAULT_SHADOW_MISS]: "shadow_page_fault",
 };

@@ -14,6 +14,11 @@ export class IsolationError extends Error {
   override name = "IsolationError";
 }
 
+/** The host has no free block left that a VM's backing or tables need. */
+export class HostMemoryExhausted extends Error {
+  override name = "HostMemoryExhausted";
+}
+
 export interface FrameAllocatorSnapshot {
   frames: number;
   gigOwner: Int32Array;

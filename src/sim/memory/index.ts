@@ -1,24 +1,21 @@
 // The memory of one physical host: frames shared by its VMs, each VM's two-level translation.
 // This is the facade a Host Durable Object holds; see vm.ts for the model and its sources.
 
-import { PAGE_4K, type PageSize } from "./constants";
-import { FrameAllocator, type FrameAllocatorSnapshot, MAX_OWNER } from "./frames";
+import { MAX_ASID, PAGE_4K, type PageSize } from "./constants";
+import { C } from "./counters";
+import { FrameAllocator, type FrameAllocatorSnapshot, HostMemoryExhausted, MAX_OWNER } from "./frames";
+import type { VmMemoryOptions } from "./options";
+import { restoreVm, snapshotVm, type VmMemorySnapshot } from "./persist";
 import { type Translation, traceTranslate } from "./trace";
-import {
-  C,
-  HostMemoryExhausted,
-  MAX_ASID,
-  type TouchResult,
-  VmMemory,
-  type VmMemoryOptions,
-  type VmSnapshot,
-} from "./vm";
+import { type TouchResult, VmMemory } from "./vm";
 
 export { PAGE_1G, PAGE_2M, PAGE_4K, type PageSize } from "./constants";
-export { IsolationError } from "./frames";
+export { HostMemoryExhausted, IsolationError } from "./frames";
+export { resolveOptions, type VmMemoryOptions } from "./options";
+export type { VmMemorySnapshot } from "./persist";
 export { DEFAULT_TLB, type TlbConfig } from "./tlb";
 export type { EptWalkTrace, GuestLevelStep, MemoryReference, Translation } from "./trace";
-export { HostMemoryExhausted, resolveOptions, type TouchResult, VmMemory, type VmMemoryOptions } from "./vm";
+export { type TouchResult, VmMemory } from "./vm";
 
 export interface VmMemorySummary {
   vmId: string;
@@ -78,7 +75,7 @@ export interface HostMemorySnapshot {
   version: 1;
   hostBytes: number;
   frames: FrameAllocatorSnapshot;
-  vms: Array<{ vmId: string; vm: VmSnapshot }>;
+  vms: Array<{ vmId: string; vm: VmMemorySnapshot }>;
 }
 
 export class UnknownVmError extends Error {
@@ -187,8 +184,6 @@ export class HostMemory {
     const hugeBytes = c[C.ept2m] * 512 * PAGE_4K + c[C.ept1g] * 512 * 512 * PAGE_4K;
     let spaces = 0;
     for (let a = 0; a <= MAX_ASID; a++) if (vm.gRoot[a] >= 0) spaces++;
-    const tableBytes = (...pools: Array<{ live: number } | null>) =>
-      pools.reduce((n, p) => n + (p ? p.live * PAGE_4K : 0), 0);
     return {
       vmId,
       memoryBytes: vm.memoryBytes,
@@ -203,9 +198,9 @@ export class HostMemory {
       eptLeaves: { "4k": c[C.ept4k], "2m": c[C.ept2m], "1g": c[C.ept1g] },
       guestLeaves: { "4k": c[C.guest4k], "2m": c[C.guest2m], "1g": c[C.guest1g] },
       pageTableBytes: {
-        guest: tableBytes(vm.gDir, vm.gLeaf),
-        ept: tableBytes(vm.eDir, vm.eLeaf),
-        shadow: tableBytes(vm.sDir, vm.sLeaf),
+        guest: vm.gpt.live * PAGE_4K,
+        ept: vm.ept.live * PAGE_4K,
+        shadow: (vm.spt?.live ?? 0) * PAGE_4K,
       },
       hostFrames: this.frames.framesOwnedBy(vm.owner),
       tlb,
@@ -261,7 +256,7 @@ export class HostMemory {
       version: 1,
       hostBytes: this.hostBytes,
       frames: this.frames.snapshot(),
-      vms: [...this.vms].map(([vmId, vm]) => ({ vmId, vm: vm.snapshot() })),
+      vms: [...this.vms].map(([vmId, vm]) => ({ vmId, vm: snapshotVm(vm) })),
     };
   }
 
@@ -271,7 +266,7 @@ export class HostMemory {
   }
 
   snapshotVm(vmId: string): HostMemorySnapshot["vms"][number] {
-    return { vmId, vm: this.get(vmId).snapshot() };
+    return { vmId, vm: snapshotVm(this.get(vmId)) };
   }
 
   static restore(s: HostMemorySnapshot): HostMemory {
@@ -279,7 +274,7 @@ export class HostMemory {
     const h = new HostMemory(s.hostBytes);
     h.frames = FrameAllocator.restore(s.frames);
     for (const { vmId, vm } of s.vms) {
-      h.vms.set(vmId, VmMemory.restore(h.frames, vm));
+      h.vms.set(vmId, restoreVm(h.frames, vm));
       h.owners.set(vm.owner, vmId);
     }
     return h;

@@ -1,6 +1,7 @@
 // The step-by-step view of one translation: every guest level, the EPT walk behind it,
 // and each memory reference numbered, as in Bhargava et al. (ASPLOS 2008), figure 2.
 
+import type { MemoryExitReason } from "../exits";
 import {
   ENTRIES,
   EPT_PS,
@@ -23,8 +24,10 @@ import {
   PTE_US,
   SPAN,
 } from "./constants";
+import type { PagingMode } from "./options";
+import type { RadixTable } from "./radix";
 import type { TablePool } from "./tables";
-import type { PagingMode, VmMemory } from "./vm";
+import type { VmMemory } from "./vm";
 
 export interface MemoryReference {
   /** 1-based position in the walk. */
@@ -52,7 +55,7 @@ export interface EptWalkTrace {
   references: MemoryReference[];
   hpa: number | null;
   pageSize: PageSize | null;
-  fault: string | null;
+  fault: MemoryExitReason | null;
 }
 
 export interface GuestLevelStep {
@@ -80,7 +83,8 @@ export interface Translation {
   gpa: number | null;
   /** Size of the combined translation: the smaller of the guest and EPT leaves. */
   pageSize: PageSize | null;
-  fault: string | null;
+  /** Why the walk stopped, named as the exit it causes (exits.ts), or null when it translated. */
+  fault: MemoryExitReason | null;
   memoryReferences: number;
   /** Level the guest walk started at when a paging-structure cache hit skipped the top. */
   pwcStartLevel: number | null;
@@ -136,7 +140,7 @@ function traceEpt(vm: VmMemory, gpa: number, count: Counter, ntlbKey: number, ct
   const references: MemoryReference[] = [];
   let slot = vm.eptRoot;
   for (let level = vm.eptLevels; ; level--) {
-    const pool = level === 1 ? vm.eLeaf : vm.eDir;
+    const pool = vm.ept.pool(level);
     const idx = Math.floor(gfn / SPAN[level]) & 511;
     const r = count.ref("ept", level, pool, slot, idx);
     references.push(r);
@@ -156,7 +160,7 @@ function traceEpt(vm: VmMemory, gpa: number, count: Counter, ntlbKey: number, ct
         fault: null,
       };
     }
-    slot = (vm.eDir.child as Int32Array)[slot * ENTRIES + idx];
+    slot = vm.ept.child(slot * ENTRIES + idx);
   }
 }
 
@@ -231,7 +235,8 @@ function record2d(
   const vpn = Math.floor(gva / PAGE_4K);
   let level = vm.guestLevels;
   let slot = vm.gRoot[asid];
-  let tableGfn = vm.gDir.frame[slot];
+  let tableGfn = vm.gpt.dir.frame[slot];
+  const refilled = new Set<number>();
   const pwc = vm.pwc;
   if (pwc !== null) {
     for (let l = 2; l <= vm.guestLevels; l++) {
@@ -247,11 +252,14 @@ function record2d(
     }
   }
   for (;;) {
-    const pool = level === 1 ? vm.gLeaf : vm.gDir;
+    const pool = vm.gpt.pool(level);
     const idx = Math.floor(vpn / SPAN[level]) & 511;
     const entryGpa = tableGfn * PAGE_4K + idx * 8;
     const nk = vm.ntlb !== null ? (vcpu * vm.ntlbSets + (tableGfn & (vm.ntlbSets - 1))) * 3 : -1;
-    const ept = traceEpt(vm, entryGpa, count, nk, ctx);
+    // The hardware fills the nested TLB as it walks: an entry this walk has already refilled
+    // holds an upper table now, not the one the trace would find there before the walk.
+    const ept = traceEpt(vm, entryGpa, count, refilled.has(nk) ? -1 : nk, ctx);
+    if (nk >= 0 && !ept.cached && ept.hpa !== null) refilled.add(nk);
     const step: GuestLevelStep = {
       level,
       tableGpa: tableGfn * PAGE_4K,
@@ -276,7 +284,7 @@ function record2d(
       return t.finalEpt.hpa;
     }
     tableGfn = entryFrame(e);
-    slot = (vm.gDir.child as Int32Array)[slot * ENTRIES + idx];
+    slot = vm.gpt.child(slot * ENTRIES + idx);
     level--;
   }
 }
@@ -290,10 +298,10 @@ function recordShadow(
   t: Translation,
 ): number | null {
   const vpn = Math.floor(gva / PAGE_4K);
-  const sDir = vm.sDir as TablePool;
+  const spt = vm.spt as RadixTable;
   let slot = (vm.sRoot as Int32Array)[asid];
   for (let level = vm.guestLevels; ; level--) {
-    const pool = level === 1 ? (vm.sLeaf as TablePool) : sDir;
+    const pool = spt.pool(level);
     const idx = Math.floor(vpn / SPAN[level]) & 511;
     const r = count.ref("shadow", level, pool, slot, idx);
     t.shadow.push(r);
@@ -301,6 +309,6 @@ function recordShadow(
     if (level === 1 || (r.entry & PTE_PS) !== 0) {
       return entryFrame(r.entry) * PAGE_4K + (gva % leafBytes(level));
     }
-    slot = (sDir.child as Int32Array)[slot * ENTRIES + idx];
+    slot = spt.child(slot * ENTRIES + idx);
   }
 }

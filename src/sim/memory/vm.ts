@@ -1,6 +1,9 @@
 // One VM's memory: the guest OS's page tables, the hypervisor's EPT (or shadow tables),
 // per-vCPU TLBs and the two-dimensional walk of Bhargava et al. (ASPLOS 2008).
+// This file holds the hardware's hot paths; the software beside it lives in guest-os.ts (the guest
+// kernel), ept.ts (EPT violations and remaps), shadow.ts (shadow paging) and persist.ts.
 
+import type { MemoryExitReason } from "../exits";
 import {
   ENTRIES,
   EPT_PS,
@@ -12,11 +15,10 @@ import {
   FAULT_GUEST_PF,
   FAULT_SHADOW_MISS,
   leafBytes,
-  ORDER_1G,
-  ORDER_2M,
+  leafOrder,
+  MAX_ASID,
   ORDER_4K,
   type Order,
-  PAGE_1G,
   PAGE_2M,
   PAGE_4K,
   type PageSize,
@@ -25,136 +27,22 @@ import {
   PTE_P,
   PTE_PS,
   PTE_RW,
-  PTE_US,
   SPAN,
 } from "./constants";
-import { FrameAllocator, type FrameAllocatorSnapshot } from "./frames";
-import { TablePool, type TablePoolSnapshot } from "./tables";
-import { DEFAULT_TLB, Tlb, type TlbConfig, type TlbSnapshot } from "./tlb";
+import { C, EXIT_COUNTER, NCOUNTERS } from "./counters";
+import { handleEptViolation, remapBacking } from "./ept";
+import { FrameAllocator, HostMemoryExhausted } from "./frames";
+import { createSpace, handleGuestPageFault, unmapGuest } from "./guest-os";
+import { type ResolvedVmOptions, resolveOptions, type VmMemoryOptions } from "./options";
+import { EPT_FORMAT, PAGING_FORMAT, RadixTable } from "./radix";
+import { dropShadowTables, syncShadow } from "./shadow";
+import { Tlb } from "./tlb";
 
-export type PagingMode = "ept" | "shadow";
-
-export interface VmMemoryOptions {
-  /** vCPUs, each with its own TLB (default 2). */
-  vcpus?: number;
-  /** Guest paging: 4 levels (48-bit) or 5 levels (57-bit, LA57). Default 4. */
-  guestLevels?: 4 | 5;
-  /** EPT levels (4, or 5 for a 57-bit guest-physical space). Default 4. */
-  eptLevels?: 4 | 5;
-  /** "ept" (hardware two-dimensional walk) or "shadow" (pre-EPT software shadow tables). */
-  mode?: PagingMode;
-  /** Largest leaf the guest OS maps (transparent huge pages in the guest). Default 4 KiB. */
-  guestPageSize?: PageSize;
-  /** Largest leaf the hypervisor installs in the EPT when backing is contiguous. Default 2 MiB. */
-  eptPageSize?: PageSize;
-  tlb?: TlbConfig;
-  /** Tag TLB entries with VPID and PCID; without tags, CR3 writes and VM exits flush. Default true. */
-  tagged?: boolean;
-  /** Entries in the page-walk caches (0 = off): guest paging-structure caches and the nested TLB. */
-  pageWalkCache?: { guest: number; nested: number };
-  /** Bytes of device (MMIO) space above RAM; touching it exits as an EPT misconfiguration. */
-  mmioBytes?: number;
-}
-
-export type ResolvedVmOptions = Required<VmMemoryOptions>;
-
-export function resolveOptions(o: VmMemoryOptions = {}): ResolvedVmOptions {
-  const r: ResolvedVmOptions = {
-    vcpus: o.vcpus ?? 2,
-    guestLevels: o.guestLevels ?? 4,
-    eptLevels: o.eptLevels ?? 4,
-    mode: o.mode ?? "ept",
-    guestPageSize: o.guestPageSize ?? PAGE_4K,
-    eptPageSize: o.eptPageSize ?? PAGE_2M,
-    tlb: o.tlb ?? DEFAULT_TLB,
-    tagged: o.tagged ?? true,
-    pageWalkCache: o.pageWalkCache ?? { guest: 0, nested: 0 },
-    mmioBytes: o.mmioBytes ?? 0,
-  };
-  if (!Number.isInteger(r.vcpus) || r.vcpus < 1 || r.vcpus > 256)
-    throw new RangeError("vcpus must be 1..256");
-  if (r.guestLevels !== 4 && r.guestLevels !== 5) throw new RangeError("guestLevels must be 4 or 5");
-  if (r.eptLevels !== 4 && r.eptLevels !== 5) throw new RangeError("eptLevels must be 4 or 5");
-  if (r.mode !== "ept" && r.mode !== "shadow") throw new RangeError('mode must be "ept" or "shadow"');
-  for (const [k, v] of [
-    ["guestPageSize", r.guestPageSize],
-    ["eptPageSize", r.eptPageSize],
-  ] as const) {
-    if (v !== PAGE_4K && v !== PAGE_2M && v !== PAGE_1G)
-      throw new RangeError(`${k} must be 4 KiB, 2 MiB or 1 GiB`);
-  }
-  for (const n of [r.pageWalkCache.guest, r.pageWalkCache.nested]) {
-    if (!Number.isInteger(n) || n < 0 || (n & (n - 1)) !== 0)
-      throw new RangeError("page-walk cache sizes must be 0 or a power of two");
-  }
-  if (!Number.isInteger(r.mmioBytes) || r.mmioBytes < 0 || r.mmioBytes % PAGE_4K !== 0) {
-    throw new RangeError("mmioBytes must be a non-negative multiple of 4 KiB");
-  }
-  return r;
-}
-
-export const MAX_ASID = 4095;
 // Hot-path copies of the radix geometry, as reciprocals: multiplying by a power of two is
 // exact, and a division by a variable costs several times more on the walk's critical path.
 const INV_SPAN = Float64Array.from(SPAN, (s) => (s === 0 ? 0 : 1 / s));
 const SPAN_BYTES = Float64Array.from(SPAN, (s) => s * PAGE_4K);
 const INV_SPAN_BYTES = Float64Array.from(SPAN, (s) => (s === 0 ? 0 : 1 / (s * PAGE_4K)));
-/** Guest allocator owners: data pages vs page-table pages (the guest OS knows which is which). */
-const GUEST_DATA = 1;
-const GUEST_PT = 2;
-
-// Counter slots; one Float64Array so a snapshot is a single copy.
-export const C = {
-  walks: 0,
-  walkRefs: 1,
-  guestPageFaults: 2,
-  eptViolations: 3,
-  eptMisconfigs: 4,
-  exits: 5,
-  exitPtWrite: 6,
-  exitShadowFault: 7,
-  exitCr3: 8,
-  exitInvlpg: 9,
-  invept: 10,
-  invvpid: 11,
-  backed: 12,
-  remaps: 13,
-  cr3Switches: 14,
-  pwcHits: 15,
-  ntlbHits: 16,
-  exitGuestFault: 17,
-  ept4k: 18,
-  ept2m: 19,
-  ept1g: 20,
-  guest4k: 21,
-  guest2m: 22,
-  guest1g: 23,
-  shadowLeaves: 24,
-} as const;
-const NCOUNTERS = 25;
-
-export type ExitReason =
-  | "ept-violation"
-  | "ept-misconfiguration"
-  | "pt-write"
-  | "shadow-page-fault"
-  | "cr3-write"
-  | "invlpg"
-  | "guest-page-fault";
-
-const EXIT_COUNTER: Record<ExitReason, number> = {
-  "ept-violation": C.eptViolations,
-  "ept-misconfiguration": C.eptMisconfigs,
-  "pt-write": C.exitPtWrite,
-  "shadow-page-fault": C.exitShadowFault,
-  "cr3-write": C.exitCr3,
-  invlpg: C.exitInvlpg,
-  "guest-page-fault": C.exitGuestFault,
-};
-
-export class HostMemoryExhausted extends Error {
-  override name = "HostMemoryExhausted";
-}
 
 export interface TouchResult {
   hpa: number | null;
@@ -180,30 +68,9 @@ export interface EptLeaf {
   misconfigured: boolean;
 }
 
-export interface VmSnapshot {
-  options: ResolvedVmOptions;
-  memoryBytes: number;
-  owner: number;
-  counters: Float64Array;
-  guestAlloc: FrameAllocatorSnapshot;
-  gDir: TablePoolSnapshot;
-  gLeaf: TablePoolSnapshot;
-  eDir: TablePoolSnapshot;
-  eLeaf: TablePoolSnapshot;
-  sDir: TablePoolSnapshot | null;
-  sLeaf: TablePoolSnapshot | null;
-  eptRoot: number;
-  /** [asid, guest root slot, shadow root slot] triples. */
-  spaces: Int32Array;
-  curAsid: Int32Array;
-  tlbs: TlbSnapshot[];
-  pwc: Float64Array | null;
-  ntlb: Float64Array | null;
-}
-
 /**
- * The memory of one VM. Fields are public so the step-by-step tracer (trace.ts) can
- * follow the same structures; nothing outside sim/memory should write them.
+ * The memory of one VM. Fields are public so the handlers beside this file and the step-by-step
+ * tracer (trace.ts) can follow the same structures; nothing outside sim/memory should write them.
  */
 export class VmMemory {
   readonly opts: ResolvedVmOptions;
@@ -217,12 +84,12 @@ export class VmMemory {
   readonly tagged: boolean;
   counters = new Float64Array(NCOUNTERS);
   guestAlloc: FrameAllocator;
-  gDir = new TablePool(true);
-  gLeaf = new TablePool(false);
-  eDir = new TablePool(true);
-  eLeaf = new TablePool(false);
-  sDir: TablePool | null = null;
-  sLeaf: TablePool | null = null;
+  /** The guest's page tables (GVA → GPA), one tree per address space, rooted in gRoot. */
+  gpt: RadixTable;
+  /** The EPT (GPA → HPA), rooted in eptRoot. Under shadow paging it is the hypervisor's own map. */
+  ept: RadixTable;
+  /** Shadow tables (GVA → HPA), one tree per address space, rooted in sRoot; null under EPT. */
+  spt: RadixTable | null = null;
   eptRoot = -1;
   /** Guest root table per address space (its frame is CR3), -1 when the process does not exist. */
   gRoot = new Int32Array(MAX_ASID + 1).fill(-1);
@@ -240,7 +107,8 @@ export class VmMemory {
   lastFaultGpa = -1;
   lastGpa = -1;
   lastSize: PageSize = PAGE_4K;
-  private vcpuNow = 0;
+  /** The vCPU whose access is being handled: exits taken inside the handlers happen on it. */
+  vcpuNow = 0;
 
   constructor(
     host: FrameAllocator,
@@ -262,6 +130,8 @@ export class VmMemory {
     this.shadow = this.opts.mode === "shadow";
     this.tagged = this.opts.tagged;
     this.guestAlloc = new FrameAllocator(memoryBytes / PAGE_4K);
+    this.gpt = new RadixTable(this.guestLevels, PAGING_FORMAT);
+    this.ept = new RadixTable(this.eptLevels, EPT_FORMAT);
     this.curAsid = new Int32Array(this.opts.vcpus).fill(-1);
     for (let v = 0; v < this.opts.vcpus; v++) this.tlbs.push(new Tlb(this.opts.tlb));
     this.pwcSets = this.opts.pageWalkCache.guest;
@@ -269,11 +139,10 @@ export class VmMemory {
     if (this.pwcSets > 0) this.pwc = new Float64Array(this.opts.vcpus * 6 * this.pwcSets * 4).fill(-1);
     if (this.ntlbSets > 0) this.ntlb = new Float64Array(this.opts.vcpus * this.ntlbSets * 3).fill(-1);
     if (this.shadow) {
-      this.sDir = new TablePool(true);
-      this.sLeaf = new TablePool(false);
+      this.spt = new RadixTable(this.guestLevels, PAGING_FORMAT);
       this.sRoot = new Int32Array(MAX_ASID + 1).fill(-1);
     }
-    if (!empty) this.eptRoot = this.eDir.alloc(this.hostFrame(ORDER_4K, true));
+    if (!empty) this.eptRoot = this.ept.dir.alloc(this.hostFrame(ORDER_4K, true));
   }
 
   // ---------------------------------------------------------------- hot paths
@@ -297,8 +166,8 @@ export class VmMemory {
   switchCr3(vcpu: number, asid: number): void {
     this.counters[C.cr3Switches]++;
     this.curAsid[vcpu] = asid;
-    if (this.gRoot[asid] < 0) this.createSpace(asid);
-    if (this.shadow) this.vmExit("cr3-write", vcpu);
+    if (this.gRoot[asid] < 0) createSpace(this, asid);
+    if (this.shadow) this.vmExit("cr_access", vcpu);
     if (!this.tagged) {
       this.tlbs[vcpu].flushAll();
       this.flushPwc(vcpu);
@@ -314,9 +183,10 @@ export class VmMemory {
     // Split the frame number into 27-bit halves so each level's index is an int32 shift.
     const lo = gfn & 0x7ffffff;
     const hi = Math.floor(gfn * 7.450580596923828e-9);
-    const dirE = this.eDir.entries;
-    const dirC = this.eDir.child as Int32Array;
-    const leafE = this.eLeaf.entries;
+    const ept = this.ept;
+    const dirE = ept.dir.entries;
+    const dirC = ept.dir.child as Int32Array;
+    const leafE = ept.leaf.entries;
     let level = this.eptLevels;
     let slot = this.eptRoot;
     let refs = 0;
@@ -375,12 +245,13 @@ export class VmMemory {
     const c = this.counters;
     c[C.walks]++;
     const vpn = Math.floor(gva * 0.000244140625);
-    const dirE = this.gDir.entries;
-    const dirC = this.gDir.child as Int32Array;
-    const leafE = this.gLeaf.entries;
+    const gpt = this.gpt;
+    const dirE = gpt.dir.entries;
+    const dirC = gpt.dir.child as Int32Array;
+    const leafE = gpt.leaf.entries;
     let level = this.guestLevels;
     let slot = this.gRoot[asid];
-    let tableGfn = this.gDir.frame[slot];
+    let tableGfn = gpt.dir.frame[slot];
     const pwc = this.pwc;
     if (pwc !== null) {
       // Paging-structure caches: the deepest cached directory entry lets the walk skip levels.
@@ -465,10 +336,10 @@ export class VmMemory {
   walkShadow(vcpu: number, asid: number, gva: number, write: boolean, ctx: number): number {
     const c = this.counters;
     c[C.walks]++;
-    const sDir = this.sDir as TablePool;
-    const dirE = sDir.entries;
-    const dirC = sDir.child as Int32Array;
-    const leafE = (this.sLeaf as TablePool).entries;
+    const spt = this.spt as RadixTable;
+    const dirE = spt.dir.entries;
+    const dirC = spt.dir.child as Int32Array;
+    const leafE = spt.leaf.entries;
     const vpn = Math.floor(gva * 0.000244140625);
     let level = this.guestLevels;
     let slot = (this.sRoot as Int32Array)[asid];
@@ -534,24 +405,20 @@ export class VmMemory {
         return out(r, false);
       }
       if (r === FAULT_GUEST_PF) {
-        this.deliverGuestFault(vcpu);
-        this.guestMap(asid, gva);
+        handleGuestPageFault(this, vcpu, asid, gva);
       } else if (r === FAULT_EPT_VIOLATION) {
-        this.vmExit("ept-violation", vcpu);
+        this.vmExit("ept_violation", vcpu);
         const gpa = this.lastFaultGpa;
-        this.back(gpa);
+        handleEptViolation(this, gpa);
         // A first MMIO access: the entry is now misconfigured and the access is emulated (KVM).
         if (gpa >= this.memoryBytes) return out(null, true);
       } else if (r === FAULT_EPT_MISCONFIG) {
         // The hypervisor emulates the device access and resumes; there is no RAM behind it.
-        this.vmExit("ept-misconfiguration", vcpu);
+        this.vmExit("ept_misconfig", vcpu);
         return out(null, true);
       } else {
-        this.vmExit("shadow-page-fault", vcpu);
-        if (!this.syncShadow(asid, gva, write)) {
-          this.deliverGuestFault(vcpu);
-          this.guestMap(asid, gva);
-        }
+        this.vmExit("shadow_page_fault", vcpu);
+        if (!syncShadow(this, asid, gva, write)) handleGuestPageFault(this, vcpu, asid, gva);
       }
     }
     throw new Error(`touch of ${gva} in asid ${asid} did not converge`);
@@ -566,17 +433,17 @@ export class VmMemory {
       const r = this.eptWalk(gpa);
       if (r >= 0) return { hpa: r, mmio: false };
       if (r === FAULT_EPT_MISCONFIG) {
-        this.vmExit("ept-misconfiguration", vcpu);
+        this.vmExit("ept_misconfig", vcpu);
         return { hpa: null, mmio: true };
       }
-      this.vmExit(this.shadow ? "shadow-page-fault" : "ept-violation", vcpu);
-      this.back(gpa);
+      this.vmExit(this.shadow ? "shadow_page_fault" : "ept_violation", vcpu);
+      handleEptViolation(this, gpa);
       if (gpa >= this.memoryBytes) return { hpa: null, mmio: true };
     }
     throw new Error(`gpa ${gpa} could not be backed`);
   }
 
-  vmExit(reason: ExitReason, vcpu: number): void {
+  vmExit(reason: MemoryExitReason, vcpu: number): void {
     this.counters[C.exits]++;
     this.counters[EXIT_COUNTER[reason]]++;
     // Without VPID, every VM entry and exit flushes the TLB (SDM §28.1).
@@ -586,244 +453,40 @@ export class VmMemory {
     }
   }
 
-  private deliverGuestFault(vcpu: number): void {
-    this.counters[C.guestPageFaults]++;
-    // Under shadow paging the hypervisor intercepts #PF and reflects the real ones.
-    if (this.shadow) this.vmExit("guest-page-fault", vcpu);
-  }
-
-  // ---------------------------------------------------------------- the guest OS
-
-  private createSpace(asid: number): void {
-    const gfn = this.guestFrame(ORDER_4K, GUEST_PT);
-    this.guestZero(gfn * PAGE_4K, PAGE_4K);
-    this.gRoot[asid] = this.gDir.alloc(gfn);
-    if (this.sRoot !== null)
-      this.sRoot[asid] = (this.sDir as TablePool).alloc(this.hostFrame(ORDER_4K, true));
-  }
-
-  private guestFrame(order: Order, kind: number): number {
-    const f = this.guestAlloc.alloc(order, kind);
-    if (f < 0 && order === ORDER_4K) throw new RangeError("guest out of memory");
-    return f;
-  }
-
-  /** The guest zeroes a fresh page, touching its GPAs: this is where demand paging bites. */
-  private guestZero(gpa: number, bytes: number): void {
-    const end = gpa + bytes;
-    let g = gpa;
-    while (g < end) {
-      let r = this.eptWalk(g);
-      if (r < 0) {
-        this.vmExit(this.shadow ? "shadow-page-fault" : "ept-violation", this.vcpuNow);
-        this.back(g);
-        r = this.eptWalk(g);
-      }
-      g = (Math.floor(g / this.lastEptSize) + 1) * this.lastEptSize;
-    }
-  }
-
-  /** The guest kernel's page-fault handler: maps gva with the largest leaf that fits. */
-  private guestMap(asid: number, gva: number): void {
-    const vpn = Math.floor(gva / PAGE_4K);
-    const maxLevel = this.opts.guestPageSize === PAGE_1G ? 3 : this.opts.guestPageSize === PAGE_2M ? 2 : 1;
-    for (let level = maxLevel; level >= 1; level--) {
-      if (!this.guestRegionFree(asid, vpn, level)) continue;
-      const order = (level === 3 ? ORDER_1G : level === 2 ? ORDER_2M : ORDER_4K) as Order;
-      const gfn = this.guestFrame(order, GUEST_DATA);
-      if (gfn < 0) continue;
-      this.guestZero(gfn * PAGE_4K, leafBytes(level));
-      const { slot, pool } = this.guestTableFor(asid, vpn, level);
-      const i = slot * ENTRIES + (Math.floor(vpn / SPAN[level]) & 511);
-      this.writeGuestPte(pool, i, gfn * PAGE_4K + PTE_P + PTE_RW + PTE_US + (level > 1 ? PTE_PS : 0), -1);
-      this.counters[level === 1 ? C.guest4k : level === 2 ? C.guest2m : C.guest1g]++;
-      return;
-    }
-    throw new RangeError(`guest could not map ${gva}`);
-  }
-
-  /** True when no mapping exists anywhere in gva's aligned region at `level`. */
-  private guestRegionFree(asid: number, vpn: number, level: number): boolean {
-    let slot = this.gRoot[asid];
-    for (let l = this.guestLevels; l > level; l--) {
-      const i = slot * ENTRIES + (Math.floor(vpn / SPAN[l]) & 511);
-      const e = this.gDir.entries[i];
-      if ((e & PTE_P) === 0) return true;
-      if ((e & PTE_PS) !== 0) return false;
-      slot = (this.gDir.child as Int32Array)[i];
-    }
-    return (
-      (level === 1 ? this.gLeaf : this.gDir).entries[
-        slot * ENTRIES + (Math.floor(vpn / SPAN[level]) & 511)
-      ] === 0
-    );
-  }
-
-  /** Walks to the table at `level`, creating missing tables the way a guest kernel does. */
-  private guestTableFor(asid: number, vpn: number, level: number): { slot: number; pool: TablePool } {
-    let slot = this.gRoot[asid];
-    for (let l = this.guestLevels; l > level; l--) {
-      const i = slot * ENTRIES + (Math.floor(vpn / SPAN[l]) & 511);
-      const e = this.gDir.entries[i];
-      if ((e & PTE_P) !== 0) {
-        slot = (this.gDir.child as Int32Array)[i];
-        continue;
-      }
-      const gfn = this.guestFrame(ORDER_4K, GUEST_PT);
-      this.guestZero(gfn * PAGE_4K, PAGE_4K);
-      const next = (l - 1 === 1 ? this.gLeaf : this.gDir).alloc(gfn);
-      this.writeGuestPte(this.gDir, i, gfn * PAGE_4K + PTE_P + PTE_RW + PTE_US, next);
-      slot = next;
-    }
-    return { slot, pool: level === 1 ? this.gLeaf : this.gDir };
-  }
-
-  /** A guest store into one of its page tables; under shadow paging those pages are write-protected. */
-  private writeGuestPte(pool: TablePool, i: number, value: number, child: number): void {
-    if (this.shadow) this.vmExit("pt-write", this.vcpuNow);
-    pool.entries[i] = value;
-    if (pool.child !== null) pool.child[i] = child;
-  }
+  // ---------------------------------------------------------------- software walks
 
   /** The guest's software walk (no hardware references counted): used by handlers and tests. */
   guestLeaf(asid: number, gva: number): GuestLeaf | null {
     if (asid < 0 || asid > MAX_ASID || this.gRoot[asid] < 0) return null;
-    const vpn = Math.floor(gva / PAGE_4K);
-    let slot = this.gRoot[asid];
-    for (let l = this.guestLevels; l >= 1; l--) {
-      const i = slot * ENTRIES + (Math.floor(vpn / SPAN[l]) & 511);
-      const e = (l === 1 ? this.gLeaf : this.gDir).entries[i];
-      if ((e & PTE_P) === 0) return null;
-      if (l === 1 || (e & PTE_PS) !== 0) {
-        const size = leafBytes(l);
-        return {
-          gpa: entryFrame(e) * PAGE_4K + (gva % size),
-          size,
-          writable: (e & PTE_RW) !== 0,
-          dirty: (e & PTE_D) !== 0,
-        };
-      }
-      slot = (this.gDir.child as Int32Array)[i];
-    }
-    return null;
-  }
-
-  /** munmap of gva's page: clear the PTE, free the guest frame, shoot down every vCPU's TLB. */
-  unmap(asid: number, gva: number): boolean {
-    if (this.gRoot[asid] < 0) return false;
-    const vpn = Math.floor(gva / PAGE_4K);
-    let slot = this.gRoot[asid];
-    for (let l = this.guestLevels; l >= 1; l--) {
-      const pool = l === 1 ? this.gLeaf : this.gDir;
-      const i = slot * ENTRIES + (Math.floor(vpn / SPAN[l]) & 511);
-      const e = pool.entries[i];
-      if ((e & PTE_P) === 0) return false;
-      if (l === 1 || (e & PTE_PS) !== 0) {
-        this.writeGuestPte(pool, i, 0, -1);
-        const order = (l === 3 ? ORDER_1G : l === 2 ? ORDER_2M : ORDER_4K) as Order;
-        this.guestAlloc.free(entryFrame(e), order, GUEST_DATA);
-        this.counters[l === 1 ? C.guest4k : l === 2 ? C.guest2m : C.guest1g]--;
-        if (this.shadow) this.zapShadow(asid, gva, leafBytes(l));
-        for (let v = 0; v < this.tlbs.length; v++) {
-          if (this.shadow) this.vmExit("invlpg", v);
-          const ctx = this.tagged ? this.vpid * 4096 + asid : 0;
-          // A large guest page may sit in the TLB as many smaller entries: drop the context.
-          if (l === 1) this.tlbs[v].invalidatePage(gva, ctx);
-          else this.tlbs[v].flushContext(ctx);
-          this.flushPwc(v);
-        }
-        return true;
-      }
-      slot = (this.gDir.child as Int32Array)[i];
-    }
-    return false;
-  }
-
-  // ---------------------------------------------------------------- the hypervisor
-
-  private hostFrame(order: Order, required: boolean): number {
-    const f = this.host.alloc(order, this.owner);
-    if (f < 0 && required) throw new HostMemoryExhausted("host has no free frame for a page table");
-    return f;
+    const gpt = this.gpt;
+    const i = gpt.findLeaf(this.gRoot[asid], Math.floor(gva / PAGE_4K));
+    if (i < 0) return null;
+    const e = gpt.pool(gpt.level).entries[i];
+    const size = leafBytes(gpt.level);
+    return {
+      gpa: entryFrame(e) * PAGE_4K + (gva % size),
+      size,
+      writable: (e & PTE_RW) !== 0,
+      dirty: (e & PTE_D) !== 0,
+    };
   }
 
   /** EPT leaf covering gpa, found by the hypervisor's software walk (no references counted). */
   eptLeaf(gpa: number): EptLeaf | null {
-    const gfn = Math.floor(gpa / PAGE_4K);
-    let slot = this.eptRoot;
-    for (let l = this.eptLevels; l >= 1; l--) {
-      const i = slot * ENTRIES + (Math.floor(gfn / SPAN[l]) & 511);
-      const e = (l === 1 ? this.eLeaf : this.eDir).entries[i];
-      if ((e & EPT_RWX) === 0) return null;
-      if ((e & 3) === EPT_W) return { hpa: -1, size: PAGE_4K, misconfigured: true };
-      if (l === 1 || (e & EPT_PS) !== 0) {
-        const size = leafBytes(l);
-        return { hpa: entryFrame(e) * PAGE_4K + (gpa % size), size, misconfigured: false };
-      }
-      slot = (this.eDir.child as Int32Array)[i];
-    }
-    return null;
+    const ept = this.ept;
+    const i = ept.findLeaf(this.eptRoot, Math.floor(gpa / PAGE_4K));
+    if (i < 0) return null;
+    const e = ept.pool(ept.level).entries[i];
+    if ((e & 3) === EPT_W) return { hpa: -1, size: PAGE_4K, misconfigured: true };
+    const size = leafBytes(ept.level);
+    return { hpa: entryFrame(e) * PAGE_4K + (gpa % size), size, misconfigured: false };
   }
 
-  /** Demand paging: back the GPA with the largest EPT leaf whose aligned region is empty. */
-  back(gpa: number): void {
-    const gfn = Math.floor(gpa / PAGE_4K);
-    if (gpa >= this.memoryBytes) {
-      if (gpa >= this.memoryBytes + this.opts.mmioBytes) throw new RangeError(`gpa ${gpa} is not RAM`);
-      // KVM's MMIO trick: a reserved (write-only) entry makes later accesses misconfigurations.
-      const { slot, pool } = this.eptTableFor(gfn, 1);
-      pool.entries[slot * ENTRIES + (gfn & 511)] = EPT_W;
-      return;
-    }
-    const maxLevel = this.opts.eptPageSize === PAGE_1G ? 3 : this.opts.eptPageSize === PAGE_2M ? 2 : 1;
-    for (let level = maxLevel; level >= 1; level--) {
-      const span = SPAN[level];
-      const base = Math.floor(gfn / span) * span;
-      if ((base + span) * PAGE_4K > this.memoryBytes || !this.eptRegionFree(gfn, level)) continue;
-      const order = (level === 3 ? ORDER_1G : level === 2 ? ORDER_2M : ORDER_4K) as Order;
-      const hfn = this.hostFrame(order, false);
-      if (hfn < 0) continue;
-      const { slot, pool } = this.eptTableFor(gfn, level);
-      pool.entries[slot * ENTRIES + (Math.floor(gfn / span) & 511)] =
-        hfn * PAGE_4K + EPT_RWX + (level > 1 ? EPT_PS : 0);
-      this.counters[C.backed] += span;
-      this.counters[level === 1 ? C.ept4k : level === 2 ? C.ept2m : C.ept1g]++;
-      return;
-    }
-    throw new HostMemoryExhausted(`no host frame left to back gpa ${gpa}`);
-  }
+  // ---------------------------------------------------------------- requests from outside
 
-  private eptRegionFree(gfn: number, level: number): boolean {
-    let slot = this.eptRoot;
-    for (let l = this.eptLevels; l > level; l--) {
-      const i = slot * ENTRIES + (Math.floor(gfn / SPAN[l]) & 511);
-      const e = this.eDir.entries[i];
-      if ((e & EPT_RWX) === 0) return true;
-      if ((e & EPT_PS) !== 0) return false;
-      slot = (this.eDir.child as Int32Array)[i];
-    }
-    return (
-      (level === 1 ? this.eLeaf : this.eDir).entries[
-        slot * ENTRIES + (Math.floor(gfn / SPAN[level]) & 511)
-      ] === 0
-    );
-  }
-
-  private eptTableFor(gfn: number, level: number): { slot: number; pool: TablePool } {
-    let slot = this.eptRoot;
-    for (let l = this.eptLevels; l > level; l--) {
-      const i = slot * ENTRIES + (Math.floor(gfn / SPAN[l]) & 511);
-      if ((this.eDir.entries[i] & EPT_RWX) !== 0) {
-        slot = (this.eDir.child as Int32Array)[i];
-        continue;
-      }
-      const hfn = this.hostFrame(ORDER_4K, true);
-      const next = (l - 1 === 1 ? this.eLeaf : this.eDir).alloc(hfn);
-      this.eDir.entries[i] = hfn * PAGE_4K + EPT_RWX;
-      (this.eDir.child as Int32Array)[i] = next;
-      slot = next;
-    }
-    return { slot, pool: level === 1 ? this.eLeaf : this.eDir };
+  /** munmap of gva's page: clear the PTE, free the guest frame, shoot down every vCPU's TLB. */
+  unmap(asid: number, gva: number): boolean {
+    return unmapGuest(this, asid, gva);
   }
 
   /**
@@ -831,29 +494,10 @@ export class VmMemory {
    * copy, repoint, free the old block, then INVEPT so no vCPU keeps the stale HPA.
    */
   remap(gpa: number): { gpa: number; size: PageSize; oldHpa: number; newHpa: number } | null {
-    const gfn = Math.floor(gpa / PAGE_4K);
-    let slot = this.eptRoot;
-    for (let l = this.eptLevels; l >= 1; l--) {
-      const pool = l === 1 ? this.eLeaf : this.eDir;
-      const i = slot * ENTRIES + (Math.floor(gfn / SPAN[l]) & 511);
-      const e = pool.entries[i];
-      if ((e & EPT_RWX) === 0 || (e & 3) === EPT_W) return null;
-      if (l === 1 || (e & EPT_PS) !== 0) {
-        const order = (l === 3 ? ORDER_1G : l === 2 ? ORDER_2M : ORDER_4K) as Order;
-        const fresh = this.hostFrame(order, false);
-        if (fresh < 0) return null;
-        const old = entryFrame(e);
-        pool.entries[i] = fresh * PAGE_4K + (e & 0xfff);
-        this.host.free(old, order, this.owner);
-        this.invept();
-        this.counters[C.remaps]++;
-        const size = leafBytes(l);
-        return { gpa: Math.floor(gpa / size) * size, size, oldHpa: old * PAGE_4K, newHpa: fresh * PAGE_4K };
-      }
-      slot = (this.eDir.child as Int32Array)[i];
-    }
-    return null;
+    return remapBacking(this, gpa);
   }
+
+  // ---------------------------------------------------------------- the hypervisor's TLB maintenance
 
   /** INVEPT single-context: every combined translation derived from this EPT goes. */
   invept(): void {
@@ -861,7 +505,7 @@ export class VmMemory {
     for (const t of this.tlbs) t.flushVpid(this.tagged ? this.vpid : 0);
     this.ntlb?.fill(-1);
     // Shadow tables cache HPAs too; dropping them all is coarser than KVM's rmap but safe.
-    if (this.shadow) this.dropShadowTables();
+    if (this.shadow) dropShadowTables(this);
   }
 
   /** INVVPID single-context: drops the VM's guest-linear translations on every vCPU. */
@@ -878,129 +522,38 @@ export class VmMemory {
     pwc.fill(-1, vcpu * per, (vcpu + 1) * per);
   }
 
-  // ---------------------------------------------------------------- shadow paging
-
-  /**
-   * The hypervisor's shadow-fault handler: reads the guest PTE in software and builds the
-   * shadow entry GVA → HPA. Returns false when the guest itself has no mapping (a real #PF).
-   */
-  private syncShadow(asid: number, gva: number, write: boolean): boolean {
-    const leaf = this.guestLeaf(asid, gva);
-    if (leaf === null || (write && !leaf.writable)) return false;
-    this.setGuestAccessed(asid, gva, write);
-    let host = this.eptLeaf(leaf.gpa);
-    if (host === null) {
-      this.back(leaf.gpa);
-      host = this.eptLeaf(leaf.gpa) as EptLeaf;
-    }
-    const size = Math.min(leaf.size, host.size) as PageSize;
-    const level = size === PAGE_4K ? 1 : size === PAGE_2M ? 2 : 3;
-    const vpn = Math.floor(gva / PAGE_4K);
-    const sDir = this.sDir as TablePool;
-    let slot = (this.sRoot as Int32Array)[asid];
-    for (let l = this.guestLevels; l > level; l--) {
-      const i = slot * ENTRIES + (Math.floor(vpn / SPAN[l]) & 511);
-      const e = sDir.entries[i];
-      if ((e & PTE_P) !== 0 && (e & PTE_PS) === 0) {
-        slot = (sDir.child as Int32Array)[i];
-        continue;
-      }
-      const nextPool = l - 1 === 1 ? (this.sLeaf as TablePool) : sDir;
-      const next = nextPool.alloc(this.hostFrame(ORDER_4K, true));
-      sDir.entries[i] = nextPool.frame[next] * PAGE_4K + PTE_P + PTE_RW + PTE_US;
-      (sDir.child as Int32Array)[i] = next;
-      slot = next;
-    }
-    const pool = level === 1 ? (this.sLeaf as TablePool) : sDir;
-    const i = slot * ENTRIES + (Math.floor(vpn / SPAN[level]) & 511);
-    const hpaBase = host.hpa - (leaf.gpa % size);
-    // Read-only until the guest PTE is dirty, so the first write traps and sets D (dirty tracking).
-    const rw = leaf.writable && (leaf.dirty || write) ? PTE_RW : 0;
-    if (pool.entries[i] === 0) this.counters[C.shadowLeaves]++;
-    pool.entries[i] = hpaBase + PTE_P + rw + PTE_US + PTE_A + (level > 1 ? PTE_PS : 0);
-    return true;
-  }
-
-  private setGuestAccessed(asid: number, gva: number, write: boolean): void {
-    const vpn = Math.floor(gva / PAGE_4K);
-    let slot = this.gRoot[asid];
-    for (let l = this.guestLevels; l >= 1; l--) {
-      const pool = l === 1 ? this.gLeaf : this.gDir;
-      const i = slot * ENTRIES + (Math.floor(vpn / SPAN[l]) & 511);
-      let e = pool.entries[i];
-      if ((e & PTE_A) === 0) e += PTE_A;
-      if (l === 1 || (e & PTE_PS) !== 0) {
-        if (write && (e & PTE_D) === 0) e += PTE_D;
-        pool.entries[i] = e;
-        return;
-      }
-      pool.entries[i] = e;
-      slot = (this.gDir.child as Int32Array)[i];
-    }
-  }
-
-  /** Clears shadow leaves inside [gva, gva+bytes) after the guest changed its mapping. */
-  private zapShadow(asid: number, gva: number, bytes: number): void {
-    const sDir = this.sDir as TablePool;
-    const base = Math.floor(gva / bytes) * bytes;
-    const zap = (slot: number, level: number, start: number): void => {
-      const span = SPAN[level] * PAGE_4K;
-      const pool = level === 1 ? (this.sLeaf as TablePool) : sDir;
-      for (let idx = 0; idx < ENTRIES; idx++) {
-        const lo = start + idx * span;
-        if (lo + span <= base || lo >= base + bytes) continue;
-        const i = slot * ENTRIES + idx;
-        const e = pool.entries[i];
-        if ((e & PTE_P) === 0) continue;
-        if (level === 1 || (e & PTE_PS) !== 0) {
-          pool.entries[i] = 0;
-          this.counters[C.shadowLeaves]--;
-        } else zap((sDir.child as Int32Array)[i], level - 1, lo);
-      }
-    };
-    zap((this.sRoot as Int32Array)[asid], this.guestLevels, 0);
-  }
-
-  private dropShadowTables(): void {
-    const sDir = this.sDir as TablePool;
-    const sLeaf = this.sLeaf as TablePool;
-    for (const pool of [sDir, sLeaf]) {
-      for (let s = 0; s < pool.used; s++) this.host.free(pool.frame[s], ORDER_4K, this.owner);
-    }
-    this.sDir = new TablePool(true);
-    this.sLeaf = new TablePool(false);
-    this.counters[C.shadowLeaves] = 0;
-    const roots = this.sRoot as Int32Array;
-    for (let a = 0; a <= MAX_ASID; a++) {
-      if (roots[a] >= 0) roots[a] = this.sDir.alloc(this.hostFrame(ORDER_4K, true));
-    }
-  }
-
   // ---------------------------------------------------------------- ownership
+
+  /** A host block for this VM; a table (`required`) that cannot get one is a hard failure. */
+  hostFrame(order: Order, required: boolean): number {
+    const f = this.host.alloc(order, this.owner);
+    if (f < 0 && required) throw new HostMemoryExhausted("host has no free frame for a page table");
+    return f;
+  }
 
   /** Every host block this VM holds: EPT leaves (RAM) and the frames of EPT and shadow tables. */
   *hostBlocks(): Generator<{ frame: number; order: Order; kind: "ram" | "ept" | "shadow" }> {
+    const ept = this.ept;
     const walk = function* (
-      self: VmMemory,
       slot: number,
       level: number,
     ): Generator<{ frame: number; order: Order; kind: "ram" | "ept" | "shadow" }> {
-      const pool = level === 1 ? self.eLeaf : self.eDir;
+      const pool = ept.pool(level);
       yield { frame: pool.frame[slot], order: ORDER_4K, kind: "ept" };
       for (let idx = 0; idx < ENTRIES; idx++) {
         const i = slot * ENTRIES + idx;
         const e = pool.entries[i];
         if ((e & EPT_RWX) === 0 || (e & 3) === EPT_W) continue;
-        if (level === 1 || (e & EPT_PS) !== 0) {
-          const order = (level === 3 ? ORDER_1G : level === 2 ? ORDER_2M : ORDER_4K) as Order;
-          yield { frame: entryFrame(e), order, kind: "ram" };
-        } else yield* walk(self, (self.eDir.child as Int32Array)[i], level - 1);
+        if (level === 1 || (e & EPT_PS) !== 0)
+          yield { frame: entryFrame(e), order: leafOrder(level), kind: "ram" };
+        else yield* walk(ept.child(i), level - 1);
       }
     };
-    if (this.eptRoot >= 0) yield* walk(this, this.eptRoot, this.eptLevels);
-    for (const pool of [this.sDir, this.sLeaf]) {
-      if (pool === null) continue;
-      for (let s = 0; s < pool.used; s++) yield { frame: pool.frame[s], order: ORDER_4K, kind: "shadow" };
+    if (this.eptRoot >= 0) yield* walk(this.eptRoot, this.eptLevels);
+    if (this.spt !== null) {
+      for (const pool of [this.spt.dir, this.spt.leaf]) {
+        for (let s = 0; s < pool.used; s++) yield { frame: pool.frame[s], order: ORDER_4K, kind: "shadow" };
+      }
     }
   }
 
@@ -1014,55 +567,5 @@ export class VmMemory {
     }
     this.eptRoot = -1;
     return frames;
-  }
-
-  // ---------------------------------------------------------------- persistence
-
-  snapshot(): VmSnapshot {
-    const spaces: number[] = [];
-    for (let a = 0; a <= MAX_ASID; a++) {
-      if (this.gRoot[a] >= 0) spaces.push(a, this.gRoot[a], this.sRoot ? this.sRoot[a] : -1);
-    }
-    return {
-      options: this.opts,
-      memoryBytes: this.memoryBytes,
-      owner: this.owner,
-      counters: this.counters.slice(),
-      guestAlloc: this.guestAlloc.snapshot(),
-      gDir: this.gDir.snapshot(),
-      gLeaf: this.gLeaf.snapshot(),
-      eDir: this.eDir.snapshot(),
-      eLeaf: this.eLeaf.snapshot(),
-      sDir: this.sDir?.snapshot() ?? null,
-      sLeaf: this.sLeaf?.snapshot() ?? null,
-      eptRoot: this.eptRoot,
-      spaces: Int32Array.from(spaces),
-      curAsid: this.curAsid.slice(),
-      tlbs: this.tlbs.map((t) => t.snapshot()),
-      pwc: this.pwc?.slice() ?? null,
-      ntlb: this.ntlb?.slice() ?? null,
-    };
-  }
-
-  static restore(host: FrameAllocator, s: VmSnapshot): VmMemory {
-    const vm = new VmMemory(host, s.owner, s.memoryBytes, s.options, true);
-    vm.counters = s.counters.slice();
-    vm.guestAlloc = FrameAllocator.restore(s.guestAlloc);
-    vm.gDir = TablePool.restore(s.gDir);
-    vm.gLeaf = TablePool.restore(s.gLeaf);
-    vm.eDir = TablePool.restore(s.eDir);
-    vm.eLeaf = TablePool.restore(s.eLeaf);
-    vm.sDir = s.sDir ? TablePool.restore(s.sDir) : null;
-    vm.sLeaf = s.sLeaf ? TablePool.restore(s.sLeaf) : null;
-    vm.eptRoot = s.eptRoot;
-    for (let k = 0; k < s.spaces.length; k += 3) {
-      vm.gRoot[s.spaces[k]] = s.spaces[k + 1];
-      if (vm.sRoot) vm.sRoot[s.spaces[k]] = s.spaces[k + 2];
-    }
-    vm.curAsid = s.curAsid.slice();
-    vm.tlbs = s.tlbs.map((t) => Tlb.restore(s.options.tlb, t));
-    if (s.pwc) vm.pwc = s.pwc.slice();
-    if (s.ntlb) vm.ntlb = s.ntlb.slice();
-    return vm;
   }
 }

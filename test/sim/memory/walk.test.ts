@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   HostMemory,
@@ -110,14 +111,53 @@ describe("the two-dimensional walk", () => {
     expect(host.vmSummary("vm").walks.pwcHits).toBeGreaterThan(0);
   });
 
+  it("keeps the trace in step with the hardware when a walk evicts its own nested-TLB entries", () => {
+    const host = new HostMemory(16 * GiB);
+    // One nested-TLB entry per vCPU: after a walk it holds the last guest table, the PT.
+    host.createVm("vm", 4 * GiB, { eptPageSize: PAGE_4K, pageWalkCache: { guest: 0, nested: 1 } });
+    host.touch("vm", 1, 0x10000000, true);
+    host.touch("vm", 1, 0x10001000, true);
+    host.vm("vm").tlbs[0].flushAll();
+    // The next walk fills the entry with the PML4's translation first, so by the time it
+    // reaches the PT, the entry that held it is gone and the PT needs a full nested walk.
+    const t = host.translate("vm", 1, 0x10001000);
+    expect(t.guest.map((g) => g.ept.cached)).toEqual([false, false, false, false]);
+    expect(t.memoryReferences).toBe(expectedReferences(4, 4, PAGE_4K, PAGE_4K));
+  });
+
+  it("traces the same walk as the hardware whatever the sizes of the page-walk caches", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(0, 1, 2, 8),
+        fc.constantFrom(1, 2, 4, 64),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 1023 }), fc.boolean()), {
+          minLength: 10,
+          maxLength: 60,
+        }),
+        (guest, nested, accesses) => {
+          const host = new HostMemory(16 * GiB);
+          host.createVm("vm", 4 * GiB, { eptPageSize: PAGE_4K, pageWalkCache: { guest, nested } });
+          for (const [asid, page, flush] of accesses) {
+            // Pages 4 MiB apart use different leaf tables, whose nested entries can collide.
+            const gva = 0x10000000 + page * 1025 * PAGE_4K;
+            const hpa = host.touch("vm", asid, gva, false).hpa;
+            if (flush) host.vm("vm").tlbs[0].flushAll();
+            expect(host.translate("vm", asid, gva).hpa).toBe(hpa);
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
   it("reports a guest page fault for an unmapped address without mapping it", () => {
     const host = new HostMemory(16 * GiB);
     host.createVm("vm", 4 * GiB);
     host.touch("vm", 1, 0x400000, false);
     const t = host.translate("vm", 1, 0x7f0000000000);
-    expect(t.fault).toBe("guest-page-fault");
+    expect(t.fault).toBe("guest_page_fault");
     expect(t.hpa).toBeNull();
-    expect(host.translate("vm", 1, 0x7f0000000000).fault).toBe("guest-page-fault");
+    expect(host.translate("vm", 1, 0x7f0000000000).fault).toBe("guest_page_fault");
   });
 
   it("rejects non-canonical addresses and accepts the upper half as a bigint", () => {
