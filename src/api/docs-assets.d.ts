@@ -1,12 +1,5 @@
-// Swagger UI's files, bundled as text by the `[[rules]]` in wrangler.toml.
-declare module "swagger-ui-dist/swagger-ui-bundle.js" {
-  const text: string;
-  export default text;
-}
-declare module "swagger-ui-dist/swagger-ui.css" {
-  const text: string;
-  export default text;
-}
+// The licence notes of Swagger UI's script, bundled as text by wrangler's default rule for
+// .txt; the script and styles are typed by the `[[rules]]` in worker-configuration.d.ts.
 declare module "swagger-ui-dist/swagger-ui-bundle.js.LICENSE.txt" {
   const text: string;
   export default text;
