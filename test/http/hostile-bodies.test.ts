@@ -91,7 +91,10 @@ const hostile: { name: string; req: RawRequest; expect: number | null }[] = [
 
 let hostId = "";
 
-/** The ordinary requests, in turn; POSTs because the dev server retries a failed GET by itself. */
+/**
+ * The ordinary requests, in turn: mostly POSTs, which the dev server does not retry when its
+ * connection to the Worker fails.
+ */
 const ordinary: { name: string; call: () => Promise<Response>; expect: number }[] = [
   { name: "reconcile", call: () => post("/v1/admin/reconcile", {}), expect: 200 },
   {
