@@ -1,7 +1,8 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
-// Two projects: the pure models in plain Node, the Worker inside workerd.
+// Three projects: the pure models in plain Node, the Worker inside workerd, and the Worker
+// behind wrangler's dev server over real HTTP on loopback (test/http/server.ts starts it).
 export default defineConfig({
   test: {
     // The JSON report is what .ci/run counts; the default reporter is for people.
@@ -29,6 +30,16 @@ export default defineConfig({
           include: ["test/integration/**/*.test.ts"],
           setupFiles: ["./test/integration/setup.ts"],
           testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "http",
+          include: ["test/http/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["./test/http/server.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
         },
       },
     ],

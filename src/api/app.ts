@@ -1,10 +1,10 @@
 // The HTTP API: routers mounted under /v1, one error envelope, OpenAPI 3.1 and docs.
-import { swaggerUI } from "@hono/swagger-ui";
-import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { Fleet } from "../fleet/context";
 import { seedDemoFleet } from "../fleet/demo";
 import { ApiError } from "../fleet/errors";
+import { limitBody } from "./body-limit";
+import { docs } from "./docs";
 import { problem } from "./problem";
 import { router } from "./router";
 import { adminRoutes } from "./routes/admin";
@@ -20,11 +20,11 @@ export const app = router();
 
 app.use(
   "*",
-  bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: (c) =>
-      problem(c, 413, "RequestTooLarge", `body: larger than ${MAX_BODY_BYTES} bytes`, { field: "body" }),
-  }),
+  limitBody(
+    MAX_BODY_BYTES,
+    (c) => problem(c, 413, "RequestTooLarge", `body: larger than ${MAX_BODY_BYTES} bytes`, { field: "body" }),
+    (c) => problem(c, 400, "InvalidParameterValue", "body: ended before it was complete", { field: "body" }),
+  ),
 );
 
 app.use("/v1/*", async (c, next) => {
@@ -54,7 +54,7 @@ app.doc31("/openapi.json", {
       "A simulated EC2-style compute fleet: every host a Durable Object running a hypervisor model.",
   },
 });
-app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+app.route("/docs", docs);
 
 app.notFound((c) =>
   problem(c, 404, "NotFound", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`),

@@ -1,8 +1,8 @@
 // The fleet's simulated clock, kept in D1 so every isolate and every host agrees on it.
-import { eq, sql } from "drizzle-orm";
+import { eq, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { simClock } from "../db/schema";
-import { type ClockMode, type ClockState, reanchor, simNow } from "../sim/clock";
+import { type ClockMode, type ClockState, simNow } from "../sim/clock";
 
 /** Manual clocks start here, so tests and scenarios see the same timestamps every run. */
 export const MANUAL_EPOCH_MS = Date.UTC(2026, 0, 1);
@@ -41,31 +41,56 @@ export async function readClock(db: Db, env: Env): Promise<ClockState> {
   return stored ? fromRow(stored) : fresh;
 }
 
-async function write(db: Db, clock: ClockState): Promise<void> {
-  await db
-    .insert(simClock)
-    .values({ id: 1, ...clock })
-    .onConflictDoUpdate({ target: simClock.id, set: { ...clock } });
+type ClockSet = Partial<{
+  [K in keyof typeof simClock.$inferInsert]: (typeof simClock.$inferInsert)[K] | SQL;
+}>;
+
+/**
+ * One conditional UPDATE of the clock row, every new value computed in SQL from the row as
+ * it stands: a change can then never overwrite another made in between (a read, then a
+ * write of the whole row, lost every advance that landed between the two).
+ */
+async function change(db: Db, env: Env, set: ClockSet): Promise<ClockState> {
+  const update = () =>
+    db
+      .update(simClock)
+      .set({ ...set, generation: sql`${simClock.generation} + 1` })
+      .where(eq(simClock.id, 1))
+      .returning()
+      .get();
+  const row = (await update()) ?? (await readClock(db, env).then(update));
+  if (!row) throw new Error("the clock row is missing after it was created");
+  return fromRow(row);
 }
 
-/** Moves simulated time forward; shifting the anchor is atomic and right in either mode. */
-export async function advanceClock(db: Db, env: Env, byMs: number): Promise<ClockState> {
-  await readClock(db, env);
-  await db
-    .update(simClock)
-    .set({ anchorSimMs: sql`${simClock.anchorSimMs} + ${byMs}`, generation: sql`${simClock.generation} + 1` })
-    .where(eq(simClock.id, 1));
-  return readClock(db, env);
+/** simNow (sim/clock.ts) in SQL over the clock row, with floor as Math.floor does it. */
+function simNowSql(wallMs: number): SQL {
+  const x = sql`((${wallMs} - ${simClock.anchorWallMs}) * ${simClock.scale})`;
+  const floor = sql`(CAST(${x} AS INTEGER) - (${x} < CAST(${x} AS INTEGER)))`;
+  return sql`(${simClock.anchorSimMs} + CASE WHEN ${simClock.mode} = 'scaled' THEN ${floor} ELSE 0 END)`;
 }
 
-export async function configureClock(
+/** Moves simulated time forward: shifting the anchor is right in either mode. */
+export function advanceClock(db: Db, env: Env, byMs: number): Promise<ClockState> {
+  return change(db, env, { anchorSimMs: sql`${simClock.anchorSimMs} + ${byMs}` });
+}
+
+/**
+ * Changes mode or scale, re-anchoring (as sim/clock.ts reanchor does) so that time is
+ * continuous: the anchor becomes the simulated time now, read from the row being changed.
+ */
+export function configureClock(
   db: Db,
   env: Env,
-  change: { mode?: ClockMode; scale?: number },
+  next: { mode?: ClockMode; scale?: number },
 ): Promise<ClockState> {
-  const next = reanchor(await readClock(db, env), Date.now(), change);
-  await write(db, next);
-  return next;
+  const wallMs = Date.now();
+  return change(db, env, {
+    anchorSimMs: simNowSql(wallMs),
+    anchorWallMs: wallMs,
+    ...(next.mode === undefined ? {} : { mode: next.mode }),
+    ...(next.scale === undefined ? {} : { scale: next.scale }),
+  });
 }
 
 export function clockView(clock: ClockState) {
