@@ -64,7 +64,7 @@ async function change(db: Db, env: Env, set: ClockSet): Promise<ClockState> {
 }
 
 /** simNow (sim/clock.ts) in SQL over the clock row, with floor as Math.floor does it. */
-function simNowSql(wallMs: number): SQL {
+export function simNowSql(wallMs: number): SQL {
   const x = sql`((${wallMs} - ${simClock.anchorWallMs}) * ${simClock.scale})`;
   const floor = sql`(CAST(${x} AS INTEGER) - (${x} < CAST(${x} AS INTEGER)))`;
   return sql`(${simClock.anchorSimMs} + CASE WHEN ${simClock.mode} = 'scaled' THEN ${floor} ELSE 0 END)`;
@@ -76,7 +76,7 @@ export function advanceClock(db: Db, env: Env, byMs: number): Promise<ClockState
 }
 
 /**
- * Changes mode or scale, re-anchoring (as sim/clock.ts reanchor does) so that time is
+ * Changes mode or scale, re-anchoring so that time is
  * continuous: the anchor becomes the simulated time now, read from the row being changed.
  */
 export function configureClock(

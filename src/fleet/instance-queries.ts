@@ -3,6 +3,7 @@
 import { and, asc, eq, gt, inArray, ne, or, type SQL, sql } from "drizzle-orm";
 import { instances, simClock } from "../db/schema";
 import { type InstanceState, settlesTo, TERMINATED_VISIBLE_MS } from "../sim/lifecycle";
+import { simNowSql } from "./clock";
 import type { Fleet } from "./context";
 import { instanceNotFound } from "./errors";
 import { type InstanceRow, rowToRecord } from "./instance-rows";
@@ -15,10 +16,7 @@ import { pageOf } from "./paging";
  * read inside the query (sim/clock.ts simNow, in SQL), so a read is one D1 round trip.
  */
 function visible(wallMs: number): SQL {
-  // floor(x) as Math.floor does it: CAST truncates toward zero, so step down for negatives.
-  const x = sql`((${wallMs} - c.anchor_wall_ms) * c.scale)`;
-  const floor = sql`(CAST(${x} AS INTEGER) - (${x} < CAST(${x} AS INTEGER)))`;
-  const now = sql`(SELECT c.anchor_sim_ms + CASE WHEN c.mode = 'scaled' THEN ${floor} ELSE 0 END FROM ${simClock} c WHERE c.id = 1)`;
+  const now = sql`(SELECT ${simNowSql(wallMs)} FROM ${simClock} WHERE ${simClock.id} = 1)`;
   return or(
     ne(instances.state, "terminated"),
     sql`${instances.terminatedAt} > ${now} - ${TERMINATED_VISIBLE_MS}`,

@@ -24,26 +24,6 @@ export function wallTimeAt(clock: ClockState, simMs: number): number | undefined
   return clock.anchorWallMs + Math.ceil((simMs - clock.anchorSimMs) / clock.scale);
 }
 
-/** Re-anchors so that time is continuous across a change of mode or scale. */
-export function reanchor(
-  clock: ClockState,
-  wallMs: number,
-  next: Partial<Pick<ClockState, "mode" | "scale">>,
-): ClockState {
-  return {
-    mode: next.mode ?? clock.mode,
-    scale: next.scale ?? clock.scale,
-    anchorWallMs: wallMs,
-    anchorSimMs: simNow(clock, wallMs),
-    generation: clock.generation + 1,
-  };
-}
-
-export function advance(clock: ClockState, wallMs: number, byMs: number): ClockState {
-  const base = reanchor(clock, wallMs, {});
-  return { ...base, anchorSimMs: base.anchorSimMs + byMs };
-}
-
 /** The newer of two clocks: a request that read the clock before a change must not undo it. */
 export function newer(a: ClockState | null, b: ClockState): ClockState {
   return a && a.generation > b.generation ? a : b;
