@@ -1,7 +1,7 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
-// Two projects: the pure models in plain Node, the Worker inside workerd.
+// Three projects: the pure models and the API's description in plain Node, the Worker inside workerd.
 export default defineConfig({
   test: {
     // The JSON report is what .ci/run counts; the default reporter is for people.
@@ -9,6 +9,9 @@ export default defineConfig({
     projects: [
       {
         test: { name: "sim", include: ["test/sim/**/*.test.ts"], environment: "node" },
+      },
+      {
+        test: { name: "api", include: ["test/api/**/*.test.ts"], environment: "node" },
       },
       {
         plugins: [
