@@ -1,8 +1,9 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
-// Three projects: the pure models in plain Node, the Worker inside workerd, and the Worker
-// behind wrangler's dev server over real HTTP on loopback (test/http/server.ts starts it).
+// Four projects: the pure models and the API's description in plain Node, the Worker inside
+// workerd, and the Worker behind wrangler's dev server over real HTTP on loopback
+// (test/http/server.ts starts it).
 export default defineConfig({
   test: {
     // The JSON report is what .ci/run counts; the default reporter is for people.
@@ -10,6 +11,9 @@ export default defineConfig({
     projects: [
       {
         test: { name: "sim", include: ["test/sim/**/*.test.ts"], environment: "node" },
+      },
+      {
+        test: { name: "api", include: ["test/api/**/*.test.ts"], environment: "node" },
       },
       {
         plugins: [

@@ -33,6 +33,15 @@ export interface CreateHostInput {
   hostId?: string;
 }
 
+/** Rack names are at most this long; the API refuses longer ones. */
+export const RACK_MAX_LENGTH = 64;
+
+/** A host given no rack is in its zone's first one, named within the limit however long the zone. */
+export function defaultRack(zone: string): string {
+  const suffix = "-rack-1";
+  return `${zone.slice(0, RACK_MAX_LENGTH - suffix.length)}${suffix}`;
+}
+
 export function hostView(h: HostRecord, capacity: CapacitySummary, usageVersion: number) {
   return {
     hostId: h.hostId,
@@ -97,7 +106,7 @@ export async function createHost(fleet: Fleet, input: CreateHostInput): Promise<
   const record: HostRecord = {
     hostId,
     zone: input.availabilityZone,
-    rack: input.rack ?? `${input.availabilityZone}-rack-1`,
+    rack: input.rack ?? defaultRack(input.availabilityZone),
     family: input.family,
     hypervisor: shape.hypervisor,
     state: input.state ?? "available",

@@ -99,6 +99,61 @@ describe("bad input", () => {
     expect(after.body.hosts.length).toBe(before.body.hosts.length);
   });
 
+  it("refuses a zone of 60,000 characters (and so a rack name built from it), and creates no host", async () => {
+    const before = await call<{ hosts: unknown[] }>("GET", "/v1/hosts?limit=1000");
+    const zone = `us-${"e".repeat(60_000)}-1a`;
+    const res = await call<Problem>("POST", "/v1/hosts", { availabilityZone: zone, family: "m5" });
+    expect(res.status).toBe(400);
+    expect(res.body.fields).toEqual(["body.availabilityZone"]);
+    const after = await call<{ hosts: unknown[] }>("GET", "/v1/hosts?limit=1000");
+    expect(after.body.hosts.length).toBe(before.body.hosts.length);
+  });
+
+  it("names a host's rack after the longest zone it takes, within the rack's 64 characters", async () => {
+    const zone = "zz-abcdefghijklmnop-abcdefghi-1a";
+    expect(zone).toHaveLength(32);
+    const res = await call<{ rack: string }>("POST", "/v1/hosts", { availabilityZone: zone, family: "m5" });
+    expect(res.status).toBe(201);
+    expect(res.body.rack).toBe(`${zone}-rack-1`);
+    expect(res.body.rack.length).toBeLessThanOrEqual(64);
+    const long = await call<Problem>("POST", "/v1/hosts", {
+      availabilityZone: zone,
+      family: "m5",
+      rack: "r".repeat(65),
+    });
+    expect(long.status).toBe(400);
+    expect(long.body.fields).toEqual(["body.rack"]);
+  });
+
+  it("keeps its answer to input with hundreds of faults within the Problem schema's bounds", async () => {
+    const body: Record<string, unknown> = { instanceType: "m5.large" };
+    for (let i = 0; i < 200; i++) body[`${"x".repeat(260)}${i}`] = i;
+    const res = await call<Problem>("POST", "/v1/instances", body);
+    expect(res.status).toBe(400);
+    expect(res.body.detail.length).toBeLessThanOrEqual(4096);
+    expect(res.body.detail).toContain("and 190 more");
+    expect(res.body.fields).toHaveLength(50);
+    for (const f of res.body.fields ?? []) expect(f.length).toBeLessThanOrEqual(256);
+    // Too long to name whole, a field keeps its start and its distinguishing end.
+    expect(res.body.fields?.[0]).toMatch(/^body\.x+…x+0$/);
+    expect(new Set(res.body.fields).size).toBe(50);
+  });
+
+  it("refuses filters and cursors that cannot name anything, naming them", async () => {
+    for (const [path, field] of [
+      ["/v1/instances?cursor=zzz", "query.cursor"],
+      ["/v1/instances?hostId=h-1", "query.hostId"],
+      ["/v1/instances?availabilityZone=moon", "query.availabilityZone"],
+      [`/v1/instances?tag=${"t".repeat(400)}`, "query.tag"],
+      ["/v1/hosts?cursor=zzz", "query.cursor"],
+      ["/v1/events?type=instance.exploded", "query.type"],
+    ]) {
+      const res = await call<Problem>("GET", path);
+      expect(res.status, path).toBe(400);
+      expect(res.body.fields, path).toContain(field);
+    }
+  });
+
   it("filters by any tag key, quotes included, without an error", async () => {
     const res = await call<{ instances: unknown[] }>(
       "GET",

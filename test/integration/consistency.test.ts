@@ -14,6 +14,7 @@ import { addHosts, advance, call, freshZone, getInstance, hostView, launch } fro
 
 interface Reconcile {
   agree: boolean;
+  mismatchCount: number;
   mismatches: { kind: string; instanceId: string | null }[];
   instancesChecked: number;
   repaired: number;
@@ -130,6 +131,7 @@ describe("D1 and the host objects", () => {
     const found = await call<Reconcile>("POST", "/v1/admin/reconcile", {});
     expect(found.body.agree).toBe(false);
     expect(found.body.mismatches.map((m) => m.kind).sort()).toEqual(["host-usage", "stale-in-d1"]);
+    expect(found.body.mismatchCount).toBe(2);
     const repaired = await call<Reconcile>("POST", "/v1/admin/reconcile", { repair: true });
     expect(repaired.body.repaired).toBe(2);
     const again = await call<Reconcile>("POST", "/v1/admin/reconcile", {});

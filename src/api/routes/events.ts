@@ -2,20 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { Fleet } from "../../fleet/context";
 import { listEvents } from "../../fleet/events";
 import { router } from "../router";
-import { Limit, problemResponses } from "../schemas";
-
-const Event = z
-  .object({
-    seq: z.number(),
-    id: z.string(),
-    type: z.string(),
-    time: z.string(),
-    hostId: z.string().nullable(),
-    instanceId: z.string().nullable(),
-    previousState: z.string().nullable(),
-    state: z.string(),
-  })
-  .openapi("Event");
+import { EventPage, EventType, HostId, InstanceId, Limit, problemResponses } from "../schemas";
 
 export const eventRoutes = router().openapi(
   createRoute({
@@ -25,21 +12,22 @@ export const eventRoutes = router().openapi(
     summary: "Fleet events, oldest first, as stored by the queue consumer",
     request: {
       query: z.strictObject({
-        instanceId: z.string().optional(),
-        hostId: z.string().optional(),
-        type: z.string().optional(),
-        cursor: z.coerce.number().int().min(0).optional(),
+        instanceId: InstanceId.optional(),
+        hostId: HostId.optional(),
+        type: EventType.optional(),
+        cursor: z.coerce
+          .number()
+          .int()
+          .min(0)
+          .optional()
+          .openapi({ description: "the nextCursor of the previous page" }),
         limit: Limit,
       }),
     },
     responses: {
       200: {
         description: "A page of events",
-        content: {
-          "application/json": {
-            schema: z.object({ events: z.array(Event), nextCursor: z.number().nullable() }),
-          },
-        },
+        content: { "application/json": { schema: EventPage } },
       },
       ...problemResponses(400),
     },

@@ -5,16 +5,30 @@ import { FAMILIES } from "../../sim/catalog";
 import { PROFILE_NAMES } from "../../sim/cpu";
 import { HOST_STATES } from "../../sim/records";
 import { router } from "../router";
-import { Host, HostIdParam, Limit, Optimizations, problemResponses } from "../schemas";
+import {
+  HOST_LIMITS,
+  Host,
+  HostDetail,
+  HostId,
+  HostIdParam,
+  HostPage,
+  Hypervisor,
+  Limit,
+  OptimizationOverrides,
+  problemResponses,
+  Rack,
+  Recommendation,
+  Zone,
+} from "../schemas";
 
 const CreateHost = z
   .strictObject({
-    availabilityZone: z.string().regex(/^[a-z]{2}-[a-z]+-\d[a-z]$/, "must look like us-east-1a"),
+    availabilityZone: Zone,
     family: z.enum(FAMILIES),
-    rack: z.string().min(1).max(64).optional(),
-    sockets: z.number().int().min(1).max(8).optional(),
-    coresPerSocket: z.number().int().min(1).max(128).optional(),
-    threadsPerCore: z.number().int().min(1).max(2).optional(),
+    rack: Rack.optional().openapi({ description: "the zone's name and -rack-1 when absent" }),
+    sockets: z.number().int().min(1).max(HOST_LIMITS.sockets).optional(),
+    coresPerSocket: z.number().int().min(1).max(HOST_LIMITS.coresPerSocket).optional(),
+    threadsPerCore: z.number().int().min(1).max(HOST_LIMITS.threadsPerCore).optional(),
     memoryMiB: z
       .number()
       .int()
@@ -22,37 +36,13 @@ const CreateHost = z
       .max(16 * 1024 * 1024)
       .optional(),
     state: z.enum(HOST_STATES).optional(),
-    optimizations: Optimizations.optional(),
+    optimizations: OptimizationOverrides.optional(),
     hypervisor: z
       .literal("type2")
       .optional()
       .openapi({ description: "run the family's sizes on a hosted (Type 2) hypervisor, for teaching" }),
   })
   .openapi("CreateHost");
-
-const HostDetail = Host.extend({
-  virtualization: z
-    .object({
-      windowSeconds: z.number(),
-      hypervisorOverheadPct: z
-        .number()
-        .openapi({ description: "Host CPU used outside the guests, % of all used" }),
-      utilizationPct: z.number(),
-      cycles: z.record(z.string(), z.number()),
-      offload: z.record(z.string(), z.unknown()),
-      features: z.record(z.string(), z.unknown()),
-      optimizations: Optimizations,
-    })
-    .openapi("HostVirtualization"),
-  instances: z.array(
-    z.object({
-      instanceId: z.string(),
-      instanceType: z.string(),
-      state: z.string(),
-      cpuPinning: z.array(z.number()),
-    }),
-  ),
-}).openapi("HostDetail");
 
 export const hostRoutes = router()
   .openapi(
@@ -77,22 +67,18 @@ export const hostRoutes = router()
       summary: "List hosts with their capacity and use",
       request: {
         query: z.strictObject({
-          availabilityZone: z.string().optional(),
+          availabilityZone: Zone.optional(),
           family: z.enum(FAMILIES).optional(),
-          hypervisor: z.enum(["nitro", "xen", "type2"]).optional(),
+          hypervisor: Hypervisor.optional(),
           state: z.enum(HOST_STATES).optional(),
-          cursor: z.string().optional(),
+          cursor: HostId.optional().openapi({ description: "the nextCursor of the previous page" }),
           limit: Limit,
         }),
       },
       responses: {
         200: {
           description: "A page of hosts",
-          content: {
-            "application/json": {
-              schema: z.object({ hosts: z.array(Host), nextCursor: z.string().nullable() }),
-            },
-          },
+          content: { "application/json": { schema: HostPage } },
         },
         ...problemResponses(400),
       },
@@ -143,7 +129,7 @@ export const hostRoutes = router()
         "Which optimizations (large pages, CPU affinity, SR-IOV, ballooning, PV drivers) pay for a workload",
       request: {
         query: z.strictObject({
-          hypervisor: z.enum(["nitro", "xen", "type2"]),
+          hypervisor: Hypervisor,
           workload: z.enum(PROFILE_NAMES),
           memoryOvercommit: z.coerce.number().min(1).max(4).default(1),
         }),
@@ -151,25 +137,7 @@ export const hostRoutes = router()
       responses: {
         200: {
           description: "The recommended switches and each one's measured effect",
-          content: {
-            "application/json": {
-              schema: z
-                .object({
-                  kind: z.string(),
-                  optimizations: Optimizations,
-                  effects: z.record(
-                    z.string(),
-                    z.object({
-                      offPct: z.number(),
-                      onPct: z.number(),
-                      recommended: z.boolean(),
-                      noEffect: z.boolean(),
-                    }),
-                  ),
-                })
-                .openapi("Recommendation"),
-            },
-          },
+          content: { "application/json": { schema: Recommendation } },
         },
         ...problemResponses(400),
       },

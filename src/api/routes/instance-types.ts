@@ -1,29 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { FAMILIES, INSTANCE_TYPES } from "../../sim/catalog";
 import { router } from "../router";
-
-const InstanceType = z
-  .object({
-    name: z.string(),
-    family: z.enum(FAMILIES),
-    size: z.string(),
-    hypervisor: z.enum(["nitro", "xen"]),
-    vcpus: z.number(),
-    memoryMiB: z.number(),
-    networkGbps: z.number(),
-    networkBurstGbps: z.number(),
-    networkPerformance: z.string(),
-    ebsBaselineMbps: z.number(),
-    ebsBurstMbps: z.number(),
-    ebsBaselineIops: z.number(),
-    instanceStorage: z.object({
-      disks: z.number(),
-      diskGB: z.number(),
-      totalGB: z.number(),
-      nvme: z.boolean(),
-    }),
-  })
-  .openapi("InstanceType");
+import { InstanceTypeList } from "../schemas";
 
 const Query = z.strictObject({
   family: z.enum(FAMILIES).optional(),
@@ -43,7 +21,7 @@ export const instanceTypes = router().openapi(
     responses: {
       200: {
         description: "Matching instance types",
-        content: { "application/json": { schema: z.object({ instanceTypes: z.array(InstanceType) }) } },
+        content: { "application/json": { schema: InstanceTypeList } },
       },
     },
   }),

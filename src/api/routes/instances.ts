@@ -8,84 +8,57 @@ import { runInstances } from "../../fleet/launch";
 import type { InstanceAction } from "../../sim/lifecycle";
 import { router } from "../router";
 import {
+  ClientToken,
+  CpuCounters,
+  HostId,
   Instance,
+  InstanceId,
   InstanceIdParam,
+  InstancePage,
+  InstanceTypeName,
   Limit,
+  MAX_TAGS,
   Paging,
   problemResponses,
+  Reservation,
   StateChange,
   StateNames,
+  TagFilter,
+  Tags,
   Workload,
+  Zone,
 } from "../schemas";
-
-// EC2's own limits: tag keys up to 128 characters, values up to 256, 50 tags per resource;
-// client tokens up to 64 ASCII characters.
-const Tags = z
-  .record(z.string().min(1).max(128), z.string().max(256))
-  .refine((t) => Object.keys(t).length <= 50, "at most 50 tags")
-  .default({});
 
 const RunInstances = z
   .strictObject({
-    instanceType: z.string().min(1).max(32).openapi({ example: "m5.large" }),
+    instanceType: InstanceTypeName,
     minCount: z.number().int().min(1).max(1000).default(1),
     maxCount: z.number().int().min(1).max(1000).default(1),
-    availabilityZone: z.string().min(1).max(32).optional(),
+    availabilityZone: Zone.optional(),
     placementStrategy: z.enum(["binpack", "spread"]).default("binpack"),
-    clientToken: z
-      .string()
-      .min(1)
-      .max(64)
-      .regex(/^[\x20-\x7e]+$/, "must be printable ASCII")
-      .optional(),
-    tags: Tags,
+    clientToken: ClientToken.optional(),
+    tags: Tags.default({}),
     workload: Workload.default("idle"),
     paging: Paging.default({}),
   })
   .openapi("RunInstances");
 
-const numbers = z.record(z.string(), z.number());
-
-const CpuCounters = z
-  .object({
-    instanceId: z.string(),
-    hostId: z.string(),
-    hypervisor: z.enum(["nitro", "xen", "type2"]),
-    mode: z.enum(["pv", "hvm"]),
-    windowMs: z.number().openapi({ description: "Simulated time the figures cover" }),
-    vmExits: numbers,
-    vmEntries: numbers,
-    totalExits: z.number(),
-    hypercalls: numbers,
-    pvTraps: numbers,
-    cycles: numbers,
-    overheadPct: z.number(),
-    stealPct: z.number(),
-    contextSwitches: z.number(),
-    vcpuMigrations: z.number(),
-    io: z.record(z.string(), z.unknown()),
-  })
-  .passthrough()
-  .openapi("CpuCounters");
-
-const Reservation = z
-  .object({ reservationId: z.string(), instances: z.array(Instance) })
-  .openapi("Reservation");
-
 const ListQuery = z.strictObject({
   state: z
     .string()
+    .max(128)
+    .regex(/^[a-z-]+(,[a-z-]+)*$/, "must be states separated by commas")
     .transform((s) => s.split(","))
     .pipe(z.array(StateNames))
     .optional(),
-  instanceType: z.string().optional(),
-  hostId: z.string().optional(),
-  availabilityZone: z.string().optional(),
+  instanceType: InstanceTypeName.optional(),
+  hostId: HostId.optional(),
+  availabilityZone: Zone.optional(),
   tag: z
-    .union([z.string(), z.array(z.string())])
+    .union([TagFilter, z.array(TagFilter).max(MAX_TAGS)])
     .optional()
     .openapi({ description: "key=value, or key alone for any value; repeat for several" }),
-  cursor: z.string().optional(),
+  cursor: InstanceId.optional().openapi({ description: "the nextCursor of the previous page" }),
   limit: Limit,
 });
 
@@ -139,11 +112,7 @@ export const instanceRoutes = router()
       responses: {
         200: {
           description: "A page of instances",
-          content: {
-            "application/json": {
-              schema: z.object({ instances: z.array(Instance), nextCursor: z.string().nullable() }),
-            },
-          },
+          content: { "application/json": { schema: InstancePage } },
         },
         ...problemResponses(400),
       },

@@ -3,17 +3,19 @@ import { Fleet } from "../../fleet/context";
 import { hostMemory } from "../../fleet/hosts";
 import { instanceMemory, translateAddress } from "../../fleet/instance-telemetry";
 import { router } from "../router";
-import { HostIdParam, InstanceIdParam, problemResponses } from "../schemas";
-
-const loose = z.record(z.string(), z.unknown());
+import {
+  GuestAddress,
+  HostIdParam,
+  HostMemorySummary,
+  InstanceIdParam,
+  problemResponses,
+  Translation,
+  VmMemorySummary,
+} from "../schemas";
 
 const Translate = z
   .strictObject({
-    address: z
-      .string()
-      .min(1)
-      .max(40)
-      .openapi({ example: "0x7f0000401000", description: "guest-virtual, hex or decimal" }),
+    address: GuestAddress,
     addressSpace: z
       .number()
       .int()
@@ -25,23 +27,6 @@ const Translate = z
     write: z.boolean().default(false),
   })
   .openapi("TranslateRequest");
-
-const TranslateResult = z
-  .object({
-    instanceId: z.string(),
-    hostId: z.string(),
-    address: z.string(),
-    addressSpace: z.number(),
-    hpa: z.string().nullable(),
-    gpa: z.string().nullable(),
-    pageSize: z.number().nullable(),
-    tlbHit: z.boolean(),
-    fault: z.string().nullable().openapi({ description: "what the first attempt ran into, if anything" }),
-    faultsHandled: loose.nullable(),
-    firstAttempt: loose.openapi({ description: "the walk step by step, every memory reference numbered" }),
-    retried: loose.nullable(),
-  })
-  .openapi("Translation");
 
 export const memoryRoutes = router()
   .openapi(
@@ -55,7 +40,7 @@ export const memoryRoutes = router()
         body: { content: { "application/json": { schema: Translate } }, required: true },
       },
       responses: {
-        200: { description: "The translation", content: { "application/json": { schema: TranslateResult } } },
+        200: { description: "The translation", content: { "application/json": { schema: Translation } } },
         ...problemResponses(400, 404, 409),
       },
     }),
@@ -72,7 +57,7 @@ export const memoryRoutes = router()
       responses: {
         200: {
           description: "The summary",
-          content: { "application/json": { schema: loose.openapi("VmMemorySummary") } },
+          content: { "application/json": { schema: VmMemorySummary } },
         },
         ...problemResponses(400, 404, 409),
       },
@@ -89,7 +74,7 @@ export const memoryRoutes = router()
       responses: {
         200: {
           description: "The summary",
-          content: { "application/json": { schema: loose.openapi("HostMemorySummary") } },
+          content: { "application/json": { schema: HostMemorySummary } },
         },
         ...problemResponses(400, 404),
       },

@@ -1,0 +1,70 @@
+// The fleet's own records as the API shows them: its event log, its clock, and the report of
+// the repair path that compares D1 with the host objects.
+import { z } from "@hono/zod-openapi";
+import { INSTANCE_STATES } from "../../sim/lifecycle";
+import { type FleetEvent, HOST_STATES } from "../../sim/records";
+import { EventId, HostId, InstanceId, MAX_PAGE, oneOf, Timestamp, text } from "./common";
+import type { Assert, Mirrors } from "./exact";
+
+export const EVENT_TYPES = [
+  "instance.state-changed",
+  "instance.rebooted",
+  "instance.updated",
+  "host.created",
+  "host.state-changed",
+] as const;
+export const EventType = z.enum(EVENT_TYPES);
+export type EventTypeChecked = Assert<Mirrors<typeof EventType, FleetEvent["type"]>>;
+
+/** An instance's state on instance events, the host's on host events. */
+const EventState = oneOf([...INSTANCE_STATES, ...HOST_STATES]);
+
+export const Event = z
+  .object({
+    seq: z.number().int(),
+    id: EventId,
+    type: oneOf(EVENT_TYPES),
+    time: Timestamp,
+    hostId: HostId.nullable(),
+    instanceId: InstanceId.nullable(),
+    previousState: EventState.nullable(),
+    state: EventState,
+  })
+  .openapi("Event");
+
+export const EventPage = z
+  .object({ events: z.array(Event).max(MAX_PAGE), nextCursor: z.number().int().nullable() })
+  .openapi("EventPage");
+
+export const Clock = z
+  .object({ mode: z.enum(["manual", "scaled"]), scale: z.number(), now: Timestamp, nowMs: z.number() })
+  .openapi("Clock");
+
+/** The clock after a change, and what settling the hosts on it did. */
+export const ClockChange = Clock.extend({ settledEvents: z.number(), hostsFailed: z.number() }).openapi(
+  "ClockChange",
+);
+
+/** A report lists this many differences at most; `mismatchCount` says how many there were. */
+export const MAX_MISMATCHES = 1000;
+
+export const Mismatch = z
+  .object({
+    hostId: HostId,
+    instanceId: InstanceId.nullable(),
+    kind: z.enum(["missing-in-d1", "stale-in-d1", "host-usage", "not-on-host", "host-missing"]),
+    detail: text(256),
+  })
+  .openapi("Mismatch");
+
+export const ReconcileReport = z
+  .object({
+    hostsChecked: z.number(),
+    instancesChecked: z.number(),
+    agree: z.boolean(),
+    mismatchCount: z.number(),
+    mismatches: z.array(Mismatch).max(MAX_MISMATCHES),
+    repaired: z.number(),
+    outboxPending: z.number(),
+  })
+  .openapi("ReconcileReport");

@@ -1,0 +1,42 @@
+// Each response schema against what its service really returns: the same fields at every
+// depth, so an answer cannot carry a field the document leaves out, nor the document promise
+// one the answer lacks. (The route handlers' typing checks the values in the other direction.)
+import type { clockView } from "../../fleet/clock";
+import type { listEvents } from "../../fleet/events";
+import type { describeHost, hostMemory, listHosts, recommend, setHostState } from "../../fleet/hosts";
+import type { act } from "../../fleet/instance-actions";
+import type { describeInstance, listInstances } from "../../fleet/instance-queries";
+import type { instanceCpu, instanceMemory, translateAddress } from "../../fleet/instance-telemetry";
+import type { setWorkload } from "../../fleet/instance-workload";
+import type { runInstances } from "../../fleet/launch";
+import type { reconcile } from "../../fleet/reconcile";
+import type { Clock, EventPage, ReconcileReport } from "./admin";
+import type { CpuCounters, Recommendation } from "./cpu";
+import type { Assert, Documents } from "./exact";
+import type { Host, HostDetail, HostPage } from "./hosts";
+import type { Instance, InstancePage, Reservation, StateChange } from "./instances";
+import type { HostMemorySummary, Translation, VmMemorySummary } from "./memory";
+
+type Answer<F extends (...args: never[]) => unknown> = Awaited<ReturnType<F>>;
+
+export type Served = [
+  Assert<Documents<typeof Host, Answer<typeof setHostState>>>,
+  Assert<Documents<typeof HostPage, Answer<typeof listHosts>>>,
+  Assert<Documents<typeof HostDetail, Answer<typeof describeHost>>>,
+  Assert<Documents<typeof Recommendation, Answer<typeof recommend>>>,
+  Assert<Documents<typeof HostMemorySummary, Answer<typeof hostMemory>>>,
+  Assert<Documents<typeof Reservation, Answer<typeof runInstances>>>,
+  Assert<Documents<typeof InstancePage, Answer<typeof listInstances>>>,
+  Assert<Documents<typeof Instance, Answer<typeof describeInstance>>>,
+  Assert<Documents<typeof Instance, Answer<typeof setWorkload>>>,
+  Assert<Documents<typeof StateChange, Answer<typeof act>>>,
+  Assert<Documents<typeof CpuCounters, Answer<typeof instanceCpu>>>,
+  Assert<Documents<typeof Translation, Answer<typeof translateAddress>>>,
+  Assert<Documents<typeof VmMemorySummary, Answer<typeof instanceMemory>>>,
+  Assert<Documents<typeof EventPage, Answer<typeof listEvents>>>,
+  Assert<Documents<typeof Clock, Answer<typeof clockView>>>,
+  // The route adds mismatchCount and trims the list.
+  Assert<
+    Documents<ReturnType<typeof ReconcileReport.omit<{ mismatchCount: true }>>, Answer<typeof reconcile>>
+  >,
+];
