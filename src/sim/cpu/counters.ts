@@ -2,6 +2,9 @@
 // one-second intervals, the last 60 minutes, and the running total, so a window query is a few sums.
 import { EXIT_REASONS, HYPERCALLS, PV_TRAPS } from "./costs";
 
+/** The model's step: every record covers one interval of simulated time. */
+export const INTERVAL_MS = 1000;
+
 const SCALARS = [
   "capacityCycles",
   "guestCycles",

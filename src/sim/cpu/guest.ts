@@ -66,6 +66,27 @@ export interface VmOptions {
   threads?: readonly number[];
 }
 
+/** What a guest takes from the host it runs on. */
+export interface GuestHost {
+  kind: HypervisorKind;
+  /** The host's switches; a VM's own `largePages` and `pvDrivers` options override two of them. */
+  optimizations: Optimizations;
+  /** The mode of Xen guests that do not ask for one. */
+  xenGuestMode: GuestMode;
+  costs: CycleCosts;
+  traits: HypervisorTraits;
+}
+
+export interface GuestCpuInit {
+  id: string;
+  caps: InstanceCaps;
+  spec: WorkloadSpec;
+  /** Seeds the guest's own PRNG: the same seed replays the same intervals. */
+  seed: number;
+  host: GuestHost;
+  options?: VmOptions;
+}
+
 export interface DemandContext {
   costs: CycleCosts;
   traits: HypervisorTraits;
@@ -108,28 +129,18 @@ export class GuestCpu {
   private readonly costs: CycleCosts;
   private readonly traits: HypervisorTraits;
 
-  constructor(
-    id: string,
-    caps: InstanceCaps,
-    spec: WorkloadSpec,
-    seed: number,
-    kind: HypervisorKind,
-    hostOpt: Optimizations,
-    defaultMode: GuestMode,
-    costs: CycleCosts,
-    traits: HypervisorTraits,
-    options: VmOptions = {},
-  ) {
+  constructor({ id, caps, spec, seed, host, options = {} }: GuestCpuInit) {
     this.id = id;
     this.caps = { ...caps };
     this.seed = seed >>> 0;
     this.rng = new Rng(this.seed);
     this.options = { ...options };
-    this.mode = kind === "xen" ? (options.mode ?? defaultMode) : "hvm";
+    const { kind, optimizations, costs, traits } = host;
+    this.mode = kind === "xen" ? (options.mode ?? host.xenGuestMode) : "hvm";
     this.opt = {
-      ...hostOpt,
-      largePages: options.largePages ?? hostOpt.largePages,
-      pvDrivers: options.pvDrivers ?? hostOpt.pvDrivers,
+      ...optimizations,
+      largePages: options.largePages ?? optimizations.largePages,
+      pvDrivers: options.pvDrivers ?? optimizations.pvDrivers,
     };
     this.weight = options.weight ?? 1;
     if (!(this.weight > 0)) throw new RangeError("weight must be positive");
