@@ -27,7 +27,13 @@ import {
 } from "./devices";
 import type { GuestMode, HypervisorKind, HypervisorTraits, Optimizations } from "./hypervisor";
 import { Rng } from "./rng";
-import { resolveWorkload, sampleActivity, type WorkloadParams, type WorkloadSpec } from "./workload";
+import {
+  resolveWorkload,
+  sampleActivity,
+  sampleStretchActivity,
+  type WorkloadParams,
+  type WorkloadSpec,
+} from "./workload";
 
 const X = Object.fromEntries(EXIT_REASONS.map((r, i) => [r, EXIT0 + i])) as Record<ExitReason, number>;
 const HC = Object.fromEntries(HYPERCALLS.map((h, i) => [h, HC0 + i])) as Record<Hypercall, number>;
@@ -119,7 +125,6 @@ export class GuestCpu {
   /** Full-speed demand of the interval: driven by computation, and driven by I/O. */
   readonly cpuPart = new Float64Array(VM_FIELDS);
   readonly ioPart = new Float64Array(VM_FIELDS);
-  readonly rec = new Float64Array(VM_FIELDS);
 
   private readonly exitCost = new Float64Array(EXIT_REASONS.length);
   private readonly userspaceExitCost: number;
@@ -216,8 +221,22 @@ export class GuestCpu {
     this.exit(v, X.msr_write, running);
   }
 
-  /** Fills cpuPart and ioPart with this interval's demand at full speed. */
-  demand(ctx: DemandContext): void {
+  /** Pages the balloon should hold when the host is short of `shortfall` of guest memory. */
+  private balloonTarget(shortfall: number): number {
+    return this.opt.ballooning ? Math.round(shortfall * ((this.caps.memoryMiB * 1024) / 4)) : 0;
+  }
+
+  /** Whether the next interval inflates or deflates the balloon: a one-off a stretch cannot repeat. */
+  balloonPending(shortfall: number): boolean {
+    return this.balloonTarget(shortfall) !== this.balloonedPages;
+  }
+
+  /**
+   * Fills cpuPart and ioPart with this interval's demand at full speed. Over a stretch of `seconds` they
+   * hold one second drawn from it, which the host counts `seconds` times: the burst chain runs through the
+   * whole stretch and first touches are spread evenly over it; a balloon change must not be pending.
+   */
+  demand(ctx: DemandContext, seconds = 1): void {
     const c = this.cpuPart;
     const io = this.ioPart;
     c.fill(0);
@@ -231,7 +250,8 @@ export class GuestCpu {
     const hvm = this.mode === "hvm";
     const lp = this.opt.largePages;
 
-    const activity = sampleActivity(p, rng, this);
+    const activity =
+      seconds === 1 ? sampleActivity(p, rng, this) : sampleStretchActivity(p, rng, this, seconds);
     const busySec = Math.min(vcpus, p.utilization * activity * vcpus);
 
     // The guest's own computation, at native speed.
@@ -250,8 +270,10 @@ export class GuestCpu {
       this.exit(c, X.apic_access, rng.count(r.apicAccess * busySec));
       // First touches fault into the host until it backs the page; then the EPT entry stays.
       const unbacked = Math.max(0, memPages - this.balloonedPages - this.backedPages);
-      const touched = unbacked > 0 ? Math.min(unbacked, rng.count(r.newPages * busySec)) : 0;
-      this.backedPages += touched;
+      // Over a stretch every second touches as many, so no more than an even share of what is left.
+      const room = seconds === 1 ? unbacked : Math.floor(unbacked / seconds);
+      const touched = unbacked > 0 ? Math.min(room, rng.count(r.newPages * busySec)) : 0;
+      this.backedPages += touched * seconds;
       this.exit(c, X.ept_violation, lp ? Math.ceil(touched / SMALL_PER_LARGE) : touched);
       // Two-dimensional walks: the guest runs the same code, slower, so the cost lands in guest cycles.
       const misses = rng.count(r.tlbMisses * busySec * (lp ? LARGE_PAGE_MISS_FACTOR : 1));
@@ -279,8 +301,10 @@ export class GuestCpu {
     // Memory overcommit: the host swaps behind the guest's back, or the balloon makes the guest give pages up.
     let refaultIos = 0;
     if (ctx.memoryShortfall > 0 || this.balloonedPages > 0) {
-      const target = this.opt.ballooning ? Math.round(ctx.memoryShortfall * memPages) : 0;
+      const target = this.balloonTarget(ctx.memoryShortfall);
       const delta = Math.abs(target - this.balloonedPages);
+      if (delta > 0 && seconds > 1)
+        throw new RangeError("a stretch cannot begin with a balloon change pending");
       if (delta > 0) {
         const ops = Math.ceil(delta / BALLOON_PAGES_PER_OP);
         if (this.mode === "pv" || this.traits.kind === "xen") this.hypercall(c, HC.memory_op, ops);

@@ -1,5 +1,6 @@
-// A host's CPU over simulated time, in whole 1 s intervals: guest demand, dom0 or host backends, the
-// scheduler (scheduler/) and the counters a Durable Object serves. Figures come from costs.ts.
+// A host's CPU over simulated time, in whole 1 s intervals (and, to catch up a long gap at a bounded cost,
+// stretches of them): guest demand, dom0 or host backends, the scheduler (scheduler/) and the counters a
+// Durable Object serves. Figures come from costs.ts.
 import { type CostOverrides, type CycleCosts, resolveCosts } from "./costs";
 import { CounterHistory, F, H, HOST_FIELDS, INTERVAL_MS, VM_FIELDS } from "./counters";
 import { type InstanceCaps, validateCaps } from "./devices";
@@ -21,6 +22,17 @@ import {
 } from "./snapshot";
 import { type HostCpuSummary, hostSummary, type VmCpuCounters, vmCounters } from "./summaries";
 import type { WorkloadSpec } from "./workload";
+
+/** A catch-up steps the last minute second by second, so windows of up to a minute stay exact. */
+const CATCH_UP_FINE_TAIL = 60;
+/** Stretches over the rest of the last hour, which the minute ring shows minute by minute. */
+const CATCH_UP_RECENT_STRETCHES = 20;
+const CATCH_UP_RECENT_SPAN = 3600 - CATCH_UP_FINE_TAIL;
+/** Stretches over anything older, which only the totals keep. */
+const CATCH_UP_OLDER_STRETCHES = 10;
+/** The most steps a catch-up computes: one to settle, the stretches and the fine tail. */
+export const CATCH_UP_MAX_STEPS =
+  1 + CATCH_UP_OLDER_STRETCHES + CATCH_UP_RECENT_STRETCHES + CATCH_UP_FINE_TAIL;
 
 const CYCLE_FIELDS = [
   F.guestCycles,
@@ -49,7 +61,11 @@ export class HostCpu {
   private readonly scheduler: VcpuScheduler;
   private readonly guestHost: GuestHost;
   private history = new CounterHistory(HOST_FIELDS);
+  /** The scheduler and the scratch arrays know the current VM list. */
+  private listed = false;
   private readonly hostRec = new Float64Array(HOST_FIELDS);
+  /** One VM's record for the interval, reused for each in turn (one array stays in cache, not one per VM). */
+  private readonly vmRec = new Float64Array(VM_FIELDS);
   private readonly ctx: DemandContext;
   // Per-VM scratch for one interval, indexed like `list`.
   private scratch = {
@@ -155,6 +171,12 @@ export class HostCpu {
 
   private relist(): void {
     this.list = [...this.vms.values()];
+    // The scheduler's thread map is rebuilt on the next step, once, however many VMs came or went.
+    this.listed = false;
+  }
+
+  private prepareStep(): void {
+    if (this.listed) return;
     const n = this.list.length;
     this.scratch = {
       g: new Float64Array(n),
@@ -164,6 +186,7 @@ export class HostCpu {
       contended: new Float64Array(n),
     };
     this.scheduler.setVms(this.list);
+    this.listed = true;
   }
 
   /**
@@ -184,6 +207,52 @@ export class HostCpu {
     return Math.max(0, n);
   }
 
+  /**
+   * Brings the clock to `toMs` at a bounded cost, however long the gap: at most CATCH_UP_MAX_STEPS steps.
+   * The last minute runs second by second, as `advance` runs it; the rest of the last hour in up to 20
+   * stretches and anything older in up to 10, each counted as one second drawn from it (see `step`).
+   * Returns the intervals covered and the steps computed.
+   *
+   * What it approximates: a stretch's totals have the expected value of the seconds it stands for (every
+   * per-second cap, batch and contention applies to the drawn second as to any other), but a wider spread,
+   * since one second's jitter, counts and burst state stand for all of them. Same seed and calls, same
+   * result; not the numbers `advance` gives over the same gap.
+   */
+  catchUp(toMs: number): { intervals: number; steps: number } {
+    if (!Number.isFinite(toMs)) throw new RangeError("toMs must be a finite number");
+    const n = Math.floor((toMs - this.nowMs) / INTERVAL_MS);
+    if (n <= 0) return { intervals: 0, steps: 0 };
+    let steps = 0;
+    let left = n;
+    const fine = (k: number) => {
+      for (let i = 0; i < k; i++) this.step();
+      steps += k;
+      left -= k;
+    };
+    const stretches = (span: number, most: number) => {
+      const count = Math.min(most, span);
+      for (let j = 0; j < count; j++) {
+        // Lengths differ by at most a second and cover `span` exactly.
+        const k = Math.floor((span * (j + 1)) / count) - Math.floor((span * j) / count);
+        left -= k;
+        this.step(k, left);
+        steps++;
+      }
+    };
+    if (n > CATCH_UP_MAX_STEPS) {
+      // A stretch repeats its second, so a one-off (a balloon after a VM came or went) runs on its own first.
+      const shortfall = this.memoryShortfall();
+      if (this.list.some((vm) => vm.balloonPending(shortfall))) fine(1);
+      const older = left - CATCH_UP_FINE_TAIL;
+      const recent = Math.min(older, CATCH_UP_RECENT_SPAN);
+      stretches(older - recent, CATCH_UP_OLDER_STRETCHES);
+      stretches(recent, CATCH_UP_RECENT_STRETCHES);
+    }
+    fine(left);
+    this.nowMs += n * INTERVAL_MS;
+    return { intervals: n, steps };
+  }
+
   private memoryShortfall(): number {
     if (this.host.memoryMiB <= 0) return 0;
     let guests = 0;
@@ -192,7 +261,13 @@ export class HostCpu {
     return guests > usable && guests > 0 ? (guests - Math.max(0, usable)) / guests : 0;
   }
 
-  private step(): void {
+  /**
+   * One interval, or with `seconds` > 1 a stretch of that many: each guest's demand is one second drawn from
+   * the stretch, scheduled like any second, and its record is counted `seconds` times. `followedBy` more
+   * intervals will be stepped straight after (the history need not keep what they push out).
+   */
+  private step(seconds = 1, followedBy = 0): void {
+    this.prepareStep();
     const vms = this.list;
     const n = vms.length;
     const hz = this.freqHz;
@@ -204,7 +279,7 @@ export class HostCpu {
     let backendIo = 0;
     for (let i = 0; i < n; i++) {
       const vm = vms[i];
-      vm.demand(this.ctx);
+      vm.demand(this.ctx, seconds);
       dom0Io += vm.ioPart[F.dom0Cycles];
       backendIo += vm.ioPart[F.backendCycles];
     }
@@ -255,7 +330,7 @@ export class HostCpu {
       const ki = g[i] * kc;
       const cpu = vm.cpuPart;
       const io = vm.ioPart;
-      const r = vm.rec;
+      const r = this.vmRec;
       if (kc === 1 && ki === 1) {
         // Nothing slowed this VM: counts are already whole, only cycle fields need rounding.
         for (let k = 0; k < VM_FIELDS; k++) r[k] = cpu[k] + io[k];
@@ -284,7 +359,8 @@ export class HostCpu {
       r[F.capacityCycles] = vm.caps.vcpus * hz;
       r[F.stealCycles] = Math.round(demand[i]) - allocCycles;
       r[F.idleCycles] = r[F.capacityCycles] - guest - vmm - r[F.stealCycles];
-      vm.history.push(r);
+      if (seconds === 1) vm.history.push(r);
+      else vm.history.pushRepeated(r, seconds, followedBy);
 
       rec[H.guestCycles] += guest;
       rec[H.vmmCycles] += vmm;
@@ -310,7 +386,8 @@ export class HostCpu {
       rec[H.backendCycles] -
       rec[H.dom0Cycles] -
       rec[H.hostOsCycles];
-    this.history.push(rec);
+    if (seconds === 1) this.history.push(rec);
+    else this.history.pushRepeated(rec, seconds, followedBy);
   }
 
   vmCounters(vmId: string, windowMs?: number): VmCpuCounters {
