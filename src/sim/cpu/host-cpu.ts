@@ -1,6 +1,7 @@
 // A host's CPU over simulated time, in whole 1 s intervals (and, to catch up a long gap at a bounded cost,
 // stretches of them): guest demand, dom0 or host backends, the scheduler (scheduler/) and the counters a
 // Durable Object serves. Figures come from costs.ts.
+import { catchUpPlan } from "./catch-up";
 import { type CostOverrides, type CycleCosts, resolveCosts } from "./costs";
 import { CounterHistory, F, H, HOST_FIELDS, INTERVAL_MS, VM_FIELDS } from "./counters";
 import { type InstanceCaps, validateCaps } from "./devices";
@@ -22,17 +23,6 @@ import {
 } from "./snapshot";
 import { type HostCpuSummary, hostSummary, type VmCpuCounters, vmCounters } from "./summaries";
 import type { WorkloadSpec } from "./workload";
-
-/** A catch-up steps the last minute second by second, so windows of up to a minute stay exact. */
-const CATCH_UP_FINE_TAIL = 60;
-/** Stretches over the rest of the last hour, which the minute ring shows minute by minute. */
-const CATCH_UP_RECENT_STRETCHES = 20;
-const CATCH_UP_RECENT_SPAN = 3600 - CATCH_UP_FINE_TAIL;
-/** Stretches over anything older, which only the totals keep. */
-const CATCH_UP_OLDER_STRETCHES = 10;
-/** The most steps a catch-up computes: one to settle, the stretches and the fine tail. */
-export const CATCH_UP_MAX_STEPS =
-  1 + CATCH_UP_OLDER_STRETCHES + CATCH_UP_RECENT_STRETCHES + CATCH_UP_FINE_TAIL;
 
 const CYCLE_FIELDS = [
   F.guestCycles,
@@ -208,10 +198,10 @@ export class HostCpu {
   }
 
   /**
-   * Brings the clock to `toMs` at a bounded cost, however long the gap: at most CATCH_UP_MAX_STEPS steps.
-   * The last minute runs second by second, as `advance` runs it; the rest of the last hour in up to 20
-   * stretches and anything older in up to 10, each counted as one second drawn from it (see `step`).
-   * Returns the intervals covered and the steps computed.
+   * Brings the clock to `toMs` at a bounded cost, however long the gap: at most CATCH_UP_MAX_STEPS steps
+   * (catch-up.ts). The last minute runs second by second, as `advance` runs it; older time runs in a few
+   * dozen stretches, each counted as one second drawn from it (see `step`). Returns the intervals covered
+   * and the steps computed.
    *
    * What it approximates: a stretch's totals have the expected value of the seconds it stands for (every
    * per-second cap, batch and contention applies to the drawn second as to any other), but a wider spread,
@@ -222,35 +212,18 @@ export class HostCpu {
     if (!Number.isFinite(toMs)) throw new RangeError("toMs must be a finite number");
     const n = Math.floor((toMs - this.nowMs) / INTERVAL_MS);
     if (n <= 0) return { intervals: 0, steps: 0 };
-    let steps = 0;
+    const shortfall = this.memoryShortfall();
+    const plan = catchUpPlan(
+      n,
+      this.list.some((vm) => vm.balloonPending(shortfall)),
+    );
     let left = n;
-    const fine = (k: number) => {
-      for (let i = 0; i < k; i++) this.step();
-      steps += k;
-      left -= k;
-    };
-    const stretches = (span: number, most: number) => {
-      const count = Math.min(most, span);
-      for (let j = 0; j < count; j++) {
-        // Lengths differ by at most a second and cover `span` exactly.
-        const k = Math.floor((span * (j + 1)) / count) - Math.floor((span * j) / count);
-        left -= k;
-        this.step(k, left);
-        steps++;
-      }
-    };
-    if (n > CATCH_UP_MAX_STEPS) {
-      // A stretch repeats its second, so a one-off (a balloon after a VM came or went) runs on its own first.
-      const shortfall = this.memoryShortfall();
-      if (this.list.some((vm) => vm.balloonPending(shortfall))) fine(1);
-      const older = left - CATCH_UP_FINE_TAIL;
-      const recent = Math.min(older, CATCH_UP_RECENT_SPAN);
-      stretches(older - recent, CATCH_UP_OLDER_STRETCHES);
-      stretches(recent, CATCH_UP_RECENT_STRETCHES);
+    for (const seconds of plan) {
+      left -= seconds;
+      this.step(seconds, left);
     }
-    fine(left);
     this.nowMs += n * INTERVAL_MS;
-    return { intervals: n, steps };
+    return { intervals: n, steps: plan.length };
   }
 
   private memoryShortfall(): number {

@@ -11,8 +11,8 @@ import {
   PROFILES,
   type ProfileName,
 } from "../../../src/sim/cpu";
+import { CATCH_UP_MAX_STEPS, catchUpPlan } from "../../../src/sim/cpu/catch-up";
 import { CounterHistory } from "../../../src/sim/cpu/counters";
-import { CATCH_UP_MAX_STEPS } from "../../../src/sim/cpu/host-cpu";
 import { Rng } from "../../../src/sim/cpu/rng";
 import { runBurstChain, sampleActivity, sampleStretchActivity } from "../../../src/sim/cpu/workload";
 import { C5_LARGE } from "./fixtures";
@@ -59,6 +59,29 @@ describe("catching up a long gap", () => {
     const c = host.vmCounters("vm-0").cycles;
     const seconds = (10 * MINUTE + HOUR + 24 * HOUR + 365 * 24 * HOUR) / 1000;
     expect(c.capacity).toBe(2 * host.freqHz * seconds);
+  });
+
+  it("plans steps that cover the gap exactly: at most 91, the last minute single, the last hour finely", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2_000_000_000 }), fc.boolean(), (gap, pending) => {
+        const plan = catchUpPlan(gap, pending);
+        expect(plan.reduce((a, b) => a + b, 0)).toBe(gap);
+        expect(plan.length).toBeLessThanOrEqual(CATCH_UP_MAX_STEPS);
+        expect(plan.every((k) => Number.isInteger(k) && k >= 1)).toBe(true);
+        if (gap <= CATCH_UP_MAX_STEPS) {
+          expect(plan.every((k) => k === 1)).toBe(true);
+          return;
+        }
+        expect(plan.slice(-60).every((k) => k === 1)).toBe(true);
+        if (pending) expect(plan[0]).toBe(1);
+        // Walking back from the end, every step that reaches into the last hour stands for under 3 minutes.
+        let fromEnd = 0;
+        for (let i = plan.length - 1; i >= 0 && fromEnd < 3600; i--) {
+          expect(plan[i]).toBeLessThanOrEqual(177);
+          fromEnd += plan[i];
+        }
+      }),
+    );
   });
 
   it("steps short gaps second by second, exactly as advance does", () => {
