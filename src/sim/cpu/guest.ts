@@ -1,15 +1,7 @@
 // One guest's demand over an interval, as counts per exit reason, hypercall and trap and the cycles they
 // cost, split into a compute-driven and an I/O-driven part so the host can slow either. Costs: costs.ts.
-import {
-  type CycleCosts,
-  EXIT_REASONS,
-  type ExitReason,
-  HYPERCALLS,
-  type Hypercall,
-  PV_TRAPS,
-  type PvTrap,
-} from "./costs";
-import { CounterHistory, EXIT0, F, HC0, TRAP0, VM_FIELDS } from "./counters";
+import { type CycleCosts, EXIT_REASONS, HYPERCALLS, PV_TRAPS } from "./costs";
+import { CounterHistory, EXIT0, F, HC0, indexTable, TRAP0, VM_FIELDS } from "./counters";
 import {
   type Backend,
   type BlockPath,
@@ -35,9 +27,9 @@ import {
   type WorkloadSpec,
 } from "./workload";
 
-const X = Object.fromEntries(EXIT_REASONS.map((r, i) => [r, EXIT0 + i])) as Record<ExitReason, number>;
-const HC = Object.fromEntries(HYPERCALLS.map((h, i) => [h, HC0 + i])) as Record<Hypercall, number>;
-const TR = Object.fromEntries(PV_TRAPS.map((t, i) => [t, TRAP0 + i])) as Record<PvTrap, number>;
+const X = indexTable(EXIT_REASONS, EXIT0);
+const HC = indexTable(HYPERCALLS, HC0);
+const TR = indexTable(PV_TRAPS, TRAP0);
 
 /** 2 MiB pages map 512 of the 4 KiB pages a first touch would otherwise fault on one by one. */
 const SMALL_PER_LARGE = 512;
