@@ -167,7 +167,9 @@ describe("catching up a long gap", () => {
           const h = s.cycles;
           expect(h.capacity).toBe((host.host.threads * host.freqHz * s.windowMs) / 1000);
           expect(h.guest + h.hypervisor + h.backend + h.dom0 + h.hostOs + h.idle).toBe(h.capacity);
-          expect(h.idle).toBeGreaterThanOrEqual(-host.vmIds().length * 4);
+          // Rounding each VM's share may overshoot by under a cycle per VM and second, and a stretch repeats
+          // its second's; real overbooking would be billions of cycles.
+          expect(h.idle).toBeGreaterThanOrEqual(-(host.vmIds().length + 2) * (s.windowMs / 1000));
         }
       }),
       { numRuns: 40 },
