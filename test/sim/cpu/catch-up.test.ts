@@ -18,6 +18,8 @@ import { runBurstChain, sampleActivity, sampleStretchActivity } from "../../../s
 import { C5_LARGE } from "./fixtures";
 
 const MINUTE = 60_000;
+/** The tests that step whole hosts for simulated hours: seconds of CPU on a shared machine. */
+const SLOW_MS = 60_000;
 const HOUR = 3_600_000;
 const CAPS: InstanceCaps = { vcpus: 2, memoryMiB: 4096, networkGbps: 5, ebsMbps: 2000, ebsIops: 10000 };
 
@@ -40,26 +42,30 @@ function filledHost(description: HostDescription, profiles: readonly ProfileName
 const relativeGap = (a: number, b: number): number => Math.abs(a - b) / Math.max(Math.abs(b), 1);
 
 describe("catching up a long gap", () => {
-  it("computes a bounded number of steps for a 1,000-VM host, however long the gap", () => {
-    const host = thousandVmHost();
-    const steps: number[] = [];
-    for (const gap of [10 * MINUTE, HOUR, 24 * HOUR, 365 * 24 * HOUR]) {
-      const from = host.nowMs;
-      const run = host.catchUp(from + gap);
-      expect(run.intervals).toBe(gap / 1000);
-      expect(host.nowMs).toBe(from + gap);
-      steps.push(run.steps);
-    }
-    // Second by second the hour alone would be 3,600 steps of 1,000 guests each.
-    for (const n of steps) expect(n).toBeLessThanOrEqual(CATCH_UP_MAX_STEPS);
-    expect(steps[1]).toBeLessThan(100);
-    // Beyond the hour the minute ring shows, a longer gap costs nothing more.
-    expect(steps[3]).toBe(steps[2]);
-    // The year is in the totals: a year of two busy vCPUs' cycles, to the cycle.
-    const c = host.vmCounters("vm-0").cycles;
-    const seconds = (10 * MINUTE + HOUR + 24 * HOUR + 365 * 24 * HOUR) / 1000;
-    expect(c.capacity).toBe(2 * host.freqHz * seconds);
-  });
+  it(
+    "computes a bounded number of steps for a 1,000-VM host, however long the gap",
+    () => {
+      const host = thousandVmHost();
+      const steps: number[] = [];
+      for (const gap of [10 * MINUTE, HOUR, 24 * HOUR, 365 * 24 * HOUR]) {
+        const from = host.nowMs;
+        const run = host.catchUp(from + gap);
+        expect(run.intervals).toBe(gap / 1000);
+        expect(host.nowMs).toBe(from + gap);
+        steps.push(run.steps);
+      }
+      // Second by second the hour alone would be 3,600 steps of 1,000 guests each.
+      for (const n of steps) expect(n).toBeLessThanOrEqual(CATCH_UP_MAX_STEPS);
+      expect(steps[1]).toBeLessThan(100);
+      // Beyond the hour the minute ring shows, a longer gap costs nothing more.
+      expect(steps[3]).toBe(steps[2]);
+      // The year is in the totals: a year of two busy vCPUs' cycles, to the cycle.
+      const c = host.vmCounters("vm-0").cycles;
+      const seconds = (10 * MINUTE + HOUR + 24 * HOUR + 365 * 24 * HOUR) / 1000;
+      expect(c.capacity).toBe(2 * host.freqHz * seconds);
+    },
+    SLOW_MS,
+  );
 
   it("plans steps that cover the gap exactly: at most 91, the last minute single, the last hour finely", () => {
     fc.assert(
@@ -95,86 +101,91 @@ describe("catching up a long gap", () => {
     expect(a.snapshot()).toEqual(b.snapshot());
   });
 
-  it("keeps every counter invariant after any catch-up: entries for exits, cycles summing to capacity", () => {
-    const arb = fc.record({
-      kind: fc.constantFrom("nitro" as const, "xen" as const, "type2" as const),
-      overcommit: fc.constantFrom(1, 2, 4),
-      affinity: fc.boolean(),
-      memoryShort: fc.boolean(),
-      ballooning: fc.boolean(),
-      largePages: fc.boolean(),
-      mode: fc.constantFrom("pv" as const, "hvm" as const),
-      vms: fc.array(
-        fc.record({
-          vcpus: fc.integer({ min: 1, max: 4 }),
-          profile: fc.constantFrom(...PROFILE_NAMES),
-          seed: fc.nat(),
-        }),
-        { minLength: 1, maxLength: 8 },
-      ),
-      // Gaps from a second to two days; between them a VM may leave and another come.
-      gaps: fc.array(fc.integer({ min: 1, max: 172_800 }), { minLength: 1, maxLength: 3 }),
-      churn: fc.boolean(),
-    });
-    fc.assert(
-      fc.property(arb, (a) => {
-        const host = new HostCpu({
-          kind: a.kind,
-          sockets: 1,
-          coresPerSocket: 4,
-          threadsPerCore: 2,
-          overcommitRatio: a.overcommit,
-          memoryMiB: a.memoryShort ? 8192 : 0,
-          dom0: { vcpus: 2, memoryMiB: 1024 },
-          xenGuestMode: a.mode,
-          optimizations: { cpuAffinity: a.affinity, ballooning: a.ballooning, largePages: a.largePages },
-        });
-        const added = new Map<string, { vcpus: number; at: number }>();
-        const add = (id: string, v: (typeof a.vms)[number]) => {
-          if (host.vcpusAllocated + v.vcpus > host.vcpuLimit) return;
-          host.addVm(id, { ...CAPS, vcpus: v.vcpus }, v.profile, v.seed);
-          added.set(id, { vcpus: v.vcpus, at: host.nowMs });
-        };
-        for (const [i, v] of a.vms.entries()) add(`vm-${i}`, v);
-        a.gaps.forEach((gap, g) => {
-          if (g > 0 && a.churn) {
-            host.removeVm(host.vmIds()[0] ?? "");
-            add(`late-${g}`, a.vms[g % a.vms.length]);
-          }
-          expect(host.catchUp(host.nowMs + gap * 1000).steps).toBeLessThanOrEqual(CATCH_UP_MAX_STEPS);
-        });
-        for (const id of host.vmIds()) {
-          const { vcpus, at } = added.get(id)!;
-          for (const windowMs of [undefined, 10_000, 60_000, 90_000, 10 * MINUTE, HOUR]) {
-            const c = host.vmCounters(id, windowMs);
-            const y = c.cycles;
-            if (windowMs === undefined) expect(c.windowMs).toBe(host.nowMs - at);
-            expect(y.capacity).toBe((vcpus * host.freqHz * c.windowMs) / 1000);
-            expect(y.guest + y.hypervisor + y.steal + y.idle).toBe(y.capacity);
-            for (const v of [y.guest, y.hypervisor, y.steal, y.idle, y.dom0, y.backend, y.translation]) {
-              expect(v).toBeGreaterThanOrEqual(0);
+  it(
+    "keeps every counter invariant after any catch-up: entries for exits, cycles summing to capacity",
+    () => {
+      const arb = fc.record({
+        kind: fc.constantFrom("nitro" as const, "xen" as const, "type2" as const),
+        overcommit: fc.constantFrom(1, 2, 4),
+        affinity: fc.boolean(),
+        memoryShort: fc.boolean(),
+        ballooning: fc.boolean(),
+        largePages: fc.boolean(),
+        mode: fc.constantFrom("pv" as const, "hvm" as const),
+        vms: fc.array(
+          fc.record({
+            vcpus: fc.integer({ min: 1, max: 4 }),
+            profile: fc.constantFrom(...PROFILE_NAMES),
+            seed: fc.nat(),
+          }),
+          { minLength: 1, maxLength: 8 },
+        ),
+        // Gaps from a second to a day; between them a VM may leave and another come. Three days at most keep
+        // the host's cycle totals below 2^53, where doubles stop counting every cycle.
+        gaps: fc.array(fc.integer({ min: 1, max: 86_400 }), { minLength: 1, maxLength: 3 }),
+        churn: fc.boolean(),
+      });
+      fc.assert(
+        fc.property(arb, (a) => {
+          const host = new HostCpu({
+            kind: a.kind,
+            sockets: 1,
+            coresPerSocket: 4,
+            threadsPerCore: 2,
+            overcommitRatio: a.overcommit,
+            memoryMiB: a.memoryShort ? 8192 : 0,
+            dom0: { vcpus: 2, memoryMiB: 1024 },
+            xenGuestMode: a.mode,
+            optimizations: { cpuAffinity: a.affinity, ballooning: a.ballooning, largePages: a.largePages },
+          });
+          const added = new Map<string, { vcpus: number; at: number }>();
+          const add = (id: string, v: (typeof a.vms)[number]) => {
+            if (host.vcpusAllocated + v.vcpus > host.vcpuLimit) return;
+            host.addVm(id, { ...CAPS, vcpus: v.vcpus }, v.profile, v.seed);
+            added.set(id, { vcpus: v.vcpus, at: host.nowMs });
+          };
+          for (const [i, v] of a.vms.entries()) add(`vm-${i}`, v);
+          a.gaps.forEach((gap, g) => {
+            if (g > 0 && a.churn) {
+              host.removeVm(host.vmIds()[0] ?? "");
+              add(`late-${g}`, a.vms[g % a.vms.length]);
             }
-            expect(y.guestKernel).toBeLessThanOrEqual(y.guest);
-            for (const r of EXIT_REASONS) expect(c.vmEntries[r]).toBe(c.vmExits[r]);
-            if (c.mode === "pv") expect(c.totalExits).toBe(0);
-            expect(c.memory.backedPages + c.memory.balloonedPages).toBeLessThanOrEqual(
-              (CAPS.memoryMiB * 1024) / 4,
-            );
+            expect(host.catchUp(host.nowMs + gap * 1000).steps).toBeLessThanOrEqual(CATCH_UP_MAX_STEPS);
+          });
+          for (const id of host.vmIds()) {
+            const { vcpus, at } = added.get(id)!;
+            for (const windowMs of [undefined, 10_000, 60_000, 90_000, 10 * MINUTE, HOUR]) {
+              const c = host.vmCounters(id, windowMs);
+              const y = c.cycles;
+              if (windowMs === undefined) expect(c.windowMs).toBe(host.nowMs - at);
+              expect(y.capacity).toBe((vcpus * host.freqHz * c.windowMs) / 1000);
+              expect(y.guest + y.hypervisor + y.steal + y.idle).toBe(y.capacity);
+              for (const v of [y.guest, y.hypervisor, y.steal, y.idle, y.dom0, y.backend, y.translation]) {
+                expect(v).toBeGreaterThanOrEqual(0);
+              }
+              expect(y.guestKernel).toBeLessThanOrEqual(y.guest);
+              for (const r of EXIT_REASONS) expect(c.vmEntries[r]).toBe(c.vmExits[r]);
+              if (c.mode === "pv") expect(c.totalExits).toBe(0);
+              expect(c.memory.backedPages + c.memory.balloonedPages).toBeLessThanOrEqual(
+                (CAPS.memoryMiB * 1024) / 4,
+              );
+            }
           }
-        }
-        for (const windowMs of [undefined, 30_000, 10 * MINUTE]) {
-          const s = host.hostSummary(windowMs);
-          const h = s.cycles;
-          expect(h.capacity).toBe((host.host.threads * host.freqHz * s.windowMs) / 1000);
-          expect(h.guest + h.hypervisor + h.backend + h.dom0 + h.hostOs + h.idle).toBe(h.capacity);
-          // Rounding each VM's share may overshoot by under a cycle per VM and second, and a stretch repeats
-          // its second's; real overbooking would be billions of cycles.
-          expect(h.idle).toBeGreaterThanOrEqual(-(host.vmIds().length + 2) * (s.windowMs / 1000));
-        }
-      }),
-      { numRuns: 40 },
-    );
-  });
+          for (const windowMs of [undefined, 30_000, 10 * MINUTE]) {
+            const s = host.hostSummary(windowMs);
+            const h = s.cycles;
+            expect(h.capacity).toBe((host.host.threads * host.freqHz * s.windowMs) / 1000);
+            expect(h.guest + h.hypervisor + h.backend + h.dom0 + h.hostOs + h.idle).toBe(h.capacity);
+            // Rounding each VM's share may overshoot by under a cycle per VM and second, and a stretch repeats
+            // its second's; real overbooking would be billions of cycles.
+            expect(h.idle).toBeGreaterThanOrEqual(-(host.vmIds().length + 2) * (s.windowMs / 1000));
+          }
+        }),
+        { numRuns: 40 },
+      );
+    },
+    SLOW_MS,
+  );
 
   it("answers windows of up to a minute from single seconds: the last minute is stepped exactly", () => {
     const host = filledHost(
@@ -191,57 +202,61 @@ describe("catching up a long gap", () => {
     expect(host.vmCounters("vm-0", 61_000).windowMs).toBeGreaterThanOrEqual(61_000);
   });
 
-  it("agrees with a second-by-second run over an hour of steady load: hosts within 3%, guests within 12%", () => {
-    // The spread comes from each stretch standing on one drawn second: a guest's hour rests on about 20
-    // draws of its jitter (10% for io_intensive), so ~2.2% one sigma per guest and far less per host.
-    const hosts: HostDescription[] = [
-      { kind: "nitro", sockets: 1, coresPerSocket: 12, threadsPerCore: 2 },
-      {
-        kind: "xen",
-        sockets: 1,
-        coresPerSocket: 12,
-        threadsPerCore: 2,
-        dom0: { vcpus: 4 },
-        xenGuestMode: "hvm",
-      },
-      { kind: "type2", sockets: 1, coresPerSocket: 12, threadsPerCore: 2 },
-      // Contended: pooled vCPUs at twice the threads, so steal is in play.
-      {
-        kind: "xen",
-        sockets: 1,
-        coresPerSocket: 12,
-        threadsPerCore: 2,
-        overcommitRatio: 2,
-        dom0: { vcpus: 4 },
-        optimizations: { cpuAffinity: false },
-      },
-    ];
-    const steady: ProfileName[] = ["cpu_intensive", "memory_intensive", "io_intensive"];
-    for (const [n, description] of hosts.entries()) {
-      const caught = filledHost(description, steady, n + 1);
-      const stepped = filledHost(description, steady, n + 1);
-      expect(caught.catchUp(HOUR).steps).toBeLessThan(100);
-      stepped.advance(HOUR);
-      const a = caught.hostSummary();
-      const b = stepped.hostSummary();
-      expect(a.cycles.capacity).toBe(b.cycles.capacity);
-      for (const k of ["guest", "hypervisor", "dom0", "backend", "steal", "hostOs", "idle"] as const) {
-        if (b.cycles[k] > b.cycles.capacity * 0.001)
-          expect(relativeGap(a.cycles[k], b.cycles[k])).toBeLessThan(0.03);
+  it(
+    "agrees with a second-by-second run over an hour of steady load: hosts within 3%, guests within 12%",
+    () => {
+      // The spread comes from each stretch standing on one drawn second: a guest's hour rests on about 20
+      // draws of its jitter (10% for io_intensive), so ~2.2% one sigma per guest and far less per host.
+      const hosts: HostDescription[] = [
+        { kind: "nitro", sockets: 1, coresPerSocket: 12, threadsPerCore: 2 },
+        {
+          kind: "xen",
+          sockets: 1,
+          coresPerSocket: 12,
+          threadsPerCore: 2,
+          dom0: { vcpus: 4 },
+          xenGuestMode: "hvm",
+        },
+        { kind: "type2", sockets: 1, coresPerSocket: 12, threadsPerCore: 2 },
+        // Contended: pooled vCPUs at twice the threads, so steal is in play.
+        {
+          kind: "xen",
+          sockets: 1,
+          coresPerSocket: 12,
+          threadsPerCore: 2,
+          overcommitRatio: 2,
+          dom0: { vcpus: 4 },
+          optimizations: { cpuAffinity: false },
+        },
+      ];
+      const steady: ProfileName[] = ["cpu_intensive", "memory_intensive", "io_intensive"];
+      for (const [n, description] of hosts.entries()) {
+        const caught = filledHost(description, steady, n + 1);
+        const stepped = filledHost(description, steady, n + 1);
+        expect(caught.catchUp(HOUR).steps).toBeLessThan(100);
+        stepped.advance(HOUR);
+        const a = caught.hostSummary();
+        const b = stepped.hostSummary();
+        expect(a.cycles.capacity).toBe(b.cycles.capacity);
+        for (const k of ["guest", "hypervisor", "dom0", "backend", "steal", "hostOs", "idle"] as const) {
+          if (b.cycles[k] > b.cycles.capacity * 0.001)
+            expect(relativeGap(a.cycles[k], b.cycles[k])).toBeLessThan(0.03);
+        }
+        expect(relativeGap(a.offload.network.total, b.offload.network.total)).toBeLessThan(0.03);
+        expect(relativeGap(a.offload.storage.total, b.offload.storage.total)).toBeLessThan(0.03);
+        for (const id of caught.vmIds()) {
+          const x = caught.vmCounters(id);
+          const y = stepped.vmCounters(id);
+          expect(relativeGap(x.cycles.guest, y.cycles.guest)).toBeLessThan(0.12);
+          expect(relativeGap(x.cycles.hypervisor, y.cycles.hypervisor)).toBeLessThan(0.12);
+          expect(relativeGap(x.io.packets, y.io.packets)).toBeLessThan(0.12);
+          // First touches follow the same rate, so about as much memory ends up backed.
+          expect(relativeGap(x.memory.backedPages, y.memory.backedPages)).toBeLessThan(0.12);
+        }
       }
-      expect(relativeGap(a.offload.network.total, b.offload.network.total)).toBeLessThan(0.03);
-      expect(relativeGap(a.offload.storage.total, b.offload.storage.total)).toBeLessThan(0.03);
-      for (const id of caught.vmIds()) {
-        const x = caught.vmCounters(id);
-        const y = stepped.vmCounters(id);
-        expect(relativeGap(x.cycles.guest, y.cycles.guest)).toBeLessThan(0.12);
-        expect(relativeGap(x.cycles.hypervisor, y.cycles.hypervisor)).toBeLessThan(0.12);
-        expect(relativeGap(x.io.packets, y.io.packets)).toBeLessThan(0.12);
-        // First touches follow the same rate, so about as much memory ends up backed.
-        expect(relativeGap(x.memory.backedPages, y.memory.backedPages)).toBeLessThan(0.12);
-      }
-    }
-  });
+    },
+    SLOW_MS,
+  );
 
   it("replays the same counters from the same seeds and calls, through a snapshot and restore too", () => {
     const build = () =>
@@ -275,50 +290,58 @@ describe("catching up a long gap", () => {
 describe("the burst chain over a stretch", () => {
   const bursty = PROFILES.bursty;
 
-  it("ends a run of m seconds in the state m one-second steps would, in law", () => {
-    const trials = 20_000;
-    for (const m of [1, 7, 40, 500]) {
-      let jumped = 0;
-      let stepped = 0;
-      const rng = new Rng(m);
-      for (let t = 0; t < trials; t++) {
-        const a = { burstOn: false };
-        runBurstChain(bursty, rng, a, m);
-        if (a.burstOn) jumped++;
-        const b = { burstOn: false };
-        for (let s = 0; s < m; s++) sampleActivity(bursty, rng, b);
-        if (b.burstOn) stepped++;
-      }
-      // Two binomial estimates of the same chance: 4 sigma of their difference is under 0.02.
-      expect(Math.abs(jumped - stepped) / trials).toBeLessThan(0.02);
-    }
-  });
-
-  it("draws a stretch's second in a burst as often as a uniformly chosen second of the stretch is in one", () => {
-    const trials = 20_000;
-    const inBurst = (activity: number) => activity > 1; // 0.9 / 0.3 in a burst, 0.05 / 0.3 out of one
-    for (const [length, startOn] of [
-      [5, false],
-      [40, false],
-      [40, true],
-      [600, false],
-    ] as const) {
-      const rng = new Rng(length);
-      let drawn = 0;
-      let chosen = 0;
-      for (let t = 0; t < trials; t++) {
-        if (inBurst(sampleStretchActivity(bursty, rng, { burstOn: startOn }, length))) drawn++;
-        // The same stretch second by second, and one of its seconds picked at random.
-        const pick = Math.floor(rng.next() * length);
-        const state = { burstOn: startOn };
-        for (let s = 0; s < length; s++) {
-          const activity = sampleActivity(bursty, rng, state);
-          if (s === pick && inBurst(activity)) chosen++;
+  it(
+    "ends a run of m seconds in the state m one-second steps would, in law",
+    () => {
+      const trials = 20_000;
+      for (const m of [1, 7, 40, 500]) {
+        let jumped = 0;
+        let stepped = 0;
+        const rng = new Rng(m);
+        for (let t = 0; t < trials; t++) {
+          const a = { burstOn: false };
+          runBurstChain(bursty, rng, a, m);
+          if (a.burstOn) jumped++;
+          const b = { burstOn: false };
+          for (let s = 0; s < m; s++) sampleActivity(bursty, rng, b);
+          if (b.burstOn) stepped++;
         }
+        // Two binomial estimates of the same chance: 4 sigma of their difference is under 0.02.
+        expect(Math.abs(jumped - stepped) / trials).toBeLessThan(0.02);
       }
-      expect(Math.abs(drawn - chosen) / trials).toBeLessThan(0.02);
-    }
-  });
+    },
+    SLOW_MS,
+  );
+
+  it(
+    "draws a stretch's second in a burst as often as a uniformly chosen second of the stretch is in one",
+    () => {
+      const trials = 20_000;
+      const inBurst = (activity: number) => activity > 1; // 0.9 / 0.3 in a burst, 0.05 / 0.3 out of one
+      for (const [length, startOn] of [
+        [5, false],
+        [40, false],
+        [40, true],
+        [600, false],
+      ] as const) {
+        const rng = new Rng(length);
+        let drawn = 0;
+        let chosen = 0;
+        for (let t = 0; t < trials; t++) {
+          if (inBurst(sampleStretchActivity(bursty, rng, { burstOn: startOn }, length))) drawn++;
+          // The same stretch second by second, and one of its seconds picked at random.
+          const pick = Math.floor(rng.next() * length);
+          const state = { burstOn: startOn };
+          for (let s = 0; s < length; s++) {
+            const activity = sampleActivity(bursty, rng, state);
+            if (s === pick && inBurst(activity)) chosen++;
+          }
+        }
+        expect(Math.abs(drawn - chosen) / trials).toBeLessThan(0.02);
+      }
+    },
+    SLOW_MS,
+  );
 
   it("never flips a chain whose means say it cannot leave, and alternates one that must every second", () => {
     const rng = new Rng(1);
