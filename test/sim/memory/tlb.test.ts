@@ -89,13 +89,15 @@ describe("TLB tags: VPID, PCID and global pages", () => {
   it("serves a global entry to every process, from the kernel tables they share (SDM Vol. 3A §4.10.2.4)", () => {
     const host = new HostMemory(8 * GiB);
     host.createVm("vm", GiB, { vcpus: 1 });
+    host.touch("vm", 2, USER, true);
     const first = host.touch("vm", 1, KERNEL, true);
-    // Process 2 never touched the kernel page: its tables already map it, and the TLB already has it.
+    // Process 2 existed before the kernel mapped the page and never touched it: its tables map it
+    // all the same, and the TLB already has it.
     const t = host.translate("vm", 2, KERNEL);
     expect(t.tlbHit).toBe(true);
     expect(t.hpa).toBe(first.hpa);
     expect(host.vm("vm").guestLeaf(2, Number(KERNEL & 0xffffffffffffn))?.global).toBe(true);
-    expect(host.vm("vm").guestLeaf(2, USER)).toBeNull();
+    expect(host.vm("vm").guestLeaf(1, USER)).toBeNull();
   });
 
   it("drops a kernel page's global entry for every process when the kernel unmaps it (INVLPG, SDM Vol. 3A §4.10.4.1)", () => {
@@ -136,6 +138,23 @@ describe("TLBs of hardware threads, shared by the vCPUs scheduled on them", () =
         expect(again.tlbHit).toBe(keptAcrossVmTransition(b.vpid));
         expect(again.hpa).toBe(mine);
       }
+    },
+  );
+
+  it.each([true, false])(
+    "empties the paging-structure caches at a VM entry only without VPID (SDM Vol. 3C §28.3.3.1; vpid %s)",
+    (vpid) => {
+      const host = new HostMemory(8 * GiB);
+      host.createVm("a", GiB, { vpid, vcpus: 1, threads: [2], pageWalkCache: { guest: 32, nested: 0 } });
+      host.createVm("b", GiB, { vcpus: 1, threads: [2] });
+      // Two pages under one page table: the second walk starts from the cached directory entry.
+      host.touch("a", 1, USER, false);
+      host.touch("a", 1, USER + PAGE_4K, false);
+      host.touch("b", 1, USER, false);
+      // Whatever the TLB kept, A walks again on its return, which shows what the caches kept.
+      host.vm("a").tlbs[0].flushAll();
+      const t = host.translate("a", 1, USER + PAGE_4K);
+      expect(t.pwcStartLevel !== null).toBe(keptAcrossVmTransition(vpid));
     },
   );
 
