@@ -377,6 +377,8 @@ export class Tlb {
 
   /** Replaces this TLB's contents with a snapshot's (taken from a TLB of the same geometry). */
   load(s: TlbSnapshot): void {
+    if (s.fifo.length !== this.arrays().reduce((n, a) => n + a.sets, 0))
+      throw new RangeError("TLB snapshot of another geometry");
     let setOff = 0;
     for (const a of this.arrays()) {
       a.tag.fill(-1);
