@@ -64,14 +64,23 @@ const PAGE_SIZES: Record<PageSizeName, number> = { "4K": PAGE_4K, "2M": PAGE_2M,
  * The memory model's options for an instance. Xen-era guests here are paravirtualized, so
  * by default the hypervisor shadows their page tables; everything else runs on EPT.
  */
-export function memoryOptions(p: PagingOptions, hypervisor: HostHypervisor, vcpus: number): VmMemoryOptions {
+export function memoryOptions(
+  p: PagingOptions,
+  hypervisor: HostHypervisor,
+  vcpus: number,
+  threads: number[] = [],
+): VmMemoryOptions {
   return {
     vcpus,
+    // vCPUs pinned to host threads share those threads' TLBs with whatever else runs there.
+    ...(threads.length === vcpus ? { threads } : {}),
     mode: p.mode ?? (hypervisor === "xen" ? "shadow" : "ept"),
     ...(p.guestLevels ? { guestLevels: p.guestLevels } : {}),
     ...(p.eptLevels ? { eptLevels: p.eptLevels } : {}),
     ...(p.guestPageSize ? { guestPageSize: PAGE_SIZES[p.guestPageSize] } : {}),
     ...(p.eptPageSize ? { eptPageSize: PAGE_SIZES[p.eptPageSize] } : {}),
+    ...(p.vpid !== undefined ? { vpid: p.vpid } : {}),
+    ...(p.pcid !== undefined ? { pcid: p.pcid } : {}),
     ...(p.tagged !== undefined ? { tagged: p.tagged } : {}),
     ...(p.pageWalkCache ? { pageWalkCache: p.pageWalkCache } : {}),
   };
@@ -252,7 +261,7 @@ export class HostModel {
     this.memory.createVm(
       i.instanceId,
       i.memoryMiB * MIB,
-      memoryOptions(i.paging ?? {}, this.host.hypervisor, i.vcpus),
+      memoryOptions(i.paging ?? {}, this.host.hypervisor, i.vcpus, i.threads),
     );
     this.memoryChanged.add(vm.instance.instanceId);
   }

@@ -31,6 +31,14 @@ export interface PagingOptions {
   eptLevels?: 4 | 5;
   guestPageSize?: PageSizeName;
   eptPageSize?: PageSizeName;
+  /** Tag TLB entries with the VM's VPID (default true). */
+  vpid?: boolean;
+  /** Tag TLB entries with the address space's PCID (default true). */
+  pcid?: boolean;
+  /**
+   * @deprecated vpid and pcid together. Records stored before the two were separate carry it, and
+   * clients may still send it, so it stays: it sets both, and may not contradict either.
+   */
   tagged?: boolean;
   pageWalkCache?: { guest: number; nested: number };
 }

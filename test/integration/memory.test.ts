@@ -115,6 +115,41 @@ describe("memory virtualization through the API", () => {
     expect(res.body.detail).toContain("body.paging.guestLevels");
   });
 
+  it("tags TLB entries with VPID and PCID as chosen, and reads the deprecated tagged as both", async () => {
+    const zone = freshZone();
+    await addHosts(zone, "m5", 2);
+    const noPcid = (
+      await launch({ instanceType: "m5.large", availabilityZone: zone, paging: { pcid: false } })
+    ).body.instances[0].instanceId;
+    const summary = await call<{ vpid: boolean; pcid: boolean; threads: number[] }>(
+      "GET",
+      `/v1/instances/${noPcid}/memory`,
+    );
+    expect(summary.body).toMatchObject({ vpid: true, pcid: false });
+    expect(summary.body.threads).toHaveLength(2);
+    // Process 1, then 2, then 1 again on one vCPU: without PCIDs the CR3 writes drop the user page,
+    // and the kernel's global page stays.
+    for (const address of ["0x400000", "0xffff800000400000"]) await translate(noPcid, { address });
+    await translate(noPcid, { address: "0x400000", addressSpace: 2 });
+    expect((await translate(noPcid, { address: "0x400000" })).body.tlbHit).toBe(false);
+    expect((await translate(noPcid, { address: "0xffff800000400000" })).body.tlbHit).toBe(true);
+
+    const legacy = await launch({
+      instanceType: "m5.large",
+      availabilityZone: zone,
+      paging: { tagged: false },
+    });
+    expect(legacy.status).toBe(201);
+    const id = legacy.body.instances[0].instanceId;
+    const tags = await call<{ vpid: boolean; pcid: boolean }>("GET", `/v1/instances/${id}/memory`);
+    expect(tags.body).toMatchObject({ vpid: false, pcid: false });
+
+    const contradiction = await launch({ instanceType: "m5.large", paging: { tagged: true, vpid: false } });
+    expect(contradiction.status).toBe(400);
+    expect(contradiction.body.detail).toContain("paging");
+    expect(contradiction.body.detail).toContain("vpid");
+  });
+
   it("walks a Xen PV guest's shadow tables in one dimension", async () => {
     const zone = freshZone();
     await addHosts(zone, "m4", 1);

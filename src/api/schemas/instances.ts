@@ -89,7 +89,17 @@ export const Paging = z
     eptLevels: level.optional(),
     guestPageSize: pageSize.optional().openapi({ description: "largest leaf the guest maps" }),
     eptPageSize: pageSize.optional().openapi({ description: "largest leaf the hypervisor installs" }),
-    tagged: z.boolean().optional().openapi({ description: "VPID/PCID-tagged TLBs" }),
+    vpid: z
+      .boolean()
+      .optional()
+      .openapi({ description: "tag TLB entries with the VM's VPID, so VM exits keep them (default true)" }),
+    pcid: z.boolean().optional().openapi({
+      description: "tag TLB entries with the process's PCID, so CR3 writes keep them (default true)",
+    }),
+    tagged: z.boolean().optional().openapi({
+      deprecated: true,
+      description: "vpid and pcid together; use those. Must not contradict either",
+    }),
     pageWalkCache: z
       .strictObject({ guest: z.number().int().min(0).max(256), nested: z.number().int().min(0).max(256) })
       .optional(),

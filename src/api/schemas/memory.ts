@@ -71,6 +71,7 @@ export const EntryFlags = z
     accessed: z.boolean(),
     dirty: z.boolean(),
     largePage: z.boolean(),
+    global: z.boolean().openapi({ description: "G bit: kept across CR3 writes without PCID" }),
   })
   .openapi("EntryFlags");
 
@@ -96,6 +97,10 @@ export const Walk = z
     gva: address,
     write: z.boolean(),
     tlbHit: z.boolean(),
+    tlbLevel: z
+      .union([z.literal(1), z.literal(2)])
+      .nullable()
+      .openapi({ description: "which TLB answered: 1 the first level, 2 the shared second level" }),
     hpa: address.nullable(),
     gpa: address.nullable(),
     pageSize: pageSize.nullable(),
@@ -144,6 +149,12 @@ const VmMemory = z.object({
   vmId: InstanceId,
   memoryBytes: count,
   mode: z.enum(["ept", "shadow"]),
+  vpid: z.boolean(),
+  pcid: z.boolean(),
+  threads: z
+    .array(z.number().int().min(0))
+    .max(MAX_HOST_VMS)
+    .openapi({ description: "the host thread of each vCPU; empty when each vCPU has TLBs of its own" }),
   guestLevels: z.number().int(),
   eptLevels: z.number().int(),
   vcpus: z.number().int(),
@@ -155,7 +166,14 @@ const VmMemory = z.object({
   guestLeaves: leaves,
   pageTableBytes: z.object({ guest: count, ept: count, shadow: count }),
   hostFrames: count,
-  tlb: z.object({ hits: count, misses: count, hitRate: z.number(), flushes: count, invalidations: count }),
+  tlb: z.object({
+    hits: count,
+    misses: count,
+    hitRate: z.number(),
+    secondLevelHits: count.openapi({ description: "hits the second-level TLB answered (part of hits)" }),
+    flushes: count,
+    invalidations: count,
+  }),
   walks: z.object({
     count: count,
     memoryReferences: count,

@@ -51,6 +51,8 @@ export const PTE_US = 0x4;
 export const PTE_A = 0x20;
 export const PTE_D = 0x40;
 export const PTE_PS = 0x80;
+/** Global: MOV to CR3 keeps the translation, and it serves every PCID (SDM Vol. 3A §4.10.2.4). */
+export const PTE_G = 0x100;
 
 // EPT entry bits: read/write/execute, large page, accessed/dirty.
 export const EPT_R = 0x1;

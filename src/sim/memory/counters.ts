@@ -50,8 +50,18 @@ export const C = {
   guest1g: 23,
   /** Live shadow-table leaves. */
   shadowLeaves: 24,
+  /** Accesses a TLB answered, at either level, on whichever thread the vCPU ran. */
+  tlbHits: 25,
+  /** Accesses that missed both TLB levels and walked. */
+  tlbMisses: 26,
+  /** The part of tlbHits the second-level TLB answered after a first-level miss. */
+  stlbHits: 27,
+  /** Flushes of a whole context, VPID or TLB this VM caused (MOV to CR3, VM transitions, INVEPT, INVVPID). */
+  tlbFlushes: 28,
+  /** TLB entries those flushes and the VM's page invalidations dropped. */
+  tlbInvalidations: 29,
 } as const;
-export const NCOUNTERS = 25;
+export const NCOUNTERS = 30;
 
 /** The counter each exit reason increments beside `exits`. */
 export const EXIT_COUNTER: Record<MemoryExitReason, number> = {

@@ -1,18 +1,24 @@
 // The guest kernel's side of its page tables: it creates an address space, maps a page on a page
-// fault (the largest leaf its policy allows), zeroes what it hands out, and unmaps.
+// fault (the largest leaf its policy allows), zeroes what it hands out, and unmaps. Like Linux without
+// page-table isolation, it maps itself in the upper half of every address space, from tables all of
+// them share, with global leaves (CR4.PGE set).
 
 import {
+  ENTRIES,
   entryFrame,
   leafBytes,
   leafLevel,
   leafOrder,
+  MAX_ASID,
   ORDER_4K,
   type Order,
   PAGE_4K,
+  PTE_G,
   PTE_P,
   PTE_PS,
   PTE_RW,
   PTE_US,
+  SPAN,
 } from "./constants";
 import { C } from "./counters";
 import { handleEptViolation } from "./ept";
@@ -24,11 +30,24 @@ import type { VmMemory } from "./vm";
 const GUEST_DATA = 1;
 const GUEST_PT = 2;
 
-/** A new process: its top-level table (CR3), and under shadow paging the hypervisor's shadow root. */
+/**
+ * A new process: its top-level table (CR3), whose upper half points at the kernel's tables as every
+ * other process's does (Linux copies them from init_mm's), and under shadow paging the hypervisor's
+ * shadow root.
+ */
 export function createSpace(vm: VmMemory, asid: number): void {
   const gfn = guestFrame(vm, ORDER_4K, GUEST_PT);
   guestZero(vm, gfn * PAGE_4K, PAGE_4K);
-  vm.gRoot[asid] = vm.gpt.dir.alloc(gfn);
+  const root = vm.gpt.dir.alloc(gfn);
+  const other = vm.gRoot.findIndex((slot) => slot >= 0);
+  if (other >= 0) {
+    // A table nothing walks yet: under shadow paging the copy is no write to a protected page.
+    const dir = vm.gpt.dir;
+    const from = vm.gRoot[other] * ENTRIES + KERNEL_INDEX;
+    dir.entries.copyWithin(root * ENTRIES + KERNEL_INDEX, from, from + ENTRIES - KERNEL_INDEX);
+    (dir.child as Int32Array).copyWithin(root * ENTRIES + KERNEL_INDEX, from, from + ENTRIES - KERNEL_INDEX);
+  }
+  vm.gRoot[asid] = root;
   if (vm.sRoot !== null && vm.spt !== null) vm.sRoot[asid] = vm.spt.dir.alloc(vm.hostFrame(ORDER_4K, true));
 }
 
@@ -61,18 +80,28 @@ function guestZero(vm: VmMemory, gpa: number, bytes: number): void {
   }
 }
 
+/** First top-level index of the kernel's half of the address space. */
+const KERNEL_INDEX = ENTRIES / 2;
+
+/** True for pages in the upper (kernel) half of the canonical address space. */
+export function inKernelHalf(vm: VmMemory, vpn: number): boolean {
+  return Math.floor(vpn / SPAN[vm.guestLevels]) >= KERNEL_INDEX;
+}
+
 /** The guest kernel's page-fault handler: maps gva with the largest leaf that fits. */
 function guestMap(vm: VmMemory, asid: number, gva: number): void {
   const gpt = vm.gpt;
   const root = vm.gRoot[asid];
   const vpn = Math.floor(gva / PAGE_4K);
+  const global = inKernelHalf(vm, vpn) ? PTE_G : 0;
   for (let level = leafLevel(vm.opts.guestPageSize); level >= 1; level--) {
     if (!gpt.regionFree(root, vpn, level)) continue;
     const gfn = guestFrame(vm, leafOrder(level), GUEST_DATA);
     if (gfn < 0) continue;
     guestZero(vm, gfn * PAGE_4K, leafBytes(level));
     const slot = guestTableFor(vm, root, vpn, level);
-    const leaf = gfn * PAGE_4K + PTE_P + PTE_RW + PTE_US + (level > 1 ? PTE_PS : 0);
+    const user = global === 0 ? PTE_US : 0;
+    const leaf = gfn * PAGE_4K + PTE_P + PTE_RW + user + global + (level > 1 ? PTE_PS : 0);
     writeGuestLeaf(vm, gpt.pool(level), gpt.index(slot, vpn, level), leaf);
     vm.counters[C.guest4k + level - 1]++;
     return;
@@ -90,8 +119,24 @@ function guestTableFor(vm: VmMemory, root: number, vpn: number, level: number): 
     // Linking the table is a store into the table above, as any guest PTE write is.
     ptWrite(vm);
     slot = gpt.link(slot, vpn, l, gfn);
+    if (l === gpt.levels && inKernelHalf(vm, vpn)) shareKernelEntry(vm, root, vpn);
   }
   return slot;
+}
+
+/** A new top-level kernel entry goes into every address space's table (Linux's sync_global_pgds). */
+function shareKernelEntry(vm: VmMemory, root: number, vpn: number): void {
+  const gpt = vm.gpt;
+  const i = gpt.index(root, vpn, gpt.levels);
+  const child = gpt.dir.child as Int32Array;
+  for (let a = 0; a <= MAX_ASID; a++) {
+    const r = vm.gRoot[a];
+    if (r < 0 || r === root) continue;
+    const j = gpt.index(r, vpn, gpt.levels);
+    ptWrite(vm);
+    gpt.dir.entries[j] = gpt.dir.entries[i];
+    child[j] = child[i];
+  }
 }
 
 /** A guest store of a leaf entry. */
@@ -118,13 +163,19 @@ export function unmapGuest(vm: VmMemory, asid: number, gva: number): boolean {
   writeGuestLeaf(vm, pool, i, 0);
   vm.guestAlloc.free(entryFrame(e), leafOrder(l), GUEST_DATA);
   vm.counters[C.guest4k + l - 1]--;
-  if (vm.shadow) zapShadow(vm, asid, gva, leafBytes(l));
+  if (vm.shadow) {
+    // A kernel page is unmapped from every address space at once, and so from every shadow of one.
+    if (inKernelHalf(vm, Math.floor(gva / PAGE_4K))) {
+      for (let a = 0; a <= MAX_ASID; a++) if (vm.gRoot[a] >= 0) zapShadow(vm, a, gva, leafBytes(l));
+    } else zapShadow(vm, asid, gva, leafBytes(l));
+  }
+  // The guest's INVLPG on this vCPU and its shootdown IPIs to the others. A large page may sit in the
+  // TLB as many smaller entries: they all go, and a global one goes from every PCID.
+  const ctx = vm.ctx(asid);
   for (let v = 0; v < vm.tlbs.length; v++) {
     if (vm.shadow) vm.vmExit("invlpg", v);
-    const ctx = vm.tagged ? vm.vpid * 4096 + asid : 0;
-    // A large guest page may sit in the TLB as many smaller entries: drop the context.
-    if (l === 1) vm.tlbs[v].invalidatePage(gva, ctx);
-    else vm.tlbs[v].flushContext(ctx);
+    const tlb = vm.tlbs[v];
+    if (vm.holdsEntriesIn(tlb)) vm.counters[C.tlbInvalidations] += tlb.invalidatePage(gva, ctx, leafBytes(l));
     vm.flushPwc(v);
   }
   return true;

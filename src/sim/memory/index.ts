@@ -1,11 +1,13 @@
-// The memory of one physical host: frames shared by its VMs, each VM's two-level translation.
-// This is the facade a Host Durable Object holds; see vm.ts for the model and its sources.
+// The memory of one physical host: frames shared by its VMs, each VM's two-level translation, and
+// the TLBs of the hardware threads its vCPUs run on. This is the facade a Host Durable Object holds;
+// see vm.ts for the model and its sources.
 
 import { MAX_ASID, PAGE_4K, type PageSize } from "./constants";
 import { C } from "./counters";
 import { FrameAllocator, type FrameAllocatorSnapshot, HostMemoryExhausted, MAX_OWNER } from "./frames";
 import type { VmMemoryOptions } from "./options";
 import { restoreVm, snapshotVm, type VmMemorySnapshot } from "./persist";
+import { DEFAULT_TLB, Tlb, type TlbConfig, type TlbSnapshot } from "./tlb";
 import { type Translation, traceTranslate } from "./trace";
 import { type TouchResult, VmMemory } from "./vm";
 
@@ -13,7 +15,7 @@ export { PAGE_1G, PAGE_2M, PAGE_4K, type PageSize } from "./constants";
 export { HostMemoryExhausted, IsolationError } from "./frames";
 export { resolveOptions, type VmMemoryOptions } from "./options";
 export type { VmMemorySnapshot } from "./persist";
-export { DEFAULT_TLB, type TlbConfig } from "./tlb";
+export { DEFAULT_TLB, type TlbConfig, type TlbGeometry } from "./tlb";
 export type { EptWalkTrace, GuestLevelStep, MemoryReference, Translation } from "./trace";
 export { type TouchResult, VmMemory } from "./vm";
 
@@ -21,6 +23,11 @@ export interface VmMemorySummary {
   vmId: string;
   memoryBytes: number;
   mode: "ept" | "shadow";
+  /** TLB entries tagged with the VM's VPID, and with each address space's PCID. */
+  vpid: boolean;
+  pcid: boolean;
+  /** The host thread of each vCPU; empty when each vCPU has TLBs of its own. */
+  threads: number[];
   guestLevels: number;
   eptLevels: number;
   vcpus: number;
@@ -35,7 +42,15 @@ export interface VmMemorySummary {
   guestLeaves: { "4k": number; "2m": number; "1g": number };
   pageTableBytes: { guest: number; ept: number; shadow: number };
   hostFrames: number;
-  tlb: { hits: number; misses: number; hitRate: number; flushes: number; invalidations: number };
+  tlb: {
+    hits: number;
+    misses: number;
+    hitRate: number;
+    /** Hits the second-level TLB answered after a first-level miss (part of `hits`). */
+    secondLevelHits: number;
+    flushes: number;
+    invalidations: number;
+  };
   walks: {
     count: number;
     memoryReferences: number;
@@ -71,10 +86,19 @@ export interface HostMemorySummary {
   owners: Array<{ vmId: string; frames: number; bytes: number }>;
 }
 
+/**
+ * Version 2 added the hardware threads' TLBs and the VMs' TLB tags and threads; a version-1 snapshot
+ * restores with its TLB entries dropped (a TLB may drop any entry) and its `tagged` option read as
+ * vpid and pcid.
+ */
 export interface HostMemorySnapshot {
-  version: 1;
+  version: 1 | 2;
   hostBytes: number;
   frames: FrameAllocatorSnapshot;
+  /** Geometry of the threads' TLBs (version 2). */
+  tlb?: TlbConfig;
+  /** The TLBs of the threads vCPUs have run on (version 2). */
+  threadTlbs?: Array<{ thread: number; tlb: TlbSnapshot }>;
   vms: Array<{ vmId: string; vm: VmMemorySnapshot }>;
 }
 
@@ -87,14 +111,29 @@ export class HostMemory {
   private frames: FrameAllocator;
   private vms = new Map<string, VmMemory>();
   private owners = new Map<number, string>();
+  /** The TLBs of each hardware thread a pinned vCPU has run on, shared by every vCPU scheduled there. */
+  private threadTlbs = new Map<number, Tlb>();
+  /** Geometry of the host CPU's TLBs. */
+  readonly tlbConfig: TlbConfig;
 
-  constructor(hostBytes: number) {
+  constructor(hostBytes: number, tlb: TlbConfig = DEFAULT_TLB) {
     if (!Number.isSafeInteger(hostBytes) || hostBytes <= 0 || hostBytes % (2 * 1024 * 1024) !== 0) {
       throw new RangeError("hostBytes must be a positive multiple of 2 MiB");
     }
     this.hostBytes = hostBytes;
+    this.tlbConfig = tlb;
     this.frames = new FrameAllocator(hostBytes / PAGE_4K);
   }
+
+  /** The TLBs of hardware thread `t`, made on first use. */
+  private readonly threadTlb = (t: number): Tlb => {
+    let tlb = this.threadTlbs.get(t);
+    if (!tlb) {
+      tlb = new Tlb(this.tlbConfig);
+      this.threadTlbs.set(t, tlb);
+    }
+    return tlb;
+  };
 
   /** Creates the VM's (empty) EPT; RAM is backed later, page by page, on first touch. */
   createVm(vmId: string, memoryBytes: number, options: VmMemoryOptions = {}): VmMemorySummary {
@@ -103,7 +142,7 @@ export class HostMemory {
     let owner = 1;
     while (this.owners.has(owner)) owner++;
     if (owner > MAX_OWNER) throw new RangeError("too many VMs on one host");
-    const vm = new VmMemory(this.frames, owner, memoryBytes, options);
+    const vm = new VmMemory(this.frames, owner, memoryBytes, options, false, this.threadTlb);
     this.vms.set(vmId, vm);
     this.owners.set(owner, vmId);
     return this.vmSummary(vmId);
@@ -172,14 +211,14 @@ export class HostMemory {
   vmSummary(vmId: string): VmMemorySummary {
     const vm = this.get(vmId);
     const c = vm.counters;
-    const tlb = { hits: 0, misses: 0, hitRate: 0, flushes: 0, invalidations: 0 };
-    for (const t of vm.tlbs) {
-      tlb.hits += t.hits;
-      tlb.misses += t.misses;
-      tlb.flushes += t.flushes;
-      tlb.invalidations += t.invalidations;
-    }
-    tlb.hitRate = tlb.hits + tlb.misses === 0 ? 0 : tlb.hits / (tlb.hits + tlb.misses);
+    const tlb = {
+      hits: c[C.tlbHits],
+      misses: c[C.tlbMisses],
+      hitRate: c[C.tlbHits] + c[C.tlbMisses] === 0 ? 0 : c[C.tlbHits] / (c[C.tlbHits] + c[C.tlbMisses]),
+      secondLevelHits: c[C.stlbHits],
+      flushes: c[C.tlbFlushes],
+      invalidations: c[C.tlbInvalidations],
+    };
     const backedBytes = c[C.backed] * PAGE_4K;
     const hugeBytes = c[C.ept2m] * 512 * PAGE_4K + c[C.ept1g] * 512 * 512 * PAGE_4K;
     let spaces = 0;
@@ -188,6 +227,9 @@ export class HostMemory {
       vmId,
       memoryBytes: vm.memoryBytes,
       mode: vm.opts.mode,
+      vpid: vm.vpidEnabled,
+      pcid: vm.pcidEnabled,
+      threads: [...vm.opts.threads],
       guestLevels: vm.guestLevels,
       eptLevels: vm.eptLevels,
       vcpus: vm.opts.vcpus,
@@ -253,16 +295,23 @@ export class HostMemory {
   /** Plain object of typed arrays: cheap to structured-clone into Durable Object storage. */
   snapshot(): HostMemorySnapshot {
     return {
-      version: 1,
-      hostBytes: this.hostBytes,
-      frames: this.frames.snapshot(),
+      ...this.snapshotFrames(),
       vms: [...this.vms].map(([vmId, vm]) => ({ vmId, vm: snapshotVm(vm) })),
     };
   }
 
-  /** The frame map alone: with `snapshotVm`, lets a store rewrite only what changed. */
+  /**
+   * The host-wide state alone, the frame map and the threads' TLBs: with `snapshotVm`, lets a store
+   * rewrite only what changed. Any VM's access may change a thread's TLBs, so this changes with them.
+   */
   snapshotFrames(): Omit<HostMemorySnapshot, "vms"> {
-    return { version: 1, hostBytes: this.hostBytes, frames: this.frames.snapshot() };
+    return {
+      version: 2,
+      hostBytes: this.hostBytes,
+      frames: this.frames.snapshot(),
+      tlb: this.tlbConfig,
+      threadTlbs: [...this.threadTlbs].map(([thread, tlb]) => ({ thread, tlb: tlb.snapshot() })),
+    };
   }
 
   snapshotVm(vmId: string): HostMemorySnapshot["vms"][number] {
@@ -270,11 +319,13 @@ export class HostMemory {
   }
 
   static restore(s: HostMemorySnapshot): HostMemory {
-    if (s.version !== 1) throw new RangeError(`unknown host memory snapshot version ${s.version}`);
-    const h = new HostMemory(s.hostBytes);
+    if (s.version !== 1 && s.version !== 2)
+      throw new RangeError(`unknown host memory snapshot version ${s.version}`);
+    const h = new HostMemory(s.hostBytes, s.tlb ?? DEFAULT_TLB);
     h.frames = FrameAllocator.restore(s.frames);
+    for (const { thread, tlb } of s.threadTlbs ?? []) h.threadTlb(thread).load(tlb);
     for (const { vmId, vm } of s.vms) {
-      h.vms.set(vmId, restoreVm(h.frames, vm));
+      h.vms.set(vmId, restoreVm(h.frames, vm, h.threadTlb));
       h.owners.set(vm.owner, vmId);
     }
     return h;

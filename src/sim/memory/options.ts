@@ -7,8 +7,13 @@ import { DEFAULT_TLB, type TlbConfig } from "./tlb";
 export type PagingMode = "ept" | "shadow";
 
 export interface VmMemoryOptions {
-  /** vCPUs, each with its own TLB (default 2). */
+  /** vCPUs (default 2). */
   vcpus?: number;
+  /**
+   * The host hardware thread each vCPU runs on (vCPU i on threads[i]). vCPUs scheduled on one thread,
+   * of this VM or another, share its TLBs. Empty (the default): each vCPU has TLBs of its own.
+   */
+  threads?: number[];
   /** Guest paging: 4 levels (48-bit) or 5 levels (57-bit, LA57). Default 4. */
   guestLevels?: 4 | 5;
   /** EPT levels (4, or 5 for a 57-bit guest-physical space). Default 4. */
@@ -19,8 +24,20 @@ export interface VmMemoryOptions {
   guestPageSize?: PageSize;
   /** Largest leaf the hypervisor installs in the EPT when backing is contiguous. Default 2 MiB. */
   eptPageSize?: PageSize;
+  /** Geometry of the TLBs of vCPUs that have no host thread; a host thread's TLBs are the host's. */
   tlb?: TlbConfig;
-  /** Tag TLB entries with VPID and PCID; without tags, CR3 writes and VM exits flush. Default true. */
+  /**
+   * VPID ("enable VPID"): tag TLB entries with the VM's VPID, so they survive VM exits, entries and
+   * other VMs on the thread. Without it every VM entry and exit flushes VPID 0's entries
+   * (SDM Vol. 3C §28.3.3.1). Default true.
+   */
+  vpid?: boolean;
+  /**
+   * PCID (CR4.PCIDE): tag TLB entries with the address space, so MOV to CR3 keeps them. Without it
+   * MOV to CR3 drops every entry of the VPID but the global ones (SDM Vol. 3A §4.10.4.1). Default true.
+   */
+  pcid?: boolean;
+  /** @deprecated vpid and pcid together, as one option used to mean; kept because stored instances carry it. */
   tagged?: boolean;
   /** Entries in the page-walk caches (0 = off): guest paging-structure caches and the nested TLB. */
   pageWalkCache?: { guest: number; nested: number };
@@ -28,23 +45,39 @@ export interface VmMemoryOptions {
   mmioBytes?: number;
 }
 
-export type ResolvedVmOptions = Required<VmMemoryOptions>;
+export type ResolvedVmOptions = Required<Omit<VmMemoryOptions, "tagged">>;
 
+/** Defaults filled in and every choice checked. Options stored before vpid and pcid existed carry `tagged`. */
 export function resolveOptions(o: VmMemoryOptions = {}): ResolvedVmOptions {
+  if (o.tagged !== undefined && (o.vpid ?? o.tagged) !== o.tagged) {
+    throw new RangeError("tagged (deprecated: vpid and pcid together) contradicts vpid");
+  }
+  if (o.tagged !== undefined && (o.pcid ?? o.tagged) !== o.tagged) {
+    throw new RangeError("tagged (deprecated: vpid and pcid together) contradicts pcid");
+  }
   const r: ResolvedVmOptions = {
     vcpus: o.vcpus ?? 2,
+    threads: o.threads ?? [],
     guestLevels: o.guestLevels ?? 4,
     eptLevels: o.eptLevels ?? 4,
     mode: o.mode ?? "ept",
     guestPageSize: o.guestPageSize ?? PAGE_4K,
     eptPageSize: o.eptPageSize ?? PAGE_2M,
-    tlb: o.tlb ?? DEFAULT_TLB,
-    tagged: o.tagged ?? true,
+    // Geometry stored before the second-level TLB existed lacks it.
+    tlb: { ...DEFAULT_TLB, ...o.tlb },
+    vpid: o.vpid ?? o.tagged ?? true,
+    pcid: o.pcid ?? o.tagged ?? true,
     pageWalkCache: o.pageWalkCache ?? { guest: 0, nested: 0 },
     mmioBytes: o.mmioBytes ?? 0,
   };
   if (!Number.isInteger(r.vcpus) || r.vcpus < 1 || r.vcpus > 256)
     throw new RangeError("vcpus must be 1..256");
+  if (!Array.isArray(r.threads) || (r.threads.length !== 0 && r.threads.length !== r.vcpus))
+    throw new RangeError("threads must name one host thread per vCPU, or none");
+  for (const t of r.threads)
+    if (!Number.isInteger(t) || t < 0 || t > 0xfffff) throw new RangeError("threads must be 0..1048575");
+  if (typeof r.vpid !== "boolean" || typeof r.pcid !== "boolean")
+    throw new RangeError("vpid and pcid must be true or false");
   if (r.guestLevels !== 4 && r.guestLevels !== 5) throw new RangeError("guestLevels must be 4 or 5");
   if (r.eptLevels !== 4 && r.eptLevels !== 5) throw new RangeError("eptLevels must be 4 or 5");
   if (r.mode !== "ept" && r.mode !== "shadow") throw new RangeError('mode must be "ept" or "shadow"');

@@ -2,11 +2,12 @@
 // have stored: a change to it needs a new HostMemorySnapshot version (index.ts).
 
 import { MAX_ASID } from "./constants";
+import { C, NCOUNTERS } from "./counters";
 import { FrameAllocator, type FrameAllocatorSnapshot } from "./frames";
 import type { ResolvedVmOptions } from "./options";
 import { EPT_FORMAT, PAGING_FORMAT, RadixTable } from "./radix";
 import { TablePool, type TablePoolSnapshot } from "./tables";
-import { Tlb, type TlbSnapshot } from "./tlb";
+import type { Tlb, TlbSnapshot } from "./tlb";
 import { VmMemory } from "./vm";
 
 export interface VmMemorySnapshot {
@@ -28,9 +29,24 @@ export interface VmMemorySnapshot {
   /** [asid, guest root slot, shadow root slot] triples. */
   spaces: Int32Array;
   curAsid: Int32Array;
-  tlbs: TlbSnapshot[];
+  /**
+   * The VM's own TLBs, one per vCPU, when it has no host threads; empty when the host holds them
+   * (HostMemorySnapshot.threadTlbs). Version 1 stored a first-level TLB per vCPU in another layout
+   * (LegacyTlbSnapshot): its counters are kept and its entries dropped, as a TLB may drop any entry.
+   */
+  tlbs: Array<TlbSnapshot | LegacyTlbSnapshot>;
   pwc: Float64Array | null;
   ntlb: Float64Array | null;
+}
+
+/** A version-1 TLB: every slot of the first level, and its hits, misses, flushes and invalidations. */
+export interface LegacyTlbSnapshot {
+  tag: Float64Array;
+  counters: Float64Array;
+}
+
+function isLegacy(t: TlbSnapshot | LegacyTlbSnapshot): t is LegacyTlbSnapshot {
+  return "counters" in t;
 }
 
 export function snapshotVm(vm: VmMemory): VmMemorySnapshot {
@@ -53,15 +69,22 @@ export function snapshotVm(vm: VmMemory): VmMemorySnapshot {
     eptRoot: vm.eptRoot,
     spaces: Int32Array.from(spaces),
     curAsid: vm.curAsid.slice(),
-    tlbs: vm.tlbs.map((t) => t.snapshot()),
+    tlbs: vm.ownsTlbs ? vm.tlbs.map((t) => t.snapshot()) : [],
     pwc: vm.pwc?.slice() ?? null,
     ntlb: vm.ntlb?.slice() ?? null,
   };
 }
 
-export function restoreVm(host: FrameAllocator, s: VmMemorySnapshot): VmMemory {
-  const vm = new VmMemory(host, s.owner, s.memoryBytes, s.options, true);
-  vm.counters = s.counters.slice();
+/** `threadTlb` gives the host's (already restored) TLBs of a thread, for a VM pinned to host threads. */
+export function restoreVm(
+  host: FrameAllocator,
+  s: VmMemorySnapshot,
+  threadTlb: ((thread: number) => Tlb) | null = null,
+): VmMemory {
+  const vm = new VmMemory(host, s.owner, s.memoryBytes, s.options, true, threadTlb);
+  // Counters added since the snapshot was taken start at zero.
+  vm.counters = new Float64Array(NCOUNTERS);
+  vm.counters.set(s.counters);
   vm.guestAlloc = FrameAllocator.restore(s.guestAlloc);
   const levels = s.options.guestLevels;
   vm.gpt = new RadixTable(levels, PAGING_FORMAT, TablePool.restore(s.gDir), TablePool.restore(s.gLeaf));
@@ -81,7 +104,19 @@ export function restoreVm(host: FrameAllocator, s: VmMemorySnapshot): VmMemory {
     if (vm.sRoot) vm.sRoot[s.spaces[k]] = s.spaces[k + 2];
   }
   vm.curAsid = s.curAsid.slice();
-  vm.tlbs = s.tlbs.map((t) => Tlb.restore(s.options.tlb, t));
+  s.tlbs.forEach((t, v) => {
+    if (!isLegacy(t)) vm.tlbs[v].load(t);
+    else {
+      vm.counters[C.tlbHits] += t.counters[0];
+      vm.counters[C.tlbMisses] += t.counters[1];
+      vm.counters[C.tlbFlushes] += t.counters[2];
+      vm.counters[C.tlbInvalidations] += t.counters[3];
+    }
+  });
+  // A thread's lookups count for the VM resident on it.
+  vm.tlbs.forEach((t, v) => {
+    if (t.resident === vm.key + v) t.acct = vm.counters;
+  });
   if (s.pwc) vm.pwc = s.pwc.slice();
   if (s.ntlb) vm.ntlb = s.ntlb.slice();
   return vm;

@@ -11,6 +11,7 @@ import {
   type PageSize,
   PTE_A,
   PTE_D,
+  PTE_G,
   PTE_P,
   PTE_PS,
   PTE_RW,
@@ -48,7 +49,9 @@ export function syncShadow(vm: VmMemory, asid: number, gva: number, write: boole
   // Read-only until the guest PTE is dirty, so the first write traps and sets D (dirty tracking).
   const rw = leaf.writable && (leaf.dirty || write) ? PTE_RW : 0;
   if (pool.entries[i] === 0) vm.counters[C.shadowLeaves]++;
-  pool.entries[i] = hpaBase + PTE_P + rw + PTE_US + PTE_A + (level > 1 ? PTE_PS : 0);
+  // The guest's global bit carries over, so the hardware keeps kernel entries across CR3 writes here too.
+  const global = leaf.global ? PTE_G : 0;
+  pool.entries[i] = hpaBase + PTE_P + rw + PTE_US + PTE_A + global + (level > 1 ? PTE_PS : 0);
   return true;
 }
 

@@ -18,12 +18,14 @@ import {
   type PageSize,
   PTE_A,
   PTE_D,
+  PTE_G,
   PTE_P,
   PTE_PS,
   PTE_RW,
   PTE_US,
   SPAN,
 } from "./constants";
+import { C } from "./counters";
 import type { PagingMode } from "./options";
 import type { RadixTable } from "./radix";
 import type { TablePool } from "./tables";
@@ -46,6 +48,7 @@ export interface EntryFlags {
   accessed: boolean;
   dirty: boolean;
   largePage: boolean;
+  global: boolean;
 }
 
 export interface EptWalkTrace {
@@ -78,6 +81,8 @@ export interface Translation {
   gva: number;
   write: boolean;
   tlbHit: boolean;
+  /** Which TLB answered: 1 for the first level, 2 for the second-level TLB; null on a miss. */
+  tlbLevel: 1 | 2 | null;
   hpa: number | null;
   /** The guest-physical address, from a software walk when the TLB answered. */
   gpa: number | null;
@@ -101,6 +106,7 @@ function flagsOf(e: number): EntryFlags {
     accessed: (e & PTE_A) !== 0,
     dirty: (e & PTE_D) !== 0,
     largePage: (e & PTE_PS) !== 0,
+    global: (e & PTE_G) !== 0,
   };
 }
 
@@ -176,8 +182,7 @@ export function traceTranslate(
   gva: number,
   write: boolean,
 ): Translation {
-  if (vm.curAsid[vcpu] !== asid) vm.switchCr3(vcpu, asid);
-  const ctx = vm.tagged ? vm.vpid * 4096 + asid : 0;
+  const ctx = vm.load(vcpu, asid);
   const t: Translation = {
     mode: vm.shadow ? "shadow" : "ept",
     asid,
@@ -185,6 +190,7 @@ export function traceTranslate(
     gva,
     write,
     tlbHit: false,
+    tlbLevel: null,
     hpa: null,
     gpa: null,
     pageSize: null,
@@ -195,9 +201,11 @@ export function traceTranslate(
     finalEpt: null,
     shadow: [],
   };
+  const secondLevelHits = vm.counters[C.stlbHits];
   const cached = vm.tlbs[vcpu].lookup(gva, ctx, write);
   if (cached >= 0) {
     t.tlbHit = true;
+    t.tlbLevel = vm.counters[C.stlbHits] > secondLevelHits ? 2 : 1;
     t.hpa = cached;
     const g = vm.guestLeaf(asid, gva);
     const h = g ? vm.eptLeaf(g.gpa) : null;

@@ -1,5 +1,5 @@
-// One VM's memory: the guest OS's page tables, the hypervisor's EPT (or shadow tables),
-// per-vCPU TLBs and the two-dimensional walk of Bhargava et al. (ASPLOS 2008).
+// One VM's memory: the guest OS's page tables, the hypervisor's EPT (or shadow tables), the TLBs of
+// the threads its vCPUs run on, and the two-dimensional walk of Bhargava et al. (ASPLOS 2008).
 // This file holds the hardware's hot paths; the software beside it lives in guest-os.ts (the guest
 // kernel), ept.ts (EPT violations and remaps), shadow.ts (shadow paging) and persist.ts.
 
@@ -24,6 +24,7 @@ import {
   type PageSize,
   PTE_A,
   PTE_D,
+  PTE_G,
   PTE_P,
   PTE_PS,
   PTE_RW,
@@ -60,6 +61,7 @@ export interface GuestLeaf {
   size: PageSize;
   writable: boolean;
   dirty: boolean;
+  global: boolean;
 }
 
 export interface EptLeaf {
@@ -81,7 +83,17 @@ export class VmMemory {
   readonly guestLevels: number;
   readonly eptLevels: number;
   readonly shadow: boolean;
-  readonly tagged: boolean;
+  /** "Enable VPID": entries carry this VM's VPID; without it, VPID 0 and a flush at every VM transition. */
+  readonly vpidEnabled: boolean;
+  /** CR4.PCIDE: entries carry the address space's PCID; without it, PCID 0 and a flush at every MOV to CR3. */
+  readonly pcidEnabled: boolean;
+  /** VPID and PCID tag bits of a TLB context: ctx(asid) = ctxBase + (asid & pcidMask). */
+  readonly ctxBase: number;
+  readonly pcidMask: number;
+  /** Names this VM's vCPU v on a thread as key + v (owners are 16-bit, vCPUs at most 256). */
+  readonly key: number;
+  /** The TLBs are this VM's own (no host threads): they are saved with the VM, not with the host. */
+  readonly ownsTlbs: boolean;
   counters = new Float64Array(NCOUNTERS);
   guestAlloc: FrameAllocator;
   /** The guest's page tables (GVA → GPA), one tree per address space, rooted in gRoot. */
@@ -94,6 +106,7 @@ export class VmMemory {
   /** Guest root table per address space (its frame is CR3), -1 when the process does not exist. */
   gRoot = new Int32Array(MAX_ASID + 1).fill(-1);
   sRoot: Int32Array | null = null;
+  /** The TLBs of each vCPU's thread; vCPUs that share a thread share the object. */
   tlbs: Tlb[] = [];
   curAsid: Int32Array;
   // Page-walk caches, per vCPU, direct-mapped. pwc: [tag, ctx, gfn, slot] per (vcpu, level, set).
@@ -116,6 +129,8 @@ export class VmMemory {
     memoryBytes: number,
     options: VmMemoryOptions = {},
     empty = false,
+    /** The host's TLBs of a hardware thread; without it, threads are this VM's own. */
+    threadTlb: ((thread: number) => Tlb) | null = null,
   ) {
     if (!Number.isInteger(memoryBytes) || memoryBytes < PAGE_2M || memoryBytes % PAGE_2M !== 0) {
       throw new RangeError("memoryBytes must be a positive multiple of 2 MiB");
@@ -128,12 +143,29 @@ export class VmMemory {
     this.guestLevels = this.opts.guestLevels;
     this.eptLevels = this.opts.eptLevels;
     this.shadow = this.opts.mode === "shadow";
-    this.tagged = this.opts.tagged;
+    this.vpidEnabled = this.opts.vpid;
+    this.pcidEnabled = this.opts.pcid;
+    this.ctxBase = this.vpidEnabled ? this.vpid * 4096 : 0;
+    this.pcidMask = this.pcidEnabled ? MAX_ASID : 0;
+    this.key = owner * 256;
     this.guestAlloc = new FrameAllocator(memoryBytes / PAGE_4K);
     this.gpt = new RadixTable(this.guestLevels, PAGING_FORMAT);
     this.ept = new RadixTable(this.eptLevels, EPT_FORMAT);
     this.curAsid = new Int32Array(this.opts.vcpus).fill(-1);
-    for (let v = 0; v < this.opts.vcpus; v++) this.tlbs.push(new Tlb(this.opts.tlb));
+    const threads = this.opts.threads;
+    this.ownsTlbs = threadTlb === null || threads.length === 0;
+    const own = new Map<number, Tlb>();
+    const tlbOf = (t: number): Tlb => {
+      if (threadTlb !== null) return threadTlb(t);
+      let tlb = own.get(t);
+      if (!tlb) {
+        tlb = new Tlb(this.opts.tlb);
+        own.set(t, tlb);
+      }
+      return tlb;
+    };
+    for (let v = 0; v < this.opts.vcpus; v++)
+      this.tlbs.push(threads.length === 0 ? new Tlb(this.opts.tlb) : tlbOf(threads[v]));
     this.pwcSets = this.opts.pageWalkCache.guest;
     this.ntlbSets = this.opts.pageWalkCache.nested;
     if (this.pwcSets > 0) this.pwc = new Float64Array(this.opts.vcpus * 6 * this.pwcSets * 4).fill(-1);
@@ -153,25 +185,67 @@ export class VmMemory {
    * canonical non-negative safe integer (the facade validates).
    */
   access(vcpu: number, asid: number, gva: number, write: boolean): number {
-    if (this.curAsid[vcpu] !== asid) this.switchCr3(vcpu, asid);
-    const ctx = this.tagged ? this.vpid * 4096 + asid : 0;
-    const hpa = this.tlbs[vcpu].lookup(gva, ctx, write);
+    const tlb = this.tlbs[vcpu];
+    if (tlb.resident !== this.key + vcpu || this.curAsid[vcpu] !== asid) this.load(vcpu, asid);
+    const ctx = this.ctxBase + (asid & this.pcidMask);
+    const hpa = tlb.lookup(gva, ctx, write);
     if (hpa >= 0) return hpa;
     return this.shadow
       ? this.walkShadow(vcpu, asid, gva, write, ctx)
       : this.walk2d(vcpu, asid, gva, write, ctx);
   }
 
-  /** MOV CR3: exits under shadow paging; without tags it also empties the TLB. */
+  /** Runs the vCPU on its thread with asid's CR3 loaded, and returns the TLB context its accesses use. */
+  load(vcpu: number, asid: number): number {
+    if (this.tlbs[vcpu].resident !== this.key + vcpu) this.enter(vcpu);
+    if (this.curAsid[vcpu] !== asid) this.switchCr3(vcpu, asid);
+    return this.ctx(asid);
+  }
+
+  /** The TLB context (VPID and PCID tags) of an address space. */
+  ctx(asid: number): number {
+    return this.ctxBase + (asid & this.pcidMask);
+  }
+
+  /**
+   * The vCPU takes its thread from the one that ran there last: that one's VM exit, then this one's
+   * VM entry. Each transition without VPID drops every entry tagged VPID 0 (SDM Vol. 3C §28.3.3.1),
+   * and only an untagged vCPU makes such entries, so they never outlive it on the thread; entries
+   * tagged with a VPID wait for their VM to come back.
+   */
+  enter(vcpu: number): void {
+    const tlb = this.tlbs[vcpu];
+    if (tlb.resident >= 0 && (tlb.residentUntagged || !this.vpidEnabled)) {
+      this.countFlush(tlb.flushVpid(0));
+    }
+    // Paging-structure caches are kept per vCPU here; an untagged one's entries do not survive its entry.
+    if (tlb.resident >= 0 && !this.vpidEnabled) this.flushPwc(vcpu);
+    tlb.resident = this.key + vcpu;
+    tlb.residentUntagged = !this.vpidEnabled;
+    tlb.acct = this.counters;
+  }
+
+  /**
+   * MOV to CR3: exits under shadow paging. With CR4.PCIDE = 0 every address space is PCID 0, and the
+   * write drops that PCID's entries except the global ones, and its paging-structure caches
+   * (SDM Vol. 3A §4.10.4.1). With PCIDs the guest sets bit 63, as Linux does when it returns to a PCID
+   * it still holds, and nothing is dropped.
+   */
   switchCr3(vcpu: number, asid: number): void {
     this.counters[C.cr3Switches]++;
     this.curAsid[vcpu] = asid;
     if (this.gRoot[asid] < 0) createSpace(this, asid);
     if (this.shadow) this.vmExit("cr_access", vcpu);
-    if (!this.tagged) {
-      this.tlbs[vcpu].flushAll();
+    if (!this.pcidEnabled) {
+      this.countFlush(this.tlbs[vcpu].flushContext(this.ctxBase));
       this.flushPwc(vcpu);
     }
+  }
+
+  /** Counts one flush and the entries it dropped. */
+  countFlush(dropped: number): void {
+    this.counters[C.tlbFlushes]++;
+    this.counters[C.tlbInvalidations] += dropped;
   }
 
   /**
@@ -269,6 +343,7 @@ export class VmMemory {
     }
     let refs = 0;
     let writable = true;
+    let global = false;
     let gpa = 0;
     let size: number = PAGE_4K;
     let final = false;
@@ -305,6 +380,7 @@ export class VmMemory {
           arr[i] = e;
         }
         size = SPAN_BYTES[level];
+        global = (e & PTE_G) !== 0;
         gpa = e - (e & 4095) + (gva - Math.floor(gva * INV_SPAN_BYTES[level]) * size);
         final = true;
         continue;
@@ -328,7 +404,8 @@ export class VmMemory {
     if (this.lastEptSize < size) size = this.lastEptSize;
     this.lastSize = size as PageSize;
     const off = gva - Math.floor(gva * (1 / size)) * size;
-    this.tlbs[vcpu].insert(gva, ctx, size as PageSize, hpa - off, writable, write);
+    // Walks follow a lookup that missed, so after a read the TLB cannot hold the page.
+    this.tlbs[vcpu].insert(gva, ctx, size as PageSize, hpa - off, writable, write, global, !write);
     return hpa;
   }
 
@@ -367,6 +444,8 @@ export class VmMemory {
           entryFrame(e) * PAGE_4K,
           (e & PTE_RW) !== 0,
           (e & PTE_RW) !== 0,
+          (e & PTE_G) !== 0,
+          !write,
         );
         return entryFrame(e) * PAGE_4K + off;
       }
@@ -446,9 +525,11 @@ export class VmMemory {
   vmExit(reason: MemoryExitReason, vcpu: number): void {
     this.counters[C.exits]++;
     this.counters[EXIT_COUNTER[reason]]++;
-    // Without VPID, every VM entry and exit flushes the TLB (SDM §28.1).
-    if (!this.tagged) {
-      this.tlbs[vcpu].flushAll();
+    // Without VPID, every VM exit (and the entry after it) drops VPID 0's entries (SDM Vol. 3C §28.3.3.1).
+    if (!this.vpidEnabled) {
+      const tlb = this.tlbs[vcpu];
+      if (tlb.resident !== this.key + vcpu) this.enter(vcpu);
+      this.countFlush(tlb.flushVpid(0));
       this.flushPwc(vcpu);
     }
   }
@@ -468,6 +549,7 @@ export class VmMemory {
       size,
       writable: (e & PTE_RW) !== 0,
       dirty: (e & PTE_D) !== 0,
+      global: (e & PTE_G) !== 0,
     };
   }
 
@@ -502,7 +584,7 @@ export class VmMemory {
   /** INVEPT single-context: every combined translation derived from this EPT goes. */
   invept(): void {
     this.counters[C.invept]++;
-    for (const t of this.tlbs) t.flushVpid(this.tagged ? this.vpid : 0);
+    for (const t of new Set(this.tlbs)) this.countFlush(this.dropOwn(t));
     this.ntlb?.fill(-1);
     // Shadow tables cache HPAs too; dropping them all is coarser than KVM's rmap but safe.
     if (this.shadow) dropShadowTables(this);
@@ -511,8 +593,22 @@ export class VmMemory {
   /** INVVPID single-context: drops the VM's guest-linear translations on every vCPU. */
   invvpid(): void {
     this.counters[C.invvpid]++;
-    for (const t of this.tlbs) t.flushVpid(this.tagged ? this.vpid : 0);
+    for (const t of new Set(this.tlbs)) this.countFlush(this.dropOwn(t));
     for (let v = 0; v < this.tlbs.length; v++) this.flushPwc(v);
+  }
+
+  /**
+   * True when a thread's TLB may hold this VM's entries: tagged ones wait for it anywhere it ran;
+   * untagged ones (VPID 0) last only while one of its vCPUs is resident.
+   */
+  holdsEntriesIn(t: Tlb): boolean {
+    return this.vpidEnabled || (t.resident >= 0 && Math.floor(t.resident / 256) === this.owner);
+  }
+
+  /** Drops this VM's entries, and only its, from one thread's TLB (INVVPID or INVEPT single-context). */
+  private dropOwn(t: Tlb): number {
+    if (this.vpidEnabled) return t.flushVpid(this.vpid);
+    return this.holdsEntriesIn(t) ? t.flushVpid(0) : 0;
   }
 
   flushPwc(vcpu: number): void {
@@ -559,6 +655,16 @@ export class VmMemory {
 
   /** Gives every host frame back (stop and terminate). Returns the number of 4 KiB frames freed. */
   destroy(): number {
+    // The VPID (the owner number) goes back to the host's pool, and nothing tagged with it may serve
+    // the next VM to get it: the hypervisor invalidates it, and the threads have no one resident.
+    for (const t of new Set(this.tlbs)) {
+      this.dropOwn(t);
+      if (t.resident >= 0 && Math.floor(t.resident / 256) === this.owner) {
+        t.resident = -1;
+        t.residentUntagged = false;
+        t.acct = new Float64Array(NCOUNTERS);
+      }
+    }
     let frames = 0;
     const blocks = [...this.hostBlocks()];
     for (const b of blocks) {
