@@ -260,7 +260,7 @@ export class HostModel {
   /** Runs the CPU model up to `now` (skipping what lies beyond its catch-up horizon). */
   cpuAt(now: number): HostCpu {
     if (now - this.cpu.nowMs > CPU_CATCHUP_MS) this.cpu.skipTo(now - CPU_CATCHUP_MS);
-    this.cpu.advance(now);
+    this.cpu.catchUp(now);
     return this.cpu;
   }
 

@@ -1,15 +1,7 @@
 // One guest's demand over an interval, as counts per exit reason, hypercall and trap and the cycles they
 // cost, split into a compute-driven and an I/O-driven part so the host can slow either. Costs: costs.ts.
-import {
-  type CycleCosts,
-  EXIT_REASONS,
-  type ExitReason,
-  HYPERCALLS,
-  type Hypercall,
-  PV_TRAPS,
-  type PvTrap,
-} from "./costs";
-import { CounterHistory, EXIT0, F, HC0, TRAP0, VM_FIELDS } from "./counters";
+import { type CycleCosts, EXIT_REASONS, HYPERCALLS, PV_TRAPS } from "./costs";
+import { CounterHistory, EXIT0, F, HC0, indexTable, TRAP0, VM_FIELDS } from "./counters";
 import {
   type Backend,
   type BlockPath,
@@ -27,11 +19,17 @@ import {
 } from "./devices";
 import type { GuestMode, HypervisorKind, HypervisorTraits, Optimizations } from "./hypervisor";
 import { Rng } from "./rng";
-import { resolveWorkload, sampleActivity, type WorkloadParams, type WorkloadSpec } from "./workload";
+import {
+  resolveWorkload,
+  sampleActivity,
+  sampleStretchActivity,
+  type WorkloadParams,
+  type WorkloadSpec,
+} from "./workload";
 
-const X = Object.fromEntries(EXIT_REASONS.map((r, i) => [r, EXIT0 + i])) as Record<ExitReason, number>;
-const HC = Object.fromEntries(HYPERCALLS.map((h, i) => [h, HC0 + i])) as Record<Hypercall, number>;
-const TR = Object.fromEntries(PV_TRAPS.map((t, i) => [t, TRAP0 + i])) as Record<PvTrap, number>;
+const X = indexTable(EXIT_REASONS, EXIT0);
+const HC = indexTable(HYPERCALLS, HC0);
+const TR = indexTable(PV_TRAPS, TRAP0);
 
 /** 2 MiB pages map 512 of the 4 KiB pages a first touch would otherwise fault on one by one. */
 const SMALL_PER_LARGE = 512;
@@ -66,6 +64,27 @@ export interface VmOptions {
   threads?: readonly number[];
 }
 
+/** What a guest takes from the host it runs on. */
+export interface GuestHost {
+  kind: HypervisorKind;
+  /** The host's switches; a VM's own `largePages` and `pvDrivers` options override two of them. */
+  optimizations: Optimizations;
+  /** The mode of Xen guests that do not ask for one. */
+  xenGuestMode: GuestMode;
+  costs: CycleCosts;
+  traits: HypervisorTraits;
+}
+
+export interface GuestCpuInit {
+  id: string;
+  caps: InstanceCaps;
+  spec: WorkloadSpec;
+  /** Seeds the guest's own PRNG: the same seed replays the same intervals. */
+  seed: number;
+  host: GuestHost;
+  options?: VmOptions;
+}
+
 export interface DemandContext {
   costs: CycleCosts;
   traits: HypervisorTraits;
@@ -98,7 +117,6 @@ export class GuestCpu {
   /** Full-speed demand of the interval: driven by computation, and driven by I/O. */
   readonly cpuPart = new Float64Array(VM_FIELDS);
   readonly ioPart = new Float64Array(VM_FIELDS);
-  readonly rec = new Float64Array(VM_FIELDS);
 
   private readonly exitCost = new Float64Array(EXIT_REASONS.length);
   private readonly userspaceExitCost: number;
@@ -108,28 +126,18 @@ export class GuestCpu {
   private readonly costs: CycleCosts;
   private readonly traits: HypervisorTraits;
 
-  constructor(
-    id: string,
-    caps: InstanceCaps,
-    spec: WorkloadSpec,
-    seed: number,
-    kind: HypervisorKind,
-    hostOpt: Optimizations,
-    defaultMode: GuestMode,
-    costs: CycleCosts,
-    traits: HypervisorTraits,
-    options: VmOptions = {},
-  ) {
+  constructor({ id, caps, spec, seed, host, options = {} }: GuestCpuInit) {
     this.id = id;
     this.caps = { ...caps };
     this.seed = seed >>> 0;
     this.rng = new Rng(this.seed);
     this.options = { ...options };
-    this.mode = kind === "xen" ? (options.mode ?? defaultMode) : "hvm";
+    const { kind, optimizations, costs, traits } = host;
+    this.mode = kind === "xen" ? (options.mode ?? host.xenGuestMode) : "hvm";
     this.opt = {
-      ...hostOpt,
-      largePages: options.largePages ?? hostOpt.largePages,
-      pvDrivers: options.pvDrivers ?? hostOpt.pvDrivers,
+      ...optimizations,
+      largePages: options.largePages ?? optimizations.largePages,
+      pvDrivers: options.pvDrivers ?? optimizations.pvDrivers,
     };
     this.weight = options.weight ?? 1;
     if (!(this.weight > 0)) throw new RangeError("weight must be positive");
@@ -205,8 +213,22 @@ export class GuestCpu {
     this.exit(v, X.msr_write, running);
   }
 
-  /** Fills cpuPart and ioPart with this interval's demand at full speed. */
-  demand(ctx: DemandContext): void {
+  /** Pages the balloon should hold when the host is short of `shortfall` of guest memory. */
+  private balloonTarget(shortfall: number): number {
+    return this.opt.ballooning ? Math.round(shortfall * ((this.caps.memoryMiB * 1024) / 4)) : 0;
+  }
+
+  /** Whether the next interval inflates or deflates the balloon: a one-off a stretch cannot repeat. */
+  balloonPending(shortfall: number): boolean {
+    return this.balloonTarget(shortfall) !== this.balloonedPages;
+  }
+
+  /**
+   * Fills cpuPart and ioPart with this interval's demand at full speed. Over a stretch of `seconds` they
+   * hold one second drawn from it, which the host counts `seconds` times: the burst chain runs through the
+   * whole stretch and first touches are spread evenly over it; a balloon change must not be pending.
+   */
+  demand(ctx: DemandContext, seconds = 1): void {
     const c = this.cpuPart;
     const io = this.ioPart;
     c.fill(0);
@@ -220,7 +242,8 @@ export class GuestCpu {
     const hvm = this.mode === "hvm";
     const lp = this.opt.largePages;
 
-    const activity = sampleActivity(p, rng, this);
+    const activity =
+      seconds === 1 ? sampleActivity(p, rng, this) : sampleStretchActivity(p, rng, this, seconds);
     const busySec = Math.min(vcpus, p.utilization * activity * vcpus);
 
     // The guest's own computation, at native speed.
@@ -239,8 +262,10 @@ export class GuestCpu {
       this.exit(c, X.apic_access, rng.count(r.apicAccess * busySec));
       // First touches fault into the host until it backs the page; then the EPT entry stays.
       const unbacked = Math.max(0, memPages - this.balloonedPages - this.backedPages);
-      const touched = unbacked > 0 ? Math.min(unbacked, rng.count(r.newPages * busySec)) : 0;
-      this.backedPages += touched;
+      // Over a stretch every second touches as many, so no more than an even share of what is left.
+      const room = seconds === 1 ? unbacked : Math.floor(unbacked / seconds);
+      const touched = unbacked > 0 ? Math.min(room, rng.count(r.newPages * busySec)) : 0;
+      this.backedPages += touched * seconds;
       this.exit(c, X.ept_violation, lp ? Math.ceil(touched / SMALL_PER_LARGE) : touched);
       // Two-dimensional walks: the guest runs the same code, slower, so the cost lands in guest cycles.
       const misses = rng.count(r.tlbMisses * busySec * (lp ? LARGE_PAGE_MISS_FACTOR : 1));
@@ -268,8 +293,10 @@ export class GuestCpu {
     // Memory overcommit: the host swaps behind the guest's back, or the balloon makes the guest give pages up.
     let refaultIos = 0;
     if (ctx.memoryShortfall > 0 || this.balloonedPages > 0) {
-      const target = this.opt.ballooning ? Math.round(ctx.memoryShortfall * memPages) : 0;
+      const target = this.balloonTarget(ctx.memoryShortfall);
       const delta = Math.abs(target - this.balloonedPages);
+      if (delta > 0 && seconds > 1)
+        throw new RangeError("a stretch cannot begin with a balloon change pending");
       if (delta > 0) {
         const ops = Math.ceil(delta / BALLOON_PAGES_PER_OP);
         if (this.mode === "pv" || this.traits.kind === "xen") this.hypercall(c, HC.memory_op, ops);

@@ -1,39 +1,29 @@
-// A host's CPU over simulated time, in whole 1 s intervals: guest demand, dom0 or host backends, the
-// scheduler (pinned, credit, CFS) and the counters a Durable Object serves. Figures come from costs.ts.
+// A host's CPU over simulated time, in whole 1 s intervals (and, to catch up a long gap at a bounded cost,
+// stretches of them): guest demand, dom0 or host backends, the scheduler (scheduler/) and the counters a
+// Durable Object serves. Figures come from costs.ts.
+import { catchUpPlan } from "./catch-up";
+import { type CostOverrides, type CycleCosts, resolveCosts } from "./costs";
+import { CounterHistory, F, H, HOST_FIELDS, INTERVAL_MS, VM_FIELDS } from "./counters";
+import { type InstanceCaps, validateCaps } from "./devices";
+import { type DemandContext, GuestCpu, type GuestHost, type VmOptions } from "./guest";
 import {
-  type CostOverrides,
-  type CycleCosts,
-  EXIT_REASONS,
-  HYPERCALLS,
-  PV_TRAPS,
-  resolveCosts,
-} from "./costs";
-import {
-  CounterHistory,
-  EXIT0,
-  F,
-  H,
-  HC0,
-  type HistorySnapshot,
-  HOST_FIELDS,
-  TRAP0,
-  VM_FIELDS,
-} from "./counters";
-import { type BlockPath, type InstanceCaps, type NetPath, validateCaps } from "./devices";
-import { type DemandContext, GuestCpu, type VmOptions } from "./guest";
-import {
-  type GuestMode,
   type HostDescription,
-  type HypervisorKind,
   type HypervisorTraits,
   type ResolvedHost,
   resolveHost,
   TRAITS,
 } from "./hypervisor";
-import { PinMap, waterfill } from "./scheduler";
+import { PinMap, type SchedulingRound, schedulerFor, type VcpuScheduler } from "./scheduler";
+import {
+  checkVersion,
+  HOST_CPU_SNAPSHOT_VERSION,
+  type HostCpuSnapshot,
+  restoreGuest,
+  snapshotGuest,
+} from "./snapshot";
+import { type HostCpuSummary, hostSummary, type VmCpuCounters, vmCounters } from "./summaries";
 import type { WorkloadSpec } from "./workload";
 
-export const INTERVAL_MS = 1000;
 const CYCLE_FIELDS = [
   F.guestCycles,
   F.guestKernelCycles,
@@ -42,134 +32,10 @@ const CYCLE_FIELDS = [
   F.dom0Cycles,
   F.backendCycles,
 ];
-/** Of the switches of an unpinned vCPU, the share that resume on another thread (CFS wake affinity keeps most home). */
-const MIGRATING_SHARE = 0.3;
 
 export class CpuCapacityError extends Error {
   override name = "CpuCapacityError";
 }
-
-export interface VmCpuCounters {
-  vmId: string;
-  mode: GuestMode;
-  /** Simulated time the figures cover (may be shorter than asked when history is shorter). */
-  windowMs: number;
-  vmExits: Record<(typeof EXIT_REASONS)[number], number>;
-  vmEntries: Record<(typeof EXIT_REASONS)[number], number>;
-  totalExits: number;
-  hypercalls: Record<(typeof HYPERCALLS)[number], number>;
-  pvTraps: Record<(typeof PV_TRAPS)[number], number>;
-  cycles: {
-    /** vCPUs × clock × time: guest + hypervisor + steal + idle. */
-    capacity: number;
-    guest: number;
-    guestKernel: number;
-    guestUser: number;
-    /** Part of guest cycles spent on the extra references of two-dimensional page walks. */
-    translation: number;
-    /** In VMX root (or Xen) on this VM's vCPU threads: exits, hypercalls, traps, host context switches. */
-    hypervisor: number;
-    steal: number;
-    idle: number;
-    /** On this VM's behalf in dom0 (netback, blkback, device model), on dom0's threads. */
-    dom0: number;
-    /** On this VM's behalf in host backends (vhost, a user-space device model). */
-    backend: number;
-  };
-  /** Cycles outside the guest (hypervisor, dom0, backends) as a share of all cycles spent for it. */
-  overheadPct: number;
-  stealPct: number;
-  contextSwitches: number;
-  vcpuMigrations: number;
-  io: {
-    networkPath: NetPath;
-    storagePath: BlockPath;
-    packets: number;
-    packetsThrottled: number;
-    diskIos: number;
-    diskIosThrottled: number;
-    /** Handled by hardware (a Nitro card or an SR-IOV function) with no host CPU. */
-    packetsInHardware: number;
-    iosInHardware: number;
-  };
-  memory: { swapFaults: number; balloonedPages: number; backedPages: number };
-}
-
-export interface IoSplit {
-  total: number;
-  /** On Nitro cards or SR-IOV functions: no host CPU. */
-  inHardware: number;
-  onHostCpu: number;
-  viaDom0: number;
-}
-
-export interface HostCpuSummary {
-  kind: HypervisorKind;
-  threads: number;
-  vms: number;
-  vcpusAllocated: number;
-  /** Guest vCPUs this host admits: pool threads × overcommit ratio. */
-  vcpuLimit: number;
-  windowMs: number;
-  cycles: {
-    /** threads × clock × time = guest + hypervisor + backend + dom0 + hostOs + idle. */
-    capacity: number;
-    guest: number;
-    hypervisor: number;
-    backend: number;
-    dom0: number;
-    hostOs: number;
-    idle: number;
-    /** What vCPUs wanted and did not get (not a use of host cycles). */
-    steal: number;
-    /** Threads set aside for dom0, busy or not. */
-    reservedForDom0: number;
-  };
-  /** Host CPU used outside the guests, as a share of all host CPU used. */
-  hypervisorOverheadPct: number;
-  utilizationPct: number;
-  offload: {
-    network: IoSplit;
-    storage: IoSplit;
-    /** Share of guest I/O operations done off the host CPU. */
-    hardwareSharePct: number;
-    /** Host cycles (backends and dom0 I/O work) spent moving guest I/O. */
-    hostIoCycles: number;
-  };
-  features: { ioOffloadCards: boolean; securityChip: boolean; scheduler: HypervisorTraits["schedulerName"] };
-}
-
-export interface VmSnapshot {
-  id: string;
-  caps: InstanceCaps;
-  spec: WorkloadSpec;
-  seed: number;
-  options: VmOptions;
-  rngState: number;
-  burstOn: boolean;
-  backedPages: number;
-  balloonedPages: number;
-  threads: number[];
-  history: HistorySnapshot;
-}
-
-export interface HostCpuSnapshot {
-  version: 1;
-  host: HostDescription;
-  nowMs: number;
-  vms: VmSnapshot[];
-  history: HistorySnapshot;
-}
-
-function pick<K extends string>(names: readonly K[], sum: Float64Array, from: number): Record<K, number> {
-  const out = {} as Record<K, number>;
-  names.forEach((n, i) => {
-    out[n] = sum[from + i];
-  });
-  return out;
-}
-
-const pct = (part: number, whole: number): number => (whole > 0 ? (100 * part) / whole : 0);
 
 export class HostCpu {
   readonly description: HostDescription;
@@ -182,8 +48,14 @@ export class HostCpu {
   private list: GuestCpu[] = [];
   private readonly pins: PinMap;
   private readonly poolThreads: number;
+  private readonly scheduler: VcpuScheduler;
+  private readonly guestHost: GuestHost;
   private history = new CounterHistory(HOST_FIELDS);
+  /** The scheduler and the scratch arrays know the current VM list. */
+  private listed = false;
   private readonly hostRec = new Float64Array(HOST_FIELDS);
+  /** One VM's record for the interval, reused for each in turn (one array stays in cache, not one per VM). */
+  private readonly vmRec = new Float64Array(VM_FIELDS);
   private readonly ctx: DemandContext;
   // Per-VM scratch for one interval, indexed like `list`.
   private scratch = {
@@ -193,7 +65,6 @@ export class HostCpu {
     alloc: new Float64Array(0),
     contended: new Float64Array(0),
   };
-  private byThread: number[][] = [];
 
   constructor(description: HostDescription, nowMs = 0) {
     this.description = structuredClone(description);
@@ -204,12 +75,20 @@ export class HostCpu {
     const dom0Threads = this.host.dom0?.dedicated ? this.host.dom0.vcpus : 0;
     this.poolThreads = this.host.threads - dom0Threads;
     this.pins = new PinMap(this.host.threads, dom0Threads);
+    this.scheduler = schedulerFor(this.host, this.traits, this.poolThreads);
     this.nowMs = nowMs;
     this.ctx = { costs: this.costs, traits: this.traits, freqHz: this.freqHz, memoryShortfall: 0 };
+    this.guestHost = {
+      kind: this.host.kind,
+      optimizations: this.host.optimizations,
+      xenGuestMode: this.host.xenGuestMode,
+      costs: this.costs,
+      traits: this.traits,
+    };
   }
 
   get pinned(): boolean {
-    return this.host.optimizations.cpuAffinity;
+    return this.scheduler.name === "pinned";
   }
 
   get vcpuLimit(): number {
@@ -241,18 +120,7 @@ export class HostCpu {
           `${this.vcpusAllocated} in use, ${caps.vcpus} asked`,
       );
     }
-    const vm = new GuestCpu(
-      vmId,
-      caps,
-      profile,
-      seed,
-      this.host.kind,
-      this.host.optimizations,
-      this.host.xenGuestMode,
-      this.costs,
-      this.traits,
-      options,
-    );
+    const vm = new GuestCpu({ id: vmId, caps, spec: profile, seed, host: this.guestHost, options });
     if (options.threads) {
       if (options.threads.length !== caps.vcpus)
         throw new RangeError("threads must list one host thread per vCPU");
@@ -293,6 +161,12 @@ export class HostCpu {
 
   private relist(): void {
     this.list = [...this.vms.values()];
+    // The scheduler's thread map is rebuilt on the next step, once, however many VMs came or went.
+    this.listed = false;
+  }
+
+  private prepareStep(): void {
+    if (this.listed) return;
     const n = this.list.length;
     this.scratch = {
       g: new Float64Array(n),
@@ -301,10 +175,8 @@ export class HostCpu {
       alloc: new Float64Array(n),
       contended: new Float64Array(n),
     };
-    this.byThread = Array.from({ length: this.host.threads }, () => []);
-    this.list.forEach((vm, i) => {
-      for (const t of vm.threads) this.byThread[t].push(i);
-    });
+    this.scheduler.setVms(this.list);
+    this.listed = true;
   }
 
   /**
@@ -325,6 +197,35 @@ export class HostCpu {
     return Math.max(0, n);
   }
 
+  /**
+   * Brings the clock to `toMs` at a bounded cost, however long the gap: at most CATCH_UP_MAX_STEPS steps
+   * (catch-up.ts). The last minute runs second by second, as `advance` runs it; older time runs in a few
+   * dozen stretches, each counted as one second drawn from it (see `step`). Returns the intervals covered
+   * and the steps computed.
+   *
+   * What it approximates: a stretch's totals have the expected value of the seconds it stands for (every
+   * per-second cap, batch and contention applies to the drawn second as to any other), but a wider spread,
+   * since one second's jitter, counts and burst state stand for all of them. Same seed and calls, same
+   * result; not the numbers `advance` gives over the same gap.
+   */
+  catchUp(toMs: number): { intervals: number; steps: number } {
+    if (!Number.isFinite(toMs)) throw new RangeError("toMs must be a finite number");
+    const n = Math.floor((toMs - this.nowMs) / INTERVAL_MS);
+    if (n <= 0) return { intervals: 0, steps: 0 };
+    const shortfall = this.memoryShortfall();
+    const plan = catchUpPlan(
+      n,
+      this.list.some((vm) => vm.balloonPending(shortfall)),
+    );
+    let left = n;
+    for (const seconds of plan) {
+      left -= seconds;
+      this.step(seconds, left);
+    }
+    this.nowMs += n * INTERVAL_MS;
+    return { intervals: n, steps: plan.length };
+  }
+
   private memoryShortfall(): number {
     if (this.host.memoryMiB <= 0) return 0;
     let guests = 0;
@@ -333,7 +234,13 @@ export class HostCpu {
     return guests > usable && guests > 0 ? (guests - Math.max(0, usable)) / guests : 0;
   }
 
-  private step(): void {
+  /**
+   * One interval, or with `seconds` > 1 a stretch of that many: each guest's demand is one second drawn from
+   * the stretch, scheduled like any second, and its record is counted `seconds` times. `followedBy` more
+   * intervals will be stepped straight after (the history need not keep what they push out).
+   */
+  private step(seconds = 1, followedBy = 0): void {
+    this.prepareStep();
     const vms = this.list;
     const n = vms.length;
     const hz = this.freqHz;
@@ -345,7 +252,7 @@ export class HostCpu {
     let backendIo = 0;
     for (let i = 0; i < n; i++) {
       const vm = vms[i];
-      vm.demand(this.ctx);
+      vm.demand(this.ctx, seconds);
       dom0Io += vm.ioPart[F.dom0Cycles];
       backendIo += vm.ioPart[F.backendCycles];
     }
@@ -383,9 +290,8 @@ export class HostCpu {
       contended[i] = 0;
     }
 
-    const vcpuCap = Math.max(0, poolCap - floatingServed);
-    if (this.pinned) this.schedulePinned(vcpuCap / this.poolThreads);
-    else this.schedulePool(vcpuCap);
+    const round: SchedulingRound = { demand, alloc, contended };
+    this.scheduler.share(round, Math.max(0, poolCap - floatingServed));
 
     const slice = this.traits.timeSliceSec * hz;
     const rec = this.hostRec;
@@ -397,7 +303,7 @@ export class HostCpu {
       const ki = g[i] * kc;
       const cpu = vm.cpuPart;
       const io = vm.ioPart;
-      const r = vm.rec;
+      const r = this.vmRec;
       if (kc === 1 && ki === 1) {
         // Nothing slowed this VM: counts are already whole, only cycle fields need rounding.
         for (let k = 0; k < VM_FIELDS; k++) r[k] = cpu[k] + io[k];
@@ -408,9 +314,7 @@ export class HostCpu {
       // Time slicing on a contended thread: each slice ends in a switch, paid out of the vCPU's own share.
       const sliceSwitches = contended[i] > 0 ? Math.round(contended[i] / slice) : 0;
       const switches = r[F.contextSwitches] + sliceSwitches;
-      const migrations = this.pinned
-        ? 0
-        : Math.round(switches * MIGRATING_SHARE * (1 - 1 / this.poolThreads));
+      const migrations = this.scheduler.migrations(switches);
       const allocCycles = Math.round(alloc[i]);
       const vmm = Math.min(
         allocCycles,
@@ -428,7 +332,8 @@ export class HostCpu {
       r[F.capacityCycles] = vm.caps.vcpus * hz;
       r[F.stealCycles] = Math.round(demand[i]) - allocCycles;
       r[F.idleCycles] = r[F.capacityCycles] - guest - vmm - r[F.stealCycles];
-      vm.history.push(r);
+      if (seconds === 1) vm.history.push(r);
+      else vm.history.pushRepeated(r, seconds, followedBy);
 
       rec[H.guestCycles] += guest;
       rec[H.vmmCycles] += vmm;
@@ -454,172 +359,28 @@ export class HostCpu {
       rec[H.backendCycles] -
       rec[H.dom0Cycles] -
       rec[H.hostOsCycles];
-    this.history.push(rec);
-  }
-
-  /** Nitro's way: each vCPU owns a thread; only threads shared by overcommit need sharing out. */
-  private schedulePinned(threadCap: number): void {
-    const vms = this.list;
-    const { demand, alloc, contended } = this.scratch;
-    const d = new Float64Array(8);
-    const w = new Float64Array(8);
-    const m = new Float64Array(8);
-    const out = new Float64Array(8);
-    for (const on of this.byThread) {
-      if (on.length === 0) continue;
-      if (on.length === 1) {
-        const i = on[0];
-        const want = demand[i] / vms[i].caps.vcpus;
-        const got = Math.min(want, threadCap);
-        alloc[i] += got;
-        if (want > threadCap) contended[i] += got;
-        continue;
-      }
-      const k = on.length;
-      const dd = k <= d.length ? d : new Float64Array(k);
-      const ww = k <= w.length ? w : new Float64Array(k);
-      const mm = k <= m.length ? m : new Float64Array(k);
-      const oo = k <= out.length ? out : new Float64Array(k);
-      for (let j = 0; j < k; j++) {
-        const i = on[j];
-        dd[j] = demand[i] / vms[i].caps.vcpus;
-        ww[j] = vms[i].weight;
-        mm[j] = 1;
-      }
-      const busy = waterfill(k, dd, ww, mm, threadCap, oo);
-      for (let j = 0; j < k; j++) {
-        alloc[on[j]] += oo[j];
-        if (busy) contended[on[j]] += oo[j];
-      }
-    }
-  }
-
-  /** Xen's credit scheduler and a host OS's CFS: any vCPU on any pool thread, fair shares by weight. */
-  private schedulePool(capacity: number): void {
-    const vms = this.list;
-    const n = vms.length;
-    const { demand, alloc, contended } = this.scratch;
-    const d = new Float64Array(n);
-    const w = new Float64Array(n);
-    const m = new Float64Array(n);
-    const out = new Float64Array(n);
-    const credit = this.traits.schedulerName === "credit";
-    for (let i = 0; i < n; i++) {
-      const v = vms[i].caps.vcpus;
-      d[i] = demand[i] / v;
-      // Credit weights belong to the domain and are split among its vCPUs; CFS weighs each thread.
-      w[i] = credit ? vms[i].weight / v : vms[i].weight;
-      m[i] = v;
-    }
-    const busy = waterfill(n, d, w, m, capacity, out);
-    for (let i = 0; i < n; i++) {
-      alloc[i] = out[i] * m[i];
-      if (busy) contended[i] = alloc[i];
-    }
+    if (seconds === 1) this.history.push(rec);
+    else this.history.pushRepeated(rec, seconds, followedBy);
   }
 
   vmCounters(vmId: string, windowMs?: number): VmCpuCounters {
-    const vm = this.vm(vmId);
-    const { sum, seconds } = vm.history.window(windowMs);
-    const exits = pick(EXIT_REASONS, sum, EXIT0);
-    let totalExits = 0;
-    for (const r of EXIT_REASONS) totalExits += exits[r];
-    const guest = sum[F.guestCycles];
-    const hv = sum[F.vmmCycles];
-    const outside = hv + sum[F.dom0Cycles] + sum[F.backendCycles];
-    const wanted = guest + hv + sum[F.stealCycles];
-    return {
-      vmId,
-      mode: vm.mode,
-      windowMs: seconds * INTERVAL_MS,
-      vmExits: exits,
-      // Each exit handled resumes the guest, so entries follow exits reason by reason.
-      vmEntries: { ...exits },
-      totalExits,
-      hypercalls: pick(HYPERCALLS, sum, HC0),
-      pvTraps: pick(PV_TRAPS, sum, TRAP0),
-      cycles: {
-        capacity: sum[F.capacityCycles],
-        guest,
-        guestKernel: sum[F.guestKernelCycles],
-        guestUser: guest - sum[F.guestKernelCycles],
-        translation: sum[F.translationCycles],
-        hypervisor: hv,
-        steal: sum[F.stealCycles],
-        idle: sum[F.idleCycles],
-        dom0: sum[F.dom0Cycles],
-        backend: sum[F.backendCycles],
-      },
-      overheadPct: pct(outside, guest + outside),
-      stealPct: pct(sum[F.stealCycles], wanted),
-      contextSwitches: sum[F.contextSwitches],
-      vcpuMigrations: sum[F.vcpuMigrations],
-      io: {
-        networkPath: vm.net,
-        storagePath: vm.blk,
-        packets: sum[F.packets],
-        packetsThrottled: sum[F.packetsThrottled],
-        diskIos: sum[F.diskIos],
-        diskIosThrottled: sum[F.diskIosThrottled],
-        packetsInHardware: sum[F.cardPackets],
-        iosInHardware: sum[F.cardIos],
-      },
-      memory: {
-        swapFaults: sum[F.swapFaults],
-        balloonedPages: vm.balloonedPages,
-        backedPages: vm.backedPages,
-      },
-    };
+    return vmCounters(this.vm(vmId), windowMs);
   }
 
   hostSummary(windowMs?: number): HostCpuSummary {
-    const { sum, seconds } = this.history.window(windowMs);
-    const guest = sum[H.guestCycles];
-    const outside = sum[H.vmmCycles] + sum[H.backendCycles] + sum[H.dom0Cycles] + sum[H.hostOsCycles];
-    const split = (hw: number, host: number, dom0: number): IoSplit => ({
-      total: hw + host + dom0,
-      inHardware: hw,
-      onHostCpu: host,
-      viaDom0: dom0,
-    });
-    const network = split(sum[H.cardPackets], sum[H.hostPackets], sum[H.dom0Packets]);
-    const storage = split(sum[H.cardIos], sum[H.hostIos], sum[H.dom0Ios]);
-    return {
-      kind: this.host.kind,
-      threads: this.host.threads,
-      vms: this.list.length,
-      vcpusAllocated: this.vcpusAllocated,
-      vcpuLimit: this.vcpuLimit,
-      windowMs: seconds * INTERVAL_MS,
-      cycles: {
-        capacity: sum[H.capacityCycles],
-        guest,
-        hypervisor: sum[H.vmmCycles],
-        backend: sum[H.backendCycles],
-        dom0: sum[H.dom0Cycles],
-        hostOs: sum[H.hostOsCycles],
-        idle: sum[H.idleCycles],
-        steal: sum[H.stealCycles],
-        reservedForDom0: sum[H.reservedThreadCycles],
+    return hostSummary(
+      {
+        kind: this.host.kind,
+        threads: this.host.threads,
+        vms: this.list.length,
+        vcpusAllocated: this.vcpusAllocated,
+        vcpuLimit: this.vcpuLimit,
+        traits: this.traits,
+        scheduler: this.scheduler.name,
       },
-      hypervisorOverheadPct: pct(outside, guest + outside),
-      utilizationPct: pct(guest + outside, sum[H.capacityCycles]),
-      offload: {
-        network,
-        storage,
-        hardwareSharePct: pct(network.inHardware + storage.inHardware, network.total + storage.total),
-        hostIoCycles: sum[H.ioBackendCycles],
-      },
-      features: {
-        ioOffloadCards: this.traits.ioOffloadCards,
-        securityChip: this.traits.securityChip,
-        scheduler: this.pinned
-          ? "pinned"
-          : this.traits.schedulerName === "pinned"
-            ? "cfs"
-            : this.traits.schedulerName,
-      },
-    };
+      this.history,
+      windowMs,
+    );
   }
 
   /**
@@ -629,48 +390,19 @@ export class HostCpu {
   snapshot(options: { history?: "full" | "totals" } = {}): HostCpuSnapshot {
     const lean = options.history === "totals";
     return {
-      version: 1,
+      version: HOST_CPU_SNAPSHOT_VERSION,
       host: structuredClone(this.description),
       nowMs: this.nowMs,
-      vms: this.list.map((vm) => ({
-        id: vm.id,
-        caps: { ...vm.caps },
-        spec: structuredClone(vm.spec),
-        seed: vm.seed,
-        options: { ...vm.options },
-        rngState: vm.rng.state,
-        burstOn: vm.burstOn,
-        backedPages: vm.backedPages,
-        balloonedPages: vm.balloonedPages,
-        threads: [...vm.threads],
-        history: vm.history.snapshot(lean),
-      })),
+      vms: this.list.map((vm) => snapshotGuest(vm, lean)),
       history: this.history.snapshot(lean),
     };
   }
 
   static restore(snap: HostCpuSnapshot): HostCpu {
-    if (snap.version !== 1) throw new RangeError(`unknown HostCpu snapshot version ${String(snap.version)}`);
+    checkVersion(snap);
     const h = new HostCpu(snap.host, snap.nowMs);
     for (const v of snap.vms) {
-      const vm = new GuestCpu(
-        v.id,
-        v.caps,
-        v.spec,
-        v.seed,
-        h.host.kind,
-        h.host.optimizations,
-        h.host.xenGuestMode,
-        h.costs,
-        h.traits,
-        v.options,
-      );
-      vm.rng.state = v.rngState;
-      vm.burstOn = v.burstOn;
-      vm.backedPages = v.backedPages;
-      vm.balloonedPages = v.balloonedPages;
-      vm.threads = [...v.threads];
-      vm.history = CounterHistory.restore(v.history);
+      const vm = restoreGuest(v, h.guestHost);
       h.pins.take(vm.threads);
       h.vms.set(vm.id, vm);
     }

@@ -11,18 +11,10 @@ export {
   PV_TRAPS,
   type PvTrap,
 } from "./costs";
+export { INTERVAL_MS } from "./counters";
 export type { BlockPath, InstanceCaps, NetPath } from "./devices";
 export { type VmOptions, walkReferences } from "./guest";
-export {
-  CpuCapacityError,
-  HostCpu,
-  type HostCpuSnapshot,
-  type HostCpuSummary,
-  INTERVAL_MS,
-  type IoSplit,
-  type VmCpuCounters,
-  type VmSnapshot,
-} from "./host-cpu";
+export { CpuCapacityError, HostCpu } from "./host-cpu";
 export {
   defaultOptimizations,
   type GuestMode,
@@ -38,6 +30,8 @@ export {
   recommendOptimizations,
   trialOverheadPct,
 } from "./optimizations";
+export type { HostCpuSnapshot, VmCpuSnapshot } from "./snapshot";
+export type { HostCpuSummary, IoSplit, VmCpuCounters } from "./summaries";
 export {
   PROFILE_NAMES,
   PROFILES,

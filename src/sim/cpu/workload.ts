@@ -204,3 +204,45 @@ export function sampleActivity(p: WorkloadParams, rng: Rng, state: BurstState): 
   }
   return Math.max(0, 1 + p.jitter * rng.normal());
 }
+
+/** Chance of leaving a burst state in a 1 s step, as sampleActivity draws it. */
+function leaveChance(meanSec: number): number {
+  const q = 1 / meanSec;
+  return q > 0 ? Math.min(1, q) : 0;
+}
+
+/**
+ * Moves the burst chain on by `seconds` one-second steps in one draw. A two-state chain that turns on with
+ * chance a and off with chance b per step has P(on next) − π = (1 − a − b)(P(on now) − π), π = a / (a + b),
+ * so after m steps P(on) = π + (s − π)(1 − a − b)^m, s = 1 if it started on. The state it ends in has the
+ * law of `seconds` calls of sampleActivity, at a cost that does not grow with them.
+ */
+export function runBurstChain(p: WorkloadParams, rng: Rng, state: BurstState, seconds: number): void {
+  const b = p.burst;
+  if (!b || seconds <= 0) return;
+  const on = leaveChance(b.meanOffSec);
+  const off = leaveChance(b.meanOnSec);
+  if (on + off === 0) return;
+  const share = on / (on + off);
+  const pOn = share + ((state.burstOn ? 1 : 0) - share) * (1 - on - off) ** seconds;
+  state.burstOn = rng.next() < pOn;
+}
+
+/**
+ * The activity of one second drawn from a stretch of `seconds`, the burst chain run through all of them:
+ * the second sits at a uniformly drawn place in the stretch, so its burst state has the law of the
+ * stretch's average share of burst time, whatever state the stretch began in.
+ */
+export function sampleStretchActivity(
+  p: WorkloadParams,
+  rng: Rng,
+  state: BurstState,
+  seconds: number,
+): number {
+  if (!p.burst) return sampleActivity(p, rng, state);
+  const before = Math.floor(rng.next() * seconds);
+  runBurstChain(p, rng, state, before);
+  const activity = sampleActivity(p, rng, state);
+  runBurstChain(p, rng, state, seconds - 1 - before);
+  return activity;
+}

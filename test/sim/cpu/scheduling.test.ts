@@ -2,7 +2,13 @@
 // context switches per time slice (Xen credit 30 ms).
 import { describe, expect, it } from "vitest";
 import { CpuCapacityError, HostCpu, type HypervisorKind } from "../../../src/sim/cpu";
-import { waterfill } from "../../../src/sim/cpu/scheduler";
+import {
+  CfsScheduler,
+  CreditScheduler,
+  PinnedScheduler,
+  type ScheduledVm,
+  waterfill,
+} from "../../../src/sim/cpu/scheduler";
 import { C5_2XL, C5_LARGE } from "./fixtures";
 
 /** An 8-thread host filled to its vCPU limit with CPU-bound c5.large guests. */
@@ -102,5 +108,66 @@ describe("the host CPU scheduler", () => {
     waterfill(2, Float64Array.of(1, 1), Float64Array.of(2, 1), Float64Array.of(1, 1), 1.5, out);
     expect(out[0]).toBeCloseTo(1);
     expect(out[1]).toBeCloseTo(0.5);
+  });
+
+  it("picks pinned vCPUs where affinity is set, else credit on Xen and CFS on the KVM-based kinds", () => {
+    const scheduler = (kind: HypervisorKind, cpuAffinity: boolean) =>
+      new HostCpu({
+        kind,
+        sockets: 1,
+        coresPerSocket: 4,
+        threadsPerCore: 2,
+        dom0: { vcpus: 2 },
+        optimizations: { cpuAffinity },
+      }).hostSummary().features.scheduler;
+    expect(scheduler("nitro", true)).toBe("pinned");
+    expect(scheduler("xen", true)).toBe("pinned");
+    expect(scheduler("nitro", false)).toBe("cfs");
+    expect(scheduler("type2", false)).toBe("cfs");
+    expect(scheduler("xen", false)).toBe("credit");
+  });
+
+  it("splits a domain's weight over its vCPUs under credit, and weighs each vCPU on its own under CFS", () => {
+    // A 4-vCPU and a 1-vCPU VM, both wanting every cycle, on a pool of 2 threads' worth of cycles.
+    const vms: ScheduledVm[] = [
+      { caps: { vcpus: 4 }, weight: 1, threads: [0, 1, 2, 3] },
+      { caps: { vcpus: 1 }, weight: 1, threads: [0] },
+    ];
+    const got = (scheduler: CreditScheduler | CfsScheduler) => {
+      scheduler.setVms(vms);
+      const round = {
+        demand: Float64Array.of(4, 1),
+        alloc: new Float64Array(2),
+        contended: new Float64Array(2),
+      };
+      scheduler.share(round, 2);
+      return Array.from(round.alloc);
+    };
+    const [bigCredit, smallCredit] = got(new CreditScheduler(4));
+    expect(bigCredit).toBeCloseTo(1);
+    expect(smallCredit).toBeCloseTo(1);
+    const [bigCfs, smallCfs] = got(new CfsScheduler(4));
+    expect(bigCfs).toBeCloseTo(1.6);
+    expect(smallCfs).toBeCloseTo(0.4);
+  });
+
+  it("shares only the threads that overcommit shares when vCPUs are pinned, and never migrates them", () => {
+    const scheduler = new PinnedScheduler(2, 2);
+    // Two VMs share thread 0; a third has thread 1 to itself.
+    scheduler.setVms([
+      { caps: { vcpus: 1 }, weight: 1, threads: [0] },
+      { caps: { vcpus: 1 }, weight: 1, threads: [0] },
+      { caps: { vcpus: 1 }, weight: 1, threads: [1] },
+    ]);
+    const round = {
+      demand: Float64Array.of(0.8, 0.8, 0.8),
+      alloc: new Float64Array(3),
+      contended: new Float64Array(3),
+    };
+    scheduler.share(round, 2);
+    expect(Array.from(round.alloc)).toEqual([0.5, 0.5, 0.8]);
+    expect(Array.from(round.contended)).toEqual([0.5, 0.5, 0]);
+    expect(scheduler.migrations()).toBe(0);
+    expect(new CfsScheduler(8).migrations(100)).toBeGreaterThan(0);
   });
 });

@@ -1,5 +1,5 @@
-// Host CPU scheduling over one interval, analytically: runnable demand is shared max-min fairly by weight
-// (what Xen's credit scheduler and CFS converge to over many slices); what a vCPU wanted but did not get is steal.
+// Sharing contended threads over one interval, analytically: runnable demand is shared max-min fairly by
+// weight (what Xen's credit scheduler and CFS converge to over many slices); what was not granted is steal.
 
 /**
  * Water-filling: entity i has `mult[i]` identical vCPUs, each wanting `demand[i]` thread-seconds with
@@ -43,38 +43,4 @@ export function waterfill(
     }
   }
   return true;
-}
-
-/** Which host threads each VM's vCPUs are pinned to: least-loaded first, so 1:1 until overcommitted. */
-export class PinMap {
-  /** vCPUs pinned per thread. */
-  readonly load: Int32Array;
-  readonly first: number;
-
-  /** Threads [first, threads) are available to guests (dom0 may own the ones below). */
-  constructor(threads: number, first: number) {
-    this.load = new Int32Array(threads);
-    this.first = first;
-  }
-
-  assign(vcpus: number): number[] {
-    const picked: number[] = [];
-    for (let v = 0; v < vcpus; v++) {
-      let best = this.first;
-      for (let t = this.first + 1; t < this.load.length; t++) {
-        if (this.load[t] < this.load[best]) best = t;
-      }
-      this.load[best]++;
-      picked.push(best);
-    }
-    return picked;
-  }
-
-  take(threads: readonly number[]): void {
-    for (const t of threads) this.load[t]++;
-  }
-
-  release(threads: readonly number[]): void {
-    for (const t of threads) this.load[t]--;
-  }
 }

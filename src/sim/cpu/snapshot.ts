@@ -1,0 +1,66 @@
+// The CPU model's persisted state as plain JSON: each guest's PRNG, burst and memory state and counter
+// history, and the host's. A change to these shapes needs a new version and a way to read the old one.
+import { CounterHistory, type HistorySnapshot } from "./counters";
+import type { InstanceCaps } from "./devices";
+import { GuestCpu, type GuestHost, type VmOptions } from "./guest";
+import type { HostDescription } from "./hypervisor";
+import type { WorkloadSpec } from "./workload";
+
+export const HOST_CPU_SNAPSHOT_VERSION = 1;
+
+export interface VmCpuSnapshot {
+  id: string;
+  caps: InstanceCaps;
+  spec: WorkloadSpec;
+  seed: number;
+  options: VmOptions;
+  rngState: number;
+  burstOn: boolean;
+  backedPages: number;
+  balloonedPages: number;
+  threads: number[];
+  history: HistorySnapshot;
+}
+
+export interface HostCpuSnapshot {
+  version: typeof HOST_CPU_SNAPSHOT_VERSION;
+  host: HostDescription;
+  nowMs: number;
+  vms: VmCpuSnapshot[];
+  history: HistorySnapshot;
+}
+
+/** `lean` keeps running totals and drops the per-second and per-minute rings. */
+export function snapshotGuest(vm: GuestCpu, lean: boolean): VmCpuSnapshot {
+  return {
+    id: vm.id,
+    caps: { ...vm.caps },
+    spec: structuredClone(vm.spec),
+    seed: vm.seed,
+    options: { ...vm.options },
+    rngState: vm.rng.state,
+    burstOn: vm.burstOn,
+    backedPages: vm.backedPages,
+    balloonedPages: vm.balloonedPages,
+    threads: [...vm.threads],
+    history: vm.history.snapshot(lean),
+  };
+}
+
+/** The guest as it was, on a host built from the same description. */
+export function restoreGuest(v: VmCpuSnapshot, host: GuestHost): GuestCpu {
+  const vm = new GuestCpu({ id: v.id, caps: v.caps, spec: v.spec, seed: v.seed, host, options: v.options });
+  vm.rng.state = v.rngState;
+  vm.burstOn = v.burstOn;
+  vm.backedPages = v.backedPages;
+  vm.balloonedPages = v.balloonedPages;
+  vm.threads = [...v.threads];
+  vm.history = CounterHistory.restore(v.history);
+  return vm;
+}
+
+export function checkVersion(snap: HostCpuSnapshot): void {
+  if (snap.version !== HOST_CPU_SNAPSHOT_VERSION) {
+    throw new RangeError(`unknown HostCpu snapshot version ${String(snap.version)}`);
+  }
+}
