@@ -159,6 +159,7 @@ export const InstanceType = z
     ebsBaselineMbps: z.number(),
     ebsBurstMbps: z.number(),
     ebsBaselineIops: z.number(),
+    ebsBurstIops: z.number(),
     instanceStorage: z.object({
       disks: z.number(),
       diskGB: z.number(),
