@@ -50,6 +50,26 @@ const SCALARS = [
   "cardIos",
   "dom0Hypercalls",
   "swapFaults",
+  // What the instance's allowances let through and held back (allowance.ts): packets is packetsIn plus
+  // the outbound ones, diskIos what EBS took; bytes delivered and offered in each direction.
+  "packetsIn",
+  "bytesIn",
+  "bytesOut",
+  "bytesInOffered",
+  "bytesOutOffered",
+  "bwInAllowanceExceeded",
+  "bwOutAllowanceExceeded",
+  "ppsAllowanceExceeded",
+  "netThrottledSeconds",
+  "ebsBytes",
+  "ebsBytesOffered",
+  "ebsIopsExceeded",
+  "ebsThroughputExceeded",
+  "volumeIopsExceeded",
+  "volumeThroughputExceeded",
+  "ebsThrottledSeconds",
+  // Time the Nitro card or SR-IOV NIC spent on this VM's I/O, in ns: the card's own, not host CPU.
+  "cardNs",
 ] as const;
 export type Scalar = (typeof SCALARS)[number];
 
@@ -79,6 +99,16 @@ const HOST_SCALARS = [
   "dom0Packets",
   "dom0Ios",
   "ioBackendCycles",
+  "bwInAllowanceExceeded",
+  "bwOutAllowanceExceeded",
+  "ppsAllowanceExceeded",
+  "netThrottledVmSeconds",
+  "ebsIopsExceeded",
+  "ebsThroughputExceeded",
+  "volumeIopsExceeded",
+  "volumeThroughputExceeded",
+  "ebsThrottledVmSeconds",
+  "cardNs",
 ] as const;
 export type HostScalar = (typeof HOST_SCALARS)[number];
 export const HOST_FIELDS = HOST_SCALARS.length;
