@@ -1,6 +1,7 @@
 // The EC2 instance-type catalog as data, and the host hardware that serves each family.
-// Sizes and bandwidths from describe-instance-types (see shared REFERENCES.md); EBS and IOPS
-// figures are the published "up to"/baseline values, recalled, and marked approximate.
+// Sizes and network bandwidths from describe-instance-types (see shared REFERENCES.md); EBS
+// baseline and maximum bandwidth and IOPS (16 KiB I/O) as the EC2 user guide's "Amazon
+// EBS-optimized instances" tables list them.
 
 import type { HostHardware } from "./admission";
 
@@ -23,6 +24,8 @@ export interface InstanceType {
   ebsBaselineMbps: number;
   ebsBurstMbps: number;
   ebsBaselineIops: number;
+  /** The maximum IOPS of a type that bursts for 30 minutes a day; the baseline otherwise. */
+  ebsBurstIops: number;
   /** Local NVMe instance storage: disks x GB each (0 disks when EBS only). */
   instanceStorage: { disks: number; diskGB: number; totalGB: number; nvme: boolean };
 }
@@ -36,10 +39,11 @@ interface SizeRow {
   ebsMbps: number;
   ebsBurstMbps?: number;
   iops: number;
+  iopsBurst?: number;
   storage?: [number, number];
 }
 
-// c5: 2 GiB per vCPU. Network and EBS rows per REFERENCES.md; EBS approximate.
+// c5: 2 GiB per vCPU. Network rows per REFERENCES.md, EBS rows per the EBS-optimized tables.
 const c5Sizes: SizeRow[] = [
   {
     size: "large",
@@ -48,6 +52,7 @@ const c5Sizes: SizeRow[] = [
     burstGbps: 10,
     ebsMbps: 650,
     ebsBurstMbps: 4750,
+    iopsBurst: 20000,
     iops: 4000,
     storage: [1, 50],
   },
@@ -58,6 +63,7 @@ const c5Sizes: SizeRow[] = [
     burstGbps: 10,
     ebsMbps: 1150,
     ebsBurstMbps: 4750,
+    iopsBurst: 20000,
     iops: 6000,
     storage: [1, 100],
   },
@@ -68,6 +74,7 @@ const c5Sizes: SizeRow[] = [
     burstGbps: 10,
     ebsMbps: 2300,
     ebsBurstMbps: 4750,
+    iopsBurst: 20000,
     iops: 10000,
     storage: [1, 200],
   },
@@ -95,6 +102,7 @@ const m5Sizes: SizeRow[] = [
     burstGbps: 10,
     ebsMbps: 650,
     ebsBurstMbps: 4750,
+    iopsBurst: 18750,
     iops: 3600,
     storage: [1, 75],
   },
@@ -105,6 +113,7 @@ const m5Sizes: SizeRow[] = [
     burstGbps: 10,
     ebsMbps: 1150,
     ebsBurstMbps: 4750,
+    iopsBurst: 18750,
     iops: 6000,
     storage: [1, 150],
   },
@@ -115,6 +124,7 @@ const m5Sizes: SizeRow[] = [
     burstGbps: 10,
     ebsMbps: 2300,
     ebsBurstMbps: 4750,
+    iopsBurst: 18750,
     iops: 12000,
     storage: [1, 300],
   },
@@ -194,6 +204,7 @@ function build(
       ebsBaselineMbps: row.ebsMbps,
       ebsBurstMbps: row.ebsBurstMbps ?? row.ebsMbps,
       ebsBaselineIops: row.iops,
+      ebsBurstIops: row.iopsBurst ?? row.iops,
       instanceStorage: { disks, diskGB, totalGB: disks * diskGB, nvme: disks > 0 },
     };
   });

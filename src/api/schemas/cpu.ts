@@ -12,6 +12,7 @@ import {
   PV_TRAPS,
   type Recommendation as RecommendationModel,
   type VmCpuCounters as VmCpuModel,
+  VOLUME_TYPES,
 } from "../../sim/cpu";
 import { HostId, Hypervisor, InstanceId } from "./common";
 import { type Assert, keyed, type Mirrors } from "./exact";
@@ -56,6 +57,59 @@ export type BlockPathChecked = Assert<
   Mirrors<z.ZodEnum<{ [K in (typeof blockPaths)[number]]: K }>, BlockPath>
 >;
 
+const InOut = z.object({ in: count, out: count }).openapi("InOut");
+const pct = z.number().nullable();
+
+export const NetworkAllowance = z
+  .object({
+    baselineGbps: z.number().openapi({ description: "bandwidth in each direction, sustained" }),
+    burstGbps: z.number().openapi({ description: "the 'up to' figure, while network I/O credits last" }),
+    packetsPerSecond: z
+      .number()
+      .nullable()
+      .openapi({ description: "both directions together; null where the type has no limit of its own" }),
+    offeredBytes: InOut,
+    bytes: InOut,
+    packets: InOut,
+    bwInAllowanceExceeded: count.openapi({
+      description: "packets held back by the inbound bandwidth allowance (ENA's bw_in_allowance_exceeded)",
+    }),
+    bwOutAllowanceExceeded: count.openapi({ description: "ENA's bw_out_allowance_exceeded" }),
+    ppsAllowanceExceeded: count.openapi({ description: "ENA's pps_allowance_exceeded" }),
+    throttledSeconds: count,
+    creditBalancePct: z.object({ in: pct, out: pct }).openapi({
+      description: "network I/O credits left now; null for a type that does not burst",
+    }),
+  })
+  .openapi("NetworkAllowance");
+
+export const EbsAllowance = z
+  .object({
+    baselineMbps: z.number(),
+    maxMbps: z.number(),
+    baselineIops: z.number(),
+    maxIops: z.number(),
+    volume: z
+      .object({ type: z.enum(VOLUME_TYPES), iops: z.number(), throughputMiBps: z.number().nullable() })
+      .nullable()
+      .openapi({
+        description: "the volume's limits on this platform (io2: 256,000 IOPS on Nitro, 32,000 on Xen)",
+      }),
+    offeredIos: count,
+    offeredBytes: count,
+    bytes: count,
+    instanceIopsExceeded: count.openapi({ description: "I/Os held back by the instance's IOPS limit" }),
+    instanceThroughputExceeded: count,
+    volumeIopsExceeded: count,
+    volumeThroughputExceeded: count,
+    throttledSeconds: count,
+    ioBalancePct: pct.openapi({
+      description: "CloudWatch's EBSIOBalance%; null for a type that does not burst",
+    }),
+    byteBalancePct: pct.openapi({ description: "CloudWatch's EBSByteBalance%" }),
+  })
+  .openapi("EbsAllowance");
+
 export const VmIo = z
   .object({
     networkPath: z.enum(netPaths),
@@ -66,6 +120,9 @@ export const VmIo = z
     diskIosThrottled: count,
     packetsInHardware: count.openapi({ description: "handled by a Nitro card or an SR-IOV function" }),
     iosInHardware: count,
+    cardBusyMs: z.number().openapi({ description: "time the card spent on them, on its own processors" }),
+    network: NetworkAllowance,
+    ebs: EbsAllowance,
   })
   .openapi("VmIo");
 
@@ -115,12 +172,28 @@ const IoSplit = z
   .object({ total: count, inHardware: count, onHostCpu: count, viaDom0: count })
   .openapi("IoSplit");
 
+export const HostThrottling = z
+  .object({
+    bwInAllowanceExceeded: count,
+    bwOutAllowanceExceeded: count,
+    ppsAllowanceExceeded: count,
+    networkThrottledVmSeconds: count,
+    ebsIopsExceeded: count,
+    ebsThroughputExceeded: count,
+    volumeIopsExceeded: count,
+    volumeThroughputExceeded: count,
+    ebsThrottledVmSeconds: count,
+  })
+  .openapi("HostThrottling", { description: "what the instances' I/O allowances held back, over all VMs" });
+
 export const IoOffload = z
   .object({
     network: IoSplit,
     storage: IoSplit,
     hardwareSharePct: z.number(),
     hostIoCycles: count,
+    cardBusyMs: z.number().openapi({ description: "time the cards spent on guest I/O, off the host CPU" }),
+    throttling: HostThrottling,
   })
   .openapi("IoOffload");
 

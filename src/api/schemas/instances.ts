@@ -49,6 +49,7 @@ export const Workload = z
       kernelFraction: fraction.optional(),
       idleWakeupsPerSec: rate.optional(),
       networkLoad: z.number().min(0).max(100).optional(),
+      networkInLoad: z.number().min(0).max(100).optional(),
       packetBytes: z.number().int().min(64).max(65_536).optional(),
       storageLoad: z.number().min(0).max(100).optional(),
       ioBytes: z
@@ -169,6 +170,7 @@ export const InstanceType = z
     ebsBaselineMbps: z.number(),
     ebsBurstMbps: z.number(),
     ebsBaselineIops: z.number(),
+    ebsBurstIops: z.number(),
     instanceStorage: z.object({
       disks: z.number(),
       diskGB: z.number(),

@@ -6,10 +6,16 @@ import type { GuestMode, HypervisorKind, Optimizations } from "./hypervisor";
 export interface InstanceCaps {
   vcpus: number;
   memoryMiB: number;
+  /** Baseline network bandwidth, in each direction. */
   networkGbps: number;
-  /** EBS bandwidth in megabits per second, as EC2 documents it. */
+  /** The "up to" figure of a type that bursts on network I/O credits; absent, no burst. */
+  networkBurstGbps?: number;
+  /** Baseline EBS bandwidth in megabits per second, as EC2 documents it. */
   ebsMbps: number;
   ebsIops: number;
+  /** EBS maximums of a type that bursts for 30 minutes a day; absent, the baseline is the maximum. */
+  ebsBurstMbps?: number;
+  ebsBurstIops?: number;
   /** Packets per second, where the type has a limit of its own besides bandwidth. */
   networkPps?: number;
 }
@@ -64,6 +70,16 @@ export const PACKETS_PER_BATCH = 32;
 export const IOS_PER_BATCH = 4;
 export const EMULATED_OPS_PER_BATCH = 4;
 
+/**
+ * Time a Nitro card (or an SR-IOV NIC) is busy per packet and per EBS I/O: its own processors, never the
+ * host's. Estimates of the right order, unverified: a packet of an established flow takes the card's
+ * cached path (security groups, routes and encapsulation looked up once per flow, per AWS's "Nitro system
+ * considerations for performance tuning"); an EBS I/O adds NVMe command handling and encryption of the
+ * payload.
+ */
+export const CARD_NS_PER_PACKET = 250;
+export const CARD_NS_PER_IO = 2000;
+
 export function validateCaps(caps: InstanceCaps): void {
   if (!(Number.isInteger(caps.vcpus) && caps.vcpus >= 1))
     throw new RangeError("vcpus must be a positive integer");
@@ -74,6 +90,15 @@ export function validateCaps(caps: InstanceCaps): void {
     ["ebsIops", caps.ebsIops],
   ] as const) {
     if (!(v >= 0 && Number.isFinite(v))) throw new RangeError(`${name} must be a non-negative number`);
+  }
+  for (const [name, v, base] of [
+    ["networkBurstGbps", caps.networkBurstGbps, caps.networkGbps],
+    ["ebsBurstMbps", caps.ebsBurstMbps, caps.ebsMbps],
+    ["ebsBurstIops", caps.ebsBurstIops, caps.ebsIops],
+  ] as const) {
+    if (v !== undefined && !(v >= base && Number.isFinite(v))) {
+      throw new RangeError(`${name} must be a finite number no lower than the baseline`);
+    }
   }
   if (caps.networkPps !== undefined && !(caps.networkPps >= 0)) {
     throw new RangeError("networkPps must be a non-negative number");

@@ -1,5 +1,19 @@
 // One guest's demand over an interval, as counts per exit reason, hypercall and trap and the cycles they
-// cost, split into a compute-driven and an I/O-driven part so the host can slow either. Costs: costs.ts.
+// cost, split into a compute-driven and an I/O-driven part so the host can slow either. Costs: costs.ts;
+// the I/O the instance's allowances let through: allowance.ts.
+import {
+  allowancesFor,
+  type Credits,
+  type EbsMeter,
+  fullCredits,
+  type IoAllowances,
+  meterEbs,
+  meterNetwork,
+  type NetworkMeter,
+  NO_VOLUME_LIMITS,
+  settle,
+  type VolumeLimits,
+} from "./allowance";
 import { type CycleCosts, EXIT_REASONS, HYPERCALLS, PV_TRAPS } from "./costs";
 import { CounterHistory, EXIT0, F, HC0, indexTable, TRAP0, VM_FIELDS } from "./counters";
 import {
@@ -7,6 +21,8 @@ import {
   type BlockPath,
   blockBackend,
   blockPath,
+  CARD_NS_PER_IO,
+  CARD_NS_PER_PACKET,
   EMULATED_OPS_PER_BATCH,
   type InstanceCaps,
   IOS_PER_BATCH,
@@ -17,6 +33,7 @@ import {
   PACKETS_PER_BATCH,
   packetCap,
 } from "./devices";
+import { type EbsVolume, volumeLimits } from "./ebs-volume";
 import type { GuestMode, HypervisorKind, HypervisorTraits, Optimizations } from "./hypervisor";
 import { Rng } from "./rng";
 import {
@@ -62,6 +79,8 @@ export interface VmOptions {
   weight?: number;
   /** Host threads chosen by admission; without them the host's pin map picks the least loaded. */
   threads?: readonly number[];
+  /** The EBS volume the guest's storage traffic goes to; without one only the instance's limits apply. */
+  volume?: EbsVolume;
 }
 
 /** What a guest takes from the host it runs on. */
@@ -113,6 +132,25 @@ export class GuestCpu {
   balloonedPages = 0;
   threads: number[] = [];
   history = new CounterHistory(VM_FIELDS);
+  /** What the type's cards let through, the volume's own limits, and the credits left in the buckets. */
+  readonly allowances: IoAllowances;
+  readonly volumeLimits: VolumeLimits;
+  credits: Credits;
+  private readonly bursts: boolean;
+  private readonly netMeter: NetworkMeter = {
+    packetsOut: 0,
+    packetsIn: 0,
+    bwOutAllowanceExceeded: 0,
+    bwInAllowanceExceeded: 0,
+    ppsAllowanceExceeded: 0,
+  };
+  private readonly ebsMeter: EbsMeter = {
+    ios: 0,
+    instanceIopsExceeded: 0,
+    instanceThroughputExceeded: 0,
+    volumeIopsExceeded: 0,
+    volumeThroughputExceeded: 0,
+  };
 
   /** Full-speed demand of the interval: driven by computation, and driven by I/O. */
   readonly cpuPart = new Float64Array(VM_FIELDS);
@@ -149,6 +187,11 @@ export class GuestCpu {
     this.blkBe = blockBackend(kind, this.blk);
     this.costs = costs;
     this.traits = traits;
+    this.allowances = allowancesFor(this.caps);
+    this.volumeLimits = options.volume ? volumeLimits(options.volume, kind) : NO_VOLUME_LIMITS;
+    this.credits = fullCredits(this.allowances);
+    const a = this.allowances;
+    this.bursts = a.netIn.capacity + a.netOut.capacity + a.ebsIops.capacity + a.ebsBytes.capacity > 0;
     EXIT_REASONS.forEach((r, i) => {
       this.exitCost[i] = costs.vmExitRoundTrip + costs.exitHandler[r];
     });
@@ -162,6 +205,10 @@ export class GuestCpu {
       this.trapCost[i] = costs.pvHypercallEntry + costs.pvTrapHandler[t];
     });
     this.dom0HypercallCost = costs.pvHypercallEntry + costs.hypercallHandler.grant_table_op;
+  }
+
+  get volumeType(): EbsVolume["type"] | null {
+    return this.options.volume?.type ?? null;
   }
 
   setWorkload(spec: WorkloadSpec): void {
@@ -315,17 +362,13 @@ export class GuestCpu {
       }
     }
 
-    // Network and storage demand, throttled at the instance type's caps.
-    const pktCap = packetCap(this.caps, p.packetBytes);
-    const pktOffered = rng.count(p.networkLoad * activity * pktCap);
-    const packets = Math.min(pktOffered, Math.floor(pktCap));
-    io[F.packets] = packets;
-    io[F.packetsThrottled] = pktOffered - packets;
-    const iopsCap = ioCap(this.caps, p.ioBytes);
-    const ioOffered = rng.count(p.storageLoad * activity * iopsCap) + refaultIos;
-    const ios = Math.min(ioOffered, Math.floor(iopsCap));
-    io[F.diskIos] = ios;
-    io[F.diskIosThrottled] = ioOffered - ios;
+    // Network and storage demand, loads relative to the type's baselines, metered by its allowances.
+    const pktScale = packetCap(this.caps, p.packetBytes);
+    const outOffered = rng.count(p.networkLoad * activity * pktScale);
+    const inOffered = rng.count(p.networkInLoad * activity * pktScale);
+    const packets = this.meterPackets(io, outOffered, inOffered, p.packetBytes, seconds);
+    const ioOffered = rng.count(p.storageLoad * activity * ioCap(this.caps, p.ioBytes)) + refaultIos;
+    const ios = this.meterIos(io, ioOffered, p.ioBytes, seconds);
     this.guestWork(io, packets * costs.guestPerPacket + ios * costs.guestPerIo, 1);
 
     const capCycles = vcpus * hz;
@@ -346,6 +389,55 @@ export class GuestCpu {
     }
   }
 
+  private meterPackets(io: Float64Array, out: number, inn: number, bytes: number, seconds: number): number {
+    const m = this.netMeter;
+    meterNetwork(m, this.allowances, this.credits, out, inn, bytes, seconds);
+    const packets = m.packetsOut + m.packetsIn;
+    const held = m.bwOutAllowanceExceeded + m.bwInAllowanceExceeded + m.ppsAllowanceExceeded;
+    io[F.packets] = packets;
+    io[F.packetsIn] = m.packetsIn;
+    io[F.packetsThrottled] = held;
+    io[F.bytesOut] = m.packetsOut * bytes;
+    io[F.bytesIn] = m.packetsIn * bytes;
+    io[F.bytesOutOffered] = out * bytes;
+    io[F.bytesInOffered] = inn * bytes;
+    io[F.bwOutAllowanceExceeded] = m.bwOutAllowanceExceeded;
+    io[F.bwInAllowanceExceeded] = m.bwInAllowanceExceeded;
+    io[F.ppsAllowanceExceeded] = m.ppsAllowanceExceeded;
+    io[F.netThrottledSeconds] = held > 0 ? 1 : 0;
+    return packets;
+  }
+
+  private meterIos(io: Float64Array, offered: number, bytes: number, seconds: number): number {
+    const m = this.ebsMeter;
+    meterEbs(m, this.allowances, this.volumeLimits, this.credits, offered, bytes, seconds);
+    io[F.diskIos] = m.ios;
+    io[F.diskIosThrottled] = offered - m.ios;
+    io[F.ebsBytes] = m.ios * bytes;
+    io[F.ebsBytesOffered] = offered * bytes;
+    io[F.ebsIopsExceeded] = m.instanceIopsExceeded;
+    io[F.ebsThroughputExceeded] = m.instanceThroughputExceeded;
+    io[F.volumeIopsExceeded] = m.volumeIopsExceeded;
+    io[F.volumeThroughputExceeded] = m.volumeThroughputExceeded;
+    io[F.ebsThrottledSeconds] = offered > m.ios ? 1 : 0;
+    return m.ios;
+  }
+
+  /**
+   * Spends and earns credits for what the interval's record `r` says went through (the host may have
+   * slowed the guest below what the allowances let through), over `seconds` intervals like it.
+   */
+  settleAllowances(r: Float64Array, seconds: number): void {
+    // Without an "up to" figure there is no bucket: nothing to spend or earn.
+    if (!this.bursts) return;
+    const a = this.allowances;
+    const c = this.credits;
+    c.netOut = settle(a.netOut, c.netOut, r[F.bytesOut], seconds);
+    c.netIn = settle(a.netIn, c.netIn, r[F.bytesIn], seconds);
+    c.ebsIos = settle(a.ebsIops, c.ebsIos, r[F.diskIos], seconds);
+    c.ebsBytes = settle(a.ebsBytes, c.ebsBytes, r[F.ebsBytes], seconds);
+  }
+
   private halts(v: Float64Array, n: number, missPoll: number): void {
     if (n <= 0) return;
     if (this.mode === "hvm") this.exit(v, X.hlt, n);
@@ -363,11 +455,13 @@ export class GuestCpu {
     switch (this.net) {
       case "ena":
         io[F.cardPackets] += packets;
+        io[F.cardNs] += packets * CARD_NS_PER_PACKET;
         this.deviceInterrupts(io, batches, busyFrac, true);
         return batches;
       case "sriov_vf":
         // The NIC's virtual function moves the packets; Xen or the host still routes its interrupts.
         io[F.cardPackets] += packets;
+        io[F.cardNs] += packets * CARD_NS_PER_PACKET;
         this.deviceInterrupts(io, batches, busyFrac, true);
         return batches;
       case "virtio":
@@ -407,6 +501,7 @@ export class GuestCpu {
     switch (this.blk) {
       case "nvme_card":
         io[F.cardIos] += ios;
+        io[F.cardNs] += ios * CARD_NS_PER_IO;
         this.deviceInterrupts(io, batches, busyFrac, true);
         return batches;
       case "virtio_blk":

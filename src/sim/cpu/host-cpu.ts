@@ -310,7 +310,11 @@ export class HostCpu {
         for (const k of CYCLE_FIELDS) r[k] = Math.round(r[k]);
       } else {
         for (let k = 0; k < VM_FIELDS; k++) r[k] = Math.round(cpu[k] * kc + io[k] * ki);
+        // Whether an allowance held the guest back is a fact of the second, not a quantity to slow down.
+        r[F.netThrottledSeconds] = io[F.netThrottledSeconds];
+        r[F.ebsThrottledSeconds] = io[F.ebsThrottledSeconds];
       }
+      vm.settleAllowances(r, seconds);
       // Time slicing on a contended thread: each slice ends in a switch, paid out of the vCPU's own share.
       const sliceSwitches = contended[i] > 0 ? Math.round(contended[i] / slice) : 0;
       const switches = r[F.contextSwitches] + sliceSwitches;
@@ -343,6 +347,16 @@ export class HostCpu {
       rec[H.stealCycles] += r[F.stealCycles];
       rec[H.cardPackets] += r[F.cardPackets];
       rec[H.cardIos] += r[F.cardIos];
+      rec[H.cardNs] += r[F.cardNs];
+      rec[H.bwInAllowanceExceeded] += r[F.bwInAllowanceExceeded];
+      rec[H.bwOutAllowanceExceeded] += r[F.bwOutAllowanceExceeded];
+      rec[H.ppsAllowanceExceeded] += r[F.ppsAllowanceExceeded];
+      rec[H.netThrottledVmSeconds] += r[F.netThrottledSeconds];
+      rec[H.ebsIopsExceeded] += r[F.ebsIopsExceeded];
+      rec[H.ebsThroughputExceeded] += r[F.ebsThroughputExceeded];
+      rec[H.volumeIopsExceeded] += r[F.volumeIopsExceeded];
+      rec[H.volumeThroughputExceeded] += r[F.volumeThroughputExceeded];
+      rec[H.ebsThrottledVmSeconds] += r[F.ebsThrottledSeconds];
       if (vm.netBe === "host") rec[H.hostPackets] += r[F.packets];
       else if (vm.netBe === "dom0") rec[H.dom0Packets] += r[F.packets];
       if (vm.blkBe === "host") rec[H.hostIos] += r[F.diskIos];

@@ -1,5 +1,7 @@
 // CPU virtualization model: VM exits and hypercalls, Nitro / Xen / Type 2 hosts, device offload and the host
 // scheduler, behind one facade (HostCpu) a Host Durable Object can hold, snapshot and restore.
+
+export { EBS_BURST_SECONDS, NETWORK_CREDIT_SECONDS } from "./allowance";
 export {
   type CostOverrides,
   type CycleCosts,
@@ -13,6 +15,7 @@ export {
 } from "./costs";
 export { INTERVAL_MS } from "./counters";
 export type { BlockPath, InstanceCaps, NetPath } from "./devices";
+export { type EbsVolume, VOLUME_TYPES, type VolumeType } from "./ebs-volume";
 export { type VmOptions, walkReferences } from "./guest";
 export { CpuCapacityError, HostCpu } from "./host-cpu";
 export {
@@ -31,7 +34,14 @@ export {
   trialOverheadPct,
 } from "./optimizations";
 export type { HostCpuSnapshot, VmCpuSnapshot } from "./snapshot";
-export type { HostCpuSummary, IoSplit, VmCpuCounters } from "./summaries";
+export type {
+  EbsAllowance,
+  HostCpuSummary,
+  HostThrottling,
+  IoSplit,
+  NetworkAllowance,
+  VmCpuCounters,
+} from "./summaries";
 export {
   PROFILE_NAMES,
   PROFILES,

@@ -1,12 +1,15 @@
 // The CPU model's persisted state as plain JSON: each guest's PRNG, burst and memory state and counter
 // history, and the host's. A change to these shapes needs a new version and a way to read the old one.
+import type { Credits } from "./allowance";
 import { CounterHistory, type HistorySnapshot } from "./counters";
 import type { InstanceCaps } from "./devices";
 import { GuestCpu, type GuestHost, type VmOptions } from "./guest";
 import type { HostDescription } from "./hypervisor";
 import type { WorkloadSpec } from "./workload";
 
-export const HOST_CPU_SNAPSHOT_VERSION = 1;
+/** 2 added each VM's I/O credit balances; a version-1 snapshot restores with full buckets, as at launch. */
+export const HOST_CPU_SNAPSHOT_VERSION = 2;
+const READABLE_VERSIONS: readonly number[] = [1, HOST_CPU_SNAPSHOT_VERSION];
 
 export interface VmCpuSnapshot {
   id: string;
@@ -20,10 +23,12 @@ export interface VmCpuSnapshot {
   balloonedPages: number;
   threads: number[];
   history: HistorySnapshot;
+  /** Absent in version 1. */
+  credits?: Credits;
 }
 
 export interface HostCpuSnapshot {
-  version: typeof HOST_CPU_SNAPSHOT_VERSION;
+  version: 1 | typeof HOST_CPU_SNAPSHOT_VERSION;
   host: HostDescription;
   nowMs: number;
   vms: VmCpuSnapshot[];
@@ -44,6 +49,7 @@ export function snapshotGuest(vm: GuestCpu, lean: boolean): VmCpuSnapshot {
     balloonedPages: vm.balloonedPages,
     threads: [...vm.threads],
     history: vm.history.snapshot(lean),
+    credits: { ...vm.credits },
   };
 }
 
@@ -56,11 +62,12 @@ export function restoreGuest(v: VmCpuSnapshot, host: GuestHost): GuestCpu {
   vm.balloonedPages = v.balloonedPages;
   vm.threads = [...v.threads];
   vm.history = CounterHistory.restore(v.history);
+  if (v.credits) vm.credits = { ...v.credits };
   return vm;
 }
 
 export function checkVersion(snap: HostCpuSnapshot): void {
-  if (snap.version !== HOST_CPU_SNAPSHOT_VERSION) {
+  if (!READABLE_VERSIONS.includes(snap.version)) {
     throw new RangeError(`unknown HostCpu snapshot version ${String(snap.version)}`);
   }
 }

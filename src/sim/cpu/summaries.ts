@@ -1,8 +1,11 @@
 // What a host's CPU counters answer: one VM's exits, hypercalls, cycles and I/O over a window, and the
-// host's use of its threads, with the share of I/O its Nitro cards (or SR-IOV functions) took off the CPU.
+// host's use of its threads, with the share of I/O its Nitro cards (or SR-IOV functions) took off the CPU
+// and what the instances' I/O allowances held back.
+import { balancePct, type Credits, type IoAllowances, type VolumeLimits } from "./allowance";
 import { EXIT_REASONS, HYPERCALLS, PV_TRAPS } from "./costs";
 import { type CounterHistory, EXIT0, F, H, HC0, INTERVAL_MS, TRAP0 } from "./counters";
 import type { BlockPath, NetPath } from "./devices";
+import type { VolumeType } from "./ebs-volume";
 import type { GuestMode, HypervisorKind, HypervisorTraits } from "./hypervisor";
 
 export interface VmCpuCounters {
@@ -47,8 +50,74 @@ export interface VmCpuCounters {
     /** Handled by hardware (a Nitro card or an SR-IOV function) with no host CPU. */
     packetsInHardware: number;
     iosInHardware: number;
+    /** Time the card (or SR-IOV NIC) spent on them: its own processors, not host CPU. */
+    cardBusyMs: number;
+    network: NetworkAllowance;
+    ebs: EbsAllowance;
   };
   memory: { swapFaults: number; balloonedPages: number; backedPages: number };
+}
+
+/** Inbound and outbound, which EC2 meters apart. */
+export interface InOut {
+  in: number;
+  out: number;
+}
+
+/** The network allowance of the instance's type and what it let through (allowance.ts). */
+export interface NetworkAllowance {
+  /** Bandwidth in each direction: the baseline, and the burst while network I/O credits last. */
+  baselineGbps: number;
+  burstGbps: number;
+  /** Packets per second in both directions together; null where the type has no limit of its own. */
+  packetsPerSecond: number | null;
+  offeredBytes: InOut;
+  bytes: InOut;
+  packets: InOut;
+  /** Packets held back by each allowance, as ENA counts them (ethtool -S: bw_in_allowance_exceeded, ...). */
+  bwInAllowanceExceeded: number;
+  bwOutAllowanceExceeded: number;
+  ppsAllowanceExceeded: number;
+  /** Seconds in which any allowance held packets back. */
+  throttledSeconds: number;
+  /** Network I/O credits left in each direction's bucket now, in %; null for a type that does not burst. */
+  creditBalancePct: { in: number | null; out: number | null };
+}
+
+/** The EBS limits of the instance and its volume, and what they let through. */
+export interface EbsAllowance {
+  baselineMbps: number;
+  maxMbps: number;
+  baselineIops: number;
+  maxIops: number;
+  /** The volume's limits as this platform delivers them (io2: 256,000 IOPS on Nitro, 32,000 elsewhere). */
+  volume: { type: VolumeType; iops: number; throughputMiBps: number | null } | null;
+  offeredIos: number;
+  offeredBytes: number;
+  bytes: number;
+  /** I/Os held back, each against the tightest limit (after CloudWatch's InstanceEBSIOPSExceededCheck and kin). */
+  instanceIopsExceeded: number;
+  instanceThroughputExceeded: number;
+  volumeIopsExceeded: number;
+  volumeThroughputExceeded: number;
+  throttledSeconds: number;
+  /** The burst buckets now, as CloudWatch's EBSIOBalance% and EBSByteBalance%; null for a type that does not burst. */
+  ioBalancePct: number | null;
+  byteBalancePct: number | null;
+}
+
+/** What the allowances held back on a host, over its VMs. */
+export interface HostThrottling {
+  bwInAllowanceExceeded: number;
+  bwOutAllowanceExceeded: number;
+  ppsAllowanceExceeded: number;
+  /** VM-seconds in which a network allowance held a VM back. */
+  networkThrottledVmSeconds: number;
+  ebsIopsExceeded: number;
+  ebsThroughputExceeded: number;
+  volumeIopsExceeded: number;
+  volumeThroughputExceeded: number;
+  ebsThrottledVmSeconds: number;
 }
 
 export interface IoSplit {
@@ -91,6 +160,9 @@ export interface HostCpuSummary {
     hardwareSharePct: number;
     /** Host cycles (backends and dom0 I/O work) spent moving guest I/O. */
     hostIoCycles: number;
+    /** Time the cards (or SR-IOV NICs) spent on guest I/O, off the host CPU. */
+    cardBusyMs: number;
+    throttling: HostThrottling;
   };
   features: { ioOffloadCards: boolean; securityChip: boolean; scheduler: HypervisorTraits["schedulerName"] };
 }
@@ -104,6 +176,10 @@ export interface CountedVm {
   readonly history: CounterHistory;
   readonly balloonedPages: number;
   readonly backedPages: number;
+  readonly allowances: IoAllowances;
+  readonly credits: Credits;
+  readonly volumeType: VolumeType | null;
+  readonly volumeLimits: VolumeLimits;
 }
 
 /** What a host's summary says of the host besides its counters. */
@@ -171,12 +247,64 @@ export function vmCounters(vm: CountedVm, windowMs?: number): VmCpuCounters {
       diskIosThrottled: sum[F.diskIosThrottled],
       packetsInHardware: sum[F.cardPackets],
       iosInHardware: sum[F.cardIos],
+      cardBusyMs: sum[F.cardNs] / 1e6,
+      network: networkAllowance(vm, sum),
+      ebs: ebsAllowance(vm, sum),
     },
     memory: {
       swapFaults: sum[F.swapFaults],
       balloonedPages: vm.balloonedPages,
       backedPages: vm.backedPages,
     },
+  };
+}
+
+const GBPS = 1e9 / 8;
+const MBPS = 1e6 / 8;
+const MIB = 1024 * 1024;
+const orNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
+
+function networkAllowance(vm: CountedVm, sum: Float64Array): NetworkAllowance {
+  const a = vm.allowances;
+  return {
+    baselineGbps: a.netOut.baseline / GBPS,
+    burstGbps: a.netOut.peak / GBPS,
+    packetsPerSecond: orNull(a.pps),
+    offeredBytes: { in: sum[F.bytesInOffered], out: sum[F.bytesOutOffered] },
+    bytes: { in: sum[F.bytesIn], out: sum[F.bytesOut] },
+    packets: { in: sum[F.packetsIn], out: sum[F.packets] - sum[F.packetsIn] },
+    bwInAllowanceExceeded: sum[F.bwInAllowanceExceeded],
+    bwOutAllowanceExceeded: sum[F.bwOutAllowanceExceeded],
+    ppsAllowanceExceeded: sum[F.ppsAllowanceExceeded],
+    throttledSeconds: sum[F.netThrottledSeconds],
+    creditBalancePct: {
+      in: balancePct(a.netIn, vm.credits.netIn),
+      out: balancePct(a.netOut, vm.credits.netOut),
+    },
+  };
+}
+
+function ebsAllowance(vm: CountedVm, sum: Float64Array): EbsAllowance {
+  const a = vm.allowances;
+  const v = vm.volumeLimits;
+  return {
+    baselineMbps: a.ebsBytes.baseline / MBPS,
+    maxMbps: a.ebsBytes.peak / MBPS,
+    baselineIops: a.ebsIops.baseline,
+    maxIops: a.ebsIops.peak,
+    volume: vm.volumeType
+      ? { type: vm.volumeType, iops: v.iops, throughputMiBps: orNull(v.bytesPerSec / MIB) }
+      : null,
+    offeredIos: sum[F.diskIos] + sum[F.diskIosThrottled],
+    offeredBytes: sum[F.ebsBytesOffered],
+    bytes: sum[F.ebsBytes],
+    instanceIopsExceeded: sum[F.ebsIopsExceeded],
+    instanceThroughputExceeded: sum[F.ebsThroughputExceeded],
+    volumeIopsExceeded: sum[F.volumeIopsExceeded],
+    volumeThroughputExceeded: sum[F.volumeThroughputExceeded],
+    throttledSeconds: sum[F.ebsThrottledSeconds],
+    ioBalancePct: balancePct(a.ebsIops, vm.credits.ebsIos),
+    byteBalancePct: balancePct(a.ebsBytes, vm.credits.ebsBytes),
   };
 }
 
@@ -217,6 +345,18 @@ export function hostSummary(host: CountedHost, history: CounterHistory, windowMs
       storage,
       hardwareSharePct: pct(network.inHardware + storage.inHardware, network.total + storage.total),
       hostIoCycles: sum[H.ioBackendCycles],
+      cardBusyMs: sum[H.cardNs] / 1e6,
+      throttling: {
+        bwInAllowanceExceeded: sum[H.bwInAllowanceExceeded],
+        bwOutAllowanceExceeded: sum[H.bwOutAllowanceExceeded],
+        ppsAllowanceExceeded: sum[H.ppsAllowanceExceeded],
+        networkThrottledVmSeconds: sum[H.netThrottledVmSeconds],
+        ebsIopsExceeded: sum[H.ebsIopsExceeded],
+        ebsThroughputExceeded: sum[H.ebsThroughputExceeded],
+        volumeIopsExceeded: sum[H.volumeIopsExceeded],
+        volumeThroughputExceeded: sum[H.volumeThroughputExceeded],
+        ebsThrottledVmSeconds: sum[H.ebsThrottledVmSeconds],
+      },
     },
     features: {
       ioOffloadCards: host.traits.ioOffloadCards,

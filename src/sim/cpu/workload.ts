@@ -44,10 +44,15 @@ export interface WorkloadParams {
   perBusySecond: BusyRates;
   /** Wake-ups of an idle vCPU per second (timers, IPIs) besides I/O completions. */
   idleWakeupsPerSec: number;
-  /** Offered network load as a fraction of the instance's cap (above 1 is throttled). */
+  /**
+   * Offered network load the guest sends, as a fraction of its type's baseline bandwidth (above 1 it needs
+   * burst credits, or is throttled).
+   */
   networkLoad: number;
+  /** The same for what it receives: each direction has an allowance of its own (EC2 user guide). */
+  networkInLoad: number;
   packetBytes: number;
-  /** Offered storage load as a fraction of the instance's EBS cap. */
+  /** Offered storage load as a fraction of the instance's baseline EBS IOPS (or bandwidth, whichever binds). */
   storageLoad: number;
   ioBytes: number;
 }
@@ -76,6 +81,7 @@ export const PROFILES: Record<ProfileName, WorkloadParams> = {
     perBusySecond: BASE_RATES,
     idleWakeupsPerSec: 20,
     networkLoad: 0.01,
+    networkInLoad: 0,
     packetBytes: 1000,
     storageLoad: 0.01,
     ioBytes: 16384,
@@ -95,6 +101,7 @@ export const PROFILES: Record<ProfileName, WorkloadParams> = {
     },
     idleWakeupsPerSec: 20,
     networkLoad: 0.02,
+    networkInLoad: 0,
     packetBytes: 1000,
     storageLoad: 0.02,
     ioBytes: 16384,
@@ -107,6 +114,7 @@ export const PROFILES: Record<ProfileName, WorkloadParams> = {
     perBusySecond: { ...BASE_RATES, syscalls: 50_000, tlbMisses: 500_000, newPages: 500, ptUpdates: 5000 },
     idleWakeupsPerSec: 20,
     networkLoad: 0.8,
+    networkInLoad: 0,
     packetBytes: 1200,
     storageLoad: 0.7,
     ioBytes: 16384,
@@ -119,6 +127,7 @@ export const PROFILES: Record<ProfileName, WorkloadParams> = {
     perBusySecond: BASE_RATES,
     idleWakeupsPerSec: 10,
     networkLoad: 0.0005,
+    networkInLoad: 0,
     packetBytes: 500,
     storageLoad: 0.0005,
     ioBytes: 4096,
@@ -131,6 +140,7 @@ export const PROFILES: Record<ProfileName, WorkloadParams> = {
     perBusySecond: { ...BASE_RATES, syscalls: 10_000 },
     idleWakeupsPerSec: 20,
     networkLoad: 0.2,
+    networkInLoad: 0,
     packetBytes: 1000,
     storageLoad: 0.1,
     ioBytes: 16384,
@@ -173,6 +183,7 @@ function validateWorkload(p: WorkloadParams): void {
   const nonNegative: [string, number][] = [
     ["jitter", p.jitter],
     ["networkLoad", p.networkLoad],
+    ["networkInLoad", p.networkInLoad],
     ["storageLoad", p.storageLoad],
     ["idleWakeupsPerSec", p.idleWakeupsPerSec],
     ...Object.entries(p.perBusySecond),
