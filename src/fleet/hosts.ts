@@ -14,6 +14,7 @@ import type { HostRecord, HostState } from "../sim/records";
 import type { Fleet } from "./context";
 import { hostNotFound, invalidParameter } from "./errors";
 import { newId } from "./ids";
+import { checkRack, checkZone } from "./limits";
 import { mirror } from "./mirror";
 import { pageOf } from "./paging";
 
@@ -90,6 +91,8 @@ function fromRow(r: HostRow): HostView {
 }
 
 export async function createHost(fleet: Fleet, input: CreateHostInput): Promise<HostView> {
+  checkZone("body.availabilityZone", input.availabilityZone);
+  if (input.rack !== undefined) checkRack("body.rack", input.rack);
   const shape = input.hypervisor === "type2" ? hostedShape(input.family) : HOST_SHAPES[input.family];
   const now = await fleet.now();
   const hostId = input.hostId ?? newId("h");

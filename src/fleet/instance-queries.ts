@@ -4,9 +4,10 @@ import { and, asc, eq, gt, inArray, ne, or, type SQL, sql } from "drizzle-orm";
 import { instances, simClock } from "../db/schema";
 import { type InstanceState, settlesTo, TERMINATED_VISIBLE_MS } from "../sim/lifecycle";
 import type { Fleet } from "./context";
-import { instanceNotFound } from "./errors";
+import { instanceNotFound, invalidParameter } from "./errors";
 import { type InstanceRow, rowToRecord } from "./instance-rows";
 import { instanceView } from "./instance-view";
+import { MAX_TAG_FILTERS } from "./limits";
 import { latestRecords, mirror } from "./mirror";
 import { pageOf } from "./paging";
 
@@ -59,6 +60,8 @@ export interface InstanceFilter {
 }
 
 export async function listInstances(fleet: Fleet, f: InstanceFilter) {
+  if (f.tags.length > MAX_TAG_FILTERS)
+    throw invalidParameter("query.tag", `at most ${MAX_TAG_FILTERS} tag filters`);
   const where: SQL[] = [visible(Date.now())];
   if (f.state?.length) where.push(inArray(instances.state, f.state));
   if (f.instanceType) where.push(eq(instances.instanceType, f.instanceType));

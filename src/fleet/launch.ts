@@ -12,6 +12,7 @@ import type { Fleet } from "./context";
 import { ApiError, checked, invalidParameter } from "./errors";
 import { newId } from "./ids";
 import { instanceView } from "./instance-view";
+import { checkClientToken, checkLaunchCount, checkTags, checkZone } from "./limits";
 import { latestRecords } from "./mirror";
 import { place } from "./placement";
 
@@ -32,7 +33,12 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
   if (!type) throw invalidParameter("instanceType", `'${input.instanceType}' is not a known instance type`);
   checked("workload", () => resolveWorkload(input.workload));
   checked("paging", () => resolveOptions(memoryOptions(input.paging, type.hypervisor, type.vcpus)));
+  checkLaunchCount("body.minCount", input.minCount);
+  checkLaunchCount("body.maxCount", input.maxCount);
   if (input.minCount > input.maxCount) throw invalidParameter("minCount", "must not exceed maxCount");
+  if (input.availabilityZone !== undefined) checkZone("body.availabilityZone", input.availabilityZone);
+  if (input.clientToken !== undefined) checkClientToken("body.clientToken", input.clientToken);
+  checkTags("body.tags", input.tags);
   const reservationId = newId("r");
   const token = input.clientToken;
   if (token) {

@@ -1,6 +1,7 @@
 // Shared steps of the integration tests: calling the API through the Worker's own fetch,
 // making a private corner of the fleet (a zone of its own), and moving the clock.
 import { env, exports } from "cloudflare:workers";
+import { MAX_TAGS, TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH } from "../../src/fleet/limits";
 
 export interface Problem {
   status: number;
@@ -83,4 +84,18 @@ export async function hostView(hostId: string) {
   const view = await env.HOST.getByName(hostId).reconcileView();
   if (!view) throw new Error(`no host object ${hostId}`);
   return view;
+}
+
+/**
+ * The most tags a launch may carry, each key and value at its longest: 50 keys of 128
+ * characters and values of 256, written with `char` (a three-byte one makes the largest
+ * record there is).
+ */
+export function largestTags(char = "x"): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (let i = 0; i < MAX_TAGS; i++) {
+    const n = String(i).padStart(2, "0");
+    tags[n + char.repeat(TAG_KEY_MAX_LENGTH - 2)] = char.repeat(TAG_VALUE_MAX_LENGTH);
+  }
+  return tags;
 }

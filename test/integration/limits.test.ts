@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import { MAX_LAUNCH_COUNT, MAX_TAG_FILTERS, ZONE_MAX_LENGTH } from "../../src/fleet/limits";
+import { addHosts, call, freshZone, launch, type Problem } from "./helpers";
+
+async function count(zone: string): Promise<number> {
+  const res = await call<{ instances: unknown[] }>(
+    "GET",
+    `/v1/instances?availabilityZone=${zone}&limit=1000`,
+  );
+  return res.body.instances.length;
+}
+
+describe("the bounds of one request", () => {
+  it(`refuses a launch of more than ${MAX_LAUNCH_COUNT} instances, naming the count, and launches nothing`, async () => {
+    const zone = freshZone();
+    await addHosts(zone, "c5", 2);
+    const res = await launch({
+      instanceType: "c5.large",
+      availabilityZone: zone,
+      maxCount: MAX_LAUNCH_COUNT + 1,
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe("InvalidParameterValue");
+    expect(res.body.detail).toContain("maxCount");
+    expect(await count(zone)).toBe(0);
+  });
+
+  it("refuses a host in a zone of 60,000 characters, and a launch that names one", async () => {
+    const zone = `us-${"q".repeat(60_000)}-1b`;
+    const host = await call<Problem>("POST", "/v1/hosts", { availabilityZone: zone, family: "r4" });
+    expect(host.status).toBe(400);
+    expect(host.body.detail).toContain("availabilityZone");
+    const res = await launch({ instanceType: "r4.large", availabilityZone: zone });
+    expect(res.status).toBe(400);
+    expect(res.body.detail).toContain("availabilityZone");
+  });
+
+  it("keeps the default rack of the longest zone within a rack's own limit", async () => {
+    // Two letters, sixteen, a digit and a letter: the longest name the pattern allows.
+    const zone = `zz-${"q".repeat(16)}-1a`;
+    expect(zone).toHaveLength(ZONE_MAX_LENGTH);
+    const [host] = await addHosts(zone, "c5", 1);
+    const res = await call<{ rack: string }>("GET", `/v1/hosts/${host.hostId}`);
+    expect(res.body.rack.length).toBeLessThanOrEqual(64);
+  });
+
+  it("refuses tags with control characters, naming the tag", async () => {
+    const zone = freshZone();
+    await addHosts(zone, "c5", 1);
+    const res = await launch({
+      instanceType: "c5.large",
+      availabilityZone: zone,
+      tags: { team: "a\u0000b" },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.detail).toContain("tags.team");
+    expect(await count(zone)).toBe(0);
+  });
+
+  it(`refuses a list with more than ${MAX_TAG_FILTERS} tag filters`, async () => {
+    const tags = Array.from({ length: MAX_TAG_FILTERS + 1 }, (_, i) => `tag=k${i}`).join("&");
+    const res = await call<Problem>("GET", `/v1/instances?${tags}`);
+    expect(res.status).toBe(400);
+    expect(res.body.detail).toContain("tag");
+  });
+});
