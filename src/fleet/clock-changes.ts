@@ -24,14 +24,19 @@ async function settleHosts(fleet: Fleet, clock: ClockState, onlyBusy: boolean) {
         .filter((h): h is string => h !== null)
     : (await fleet.db.select({ id: hosts.id }).from(hosts)).map((h) => h.id);
   const results = await Promise.allSettled(ids.map((id) => fleet.host(id).settle(clock)));
-  const evs = results.flatMap((r) => (r.status === "fulfilled" ? r.value.events : []));
+  const answers = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  const evs = answers.flatMap((a) => a.events);
   try {
     await mirror(fleet.db, evs);
   } catch (err) {
     // The hosts' outboxes deliver the same events; the clock change itself has happened.
     console.warn("mirroring settled events failed; the events queue will apply them", err);
   }
-  return { settledEvents: evs.length, hostsFailed: results.filter((r) => r.status === "rejected").length };
+  return {
+    // Events an answer left out settled too; the hosts' outboxes deliver them.
+    settledEvents: evs.length + answers.reduce((n, a) => n + a.eventsOmitted, 0),
+    hostsFailed: results.filter((r) => r.status === "rejected").length,
+  };
 }
 
 /** Moves simulated time forward and settles every transition that falls due. */

@@ -1,6 +1,7 @@
 // Host inventory: creating hosts (admin), listing them from D1, describing one from its object.
 import { and, asc, eq, gt, type SQL } from "drizzle-orm";
 import { hosts } from "../db/schema";
+import type { VmSummary } from "../host/host-object";
 import type { CapacitySummary } from "../sim/admission";
 import { type Family, HOST_SHAPES, hostedShape } from "../sim/catalog";
 import {
@@ -13,6 +14,7 @@ import {
 import type { HostRecord, HostState } from "../sim/records";
 import type { Fleet } from "./context";
 import { hostNotFound, invalidParameter } from "./errors";
+import { vmPages } from "./host-pages";
 import { newId } from "./ids";
 import { checkRack, checkZone } from "./limits";
 import { mirror } from "./mirror";
@@ -167,9 +169,13 @@ async function requireHostRow(fleet: Fleet, hostId: string): Promise<HostRow> {
 /** One host, read from its object (the truth), with the instances it holds. */
 export async function describeHost(fleet: Fleet, hostId: string) {
   await requireHostRow(fleet, hostId);
-  const res = await fleet.host(hostId).describe(await fleet.clock());
+  const stub = fleet.host(hostId);
+  const res = await stub.describe(await fleet.clock());
   await mirror(fleet.db, res.events);
-  const { host, usage, vms, cpu } = res.result;
+  const { host, usage, cpu } = res.result;
+  // The instances come a page at a time: no answer of the host's grows with its VMs.
+  const vms: VmSummary[] = [];
+  for await (const page of vmPages(stub)) vms.push(...page.filter((v) => !v.held));
   return {
     ...hostView(host, usage.capacity, usage.version),
     virtualization: {

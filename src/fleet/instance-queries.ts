@@ -8,7 +8,7 @@ import { instanceNotFound, invalidParameter } from "./errors";
 import { type InstanceRow, rowToRecord } from "./instance-rows";
 import { instanceView } from "./instance-view";
 import { MAX_TAG_FILTERS } from "./limits";
-import { latestRecords, mirror } from "./mirror";
+import { mirror, upsertInstance } from "./mirror";
 import { pageOf } from "./paging";
 
 /**
@@ -41,10 +41,13 @@ export async function describeInstance(fleet: Fleet, id: string) {
   const row = await requireInstanceRow(fleet, id);
   // A transition may have fallen due since D1 last heard: ask the host to settle it.
   if (row.hostId && settlesTo(row.state as InstanceState)) {
-    const res = await fleet.host(row.hostId).settle(await fleet.clock());
-    await mirror(fleet.db, res.events);
-    const settled = latestRecords(res.events).find((r) => r.instanceId === id);
-    if (settled) return instanceView(settled);
+    // The host's record is the truth, even when what settled it (its alarm, another call)
+    // has not reached D1 yet; a newer one than D1's refreshes the row.
+    const res = await fleet.host(row.hostId).settle(await fleet.clock(), id);
+    const settled = res.result;
+    const newer = settled && settled.version > row.version ? [upsertInstance(fleet.db, settled)] : [];
+    await mirror(fleet.db, res.events, newer);
+    if (settled && settled.version >= row.version) return instanceView(settled);
   }
   return instanceView(rowToRecord(row));
 }
