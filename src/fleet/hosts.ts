@@ -17,7 +17,7 @@ import { hostNotFound, invalidParameter } from "./errors";
 import { vmPages } from "./host-pages";
 import { newId } from "./ids";
 import { checkRack, checkZone } from "./limits";
-import { mirror } from "./mirror";
+import { mirrorApplied } from "./mirror";
 import { pageOf } from "./paging";
 
 export interface CreateHostInput {
@@ -130,7 +130,7 @@ export async function createHost(fleet: Fleet, input: CreateHostInput): Promise<
     );
   }
   const res = await fleet.host(hostId).init(record, await fleet.clock());
-  await mirror(fleet.db, res.events);
+  await mirrorApplied(fleet.db, res.events);
   return hostView(res.result, res.usage.capacity, res.usage.version);
 }
 
@@ -171,7 +171,7 @@ export async function describeHost(fleet: Fleet, hostId: string) {
   await requireHostRow(fleet, hostId);
   const stub = fleet.host(hostId);
   const res = await stub.describe(await fleet.clock());
-  await mirror(fleet.db, res.events);
+  await mirrorApplied(fleet.db, res.events);
   const { host, usage, cpu } = res.result;
   // The instances come a page at a time: no answer of the host's grows with its VMs.
   const vms: VmSummary[] = [];
@@ -199,14 +199,14 @@ export async function describeHost(fleet: Fleet, hostId: string) {
 export async function setHostState(fleet: Fleet, hostId: string, state: HostState) {
   await requireHostRow(fleet, hostId);
   const res = await fleet.host(hostId).setState(state, await fleet.clock());
-  await mirror(fleet.db, res.events);
+  await mirrorApplied(fleet.db, res.events);
   return hostView(res.result, res.usage.capacity, res.usage.version);
 }
 
 export async function hostMemory(fleet: Fleet, hostId: string) {
   await requireHostRow(fleet, hostId);
   const res = await fleet.host(hostId).hostMemory(await fleet.clock());
-  await mirror(fleet.db, res.events);
+  await mirrorApplied(fleet.db, res.events);
   return { hostId, ...res.result };
 }
 

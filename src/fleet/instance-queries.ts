@@ -8,7 +8,7 @@ import { instanceNotFound, invalidParameter } from "./errors";
 import { type InstanceRow, rowToRecord } from "./instance-rows";
 import { instanceView } from "./instance-view";
 import { MAX_TAG_FILTERS } from "./limits";
-import { mirror, upsertInstance } from "./mirror";
+import { mirrorApplied, upsertInstance } from "./mirror";
 import { pageOf } from "./paging";
 
 /**
@@ -46,7 +46,7 @@ export async function describeInstance(fleet: Fleet, id: string) {
     const res = await fleet.host(row.hostId).settle(await fleet.clock(), id);
     const settled = res.result;
     const newer = settled && settled.version > row.version ? [upsertInstance(fleet.db, settled)] : [];
-    await mirror(fleet.db, res.events, newer);
+    await mirrorApplied(fleet.db, res.events, newer);
     if (settled && settled.version >= row.version) return instanceView(settled);
   }
   return instanceView(rowToRecord(row));

@@ -9,7 +9,7 @@ import type { PlacementStrategy } from "../sim/placement";
 import type { FleetEvent, InstanceRecord, PagingOptions } from "../sim/records";
 import { completeToken, releaseToken, takeToken } from "./client-tokens";
 import type { Fleet } from "./context";
-import { ApiError, checked, invalidParameter } from "./errors";
+import { checked, invalidParameter, isRefusal } from "./errors";
 import { newId } from "./ids";
 import { instanceView } from "./instance-view";
 import { checkClientToken, checkLaunchCount, checkTags, checkZone } from "./limits";
@@ -87,14 +87,20 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
   } catch (err) {
     // A refusal launched nothing, so the token is free for a retry. After any other failure
     // the outcome is unknown: the token stays taken until it goes stale.
-    if (token && err instanceof ApiError) await releaseToken(fleet, token, reservationId);
+    if (token && isRefusal(err)) await releaseToken(fleet, token, reservationId);
     throw err;
   }
   const launched = latestRecords(events).filter((r) => r.reservationId === reservationId);
   launched.sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
   if (token) {
     const ids = launched.map((r) => r.instanceId);
-    await completeToken(fleet, token, reservationId, ids);
+    try {
+      await completeToken(fleet, token, reservationId, ids);
+    } catch (err) {
+      // The instances are launched: the answer says so. A retry with the token finds them
+      // by the reservation once the token goes stale (client-tokens.ts).
+      console.warn("completing a client token failed; its launch stands", err);
+    }
   }
   return { reservationId, instances: launched.map(instanceView) };
 }

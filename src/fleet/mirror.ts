@@ -119,6 +119,24 @@ export async function mirror(
 }
 
 /**
+ * Mirrors the events of a change that is already made: a host object stored it with its
+ * events in its outbox, or D1's own conditional write made it. The change stands whatever
+ * D1 says now, so a failed write here is logged, not thrown, and the request answers with
+ * what it applied; the outbox's delivery through the queue (or reconcile) brings D1 in line.
+ */
+export async function mirrorApplied(
+  db: Db,
+  evs: readonly FleetEvent[],
+  extra: BatchItem<"sqlite">[] = [],
+): Promise<void> {
+  try {
+    await mirror(db, evs, extra);
+  } catch (err) {
+    console.warn("mirroring an applied change to D1 failed; the events queue will apply it", err);
+  }
+}
+
+/**
  * Mirrors a host's answer about one instance. When the host says the instance left it,
  * its last record there refreshes D1, so the caller's next read sees where it went.
  */
@@ -128,7 +146,7 @@ export async function mirrorAnswer(
 ): Promise<ActResult> {
   const r = res.result;
   const extra = r.status === "not-here" && r.departed ? [upsertInstance(db, r.departed)] : [];
-  await mirror(db, res.events, extra);
+  await mirrorApplied(db, res.events, extra);
   return r;
 }
 
