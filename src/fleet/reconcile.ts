@@ -1,7 +1,7 @@
 // The repair path that proves D1 and the host objects agree: every host object is read,
 // compared row by row with the inventory, and (when asked) D1 is brought in line with
 // the objects, which are the truth for what runs on them. A host is read a page at a time
-// (fleet/host-pages.ts).
+// (fleet/host-pages.ts), and one that cannot be read is reported while the rest go on.
 import { asc, eq, inArray } from "drizzle-orm";
 import { hosts, instances } from "../db/schema";
 import { RECORDS_MAX } from "../host/host-object";
@@ -14,9 +14,12 @@ import { mirror, updateHostUsage, upsertInstance } from "./mirror";
 export interface Mismatch {
   hostId: string;
   instanceId: string | null;
-  kind: "missing-in-d1" | "stale-in-d1" | "host-usage" | "not-on-host" | "host-missing";
+  kind: "missing-in-d1" | "stale-in-d1" | "host-usage" | "not-on-host" | "host-missing" | "host-error";
   detail: string;
 }
+
+/** A report lists this many mismatches at most; `mismatchCount` counts them all. */
+export const MISMATCHES_LISTED = 1000;
 
 /** Ids in one `IN (...)` list, well under D1's 100 bound parameters per statement. */
 const IN_LIST = 90;
@@ -33,24 +36,39 @@ const brief = {
 
 interface Tally {
   mismatches: Mismatch[];
+  mismatchCount: number;
   repaired: number;
   instancesChecked: number;
   outboxPending: number;
 }
 
 function note(t: Tally, m: Mismatch): void {
-  t.mismatches.push(m);
+  t.mismatchCount++;
+  if (t.mismatches.length < MISMATCHES_LISTED) t.mismatches.push(m);
 }
 
 export async function reconcile(fleet: Fleet, repair: boolean) {
   const hostRows = await fleet.db.select().from(hosts).orderBy(asc(hosts.id));
-  const t: Tally = { mismatches: [], repaired: 0, instancesChecked: 0, outboxPending: 0 };
-  for (const h of hostRows) await reconcileHost(fleet, h, repair, t);
+  const t: Tally = { mismatches: [], mismatchCount: 0, repaired: 0, instancesChecked: 0, outboxPending: 0 };
+  for (const h of hostRows) {
+    try {
+      await reconcileHost(fleet, h, repair, t);
+    } catch (err) {
+      // One host that cannot be read (or repaired) must not keep the others from it.
+      note(t, {
+        hostId: h.id,
+        instanceId: null,
+        kind: "host-error",
+        detail: `the host could not be reconciled: ${err instanceof Error ? err.message : String(err)}`,
+      });
+    }
+  }
   return {
     hostsChecked: hostRows.length,
     instancesChecked: t.instancesChecked,
-    agree: t.mismatches.length === 0,
+    agree: t.mismatchCount === 0,
     mismatches: t.mismatches,
+    mismatchCount: t.mismatchCount,
     repaired: t.repaired,
     outboxPending: t.outboxPending,
   };
