@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { MAX_LAUNCH_COUNT, MAX_TAG_FILTERS, ZONE_MAX_LENGTH } from "../../src/fleet/limits";
-import { addHosts, call, freshZone, launch, type Problem } from "./helpers";
+import { MAX_LAUNCH_COUNT, MAX_TAG_FILTERS, PAGE_MAX_BYTES, ZONE_MAX_LENGTH } from "../../src/fleet/limits";
+import { addHosts, call, freshZone, type InstanceBody, largestTags, launch, type Problem } from "./helpers";
 
 async function count(zone: string): Promise<number> {
   const res = await call<{ instances: unknown[] }>(
@@ -62,5 +62,40 @@ describe("the bounds of one request", () => {
     const res = await call<Problem>("GET", `/v1/instances?${tags}`);
     expect(res.status).toBe(400);
     expect(res.body.detail).toContain("tag");
+  });
+
+  it("ends a page of the largest instances at its byte budget, with a cursor to the rest", async () => {
+    const zone = freshZone();
+    await addHosts(zone, "r5", 1, {
+      sockets: 8,
+      coresPerSocket: 128,
+      threadsPerCore: 2,
+      memoryMiB: 16 * 1024 * 1024,
+    });
+    const launched = await launch({
+      instanceType: "r5.large",
+      availabilityZone: zone,
+      minCount: MAX_LAUNCH_COUNT,
+      maxCount: MAX_LAUNCH_COUNT,
+      tags: largestTags(),
+    });
+    expect(launched.status).toBe(201);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const q: string = `/v1/instances?availabilityZone=${zone}&limit=1000${cursor ? `&cursor=${cursor}` : ""}`;
+      const page = await call<{ instances: InstanceBody[]; nextCursor: string | null }>("GET", q);
+      expect(page.status).toBe(200);
+      const bytes = new TextEncoder().encode(JSON.stringify(page.body)).length;
+      // One row over at most: the budget counts each row's text columns and a fixed allowance.
+      expect(bytes).toBeLessThanOrEqual(PAGE_MAX_BYTES + 32 * 1024);
+      expect(page.body.instances.length).toBeLessThan(MAX_LAUNCH_COUNT);
+      seen.push(...page.body.instances.map((i) => i.instanceId));
+      cursor = page.body.nextCursor;
+      pages++;
+    } while (cursor);
+    expect(pages).toBeGreaterThan(1);
+    expect(seen).toEqual(launched.body.instances.map((i) => i.instanceId).sort());
   });
 });
