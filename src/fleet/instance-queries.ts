@@ -45,7 +45,7 @@ export async function describeInstance(fleet: Fleet, id: string) {
     // has not reached D1 yet; a newer one than D1's refreshes the row.
     const res = await fleet.host(row.hostId).settle(await fleet.clock(), id);
     const settled = res.result;
-    const newer = settled && settled.version > row.version ? [upsertInstance(fleet.db, settled)] : [];
+    const newer = settled && settled.version > row.version ? [upsertInstance(settled)] : [];
     await mirrorApplied(fleet.db, res.events, newer);
     if (settled && settled.version >= row.version) return instanceView(settled);
   }

@@ -9,7 +9,7 @@ import { occupiesHost } from "../sim/lifecycle";
 import type { InstanceRecord } from "../sim/records";
 import type { Fleet } from "./context";
 import { recordsOf, vmPages } from "./host-pages";
-import { mirror, updateHostUsage, upsertInstance } from "./mirror";
+import { IN_LIST, mirror, updateHostUsage, upsertInstances } from "./mirror";
 
 export interface Mismatch {
   hostId: string;
@@ -20,9 +20,6 @@ export interface Mismatch {
 
 /** A report lists this many mismatches at most; `mismatchCount` counts them all. */
 export const MISMATCHES_LISTED = 1000;
-
-/** Ids in one `IN (...)` list, well under D1's 100 bound parameters per statement. */
-const IN_LIST = 90;
 
 type HostRow = typeof hosts.$inferSelect;
 type Brief = { id: string; state: string; version: number; hostId: string | null };
@@ -162,17 +159,12 @@ async function reconcileHost(fleet: Fleet, h: HostRow, repair: boolean, t: Tally
 
   // Repairs take the host's whole records, a bounded chunk at a time, each chunk written
   // before the next is read.
-  const departedFixes = [...lastRecord.values()].map((d) => upsertInstance(fleet.db, d, true));
-  if (departedFixes.length > 0) await mirror(fleet.db, [], departedFixes);
-  t.repaired += departedFixes.length;
+  if (lastRecord.size > 0) await mirror(fleet.db, [], upsertInstances([...lastRecord.values()], true));
+  t.repaired += lastRecord.size;
   for (let at = 0; at < toRepair.length; at += RECORDS_MAX) {
     const { onHost: records } = await recordsOf(stub, toRepair.slice(at, at + RECORDS_MAX));
     if (records.length === 0) continue;
-    await mirror(
-      fleet.db,
-      [],
-      records.map((r) => upsertInstance(fleet.db, r, true)),
-    );
+    await mirror(fleet.db, [], upsertInstances(records, true));
     t.repaired += records.length;
   }
   if (usageDiffers) {
