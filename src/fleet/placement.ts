@@ -72,7 +72,8 @@ export async function place(
   let remaining = records;
   let placed = 0;
   let committed = 0;
-  let silent: { hostId: string; err: unknown } | null = null;
+  // The host that did not answer, if one did not (commitHeld sets it too).
+  const silent: { hostId?: string; err?: unknown } = {};
 
   /** Commits the holds; false when a host did not answer (its outcome unknown, no retry). */
   const commitHeld = async (): Promise<boolean> => {
@@ -80,7 +81,7 @@ export async function place(
       try {
         events.push(...(await fleet.host(hostId).commit(ids, clock)).events);
       } catch (err) {
-        silent = { hostId, err };
+        Object.assign(silent, { hostId, err });
         return false;
       }
       held.delete(hostId);
@@ -103,7 +104,7 @@ export async function place(
         try {
           res = await fleet.host(hostId).admit(offer, commitIfAtLeast, clock);
         } catch (err) {
-          silent = { hostId, err };
+          Object.assign(silent, { hostId, err });
           break offers;
         }
         events.push(...res.events);
@@ -128,13 +129,12 @@ export async function place(
     }
     await mirrorApplied(fleet.db, events);
   }
-  if (silent) {
-    const { hostId, err } = silent as { hostId: string; err: unknown };
+  if (silent.hostId) {
     console.warn(
-      `host ${hostId} did not answer a placement; ${committed} instances committed elsewhere`,
-      err,
+      `host ${silent.hostId} did not answer a placement; ${committed} instances committed elsewhere`,
+      silent.err,
     );
-    if (committed === 0) throw new OutcomeUnknown(hostId);
+    if (committed === 0) throw new OutcomeUnknown(silent.hostId);
     return events;
   }
   if (placed < minCount) {

@@ -7,7 +7,7 @@ import type { FleetEvent } from "../sim/records";
 
 /**
  * A quarter of the RPC limit. The largest change a caller asks for, a launch of the most
- * instances a launch may carry, fits whole (test/integration/limits.test.ts checks it).
+ * instances a launch may carry, fits whole (test/integration/host-answers.test.ts checks it).
  */
 export const ANSWER_EVENT_BYTES = 8 * 1024 * 1024;
 
