@@ -12,7 +12,7 @@ import type { Fleet } from "./context";
 import { checked, invalidParameter, isRefusal } from "./errors";
 import { newId } from "./ids";
 import { instanceView } from "./instance-view";
-import { checkClientToken, checkLaunchCount, checkTags, checkZone } from "./limits";
+import { checkClientToken, checkLaunchBytes, checkLaunchCount, checkTags, checkZone } from "./limits";
 import { latestRecords } from "./mirror";
 import { place } from "./placement";
 
@@ -39,6 +39,7 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
   if (input.availabilityZone !== undefined) checkZone("body.availabilityZone", input.availabilityZone);
   if (input.clientToken !== undefined) checkClientToken("body.clientToken", input.clientToken);
   checkTags("body.tags", input.tags);
+  checkLaunchBytes("body.maxCount", input.maxCount, input.tags);
   const reservationId = newId("r");
   const token = input.clientToken;
   if (token) {
@@ -90,7 +91,10 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
     if (token && isRefusal(err)) await releaseToken(fleet, token, reservationId);
     throw err;
   }
-  const launched = latestRecords(events).filter((r) => r.reservationId === reservationId);
+  // A launch's tags are its own, whatever its events carry (only an instance's first does).
+  const launched = latestRecords(events)
+    .filter((r) => r.reservationId === reservationId)
+    .map((r) => ({ ...r, tags: input.tags }));
   launched.sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
   if (token) {
     const ids = launched.map((r) => r.instanceId);

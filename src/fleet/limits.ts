@@ -14,6 +14,16 @@ import { invalidParameter } from "./errors";
  */
 export const MAX_LAUNCH_COUNT = 100;
 
+/**
+ * The bytes of one launch's records: its answer, its rows and its first events all grow
+ * as count × record. The most instances with the largest tags in ASCII (about 20 KB each)
+ * fit; tags as long in wider characters (up to three bytes each in UTF-8) fit fewer, and a
+ * launch that asks for more is refused, naming the count that fits.
+ */
+export const LAUNCH_MAX_BYTES = 2.5 * 1024 * 1024;
+/** What a record holds besides its tags, at most: ids, states, times, workload, paging, pinning. */
+export const RECORD_BYTES = 4 * 1024;
+
 /** EC2's tag limits: 50 per resource, keys up to 128 characters, values up to 256. */
 export const MAX_TAGS = 50;
 export const TAG_KEY_MAX_LENGTH = 128;
@@ -78,6 +88,20 @@ export function checkTags(field: string, tags: Record<string, string>): void {
 export function checkClientToken(field: string, token: string): void {
   if (!CLIENT_TOKEN_PATTERN.test(token)) {
     throw invalidParameter(field, `must be 1 to ${CLIENT_TOKEN_MAX_LENGTH} printable ASCII characters`);
+  }
+}
+
+const utf8 = new TextEncoder();
+
+/** Refuses a launch of `count` instances whose records would pass LAUNCH_MAX_BYTES. */
+export function checkLaunchBytes(field: string, count: number, tags: Record<string, string>): void {
+  const tagBytes = utf8.encode(JSON.stringify(tags)).length;
+  const fits = Math.floor(LAUNCH_MAX_BYTES / (tagBytes + RECORD_BYTES));
+  if (count > fits) {
+    throw invalidParameter(
+      field,
+      `a launch whose tags take ${tagBytes} bytes may carry at most ${fits} instances (${LAUNCH_MAX_BYTES} bytes of records)`,
+    );
   }
 }
 

@@ -5,7 +5,14 @@ import { getTableColumns, inArray, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { events, hosts, instances } from "../db/schema";
 import type { ActResult } from "../sim/host";
-import type { FleetEvent, HostRecord, HostUsage, InstanceRecord } from "../sim/records";
+import {
+  type EventInstance,
+  type FleetEvent,
+  type HostRecord,
+  type HostUsage,
+  type InstanceRecord,
+  withoutTags,
+} from "../sim/records";
 import { recordToRow } from "./instance-rows";
 
 /** A statement of the mirror, as D1 runs it: SQL text and its bound values. */
@@ -49,10 +56,15 @@ function jsonArrays(texts: readonly string[]): string[] {
  * JSON object's property of the same name as the table's column key. `WHERE true` tells
  * SQLite's parser that the ON CONFLICT clause after it belongs to the INSERT.
  */
-function insertFromJson(table: Parameters<typeof getTableColumns>[0], name: string, skip: string[] = []) {
+function insertFromJson(
+  table: Parameters<typeof getTableColumns>[0],
+  name: string,
+  skip: string[] = [],
+  override: Record<string, string> = {},
+) {
   const columns = Object.entries(getTableColumns(table)).filter(([key]) => !skip.includes(key));
   const names = columns.map(([, c]) => `"${c.name}"`);
-  const values = columns.map(([key]) => `json_extract(j.value, '$.${key}')`);
+  const values = columns.map(([key]) => override[key] ?? `json_extract(j.value, '$.${key}')`);
   return {
     sql: `INSERT INTO "${name}" (${names.join(", ")}) SELECT ${values.join(", ")} FROM json_each(?) AS j WHERE true`,
     /** `col = excluded.col` for every column but the key. */
@@ -63,27 +75,43 @@ function insertFromJson(table: Parameters<typeof getTableColumns>[0], name: stri
   };
 }
 
-const INSTANCES = insertFromJson(instances, "instances");
+// An event's record after the instance's first leaves its tags out (sim/records.ts
+// EventInstance): the row keeps the tags it has. A row that does not exist yet needs them,
+// so such a record fails (NOT NULL) until the instance's first event has been applied.
+const INSTANCES = insertFromJson(instances, "instances", [], {
+  tags: `COALESCE(json_extract(j.value, '$.tags'), (SELECT "tags" FROM "instances" WHERE "id" = json_extract(j.value, '$.id')))`,
+});
 const UPSERT_INSTANCES = `${INSTANCES.sql} ON CONFLICT ("id") DO UPDATE SET ${INSTANCES.updates} WHERE excluded."version" > "instances"."version"`;
 // A repair (the host object's record, read by reconcile) also overwrites a row of the
 // same version, since the object is the truth for that version.
 const REPAIR_INSTANCES = `${INSTANCES.sql} ON CONFLICT ("id") DO UPDATE SET ${INSTANCES.updates} WHERE excluded."version" >= "instances"."version"`;
 const INSERT_EVENTS = `${insertFromJson(events, "events", ["seq"]).sql} ORDER BY j.key ON CONFLICT ("id") DO NOTHING`;
 
+/** A record's row as JSON; without tags when the record has none (an event's, after the first). */
+function rowJson(r: EventInstance): string {
+  if (r.tags !== undefined) return JSON.stringify(recordToRow(r as InstanceRecord));
+  const { tags: _tags, ...row } = recordToRow({ ...r, tags: {} });
+  return JSON.stringify(row);
+}
+
 /** Newer versions win; a repair wins at the same version too. */
-export function upsertInstances(records: readonly InstanceRecord[], repair = false): Statement[] {
+export function upsertInstances(records: readonly EventInstance[], repair = false): Statement[] {
   const text = repair ? REPAIR_INSTANCES : UPSERT_INSTANCES;
-  return jsonArrays(records.map((r) => JSON.stringify(recordToRow(r)))).map((rows) => ({
+  return jsonArrays(records.map(rowJson)).map((rows) => ({
     sql: text,
     params: [rows],
   }));
 }
 
-export function upsertInstance(i: InstanceRecord, repair = false): Statement {
+export function upsertInstance(i: EventInstance, repair = false): Statement {
   return upsertInstances([i], repair)[0];
 }
 
-/** The event log, once per event id; its rows keep the order of `evs`. */
+/**
+ * The event log, once per event id; its rows keep the order of `evs`. The log keeps each
+ * event without its instance's tags, even the first: the instance's row holds them, and the
+ * log of a tagged launch would otherwise hold every instance's tags once more.
+ */
 function insertEvents(evs: readonly FleetEvent[]): Statement[] {
   const rows = evs.map((e) =>
     JSON.stringify({
@@ -94,7 +122,7 @@ function insertEvents(evs: readonly FleetEvent[]): Statement[] {
       instanceId: e.instanceId,
       state: e.state,
       previousState: e.previousState,
-      body: JSON.stringify(e),
+      body: JSON.stringify(e.instance?.tags ? { ...e, instance: withoutTags(e.instance) } : e),
     }),
   );
   return jsonArrays(rows).map((json) => ({ sql: INSERT_EVENTS, params: [json] }));
@@ -234,13 +262,20 @@ export async function mirrorAnswer(
   return r;
 }
 
-/** The newest record of each instance among `events`: what mirroring them leaves in D1. */
-export function latestRecords(events: readonly FleetEvent[]): InstanceRecord[] {
-  const latest = new Map<string, InstanceRecord>();
+/**
+ * The newest record of each instance among `events`: what mirroring them leaves in D1. An
+ * instance's tags come with its first event only, so a newer record takes them from an
+ * older one here if it has none, and the row can be written even when it is new.
+ */
+export function latestRecords(events: readonly FleetEvent[]): EventInstance[] {
+  const latest = new Map<string, EventInstance>();
   for (const e of events) {
-    if (!e.instance) continue;
-    const prev = latest.get(e.instance.instanceId);
-    if (!prev || prev.version < e.instance.version) latest.set(e.instance.instanceId, e.instance);
+    const i = e.instance;
+    if (!i) continue;
+    const prev = latest.get(i.instanceId);
+    const newest = !prev || prev.version < i.version ? i : prev;
+    const tags = newest.tags ?? prev?.tags ?? i.tags;
+    latest.set(i.instanceId, tags === undefined ? newest : { ...newest, tags });
   }
   return [...latest.values()];
 }

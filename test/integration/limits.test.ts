@@ -1,6 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { MAX_LAUNCH_COUNT, MAX_TAG_FILTERS, PAGE_MAX_BYTES, ZONE_MAX_LENGTH } from "../../src/fleet/limits";
+import {
+  LAUNCH_MAX_BYTES,
+  MAX_LAUNCH_COUNT,
+  MAX_TAG_FILTERS,
+  PAGE_MAX_BYTES,
+  RECORD_BYTES,
+  ZONE_MAX_LENGTH,
+} from "../../src/fleet/limits";
 import { addHosts, call, freshZone, type InstanceBody, largestTags, launch, type Problem } from "./helpers";
+
+/** The largest host the API allows: 2,048 threads and 16 TiB. */
+const LARGEST_HOST = { sockets: 8, coresPerSocket: 128, threadsPerCore: 2, memoryMiB: 16 * 1024 * 1024 };
 
 async function count(zone: string): Promise<number> {
   const res = await call<{ instances: unknown[] }>(
@@ -23,6 +33,31 @@ describe("the bounds of one request", () => {
     expect(res.body.code).toBe("InvalidParameterValue");
     expect(res.body.detail).toContain("maxCount");
     expect(await count(zone)).toBe(0);
+  });
+
+  it("refuses a launch whose records would pass the byte bound, naming the count that fits", async () => {
+    const zone = freshZone();
+    await addHosts(zone, "r5", 1, LARGEST_HOST);
+    const tags = largestTags("€");
+    const fits = Math.floor(
+      LAUNCH_MAX_BYTES / (new TextEncoder().encode(JSON.stringify(tags)).length + RECORD_BYTES),
+    );
+    const res = await launch({ instanceType: "r5.large", availabilityZone: zone, maxCount: fits + 1, tags });
+    expect(res.status).toBe(400);
+    expect(res.body.detail).toContain("maxCount");
+    expect(res.body.detail).toContain(`at most ${fits} instances`);
+    expect(await count(zone)).toBe(0);
+    // The largest tags in ASCII fit the most instances a launch may carry.
+    expect(
+      (
+        await launch({
+          instanceType: "r5.large",
+          availabilityZone: zone,
+          maxCount: MAX_LAUNCH_COUNT,
+          tags: largestTags(),
+        })
+      ).status,
+    ).toBe(201);
   });
 
   it("refuses a host in a zone of 60,000 characters, and a launch that names one", async () => {
