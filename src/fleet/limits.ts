@@ -8,9 +8,10 @@ import { invalidParameter } from "./errors";
  * Instances in one launch. EC2 lets one RunInstances take its whole resource bucket of
  * 1,000 instances (Amazon EC2 API reference, "Request throttling", resource token
  * buckets). Here the largest allowed launch must answer in under a second under
- * `wrangler dev` on a small shared machine (2 cores, load average about 9): 1,000
- * instances with 50 tags at the longest keys and values took 4.4 to 9 s and answered
- * 20 MB; 100 of them take 0.3 to 0.6 s and answer 2 MB.
+ * `wrangler dev` on a small shared machine (2 cores, load average 7 to 9): 1,000 instances
+ * with 50 tags at the longest keys and values took 4.4 to 9 s and answered 20 MB; 100 of
+ * them take 0.2 to 0.3 s and answer 2 MB. Without tags, 250 took 0.5 to 0.8 s and 500 took
+ * 1.1 s, most of it in the host object's models and storage.
  */
 export const MAX_LAUNCH_COUNT = 100;
 
