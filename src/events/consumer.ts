@@ -2,7 +2,7 @@
 // event id and record version), acks it; retries with backoff; poison goes to the DLQ.
 import { z } from "zod";
 import { database } from "../db/client";
-import { mirror } from "../fleet/mirror";
+import { mirror, mirrorNew } from "../fleet/mirror";
 import { FLEET_EVENT_TYPES, type FleetEvent } from "../sim/records";
 
 // The kinds come from the one list the model emits from; `satisfies` makes the compiler
@@ -22,6 +22,7 @@ const eventSchema = z.object({
 
 export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = database(env.DB);
+  const valid: { msg: Message<unknown>; event: FleetEvent }[] = [];
   for (const msg of batch.messages) {
     const parsed = eventSchema.safeParse(msg.body);
     if (!parsed.success) {
@@ -35,8 +36,25 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
       }
       continue;
     }
+    valid.push({ msg, event: parsed.data as unknown as FleetEvent });
+  }
+  if (valid.length === 0) return;
+  // The whole batch in one mirror: a launch's events are a few statements, not a D1 batch
+  // each, and those the request already mirrored are skipped. If that fails, one at a
+  // time, so that one that cannot be applied holds back no other.
+  try {
+    await mirrorNew(
+      db,
+      valid.map((v) => v.event),
+    );
+    for (const { msg } of valid) msg.ack();
+    return;
+  } catch (err) {
+    console.warn("mirroring a batch of fleet events failed; applying them one at a time", err);
+  }
+  for (const { msg, event } of valid) {
     try {
-      await mirror(db, [parsed.data as unknown as FleetEvent]);
+      await mirror(db, [event]);
       msg.ack();
     } catch (err) {
       console.warn("mirroring a fleet event failed; retrying", err);

@@ -8,6 +8,7 @@ import { ApiError } from "./errors";
 import { sha256Hex } from "./ids";
 import { rowToRecord } from "./instance-rows";
 import { type InstanceView, instanceView } from "./instance-view";
+import { MAX_LAUNCH_COUNT } from "./limits";
 
 /** A pending token older than this belongs to a launch that died; another may take it over. */
 const TOKEN_STALE_MS = 5 * 60_000;
@@ -56,6 +57,22 @@ async function tokenReplay(fleet: Fleet, token: string, paramsHash: string): Pro
       return { reservationId: row.reservationId, instances: rows.map((r) => instanceView(rowToRecord(r))) };
     }
     if (Date.now() - row.createdAt > TOKEN_STALE_MS) {
+      // A launch that never completed its token may still have launched (its answer said
+      // so, or its host went silent): its instances carry its reservation.
+      const launched = await fleet.db
+        .select()
+        .from(instances)
+        .where(eq(instances.reservationId, row.reservationId))
+        .orderBy(asc(instances.id))
+        .limit(MAX_LAUNCH_COUNT);
+      if (launched.length > 0) {
+        const ids = launched.map((r) => r.id);
+        await completeToken(fleet, token, row.reservationId, ids);
+        return {
+          reservationId: row.reservationId,
+          instances: launched.map((r) => instanceView(rowToRecord(r))),
+        };
+      }
       await fleet.db.delete(clientTokens).where(heldBy(token, row.reservationId));
       return null;
     }

@@ -5,7 +5,7 @@ import { hosts, instances } from "../db/schema";
 import type { ClockMode, ClockState } from "../sim/clock";
 import { advanceClock, clockView, configureClock } from "./clock";
 import type { Fleet } from "./context";
-import { mirror } from "./mirror";
+import { mirrorApplied } from "./mirror";
 
 /**
  * Settles due transitions: on the hosts with an instance in a transitional state, or on
@@ -24,14 +24,15 @@ async function settleHosts(fleet: Fleet, clock: ClockState, onlyBusy: boolean) {
         .filter((h): h is string => h !== null)
     : (await fleet.db.select({ id: hosts.id }).from(hosts)).map((h) => h.id);
   const results = await Promise.allSettled(ids.map((id) => fleet.host(id).settle(clock)));
-  const evs = results.flatMap((r) => (r.status === "fulfilled" ? r.value.events : []));
-  try {
-    await mirror(fleet.db, evs);
-  } catch (err) {
-    // The hosts' outboxes deliver the same events; the clock change itself has happened.
-    console.warn("mirroring settled events failed; the events queue will apply them", err);
-  }
-  return { settledEvents: evs.length, hostsFailed: results.filter((r) => r.status === "rejected").length };
+  const answers = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  const evs = answers.flatMap((a) => a.events);
+  // The hosts' outboxes deliver the same events, and those an answer left out; the clock
+  // change itself has happened.
+  await mirrorApplied(fleet.db, evs);
+  return {
+    settledEvents: evs.length + answers.reduce((n, a) => n + a.eventsOmitted, 0),
+    hostsFailed: results.filter((r) => r.status === "rejected").length,
+  };
 }
 
 /** Moves simulated time forward and settles every transition that falls due. */

@@ -14,6 +14,25 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * A failure after which the fleet cannot tell what a host did (it did not answer a change):
+ * a 500 that says so, rather than one that claims nothing changed. A client token used
+ * with it stays taken, so that a retry cannot launch the same instances twice.
+ */
+export class OutcomeUnknown extends ApiError {
+  constructor(hostId: string) {
+    super(
+      500,
+      "InternalError",
+      `The host '${hostId}' did not answer, so what it did is unknown: instances offered to it may have launched there, and if they did the inventory shows them shortly`,
+      { hostId },
+    );
+  }
+}
+
+/** An error that refused the request before anything changed. */
+export const isRefusal = (err: unknown) => err instanceof ApiError && !(err instanceof OutcomeUnknown);
+
 export const invalidParameter = (field: string, message: string) =>
   new ApiError(400, "InvalidParameterValue", `${field}: ${message}`, { field });
 

@@ -1,5 +1,5 @@
 // Reading the fleet's event log that the queue consumer (and the request path) keep in D1.
-import { and, asc, eq, gt, type SQL } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, gt, type SQL } from "drizzle-orm";
 import { events } from "../db/schema";
 import type { Fleet } from "./context";
 import { pageOf } from "./paging";
@@ -18,15 +18,17 @@ export async function listEvents(fleet: Fleet, f: EventFilter) {
   if (f.hostId) where.push(eq(events.hostId, f.hostId));
   if (f.type) where.push(eq(events.type, f.type));
   if (f.cursor !== undefined) where.push(gt(events.seq, f.cursor));
+  // The body (the whole event, its instance's tags included) is not part of the list.
+  const { body: _body, ...listed } = getTableColumns(events);
   const rows = await fleet.db
-    .select()
+    .select(listed)
     .from(events)
     .where(and(...where))
     .orderBy(asc(events.seq))
     .limit(f.limit + 1);
   const { page, nextCursor } = pageOf(rows, f.limit, (r) => r.seq);
   return {
-    events: page.map(({ body: _b, time, ...e }) => ({ ...e, time: new Date(time).toISOString() })),
+    events: page.map(({ time, ...e }) => ({ ...e, time: new Date(time).toISOString() })),
     nextCursor,
   };
 }

@@ -1,6 +1,7 @@
 // Host inventory: creating hosts (admin), listing them from D1, describing one from its object.
 import { and, asc, eq, gt, type SQL } from "drizzle-orm";
 import { hosts } from "../db/schema";
+import type { VmSummary } from "../host/host-object";
 import type { CapacitySummary } from "../sim/admission";
 import { type Family, HOST_SHAPES, hostedShape } from "../sim/catalog";
 import {
@@ -13,8 +14,10 @@ import {
 import type { HostRecord, HostState } from "../sim/records";
 import type { Fleet } from "./context";
 import { hostNotFound, invalidParameter } from "./errors";
+import { vmPages } from "./host-pages";
 import { newId } from "./ids";
-import { mirror } from "./mirror";
+import { checkRack, checkZone } from "./limits";
+import { mirrorApplied } from "./mirror";
 import { pageOf } from "./paging";
 
 export interface CreateHostInput {
@@ -99,6 +102,8 @@ function fromRow(r: HostRow): HostView {
 }
 
 export async function createHost(fleet: Fleet, input: CreateHostInput): Promise<HostView> {
+  checkZone("body.availabilityZone", input.availabilityZone);
+  if (input.rack !== undefined) checkRack("body.rack", input.rack);
   const shape = input.hypervisor === "type2" ? hostedShape(input.family) : HOST_SHAPES[input.family];
   const now = await fleet.now();
   const hostId = input.hostId ?? newId("h");
@@ -134,7 +139,7 @@ export async function createHost(fleet: Fleet, input: CreateHostInput): Promise<
     );
   }
   const res = await fleet.host(hostId).init(record, await fleet.clock());
-  await mirror(fleet.db, res.events);
+  await mirrorApplied(fleet.db, res.events);
   return hostView(res.result, res.usage.capacity, res.usage.version);
 }
 
@@ -173,9 +178,13 @@ async function requireHostRow(fleet: Fleet, hostId: string): Promise<HostRow> {
 /** One host, read from its object (the truth), with the instances it holds. */
 export async function describeHost(fleet: Fleet, hostId: string) {
   await requireHostRow(fleet, hostId);
-  const res = await fleet.host(hostId).describe(await fleet.clock());
-  await mirror(fleet.db, res.events);
-  const { host, usage, vms, cpu } = res.result;
+  const stub = fleet.host(hostId);
+  const res = await stub.describe(await fleet.clock());
+  await mirrorApplied(fleet.db, res.events);
+  const { host, usage, cpu } = res.result;
+  // The instances come a page at a time: no answer of the host's grows with its VMs.
+  const vms: VmSummary[] = [];
+  for await (const page of vmPages(stub)) vms.push(...page.filter((v) => !v.held));
   return {
     ...hostView(host, usage.capacity, usage.version),
     virtualization: {
@@ -199,14 +208,14 @@ export async function describeHost(fleet: Fleet, hostId: string) {
 export async function setHostState(fleet: Fleet, hostId: string, state: HostState) {
   await requireHostRow(fleet, hostId);
   const res = await fleet.host(hostId).setState(state, await fleet.clock());
-  await mirror(fleet.db, res.events);
+  await mirrorApplied(fleet.db, res.events);
   return hostView(res.result, res.usage.capacity, res.usage.version);
 }
 
 export async function hostMemory(fleet: Fleet, hostId: string) {
   await requireHostRow(fleet, hostId);
   const res = await fleet.host(hostId).hostMemory(await fleet.clock());
-  await mirror(fleet.db, res.events);
+  await mirrorApplied(fleet.db, res.events);
   return { hostId, ...res.result };
 }
 

@@ -9,7 +9,7 @@ import { decide, type InstanceAction, type InstanceState, occupiesHost, STATE_CO
 import type { PlacementStrategy } from "../sim/placement";
 import type { InstanceRecord } from "../sim/records";
 import type { Fleet } from "./context";
-import { ApiError, incorrectState } from "./errors";
+import { ApiError, incorrectState, isRefusal } from "./errors";
 import { requireInstanceRow } from "./instance-queries";
 import { rowToRecord } from "./instance-rows";
 import { mirror, mirrorAnswer } from "./mirror";
@@ -101,7 +101,9 @@ async function actOffHost(fleet: Fleet, rec: InstanceRecord, action: InstanceAct
       rec.placementStrategy as PlacementStrategy,
     );
   } catch (err) {
-    await release();
+    // After a refusal nothing moved and the claim goes back; when a host went silent the
+    // start may have landed, so the claim stays until it expires.
+    if (isRefusal(err)) await release();
     throw err;
   }
   return { instanceId: rec.instanceId, previousState, currentState: stateOf("pending") };

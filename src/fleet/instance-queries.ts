@@ -1,15 +1,16 @@
 // Reading instances from the D1 inventory: one by id (settled by its host when a transition
 // may have fallen due), and lists filtered by state, type, host, zone and tags.
-import { and, asc, eq, gt, inArray, ne, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import { instances, simClock } from "../db/schema";
 import { type InstanceState, settlesTo, TERMINATED_VISIBLE_MS } from "../sim/lifecycle";
 import { simNowSql } from "./clock";
 import type { Fleet } from "./context";
-import { instanceNotFound } from "./errors";
+import { instanceNotFound, invalidParameter } from "./errors";
 import { type InstanceRow, rowToRecord } from "./instance-rows";
 import { instanceView } from "./instance-view";
-import { latestRecords, mirror } from "./mirror";
-import { pageOf } from "./paging";
+import { MAX_TAG_FILTERS, PAGE_MAX_BYTES } from "./limits";
+import { mirrorApplied, upsertInstance } from "./mirror";
+import { pageWithin } from "./paging";
 
 /**
  * Terminated instances stay visible for an hour of simulated time. The simulated time is
@@ -38,10 +39,13 @@ export async function describeInstance(fleet: Fleet, id: string) {
   const row = await requireInstanceRow(fleet, id);
   // A transition may have fallen due since D1 last heard: ask the host to settle it.
   if (row.hostId && settlesTo(row.state as InstanceState)) {
-    const res = await fleet.host(row.hostId).settle(await fleet.clock());
-    await mirror(fleet.db, res.events);
-    const settled = latestRecords(res.events).find((r) => r.instanceId === id);
-    if (settled) return instanceView(settled);
+    // The host's record is the truth, even when what settled it (its alarm, another call)
+    // has not reached D1 yet; a newer one than D1's refreshes the row.
+    const res = await fleet.host(row.hostId).settle(await fleet.clock(), id);
+    const settled = res.result;
+    const newer = settled && settled.version > row.version ? [upsertInstance(settled)] : [];
+    await mirrorApplied(fleet.db, res.events, newer);
+    if (settled && settled.version >= row.version) return instanceView(settled);
   }
   return instanceView(rowToRecord(row));
 }
@@ -57,6 +61,8 @@ export interface InstanceFilter {
 }
 
 export async function listInstances(fleet: Fleet, f: InstanceFilter) {
+  if (f.tags.length > MAX_TAG_FILTERS)
+    throw invalidParameter("query.tag", `at most ${MAX_TAG_FILTERS} tag filters`);
   const where: SQL[] = [visible(Date.now())];
   if (f.state?.length) where.push(inArray(instances.state, f.state));
   if (f.instanceType) where.push(eq(instances.instanceType, f.instanceType));
@@ -71,12 +77,52 @@ export async function listInstances(fleet: Fleet, f: InstanceFilter) {
     );
   }
   if (f.cursor) where.push(gt(instances.id, f.cursor));
-  const rows = await fleet.db
-    .select()
+  // The page's ids and sizes first, each row's offset in the page by a running sum, and
+  // only the rows that start within the byte budget are read whole: a page of the largest
+  // instances never reads 1,000 of them.
+  const ids = fleet.db
+    .select({ id: instances.id, bytes: sql<number>`${ROW_BYTES}`.as("bytes") })
     .from(instances)
     .where(and(...where))
     .orderBy(asc(instances.id))
-    .limit(f.limit + 1);
-  const { page, nextCursor } = pageOf(rows, f.limit, (r) => r.id);
+    .limit(f.limit + 1)
+    .as("ids");
+  const sized = fleet.db
+    .select({
+      id: ids.id,
+      bytes: ids.bytes,
+      pageEnd: sql<number>`sum(${ids.bytes}) OVER (ORDER BY ${ids.id})`.as("page_end"),
+      found: sql<number>`count(*) OVER ()`.as("found"),
+    })
+    .from(ids)
+    .as("sized");
+  const rows = await fleet.db
+    .select({ row: instances, bytes: sized.bytes, found: sized.found })
+    .from(sized)
+    .innerJoin(instances, eq(instances.id, sized.id))
+    .where(lt(sql`${sized.pageEnd} - ${sized.bytes}`, PAGE_MAX_BYTES))
+    .orderBy(asc(sized.id));
+  const found = rows.length > 0 ? rows[0].found : 0;
+  const { page, nextCursor } = pageWithin(rows, found, f.limit, PAGE_MAX_BYTES, (r) => r.id);
   return { instances: page.map((r) => instanceView(rowToRecord(r))), nextCursor };
 }
+
+/**
+ * What a row adds to a page's bytes: its text columns as stored (tags the largest; JSON in
+ * D1 as in the answer), and the rest of its view, names and numbers, at a fixed allowance.
+ */
+const VIEW_BYTES = 600;
+const ROW_BYTES = sql
+  .join(
+    [
+      instances.tags,
+      instances.workload,
+      instances.paging,
+      instances.threads,
+      instances.zone,
+      instances.stateReason,
+      instances.clientToken,
+    ].map((c) => sql`coalesce(length(CAST(${c} AS BLOB)), 0)`),
+    sql` + `,
+  )
+  .append(sql` + ${sql.raw(String(VIEW_BYTES))}`);

@@ -7,7 +7,7 @@ import type { FleetEvent } from "../sim/records";
 import type { Fleet } from "./context";
 import { ApiError, invalidParameter } from "./errors";
 import { requireInstanceRow } from "./instance-queries";
-import { mirror } from "./mirror";
+import { mirrorApplied } from "./mirror";
 
 /** The instance's row and the host it occupies; 409 on none, `lacking` saying what it then lacks. */
 async function hostedRow(fleet: Fleet, id: string, lacking: string) {
@@ -30,7 +30,7 @@ async function answerFrom<T>(
   id: string,
   res: { result: T | null; events: readonly FleetEvent[] },
 ): Promise<T> {
-  await mirror(fleet.db, res.events);
+  await mirrorApplied(fleet.db, res.events);
   if (!res.result)
     throw new ApiError(409, "IncorrectInstanceState", `The instance '${id}' has left its host`);
   return res.result;

@@ -10,7 +10,7 @@ import { ApiError, checked, incorrectState } from "./errors";
 import { requireInstanceRow } from "./instance-queries";
 import { encodeWorkload, rowToRecord } from "./instance-rows";
 import { instanceView } from "./instance-view";
-import { mirror, mirrorAnswer } from "./mirror";
+import { mirrorAnswer, mirrorApplied } from "./mirror";
 
 export async function setWorkload(fleet: Fleet, id: string, spec: WorkloadSpec) {
   checked("workload", () => resolveWorkload(spec));
@@ -40,7 +40,7 @@ export async function setWorkload(fleet: Fleet, id: string, spec: WorkloadSpec) 
       .where(and(eq(instances.id, id), eq(instances.version, rec.version), isNull(instances.claim)))
       .returning({ id: instances.id });
     if (won.length === 0) continue;
-    await mirror(fleet.db, [event]);
+    await mirrorApplied(fleet.db, [event]);
     await fleet.publish([event]);
     return instanceView(next);
   }

@@ -9,9 +9,10 @@ import type { PlacementStrategy } from "../sim/placement";
 import type { FleetEvent, InstanceRecord, PagingOptions } from "../sim/records";
 import { completeToken, releaseToken, takeToken } from "./client-tokens";
 import type { Fleet } from "./context";
-import { ApiError, checked, invalidParameter } from "./errors";
+import { checked, invalidParameter, isRefusal } from "./errors";
 import { newId } from "./ids";
 import { instanceView } from "./instance-view";
+import { checkClientToken, checkLaunchBytes, checkLaunchCount, checkTags, checkZone } from "./limits";
 import { latestRecords } from "./mirror";
 import { place } from "./placement";
 
@@ -32,7 +33,13 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
   if (!type) throw invalidParameter("instanceType", `'${input.instanceType}' is not a known instance type`);
   checked("workload", () => resolveWorkload(input.workload));
   checked("paging", () => resolveOptions(memoryOptions(input.paging, type.hypervisor, type.vcpus)));
+  checkLaunchCount("body.minCount", input.minCount);
+  checkLaunchCount("body.maxCount", input.maxCount);
   if (input.minCount > input.maxCount) throw invalidParameter("minCount", "must not exceed maxCount");
+  if (input.availabilityZone !== undefined) checkZone("body.availabilityZone", input.availabilityZone);
+  if (input.clientToken !== undefined) checkClientToken("body.clientToken", input.clientToken);
+  checkTags("body.tags", input.tags);
+  checkLaunchBytes("body.maxCount", input.maxCount, input.tags);
   const reservationId = newId("r");
   const token = input.clientToken;
   if (token) {
@@ -81,14 +88,23 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
   } catch (err) {
     // A refusal launched nothing, so the token is free for a retry. After any other failure
     // the outcome is unknown: the token stays taken until it goes stale.
-    if (token && err instanceof ApiError) await releaseToken(fleet, token, reservationId);
+    if (token && isRefusal(err)) await releaseToken(fleet, token, reservationId);
     throw err;
   }
-  const launched = latestRecords(events).filter((r) => r.reservationId === reservationId);
+  // A launch's tags are its own, whatever its events carry (only an instance's first does).
+  const launched = latestRecords(events)
+    .filter((r) => r.reservationId === reservationId)
+    .map((r) => ({ ...r, tags: input.tags }));
   launched.sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
   if (token) {
     const ids = launched.map((r) => r.instanceId);
-    await completeToken(fleet, token, reservationId, ids);
+    try {
+      await completeToken(fleet, token, reservationId, ids);
+    } catch (err) {
+      // The instances are launched: the answer says so. A retry with the token finds them
+      // by the reservation once the token goes stale (client-tokens.ts).
+      console.warn("completing a client token failed; its launch stands", err);
+    }
   }
   return { reservationId, instances: launched.map(instanceView) };
 }

@@ -1,25 +1,131 @@
 // Applies host events to the D1 inventory. Used on the request path and by the queue
 // consumer alike: every statement is idempotent (events by id, rows by version), so
 // applying an event twice, or late, or out of order never moves a row backwards.
-import { sql } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
+import { getTableColumns, inArray, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { events, hosts, instances } from "../db/schema";
 import type { ActResult } from "../sim/host";
-import type { FleetEvent, HostRecord, HostUsage, InstanceRecord } from "../sim/records";
+import {
+  type EventInstance,
+  type FleetEvent,
+  type HostRecord,
+  type HostUsage,
+  type InstanceRecord,
+  withoutTags,
+} from "../sim/records";
 import { recordToRow } from "./instance-rows";
 
+/** A statement of the mirror, as D1 runs it: SQL text and its bound values. */
+export interface Statement {
+  sql: string;
+  params: unknown[];
+}
+
+/** A drizzle query as a mirror statement. */
+const statement = (q: { toSQL(): { sql: string; params: unknown[] } }): Statement => q.toSQL();
+
 /**
- * Newer versions win. A repair (the host object's record, read by reconcile) also
- * overwrites a row of the same version, since the object is the truth for that version.
+ * Rows go to D1 many to a statement: one bound parameter holds their JSON, and the
+ * statement takes them apart with json_each. A launch of 100 instances is a few statements
+ * instead of 100 upserts of 25 parameters each, which D1 parses and binds one by one. A
+ * statement's JSON stays under 90 KB, below D1's 100 KB statement length should it count
+ * the parameters too; a record larger than that goes alone.
  */
-export function upsertInstance(db: Db, i: InstanceRecord, repair = false): BatchItem<"sqlite"> {
-  const row = recordToRow(i);
-  const { id: _id, ...set } = row;
-  const newer = repair
-    ? sql`excluded.version >= ${instances.version}`
-    : sql`excluded.version > ${instances.version}`;
-  return db.insert(instances).values(row).onConflictDoUpdate({ target: instances.id, set, setWhere: newer });
+const BULK_BYTES = 90 * 1024;
+
+/** Groups JSON texts into arrays of at most BULK_BYTES (a larger text goes alone). */
+function jsonArrays(texts: readonly string[]): string[] {
+  const out: string[] = [];
+  let part: string[] = [];
+  let bytes = 0;
+  for (const t of texts) {
+    if (part.length > 0 && bytes + t.length + 1 > BULK_BYTES) {
+      out.push(`[${part.join(",")}]`);
+      part = [];
+      bytes = 0;
+    }
+    part.push(t);
+    bytes += t.length + 1;
+  }
+  if (part.length > 0) out.push(`[${part.join(",")}]`);
+  return out;
+}
+
+/**
+ * `INSERT INTO table (columns) SELECT ... FROM json_each(?)`, each column taken from the
+ * JSON object's property of the same name as the table's column key. `WHERE true` tells
+ * SQLite's parser that the ON CONFLICT clause after it belongs to the INSERT.
+ */
+function insertFromJson(
+  table: Parameters<typeof getTableColumns>[0],
+  name: string,
+  skip: string[] = [],
+  override: Record<string, string> = {},
+) {
+  const columns = Object.entries(getTableColumns(table)).filter(([key]) => !skip.includes(key));
+  const names = columns.map(([, c]) => `"${c.name}"`);
+  const values = columns.map(([key]) => override[key] ?? `json_extract(j.value, '$.${key}')`);
+  return {
+    sql: `INSERT INTO "${name}" (${names.join(", ")}) SELECT ${values.join(", ")} FROM json_each(?) AS j WHERE true`,
+    /** `col = excluded.col` for every column but the key. */
+    updates: names
+      .filter((n) => n !== '"id"')
+      .map((n) => `${n} = excluded.${n}`)
+      .join(", "),
+  };
+}
+
+// An event's record after the instance's first leaves its tags out (sim/records.ts
+// EventInstance): the row keeps the tags it has. A row that does not exist yet needs them,
+// so such a record fails (NOT NULL) until the instance's first event has been applied.
+const INSTANCES = insertFromJson(instances, "instances", [], {
+  tags: `COALESCE(json_extract(j.value, '$.tags'), (SELECT "tags" FROM "instances" WHERE "id" = json_extract(j.value, '$.id')))`,
+});
+const UPSERT_INSTANCES = `${INSTANCES.sql} ON CONFLICT ("id") DO UPDATE SET ${INSTANCES.updates} WHERE excluded."version" > "instances"."version"`;
+// A repair (the host object's record, read by reconcile) also overwrites a row of the
+// same version, since the object is the truth for that version.
+const REPAIR_INSTANCES = `${INSTANCES.sql} ON CONFLICT ("id") DO UPDATE SET ${INSTANCES.updates} WHERE excluded."version" >= "instances"."version"`;
+const INSERT_EVENTS = `${insertFromJson(events, "events", ["seq"]).sql} ORDER BY j.key ON CONFLICT ("id") DO NOTHING`;
+
+/** A record's row as JSON; without tags when the record has none (an event's, after the first). */
+function rowJson(r: EventInstance): string {
+  if (r.tags !== undefined) return JSON.stringify(recordToRow(r as InstanceRecord));
+  const { tags: _tags, ...row } = recordToRow({ ...r, tags: {} });
+  return JSON.stringify(row);
+}
+
+/** Newer versions win; a repair wins at the same version too. */
+export function upsertInstances(records: readonly EventInstance[], repair = false): Statement[] {
+  const text = repair ? REPAIR_INSTANCES : UPSERT_INSTANCES;
+  return jsonArrays(records.map(rowJson)).map((rows) => ({
+    sql: text,
+    params: [rows],
+  }));
+}
+
+export function upsertInstance(i: EventInstance, repair = false): Statement {
+  return upsertInstances([i], repair)[0];
+}
+
+/**
+ * The event log, once per event id; its rows keep the order of `evs`. The log keeps each
+ * event without its instance's tags, even the first: the instance's row holds them, and the
+ * log of a tagged launch would otherwise hold every instance's tags once more.
+ */
+function insertEvents(evs: readonly FleetEvent[]): Statement[] {
+  const rows = evs.map((e) =>
+    JSON.stringify({
+      id: e.id,
+      type: e.type,
+      time: e.time,
+      hostId: e.hostId,
+      instanceId: e.instanceId,
+      state: e.state,
+      previousState: e.previousState,
+      body: JSON.stringify(e.instance?.tags ? { ...e, instance: withoutTags(e.instance) } : e),
+    }),
+  );
+  return jsonArrays(rows).map((json) => ({ sql: INSERT_EVENTS, params: [json] }));
 }
 
 function usageColumns(u: HostUsage) {
@@ -37,9 +143,9 @@ function usageColumns(u: HostUsage) {
   };
 }
 
-export function upsertHost(db: Db, h: HostRecord, u: HostUsage): BatchItem<"sqlite"> {
+export function upsertHost(db: Db, h: HostRecord, u: HostUsage): Statement {
   const usage = usageColumns(u);
-  return db
+  const q = db
     .insert(hosts)
     .values({
       id: h.hostId,
@@ -62,37 +168,22 @@ export function upsertHost(db: Db, h: HostRecord, u: HostUsage): BatchItem<"sqli
       set: usage,
       setWhere: sql`excluded.usage_version > ${hosts.usageVersion}`,
     });
+  return statement(q);
 }
 
-export function updateHostUsage(db: Db, hostId: string, u: HostUsage, repair = false): BatchItem<"sqlite"> {
+export function updateHostUsage(db: Db, hostId: string, u: HostUsage, repair = false): Statement {
   const older = repair
     ? sql`${hosts.usageVersion} <= ${u.version}`
     : sql`${hosts.usageVersion} < ${u.version}`;
-  return db.update(hosts).set(usageColumns(u)).where(sql`${hosts.id} = ${hostId} AND ${older}`);
+  return statement(db.update(hosts).set(usageColumns(u)).where(sql`${hosts.id} = ${hostId} AND ${older}`));
 }
 
-export function mirrorStatements(db: Db, evs: readonly FleetEvent[]): BatchItem<"sqlite">[] {
-  const out: BatchItem<"sqlite">[] = [];
-  for (const e of evs) {
-    out.push(
-      db
-        .insert(events)
-        .values({
-          id: e.id,
-          type: e.type,
-          time: e.time,
-          hostId: e.hostId,
-          instanceId: e.instanceId,
-          state: e.state,
-          previousState: e.previousState,
-          body: JSON.stringify(e),
-        })
-        .onConflictDoNothing({ target: events.id }),
-    );
-    if (e.instance) out.push(upsertInstance(db, e.instance));
-    if (e.hostRecord && e.host) out.push(upsertHost(db, e.hostRecord, e.host));
-  }
-  // One write per host, of its newest use: a launch of many instances is many events.
+export function mirrorStatements(db: Db, evs: readonly FleetEvent[]): Statement[] {
+  const out: Statement[] = insertEvents(evs);
+  // One row per instance, its newest record; one per host, of its newest use: a launch
+  // of many instances is many events.
+  out.push(...upsertInstances(latestRecords(evs)));
+  for (const e of evs) if (e.hostRecord && e.host) out.push(upsertHost(db, e.hostRecord, e.host));
   const newest = new Map<string, HostUsage>();
   for (const e of evs) {
     if (!e.hostId || !e.host || e.hostRecord) continue;
@@ -103,18 +194,57 @@ export function mirrorStatements(db: Db, evs: readonly FleetEvent[]): BatchItem<
   return out;
 }
 
-/** D1 batches are one transaction each; keep them well under the statement limits. */
-const BATCH = 50;
+/**
+ * Applies `evs` (and `extra`) in one D1 batch, which is one transaction: an event in the
+ * log means its rows were applied with it. Rows go many to a statement, so even a launch
+ * of the most instances with the largest tags is a few dozen statements.
+ */
+export async function mirror(db: Db, evs: readonly FleetEvent[], extra: Statement[] = []): Promise<void> {
+  const stmts = [...mirrorStatements(db, evs), ...extra];
+  if (stmts.length === 0) return;
+  const d1 = db.$client;
+  await d1.batch(stmts.map((s) => d1.prepare(s.sql).bind(...s.params)));
+}
 
-export async function mirror(
+/** Ids in one `IN (...)` list, well under D1's 100 bound parameters per statement. */
+export const IN_LIST = 90;
+
+/**
+ * Mirrors the events of `evs` that the log does not have yet. The queue brings every event
+ * again after the request that made it mirrored it; since a logged event's rows were applied
+ * with it (one transaction), such a redelivery costs a read of ids, not a rewrite of rows.
+ */
+export async function mirrorNew(db: Db, evs: readonly FleetEvent[]): Promise<void> {
+  const known = new Set<string>();
+  const ids = [...new Set(evs.map((e) => e.id))];
+  for (let at = 0; at < ids.length; at += IN_LIST) {
+    const rows = await db
+      .select({ id: events.id })
+      .from(events)
+      .where(inArray(events.id, ids.slice(at, at + IN_LIST)));
+    for (const r of rows) known.add(r.id);
+  }
+  await mirror(
+    db,
+    evs.filter((e) => !known.has(e.id)),
+  );
+}
+
+/**
+ * Mirrors the events of a change that is already made: a host object stored it with its
+ * events in its outbox, or D1's own conditional write made it. The change stands whatever
+ * D1 says now, so a failed write here is logged, not thrown, and the request answers with
+ * what it applied; the outbox's delivery through the queue (or reconcile) brings D1 in line.
+ */
+export async function mirrorApplied(
   db: Db,
   evs: readonly FleetEvent[],
-  extra: BatchItem<"sqlite">[] = [],
+  extra: Statement[] = [],
 ): Promise<void> {
-  const stmts = [...mirrorStatements(db, evs), ...extra];
-  for (let i = 0; i < stmts.length; i += BATCH) {
-    const chunk = stmts.slice(i, i + BATCH);
-    await db.batch(chunk as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  try {
+    await mirror(db, evs, extra);
+  } catch (err) {
+    console.warn("mirroring an applied change to D1 failed; the events queue will apply it", err);
   }
 }
 
@@ -127,18 +257,25 @@ export async function mirrorAnswer(
   res: { result: ActResult; events: readonly FleetEvent[] },
 ): Promise<ActResult> {
   const r = res.result;
-  const extra = r.status === "not-here" && r.departed ? [upsertInstance(db, r.departed)] : [];
-  await mirror(db, res.events, extra);
+  const extra = r.status === "not-here" && r.departed ? [upsertInstance(r.departed)] : [];
+  await mirrorApplied(db, res.events, extra);
   return r;
 }
 
-/** The newest record of each instance among `events`: what mirroring them leaves in D1. */
-export function latestRecords(events: readonly FleetEvent[]): InstanceRecord[] {
-  const latest = new Map<string, InstanceRecord>();
+/**
+ * The newest record of each instance among `events`: what mirroring them leaves in D1. An
+ * instance's tags come with its first event only, so a newer record takes them from an
+ * older one here if it has none, and the row can be written even when it is new.
+ */
+export function latestRecords(events: readonly FleetEvent[]): EventInstance[] {
+  const latest = new Map<string, EventInstance>();
   for (const e of events) {
-    if (!e.instance) continue;
-    const prev = latest.get(e.instance.instanceId);
-    if (!prev || prev.version < e.instance.version) latest.set(e.instance.instanceId, e.instance);
+    const i = e.instance;
+    if (!i) continue;
+    const prev = latest.get(i.instanceId);
+    const newest = !prev || prev.version < i.version ? i : prev;
+    const tags = newest.tags ?? prev?.tags ?? i.tags;
+    latest.set(i.instanceId, tags === undefined ? newest : { ...newest, tags });
   }
   return [...latest.values()];
 }

@@ -7,8 +7,8 @@ import type { InstanceType } from "../sim/catalog";
 import { type HostCandidate, type PlacementStrategy, rankHosts } from "../sim/placement";
 import type { FleetEvent, InstanceRecord } from "../sim/records";
 import type { Fleet } from "./context";
-import { ApiError, invalidParameter } from "./errors";
-import { mirror } from "./mirror";
+import { ApiError, invalidParameter, OutcomeUnknown } from "./errors";
+import { mirrorApplied } from "./mirror";
 
 function capacityError(type: InstanceType, zone: string | undefined, zonesWithCapacity: string[]): ApiError {
   const where = zone ? `in the Availability Zone (${zone})` : "in any Availability Zone";
@@ -44,6 +44,11 @@ async function candidates(fleet: Fleet, family: string): Promise<HostCandidate[]
  * Places `records` (all of one type) on hosts: at least `minCount` or none. Each host's
  * object decides admission itself, so a host that lost a race simply admits fewer and
  * the next candidate is tried. Returns the placed records' events (already mirrored).
+ *
+ * A host that fails to answer ends the placement: it may have admitted what it was offered,
+ * so that must not go anywhere else. What other hosts committed before it stands, and the
+ * answer is those instances, whatever the minimum; with none committed, the outcome on the
+ * silent host is unknown, and the error says so (OutcomeUnknown).
  */
 export async function place(
   fleet: Fleet,
@@ -66,40 +71,55 @@ export async function place(
   const held = new Map<string, string[]>();
   let remaining = records;
   let placed = 0;
+  let committed = 0;
+  // The host that did not answer, if one did not (commitHeld sets it too).
+  const silent: { hostId?: string; err?: unknown } = {};
 
-  const commitHeld = async () => {
+  /** Commits the holds; false when a host did not answer (its outcome unknown, no retry). */
+  const commitHeld = async (): Promise<boolean> => {
     for (const [hostId, ids] of held) {
-      // A failed commit leaves its outcome unknown (it may have landed): no retry elsewhere,
-      // and no claim that the launch failed. The error goes to the caller.
-      events.push(...(await fleet.host(hostId).commit(ids, clock)).events);
+      try {
+        events.push(...(await fleet.host(hostId).commit(ids, clock)).events);
+      } catch (err) {
+        Object.assign(silent, { hostId, err });
+        return false;
+      }
       held.delete(hostId);
+      committed += ids.length;
     }
-    held.clear();
+    return true;
   };
 
   // Spread first shares what is left evenly over the hosts left, then (like binpack)
   // offers whatever still has no host to every host again.
   const passes: ("share" | "all")[] = strategy === "spread" ? ["share", "all"] : ["all"];
   try {
-    for (const pass of passes) {
+    offers: for (const pass of passes) {
       for (let i = 0; i < ranked.length && remaining.length > 0; i++) {
+        const hostId = ranked[i].id;
         const share = pass === "share" ? Math.ceil(remaining.length / (ranked.length - i)) : remaining.length;
         const offer = remaining.slice(0, share);
         const commitIfAtLeast = Math.max(1, minCount - placed);
-        // A host that fails to answer may still have admitted: these records must not be
-        // offered anywhere else, so the error ends the launch (and cancels the holds).
-        const res = await fleet.host(ranked[i].id).admit(offer, commitIfAtLeast, clock);
+        let res: Awaited<ReturnType<ReturnType<Fleet["host"]>["admit"]>>;
+        try {
+          res = await fleet.host(hostId).admit(offer, commitIfAtLeast, clock);
+        } catch (err) {
+          Object.assign(silent, { hostId, err });
+          break offers;
+        }
         events.push(...res.events);
         const admitted = new Set(res.result);
         if (admitted.size === 0) continue;
-        if (admitted.size < commitIfAtLeast) held.set(ranked[i].id, res.result);
+        if (admitted.size < commitIfAtLeast) held.set(hostId, res.result);
+        else committed += admitted.size;
         placed += admitted.size;
         remaining = remaining.filter((r) => !admitted.has(r.instanceId));
-        if (placed >= minCount && held.size > 0) await commitHeld();
+        if (placed >= minCount && held.size > 0 && !(await commitHeld())) break offers;
       }
     }
   } finally {
-    // Below the minimum: nothing launches, every hold is given back.
+    // Below the minimum, or after a host went silent: every hold left is given back. A hold
+    // whose commit may have landed is given back too; a committed instance ignores it.
     for (const [hostId, ids] of held) {
       try {
         events.push(...(await fleet.host(hostId).cancel(ids, clock)).events);
@@ -107,12 +127,15 @@ export async function place(
         console.warn("cancel of an admission hold failed; it lapses by itself", err);
       }
     }
-    try {
-      await mirror(fleet.db, events);
-    } catch (err) {
-      // The hosts' outboxes carry the same events to D1 through the queue.
-      console.warn("mirroring a launch to D1 failed; the events queue will apply it", err);
-    }
+    await mirrorApplied(fleet.db, events);
+  }
+  if (silent.hostId) {
+    console.warn(
+      `host ${silent.hostId} did not answer a placement; ${committed} instances committed elsewhere`,
+      silent.err,
+    );
+    if (committed === 0) throw new OutcomeUnknown(silent.hostId);
+    return events;
   }
   if (placed < minCount) {
     if (zone && !(await fleet.db.select({ z: hosts.zone }).from(hosts).where(eq(hosts.zone, zone)).get())) {

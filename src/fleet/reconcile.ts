@@ -1,104 +1,174 @@
 // The repair path that proves D1 and the host objects agree: every host object is read,
 // compared row by row with the inventory, and (when asked) D1 is brought in line with
-// the objects, which are the truth for what runs on them.
-import { asc, eq } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
+// the objects, which are the truth for what runs on them. A host is read a page at a time
+// (fleet/host-pages.ts), and one that cannot be read is reported while the rest go on.
+import { asc, eq, inArray } from "drizzle-orm";
 import { hosts, instances } from "../db/schema";
+import { RECORDS_MAX } from "../host/host-object";
 import { occupiesHost } from "../sim/lifecycle";
 import type { InstanceRecord } from "../sim/records";
 import type { Fleet } from "./context";
-import { mirror, updateHostUsage, upsertInstance } from "./mirror";
+import { recordsOf, vmPages } from "./host-pages";
+import { IN_LIST, mirror, updateHostUsage, upsertInstances } from "./mirror";
 
 export interface Mismatch {
   hostId: string;
   instanceId: string | null;
-  kind: "missing-in-d1" | "stale-in-d1" | "host-usage" | "not-on-host" | "host-missing";
+  kind: "missing-in-d1" | "stale-in-d1" | "host-usage" | "not-on-host" | "host-missing" | "host-error";
   detail: string;
+}
+
+/** A report lists this many mismatches at most; `mismatchCount` counts them all. */
+export const MISMATCHES_LISTED = 1000;
+
+type HostRow = typeof hosts.$inferSelect;
+type Brief = { id: string; state: string; version: number; hostId: string | null };
+
+const brief = {
+  id: instances.id,
+  state: instances.state,
+  version: instances.version,
+  hostId: instances.hostId,
+};
+
+interface Tally {
+  mismatches: Mismatch[];
+  mismatchCount: number;
+  repaired: number;
+  instancesChecked: number;
+  outboxPending: number;
+}
+
+function note(t: Tally, m: Mismatch): void {
+  t.mismatchCount++;
+  if (t.mismatches.length < MISMATCHES_LISTED) t.mismatches.push(m);
 }
 
 export async function reconcile(fleet: Fleet, repair: boolean) {
   const hostRows = await fleet.db.select().from(hosts).orderBy(asc(hosts.id));
-  const mismatches: Mismatch[] = [];
-  const fixes: BatchItem<"sqlite">[] = [];
-  let instancesChecked = 0;
-  let outboxPending = 0;
+  const t: Tally = { mismatches: [], mismatchCount: 0, repaired: 0, instancesChecked: 0, outboxPending: 0 };
   for (const h of hostRows) {
-    const view = await fleet.host(h.id).reconcileView();
-    if (!view) {
-      mismatches.push({
+    try {
+      await reconcileHost(fleet, h, repair, t);
+    } catch (err) {
+      // One host that cannot be read (or repaired) must not keep the others from it.
+      note(t, {
         hostId: h.id,
         instanceId: null,
-        kind: "host-missing",
-        detail: "D1 lists a host that has no object",
+        kind: "host-error",
+        detail: `the host could not be reconciled: ${err instanceof Error ? err.message : String(err)}`,
       });
-      continue;
     }
-    outboxPending += view.outboxPending;
-    const rows = await fleet.db.select().from(instances).where(eq(instances.hostId, h.id));
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    const onHost = new Set<string>();
-    for (const vm of view.vms) {
-      instancesChecked++;
+  }
+  return {
+    hostsChecked: hostRows.length,
+    instancesChecked: t.instancesChecked,
+    agree: t.mismatchCount === 0,
+    mismatches: t.mismatches,
+    mismatchCount: t.mismatchCount,
+    repaired: t.repaired,
+    outboxPending: t.outboxPending,
+  };
+}
+
+async function reconcileHost(fleet: Fleet, h: HostRow, repair: boolean, t: Tally): Promise<void> {
+  const stub = fleet.host(h.id);
+  const view = await stub.reconcileView();
+  if (!view) {
+    note(t, {
+      hostId: h.id,
+      instanceId: null,
+      kind: "host-missing",
+      detail: "D1 lists a host that has no object",
+    });
+    return;
+  }
+  t.outboxPending += view.outboxPending;
+  const rows = await fleet.db.select(brief).from(instances).where(eq(instances.hostId, h.id));
+  const byId = new Map<string, Brief>(rows.map((r) => [r.id, r]));
+  const onHost = new Set<string>();
+  const toRepair: string[] = [];
+  for await (const page of vmPages(stub)) {
+    const vms = page.filter((v) => !v.held);
+    // Rows D1 keeps under another host (or none) are read by id, a list at a time.
+    const elsewhere = vms.filter((v) => !byId.has(v.instanceId)).map((v) => v.instanceId);
+    for (let at = 0; at < elsewhere.length; at += IN_LIST) {
+      const found = await fleet.db
+        .select(brief)
+        .from(instances)
+        .where(inArray(instances.id, elsewhere.slice(at, at + IN_LIST)));
+      for (const r of found) byId.set(r.id, r);
+    }
+    for (const vm of vms) {
+      t.instancesChecked++;
       onHost.add(vm.instanceId);
-      const row =
-        byId.get(vm.instanceId) ??
-        (await fleet.db.select().from(instances).where(eq(instances.id, vm.instanceId)).get());
+      const row = byId.get(vm.instanceId);
       if (!row) {
-        mismatches.push({
+        note(t, {
           hostId: h.id,
           instanceId: vm.instanceId,
           kind: "missing-in-d1",
           detail: `${vm.state} on the host`,
         });
-        fixes.push(upsertInstance(fleet.db, vm, true));
+        toRepair.push(vm.instanceId);
       } else if (row.version !== vm.version || row.state !== vm.state || row.hostId !== vm.hostId) {
-        mismatches.push({
+        note(t, {
           hostId: h.id,
           instanceId: vm.instanceId,
           kind: "stale-in-d1",
           detail: `D1 has ${row.state} v${row.version}, the host ${vm.state} v${vm.version}`,
         });
-        fixes.push(upsertInstance(fleet.db, vm, true));
+        toRepair.push(vm.instanceId);
       }
     }
-    const departed = new Map<string, InstanceRecord>(view.departed.map((d) => [d.instanceId, d]));
-    for (const row of rows) {
-      if (onHost.has(row.id) || !occupiesHost(row.state as InstanceRecord["state"])) continue;
-      instancesChecked++;
-      const last = departed.get(row.id);
-      mismatches.push({
-        hostId: h.id,
-        instanceId: row.id,
-        kind: "not-on-host",
-        detail: last
-          ? `D1 has ${row.state}, the host says it left as ${last.state}`
-          : `D1 has ${row.state}, the host has no record`,
-      });
-      if (last) fixes.push(upsertInstance(fleet.db, last, true));
-    }
-    const c = view.usage.capacity;
-    if (
-      h.usedVcpus !== c.vcpus.used ||
-      h.usedMemoryMiB !== c.memoryMiB.used ||
-      h.vmCount !== c.vms ||
-      h.state !== view.usage.state
-    ) {
-      mismatches.push({
-        hostId: h.id,
-        instanceId: null,
-        kind: "host-usage",
-        detail: `D1 has ${h.usedVcpus} vCPUs/${h.vmCount} VMs, the host ${c.vcpus.used}/${c.vms}`,
-      });
-      fixes.push(updateHostUsage(fleet.db, h.id, view.usage, true));
-    }
   }
-  if (repair && fixes.length > 0) await mirror(fleet.db, [], fixes);
-  return {
-    hostsChecked: hostRows.length,
-    instancesChecked,
-    agree: mismatches.length === 0,
-    mismatches,
-    repaired: repair ? fixes.length : 0,
-    outboxPending,
-  };
+
+  const absent = rows
+    .filter((r) => !onHost.has(r.id) && occupiesHost(r.state as InstanceRecord["state"]))
+    .map((r) => r.id);
+  const { departed } = absent.length > 0 ? await recordsOf(stub, absent) : { departed: [] };
+  const lastRecord = new Map(departed.map((d) => [d.instanceId, d]));
+  for (const id of absent) {
+    t.instancesChecked++;
+    const last = lastRecord.get(id);
+    note(t, {
+      hostId: h.id,
+      instanceId: id,
+      kind: "not-on-host",
+      detail: last
+        ? `D1 has ${byId.get(id)?.state}, the host says it left as ${last.state}`
+        : `D1 has ${byId.get(id)?.state}, the host has no record`,
+    });
+  }
+
+  const c = view.usage.capacity;
+  const usageDiffers =
+    h.usedVcpus !== c.vcpus.used ||
+    h.usedMemoryMiB !== c.memoryMiB.used ||
+    h.vmCount !== c.vms ||
+    h.state !== view.usage.state;
+  if (usageDiffers) {
+    note(t, {
+      hostId: h.id,
+      instanceId: null,
+      kind: "host-usage",
+      detail: `D1 has ${h.usedVcpus} vCPUs/${h.vmCount} VMs, the host ${c.vcpus.used}/${c.vms}`,
+    });
+  }
+  if (!repair) return;
+
+  // Repairs take the host's whole records, a bounded chunk at a time, each chunk written
+  // before the next is read.
+  if (lastRecord.size > 0) await mirror(fleet.db, [], upsertInstances([...lastRecord.values()], true));
+  t.repaired += lastRecord.size;
+  for (let at = 0; at < toRepair.length; at += RECORDS_MAX) {
+    const { onHost: records } = await recordsOf(stub, toRepair.slice(at, at + RECORDS_MAX));
+    if (records.length === 0) continue;
+    await mirror(fleet.db, [], upsertInstances(records, true));
+    t.repaired += records.length;
+  }
+  if (usageDiffers) {
+    await mirror(fleet.db, [], [updateHostUsage(fleet.db, h.id, view.usage, true)]);
+    t.repaired++;
+  }
 }

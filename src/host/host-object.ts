@@ -8,27 +8,73 @@ import type { HostCpuSummary, VmCpuCounters, WorkloadSpec } from "../sim/cpu";
 import { type AccessFaults, type ActResult, type Changes, HostModel } from "../sim/host";
 import type { InstanceAction } from "../sim/lifecycle";
 import type { HostMemorySummary, Translation, VmMemorySummary } from "../sim/memory";
-import type { FleetEvent, HostRecord, HostState, HostUsage, InstanceRecord } from "../sim/records";
+import type { FleetEvent, HostRecord, HostState, HostUsage, InstanceRecord, VmRecord } from "../sim/records";
+import { answerEvents, Priority } from "./answer";
 import { OUTBOX_RETRY_MS, Outbox } from "./outbox";
 import { HostStorage } from "./storage";
 
-/** What every call answers besides its own result: the events it caused and the host's use. */
+/**
+ * What every call answers besides its own result: the events it caused, within the answer's
+ * budget (answer.ts), how many it left out, and the host's use. No answer grows with the
+ * number of VMs on the host: lists come a page at a time (vmPage, records).
+ */
 export interface HostCallResult<T> {
   result: T;
   events: FleetEvent[];
+  eventsOmitted: number;
   usage: HostUsage;
 }
 
+/** The host and its counts; its VMs are read a page at a time. */
 export interface HostView {
   host: HostRecord;
   usage: HostUsage;
-  vms: InstanceRecord[];
+  /** VMs that run here (holds of launches still deciding are not counted). */
+  vmCount: number;
 }
 
 export interface ReconcileView extends HostView {
-  departed: InstanceRecord[];
-  heldIds: string[];
+  heldCount: number;
   outboxPending: number;
+}
+
+/** One VM in a page: what lists and comparisons need, without the record's tags and workload. */
+export interface VmSummary {
+  instanceId: string;
+  instanceType: string;
+  state: InstanceRecord["state"];
+  version: number;
+  hostId: string | null;
+  vcpus: number;
+  threads: number[];
+  /** An admission hold: the launch has not committed, and nobody else sees it. */
+  held: boolean;
+}
+
+export interface VmPage {
+  vms: VmSummary[];
+  /** The id to ask for the next page after; null on the last page. */
+  next: string | null;
+}
+
+/** At most this many VMs in one page, and this many records in one `records` answer. */
+export const VM_PAGE_MAX = 500;
+export const RECORDS_MAX = 100;
+/** The host memory view lists the largest owners of frames, this many at most. */
+export const MEMORY_OWNERS_MAX = 256;
+
+function summaryOf(vm: VmRecord): VmSummary {
+  const i = vm.instance;
+  return {
+    instanceId: i.instanceId,
+    instanceType: i.instanceType,
+    state: i.state,
+    version: i.version,
+    hostId: i.hostId,
+    vcpus: i.vcpus,
+    threads: i.threads,
+    held: vm.holdExpiresWallMs !== null,
+  };
 }
 
 /** How long an admission hold lives if the launch that made it never commits or cancels. */
@@ -60,7 +106,7 @@ export class HostObject extends DurableObject<Env> {
     return this.call(clock, (m, now) => ({ result: m.host, changes: [m.created(now)] }));
   }
 
-  /** The host, its VMs, and what its hypervisor spent over the last `cpuWindowMs`. */
+  /** The host, its counts, and what its hypervisor spent over the last `cpuWindowMs`. */
   async describe(
     clock: ClockState,
     cpuWindowMs = 60_000,
@@ -71,26 +117,68 @@ export class HostObject extends DurableObject<Env> {
     }));
   }
 
+  /**
+   * The VMs here in order of id, `limit` (at most VM_PAGE_MAX) after `after`, held ones
+   * included and marked. Reads without settling anything; null if the host was never created.
+   */
+  async vmPage(after: string | null, limit: number): Promise<VmPage | null> {
+    const m = this.model;
+    if (!m) return null;
+    const n = Math.max(1, Math.min(limit, VM_PAGE_MAX));
+    const ids = m
+      .list()
+      .map((v) => v.instance.instanceId)
+      .filter((id) => after === null || id > after)
+      .sort();
+    const vms = ids.slice(0, n).map((id) => summaryOf(m.vm(id)!));
+    return { vms, next: ids.length > n ? ids[n - 1] : null };
+  }
+
+  /**
+   * The whole records of `ids` (at most RECORDS_MAX): those that run here, and the last
+   * record here of those that left. Reads without settling anything.
+   */
+  async records(ids: string[]): Promise<{ onHost: InstanceRecord[]; departed: InstanceRecord[] } | null> {
+    const m = this.model;
+    if (!m) return null;
+    if (ids.length > RECORDS_MAX) throw new RangeError(`at most ${RECORDS_MAX} records in one call`);
+    const onHost: InstanceRecord[] = [];
+    const departed: InstanceRecord[] = [];
+    for (const id of ids) {
+      const vm = m.vm(id);
+      if (vm && vm.holdExpiresWallMs === null) onHost.push(vm.instance);
+      else if (!vm) {
+        const last = this.store.departed(id);
+        if (last) departed.push(last);
+      }
+    }
+    return { onHost, departed };
+  }
+
   async admit(
     instances: InstanceRecord[],
     commitIfAtLeast: number,
     clock: ClockState,
   ): Promise<HostCallResult<string[]>> {
-    return this.call(clock, (m, now) => {
-      const { admitted, changes } = m.admit(instances, now, {
-        commitIfAtLeast,
-        holdExpiresWallMs: Date.now() + HOLD_MS,
-      });
-      return { result: admitted, changes: [changes] };
-    });
+    return this.call(
+      clock,
+      (m, now) => {
+        const { admitted, changes } = m.admit(instances, now, {
+          commitIfAtLeast,
+          holdExpiresWallMs: Date.now() + HOLD_MS,
+        });
+        return { result: admitted, changes: [changes] };
+      },
+      instances.map((i) => i.instanceId),
+    );
   }
 
   async commit(ids: string[], clock: ClockState): Promise<HostCallResult<null>> {
-    return this.call(clock, (m, now) => ({ result: null, changes: [m.commit(ids, now)] }));
+    return this.call(clock, (m, now) => ({ result: null, changes: [m.commit(ids, now)] }), ids);
   }
 
   async cancel(ids: string[], clock: ClockState): Promise<HostCallResult<null>> {
-    return this.call(clock, (m) => ({ result: null, changes: [m.cancel(ids)] }));
+    return this.call(clock, (m) => ({ result: null, changes: [m.cancel(ids)] }), ids);
   }
 
   async act(
@@ -115,13 +203,20 @@ export class HostObject extends DurableObject<Env> {
     clock: ClockState,
     fn: (m: HostModel, now: number) => { result: ActResult; changes: Changes },
   ): Promise<HostCallResult<ActResult>> {
-    return this.call<ActResult>(clock, (m, now) => {
-      const { result, changes } = fn(m, now);
-      if (result.status === "not-here") {
-        return { result: { status: result.status, departed: this.store.departed(instanceId) }, changes: [] };
-      }
-      return { result, changes: [changes] };
-    });
+    return this.call<ActResult>(
+      clock,
+      (m, now) => {
+        const { result, changes } = fn(m, now);
+        if (result.status === "not-here") {
+          return {
+            result: { status: result.status, departed: this.store.departed(instanceId) },
+            changes: [],
+          };
+        }
+        return { result, changes: [changes] };
+      },
+      [instanceId],
+    );
   }
 
   /** The CPU model's counters for one VM over the last `windowMs` of simulated time. */
@@ -130,7 +225,9 @@ export class HostObject extends DurableObject<Env> {
     windowMs: number,
     clock: ClockState,
   ): Promise<HostCallResult<VmCpuCounters | null>> {
-    return this.call(clock, (m, now) => ({ result: m.cpuCounters(instanceId, now, windowMs), changes: [] }));
+    return this.call(clock, (m, now) => ({ result: m.cpuCounters(instanceId, now, windowMs), changes: [] }), [
+      instanceId,
+    ]);
   }
 
   /** One guest memory access, walked step by step, with whatever faults it takes handled. */
@@ -141,22 +238,42 @@ export class HostObject extends DurableObject<Env> {
   ): Promise<
     HostCallResult<{ first: Translation; handled: AccessFaults | null; final: Translation | null } | null>
   > {
-    return this.call(clock, (m) => ({ result: m.access(instanceId, req), changes: [] }));
+    return this.call(clock, (m) => ({ result: m.access(instanceId, req), changes: [] }), [instanceId]);
   }
 
   async memorySummary(
     instanceId: string,
     clock: ClockState,
   ): Promise<HostCallResult<VmMemorySummary | null>> {
-    return this.call(clock, (m) => ({ result: m.memorySummary(instanceId), changes: [] }));
+    return this.call(clock, (m) => ({ result: m.memorySummary(instanceId), changes: [] }), [instanceId]);
   }
 
-  async hostMemory(clock: ClockState): Promise<HostCallResult<HostMemorySummary>> {
-    return this.call(clock, (m) => ({ result: m.hostMemorySummary(), changes: [] }));
+  /** The host's frames; of their owners, the MEMORY_OWNERS_MAX largest and how many there are. */
+  async hostMemory(clock: ClockState): Promise<HostCallResult<HostMemorySummary & { ownerCount: number }>> {
+    return this.call(clock, (m) => {
+      const summary = m.hostMemorySummary();
+      const owners = [...summary.owners]
+        .sort((a, b) => b.frames - a.frames || (a.vmId < b.vmId ? -1 : 1))
+        .slice(0, MEMORY_OWNERS_MAX);
+      return { result: { ...summary, owners, ownerCount: summary.owners.length }, changes: [] };
+    });
   }
 
-  async settle(clock: ClockState): Promise<HostCallResult<null>> {
-    return this.call(clock, () => ({ result: null, changes: [] }));
+  /**
+   * Settles what is due. Given `instanceId`, its events come first in the answer, and the
+   * result is its record here, or its last record here if it left (null if it never was).
+   */
+  async settle(clock: ClockState, instanceId?: string): Promise<HostCallResult<InstanceRecord | null>> {
+    return this.call(
+      clock,
+      (m) => {
+        if (!instanceId) return { result: null, changes: [] };
+        const vm = m.vm(instanceId);
+        const result = vm && vm.holdExpiresWallMs === null ? vm.instance : this.store.departed(instanceId);
+        return { result, changes: [] };
+      },
+      instanceId ? [instanceId] : [],
+    );
   }
 
   async setState(state: HostState, clock: ClockState): Promise<HostCallResult<HostRecord>> {
@@ -166,17 +283,16 @@ export class HostObject extends DurableObject<Env> {
     });
   }
 
-  /** Everything the reconcile path compares with D1, read without changing anything. */
+  /**
+   * The host and its counts as the reconcile path compares them with D1, read without
+   * changing anything; the VMs themselves come from vmPage and records.
+   */
   async reconcileView(): Promise<ReconcileView | null> {
     const m = this.model;
     if (!m) return null;
     return {
       ...this.view(m),
-      departed: this.store.allDeparted(),
-      heldIds: m
-        .list()
-        .filter((v) => v.holdExpiresWallMs !== null)
-        .map((v) => v.instance.instanceId),
+      heldCount: m.list().filter((v) => v.holdExpiresWallMs !== null).length,
       outboxPending: this.outbox.pending(),
     };
   }
@@ -188,9 +304,11 @@ export class HostObject extends DurableObject<Env> {
 
   // ---- the shell ----
 
+  /** `subjects`: the instances the caller asked about, whose events its answer carries first. */
   private async call<T>(
     clock: ClockState,
     fn: (m: HostModel, now: number) => { result: T; changes: Changes[] },
+    subjects: readonly string[] = [],
   ): Promise<HostCallResult<T>> {
     const m = this.model;
     if (!m) throw new Error("host is not initialized");
@@ -199,15 +317,18 @@ export class HostObject extends DurableObject<Env> {
     this.lastNow = now;
     let out: { result: T; changes: Changes[] };
     let events: FleetEvent[];
+    let ownFrom: number;
+    let sizes: number[] = [];
     try {
       // Due transitions come first: whatever the caller asks happens at `now`.
       const before = [m.expireHolds(Date.now()), m.settle(now)];
       out = fn(m, now);
       const all = [...before, ...out.changes];
       events = all.flatMap((c) => c.events);
+      ownFrom = events.length - out.changes.reduce((n, c) => n + c.events.length, 0);
       this.store.transaction(() => {
         this.store.save(m, all);
-        this.outbox.append(events);
+        sizes = this.outbox.append(events);
       });
     } catch (err) {
       // Storage is the truth: drop whatever the model did in memory.
@@ -217,7 +338,15 @@ export class HostObject extends DurableObject<Env> {
     // Delivery is off the caller's path: the outbox is durable and the alarm retries it.
     this.ctx.waitUntil(this.outbox.deliver());
     await this.scheduleAlarm();
-    return { result: out.result, events, usage: m.usage() };
+    const named = new Set(subjects);
+    const answer = answerEvents(events, sizes, (e, i) =>
+      i >= ownFrom
+        ? Priority.Own
+        : e.instanceId !== null && named.has(e.instanceId)
+          ? Priority.Subject
+          : Priority.Other,
+    );
+    return { result: out.result, events: answer.events, eventsOmitted: answer.omitted, usage: m.usage() };
   }
 
   private async scheduleAlarm(): Promise<void> {
@@ -241,10 +370,7 @@ export class HostObject extends DurableObject<Env> {
     return {
       host: m.host,
       usage: m.usage(),
-      vms: m
-        .list()
-        .filter((v) => v.holdExpiresWallMs === null)
-        .map((v) => v.instance),
+      vmCount: m.list().filter((v) => v.holdExpiresWallMs === null).length,
     };
   }
 

@@ -38,9 +38,16 @@ export class Outbox {
     private readonly queue: Queue,
   ) {}
 
-  /** Call inside the transaction that stores the change the events describe. */
-  append(events: readonly FleetEvent[]): void {
-    for (const e of events) this.sql`INSERT INTO outbox (id, body) VALUES (${e.id}, ${JSON.stringify(e)})`;
+  /**
+   * Call inside the transaction that stores the change the events describe. Answers each
+   * event's size in bytes as stored, so that a caller can budget them without encoding again.
+   */
+  append(events: readonly FleetEvent[]): number[] {
+    return events.map((e) => {
+      const body = JSON.stringify(e);
+      this.sql`INSERT INTO outbox (id, body) VALUES (${e.id}, ${body})`;
+      return utf8.encode(body).length;
+    });
   }
 
   pending(): number {

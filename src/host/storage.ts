@@ -102,12 +102,6 @@ export class HostStorage {
     return row ? (JSON.parse(row.body) as InstanceRecord) : null;
   }
 
-  allDeparted(): InstanceRecord[] {
-    return this.sql<{ body: string }>`SELECT body FROM departed`.map(
-      (r) => JSON.parse(r.body) as InstanceRecord,
-    );
-  }
-
   private setMeta<K extends keyof Meta>(key: K, value: Meta[K]): void {
     this.sql`INSERT OR REPLACE INTO meta (key, value) VALUES (${key}, ${JSON.stringify(value)})`;
   }

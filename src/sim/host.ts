@@ -43,6 +43,7 @@ import type {
   PagingOptions,
   VmRecord,
 } from "./records";
+import { withoutTags } from "./records";
 
 export interface Changes {
   upserted: VmRecord[];
@@ -162,7 +163,7 @@ export function offHostChange(
     instanceId: rec.instanceId,
     previousState: rec.state,
     state: instance.state,
-    instance,
+    instance: withoutTags(instance),
     host: null,
     hostRecord: null,
   };
@@ -556,7 +557,8 @@ export class HostModel {
       instanceId: instance.instanceId,
       previousState,
       state: instance.state,
-      instance: { ...instance },
+      // Tags only where they begin: the first event of an instance's life.
+      instance: previousState === null ? { ...instance } : withoutTags(instance),
       host: this.usage(),
       hostRecord: null,
     });

@@ -1,5 +1,6 @@
 // The records a host's model hands out: what the host object stores, the events queue
-// carries and D1 mirrors. Plain data only; the model that makes them is in host.ts.
+// carries and D1 mirrors. Plain data (and one function over it); the model that makes
+// them is in host.ts.
 import type { CapacitySummary, HostHardware } from "./admission";
 import type { Family, HostHypervisor } from "./catalog";
 import type { Optimizations, WorkloadSpec } from "./cpu";
@@ -43,7 +44,7 @@ export interface PagingOptions {
   pageWalkCache?: { guest: number; nested: number };
 }
 
-/** The instance as the fleet sees it; every event about an instance carries the whole record. */
+/** The instance as the fleet sees it; every event about an instance carries its record (EventInstance). */
 export interface InstanceRecord {
   instanceId: string;
   reservationId: string;
@@ -71,6 +72,20 @@ export interface InstanceRecord {
   nvmeGB: number;
   threads: number[];
   terminatedAt: number | null;
+}
+
+/**
+ * An instance's record as an event carries it. Tags are set at launch and nothing changes
+ * them afterwards, so only an instance's first event (previousState null) carries them;
+ * the later ones leave them out. A tagged instance's record can be tens of kilobytes, and
+ * every boot, stop and settle is an event in the outbox, on the queue and in D1's log.
+ */
+export type EventInstance = Omit<InstanceRecord, "tags"> & { tags?: Record<string, string> };
+
+/** An instance's record without its tags, as its events after the first carry it. */
+export function withoutTags(i: EventInstance): EventInstance {
+  const { tags: _tags, ...rest } = i;
+  return rest;
 }
 
 export interface VmRecord {
@@ -106,7 +121,7 @@ export interface FleetEvent {
   instanceId: string | null;
   previousState: string | null;
   state: string;
-  instance: InstanceRecord | null;
+  instance: EventInstance | null;
   host: HostUsage | null;
   /** The host's static description, on host events only. */
   hostRecord: HostRecord | null;

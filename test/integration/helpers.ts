@@ -1,6 +1,9 @@
 // Shared steps of the integration tests: calling the API through the Worker's own fetch,
 // making a private corner of the fleet (a zone of its own), and moving the clock.
 import { env, exports } from "cloudflare:workers";
+import { recordsOf, vmPages } from "../../src/fleet/host-pages";
+import { MAX_TAGS, TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH } from "../../src/fleet/limits";
+import type { VmSummary } from "../../src/host/host-object";
 
 export interface Problem {
   status: number;
@@ -79,8 +82,31 @@ export async function getInstance(id: string) {
   return call<InstanceBody & Problem>("GET", `/v1/instances/${id}`);
 }
 
+/**
+ * A host object's whole state as a test compares it: the host, its use, its VMs' records
+ * and its holds, read a page at a time as the fleet reads them, without settling anything.
+ */
 export async function hostView(hostId: string) {
-  const view = await env.HOST.getByName(hostId).reconcileView();
+  const stub = env.HOST.getByName(hostId);
+  const view = await stub.reconcileView();
   if (!view) throw new Error(`no host object ${hostId}`);
-  return view;
+  const summaries: VmSummary[] = [];
+  for await (const page of vmPages(stub)) summaries.push(...page);
+  const committed = summaries.filter((v) => !v.held).map((v) => v.instanceId);
+  const { onHost } = await recordsOf(stub, committed);
+  return { ...view, vms: onHost, heldIds: summaries.filter((v) => v.held).map((v) => v.instanceId) };
+}
+
+/**
+ * The most tags a launch may carry, each key and value at its longest: 50 keys of 128
+ * characters and values of 256, written with `char` (a three-byte one makes the largest
+ * record there is).
+ */
+export function largestTags(char = "x"): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (let i = 0; i < MAX_TAGS; i++) {
+    const n = String(i).padStart(2, "0");
+    tags[n + char.repeat(TAG_KEY_MAX_LENGTH - 2)] = char.repeat(TAG_VALUE_MAX_LENGTH);
+  }
+  return tags;
 }

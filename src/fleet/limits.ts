@@ -1,0 +1,113 @@
+// The bounds of one request: how many instances a launch may carry, how many bytes a page
+// may hold, and the lengths and shapes of the strings that end up in host and instance
+// records (and so in every event, row and answer about them). The services check them
+// whoever calls; the API's schemas may take the same constants to say so in OpenAPI.
+import { invalidParameter } from "./errors";
+
+/**
+ * Instances in one launch. EC2 lets one RunInstances take its whole resource bucket of
+ * 1,000 instances (Amazon EC2 API reference, "Request throttling", resource token
+ * buckets). Here the largest allowed launch must answer in under a second under
+ * `wrangler dev` on a small shared machine (2 cores, load average 7 to 9): 1,000 instances
+ * with 50 tags at the longest keys and values took 4.4 to 9 s and answered 20 MB; 100 of
+ * them take 0.2 to 0.3 s and answer 2 MB. Without tags, 250 took 0.5 to 0.8 s and 500 took
+ * 1.1 s, most of it in the host object's models and storage.
+ */
+export const MAX_LAUNCH_COUNT = 100;
+
+/**
+ * The bytes of one launch's records: its answer, its rows and its first events all grow
+ * as count × record. The most instances with the largest tags in ASCII (about 20 KB each)
+ * fit; tags as long in wider characters (up to three bytes each in UTF-8) fit fewer, and a
+ * launch that asks for more is refused, naming the count that fits.
+ */
+export const LAUNCH_MAX_BYTES = 2.5 * 1024 * 1024;
+/** What a record holds besides its tags, at most: ids, states, times, workload, paging, pinning. */
+export const RECORD_BYTES = 4 * 1024;
+
+/** EC2's tag limits: 50 per resource, keys up to 128 characters, values up to 256. */
+export const MAX_TAGS = 50;
+export const TAG_KEY_MAX_LENGTH = 128;
+export const TAG_VALUE_MAX_LENGTH = 256;
+/** Tag filters in one list request: each is a clause of the query, with bound parameters. */
+export const MAX_TAG_FILTERS = 10;
+
+/** EC2's client tokens: up to 64 ASCII characters. */
+export const CLIENT_TOKEN_MAX_LENGTH = 64;
+export const CLIENT_TOKEN_PATTERN = /^[\x20-\x7e]{1,64}$/;
+
+/** Zones look like us-east-1a: a region's two letters, a direction, a number, a letter. */
+export const ZONE_PATTERN = /^[a-z]{2}-[a-z]{1,16}-\d[a-z]$/;
+export const ZONE_MAX_LENGTH = 22;
+
+/** Racks are names of up to 64 printable characters; the default is the zone's `-rack-1`. */
+export const RACK_PATTERN = /^[\x21-\x7e]{1,64}$/;
+export const RACK_MAX_LENGTH = 64;
+
+/**
+ * The bytes of one page of a list, as well as its items: a page stops early, with a cursor,
+ * when its rows reach this many bytes, so that a page of the largest instances (50 tags at
+ * the longest keys and values, about 20 KB each) is about 50 of them, not 1,000.
+ */
+export const PAGE_MAX_BYTES = 1024 * 1024;
+
+// Control characters are refused in tags: JSON writes each as six bytes, which would make
+// the largest record three times larger than its characters.
+const CONTROL = /\p{Cc}/u;
+
+export function checkZone(field: string, zone: string): void {
+  if (zone.length > ZONE_MAX_LENGTH || !ZONE_PATTERN.test(zone)) {
+    throw invalidParameter(field, `must look like us-east-1a (at most ${ZONE_MAX_LENGTH} characters)`);
+  }
+}
+
+export function checkRack(field: string, rack: string): void {
+  if (!RACK_PATTERN.test(rack)) {
+    throw invalidParameter(field, `must be 1 to ${RACK_MAX_LENGTH} printable characters, without spaces`);
+  }
+}
+
+export function checkTags(field: string, tags: Record<string, string>): void {
+  const entries = Object.entries(tags);
+  if (entries.length > MAX_TAGS) throw invalidParameter(field, `at most ${MAX_TAGS} tags`);
+  for (const [key, value] of entries) {
+    if (key.length < 1 || key.length > TAG_KEY_MAX_LENGTH) {
+      throw invalidParameter(field, `a key must be 1 to ${TAG_KEY_MAX_LENGTH} characters`);
+    }
+    if (typeof value !== "string" || value.length > TAG_VALUE_MAX_LENGTH) {
+      throw invalidParameter(
+        `${field}.${key}`,
+        `must be a string of at most ${TAG_VALUE_MAX_LENGTH} characters`,
+      );
+    }
+    if (CONTROL.test(key) || CONTROL.test(value)) {
+      throw invalidParameter(`${field}.${key}`, "must not contain control characters");
+    }
+  }
+}
+
+export function checkClientToken(field: string, token: string): void {
+  if (!CLIENT_TOKEN_PATTERN.test(token)) {
+    throw invalidParameter(field, `must be 1 to ${CLIENT_TOKEN_MAX_LENGTH} printable ASCII characters`);
+  }
+}
+
+const utf8 = new TextEncoder();
+
+/** Refuses a launch of `count` instances whose records would pass LAUNCH_MAX_BYTES. */
+export function checkLaunchBytes(field: string, count: number, tags: Record<string, string>): void {
+  const tagBytes = utf8.encode(JSON.stringify(tags)).length;
+  const fits = Math.floor(LAUNCH_MAX_BYTES / (tagBytes + RECORD_BYTES));
+  if (count > fits) {
+    throw invalidParameter(
+      field,
+      `a launch whose tags take ${tagBytes} bytes may carry at most ${fits} instances (${LAUNCH_MAX_BYTES} bytes of records)`,
+    );
+  }
+}
+
+export function checkLaunchCount(field: string, count: number): void {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_LAUNCH_COUNT) {
+    throw invalidParameter(field, `must be an integer from 1 to ${MAX_LAUNCH_COUNT}`);
+  }
+}

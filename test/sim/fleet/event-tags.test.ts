@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import { HOST_SHAPES } from "../../../src/sim/catalog";
+import { HostModel } from "../../../src/sim/host";
+import { STATE_CODES } from "../../../src/sim/lifecycle";
+import type { HostRecord, InstanceRecord } from "../../../src/sim/records";
+
+const host: HostRecord = {
+  hostId: "h-1",
+  zone: "us-east-1a",
+  rack: "us-east-1a-rack-1",
+  family: "m5",
+  hypervisor: "nitro",
+  state: "available",
+  createdAt: 0,
+  hw: HOST_SHAPES.m5,
+};
+
+const offered: InstanceRecord = {
+  instanceId: "i-1",
+  reservationId: "r-1",
+  instanceType: "m5.large",
+  family: "m5",
+  hypervisor: "nitro",
+  zone: "",
+  hostId: null,
+  state: "pending",
+  stateCode: STATE_CODES.pending,
+  version: 0,
+  launchTime: 0,
+  stateTransitionTime: 0,
+  stateReason: "",
+  clientToken: null,
+  tags: { team: "web" },
+  workload: "idle",
+  placementStrategy: "binpack",
+  paging: {},
+  vcpus: 2,
+  memoryMiB: 8192,
+  nvmeGB: 0,
+  threads: [],
+  terminatedAt: null,
+};
+
+describe("an instance's events", () => {
+  it("carry its tags in the first only, while the host keeps them in its record", () => {
+    let n = 0;
+    const m = new HostModel(host, [], 0, () => `e${n++}`);
+    const launched = m.admit([offered], 0, { commitIfAtLeast: 1, holdExpiresWallMs: 0 }).changes.events;
+    const later = [
+      ...m.settle(60_000).events,
+      ...m.act("i-1", "reboot", 61_000).changes.events,
+      ...m.setWorkload("i-1", "cpu_intensive", 62_000).changes.events,
+      ...m.act("i-1", "stop", 63_000).changes.events,
+      ...m.settle(200_000).events,
+    ];
+    expect(launched.map((e) => [e.previousState, e.instance?.tags])).toEqual([[null, { team: "web" }]]);
+    expect(later.map((e) => e.state)).toEqual(["running", "running", "running", "stopping", "stopped"]);
+    expect(later.every((e) => e.instance !== null && !("tags" in e.instance))).toBe(true);
+  });
+});
