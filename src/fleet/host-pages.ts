@@ -1,6 +1,7 @@
 // Reading a host object's VMs without an answer that grows with the host: summaries a page
 // at a time, and whole records a bounded chunk at a time (host/host-object.ts).
-import { RECORDS_MAX, VM_PAGE_MAX, type VmSummary } from "../host/host-object";
+import { RECORDS_MAX, VM_PAGE_MAX } from "../host/answer";
+import type { VmSummary } from "../host/host-object";
 import type { InstanceRecord } from "../sim/records";
 import type { Fleet } from "./context";
 

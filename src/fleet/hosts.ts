@@ -16,7 +16,7 @@ import type { Fleet } from "./context";
 import { hostNotFound, invalidParameter } from "./errors";
 import { vmPages } from "./host-pages";
 import { newId } from "./ids";
-import { checkRack, checkZone } from "./limits";
+import { checkRack, checkZone, RACK_MAX_LENGTH } from "./limits";
 import { mirrorApplied } from "./mirror";
 import { pageOf } from "./paging";
 
@@ -35,9 +35,6 @@ export interface CreateHostInput {
   /** Only the demo seed names its hosts, so that seeding twice creates nothing twice. */
   hostId?: string;
 }
-
-/** Rack names are at most this long; the API refuses longer ones. */
-export const RACK_MAX_LENGTH = 64;
 
 /** A host given no rack is in its zone's first one, named within the limit however long the zone. */
 export function defaultRack(zone: string): string {

@@ -36,12 +36,12 @@ export const MAX_TAG_FILTERS = 10;
 export const CLIENT_TOKEN_MAX_LENGTH = 64;
 export const CLIENT_TOKEN_PATTERN = /^[\x20-\x7e]{1,64}$/;
 
-/** Zones look like us-east-1a: a region's two letters, a direction, a number, a letter. */
-export const ZONE_PATTERN = /^[a-z]{2}-[a-z]{1,16}-\d[a-z]$/;
+/** Zones look like us-east-1a or us-gov-west-1a: a region's two letters, one or two words, a number, a letter. */
+export const ZONE_PATTERN = /^[a-z]{2}(-[a-z]{1,16}){1,2}-\d{1,2}[a-z]$/;
 export const ZONE_MAX_LENGTH = 22;
 
-/** Racks are names of up to 64 printable characters; the default is the zone's `-rack-1`. */
-export const RACK_PATTERN = /^[\x21-\x7e]{1,64}$/;
+/** Racks are names of up to 64 letters, digits and . _ : -; the default is the zone's `-rack-1`. */
+export const RACK_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 export const RACK_MAX_LENGTH = 64;
 
 /**
@@ -63,7 +63,10 @@ export function checkZone(field: string, zone: string): void {
 
 export function checkRack(field: string, rack: string): void {
   if (!RACK_PATTERN.test(rack)) {
-    throw invalidParameter(field, `must be 1 to ${RACK_MAX_LENGTH} printable characters, without spaces`);
+    throw invalidParameter(
+      field,
+      `must be 1 to ${RACK_MAX_LENGTH} letters, digits and . _ : - (starting with a letter or digit)`,
+    );
   }
 }
 

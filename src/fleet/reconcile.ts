@@ -4,7 +4,7 @@
 // (fleet/host-pages.ts), and one that cannot be read is reported while the rest go on.
 import { asc, eq, inArray } from "drizzle-orm";
 import { hosts, instances } from "../db/schema";
-import { RECORDS_MAX } from "../host/host-object";
+import { RECORDS_MAX } from "../host/answer";
 import { occupiesHost } from "../sim/lifecycle";
 import type { InstanceRecord } from "../sim/records";
 import type { Fleet } from "./context";
@@ -56,7 +56,10 @@ export async function reconcile(fleet: Fleet, repair: boolean) {
         hostId: h.id,
         instanceId: null,
         kind: "host-error",
-        detail: `the host could not be reconciled: ${err instanceof Error ? err.message : String(err)}`,
+        detail: `the host could not be reconciled: ${err instanceof Error ? err.message : String(err)}`.slice(
+          0,
+          256,
+        ),
       });
     }
   }

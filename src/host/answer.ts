@@ -47,3 +47,10 @@ export function answerEvents(
   }
   return { events: events.filter((_e, i) => chosen.has(i)), omitted: events.length - chosen.size };
 }
+
+/** The host memory view lists the largest owners of frames, this many at most. */
+export const MEMORY_OWNERS_MAX = 256;
+
+/** At most this many VMs in one page, and this many records in one `records` answer. */
+export const VM_PAGE_MAX = 500;
+export const RECORDS_MAX = 100;

@@ -9,7 +9,7 @@ import { type AccessFaults, type ActResult, type Changes, HostModel } from "../s
 import type { InstanceAction } from "../sim/lifecycle";
 import type { HostMemorySummary, Translation, VmMemorySummary } from "../sim/memory";
 import type { FleetEvent, HostRecord, HostState, HostUsage, InstanceRecord, VmRecord } from "../sim/records";
-import { answerEvents, Priority } from "./answer";
+import { answerEvents, MEMORY_OWNERS_MAX, Priority, RECORDS_MAX, VM_PAGE_MAX } from "./answer";
 import { OUTBOX_RETRY_MS, Outbox } from "./outbox";
 import { HostStorage } from "./storage";
 
@@ -56,12 +56,6 @@ export interface VmPage {
   /** The id to ask for the next page after; null on the last page. */
   next: string | null;
 }
-
-/** At most this many VMs in one page, and this many records in one `records` answer. */
-export const VM_PAGE_MAX = 500;
-export const RECORDS_MAX = 100;
-/** The host memory view lists the largest owners of frames, this many at most. */
-export const MEMORY_OWNERS_MAX = 256;
 
 function summaryOf(vm: VmRecord): VmSummary {
   const i = vm.instance;

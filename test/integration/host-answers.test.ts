@@ -4,8 +4,8 @@ import { database } from "../../src/db/client";
 import { advanceClock } from "../../src/fleet/clock";
 import { Fleet } from "../../src/fleet/context";
 import { LAUNCH_MAX_BYTES, MAX_LAUNCH_COUNT, RECORD_BYTES } from "../../src/fleet/limits";
-import { ANSWER_EVENT_BYTES } from "../../src/host/answer";
-import { RECORDS_MAX, VM_PAGE_MAX } from "../../src/host/host-object";
+import { ANSWER_EVENT_BYTES, RECORDS_MAX, VM_PAGE_MAX } from "../../src/host/answer";
+
 import { addHosts, call, freshZone, getInstance, largestTags, launch } from "./helpers";
 
 const bytes = (v: unknown) => new TextEncoder().encode(JSON.stringify(v)).length;

@@ -5,6 +5,7 @@ import { describeInstance, listInstances } from "../../fleet/instance-queries";
 import { instanceCpu } from "../../fleet/instance-telemetry";
 import { setWorkload } from "../../fleet/instance-workload";
 import { runInstances } from "../../fleet/launch";
+import { MAX_LAUNCH_COUNT, MAX_TAG_FILTERS } from "../../fleet/limits";
 import type { InstanceAction } from "../../sim/lifecycle";
 import { router } from "../router";
 import {
@@ -32,8 +33,8 @@ import {
 const RunInstances = z
   .strictObject({
     instanceType: InstanceTypeName,
-    minCount: z.number().int().min(1).max(1000).default(1),
-    maxCount: z.number().int().min(1).max(1000).default(1),
+    minCount: z.number().int().min(1).max(MAX_LAUNCH_COUNT).default(1),
+    maxCount: z.number().int().min(1).max(MAX_LAUNCH_COUNT).default(1),
     availabilityZone: Zone.optional(),
     placementStrategy: z.enum(["binpack", "spread"]).default("binpack"),
     clientToken: ClientToken.optional(),
@@ -55,7 +56,7 @@ const ListQuery = z.strictObject({
   hostId: HostId.optional(),
   availabilityZone: Zone.optional(),
   tag: z
-    .union([TagFilter, z.array(TagFilter).max(MAX_TAGS)])
+    .union([TagFilter, z.array(TagFilter).max(MAX_TAG_FILTERS)])
     .optional()
     .openapi({ description: "key=value, or key alone for any value; repeat for several" }),
   cursor: InstanceId.optional().openapi({ description: "the nextCursor of the previous page" }),

@@ -1,6 +1,7 @@
 // The fleet's own records as the API shows them: its event log, its clock, and the report of
 // the repair path that compares D1 with the host objects.
 import { z } from "@hono/zod-openapi";
+import { MISMATCHES_LISTED } from "../../fleet/reconcile";
 import { INSTANCE_STATES } from "../../sim/lifecycle";
 import { type FleetEvent, HOST_STATES } from "../../sim/records";
 import { EventId, HostId, InstanceId, MAX_PAGE, oneOf, Timestamp, text } from "./common";
@@ -45,14 +46,11 @@ export const ClockChange = Clock.extend({ settledEvents: z.number(), hostsFailed
   "ClockChange",
 );
 
-/** A report lists this many differences at most; `mismatchCount` says how many there were. */
-export const MAX_MISMATCHES = 1000;
-
 export const Mismatch = z
   .object({
     hostId: HostId,
     instanceId: InstanceId.nullable(),
-    kind: z.enum(["missing-in-d1", "stale-in-d1", "host-usage", "not-on-host", "host-missing"]),
+    kind: z.enum(["missing-in-d1", "stale-in-d1", "host-usage", "not-on-host", "host-missing", "host-error"]),
     detail: text(256),
   })
   .openapi("Mismatch");
@@ -63,7 +61,7 @@ export const ReconcileReport = z
     instancesChecked: z.number(),
     agree: z.boolean(),
     mismatchCount: z.number(),
-    mismatches: z.array(Mismatch).max(MAX_MISMATCHES),
+    mismatches: z.array(Mismatch).max(MISMATCHES_LISTED),
     repaired: z.number(),
     outboxPending: z.number(),
   })

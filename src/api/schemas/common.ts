@@ -2,7 +2,16 @@
 // EC2's own limits where it has them (tagging and idempotency guides): tag keys up to 128
 // characters, values up to 256, 50 tags per resource; client tokens up to 64 ASCII characters.
 import { z } from "@hono/zod-openapi";
-import { RACK_MAX_LENGTH } from "../../fleet/hosts";
+import {
+  CLIENT_TOKEN_MAX_LENGTH,
+  MAX_TAGS,
+  RACK_MAX_LENGTH,
+  RACK_PATTERN,
+  TAG_KEY_MAX_LENGTH,
+  TAG_VALUE_MAX_LENGTH,
+  ZONE_MAX_LENGTH,
+  ZONE_PATTERN,
+} from "../../fleet/limits";
 
 /** The JSON Schema zod derives for `s`, to describe a part the generator cannot see (map keys). */
 export function jsonSchemaOf(s: z.ZodType): Record<string, unknown> {
@@ -30,18 +39,15 @@ export const EventId = z
 /** us-east-1a, eu-west-2c, us-gov-west-1a: region, then the zone's letter. */
 export const Zone = z
   .string()
-  .max(32)
-  .regex(/^[a-z]{2}(-[a-z]{1,16}){1,2}-\d{1,2}[a-z]$/, "must look like us-east-1a")
+  .max(ZONE_MAX_LENGTH)
+  .regex(ZONE_PATTERN, "must look like us-east-1a")
   .openapi({ example: "us-east-1a" });
 
 export const Rack = z
   .string()
   .min(1)
   .max(RACK_MAX_LENGTH)
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9._:-]*$/,
-    "must be letters, digits and . _ : - (starting with a letter or digit)",
-  )
+  .regex(RACK_PATTERN, "must be letters, digits and . _ : - (starting with a letter or digit)")
   .openapi({ example: "us-east-1a-rack-1" });
 
 export const InstanceTypeName = z
@@ -53,7 +59,7 @@ export const InstanceTypeName = z
 export const ClientToken = z
   .string()
   .min(1)
-  .max(64)
+  .max(CLIENT_TOKEN_MAX_LENGTH)
   .regex(/^[\x20-\x7e]+$/, "must be printable ASCII");
 
 /** When a thing happened, as `Date.toISOString()` writes it (with the sign and six digits past 9999). */
@@ -90,9 +96,9 @@ export const Hypervisor = z.enum(["nitro", "xen", "type2"]);
 export const MAX_PAGE = 1000;
 export const Limit = z.coerce.number().int().min(1).max(MAX_PAGE).default(100);
 
-export const MAX_TAGS = 50;
-export const MAX_TAG_KEY = 128;
-export const MAX_TAG_VALUE = 256;
+export { MAX_TAGS };
+export const MAX_TAG_KEY = TAG_KEY_MAX_LENGTH;
+export const MAX_TAG_VALUE = TAG_VALUE_MAX_LENGTH;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: keeping control characters out is its purpose
 const TAG_KEY = /^(?![aA][wW][sS]:)[^\x00-\x1f\x7f]+$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: keeping control characters out is its purpose

@@ -2,6 +2,7 @@
 // VM's memory map and counters, a host's frames.
 
 import { z } from "@hono/zod-openapi";
+import { MEMORY_OWNERS_MAX } from "../../host/answer";
 import { MEMORY_EXIT_REASONS } from "../../sim/exits";
 import type { AccessFaults as AccessFaultsModel } from "../../sim/host";
 import {
@@ -226,4 +227,10 @@ const HostMemory = z.object({
 });
 export type HostMemoryChecked = Assert<Mirrors<typeof HostMemory, HostMemoryModel>>;
 
-export const HostMemorySummary = HostMemory.extend({ hostId: HostId }).openapi("HostMemorySummary");
+export const HostMemorySummary = HostMemory.extend({
+  hostId: HostId,
+  owners: HostMemory.shape.owners
+    .max(MEMORY_OWNERS_MAX)
+    .openapi({ description: `the ${MEMORY_OWNERS_MAX} largest owners of frames, largest first` }),
+  ownerCount: count.openapi({ description: "how many VMs own frames (owners lists the largest)" }),
+}).openapi("HostMemorySummary");

@@ -35,8 +35,5 @@ export type Served = [
   Assert<Documents<typeof VmMemorySummary, Answer<typeof instanceMemory>>>,
   Assert<Documents<typeof EventPage, Answer<typeof listEvents>>>,
   Assert<Documents<typeof Clock, Answer<typeof clockView>>>,
-  // The route adds mismatchCount and trims the list.
-  Assert<
-    Documents<ReturnType<typeof ReconcileReport.omit<{ mismatchCount: true }>>, Answer<typeof reconcile>>
-  >,
+  Assert<Documents<typeof ReconcileReport, Answer<typeof reconcile>>>,
 ];

@@ -313,6 +313,15 @@ export class HostCpu {
         // Whether an allowance held the guest back is a fact of the second, not a quantity to slow down.
         r[F.netThrottledSeconds] = io[F.netThrottledSeconds];
         r[F.ebsThrottledSeconds] = io[F.ebsThrottledSeconds];
+        // Each count was rounded on its own: totals are made again from their rounded parts,
+        // so what was held back is exactly the sum of why.
+        r[F.packetsThrottled] =
+          r[F.bwOutAllowanceExceeded] + r[F.bwInAllowanceExceeded] + r[F.ppsAllowanceExceeded];
+        r[F.diskIosThrottled] =
+          r[F.ebsIopsExceeded] +
+          r[F.ebsThroughputExceeded] +
+          r[F.volumeIopsExceeded] +
+          r[F.volumeThroughputExceeded];
       }
       vm.settleAllowances(r, seconds);
       // Time slicing on a contended thread: each slice ends in a switch, paid out of the vCPU's own share.
