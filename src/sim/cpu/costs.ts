@@ -2,23 +2,13 @@
 // Exit round trips from REFERENCES.md (LKML 2020 SVM thread; Intel 2009); the rest derived below, unverified.
 
 import type { ExitReason } from "../exits";
+import type { Hypercall } from "../hypercalls";
 
 // The exit reasons are the simulation's shared vocabulary; cpu files keep importing them from here.
 export { EXIT_REASONS, type ExitReason } from "../exits";
 
-/** Xen hypercalls a paravirtual guest (or an HVM guest's PV drivers) issues instead of trapping. */
-export const HYPERCALLS = [
-  "mmu_update",
-  "mmuext_op",
-  "set_segment_base",
-  "sched_op",
-  "set_timer_op",
-  "event_channel_op",
-  "grant_table_op",
-  "physdev_op",
-  "memory_op",
-] as const;
-export type Hypercall = (typeof HYPERCALLS)[number];
+// So are the hypercall names, which the memory model counts too.
+export { HYPERCALLS, type Hypercall } from "../hypercalls";
 
 /**
  * Entries into Xen that a PV guest does not ask for: a privileged instruction faults (#GP) and Xen

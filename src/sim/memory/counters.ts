@@ -2,6 +2,7 @@
 // Slot numbers are stored in snapshots: a new counter takes the next free slot.
 
 import type { MemoryExitReason } from "../exits";
+import type { MmuHypercall } from "../hypercalls";
 
 export const C = {
   /** Hardware page walks (TLB misses), two-dimensional or through a shadow table. */
@@ -50,8 +51,20 @@ export const C = {
   guest1g: 23,
   /** Live shadow-table leaves. */
   shadowLeaves: 24,
+  /** mmu_update hypercalls (direct paging), each carrying one page-table update or a batch of them. */
+  mmuUpdates: 25,
+  /** Guest page-table entries written through mmu_update and validated by Xen (direct paging). */
+  pageTableUpdates: 26,
+  /** mmuext_op hypercalls (direct paging): new tables pinned, CR3 loads, TLB flushes. */
+  mmuextOps: 27,
 } as const;
-export const NCOUNTERS = 25;
+export const NCOUNTERS = 28;
+
+/** The counter of each hypercall the memory model makes for a paravirtual guest. */
+export const HYPERCALL_COUNTER: Record<MmuHypercall, number> = {
+  mmu_update: C.mmuUpdates,
+  mmuext_op: C.mmuextOps,
+};
 
 /** The counter each exit reason increments beside `exits`. */
 export const EXIT_COUNTER: Record<MemoryExitReason, number> = {

@@ -1,7 +1,8 @@
 // One VM's memory: the guest OS's page tables, the hypervisor's EPT (or shadow tables),
 // per-vCPU TLBs and the two-dimensional walk of Bhargava et al. (ASPLOS 2008).
 // This file holds the hardware's hot paths; the software beside it lives in guest-os.ts (the guest
-// kernel), ept.ts (EPT violations and remaps), shadow.ts (shadow paging) and persist.ts.
+// kernel), ept.ts (EPT violations and remaps), shadow.ts (shadow paging), pv.ts (Xen PV direct
+// paging) and persist.ts.
 
 import type { MemoryExitReason } from "../exits";
 import {
@@ -32,8 +33,9 @@ import {
 import { C, EXIT_COUNTER, NCOUNTERS } from "./counters";
 import { handleEptViolation, remapBacking } from "./ept";
 import { FrameAllocator, HostMemoryExhausted } from "./frames";
-import { createSpace, handleGuestPageFault, unmapGuest } from "./guest-os";
+import { createSpace, handleGuestPageFault, unmapGuest, unmapGuestRange } from "./guest-os";
 import { type ResolvedVmOptions, resolveOptions, type VmMemoryOptions } from "./options";
+import { mmuextOp, populatePhysmap } from "./pv";
 import { EPT_FORMAT, PAGING_FORMAT, RadixTable } from "./radix";
 import { dropShadowTables, syncShadow } from "./shadow";
 import { Tlb } from "./tlb";
@@ -81,6 +83,8 @@ export class VmMemory {
   readonly guestLevels: number;
   readonly eptLevels: number;
   readonly shadow: boolean;
+  /** Xen PV direct paging: the guest's tables are the hardware's; the EPT tables hold its P2M. */
+  readonly direct: boolean;
   readonly tagged: boolean;
   counters = new Float64Array(NCOUNTERS);
   guestAlloc: FrameAllocator;
@@ -109,6 +113,10 @@ export class VmMemory {
   lastSize: PageSize = PAGE_4K;
   /** The vCPU whose access is being handled: exits taken inside the handlers happen on it. */
   vcpuNow = 0;
+  /** Direct paging: page-table updates queued in the open lazy-MMU section, -1 outside one (pv.ts). */
+  mmuBatch = -1;
+  /** Direct paging: a TLB flush waits for the end of the lazy-MMU section. */
+  flushPending = false;
 
   constructor(
     host: FrameAllocator,
@@ -128,6 +136,7 @@ export class VmMemory {
     this.guestLevels = this.opts.guestLevels;
     this.eptLevels = this.opts.eptLevels;
     this.shadow = this.opts.mode === "shadow";
+    this.direct = this.opts.mode === "direct";
     this.tagged = this.opts.tagged;
     this.guestAlloc = new FrameAllocator(memoryBytes / PAGE_4K);
     this.gpt = new RadixTable(this.guestLevels, PAGING_FORMAT);
@@ -143,6 +152,15 @@ export class VmMemory {
       this.sRoot = new Int32Array(MAX_ASID + 1).fill(-1);
     }
     if (!empty) this.eptRoot = this.ept.dir.alloc(this.hostFrame(ORDER_4K, true));
+    if (!empty && this.direct) {
+      try {
+        populatePhysmap(this);
+      } catch (err) {
+        // A domain that cannot have all its memory is not built: give back what it got.
+        this.destroy();
+        throw err;
+      }
+    }
   }
 
   // ---------------------------------------------------------------- hot paths
@@ -157,17 +175,22 @@ export class VmMemory {
     const ctx = this.tagged ? this.vpid * 4096 + asid : 0;
     const hpa = this.tlbs[vcpu].lookup(gva, ctx, write);
     if (hpa >= 0) return hpa;
+    if (this.direct) return this.walkDirect(vcpu, asid, gva, write, ctx);
     return this.shadow
       ? this.walkShadow(vcpu, asid, gva, write, ctx)
       : this.walk2d(vcpu, asid, gva, write, ctx);
   }
 
-  /** MOV CR3: exits under shadow paging; without tags it also empties the TLB. */
+  /**
+   * MOV CR3: exits under shadow paging; a PV guest asks Xen instead (MMUEXT_NEW_BASEPTR, an
+   * mmuext_op). Without tags it also empties the TLB.
+   */
   switchCr3(vcpu: number, asid: number): void {
     this.counters[C.cr3Switches]++;
     this.curAsid[vcpu] = asid;
     if (this.gRoot[asid] < 0) createSpace(this, asid);
     if (this.shadow) this.vmExit("cr_access", vcpu);
+    if (this.direct) mmuextOp(this);
     if (!this.tagged) {
       this.tlbs[vcpu].flushAll();
       this.flushPwc(vcpu);
@@ -375,6 +398,64 @@ export class VmMemory {
     }
   }
 
+  /**
+   * The hardware walk under direct paging: the guest's own table, GVA → machine address, one
+   * reference per level and no second dimension. A PV guest writes machine frames into its entries
+   * (xen_make_pte translates each through its P2M before the mmu_update); the model keeps
+   * pseudo-physical frames there and applies the P2M as it reads the leaf, which stands for that
+   * translation and costs the walk no reference.
+   */
+  walkDirect(vcpu: number, asid: number, gva: number, write: boolean, ctx: number): number {
+    const c = this.counters;
+    c[C.walks]++;
+    const vpn = Math.floor(gva * 0.000244140625);
+    const gpt = this.gpt;
+    const dirE = gpt.dir.entries;
+    const dirC = gpt.dir.child as Int32Array;
+    const leafE = gpt.leaf.entries;
+    let level = this.guestLevels;
+    let slot = this.gRoot[asid];
+    let refs = 0;
+    let writable = true;
+    for (;;) {
+      const arr = level === 1 ? leafE : dirE;
+      const i = slot * ENTRIES + (Math.floor(vpn * INV_SPAN[level]) & 511);
+      let e = arr[i];
+      refs++;
+      if ((e & PTE_P) === 0 || (write && (e & PTE_RW) === 0)) {
+        c[C.walkRefs] += refs;
+        this.lastRefs = refs;
+        return FAULT_GUEST_PF;
+      }
+      if ((e & PTE_RW) === 0) writable = false;
+      if ((e & PTE_A) === 0) {
+        e += PTE_A;
+        arr[i] = e;
+      }
+      if (level === 1 || (e & PTE_PS) !== 0) {
+        if (write && (e & PTE_D) === 0) {
+          e += PTE_D;
+          arr[i] = e;
+        }
+        let size = SPAN_BYTES[level];
+        const gpa = e - (e & 4095) + (gva - Math.floor(gva * INV_SPAN_BYTES[level]) * size);
+        // The P2M, filled when the domain was built: it cannot fault.
+        const hpa = this.eptWalk(gpa);
+        c[C.walkRefs] += refs;
+        this.lastRefs = refs;
+        this.lastGpa = gpa;
+        if (hpa < 0) return hpa;
+        if (this.lastEptSize < size) size = this.lastEptSize;
+        this.lastSize = size as PageSize;
+        const off = gva - Math.floor(gva * (1 / size)) * size;
+        this.tlbs[vcpu].insert(gva, ctx, size as PageSize, hpa - off, writable, write);
+        return hpa;
+      }
+      slot = dirC[i];
+      level--;
+    }
+  }
+
   // ---------------------------------------------------------------- fault handling
 
   /**
@@ -487,6 +568,11 @@ export class VmMemory {
   /** munmap of gva's page: clear the PTE, free the guest frame, shoot down every vCPU's TLB. */
   unmap(asid: number, gva: number): boolean {
     return unmapGuest(this, asid, gva);
+  }
+
+  /** munmap of [gva, gva + bytes): every page mapped in it. Returns how many leaves went. */
+  unmapRange(asid: number, gva: number, bytes: number): number {
+    return unmapGuestRange(this, asid, gva, bytes);
   }
 
   /**
