@@ -1,5 +1,6 @@
 // The CPU model's persisted state as plain JSON: each guest's PRNG, burst and memory state and counter
 // history, and the host's. A change to these shapes needs a new version and a way to read the old one.
+import type { Hypercall } from "./costs";
 import { CounterHistory, type HistorySnapshot } from "./counters";
 import type { InstanceCaps } from "./devices";
 import { GuestCpu, type GuestHost, type VmOptions } from "./guest";
@@ -20,6 +21,8 @@ export interface VmCpuSnapshot {
   balloonedPages: number;
   threads: number[];
   history: HistorySnapshot;
+  /** Hypercalls charged for the next interval (absent in snapshots from before they could be). */
+  pendingHypercalls?: Partial<Record<Hypercall, number>>;
 }
 
 export interface HostCpuSnapshot {
@@ -44,6 +47,7 @@ export function snapshotGuest(vm: GuestCpu, lean: boolean): VmCpuSnapshot {
     balloonedPages: vm.balloonedPages,
     threads: [...vm.threads],
     history: vm.history.snapshot(lean),
+    pendingHypercalls: { ...vm.pendingHypercalls },
   };
 }
 
@@ -56,6 +60,7 @@ export function restoreGuest(v: VmCpuSnapshot, host: GuestHost): GuestCpu {
   vm.balloonedPages = v.balloonedPages;
   vm.threads = [...v.threads];
   vm.history = CounterHistory.restore(v.history);
+  vm.pendingHypercalls = { ...v.pendingHypercalls };
   return vm;
 }
 
