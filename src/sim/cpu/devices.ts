@@ -26,11 +26,22 @@ export type BlockPath = "nvme_card" | "virtio_blk" | "blkfront" | "emulated";
 /** Where a path's per-operation software work runs on the host, if anywhere. */
 export type Backend = "none" | "host" | "dom0";
 
-export function netPath(kind: HypervisorKind, mode: GuestMode, opt: Optimizations): NetPath {
+/** The device an SR-IOV guest drives: an Intel 82599 virtual function (ixgbevf), or ENA. */
+export type SriovAdapter = "vf" | "ena";
+
+export function netPath(
+  kind: HypervisorKind,
+  mode: GuestMode,
+  opt: Optimizations,
+  adapter: SriovAdapter = "vf",
+): NetPath {
   // A PV guest has split drivers by construction; only an HVM guest can lack paravirtual drivers.
   if (mode === "hvm" && !opt.pvDrivers) return "emulated";
   if (kind === "nitro") return opt.sriov ? "ena" : "virtio";
-  if (kind === "xen") return opt.sriov ? "sriov_vf" : "netfront";
+  // EC2 gave a virtual function ("enhanced networking") to HVM guests only: a PV guest's packets
+  // always cross dom0's netback.
+  if (kind === "xen")
+    return opt.sriov && mode === "hvm" ? (adapter === "ena" ? "ena" : "sriov_vf") : "netfront";
   return opt.sriov ? "sriov_vf" : "virtio";
 }
 
@@ -40,6 +51,13 @@ export function blockPath(kind: HypervisorKind, mode: GuestMode, opt: Optimizati
   if (kind === "xen") return "blkfront";
   return "virtio_blk";
 }
+
+/**
+ * Threads a guest's back end can use in dom0: Linux's netback served each vif from one kernel thread
+ * (one queue) until multi-queue netback (Linux 3.16), and blkback each virtual disk from one (xenblkd).
+ */
+export const NETBACK_QUEUES = 1;
+export const BLKBACK_THREADS = 1;
 
 export function netBackend(kind: HypervisorKind, path: NetPath): Backend {
   if (path === "ena" || path === "sriov_vf") return "none";

@@ -1,10 +1,10 @@
-// How one VM's memory is virtualized: paging depth, EPT or shadow tables, leaf sizes, TLB tags and
-// page-walk caches, with their defaults and the checks every caller's choice passes.
+// How one VM's memory is virtualized: paging depth, EPT, shadow tables or Xen PV direct paging, leaf
+// sizes, TLB tags and page-walk caches, with their defaults and the checks every caller's choice passes.
 
 import { PAGE_1G, PAGE_2M, PAGE_4K, type PageSize } from "./constants";
 import { DEFAULT_TLB, type TlbConfig } from "./tlb";
 
-export type PagingMode = "ept" | "shadow";
+export type PagingMode = "ept" | "shadow" | "direct";
 
 export interface VmMemoryOptions {
   /** vCPUs (default 2). */
@@ -18,7 +18,10 @@ export interface VmMemoryOptions {
   guestLevels?: 4 | 5;
   /** EPT levels (4, or 5 for a 57-bit guest-physical space). Default 4. */
   eptLevels?: 4 | 5;
-  /** "ept" (hardware two-dimensional walk) or "shadow" (pre-EPT software shadow tables). */
+  /**
+   * "ept" (hardware two-dimensional walk), "shadow" (pre-EPT software shadow tables, for HVM guests
+   * without EPT) or "direct" (a Xen PV guest: its own tables are the hardware's, updated by hypercall).
+   */
   mode?: PagingMode;
   /** Largest leaf the guest OS maps (transparent huge pages in the guest). Default 4 KiB. */
   guestPageSize?: PageSize;
@@ -80,7 +83,11 @@ export function resolveOptions(o: VmMemoryOptions = {}): ResolvedVmOptions {
     throw new RangeError("vpid and pcid must be true or false");
   if (r.guestLevels !== 4 && r.guestLevels !== 5) throw new RangeError("guestLevels must be 4 or 5");
   if (r.eptLevels !== 4 && r.eptLevels !== 5) throw new RangeError("eptLevels must be 4 or 5");
-  if (r.mode !== "ept" && r.mode !== "shadow") throw new RangeError('mode must be "ept" or "shadow"');
+  if (r.mode !== "ept" && r.mode !== "shadow" && r.mode !== "direct")
+    throw new RangeError('mode must be "ept", "shadow" or "direct"');
+  // Xen's 64-bit PV interface is 4-level paging only: a PV guest cannot use LA57.
+  if (r.mode === "direct" && r.guestLevels !== 4)
+    throw new RangeError("guestLevels must be 4 under direct paging (Xen PV has no 5-level paging)");
   for (const [k, v] of [
     ["guestPageSize", r.guestPageSize],
     ["eptPageSize", r.eptPageSize],

@@ -13,6 +13,7 @@ import {
   NETWORK_CREDIT_SECONDS,
   PROFILE_NAMES,
   type VmCpuCounters,
+  type VmOptions,
   type WorkloadSpec,
 } from "../../../src/sim/cpu";
 import { host96 } from "./fixtures";
@@ -41,8 +42,14 @@ function oneGuest(
 ): { host: HostCpu; caps: InstanceCaps } {
   const host = new HostCpu(host96(kind, kind === "xen" ? { xenGuestMode: "hvm" } : {}));
   const caps = capsOf(type);
-  host.addVm("g", caps, workload, 7, volume ? { volume } : {});
+  host.addVm("g", caps, workload, 7, { ...(volume ? { volume } : {}), ...xenNetworking(kind, type) });
   return { host, caps };
+}
+
+/** On Xen, the type's enhanced networking as the fleet's host model gives it (an SR-IOV function or ENA). */
+function xenNetworking(kind: HypervisorKind, type: string): VmOptions {
+  const en = findInstanceType(type)?.enhancedNetworking ?? null;
+  return kind === "xen" && en !== null ? { sriov: true, sriovAdapter: en === "ena" ? "ena" : "vf" } : {};
 }
 
 const bytesPerSec = (gbps: number) => (gbps * 1e9) / 8;
