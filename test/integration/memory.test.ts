@@ -177,6 +177,24 @@ describe("memory virtualization through the API", () => {
     expect(summary.body.hypercalls.mmu_update).toBeGreaterThan(0);
   });
 
+  it("runs a paravirtual guest without VPID or PCID tags, and refuses a launch that asks for them", async () => {
+    const zone = freshZone();
+    await addHosts(zone, "m3", 1);
+    const pv = { instanceType: "m3.large", availabilityZone: zone, virtualizationType: "paravirtual" };
+    const id = (await launch(pv)).body.instances[0].instanceId;
+    const summary = await call<{ mode: string; vpid: boolean; pcid: boolean }>(
+      "GET",
+      `/v1/instances/${id}/memory`,
+    );
+    expect(summary.body).toMatchObject({ mode: "direct", vpid: false, pcid: false });
+    for (const tag of ["vpid", "pcid"]) {
+      const res = await launch({ ...pv, paging: { [tag]: true } });
+      expect(res.status).toBe(400);
+      expect(res.body.detail).toContain("paging");
+      expect(res.body.detail).toContain(tag);
+    }
+  });
+
   it("walks the shadow tables of a Xen HVM guest that asks for them in one dimension", async () => {
     const zone = freshZone();
     await addHosts(zone, "m4", 1);

@@ -97,12 +97,13 @@ export const Paging = z
     eptLevels: level.optional(),
     guestPageSize: pageSize.optional().openapi({ description: "largest leaf the guest maps" }),
     eptPageSize: pageSize.optional().openapi({ description: "largest leaf the hypervisor installs" }),
-    vpid: z
-      .boolean()
-      .optional()
-      .openapi({ description: "tag TLB entries with the VM's VPID, so VM exits keep them (default true)" }),
+    vpid: z.boolean().optional().openapi({
+      description:
+        "tag TLB entries with the VM's VPID, so VM exits keep them (default true; a paravirtual guest has none)",
+    }),
     pcid: z.boolean().optional().openapi({
-      description: "tag TLB entries with the process's PCID, so CR3 writes keep them (default true)",
+      description:
+        "tag TLB entries with the process's PCID, so CR3 writes keep them (default true; a paravirtual guest has none)",
     }),
     tagged: z.boolean().optional().openapi({
       deprecated: true,

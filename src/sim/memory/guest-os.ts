@@ -2,7 +2,7 @@
 // fault (the largest leaf its policy allows), zeroes what it hands out, and unmaps. Like Linux without
 // page-table isolation, it maps itself in the upper half of every address space, from tables all of
 // them share, with global leaves (CR4.PGE set). A paravirtual guest makes each of those table changes
-// through Xen (pv.ts).
+// through Xen (pv.ts), and has no global pages.
 
 import {
   ENTRIES,
@@ -98,14 +98,18 @@ function guestMap(vm: VmMemory, asid: number, gva: number): void {
   const gpt = vm.gpt;
   const root = vm.gRoot[asid];
   const vpn = Math.floor(gva / PAGE_4K);
-  const global = inKernelHalf(vm, vpn) ? PTE_G : 0;
+  const kernel = inKernelHalf(vm, vpn);
+  // A 64-bit PV guest's kernel runs in ring 3 as its processes do, and Xen switches page tables to pass
+  // between them: a global kernel entry would stay visible to user mode. Linux keeps CR4.PGE clear
+  // under Xen PV (xen_write_cr4 masks it, arch/x86/xen/enlighten_pv.c): its kernel's leaves are not global.
+  const global = kernel && !vm.direct ? PTE_G : 0;
   for (let level = leafLevel(vm.opts.guestPageSize); level >= 1; level--) {
     if (!gpt.regionFree(root, vpn, level)) continue;
     const gfn = guestFrame(vm, leafOrder(level), GUEST_DATA);
     if (gfn < 0) continue;
     guestZero(vm, gfn * PAGE_4K, leafBytes(level));
     const slot = guestTableFor(vm, root, vpn, level);
-    const user = global === 0 ? PTE_US : 0;
+    const user = kernel ? 0 : PTE_US;
     const leaf = gfn * PAGE_4K + PTE_P + PTE_RW + user + global + (level > 1 ? PTE_PS : 0);
     writeGuestLeaf(vm, gpt.pool(level), gpt.index(slot, vpn, level), leaf);
     vm.counters[C.guest4k + level - 1]++;

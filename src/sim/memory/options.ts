@@ -32,12 +32,13 @@ export interface VmMemoryOptions {
   /**
    * VPID ("enable VPID"): tag TLB entries with the VM's VPID, so they survive VM exits, entries and
    * other VMs on the thread. Without it every VM entry and exit flushes VPID 0's entries
-   * (SDM Vol. 3C §28.3.3.1). Default true.
+   * (SDM Vol. 3C §28.3.3.1). Default true; false, and only false, under direct paging.
    */
   vpid?: boolean;
   /**
    * PCID (CR4.PCIDE): tag TLB entries with the address space, so MOV to CR3 keeps them. Without it
-   * MOV to CR3 drops every entry of the VPID but the global ones (SDM Vol. 3A §4.10.4.1). Default true.
+   * MOV to CR3 drops every entry of the VPID but the global ones (SDM Vol. 3A §4.10.4.1). Default true;
+   * false, and only false, under direct paging.
    */
   pcid?: boolean;
   /** @deprecated vpid and pcid together, as one option used to mean; kept because stored instances carry it. */
@@ -68,8 +69,8 @@ export function resolveOptions(o: VmMemoryOptions = {}): ResolvedVmOptions {
     eptPageSize: o.eptPageSize ?? PAGE_2M,
     // Geometry stored before the second-level TLB existed lacks it.
     tlb: { ...DEFAULT_TLB, ...o.tlb },
-    vpid: o.vpid ?? o.tagged ?? true,
-    pcid: o.pcid ?? o.tagged ?? true,
+    vpid: o.vpid ?? o.tagged ?? o.mode !== "direct",
+    pcid: o.pcid ?? o.tagged ?? o.mode !== "direct",
     pageWalkCache: o.pageWalkCache ?? { guest: 0, nested: 0 },
     mmioBytes: o.mmioBytes ?? 0,
   };
@@ -88,6 +89,16 @@ export function resolveOptions(o: VmMemoryOptions = {}): ResolvedVmOptions {
   // Xen's 64-bit PV interface is 4-level paging only: a PV guest cannot use LA57.
   if (r.mode === "direct" && r.guestLevels !== 4)
     throw new RangeError("guestLevels must be 4 under direct paging (Xen PV has no 5-level paging)");
+  // A PV guest is not a VMX guest: it runs in root mode beside Xen (or on a CPU without VMX), so its
+  // entries carry VPID 0, as an HVM guest's without VPID do, and go at each transition on its thread.
+  if (r.mode === "direct" && r.vpid)
+    throw new RangeError("vpid must be false under direct paging (a Xen PV guest is not a VMX guest)");
+  // Nor can it tag its address spaces: Xen owns CR4 and loads the guest's CR3 for it (MMUEXT_NEW_BASEPTR),
+  // and Linux clears X86_FEATURE_PCID under Xen PV (xen_init_capabilities, arch/x86/xen/enlighten_pv.c).
+  // The PCIDs Xen gives a PV vCPU itself tag guest kernel and user mode, not the guest's processes
+  // (PCID_PV_PRIV and PCID_PV_USER, xen/include/asm-x86/pv/domain.h).
+  if (r.mode === "direct" && r.pcid)
+    throw new RangeError("pcid must be false under direct paging (a Xen PV guest cannot use PCIDs)");
   for (const [k, v] of [
     ["guestPageSize", r.guestPageSize],
     ["eptPageSize", r.eptPageSize],

@@ -170,6 +170,62 @@ describe("direct paging", () => {
     expect(() => host.createVm("vm", GiB, { mode: "direct", guestLevels: 5 })).toThrow(/guestLevels/);
   });
 
+  it("runs a PV guest's TLB untagged and without global pages, so a CR3 load empties it", () => {
+    const kernel = 0xffff800000400000n;
+    const run = (mode: "direct" | "ept") => {
+      const host = new HostMemory(8 * GiB);
+      // PCIDs off for the HVM guest too, so the global bit alone decides what a CR3 load keeps.
+      host.createVm("vm", GiB, { mode, vcpus: 1, ...(mode === "ept" ? { pcid: false } : {}) });
+      host.touch("vm", 2, 0x800000, false);
+      host.touch("vm", 1, 0x400000, false);
+      host.touch("vm", 1, kernel, false);
+      host.translate("vm", 1, kernel);
+      // Process 2, then back to 1.
+      host.translate("vm", 2, 0x800000);
+      return {
+        summary: host.vmSummary("vm"),
+        user: host.translate("vm", 1, 0x400000).tlbHit,
+        kernel: host.translate("vm", 1, kernel).tlbHit,
+        global: host.vm("vm").guestLeaf(1, Number(kernel & 0xffffffffffffn))?.global,
+      };
+    };
+    const pv = run("direct");
+    const hvm = run("ept");
+    expect([pv.summary.vpid, pv.summary.pcid]).toEqual([false, false]);
+    expect([hvm.summary.vpid, hvm.summary.pcid]).toEqual([true, false]);
+    // Linux under Xen PV keeps CR4.PGE clear: the kernel's page is not global, and the CR3 load drops it.
+    expect(pv.global).toBe(false);
+    expect([pv.user, pv.kernel]).toEqual([false, false]);
+    expect(hvm.global).toBe(true);
+    expect([hvm.user, hvm.kernel]).toEqual([false, true]);
+  });
+
+  it("refuses VPID and PCID tags for a PV guest, which is no VMX guest and cannot set CR4.PCIDE", () => {
+    const host = new HostMemory(8 * GiB);
+    expect(() => host.createVm("a", GiB, { mode: "direct", vpid: true })).toThrow(/vpid/);
+    expect(() => host.createVm("b", GiB, { mode: "direct", pcid: true })).toThrow(/pcid/);
+    expect(() => host.createVm("c", GiB, { mode: "direct", tagged: true })).toThrow(/vpid|pcid/);
+    expect(host.hasVm("a") || host.hasVm("b") || host.hasVm("c")).toBe(false);
+    // Said plainly, false is what it gets anyway.
+    host.createVm("d", GiB, { mode: "direct", vpid: false, pcid: false, tagged: false });
+    expect(host.vmSummary("d")).toMatchObject({ vpid: false, pcid: false });
+  });
+
+  it("loses a PV guest's entries to another VM's turn on its thread, while a VPID-tagged guest's wait", () => {
+    const host = new HostMemory(8 * GiB);
+    host.createVm("pv", GiB, { mode: "direct", vcpus: 1, threads: [5] });
+    host.createVm("hvm", GiB, { mode: "ept", vcpus: 1, threads: [5] });
+    host.touch("pv", 1, 0x400000, false);
+    host.touch("hvm", 1, 0x400000, false);
+    // The PV guest's entries were VPID 0's: the HVM guest's VM entry dropped them.
+    const pv = host.translate("pv", 1, 0x400000);
+    expect(pv.tlbHit).toBe(false);
+    expect(pv.memoryReferences).toBe(4);
+    // The HVM guest's entries carry its VPID: the PV guest's turn (a CR3 load in root mode) kept them.
+    expect(host.translate("hvm", 1, 0x400000).tlbHit).toBe(true);
+    expect(host.vmSummary("pv").tlb.flushes).toBeGreaterThan(0);
+  });
+
   it("translates as an independent reference does under random touches, unmaps and restores", () => {
     fc.assert(
       fc.property(
