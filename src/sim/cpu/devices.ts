@@ -89,11 +89,12 @@ export const IOS_PER_BATCH = 4;
 export const EMULATED_OPS_PER_BATCH = 4;
 
 /**
- * Time a Nitro card (or an SR-IOV NIC) is busy per packet and per EBS I/O: its own processors, never the
- * host's. Estimates of the right order, unverified: a packet of an established flow takes the card's
- * cached path (security groups, routes and encapsulation looked up once per flow, per AWS's "Nitro system
- * considerations for performance tuning"); an EBS I/O adds NVMe command handling and encryption of the
- * payload.
+ * Time a Nitro card is busy per packet and per EBS I/O: its own processors, never the host's. Estimates
+ * of the right order, unverified: a packet of an established flow takes the card's cached path (security
+ * groups, routes and encapsulation looked up once per flow, per AWS's "Nitro system considerations for
+ * performance tuning"); an EBS I/O adds NVMe command handling and encryption of the payload. An SR-IOV
+ * function without a Nitro card behind it (an 82599 VF, ENA on Xen's r4 and m4.16xlarge, a hosted
+ * hypervisor's VF) moves packets in the NIC: counted as packets in hardware, with no card time.
  */
 export const CARD_NS_PER_PACKET = 250;
 export const CARD_NS_PER_IO = 2000;

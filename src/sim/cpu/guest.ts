@@ -520,13 +520,13 @@ export class GuestCpu {
     switch (this.net) {
       case "ena":
         io[F.cardPackets] += packets;
-        io[F.cardNs] += packets * CARD_NS_PER_PACKET;
+        // ENA on a Nitro card, or on Xen (r4, m4.16xlarge) an SR-IOV function of the NIC with no card.
+        if (this.traits.kind === "nitro") io[F.cardNs] += packets * CARD_NS_PER_PACKET;
         this.deviceInterrupts(io, batches, busyFrac, true);
         return batches;
       case "sriov_vf":
         // The NIC's virtual function moves the packets; Xen or the host still routes its interrupts.
         io[F.cardPackets] += packets;
-        io[F.cardNs] += packets * CARD_NS_PER_PACKET;
         this.deviceInterrupts(io, batches, busyFrac, true);
         return batches;
       case "virtio":
