@@ -330,6 +330,14 @@ export class HostCpu {
         // Whether an allowance held the guest back is a fact of the second, not a quantity to slow down.
         r[F.netThrottledSeconds] = io[F.netThrottledSeconds];
         r[F.ebsThrottledSeconds] = io[F.ebsThrottledSeconds];
+        // What was held back is the sum of what each limit held, rounded one by one above.
+        r[F.packetsThrottled] =
+          r[F.bwOutAllowanceExceeded] + r[F.bwInAllowanceExceeded] + r[F.ppsAllowanceExceeded];
+        r[F.diskIosThrottled] =
+          r[F.ebsIopsExceeded] +
+          r[F.ebsThroughputExceeded] +
+          r[F.volumeIopsExceeded] +
+          r[F.volumeThroughputExceeded];
       }
       // Charged hypercalls happened already: whatever slowed the VM, each one counts.
       if (vm.charges) for (let k = 0; k < VM_FIELDS; k++) r[k] += vm.charged[k];
