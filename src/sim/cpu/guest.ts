@@ -163,6 +163,8 @@ export class GuestCpu {
   };
   /** Hypercalls charged from outside (the memory model), counted in the next interval. */
   pendingHypercalls: Partial<Record<Hypercall, number>> = {};
+  /** Whether pendingHypercalls holds any: the common case, none, costs each interval one test. */
+  private pending = false;
   /** This interval's dom0 work for the guest's network and for its disks, each on threads of its own. */
   dom0Net = 0;
   dom0Blk = 0;
@@ -289,13 +291,16 @@ export class GuestCpu {
     for (const h of HYPERCALLS) {
       const n = counts[h] ?? 0;
       if (!(Number.isInteger(n) && n >= 0)) throw new RangeError(`${h} must be a non-negative integer`);
-      if (n > 0) this.pendingHypercalls[h] = (this.pendingHypercalls[h] ?? 0) + n;
+      if (n > 0) {
+        this.pendingHypercalls[h] = (this.pendingHypercalls[h] ?? 0) + n;
+        this.pending = true;
+      }
     }
   }
 
   /** Charges waiting for the next interval: a one-off a stretch cannot repeat. */
   chargesPending(): boolean {
-    return HYPERCALLS.some((h) => (this.pendingHypercalls[h] ?? 0) > 0);
+    return this.pending;
   }
 
   /** Whether the next interval inflates or deflates the balloon: a one-off a stretch cannot repeat. */
@@ -482,6 +487,7 @@ export class GuestCpu {
   }
 
   private chargePending(): void {
+    if (!this.pending) return;
     for (const h of HYPERCALLS) {
       const n = this.pendingHypercalls[h];
       if (!n) continue;
@@ -489,6 +495,7 @@ export class GuestCpu {
       this.charges = true;
     }
     this.pendingHypercalls = {};
+    this.pending = false;
   }
 
   /**

@@ -70,7 +70,7 @@ export function restoreGuest(v: VmCpuSnapshot, host: GuestHost): GuestCpu {
   vm.threads = [...v.threads];
   vm.history = CounterHistory.restore(v.history);
   if (v.credits) vm.credits = { ...v.credits };
-  vm.pendingHypercalls = { ...v.pendingHypercalls };
+  vm.chargeHypercalls(v.pendingHypercalls ?? {});
   return vm;
 }
 
