@@ -39,6 +39,7 @@ export const instances = sqliteTable(
     instanceType: text("instance_type").notNull(),
     family: text("family").notNull(),
     hypervisor: text("hypervisor").notNull(),
+    virtualizationType: text("virtualization_type").notNull().default("hvm"),
     zone: text("zone").notNull(),
     hostId: text("host_id"),
     state: text("state").notNull(),

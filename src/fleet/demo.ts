@@ -1,5 +1,6 @@
-// The demo fleet `npm start` serves: 8 Nitro hosts (m5, c5, r5, m5d) and 2 Xen hosts
-// (m4) across two zones. Host ids are fixed so that seeding twice creates nothing twice.
+// The demo fleet `npm start` serves: 8 Nitro hosts (m5, c5, r5, m5d) and 3 Xen hosts (two m4,
+// whose guests are HVM, and an m3, where a guest may be paravirtual) across two zones. Host ids
+// are fixed so that seeding twice creates nothing twice.
 import { count } from "drizzle-orm";
 import { hosts } from "../db/schema";
 import type { Family } from "../sim/catalog";
@@ -17,6 +18,7 @@ const DEMO: { family: Family; zone: string }[] = [
   { family: "m5d", zone: "us-east-1b" },
   { family: "m4", zone: "us-east-1a" },
   { family: "m4", zone: "us-east-1b" },
+  { family: "m3", zone: "us-east-1b" },
 ];
 
 let seeded = false;

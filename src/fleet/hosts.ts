@@ -5,12 +5,12 @@ import type { VmSummary } from "../host/host-object";
 import type { CapacitySummary } from "../sim/admission";
 import { type Family, HOST_SHAPES, hostedShape } from "../sim/catalog";
 import {
-  defaultOptimizations,
   type HypervisorKind,
   type Optimizations,
   recommendOptimizations,
   type WorkloadSpec,
 } from "../sim/cpu";
+import { hostOptimizations } from "../sim/host";
 import type { HostRecord, HostState } from "../sim/records";
 import type { Fleet } from "./context";
 import { hostNotFound, invalidParameter } from "./errors";
@@ -191,7 +191,7 @@ export async function describeHost(fleet: Fleet, hostId: string) {
       cycles: cpu.cycles,
       offload: cpu.offload,
       features: cpu.features,
-      optimizations: { ...defaultOptimizations(host.hypervisor), ...host.optimizations },
+      optimizations: hostOptimizations(host),
     },
     instances: vms.map((v) => ({
       instanceId: v.instanceId,

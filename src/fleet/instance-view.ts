@@ -10,6 +10,7 @@ export function instanceView(i: InstanceRecord) {
     availabilityZone: i.zone,
     hostId: i.hostId,
     hypervisor: i.hypervisor,
+    virtualizationType: i.virtualizationType,
     launchTime: new Date(i.launchTime).toISOString(),
     stateTransitionTime: new Date(i.stateTransitionTime).toISOString(),
     stateTransitionReason: i.stateReason,

@@ -1,6 +1,6 @@
 // Launching instances (EC2's RunInstances): check the request, take its client token,
 // make the records and place them; between minCount and maxCount launch, or none.
-import { findInstanceType } from "../sim/catalog";
+import { findInstanceType, type VirtualizationType } from "../sim/catalog";
 import { resolveWorkload, type WorkloadSpec } from "../sim/cpu";
 import { memoryOptions } from "../sim/host";
 import { STATE_CODES } from "../sim/lifecycle";
@@ -26,13 +26,22 @@ export interface RunInstancesInput {
   tags: Record<string, string>;
   workload: WorkloadSpec;
   paging: PagingOptions;
+  /** Where the type offers more than one; its first (hvm) when absent. */
+  virtualizationType?: VirtualizationType;
 }
 
 export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
   const type = findInstanceType(input.instanceType);
   if (!type) throw invalidParameter("instanceType", `'${input.instanceType}' is not a known instance type`);
   checked("workload", () => resolveWorkload(input.workload));
-  checked("paging", () => resolveOptions(memoryOptions(input.paging, type.hypervisor, type.vcpus)));
+  const virtualizationType = input.virtualizationType ?? type.virtualizationTypes[0];
+  if (!type.virtualizationTypes.includes(virtualizationType)) {
+    throw invalidParameter(
+      "virtualizationType",
+      `${type.name} runs ${type.virtualizationTypes.join(" or ")} guests only, not ${virtualizationType}`,
+    );
+  }
+  checked("paging", () => resolveOptions(memoryOptions(input.paging, virtualizationType, type.vcpus)));
   checkLaunchCount("body.minCount", input.minCount);
   checkLaunchCount("body.maxCount", input.maxCount);
   if (input.minCount > input.maxCount) throw invalidParameter("minCount", "must not exceed maxCount");
@@ -55,6 +64,7 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
     instanceType: type.name,
     family: type.family,
     hypervisor: type.hypervisor,
+    virtualizationType,
     zone: input.availabilityZone ?? "",
     hostId: null,
     state: "pending",

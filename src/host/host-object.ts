@@ -232,7 +232,9 @@ export class HostObject extends DurableObject<Env> {
   ): Promise<
     HostCallResult<{ first: Translation; handled: AccessFaults | null; final: Translation | null } | null>
   > {
-    return this.call(clock, (m) => ({ result: m.access(instanceId, req), changes: [] }), [instanceId]);
+    return this.call(clock, (m, now) => ({ result: m.access(instanceId, req, now), changes: [] }), [
+      instanceId,
+    ]);
   }
 
   async memorySummary(

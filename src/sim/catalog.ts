@@ -1,14 +1,32 @@
 // The EC2 instance-type catalog as data, and the host hardware that serves each family.
 // Sizes and network bandwidths from describe-instance-types (see shared REFERENCES.md); EBS
 // baseline and maximum bandwidth and IOPS (16 KiB I/O) as the EC2 user guide's "Amazon
-// EBS-optimized instances" tables list them.
+// EBS-optimized instances" tables list them (m3's, a previous generation, recalled: see m3Sizes).
+// Virtualization types and enhanced networking of the Xen families after EC2's user guide
+// (REFERENCES.md, "Xen and EC2's Xen families").
 
 import type { HostHardware } from "./admission";
 
 export type Hypervisor = "nitro" | "xen";
 /** What a host may run: the instance types' hypervisors, or a hosted (Type 2) one for teaching. */
 export type HostHypervisor = Hypervisor | "type2";
-export type Family = "c5" | "m5" | "r5" | "c5d" | "m5d" | "r5d" | "c4" | "m4" | "r4";
+export type Family = "c5" | "m5" | "r5" | "c5d" | "m5d" | "r5d" | "c4" | "m4" | "r4" | "m3";
+
+/**
+ * How a guest is virtualized, named as DescribeInstances' `VirtualizationType` names it: `hvm` runs
+ * an unmodified kernel under VT-x (on EPT), `paravirtual` a kernel ported to Xen that makes hypercalls,
+ * pages directly and does all its I/O through dom0's back ends.
+ */
+export const VIRTUALIZATION_TYPES = ["hvm", "paravirtual"] as const;
+export type VirtualizationType = (typeof VIRTUALIZATION_TYPES)[number];
+
+/**
+ * "Enhanced networking": a network device the guest drives itself, so its packets bypass the
+ * hypervisor's software switch. `ena` is the Elastic Network Adapter (every Nitro type, and on Xen
+ * r4 and m4.16xlarge); `intel-82599-vf` an SR-IOV virtual function of an Intel 82599 NIC (the
+ * ixgbevf driver: c4 and the other m4 sizes). Null where the type had none (m3).
+ */
+export type EnhancedNetworking = "ena" | "intel-82599-vf" | null;
 
 export interface InstanceType {
   name: string;
@@ -26,8 +44,11 @@ export interface InstanceType {
   ebsBaselineIops: number;
   /** The maximum IOPS of a type that bursts for 30 minutes a day; the baseline otherwise. */
   ebsBurstIops: number;
-  /** Local NVMe instance storage: disks x GB each (0 disks when EBS only). */
+  /** Local instance storage: disks x GB each (0 disks when EBS only); NVMe on Nitro, SATA SSDs on m3. */
   instanceStorage: { disks: number; diskGB: number; totalGB: number; nvme: boolean };
+  /** What a launch may choose, as DescribeInstanceTypes' `SupportedVirtualizationTypes`; the first is the default. */
+  virtualizationTypes: readonly VirtualizationType[];
+  enhancedNetworking: EnhancedNetworking;
 }
 
 interface SizeRow {
@@ -176,6 +197,96 @@ const r4Sizes: (SizeRow & { memGiB: number })[] = [
   { size: "16xlarge", vcpus: 64, memGiB: 488, networkGbps: 25, ebsMbps: 14000, iops: 75000 },
 ];
 
+// m3 (2014, Ivy Bridge): the last general-purpose family sold with both PV and HVM AMIs, and without
+// enhanced networking. vCPUs, memory and SSD instance storage as EC2 listed them; "Moderate" and "High"
+// are taken as 0.5 and 1 Gbps as for c4/m4. Only xlarge and 2xlarge could be EBS-optimized (500 and
+// 1,000 Mbps; 4,000 and 8,000 IOPS, recalled); medium and large shared the network link with EBS, so
+// they get the link's figures (approximate).
+const m3Sizes: (SizeRow & { memGiB: number })[] = [
+  {
+    size: "medium",
+    vcpus: 1,
+    memGiB: 3.75,
+    networkGbps: 0.5,
+    performance: "Moderate",
+    ebsMbps: 500,
+    iops: 4000,
+    storage: [1, 4],
+  },
+  {
+    size: "large",
+    vcpus: 2,
+    memGiB: 7.5,
+    networkGbps: 0.5,
+    performance: "Moderate",
+    ebsMbps: 500,
+    iops: 4000,
+    storage: [1, 32],
+  },
+  {
+    size: "xlarge",
+    vcpus: 4,
+    memGiB: 15,
+    networkGbps: 1,
+    performance: "High",
+    ebsMbps: 500,
+    iops: 4000,
+    storage: [2, 40],
+  },
+  {
+    size: "2xlarge",
+    vcpus: 8,
+    memGiB: 30,
+    networkGbps: 1,
+    performance: "High",
+    ebsMbps: 1000,
+    iops: 8000,
+    storage: [2, 80],
+  },
+];
+
+/** How each family is virtualized and networked: Nitro and the Xen families after them are HVM only. */
+interface FamilyTraits {
+  hypervisor: Hypervisor;
+  virtualizationTypes: readonly VirtualizationType[];
+  /** Enhanced networking per size; sizes not listed take `enhancedNetworking`. */
+  enhancedNetworking: EnhancedNetworking;
+  enhancedNetworkingBySize?: Readonly<Record<string, EnhancedNetworking>>;
+  /** Instance storage on NVMe (Nitro's d sizes) rather than SATA SSDs behind blkback (m3). */
+  nvme: boolean;
+}
+
+const NITRO: FamilyTraits = {
+  hypervisor: "nitro",
+  virtualizationTypes: ["hvm"],
+  enhancedNetworking: "ena",
+  nvme: true,
+};
+const FAMILY_TRAITS: Readonly<Record<Family, FamilyTraits>> = {
+  c5: NITRO,
+  m5: NITRO,
+  r5: NITRO,
+  c5d: NITRO,
+  m5d: NITRO,
+  r5d: NITRO,
+  // EC2 required HVM AMIs for c4, m4 and r4, with SR-IOV networking.
+  c4: { hypervisor: "xen", virtualizationTypes: ["hvm"], enhancedNetworking: "intel-82599-vf", nvme: false },
+  m4: {
+    hypervisor: "xen",
+    virtualizationTypes: ["hvm"],
+    enhancedNetworking: "intel-82599-vf",
+    enhancedNetworkingBySize: { "16xlarge": "ena" },
+    nvme: false,
+  },
+  r4: { hypervisor: "xen", virtualizationTypes: ["hvm"], enhancedNetworking: "ena", nvme: false },
+  m3: {
+    hypervisor: "xen",
+    virtualizationTypes: ["hvm", "paravirtual"],
+    enhancedNetworking: null,
+    nvme: false,
+  },
+};
+
 function performanceLabel(row: SizeRow): string {
   if (row.performance) return row.performance;
   if (row.burstGbps) return `Up to ${row.burstGbps} Gigabit`;
@@ -184,18 +295,18 @@ function performanceLabel(row: SizeRow): string {
 
 function build(
   family: Family,
-  hypervisor: Hypervisor,
   rows: SizeRow[],
   memoryMiB: (row: SizeRow) => number,
   withStorage: boolean,
 ): InstanceType[] {
+  const traits = FAMILY_TRAITS[family];
   return rows.map((row) => {
     const [disks, diskGB] = withStorage && row.storage ? row.storage : [0, 0];
     return {
       name: `${family}.${row.size}`,
       family,
       size: row.size,
-      hypervisor,
+      hypervisor: traits.hypervisor,
       vcpus: row.vcpus,
       memoryMiB: memoryMiB(row),
       networkGbps: row.networkGbps,
@@ -205,7 +316,9 @@ function build(
       ebsBurstMbps: row.ebsBurstMbps ?? row.ebsMbps,
       ebsBaselineIops: row.iops,
       ebsBurstIops: row.iopsBurst ?? row.iops,
-      instanceStorage: { disks, diskGB, totalGB: disks * diskGB, nvme: disks > 0 },
+      instanceStorage: { disks, diskGB, totalGB: disks * diskGB, nvme: traits.nvme && disks > 0 },
+      virtualizationTypes: traits.virtualizationTypes,
+      enhancedNetworking: traits.enhancedNetworkingBySize?.[row.size] ?? traits.enhancedNetworking,
     };
   });
 }
@@ -214,15 +327,16 @@ const perVcpu = (gib: number) => (row: SizeRow) => row.vcpus * gib * 1024;
 const listed = (row: SizeRow) => Math.round((row as SizeRow & { memGiB: number }).memGiB * 1024);
 
 export const INSTANCE_TYPES: readonly InstanceType[] = [
-  ...build("c5", "nitro", c5Sizes, perVcpu(2), false),
-  ...build("c5d", "nitro", c5Sizes, perVcpu(2), true),
-  ...build("m5", "nitro", m5Sizes, perVcpu(4), false),
-  ...build("m5d", "nitro", m5Sizes, perVcpu(4), true),
-  ...build("r5", "nitro", m5Sizes, perVcpu(8), false),
-  ...build("r5d", "nitro", m5Sizes, perVcpu(8), true),
-  ...build("c4", "xen", c4Sizes, listed, false),
-  ...build("m4", "xen", m4Sizes, listed, false),
-  ...build("r4", "xen", r4Sizes, listed, false),
+  ...build("c5", c5Sizes, perVcpu(2), false),
+  ...build("c5d", c5Sizes, perVcpu(2), true),
+  ...build("m5", m5Sizes, perVcpu(4), false),
+  ...build("m5d", m5Sizes, perVcpu(4), true),
+  ...build("r5", m5Sizes, perVcpu(8), false),
+  ...build("r5d", m5Sizes, perVcpu(8), true),
+  ...build("c4", c4Sizes, listed, false),
+  ...build("m4", m4Sizes, listed, false),
+  ...build("r4", r4Sizes, listed, false),
+  ...build("m3", m3Sizes, listed, true),
 ];
 
 const byName = new Map(INSTANCE_TYPES.map((t) => [t.name, t]));
@@ -231,7 +345,15 @@ export function findInstanceType(name: string): InstanceType | undefined {
   return byName.get(name);
 }
 
-export const FAMILIES: readonly Family[] = ["c5", "m5", "r5", "c5d", "m5d", "r5d", "c4", "m4", "r4"];
+export const FAMILIES: readonly Family[] = ["c5", "m5", "r5", "c5d", "m5d", "r5d", "c4", "m4", "r4", "m3"];
+
+/**
+ * Whether a family's guests get enhanced networking by default: on a host of it, the `sriov` switch
+ * starts on (every Nitro and c4/m4/r4 type has it; m3 had none).
+ */
+export function offersEnhancedNetworking(family: Family): boolean {
+  return INSTANCE_TYPES.every((t) => t.family !== family || t.enhancedNetworking !== null);
+}
 
 /** A host's hardware, with what the virtualization layer keeps for itself. */
 export interface HostShape extends HostHardware {
@@ -245,10 +367,31 @@ export interface HostShape extends HostHardware {
 // keeps whole cores and memory for the split-driver back ends.
 const NITRO_RESERVED_MEMORY_MIB = 1024;
 
+// m3's Ivy Bridge host (2 x Xeon E5-2670 v2: 10 cores, 2 threads each) is shared by several instances,
+// unlike the boxes above: dom0 keeps two cores, as on the c4 host, and the other 36 threads sell at m3's
+// 3.75 GiB and 20 GB of SSD per vCPU (its xlarge and 2xlarge ratio), so four m3.2xlarge fit with room over.
+const M3_HOST = { coresPerSocket: 10, dom0Threads: 4, memGiBPerVcpu: 3.75, ssdGBPerVcpu: 20 };
+
 function shapeFor(family: Family): HostShape {
   const types = INSTANCE_TYPES.filter((t) => t.family === family);
   const largest = types.reduce((a, b) => (b.vcpus > a.vcpus ? b : a));
   const hypervisor = largest.hypervisor;
+  if (family === "m3") {
+    const threads = 2 * M3_HOST.coresPerSocket * 2;
+    const guestThreads = threads - M3_HOST.dom0Threads;
+    const dom0MemoryMiB = 4096;
+    return {
+      family,
+      hypervisor,
+      sockets: 2,
+      coresPerSocket: M3_HOST.coresPerSocket,
+      threadsPerCore: 2,
+      memoryMiB: guestThreads * M3_HOST.memGiBPerVcpu * 1024 + dom0MemoryMiB,
+      reservedThreads: M3_HOST.dom0Threads,
+      reservedMemoryMiB: dom0MemoryMiB,
+      nvmeGB: guestThreads * M3_HOST.ssdGBPerVcpu,
+    };
+  }
   if (hypervisor === "nitro") {
     // Skylake/Cascade Lake 2-socket boxes: 2 x 24 cores x 2 threads = 96 threads.
     return {

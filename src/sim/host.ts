@@ -4,15 +4,18 @@
 // records and events themselves are in records.ts.
 
 import { type Allocation, HostCapacity } from "./admission";
-import { findInstanceType, type HostHypervisor } from "./catalog";
+import { findInstanceType, offersEnhancedNetworking, type VirtualizationType } from "./catalog";
 import {
+  defaultOptimizations,
   HostCpu,
   type HostCpuSnapshot,
   type HostCpuSummary,
   type HostDescription,
+  type Optimizations,
   type VmCpuCounters,
   type WorkloadSpec,
 } from "./cpu";
+import { MMU_HYPERCALLS } from "./hypercalls";
 import {
   decide,
   durationOf,
@@ -62,20 +65,29 @@ const MIB = 1024 * 1024;
 const PAGE_SIZES: Record<PageSizeName, number> = { "4K": PAGE_4K, "2M": PAGE_2M, "1G": PAGE_1G };
 
 /**
- * The memory model's options for an instance. Xen-era guests here are paravirtualized, so
- * by default the hypervisor shadows their page tables; everything else runs on EPT.
+ * The memory model's options for an instance. A paravirtual guest pages directly (its tables are the
+ * hardware's); an HVM guest runs on EPT, on Xen as on Nitro, or on shadow tables if it asks for the
+ * pre-EPT way. Throws on a mode the virtualization type cannot have.
  */
 export function memoryOptions(
   p: PagingOptions,
-  hypervisor: HostHypervisor,
+  virtualizationType: VirtualizationType,
   vcpus: number,
   threads: number[] = [],
 ): VmMemoryOptions {
+  const pv = virtualizationType === "paravirtual";
+  if (p.mode !== undefined && (p.mode === "direct") !== pv) {
+    throw new RangeError(
+      pv
+        ? `mode must be "direct" for a paravirtual guest, whose own tables are the hardware's`
+        : `mode "direct" is for paravirtual guests; an HVM guest runs on "ept" or "shadow"`,
+    );
+  }
   return {
     vcpus,
     // vCPUs pinned to host threads share those threads' TLBs with whatever else runs there.
     ...(threads.length === vcpus ? { threads } : {}),
-    mode: p.mode ?? (hypervisor === "xen" ? "shadow" : "ept"),
+    mode: p.mode ?? (pv ? "direct" : "ept"),
     ...(p.guestLevels ? { guestLevels: p.guestLevels } : {}),
     ...(p.eptLevels ? { eptLevels: p.eptLevels } : {}),
     ...(p.guestPageSize ? { guestPageSize: PAGE_SIZES[p.guestPageSize] } : {}),
@@ -97,13 +109,22 @@ export interface AccessFaults {
 }
 
 function faultCounts(s: VmMemorySummary) {
-  return { ...s.faults, vmExits: s.vmExits.total };
+  return { ...s.faults, vmExits: s.vmExits.total, hypercalls: s.hypercalls };
 }
 
 const emptyChanges = (): Changes => ({ upserted: [], removed: [], events: [] });
 
 /** Longer gaps than this are skipped rather than stepped through by the CPU model. */
 export const CPU_CATCHUP_MS = 60 * 60 * 1000;
+
+/**
+ * A host's optimization switches: its hypervisor's defaults, then its family's (a Xen host of a family
+ * with enhanced networking gives its HVM guests SR-IOV, as EC2's c4, m4 and r4 did), then its own.
+ */
+export function hostOptimizations(host: HostRecord): Optimizations {
+  const family = host.hypervisor === "xen" && offersEnhancedNetworking(host.family) ? { sriov: true } : {};
+  return { ...defaultOptimizations(host.hypervisor), ...family, ...host.optimizations };
+}
 
 export function cpuDescription(host: HostRecord): HostDescription {
   const { hw } = host;
@@ -114,7 +135,7 @@ export function cpuDescription(host: HostRecord): HostDescription {
     threadsPerCore: hw.threadsPerCore,
     memoryMiB: hw.memoryMiB,
     overcommitRatio: 1,
-    optimizations: host.optimizations,
+    optimizations: hostOptimizations(host),
   };
   // Xen's reservation is dom0, pinned to threads of its own; Nitro reserves no threads; a
   // hosted hypervisor's host OS reserves none either, and competes for all of them.
@@ -226,16 +247,20 @@ export class HostModel {
   access(
     instanceId: string,
     req: { asid: number; gva: number | bigint; vcpu: number; write: boolean },
+    now: number,
   ): { first: Translation; handled: AccessFaults | null; final: Translation | null } | null {
     if (!this.memory.hasVm(instanceId)) return null;
     // Counted over the whole access: creating the process's first table is already a fault.
     const before = faultCounts(this.memory.vmSummary(instanceId));
     const first = this.memory.translate(instanceId, req.asid, req.gva, req.vcpu, req.write);
     this.memoryChanged.add(instanceId);
-    if (first.fault === null) return { first, handled: null, final: null };
+    if (first.fault === null) {
+      this.chargeCpu(instanceId, before, now);
+      return { first, handled: null, final: null };
+    }
     const touched = this.memory.touch(instanceId, req.asid, req.gva, req.write, req.vcpu);
     const final = this.memory.translate(instanceId, req.asid, req.gva, req.vcpu, req.write);
-    const after = faultCounts(this.memory.vmSummary(instanceId));
+    const after = this.chargeCpu(instanceId, before, now);
     return {
       first,
       handled: {
@@ -247,6 +272,24 @@ export class HostModel {
       },
       final,
     };
+  }
+
+  /**
+   * The hypercalls the memory model counted for an access (a paravirtual guest's mmu_update and
+   * mmuext_op) go to the CPU model, which prices them: one count, shown by both. Returns the counts after.
+   */
+  private chargeCpu(
+    instanceId: string,
+    before: ReturnType<typeof faultCounts>,
+    now: number,
+  ): ReturnType<typeof faultCounts> {
+    const after = faultCounts(this.memory.vmSummary(instanceId));
+    const delta: Partial<Record<(typeof MMU_HYPERCALLS)[number], number>> = {};
+    for (const h of MMU_HYPERCALLS) delta[h] = after.hypercalls[h] - before.hypercalls[h];
+    if (MMU_HYPERCALLS.some((h) => (delta[h] ?? 0) > 0) && this.cpu.vmIds().includes(instanceId)) {
+      this.cpuAt(now).chargeHypercalls(instanceId, delta);
+    }
+    return after;
   }
 
   memorySummary(instanceId: string): VmMemorySummary | null {
@@ -262,7 +305,7 @@ export class HostModel {
     this.memory.createVm(
       i.instanceId,
       i.memoryMiB * MIB,
-      memoryOptions(i.paging ?? {}, this.host.hypervisor, i.vcpus, i.threads),
+      memoryOptions(i.paging ?? {}, i.virtualizationType ?? "hvm", i.vcpus, i.threads),
     );
     this.memoryChanged.add(vm.instance.instanceId);
   }
@@ -318,7 +361,19 @@ export class HostModel {
       },
       i.workload,
       seedOf(i.instanceId),
-      { threads: i.threads },
+      {
+        threads: i.threads,
+        mode: i.virtualizationType === "paravirtual" ? "pv" : "hvm",
+        // A Xen guest gets a virtual function only if its type has enhanced networking (and is HVM).
+        ...(this.host.hypervisor === "xen"
+          ? {
+              sriov: type.enhancedNetworking !== null && hostOptimizations(this.host).sriov,
+              sriovAdapter: type.enhancedNetworking === "ena" ? "ena" : "vf",
+            }
+          : {}),
+        // The memory model counts this guest's page-table hypercalls (chargeCpu).
+        memoryModel: true,
+      },
     );
   }
 

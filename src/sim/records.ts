@@ -2,7 +2,7 @@
 // carries and D1 mirrors. Plain data (and one function over it); the model that makes
 // them is in host.ts.
 import type { CapacitySummary, HostHardware } from "./admission";
-import type { Family, HostHypervisor } from "./catalog";
+import type { Family, HostHypervisor, VirtualizationType } from "./catalog";
 import type { Optimizations, WorkloadSpec } from "./cpu";
 import type { InstanceState } from "./lifecycle";
 
@@ -27,7 +27,8 @@ export type PageSizeName = "4K" | "2M" | "1G";
 
 /** A launch's paging choices, as the API takes them. */
 export interface PagingOptions {
-  mode?: "ept" | "shadow";
+  /** `direct` is a paravirtual guest's own; an HVM guest runs on `ept` or `shadow`. */
+  mode?: "ept" | "shadow" | "direct";
   guestLevels?: 4 | 5;
   eptLevels?: 4 | 5;
   guestPageSize?: PageSizeName;
@@ -52,6 +53,8 @@ export interface InstanceRecord {
   family: Family;
   /** The hypervisor of the host it runs (or last ran) on. */
   hypervisor: HostHypervisor;
+  /** HVM or paravirtual, chosen at launch where the type offers both; `hvm` on records made before. */
+  virtualizationType: VirtualizationType;
   zone: string;
   hostId: string | null;
   state: InstanceState;

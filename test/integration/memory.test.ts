@@ -150,11 +150,57 @@ describe("memory virtualization through the API", () => {
     expect(contradiction.body.detail).toContain("vpid");
   });
 
-  it("walks a Xen PV guest's shadow tables in one dimension", async () => {
+  it("walks an m4 (HVM) guest's tables in two dimensions on EPT, and an m3 PV guest's own tables in one", async () => {
     const zone = freshZone();
     await addHosts(zone, "m4", 1);
-    const id = (await launch({ instanceType: "m4.large", availabilityZone: zone })).body.instances[0]
-      .instanceId;
+    await addHosts(zone, "m3", 1);
+    const hvm = (await launch({ instanceType: "m4.large", availabilityZone: zone })).body.instances[0];
+    const pv = (
+      await launch({ instanceType: "m3.large", availabilityZone: zone, virtualizationType: "paravirtual" })
+    ).body.instances[0];
+    const walks = [];
+    for (const id of [hvm.instanceId, pv.instanceId]) {
+      await translate(id, { address: "0x400000", addressSpace: 2 });
+      // vCPU 1's TLB is cold: a full walk of tables that now exist.
+      walks.push((await translate(id, { address: "0x400000", addressSpace: 2, vcpu: 1 })).body.firstAttempt);
+    }
+    const [twoD, oneD] = walks;
+    expect(twoD.mode).toBe("ept");
+    expect(twoD.memoryReferences).toBeGreaterThan(4);
+    expect(oneD.mode).toBe("direct");
+    expect(oneD.memoryReferences).toBe(4);
+    const summary = await call<{ vmExits: { total: number }; hypercalls: { mmu_update: number } }>(
+      "GET",
+      `/v1/instances/${pv.instanceId}/memory`,
+    );
+    expect(summary.body.vmExits.total).toBe(0);
+    expect(summary.body.hypercalls.mmu_update).toBeGreaterThan(0);
+  });
+
+  it("runs a paravirtual guest without VPID or PCID tags, and refuses a launch that asks for them", async () => {
+    const zone = freshZone();
+    await addHosts(zone, "m3", 1);
+    const pv = { instanceType: "m3.large", availabilityZone: zone, virtualizationType: "paravirtual" };
+    const id = (await launch(pv)).body.instances[0].instanceId;
+    const summary = await call<{ mode: string; vpid: boolean; pcid: boolean }>(
+      "GET",
+      `/v1/instances/${id}/memory`,
+    );
+    expect(summary.body).toMatchObject({ mode: "direct", vpid: false, pcid: false });
+    for (const tag of ["vpid", "pcid"]) {
+      const res = await launch({ ...pv, paging: { [tag]: true } });
+      expect(res.status).toBe(400);
+      expect(res.body.detail).toContain("paging");
+      expect(res.body.detail).toContain(tag);
+    }
+  });
+
+  it("walks the shadow tables of a Xen HVM guest that asks for them in one dimension", async () => {
+    const zone = freshZone();
+    await addHosts(zone, "m4", 1);
+    const id = (
+      await launch({ instanceType: "m4.large", availabilityZone: zone, paging: { mode: "shadow" } })
+    ).body.instances[0].instanceId;
     await translate(id, { address: "0x400000", addressSpace: 2 });
     const walk = await translate(id, { address: "0x400000", addressSpace: 2, vcpu: 1 });
     expect(walk.body.firstAttempt.mode).toBe("shadow");

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { FAMILIES, INSTANCE_TYPES } from "../../sim/catalog";
+import { FAMILIES, INSTANCE_TYPES, VIRTUALIZATION_TYPES } from "../../sim/catalog";
 import { router } from "../router";
 import { InstanceTypeList } from "../schemas";
 
@@ -9,6 +9,9 @@ const Query = z.strictObject({
   minVcpus: z.coerce.number().int().min(0).optional(),
   minMemoryMiB: z.coerce.number().int().min(0).optional(),
   instanceStorage: z.enum(["true", "false"]).optional(),
+  virtualizationType: z.enum(VIRTUALIZATION_TYPES).optional().openapi({
+    description: "types a launch may give this virtualization type (EC2's supported-virtualization-type)",
+  }),
 });
 
 export const instanceTypes = router().openapi(
@@ -33,10 +36,17 @@ export const instanceTypes = router().openapi(
         (!q.hypervisor || t.hypervisor === q.hypervisor) &&
         (q.minVcpus === undefined || t.vcpus >= q.minVcpus) &&
         (q.minMemoryMiB === undefined || t.memoryMiB >= q.minMemoryMiB) &&
-        (!q.instanceStorage || t.instanceStorage.nvme === (q.instanceStorage === "true")),
+        (!q.instanceStorage || t.instanceStorage.totalGB > 0 === (q.instanceStorage === "true")) &&
+        (!q.virtualizationType || t.virtualizationTypes.includes(q.virtualizationType)),
     );
     return c.json(
-      { instanceTypes: list.map((t) => ({ ...t, instanceStorage: { ...t.instanceStorage } })) },
+      {
+        instanceTypes: list.map((t) => ({
+          ...t,
+          instanceStorage: { ...t.instanceStorage },
+          virtualizationTypes: [...t.virtualizationTypes],
+        })),
+      },
       200,
     );
   },

@@ -26,6 +26,7 @@ import {
   StateNames,
   TagFilter,
   Tags,
+  VirtualizationType,
   Workload,
   Zone,
 } from "../schemas";
@@ -41,6 +42,8 @@ const RunInstances = z
     tags: Tags.default({}),
     workload: Workload.default("idle"),
     paging: Paging.default({}),
+    // hvm or paravirtual where the type offers both (m3); the type's first when absent.
+    virtualizationType: VirtualizationType.optional(),
   })
   .openapi("RunInstances");
 

@@ -1,7 +1,12 @@
 // Instances as the API shows them, and what a launch chooses for them: the workload the CPU
 // model runs and the paging the memory model runs.
 import { z } from "@hono/zod-openapi";
-import { type InstanceType as CatalogType, FAMILIES, INSTANCE_TYPES } from "../../sim/catalog";
+import {
+  type InstanceType as CatalogType,
+  FAMILIES,
+  INSTANCE_TYPES,
+  VIRTUALIZATION_TYPES,
+} from "../../sim/catalog";
 import { PROFILE_NAMES, type WorkloadSpec } from "../../sim/cpu";
 import { INSTANCE_STATES } from "../../sim/lifecycle";
 import type { PagingOptions } from "../../sim/records";
@@ -85,17 +90,20 @@ const pageSize = z.enum(["4K", "2M", "1G"]);
 /** How the guest pages and the hypervisor backs it: what the memory model runs for this instance. */
 export const Paging = z
   .strictObject({
-    mode: z.enum(["ept", "shadow"]).optional(),
+    mode: z.enum(["ept", "shadow", "direct"]).optional().openapi({
+      description: "direct for a paravirtual guest (its default); ept (the default) or shadow for HVM",
+    }),
     guestLevels: level.optional().openapi({ description: "4 (48-bit) or 5 (57-bit, LA57)" }),
     eptLevels: level.optional(),
     guestPageSize: pageSize.optional().openapi({ description: "largest leaf the guest maps" }),
     eptPageSize: pageSize.optional().openapi({ description: "largest leaf the hypervisor installs" }),
-    vpid: z
-      .boolean()
-      .optional()
-      .openapi({ description: "tag TLB entries with the VM's VPID, so VM exits keep them (default true)" }),
+    vpid: z.boolean().optional().openapi({
+      description:
+        "tag TLB entries with the VM's VPID, so VM exits keep them (default true; a paravirtual guest has none)",
+    }),
     pcid: z.boolean().optional().openapi({
-      description: "tag TLB entries with the process's PCID, so CR3 writes keep them (default true)",
+      description:
+        "tag TLB entries with the process's PCID, so CR3 writes keep them (default true; a paravirtual guest has none)",
     }),
     tagged: z.boolean().optional().openapi({
       deprecated: true,
@@ -108,6 +116,10 @@ export const Paging = z
   .openapi("Paging");
 export type PagingChecked = Assert<Mirrors<typeof Paging, PagingOptions>>;
 
+export const VirtualizationType = z
+  .enum(VIRTUALIZATION_TYPES)
+  .openapi("VirtualizationType", { description: "as EC2's DescribeInstances VirtualizationType" });
+
 export const InstanceState = z.object({ code: z.number().int(), name: StateNames }).openapi("InstanceState");
 
 export const Instance = z
@@ -119,6 +131,7 @@ export const Instance = z
     availabilityZone: Zone,
     hostId: HostId.nullable(),
     hypervisor: Hypervisor,
+    virtualizationType: VirtualizationType,
     launchTime: Timestamp,
     stateTransitionTime: Timestamp,
     stateTransitionReason: text(256),
@@ -177,6 +190,14 @@ export const InstanceType = z
       totalGB: z.number(),
       nvme: z.boolean(),
     }),
+    virtualizationTypes: z
+      .array(VirtualizationType)
+      .max(VIRTUALIZATION_TYPES.length)
+      .openapi({ description: "what a launch may choose; the first is the default" }),
+    enhancedNetworking: z
+      .enum(["ena", "intel-82599-vf"])
+      .nullable()
+      .openapi({ description: "the SR-IOV device an HVM guest of the type drives, if any" }),
   })
   .openapi("InstanceType");
 export type InstanceTypeChecked = Assert<Mirrors<typeof InstanceType, CatalogType>>;

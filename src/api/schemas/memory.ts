@@ -5,6 +5,7 @@ import { z } from "@hono/zod-openapi";
 import { MEMORY_OWNERS_MAX } from "../../host/answer";
 import { MEMORY_EXIT_REASONS } from "../../sim/exits";
 import type { AccessFaults as AccessFaultsModel } from "../../sim/host";
+import { MMU_HYPERCALLS } from "../../sim/hypercalls";
 import {
   type HostMemorySummary as HostMemoryModel,
   PAGE_1G,
@@ -14,8 +15,11 @@ import {
   type VmMemorySummary as VmMemoryModel,
 } from "../../sim/memory";
 import { HostId, InstanceId, orNull } from "./common";
-import type { Assert, Mirrors } from "./exact";
+import { type Assert, keyed, type Mirrors } from "./exact";
 import { MAX_HOST_VMS } from "./hosts";
+
+/** EPT, shadow tables, or a paravirtual guest's direct paging. */
+export const PAGING_MODES = ["ept", "shadow", "direct"] as const;
 
 /** 5-level paging (LA57) is the deepest either walk goes. */
 const MAX_LEVELS = 5;
@@ -82,7 +86,9 @@ export const GuestLevelStep = z
     tableGpa: address,
     index: z.number().int(),
     entryGpa: address,
-    ept: EptWalk,
+    ept: orNull(EptWalk).openapi({
+      description: "the nested walk behind the entry; null under direct paging",
+    }),
     reference: orNull(MemoryReference),
     entry: z.number().nullable(),
     flags: orNull(EntryFlags),
@@ -92,7 +98,7 @@ export const GuestLevelStep = z
 /** One hardware access, step by step: the model's Translation, field for field. */
 export const Walk = z
   .object({
-    mode: z.enum(["ept", "shadow"]),
+    mode: z.enum(PAGING_MODES),
     asid: z.number().int(),
     vcpu: z.number().int(),
     gva: address,
@@ -149,7 +155,7 @@ const leaves = z.object({ "4k": count, "2m": count, "1g": count });
 const VmMemory = z.object({
   vmId: InstanceId,
   memoryBytes: count,
-  mode: z.enum(["ept", "shadow"]),
+  mode: z.enum(PAGING_MODES),
   vpid: z.boolean(),
   pcid: z.boolean(),
   threads: z
@@ -193,6 +199,10 @@ const VmMemory = z.object({
     cr3Write: count,
     invlpg: count,
   }),
+  hypercalls: keyed(MMU_HYPERCALLS, count).openapi({
+    description: "a paravirtual guest's entries into Xen for its page tables, in place of VM exits",
+  }),
+  pageTableUpdates: count.openapi({ description: "page-table entries written through mmu_update" }),
   invept: count,
   invvpid: count,
   remaps: count,

@@ -26,11 +26,22 @@ export type BlockPath = "nvme_card" | "virtio_blk" | "blkfront" | "emulated";
 /** Where a path's per-operation software work runs on the host, if anywhere. */
 export type Backend = "none" | "host" | "dom0";
 
-export function netPath(kind: HypervisorKind, mode: GuestMode, opt: Optimizations): NetPath {
+/** The device an SR-IOV guest drives: an Intel 82599 virtual function (ixgbevf), or ENA. */
+export type SriovAdapter = "vf" | "ena";
+
+export function netPath(
+  kind: HypervisorKind,
+  mode: GuestMode,
+  opt: Optimizations,
+  adapter: SriovAdapter = "vf",
+): NetPath {
   // A PV guest has split drivers by construction; only an HVM guest can lack paravirtual drivers.
   if (mode === "hvm" && !opt.pvDrivers) return "emulated";
   if (kind === "nitro") return opt.sriov ? "ena" : "virtio";
-  if (kind === "xen") return opt.sriov ? "sriov_vf" : "netfront";
+  // EC2 gave a virtual function ("enhanced networking") to HVM guests only: a PV guest's packets
+  // always cross dom0's netback.
+  if (kind === "xen")
+    return opt.sriov && mode === "hvm" ? (adapter === "ena" ? "ena" : "sriov_vf") : "netfront";
   return opt.sriov ? "sriov_vf" : "virtio";
 }
 
@@ -40,6 +51,13 @@ export function blockPath(kind: HypervisorKind, mode: GuestMode, opt: Optimizati
   if (kind === "xen") return "blkfront";
   return "virtio_blk";
 }
+
+/**
+ * Threads a guest's back end can use in dom0: Linux's netback served each vif from one kernel thread
+ * (one queue) until multi-queue netback (Linux 3.16), and blkback each virtual disk from one (xenblkd).
+ */
+export const NETBACK_QUEUES = 1;
+export const BLKBACK_THREADS = 1;
 
 export function netBackend(kind: HypervisorKind, path: NetPath): Backend {
   if (path === "ena" || path === "sriov_vf") return "none";
@@ -71,11 +89,12 @@ export const IOS_PER_BATCH = 4;
 export const EMULATED_OPS_PER_BATCH = 4;
 
 /**
- * Time a Nitro card (or an SR-IOV NIC) is busy per packet and per EBS I/O: its own processors, never the
- * host's. Estimates of the right order, unverified: a packet of an established flow takes the card's
- * cached path (security groups, routes and encapsulation looked up once per flow, per AWS's "Nitro system
- * considerations for performance tuning"); an EBS I/O adds NVMe command handling and encryption of the
- * payload.
+ * Time a Nitro card is busy per packet and per EBS I/O: its own processors, never the host's. Estimates
+ * of the right order, unverified: a packet of an established flow takes the card's cached path (security
+ * groups, routes and encapsulation looked up once per flow, per AWS's "Nitro system considerations for
+ * performance tuning"); an EBS I/O adds NVMe command handling and encryption of the payload. An SR-IOV
+ * function without a Nitro card behind it (an 82599 VF, ENA on Xen's r4 and m4.16xlarge, a hosted
+ * hypervisor's VF) moves packets in the NIC: counted as packets in hardware, with no card time.
  */
 export const CARD_NS_PER_PACKET = 250;
 export const CARD_NS_PER_IO = 2000;

@@ -1,6 +1,7 @@
 // One guest's demand over an interval, as counts per exit reason, hypercall and trap and the cycles they
 // cost, split into a compute-driven and an I/O-driven part so the host can slow either. Costs: costs.ts;
 // the I/O the instance's allowances let through: allowance.ts.
+import { MMU_UPDATES_PER_BATCH } from "../hypercalls";
 import {
   allowancesFor,
   type Credits,
@@ -14,10 +15,11 @@ import {
   settle,
   type VolumeLimits,
 } from "./allowance";
-import { type CycleCosts, EXIT_REASONS, HYPERCALLS, PV_TRAPS } from "./costs";
+import { type CycleCosts, EXIT_REASONS, HYPERCALLS, type Hypercall, PV_TRAPS } from "./costs";
 import { CounterHistory, EXIT0, F, HC0, indexTable, TRAP0, VM_FIELDS } from "./counters";
 import {
   type Backend,
+  BLKBACK_THREADS,
   type BlockPath,
   blockBackend,
   blockPath,
@@ -32,6 +34,7 @@ import {
   netPath,
   PACKETS_PER_BATCH,
   packetCap,
+  type SriovAdapter,
 } from "./devices";
 import { type EbsVolume, volumeLimits } from "./ebs-volume";
 import type { GuestMode, HypervisorKind, HypervisorTraits, Optimizations } from "./hypervisor";
@@ -52,8 +55,6 @@ const TR = indexTable(PV_TRAPS, TRAP0);
 const SMALL_PER_LARGE = 512;
 /** Share of TLB misses left when the guest's hot data sits on 2 MiB pages (estimate, unverified). */
 const LARGE_PAGE_MISS_FACTOR = 0.3;
-/** PV kernels queue page-table writes and flush them in one mmu_update (batching estimate). */
-const PT_UPDATES_PER_HYPERCALL = 8;
 /** Of the pages a guest touches, the share that land on pages the host swapped out (its LRU is blind). */
 const HOST_SWAP_HIT = 0.05;
 /** The same for a ballooned guest, which chose its own victims (cold page cache) and re-reads them from disk. */
@@ -75,6 +76,15 @@ export interface VmOptions {
   mode?: GuestMode;
   largePages?: boolean;
   pvDrivers?: boolean;
+  /** Whether the guest gets an SR-IOV device (the host's `sriov` switch when absent), and which one. */
+  sriov?: boolean;
+  sriovAdapter?: SriovAdapter;
+  /**
+   * A memory model beside this one counts the guest's page-table hypercalls (mmu_update, mmuext_op)
+   * and charges them through HostCpu.chargeHypercalls, so the estimate from the workload's rates is
+   * left out and each is counted once.
+   */
+  memoryModel?: boolean;
   /** Scheduler weight relative to other VMs (Xen credit's 256 maps to 1). */
   weight?: number;
   /** Host threads chosen by admission; without them the host's pin map picks the least loaded. */
@@ -151,10 +161,20 @@ export class GuestCpu {
     volumeIopsExceeded: 0,
     volumeThroughputExceeded: 0,
   };
+  /** Hypercalls charged from outside (the memory model), counted in the next interval. */
+  pendingHypercalls: Partial<Record<Hypercall, number>> = {};
+  /** Whether pendingHypercalls holds any: the common case, none, costs each interval one test. */
+  private pending = false;
+  /** This interval's dom0 work for the guest's network and for its disks, each on threads of its own. */
+  dom0Net = 0;
+  dom0Blk = 0;
 
   /** Full-speed demand of the interval: driven by computation, and driven by I/O. */
   readonly cpuPart = new Float64Array(VM_FIELDS);
   readonly ioPart = new Float64Array(VM_FIELDS);
+  /** Hypercalls charged into this interval: they have happened, so the host counts them unscaled. */
+  readonly charged = new Float64Array(VM_FIELDS);
+  charges = false;
 
   private readonly exitCost = new Float64Array(EXIT_REASONS.length);
   private readonly userspaceExitCost: number;
@@ -176,12 +196,13 @@ export class GuestCpu {
       ...optimizations,
       largePages: options.largePages ?? optimizations.largePages,
       pvDrivers: options.pvDrivers ?? optimizations.pvDrivers,
+      sriov: options.sriov ?? optimizations.sriov,
     };
     this.weight = options.weight ?? 1;
     if (!(this.weight > 0)) throw new RangeError("weight must be positive");
     this.spec = spec;
     this.params = resolveWorkload(spec);
-    this.net = netPath(kind, this.mode, this.opt);
+    this.net = netPath(kind, this.mode, this.opt, options.sriovAdapter);
     this.blk = blockPath(kind, this.mode, this.opt);
     this.netBe = netBackend(kind, this.net);
     this.blkBe = blockBackend(kind, this.blk);
@@ -265,6 +286,23 @@ export class GuestCpu {
     return this.opt.ballooning ? Math.round(shortfall * ((this.caps.memoryMiB * 1024) / 4)) : 0;
   }
 
+  /** Adds hypercalls counted elsewhere to the next interval (see VmOptions.memoryModel). */
+  chargeHypercalls(counts: Partial<Record<Hypercall, number>>): void {
+    for (const h of HYPERCALLS) {
+      const n = counts[h] ?? 0;
+      if (!(Number.isInteger(n) && n >= 0)) throw new RangeError(`${h} must be a non-negative integer`);
+      if (n > 0) {
+        this.pendingHypercalls[h] = (this.pendingHypercalls[h] ?? 0) + n;
+        this.pending = true;
+      }
+    }
+  }
+
+  /** Charges waiting for the next interval: a one-off a stretch cannot repeat. */
+  chargesPending(): boolean {
+    return this.pending;
+  }
+
   /** Whether the next interval inflates or deflates the balloon: a one-off a stretch cannot repeat. */
   balloonPending(shortfall: number): boolean {
     return this.balloonTarget(shortfall) !== this.balloonedPages;
@@ -280,6 +318,12 @@ export class GuestCpu {
     const io = this.ioPart;
     c.fill(0);
     io.fill(0);
+    this.dom0Net = 0;
+    this.dom0Blk = 0;
+    if (this.charges) {
+      this.charged.fill(0);
+      this.charges = false;
+    }
     const p = this.params;
     const r = p.perBusySecond;
     const rng = this.rng;
@@ -327,15 +371,19 @@ export class GuestCpu {
       this.trap(c, TR.emulated_op, rng.count((r.msrRead + r.ioInstruction) * busySec));
       this.hypercall(c, HC.set_segment_base, rng.count(r.msrWrite * busySec));
       this.hypercall(c, HC.set_timer_op, timers);
-      this.hypercall(c, HC.mmuext_op, rng.count(r.crAccess * busySec));
+      const cr3Loads = rng.count(r.crAccess * busySec);
       this.hypercall(c, HC.event_channel_op, rng.count(r.apicAccess * busySec));
-      this.hypercall(
-        c,
-        HC.mmu_update,
-        Math.ceil(rng.count(r.ptUpdates * busySec) / PT_UPDATES_PER_HYPERCALL),
-      );
+      const ptWrites = rng.count(r.ptUpdates * busySec);
+      if (!this.options.memoryModel) {
+        // Without a memory model to count them: a first touch faults and its PTE is one hypercall of
+        // its own; the other writes are bulk work (fork, munmap, mprotect) Linux batches in lazy MMU mode.
+        const faults = Math.min(ptWrites, rng.count(r.newPages * busySec));
+        this.hypercall(c, HC.mmuext_op, cr3Loads);
+        this.hypercall(c, HC.mmu_update, faults + Math.ceil((ptWrites - faults) / MMU_UPDATES_PER_BATCH));
+      }
       this.trap(c, TR.syscall, rng.count(r.syscalls * busySec));
     }
+    if (seconds === 1) this.chargePending();
 
     // Memory overcommit: the host swaps behind the guest's back, or the balloon makes the guest give pages up.
     let refaultIos = 0;
@@ -438,6 +486,30 @@ export class GuestCpu {
     c.ebsBytes = settle(a.ebsBytes, c.ebsBytes, r[F.ebsBytes], seconds);
   }
 
+  private chargePending(): void {
+    if (!this.pending) return;
+    for (const h of HYPERCALLS) {
+      const n = this.pendingHypercalls[h];
+      if (!n) continue;
+      this.hypercall(this.charged, HC[h], n);
+      this.charges = true;
+    }
+    this.pendingHypercalls = {};
+    this.pending = false;
+  }
+
+  /**
+   * The share of this interval's dom0 work its back ends can do on the threads they have: each runs on
+   * its own (netQueues for the network), so one busy vif is held to what those threads move however idle
+   * the rest of dom0. The I/O part is slowed as one, so the busier back end sets the pace.
+   */
+  dom0Share(hz: number, netQueues: number): number {
+    let share = 1;
+    if (this.dom0Net > netQueues * hz) share = (netQueues * hz) / this.dom0Net;
+    if (this.dom0Blk > BLKBACK_THREADS * hz) share = Math.min(share, (BLKBACK_THREADS * hz) / this.dom0Blk);
+    return share;
+  }
+
   private halts(v: Float64Array, n: number, missPoll: number): void {
     if (n <= 0) return;
     if (this.mode === "hvm") this.exit(v, X.hlt, n);
@@ -455,13 +527,13 @@ export class GuestCpu {
     switch (this.net) {
       case "ena":
         io[F.cardPackets] += packets;
-        io[F.cardNs] += packets * CARD_NS_PER_PACKET;
+        // ENA on a Nitro card, or on Xen (r4, m4.16xlarge) an SR-IOV function of the NIC with no card.
+        if (this.traits.kind === "nitro") io[F.cardNs] += packets * CARD_NS_PER_PACKET;
         this.deviceInterrupts(io, batches, busyFrac, true);
         return batches;
       case "sriov_vf":
         // The NIC's virtual function moves the packets; Xen or the host still routes its interrupts.
         io[F.cardPackets] += packets;
-        io[F.cardNs] += packets * CARD_NS_PER_PACKET;
         this.deviceInterrupts(io, batches, busyFrac, true);
         return batches;
       case "virtio":
@@ -477,7 +549,8 @@ export class GuestCpu {
         return batches;
       case "netfront":
         this.hypercall(io, HC.event_channel_op, batches);
-        io[F.dom0Cycles] += packets * costs.netbackPerPacket + batches * this.dom0HypercallCost;
+        this.dom0Net = packets * costs.netbackPerPacket + batches * this.dom0HypercallCost;
+        io[F.dom0Cycles] += this.dom0Net;
         io[F.dom0Hypercalls] += batches;
         // HVM guests with PV drivers take the event as an interrupt on the callback vector.
         if (this.mode === "hvm") this.exit(io, X.external_interrupt, Math.round(batches * busyFrac));
@@ -486,8 +559,10 @@ export class GuestCpu {
         const irqs = Math.ceil(packets / EMULATED_OPS_PER_BATCH);
         this.userspaceExit(io, packets * costs.emulatedAccessesPerOp);
         const work = packets * costs.deviceModelPerPacket;
-        if (this.netBe === "dom0") io[F.dom0Cycles] += work;
-        else io[F.backendCycles] += work;
+        if (this.netBe === "dom0") {
+          io[F.dom0Cycles] += work;
+          this.dom0Net = work;
+        } else io[F.backendCycles] += work;
         this.deviceInterrupts(io, irqs, busyFrac, false);
         return irqs;
       }
@@ -517,15 +592,18 @@ export class GuestCpu {
       case "blkfront":
         this.hypercall(io, HC.event_channel_op, batches);
         // blkback maps each request's granted pages and unmaps them when it completes.
-        io[F.dom0Cycles] += ios * costs.blkbackPerIo + 2 * ios * this.dom0HypercallCost;
+        this.dom0Blk = ios * costs.blkbackPerIo + 2 * ios * this.dom0HypercallCost;
+        io[F.dom0Cycles] += this.dom0Blk;
         io[F.dom0Hypercalls] += 2 * ios;
         if (this.mode === "hvm") this.exit(io, X.external_interrupt, Math.round(batches * busyFrac));
         return batches;
       case "emulated": {
         this.userspaceExit(io, ios * costs.emulatedAccessesPerOp);
         const work = ios * costs.deviceModelPerIo;
-        if (this.blkBe === "dom0") io[F.dom0Cycles] += work;
-        else io[F.backendCycles] += work;
+        if (this.blkBe === "dom0") {
+          io[F.dom0Cycles] += work;
+          this.dom0Blk = work;
+        } else io[F.backendCycles] += work;
         this.deviceInterrupts(io, ios, busyFrac, false);
         return ios;
       }

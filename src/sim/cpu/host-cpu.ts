@@ -2,7 +2,7 @@
 // stretches of them): guest demand, dom0 or host backends, the scheduler (scheduler/) and the counters a
 // Durable Object serves. Figures come from costs.ts.
 import { catchUpPlan } from "./catch-up";
-import { type CostOverrides, type CycleCosts, resolveCosts } from "./costs";
+import { type CostOverrides, type CycleCosts, type Hypercall, resolveCosts } from "./costs";
 import { CounterHistory, F, H, HOST_FIELDS, INTERVAL_MS, VM_FIELDS } from "./counters";
 import { type InstanceCaps, validateCaps } from "./devices";
 import { type DemandContext, GuestCpu, type GuestHost, type VmOptions } from "./guest";
@@ -64,6 +64,7 @@ export class HostCpu {
     demand: new Float64Array(0),
     alloc: new Float64Array(0),
     contended: new Float64Array(0),
+    dom0Share: new Float64Array(0),
   };
 
   constructor(description: HostDescription, nowMs = 0) {
@@ -153,6 +154,14 @@ export class HostCpu {
     this.vm(vmId).setWorkload(profile);
   }
 
+  /**
+   * Hypercalls a VM made that another model counted (the memory model's mmu_update and mmuext_op for a
+   * paravirtual guest): priced and counted in the VM's next interval, from the clock as it is now.
+   */
+  chargeHypercalls(vmId: string, counts: Partial<Record<Hypercall, number>>): void {
+    this.vm(vmId).chargeHypercalls(counts);
+  }
+
   private vm(vmId: string): GuestCpu {
     const vm = this.vms.get(vmId);
     if (!vm) throw new RangeError(`no VM ${vmId} on this host`);
@@ -174,6 +183,7 @@ export class HostCpu {
       demand: new Float64Array(n),
       alloc: new Float64Array(n),
       contended: new Float64Array(n),
+      dom0Share: new Float64Array(n),
     };
     this.scheduler.setVms(this.list);
     this.listed = true;
@@ -215,7 +225,7 @@ export class HostCpu {
     const shortfall = this.memoryShortfall();
     const plan = catchUpPlan(
       n,
-      this.list.some((vm) => vm.balloonPending(shortfall)),
+      this.list.some((vm) => vm.balloonPending(shortfall) || vm.chargesPending()),
     );
     let left = n;
     for (const seconds of plan) {
@@ -245,21 +255,24 @@ export class HostCpu {
     const n = vms.length;
     const hz = this.freqHz;
     const host = this.host;
-    const { g, s, demand, alloc, contended } = this.scratch;
+    const { g, s, demand, alloc, contended, dom0Share } = this.scratch;
     this.ctx.memoryShortfall = this.memoryShortfall();
+    const dom0 = host.dom0;
+    const netQueues = dom0?.netbackQueues ?? 1;
 
     let dom0Io = 0;
     let backendIo = 0;
     for (let i = 0; i < n; i++) {
       const vm = vms[i];
       vm.demand(this.ctx, seconds);
-      dom0Io += vm.ioPart[F.dom0Cycles];
+      // A guest's back ends get no more of dom0 than their own threads, however idle the rest.
+      dom0Share[i] = vm.dom0Share(hz, netQueues);
+      dom0Io += vm.ioPart[F.dom0Cycles] * dom0Share[i];
       backendIo += vm.ioPart[F.backendCycles];
     }
 
     // Work that is not a vCPU: dom0 on its own threads, or floating in the pool with priority over vCPUs.
     const poolCap = this.poolThreads * hz;
-    const dom0 = host.dom0;
     const dom0Base = dom0 ? dom0.baselineUtilization * dom0.vcpus * hz : 0;
     const hostOsDemand = host.hostOsUtilization * host.threads * hz;
     let gDom0 = 1;
@@ -279,10 +292,14 @@ export class HostCpu {
       const cpu = vm.cpuPart;
       const io = vm.ioPart;
       let gi = 1;
-      if (io[F.dom0Cycles] > 0) gi = Math.min(gi, gDom0);
+      if (io[F.dom0Cycles] > 0) gi = Math.min(gi, gDom0 * dom0Share[i]);
       if (io[F.backendCycles] > 0) gi = Math.min(gi, gFloat);
       g[i] = gi;
-      const raw = cpu[F.guestCycles] + cpu[F.vmmCycles] + gi * (io[F.guestCycles] + io[F.vmmCycles]);
+      const raw =
+        cpu[F.guestCycles] +
+        cpu[F.vmmCycles] +
+        gi * (io[F.guestCycles] + io[F.vmmCycles]) +
+        vm.charged[F.vmmCycles];
       const cap = vm.caps.vcpus * hz;
       s[i] = raw > cap ? cap / raw : 1;
       demand[i] = raw * s[i];
@@ -323,6 +340,8 @@ export class HostCpu {
           r[F.volumeIopsExceeded] +
           r[F.volumeThroughputExceeded];
       }
+      // Charged hypercalls happened already: whatever slowed the VM, each one counts.
+      if (vm.charges) for (let k = 0; k < VM_FIELDS; k++) r[k] += vm.charged[k];
       vm.settleAllowances(r, seconds);
       // Time slicing on a contended thread: each slice ends in a switch, paid out of the vCPU's own share.
       const sliceSwitches = contended[i] > 0 ? Math.round(contended[i] / slice) : 0;

@@ -1,6 +1,7 @@
 // Hypervisor kinds and the host description: where device work runs (Nitro cards, Xen dom0, a host OS)
 // and how vCPUs are scheduled. After the seed's Xen and Nitro sections and AWS's Nitro security whitepaper.
 import type { CostOverrides } from "./costs";
+import { NETBACK_QUEUES } from "./devices";
 
 export type HypervisorKind = "nitro" | "xen" | "type2";
 
@@ -36,6 +37,8 @@ export interface Dom0Description {
   dedicated: boolean;
   /** Toolstack, xenstored and the like, as a fraction of dom0's vCPUs. */
   baselineUtilization: number;
+  /** Netback threads (queues) per guest network interface: 1 before multi-queue netback (devices.ts). */
+  netbackQueues: number;
 }
 
 export interface HostDescription {
@@ -49,7 +52,10 @@ export interface HostDescription {
   dom0?: Partial<Dom0Description>;
   /** Type 2 only: the host OS's own load as a fraction of all threads. */
   hostOsUtilization?: number;
-  /** Xen only: the mode of guests that do not ask for one. */
+  /**
+   * Xen only: the mode of guests that do not ask for one. HVM by default, as EC2 ran its last Xen
+   * families (c4, m4, r4); PV guests (the m3 era and before) ask for it.
+   */
   xenGuestMode?: GuestMode;
   optimizations?: Partial<Optimizations>;
   costs?: CostOverrides;
@@ -147,10 +153,14 @@ export function resolveHost(d: HostDescription): ResolvedHost {
       memoryMiB: 4096,
       dedicated: true,
       baselineUtilization: 0.05,
+      netbackQueues: NETBACK_QUEUES,
       ...d.dom0,
     };
     if (!(Number.isInteger(dom0.vcpus) && dom0.vcpus >= 1 && dom0.vcpus < threads)) {
       throw new RangeError("dom0.vcpus must be a positive integer below the host's thread count");
+    }
+    if (!(Number.isInteger(dom0.netbackQueues) && dom0.netbackQueues >= 1)) {
+      throw new RangeError("dom0.netbackQueues must be a positive integer");
     }
   }
   return {
@@ -160,7 +170,7 @@ export function resolveHost(d: HostDescription): ResolvedHost {
     overcommitRatio,
     dom0,
     hostOsUtilization: d.kind === "type2" ? (d.hostOsUtilization ?? 0.02) : 0,
-    xenGuestMode: d.xenGuestMode ?? "pv",
+    xenGuestMode: d.xenGuestMode ?? "hvm",
     optimizations: { ...defaultOptimizations(d.kind), ...d.optimizations },
   };
 }

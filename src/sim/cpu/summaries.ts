@@ -50,7 +50,7 @@ export interface VmCpuCounters {
     /** Handled by hardware (a Nitro card or an SR-IOV function) with no host CPU. */
     packetsInHardware: number;
     iosInHardware: number;
-    /** Time the card (or SR-IOV NIC) spent on them: its own processors, not host CPU. */
+    /** Time the Nitro card spent on them: its own processors, not host CPU (none without a card). */
     cardBusyMs: number;
     network: NetworkAllowance;
     ebs: EbsAllowance;

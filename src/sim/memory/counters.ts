@@ -2,6 +2,7 @@
 // Slot numbers are stored in snapshots: a new counter takes the next free slot.
 
 import type { MemoryExitReason } from "../exits";
+import type { MmuHypercall } from "../hypercalls";
 
 export const C = {
   /** Hardware page walks (TLB misses), two-dimensional or through a shadow table. */
@@ -60,8 +61,20 @@ export const C = {
   tlbFlushes: 28,
   /** TLB entries those flushes and the VM's page invalidations dropped. */
   tlbInvalidations: 29,
+  /** mmu_update hypercalls (direct paging), each carrying one page-table update or a batch of them. */
+  mmuUpdates: 30,
+  /** Guest page-table entries written through mmu_update and validated by Xen (direct paging). */
+  pageTableUpdates: 31,
+  /** mmuext_op hypercalls (direct paging): new tables pinned, CR3 loads, TLB flushes. */
+  mmuextOps: 32,
 } as const;
-export const NCOUNTERS = 30;
+export const NCOUNTERS = 33;
+
+/** The counter of each hypercall the memory model makes for a paravirtual guest. */
+export const HYPERCALL_COUNTER: Record<MmuHypercall, number> = {
+  mmu_update: C.mmuUpdates,
+  mmuext_op: C.mmuextOps,
+};
 
 /** The counter each exit reason increments beside `exits`. */
 export const EXIT_COUNTER: Record<MemoryExitReason, number> = {

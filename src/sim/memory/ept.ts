@@ -63,6 +63,8 @@ export function remapBacking(
   vm: VmMemory,
   gpa: number,
 ): { gpa: number; size: PageSize; oldHpa: number; newHpa: number } | null {
+  // A PV guest's own tables name its machine frames: Xen cannot move one behind the guest's back.
+  if (vm.direct) return null;
   const ept = vm.ept;
   const i = ept.findLeaf(vm.eptRoot, Math.floor(gpa / PAGE_4K));
   if (i < 0) return null;

@@ -1,7 +1,8 @@
 // The guest kernel's side of its page tables: it creates an address space, maps a page on a page
 // fault (the largest leaf its policy allows), zeroes what it hands out, and unmaps. Like Linux without
 // page-table isolation, it maps itself in the upper half of every address space, from tables all of
-// them share, with global leaves (CR4.PGE set).
+// them share, with global leaves (CR4.PGE set). A paravirtual guest makes each of those table changes
+// through Xen (pv.ts), and has no global pages.
 
 import {
   ENTRIES,
@@ -22,6 +23,7 @@ import {
 } from "./constants";
 import { C } from "./counters";
 import { handleEptViolation } from "./ept";
+import { enterLazyMmu, leaveLazyMmu, mmuextOp, mmuUpdate, tlbFlush } from "./pv";
 import { zapShadow } from "./shadow";
 import type { TablePool } from "./tables";
 import type { VmMemory } from "./vm";
@@ -49,6 +51,9 @@ export function createSpace(vm: VmMemory, asid: number): void {
   }
   vm.gRoot[asid] = root;
   if (vm.sRoot !== null && vm.spt !== null) vm.sRoot[asid] = vm.spt.dir.alloc(vm.hostFrame(ORDER_4K, true));
+  // A PV guest's new top-level table is validated and pinned before it can be loaded (xen_pgd_pin's
+  // MMUEXT_PIN_L4_TABLE, in one multicall with the read-only remaps).
+  if (vm.direct) mmuextOp(vm);
 }
 
 /** A #PF reaches the guest kernel, which maps gva. Under shadow paging it arrives by way of an exit. */
@@ -93,14 +98,18 @@ function guestMap(vm: VmMemory, asid: number, gva: number): void {
   const gpt = vm.gpt;
   const root = vm.gRoot[asid];
   const vpn = Math.floor(gva / PAGE_4K);
-  const global = inKernelHalf(vm, vpn) ? PTE_G : 0;
+  const kernel = inKernelHalf(vm, vpn);
+  // A 64-bit PV guest's kernel runs in ring 3 as its processes do, and Xen switches page tables to pass
+  // between them: a global kernel entry would stay visible to user mode. Linux keeps CR4.PGE clear
+  // under Xen PV (xen_write_cr4 masks it, arch/x86/xen/enlighten_pv.c): its kernel's leaves are not global.
+  const global = kernel && !vm.direct ? PTE_G : 0;
   for (let level = leafLevel(vm.opts.guestPageSize); level >= 1; level--) {
     if (!gpt.regionFree(root, vpn, level)) continue;
     const gfn = guestFrame(vm, leafOrder(level), GUEST_DATA);
     if (gfn < 0) continue;
     guestZero(vm, gfn * PAGE_4K, leafBytes(level));
     const slot = guestTableFor(vm, root, vpn, level);
-    const user = global === 0 ? PTE_US : 0;
+    const user = kernel ? 0 : PTE_US;
     const leaf = gfn * PAGE_4K + PTE_P + PTE_RW + user + global + (level > 1 ? PTE_PS : 0);
     writeGuestLeaf(vm, gpt.pool(level), gpt.index(slot, vpn, level), leaf);
     vm.counters[C.guest4k + level - 1]++;
@@ -116,6 +125,10 @@ function guestTableFor(vm: VmMemory, root: number, vpn: number, level: number): 
   for (let l = gpt.level; l > level; l--) {
     const gfn = guestFrame(vm, ORDER_4K, GUEST_PT);
     guestZero(vm, gfn * PAGE_4K, PAGE_4K);
+    // Xen validates a PV guest's new table before it is linked: Linux makes the page read-only and,
+    // for a PTE page, pins it (MMUEXT_PIN_L1_TABLE), one multicall in xen_alloc_ptpage, counted as
+    // the mmuext_op it carries.
+    if (vm.direct) mmuextOp(vm);
     // Linking the table is a store into the table above, as any guest PTE write is.
     ptWrite(vm);
     slot = gpt.link(slot, vpn, l, gfn);
@@ -146,9 +159,13 @@ function writeGuestLeaf(vm: VmMemory, pool: TablePool, i: number, value: number)
   if (pool.child !== null) pool.child[i] = -1;
 }
 
-/** A guest store into one of its page tables; under shadow paging those pages are write-protected. */
+/**
+ * A guest store into one of its page tables: under shadow paging those pages are write-protected, and
+ * a paravirtual guest cannot write them at all, so it asks Xen with an mmu_update.
+ */
 function ptWrite(vm: VmMemory): void {
   if (vm.shadow) vm.vmExit("page_table_write", vm.vcpuNow);
+  else if (vm.direct) mmuUpdate(vm);
 }
 
 /** munmap of gva's page: clear the PTE, free the guest frame, shoot down every vCPU's TLB. */
@@ -169,6 +186,8 @@ export function unmapGuest(vm: VmMemory, asid: number, gva: number): boolean {
       for (let a = 0; a <= MAX_ASID; a++) if (vm.gRoot[a] >= 0) zapShadow(vm, a, gva, leafBytes(l));
     } else zapShadow(vm, asid, gva, leafBytes(l));
   }
+  // A PV guest has Xen flush every vCPU in one hypercall, where an HVM guest sends IPIs.
+  if (vm.direct) tlbFlush(vm);
   // The guest's INVLPG on this vCPU and its shootdown IPIs to the others. A large page may sit in the
   // TLB as many smaller entries: they all go, and a global one goes from every PCID.
   const ctx = vm.ctx(asid);
@@ -179,4 +198,25 @@ export function unmapGuest(vm: VmMemory, asid: number, gva: number): boolean {
     vm.flushPwc(v);
   }
   return true;
+}
+
+/**
+ * munmap of [gva, gva + bytes): every leaf in it, one by one, as Linux's zap_pte_range does inside a
+ * lazy-MMU section, so a paravirtual guest's updates reach Xen in batches and its TLB flush once.
+ */
+export function unmapGuestRange(vm: VmMemory, asid: number, gva: number, bytes: number): number {
+  if (vm.gRoot[asid] < 0) return 0;
+  let unmapped = 0;
+  if (vm.direct) enterLazyMmu(vm);
+  try {
+    for (let a = gva; a < gva + bytes; ) {
+      const leaf = vm.guestLeaf(asid, a);
+      if (leaf !== null && unmapGuest(vm, asid, a)) unmapped++;
+      const step = leaf?.size ?? PAGE_4K;
+      a = (Math.floor(a / step) + 1) * step;
+    }
+  } finally {
+    if (vm.direct) leaveLazyMmu(vm);
+  }
+  return unmapped;
 }

@@ -5,7 +5,7 @@
 import { MAX_ASID, PAGE_4K, type PageSize } from "./constants";
 import { C } from "./counters";
 import { FrameAllocator, type FrameAllocatorSnapshot, HostMemoryExhausted, MAX_OWNER } from "./frames";
-import type { VmMemoryOptions } from "./options";
+import type { PagingMode, VmMemoryOptions } from "./options";
 import { restoreVm, snapshotVm, type VmMemorySnapshot } from "./persist";
 import { DEFAULT_TLB, Tlb, type TlbConfig, type TlbSnapshot } from "./tlb";
 import { type Translation, traceTranslate } from "./trace";
@@ -13,7 +13,7 @@ import { type TouchResult, VmMemory } from "./vm";
 
 export { PAGE_1G, PAGE_2M, PAGE_4K, type PageSize } from "./constants";
 export { HostMemoryExhausted, IsolationError } from "./frames";
-export { resolveOptions, type VmMemoryOptions } from "./options";
+export { type PagingMode, resolveOptions, type VmMemoryOptions } from "./options";
 export type { VmMemorySnapshot } from "./persist";
 export { DEFAULT_TLB, type TlbConfig, type TlbGeometry } from "./tlb";
 export type { EptWalkTrace, GuestLevelStep, MemoryReference, Translation } from "./trace";
@@ -22,7 +22,7 @@ export { type TouchResult, VmMemory } from "./vm";
 export interface VmMemorySummary {
   vmId: string;
   memoryBytes: number;
-  mode: "ept" | "shadow";
+  mode: PagingMode;
   /** TLB entries tagged with the VM's VPID, and with each address space's PCID. */
   vpid: boolean;
   pcid: boolean;
@@ -69,6 +69,12 @@ export interface VmMemorySummary {
     cr3Write: number;
     invlpg: number;
   };
+  /**
+   * A paravirtual guest's (direct paging) entries into Xen for its page tables, which take the place of
+   * VM exits: mmu_update hypercalls and the page-table updates they carried, and mmuext_op hypercalls.
+   */
+  hypercalls: { mmu_update: number; mmuext_op: number };
+  pageTableUpdates: number;
   invept: number;
   invvpid: number;
   remaps: number;
@@ -194,6 +200,15 @@ export class HostMemory {
     return vm.unmap(checkAsid(asid), toGva(gva, vm.guestLevels));
   }
 
+  /** The guest unmaps every page in [gva, gva + bytes) in one munmap; returns the leaves unmapped. */
+  unmapRange(vmId: string, asid: number, gva: number | bigint, bytes: number): number {
+    const vm = this.get(vmId);
+    const start = toGva(gva, vm.guestLevels);
+    if (!Number.isSafeInteger(bytes) || bytes < 0 || start + bytes > 2 ** (12 + 9 * vm.guestLevels))
+      throw new RangeError("bytes must be a non-negative integer that keeps the range in the address space");
+    return vm.unmapRange(checkAsid(asid), start, bytes);
+  }
+
   /** The hypervisor moves gpa's backing to other frames (INVEPT follows). */
   remap(vmId: string, gpa: number): { gpa: number; size: PageSize; oldHpa: number; newHpa: number } | null {
     const vm = this.get(vmId);
@@ -268,6 +283,8 @@ export class HostMemory {
         cr3Write: c[C.exitCr3],
         invlpg: c[C.exitInvlpg],
       },
+      hypercalls: { mmu_update: c[C.mmuUpdates], mmuext_op: c[C.mmuextOps] },
+      pageTableUpdates: c[C.pageTableUpdates],
       invept: c[C.invept],
       invvpid: c[C.invvpid],
       remaps: c[C.remaps],

@@ -1,10 +1,10 @@
-// How one VM's memory is virtualized: paging depth, EPT or shadow tables, leaf sizes, TLB tags and
-// page-walk caches, with their defaults and the checks every caller's choice passes.
+// How one VM's memory is virtualized: paging depth, EPT, shadow tables or Xen PV direct paging, leaf
+// sizes, TLB tags and page-walk caches, with their defaults and the checks every caller's choice passes.
 
 import { PAGE_1G, PAGE_2M, PAGE_4K, type PageSize } from "./constants";
 import { DEFAULT_TLB, type TlbConfig } from "./tlb";
 
-export type PagingMode = "ept" | "shadow";
+export type PagingMode = "ept" | "shadow" | "direct";
 
 export interface VmMemoryOptions {
   /** vCPUs (default 2). */
@@ -18,7 +18,10 @@ export interface VmMemoryOptions {
   guestLevels?: 4 | 5;
   /** EPT levels (4, or 5 for a 57-bit guest-physical space). Default 4. */
   eptLevels?: 4 | 5;
-  /** "ept" (hardware two-dimensional walk) or "shadow" (pre-EPT software shadow tables). */
+  /**
+   * "ept" (hardware two-dimensional walk), "shadow" (pre-EPT software shadow tables, for HVM guests
+   * without EPT) or "direct" (a Xen PV guest: its own tables are the hardware's, updated by hypercall).
+   */
   mode?: PagingMode;
   /** Largest leaf the guest OS maps (transparent huge pages in the guest). Default 4 KiB. */
   guestPageSize?: PageSize;
@@ -29,12 +32,13 @@ export interface VmMemoryOptions {
   /**
    * VPID ("enable VPID"): tag TLB entries with the VM's VPID, so they survive VM exits, entries and
    * other VMs on the thread. Without it every VM entry and exit flushes VPID 0's entries
-   * (SDM Vol. 3C §28.3.3.1). Default true.
+   * (SDM Vol. 3C §28.3.3.1). Default true; false, and only false, under direct paging.
    */
   vpid?: boolean;
   /**
    * PCID (CR4.PCIDE): tag TLB entries with the address space, so MOV to CR3 keeps them. Without it
-   * MOV to CR3 drops every entry of the VPID but the global ones (SDM Vol. 3A §4.10.4.1). Default true.
+   * MOV to CR3 drops every entry of the VPID but the global ones (SDM Vol. 3A §4.10.4.1). Default true;
+   * false, and only false, under direct paging.
    */
   pcid?: boolean;
   /** @deprecated vpid and pcid together, as one option used to mean; kept because stored instances carry it. */
@@ -65,8 +69,8 @@ export function resolveOptions(o: VmMemoryOptions = {}): ResolvedVmOptions {
     eptPageSize: o.eptPageSize ?? PAGE_2M,
     // Geometry stored before the second-level TLB existed lacks it.
     tlb: { ...DEFAULT_TLB, ...o.tlb },
-    vpid: o.vpid ?? o.tagged ?? true,
-    pcid: o.pcid ?? o.tagged ?? true,
+    vpid: o.vpid ?? o.tagged ?? o.mode !== "direct",
+    pcid: o.pcid ?? o.tagged ?? o.mode !== "direct",
     pageWalkCache: o.pageWalkCache ?? { guest: 0, nested: 0 },
     mmioBytes: o.mmioBytes ?? 0,
   };
@@ -80,7 +84,21 @@ export function resolveOptions(o: VmMemoryOptions = {}): ResolvedVmOptions {
     throw new RangeError("vpid and pcid must be true or false");
   if (r.guestLevels !== 4 && r.guestLevels !== 5) throw new RangeError("guestLevels must be 4 or 5");
   if (r.eptLevels !== 4 && r.eptLevels !== 5) throw new RangeError("eptLevels must be 4 or 5");
-  if (r.mode !== "ept" && r.mode !== "shadow") throw new RangeError('mode must be "ept" or "shadow"');
+  if (r.mode !== "ept" && r.mode !== "shadow" && r.mode !== "direct")
+    throw new RangeError('mode must be "ept", "shadow" or "direct"');
+  // Xen's 64-bit PV interface is 4-level paging only: a PV guest cannot use LA57.
+  if (r.mode === "direct" && r.guestLevels !== 4)
+    throw new RangeError("guestLevels must be 4 under direct paging (Xen PV has no 5-level paging)");
+  // A PV guest is not a VMX guest: it runs in root mode beside Xen (or on a CPU without VMX), so its
+  // entries carry VPID 0, as an HVM guest's without VPID do, and go at each transition on its thread.
+  if (r.mode === "direct" && r.vpid)
+    throw new RangeError("vpid must be false under direct paging (a Xen PV guest is not a VMX guest)");
+  // Nor can it tag its address spaces: Xen owns CR4 and loads the guest's CR3 for it (MMUEXT_NEW_BASEPTR),
+  // and Linux clears X86_FEATURE_PCID under Xen PV (xen_init_capabilities, arch/x86/xen/enlighten_pv.c).
+  // The PCIDs Xen gives a PV vCPU itself tag guest kernel and user mode, not the guest's processes
+  // (PCID_PV_PRIV and PCID_PV_USER, xen/include/asm-x86/pv/domain.h).
+  if (r.mode === "direct" && r.pcid)
+    throw new RangeError("pcid must be false under direct paging (a Xen PV guest cannot use PCIDs)");
   for (const [k, v] of [
     ["guestPageSize", r.guestPageSize],
     ["eptPageSize", r.eptPageSize],

@@ -1,5 +1,6 @@
 // The step-by-step view of one translation: every guest level, the EPT walk behind it,
-// and each memory reference numbered, as in Bhargava et al. (ASPLOS 2008), figure 2.
+// and each memory reference numbered, as in Bhargava et al. (ASPLOS 2008), figure 2. Under
+// direct paging (Xen PV) the guest levels are the whole walk.
 
 import type { MemoryExitReason } from "../exits";
 import {
@@ -67,8 +68,8 @@ export interface GuestLevelStep {
   tableGpa: number;
   index: number;
   entryGpa: number;
-  /** The nested walk that found where the guest entry lives in host memory. */
-  ept: EptWalkTrace;
+  /** The nested walk that found where the guest entry lives in host memory; none under direct paging. */
+  ept: EptWalkTrace | null;
   reference: MemoryReference | null;
   entry: number | null;
   flags: EntryFlags | null;
@@ -184,7 +185,7 @@ export function traceTranslate(
 ): Translation {
   const ctx = vm.load(vcpu, asid);
   const t: Translation = {
-    mode: vm.shadow ? "shadow" : "ept",
+    mode: vm.opts.mode,
     asid,
     vcpu,
     gva,
@@ -216,8 +217,13 @@ export function traceTranslate(
   const count = new Counter();
   let recorded: number | null = null;
   if (vm.shadow) recorded = recordShadow(vm, asid, gva, write, count, t);
+  else if (vm.direct) recorded = recordDirect(vm, asid, gva, write, count, t);
   else recorded = record2d(vm, vcpu, asid, gva, write, ctx, count, t);
-  const hot = vm.shadow ? vm.walkShadow(vcpu, asid, gva, write, ctx) : vm.walk2d(vcpu, asid, gva, write, ctx);
+  const hot = vm.shadow
+    ? vm.walkShadow(vcpu, asid, gva, write, ctx)
+    : vm.direct
+      ? vm.walkDirect(vcpu, asid, gva, write, ctx)
+      : vm.walk2d(vcpu, asid, gva, write, ctx);
   t.memoryReferences = count.n;
   if (hot !== (recorded ?? hot) || vm.lastRefs !== count.n) {
     throw new Error(`trace diverged from the hardware walk: ${recorded}/${count.n} vs ${hot}/${vm.lastRefs}`);
@@ -318,5 +324,47 @@ function recordShadow(
       return entryFrame(r.entry) * PAGE_4K + (gva % leafBytes(level));
     }
     slot = spt.child(slot * ENTRIES + idx);
+  }
+}
+
+/**
+ * The guest's own table, as the hardware reads it under direct paging: each entry at the machine
+ * address of its table (the P2M's frame for the table's pseudo-physical one), with no nested walk.
+ */
+function recordDirect(
+  vm: VmMemory,
+  asid: number,
+  gva: number,
+  write: boolean,
+  count: Counter,
+  t: Translation,
+): number | null {
+  const vpn = Math.floor(gva / PAGE_4K);
+  let slot = vm.gRoot[asid];
+  let tableGfn = vm.gpt.dir.frame[slot];
+  for (let level = vm.guestLevels; ; level--) {
+    const pool = vm.gpt.pool(level);
+    const idx = Math.floor(vpn / SPAN[level]) & 511;
+    const entryGpa = tableGfn * PAGE_4K + idx * 8;
+    const machine = vm.eptLeaf(entryGpa);
+    const e = pool.entries[slot * ENTRIES + idx];
+    const step: GuestLevelStep = {
+      level,
+      tableGpa: tableGfn * PAGE_4K,
+      index: idx,
+      entryGpa,
+      ept: null,
+      reference: { n: ++count.n, table: "guest", level, hpa: machine?.hpa ?? -1, entry: e },
+      entry: e,
+      flags: flagsOf(e),
+    };
+    t.guest.push(step);
+    if ((e & PTE_P) === 0 || (write && (e & PTE_RW) === 0)) return FAULT_GUEST_PF;
+    if (level === 1 || (e & PTE_PS) !== 0) {
+      const gpa = entryFrame(e) * PAGE_4K + (gva % leafBytes(level));
+      return vm.eptLeaf(gpa)?.hpa ?? null;
+    }
+    tableGfn = entryFrame(e);
+    slot = vm.gpt.child(slot * ENTRIES + idx);
   }
 }

@@ -1,7 +1,8 @@
 // One VM's memory: the guest OS's page tables, the hypervisor's EPT (or shadow tables), the TLBs of
 // the threads its vCPUs run on, and the two-dimensional walk of Bhargava et al. (ASPLOS 2008).
 // This file holds the hardware's hot paths; the software beside it lives in guest-os.ts (the guest
-// kernel), ept.ts (EPT violations and remaps), shadow.ts (shadow paging) and persist.ts.
+// kernel), ept.ts (EPT violations and remaps), shadow.ts (shadow paging), pv.ts (Xen PV direct
+// paging) and persist.ts.
 
 import type { MemoryExitReason } from "../exits";
 import {
@@ -33,8 +34,9 @@ import {
 import { C, EXIT_COUNTER, NCOUNTERS } from "./counters";
 import { handleEptViolation, remapBacking } from "./ept";
 import { FrameAllocator, HostMemoryExhausted } from "./frames";
-import { createSpace, handleGuestPageFault, unmapGuest } from "./guest-os";
+import { createSpace, handleGuestPageFault, unmapGuest, unmapGuestRange } from "./guest-os";
 import { type ResolvedVmOptions, resolveOptions, type VmMemoryOptions } from "./options";
+import { mmuextOp, populatePhysmap } from "./pv";
 import { EPT_FORMAT, PAGING_FORMAT, RadixTable } from "./radix";
 import { dropShadowTables, syncShadow } from "./shadow";
 import { Tlb } from "./tlb";
@@ -83,6 +85,8 @@ export class VmMemory {
   readonly guestLevels: number;
   readonly eptLevels: number;
   readonly shadow: boolean;
+  /** Xen PV direct paging: the guest's tables are the hardware's; the EPT tables hold its P2M. */
+  readonly direct: boolean;
   /** "Enable VPID": entries carry this VM's VPID; without it, VPID 0 and a flush at every VM transition. */
   readonly vpidEnabled: boolean;
   /** CR4.PCIDE: entries carry the address space's PCID; without it, PCID 0 and a flush at every MOV to CR3. */
@@ -122,6 +126,10 @@ export class VmMemory {
   lastSize: PageSize = PAGE_4K;
   /** The vCPU whose access is being handled: exits taken inside the handlers happen on it. */
   vcpuNow = 0;
+  /** Direct paging: page-table updates queued in the open lazy-MMU section, -1 outside one (pv.ts). */
+  mmuBatch = -1;
+  /** Direct paging: a TLB flush waits for the end of the lazy-MMU section. */
+  flushPending = false;
 
   constructor(
     host: FrameAllocator,
@@ -143,6 +151,7 @@ export class VmMemory {
     this.guestLevels = this.opts.guestLevels;
     this.eptLevels = this.opts.eptLevels;
     this.shadow = this.opts.mode === "shadow";
+    this.direct = this.opts.mode === "direct";
     this.vpidEnabled = this.opts.vpid;
     this.pcidEnabled = this.opts.pcid;
     this.ctxBase = this.vpidEnabled ? this.vpid * 4096 : 0;
@@ -175,6 +184,15 @@ export class VmMemory {
       this.sRoot = new Int32Array(MAX_ASID + 1).fill(-1);
     }
     if (!empty) this.eptRoot = this.ept.dir.alloc(this.hostFrame(ORDER_4K, true));
+    if (!empty && this.direct) {
+      try {
+        populatePhysmap(this);
+      } catch (err) {
+        // A domain that cannot have all its memory is not built: give back what it got.
+        this.destroy();
+        throw err;
+      }
+    }
   }
 
   // ---------------------------------------------------------------- hot paths
@@ -190,6 +208,7 @@ export class VmMemory {
     const ctx = this.ctxBase + (asid & this.pcidMask);
     const hpa = tlb.lookup(gva, ctx, write);
     if (hpa >= 0) return hpa;
+    if (this.direct) return this.walkDirect(vcpu, asid, gva, write, ctx);
     return this.shadow
       ? this.walkShadow(vcpu, asid, gva, write, ctx)
       : this.walk2d(vcpu, asid, gva, write, ctx);
@@ -226,16 +245,18 @@ export class VmMemory {
   }
 
   /**
-   * MOV to CR3: exits under shadow paging. With CR4.PCIDE = 0 every address space is PCID 0, and the
-   * write drops that PCID's entries except the global ones, and its paging-structure caches
-   * (SDM Vol. 3A §4.10.4.1). With PCIDs the guest sets bit 63, as Linux does when it returns to a PCID
-   * it still holds, and nothing is dropped.
+   * MOV to CR3: exits under shadow paging; a PV guest asks Xen instead (MMUEXT_NEW_BASEPTR, an
+   * mmuext_op). With CR4.PCIDE = 0 every address space is PCID 0, and the write drops that PCID's
+   * entries except the global ones, and its paging-structure caches (SDM Vol. 3A §4.10.4.1). With
+   * PCIDs the guest sets bit 63, as Linux does when it returns to a PCID it still holds, and nothing
+   * is dropped.
    */
   switchCr3(vcpu: number, asid: number): void {
     this.counters[C.cr3Switches]++;
     this.curAsid[vcpu] = asid;
     if (this.gRoot[asid] < 0) createSpace(this, asid);
     if (this.shadow) this.vmExit("cr_access", vcpu);
+    if (this.direct) mmuextOp(this);
     if (!this.pcidEnabled) {
       this.countFlush(this.tlbs[vcpu].flushContext(this.ctxBase));
       this.flushPwc(vcpu);
@@ -454,6 +475,67 @@ export class VmMemory {
     }
   }
 
+  /**
+   * The hardware walk under direct paging: the guest's own table, GVA → machine address, one
+   * reference per level and no second dimension. A PV guest writes machine frames into its entries
+   * (xen_make_pte translates each through its P2M before the mmu_update); the model keeps
+   * pseudo-physical frames there and applies the P2M as it reads the leaf, which stands for that
+   * translation and costs the walk no reference.
+   */
+  walkDirect(vcpu: number, asid: number, gva: number, write: boolean, ctx: number): number {
+    const c = this.counters;
+    c[C.walks]++;
+    const vpn = Math.floor(gva * 0.000244140625);
+    const gpt = this.gpt;
+    const dirE = gpt.dir.entries;
+    const dirC = gpt.dir.child as Int32Array;
+    const leafE = gpt.leaf.entries;
+    let level = this.guestLevels;
+    let slot = this.gRoot[asid];
+    let refs = 0;
+    let writable = true;
+    for (;;) {
+      const arr = level === 1 ? leafE : dirE;
+      const i = slot * ENTRIES + (Math.floor(vpn * INV_SPAN[level]) & 511);
+      let e = arr[i];
+      refs++;
+      if ((e & PTE_P) === 0 || (write && (e & PTE_RW) === 0)) {
+        c[C.walkRefs] += refs;
+        this.lastRefs = refs;
+        return FAULT_GUEST_PF;
+      }
+      if ((e & PTE_RW) === 0) writable = false;
+      if ((e & PTE_A) === 0) {
+        e += PTE_A;
+        arr[i] = e;
+      }
+      if (level === 1 || (e & PTE_PS) !== 0) {
+        if (write && (e & PTE_D) === 0) {
+          e += PTE_D;
+          arr[i] = e;
+        }
+        let size = SPAN_BYTES[level];
+        const gpa = e - (e & 4095) + (gva - Math.floor(gva * INV_SPAN_BYTES[level]) * size);
+        // The P2M, filled when the domain was built: it cannot fault.
+        const hpa = this.eptWalk(gpa);
+        c[C.walkRefs] += refs;
+        this.lastRefs = refs;
+        this.lastGpa = gpa;
+        if (hpa < 0) return hpa;
+        if (this.lastEptSize < size) size = this.lastEptSize;
+        this.lastSize = size as PageSize;
+        const off = gva - Math.floor(gva * (1 / size)) * size;
+        // As in walk2d: a read's walk follows a lookup that missed. The G bit counts as on any walk,
+        // though a PV guest's kernel never sets it (guest-os.ts).
+        const global = (e & PTE_G) !== 0;
+        this.tlbs[vcpu].insert(gva, ctx, size as PageSize, hpa - off, writable, write, global, !write);
+        return hpa;
+      }
+      slot = dirC[i];
+      level--;
+    }
+  }
+
   // ---------------------------------------------------------------- fault handling
 
   /**
@@ -569,6 +651,11 @@ export class VmMemory {
   /** munmap of gva's page: clear the PTE, free the guest frame, shoot down every vCPU's TLB. */
   unmap(asid: number, gva: number): boolean {
     return unmapGuest(this, asid, gva);
+  }
+
+  /** munmap of [gva, gva + bytes): every page mapped in it. Returns how many leaves went. */
+  unmapRange(asid: number, gva: number, bytes: number): number {
+    return unmapGuestRange(this, asid, gva, bytes);
   }
 
   /**

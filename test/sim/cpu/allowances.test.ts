@@ -13,6 +13,7 @@ import {
   NETWORK_CREDIT_SECONDS,
   PROFILE_NAMES,
   type VmCpuCounters,
+  type VmOptions,
   type WorkloadSpec,
 } from "../../../src/sim/cpu";
 import { host96 } from "./fixtures";
@@ -41,8 +42,14 @@ function oneGuest(
 ): { host: HostCpu; caps: InstanceCaps } {
   const host = new HostCpu(host96(kind, kind === "xen" ? { xenGuestMode: "hvm" } : {}));
   const caps = capsOf(type);
-  host.addVm("g", caps, workload, 7, volume ? { volume } : {});
+  host.addVm("g", caps, workload, 7, { ...(volume ? { volume } : {}), ...xenNetworking(kind, type) });
   return { host, caps };
+}
+
+/** On Xen, the type's enhanced networking as the fleet's host model gives it (an SR-IOV function or ENA). */
+function xenNetworking(kind: HypervisorKind, type: string): VmOptions {
+  const en = findInstanceType(type)?.enhancedNetworking ?? null;
+  return kind === "xen" && en !== null ? { sriov: true, sriovAdapter: en === "ena" ? "ena" : "vf" } : {};
 }
 
 const bytesPerSec = (gbps: number) => (gbps * 1e9) / 8;
@@ -325,6 +332,52 @@ describe("the cards' own work", () => {
     busier.advance(60_000);
     const b = busier.vmCounters("g");
     expect(b.io.cardBusyMs).toBeGreaterThan(n.io.cardBusyMs * 1.3);
+  });
+});
+
+describe("allowances on Xen", () => {
+  it("meters a Xen guest's SR-IOV function and ENA at its type's bandwidth, with no Nitro card time", () => {
+    // c4.8xlarge: 10 Gbps on an 82599 virtual function; r4.16xlarge: 25 Gbps on ENA, both without a card.
+    for (const [type, path, gbps] of [
+      ["c4.8xlarge", "sriov_vf", 10],
+      ["r4.16xlarge", "ena", 25],
+    ] as const) {
+      const { host } = oneGuest("xen", type, { base: "io_intensive", networkLoad: 2, storageLoad: 0 });
+      host.advance(60_000);
+      const c = host.vmCounters("g");
+      const n = c.io.network;
+      expect(c.io.networkPath).toBe(path);
+      expect(Math.abs(perSecond(c, n.bytes.out) / bytesPerSec(gbps) - 1)).toBeLessThan(TOLERANCE);
+      expect(n.bwOutAllowanceExceeded).toBeGreaterThan(0.4 * (n.packets.out + n.bwOutAllowanceExceeded));
+      expect(n.throttledSeconds).toBe(60);
+      // The NIC moved every packet, and no dom0 or card time went into them.
+      expect(c.io.packetsInHardware).toBe(c.io.packets);
+      expect(c.cycles.dom0).toBe(0);
+      expect(c.io.cardBusyMs).toBe(0);
+      expect(host.hostSummary().offload.cardBusyMs).toBe(0);
+    }
+  });
+
+  it("holds a split-driver guest to the lower of its type's bandwidth and what its netback thread moves", () => {
+    const frames = { base: "io_intensive", packetBytes: 1500, storageLoad: 0 } as const;
+    // m3.2xlarge (1 Gbps, no enhanced networking) offering twice that: its allowance binds, below netback's
+    // 2.9 Gb/s (costs.ts).
+    const m3 = new HostCpu(host96("xen", { xenGuestMode: "pv" }));
+    m3.addVm("g", capsOf("m3.2xlarge"), { ...frames, networkLoad: 2 }, 7);
+    // c4.8xlarge without its virtual function, offering 8 of its 10 Gbps: netback binds, the allowance not.
+    const c4 = new HostCpu(host96("xen", { xenGuestMode: "hvm" }));
+    c4.addVm("g", capsOf("c4.8xlarge"), { ...frames, networkLoad: 0.8 }, 7);
+    m3.advance(60_000);
+    c4.advance(60_000);
+    const a = m3.vmCounters("g");
+    const b = c4.vmCounters("g");
+    expect([a.io.networkPath, b.io.networkPath]).toEqual(["netfront", "netfront"]);
+    expect(Math.abs(perSecond(a, a.io.network.bytes.out) / bytesPerSec(1) - 1)).toBeLessThan(TOLERANCE);
+    expect(a.io.network.bwOutAllowanceExceeded).toBeGreaterThan(0);
+    const c4Gbps = (perSecond(b, b.io.network.bytes.out) * 8) / 1e9;
+    expect(c4Gbps).toBeGreaterThan(2.9 * 0.95);
+    expect(c4Gbps).toBeLessThan(2.9 * 1.05);
+    expect(b.io.network.bwOutAllowanceExceeded).toBe(0);
   });
 });
 

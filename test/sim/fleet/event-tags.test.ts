@@ -39,6 +39,7 @@ const offered: InstanceRecord = {
   nvmeGB: 0,
   threads: [],
   terminatedAt: null,
+  virtualizationType: "hvm",
 };
 
 describe("an instance's events", () => {

@@ -7,7 +7,7 @@ import {
   recordToRow,
   rowToRecord,
 } from "../../../src/fleet/instance-rows";
-import { FAMILIES } from "../../../src/sim/catalog";
+import { FAMILIES, VIRTUALIZATION_TYPES } from "../../../src/sim/catalog";
 import { PROFILE_NAMES, type WorkloadSpec } from "../../../src/sim/cpu";
 import { INSTANCE_STATES, STATE_CODES } from "../../../src/sim/lifecycle";
 import type { InstanceRecord, PagingOptions } from "../../../src/sim/records";
@@ -25,7 +25,7 @@ const workload: fc.Arbitrary<WorkloadSpec> = fc.oneof(profile, custom);
 
 const paging: fc.Arbitrary<PagingOptions> = fc.record(
   {
-    mode: fc.constantFrom("ept", "shadow"),
+    mode: fc.constantFrom("ept", "shadow", "direct"),
     guestLevels: fc.constantFrom(4, 5),
     guestPageSize: fc.constantFrom("4K", "2M", "1G"),
     tagged: fc.boolean(),
@@ -41,6 +41,7 @@ const record: fc.Arbitrary<InstanceRecord> = fc
     instanceType: fc.string(),
     family: fc.constantFrom(...FAMILIES),
     hypervisor: fc.constantFrom("nitro", "xen", "type2"),
+    virtualizationType: fc.constantFrom(...VIRTUALIZATION_TYPES),
     zone: fc.string(),
     hostId: fc.option(fc.string(), { nil: null }),
     state: fc.constantFrom(...INSTANCE_STATES),

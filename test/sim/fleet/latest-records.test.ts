@@ -31,6 +31,7 @@ const base: InstanceRecord = {
   nvmeGB: 0,
   threads: [0, 1],
   terminatedAt: null,
+  virtualizationType: "hvm",
 };
 
 const eventOf = (instance: EventInstance): FleetEvent => ({

@@ -206,7 +206,7 @@ describe("TLBs of hardware threads, shared by the vCPUs scheduled on them", () =
         vm,
         vpid: fc.boolean(),
         pcid: fc.boolean(),
-        shadow: fc.boolean(),
+        mode: fc.constantFrom("ept" as const, "shadow" as const, "direct" as const),
         threads: fc.array(fc.integer({ min: 0, max: 1 }), { minLength: 1, maxLength: 2 }),
       }),
       fc.record({
@@ -242,9 +242,10 @@ describe("TLBs of hardware threads, shared by the vCPUs scheduled on them", () =
           if (o.kind === "launch") {
             if (!host.hasVm(id))
               host.createVm(id, GiB, {
-                vpid: o.vpid,
-                pcid: o.pcid,
-                mode: o.shadow ? "shadow" : "ept",
+                // A PV guest (direct paging) has neither tag.
+                vpid: o.vpid && o.mode !== "direct",
+                pcid: o.pcid && o.mode !== "direct",
+                mode: o.mode,
                 vcpus: o.threads.length,
                 threads: o.threads,
               });

@@ -63,7 +63,7 @@ describe("the two-dimensional walk", () => {
       expect(t.fault).toBeNull();
       expect(t.memoryReferences).toBe(derived);
       // The references are numbered 1..N in the order the walk made them.
-      const numbers = t.guest.flatMap((g) => [...g.ept.references.map((r) => r.n), g.reference?.n ?? -1]);
+      const numbers = t.guest.flatMap((g) => [...g.ept!.references.map((r) => r.n), g.reference?.n ?? -1]);
       numbers.push(...(t.finalEpt?.references.map((r) => r.n) ?? []));
       expect(numbers).toEqual(Array.from({ length: derived }, (_, i) => i + 1));
     },
@@ -73,8 +73,8 @@ describe("the two-dimensional walk", () => {
     const t = coldWalk({ guestPageSize: PAGE_4K, eptPageSize: PAGE_4K });
     expect(t.guest).toHaveLength(4);
     for (const step of t.guest) {
-      expect(step.ept.gpa).toBe(step.entryGpa);
-      expect(step.reference?.hpa).toBe(step.ept.hpa);
+      expect(step.ept!.gpa).toBe(step.entryGpa);
+      expect(step.reference?.hpa).toBe(step.ept!.hpa);
       expect(step.flags?.present).toBe(true);
       expect(step.flags?.accessed).toBe(true);
     }
@@ -106,7 +106,7 @@ describe("the two-dimensional walk", () => {
     const warm = host.translate("vm", 1, 0x10001000);
     // The PDE cache skips three guest levels and the nested TLB the walk for the last table.
     expect(warm.pwcStartLevel).toBe(1);
-    expect(warm.guest[0].ept.cached).toBe(true);
+    expect(warm.guest[0].ept!.cached).toBe(true);
     expect(warm.memoryReferences).toBe(1 + 4);
     expect(host.vmSummary("vm").walks.pwcHits).toBeGreaterThan(0);
   });
@@ -121,7 +121,7 @@ describe("the two-dimensional walk", () => {
     // The next walk fills the entry with the PML4's translation first, so by the time it
     // reaches the PT, the entry that held it is gone and the PT needs a full nested walk.
     const t = host.translate("vm", 1, 0x10001000);
-    expect(t.guest.map((g) => g.ept.cached)).toEqual([false, false, false, false]);
+    expect(t.guest.map((g) => g.ept!.cached)).toEqual([false, false, false, false]);
     expect(t.memoryReferences).toBe(expectedReferences(4, 4, PAGE_4K, PAGE_4K));
   });
 

@@ -1,0 +1,1 @@
+ALTER TABLE `instances` ADD `virtualization_type` text DEFAULT 'hvm' NOT NULL;
