@@ -8,7 +8,7 @@ import type { HostMemorySnapshot } from "../sim/memory";
 import type { HostRecord, InstanceRecord, VmRecord } from "../sim/records";
 import { pack, unpack } from "./pack";
 import { migrate } from "./schema";
-import { type Sql, sqlOver } from "./sql";
+import { type Sql, type SqlWrites, sqlOver } from "./sql";
 
 // The keys of `meta` that hold the model, and what each holds (as JSON). The schema's
 // version key beside them belongs to schema.ts.
@@ -30,12 +30,14 @@ export interface StoredModel {
 
 export class HostStorage {
   readonly sql: Sql;
+  /** Rows and bytes written through `sql` since this object was made: what a call costs the store. */
+  readonly written: SqlWrites = { rows: 0, bytes: 0 };
   /** What `meta` holds now, so the writes that would change nothing are skipped. */
   private storedHost: HostRecord | null = null;
   private storedClock: ClockState | null = null;
 
   constructor(private readonly storage: DurableObjectStorage) {
-    this.sql = sqlOver(storage.sql);
+    this.sql = sqlOver(storage.sql, this.written);
   }
 
   /** Creates or upgrades the schema; answers the version it found. */
