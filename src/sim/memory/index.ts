@@ -3,13 +3,15 @@
 
 import { MAX_ASID, PAGE_4K, type PageSize } from "./constants";
 import { C } from "./counters";
+import { type Image, materialize } from "./dirty";
 import { FrameAllocator, type FrameAllocatorSnapshot, HostMemoryExhausted, MAX_OWNER } from "./frames";
 import type { VmMemoryOptions } from "./options";
-import { restoreVm, snapshotVm, type VmMemorySnapshot } from "./persist";
+import { imageVm, restoreVm, type VmMemorySnapshot } from "./persist";
 import { type Translation, traceTranslate } from "./trace";
 import { type TouchResult, VmMemory } from "./vm";
 
 export { PAGE_1G, PAGE_2M, PAGE_4K, type PageSize } from "./constants";
+export { DirtyUnits, type Image, materialize, Tracked, type TypedArray } from "./dirty";
 export { HostMemoryExhausted, IsolationError } from "./frames";
 export { resolveOptions, type VmMemoryOptions } from "./options";
 export type { VmMemorySnapshot } from "./persist";
@@ -252,21 +254,30 @@ export class HostMemory {
 
   /** Plain object of typed arrays: cheap to structured-clone into Durable Object storage. */
   snapshot(): HostMemorySnapshot {
-    return {
-      version: 1,
-      hostBytes: this.hostBytes,
-      frames: this.frames.snapshot(),
-      vms: [...this.vms].map(([vmId, vm]) => ({ vmId, vm: snapshotVm(vm) })),
-    };
+    return materialize<HostMemorySnapshot>({
+      ...this.imageFrames(),
+      vms: this.vmIds().map((id) => this.imageVm(id)),
+    });
   }
 
-  /** The frame map alone: with `snapshotVm`, lets a store rewrite only what changed. */
+  /**
+   * The frame map alone, live (dirty.ts): with `imageVm`, lets a store rewrite only the pieces
+   * that changed, and of those only the parts written since it last took them.
+   */
+  imageFrames(): Image<Omit<HostMemorySnapshot, "vms">> {
+    return { version: 1, hostBytes: this.hostBytes, frames: this.frames.image() };
+  }
+
+  imageVm(vmId: string): Image<HostMemorySnapshot["vms"][number]> {
+    return { vmId, vm: imageVm(this.get(vmId)) };
+  }
+
   snapshotFrames(): Omit<HostMemorySnapshot, "vms"> {
-    return { version: 1, hostBytes: this.hostBytes, frames: this.frames.snapshot() };
+    return materialize<Omit<HostMemorySnapshot, "vms">>(this.imageFrames());
   }
 
   snapshotVm(vmId: string): HostMemorySnapshot["vms"][number] {
-    return { vmId, vm: snapshotVm(this.get(vmId)) };
+    return materialize<HostMemorySnapshot["vms"][number]>(this.imageVm(vmId));
   }
 
   static restore(s: HostMemorySnapshot): HostMemory {
