@@ -272,14 +272,6 @@ export class HostMemory {
     return { vmId, vm: imageVm(this.get(vmId)) };
   }
 
-  snapshotFrames(): Omit<HostMemorySnapshot, "vms"> {
-    return materialize<Omit<HostMemorySnapshot, "vms">>(this.imageFrames());
-  }
-
-  snapshotVm(vmId: string): HostMemorySnapshot["vms"][number] {
-    return materialize<HostMemorySnapshot["vms"][number]>(this.imageVm(vmId));
-  }
-
   static restore(s: HostMemorySnapshot): HostMemory {
     if (s.version !== 1) throw new RangeError(`unknown host memory snapshot version ${s.version}`);
     const h = new HostMemory(s.hostBytes);
