@@ -5,9 +5,7 @@ import { pack } from "../../src/host/pack";
 import { SCHEMA_VERSION, schemaVersion } from "../../src/host/schema";
 import { deletePiece, readPieces } from "../../src/host/segments";
 import { sqlOver } from "../../src/host/sql";
-import { HostStorage } from "../../src/host/storage";
-import { HostModel } from "../../src/sim/host";
-import { addHosts, call, freshZone, launch } from "./helpers";
+import { addHosts, call, freshZone, launch, storedModel } from "./helpers";
 
 interface Translated {
   instanceId: string;
@@ -48,19 +46,7 @@ describe("host storage of the memory model", () => {
       .instanceId;
     const gvas = pages(10_000 + 2 * 20);
     const cost = await runInDurableObject(env.HOST.getByName(host.hostId), (_obj, state) => {
-      // A model loaded from the object's storage, as the object loads its own, and stored by
-      // the same storage layer: its write counters say what each step cost.
-      const store = new HostStorage(state.storage);
-      const stored = store.load().model;
-      if (!stored) throw new Error("no host stored");
-      const m = new HostModel(
-        stored.host,
-        stored.vms,
-        stored.usageVersion,
-        () => crypto.randomUUID(),
-        stored.cpu,
-        stored.memory,
-      );
+      const { store, m } = storedModel(state);
       let next = 0;
       const touchUpTo = (n: number) => {
         while (next < n) m.memory.touch(id, 1, gvas[next++], true);
