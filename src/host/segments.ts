@@ -8,6 +8,9 @@ import type { Sql } from "./sql";
 /** 4 KiB: one page-table page, the unit the model writes; SQLite rows hold up to 2 MB. */
 export const SEGMENT_BYTES = 4096;
 
+/** Arrays up to this size keep, after a load, a copy of their bytes to compare the next write with. */
+const COPY_ON_LOAD_BYTES = 16 * 1024;
+
 const KINDS = {
   Int8Array,
   Uint8Array,
@@ -177,8 +180,9 @@ export function diffPiece(
 
 /**
  * The piece a store holds, from its JSON and its segments (in any order), and the state to
- * diff the next image against. Untracked arrays keep no copy here: the first write after a
- * load rewrites them whole, as they are small.
+ * diff the next image against. Arrays of up to COPY_ON_LOAD_BYTES keep a copy to compare
+ * with: the TLBs (under 1 KiB an array), the counters and the frame maps' lists. A larger
+ * untracked one (a big page-walk cache) is rewritten whole by the first write after a load.
  */
 export function readPiece<T>(
   json: string,
@@ -206,7 +210,7 @@ export function readPiece<T>(
       bytes.set(new Uint8Array(p.data), at);
       at += p.data.byteLength;
     }
-    fields.set(ref.field, { byteLength, copy: null });
+    fields.set(ref.field, { byteLength, copy: byteLength <= COPY_ON_LOAD_BYTES ? bytes.slice() : null });
     const Ctor = KINDS[ref.$seg];
     return new Ctor(bytes.buffer, 0, byteLength / Ctor.BYTES_PER_ELEMENT);
   }) as T;

@@ -113,8 +113,7 @@ describe("host storage", () => {
         store.transaction(() => store.save(m, []));
         return { rows: store.written.rows - before.rows, bytes: store.written.bytes - before.bytes };
       };
-      // The first save after a load may rewrite what it cannot compare; the next has nothing to do.
-      save();
+      // Right after a load, the model is what the store holds.
       const idle = save();
       const metaBefore = meta();
       m.access(id, { asid: 1, gva: 0x7f00_0040_1000, vcpu: 0, write: true });

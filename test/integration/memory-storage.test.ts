@@ -83,6 +83,28 @@ describe("host storage of the memory model", () => {
     }
   });
 
+  it("writes no more for the first translation after a load than for the next", async () => {
+    const zone = freshZone();
+    const [host] = await addHosts(zone, "m5", 1);
+    // 96 vCPUs: 96 TLBs, which a store that could not compare them would rewrite whole.
+    const id = (await launch({ instanceType: "m5.24xlarge", availabilityZone: zone })).body.instances[0]
+      .instanceId;
+    const gvas = pages(40);
+    for (const gva of gvas.slice(0, 30)) await translate(id, { address: `0x${gva.toString(16)}`, vcpu: 5 });
+    const cost = await runInDurableObject(env.HOST.getByName(host.hostId), (_obj, state) => {
+      const { store, m } = storedModel(state);
+      return gvas.slice(30, 33).map((gva, i) => {
+        const before = { ...store.written };
+        m.access(id, { asid: 1, gva, vcpu: 7 + i, write: false });
+        store.transaction(() => store.save(m, []));
+        return { rows: store.written.rows - before.rows, bytes: store.written.bytes - before.bytes };
+      });
+    });
+    expect(cost[0].bytes).toBeLessThan(64 * 1024);
+    expect(cost[0].rows).toBeLessThan(64);
+    expect(cost[0].bytes).toBeLessThan(2 * Math.max(cost[1].bytes, cost[2].bytes));
+  });
+
   it("answers after any number of evictions exactly as a twin that was never evicted", async () => {
     const zone = freshZone();
     await addHosts(zone, "m5", 2);
