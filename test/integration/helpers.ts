@@ -1,6 +1,8 @@
 // Shared steps of the integration tests: calling the API through the Worker's own fetch,
 // making a private corner of the fleet (a zone of its own), and moving the clock.
 import { env, exports } from "cloudflare:workers";
+import { HostStorage } from "../../src/host/storage";
+import { HostModel } from "../../src/sim/host";
 
 export interface Problem {
   status: number;
@@ -83,4 +85,23 @@ export async function hostView(hostId: string) {
   const view = await env.HOST.getByName(hostId).reconcileView();
   if (!view) throw new Error(`no host object ${hostId}`);
   return view;
+}
+
+/**
+ * Inside runInDurableObject: the host's model as stored, loaded by a storage layer of the
+ * test's own, as the object loads its own. Its write counters say what each save costs.
+ */
+export function storedModel(state: DurableObjectState): { store: HostStorage; m: HostModel } {
+  const store = new HostStorage(state.storage);
+  const stored = store.load().model;
+  if (!stored) throw new Error("no host stored");
+  const m = new HostModel(
+    stored.host,
+    stored.vms,
+    stored.usageVersion,
+    () => crypto.randomUUID(),
+    stored.cpu,
+    stored.memory,
+  );
+  return { store, m };
 }

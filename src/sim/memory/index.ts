@@ -4,14 +4,16 @@
 
 import { MAX_ASID, PAGE_4K, type PageSize } from "./constants";
 import { C } from "./counters";
+import { type Image, materialize } from "./dirty";
 import { FrameAllocator, type FrameAllocatorSnapshot, HostMemoryExhausted, MAX_OWNER } from "./frames";
 import type { VmMemoryOptions } from "./options";
-import { restoreVm, snapshotVm, type VmMemorySnapshot } from "./persist";
+import { imageVm, restoreVm, type VmMemorySnapshot } from "./persist";
 import { DEFAULT_TLB, Tlb, type TlbConfig, type TlbSnapshot } from "./tlb";
 import { type Translation, traceTranslate } from "./trace";
 import { type TouchResult, VmMemory } from "./vm";
 
 export { PAGE_1G, PAGE_2M, PAGE_4K, type PageSize } from "./constants";
+export { DirtyUnits, type Image, materialize, Tracked, type TypedArray } from "./dirty";
 export { HostMemoryExhausted, IsolationError } from "./frames";
 export { resolveOptions, type VmMemoryOptions } from "./options";
 export type { VmMemorySnapshot } from "./persist";
@@ -294,28 +296,29 @@ export class HostMemory {
 
   /** Plain object of typed arrays: cheap to structured-clone into Durable Object storage. */
   snapshot(): HostMemorySnapshot {
-    return {
-      ...this.snapshotFrames(),
-      vms: [...this.vms].map(([vmId, vm]) => ({ vmId, vm: snapshotVm(vm) })),
-    };
+    return materialize<HostMemorySnapshot>({
+      ...this.imageFrames(),
+      vms: this.vmIds().map((id) => this.imageVm(id)),
+    });
   }
 
   /**
-   * The host-wide state alone, the frame map and the threads' TLBs: with `snapshotVm`, lets a store
-   * rewrite only what changed. Any VM's access may change a thread's TLBs, so this changes with them.
+   * The host-wide state alone, live (dirty.ts): the frame map and the threads' TLBs. With `imageVm`,
+   * lets a store rewrite only the pieces that changed, and of those only the parts written since it
+   * last took them. Any VM's access may change a thread's TLBs, so this piece changes with them.
    */
-  snapshotFrames(): Omit<HostMemorySnapshot, "vms"> {
+  imageFrames(): Image<Omit<HostMemorySnapshot, "vms">> {
     return {
       version: 2,
       hostBytes: this.hostBytes,
-      frames: this.frames.snapshot(),
+      frames: this.frames.image(),
       tlb: this.tlbConfig,
       threadTlbs: [...this.threadTlbs].map(([thread, tlb]) => ({ thread, tlb: tlb.snapshot() })),
     };
   }
 
-  snapshotVm(vmId: string): HostMemorySnapshot["vms"][number] {
-    return { vmId, vm: snapshotVm(this.get(vmId)) };
+  imageVm(vmId: string): Image<HostMemorySnapshot["vms"][number]> {
+    return { vmId, vm: imageVm(this.get(vmId)) };
   }
 
   static restore(s: HostMemorySnapshot): HostMemory {
