@@ -8,7 +8,7 @@ import { type Image, materialize } from "./dirty";
 import { FrameAllocator, type FrameAllocatorSnapshot, HostMemoryExhausted, MAX_OWNER } from "./frames";
 import type { VmMemoryOptions } from "./options";
 import { imageVm, restoreVm, type VmMemorySnapshot } from "./persist";
-import { DEFAULT_TLB, Tlb, type TlbConfig, type TlbSnapshot } from "./tlb";
+import { type CompactTlbSnapshot, DEFAULT_TLB, Tlb, type TlbConfig, type TlbSnapshot } from "./tlb";
 import { type Translation, traceTranslate } from "./trace";
 import { type TouchResult, VmMemory } from "./vm";
 
@@ -91,16 +91,17 @@ export interface HostMemorySummary {
 /**
  * Version 2 added the hardware threads' TLBs and the VMs' TLB tags and threads; a version-1 snapshot
  * restores with its TLB entries dropped (a TLB may drop any entry) and its `tagged` option read as
- * vpid and pcid.
+ * vpid and pcid. Version 3 stores each TLB with every slot in place (TlbSnapshot) where version 2
+ * stored its live entries alone (CompactTlbSnapshot), which moved with every fill; both restore exactly.
  */
 export interface HostMemorySnapshot {
-  version: 1 | 2;
+  version: 1 | 2 | 3;
   hostBytes: number;
   frames: FrameAllocatorSnapshot;
-  /** Geometry of the threads' TLBs (version 2). */
+  /** Geometry of the threads' TLBs (since version 2). */
   tlb?: TlbConfig;
-  /** The TLBs of the threads vCPUs have run on (version 2). */
-  threadTlbs?: Array<{ thread: number; tlb: TlbSnapshot }>;
+  /** The TLBs of the threads vCPUs have run on (since version 2). */
+  threadTlbs?: Array<{ thread: number; tlb: TlbSnapshot | CompactTlbSnapshot }>;
   vms: Array<{ vmId: string; vm: VmMemorySnapshot }>;
 }
 
@@ -309,11 +310,11 @@ export class HostMemory {
    */
   imageFrames(): Image<Omit<HostMemorySnapshot, "vms">> {
     return {
-      version: 2,
+      version: 3,
       hostBytes: this.hostBytes,
       frames: this.frames.image(),
       tlb: this.tlbConfig,
-      threadTlbs: [...this.threadTlbs].map(([thread, tlb]) => ({ thread, tlb: tlb.snapshot() })),
+      threadTlbs: [...this.threadTlbs].map(([thread, tlb]) => ({ thread, tlb: tlb.image() })),
     };
   }
 
@@ -322,7 +323,7 @@ export class HostMemory {
   }
 
   static restore(s: HostMemorySnapshot): HostMemory {
-    if (s.version !== 1 && s.version !== 2)
+    if (s.version !== 1 && s.version !== 2 && s.version !== 3)
       throw new RangeError(`unknown host memory snapshot version ${s.version}`);
     const h = new HostMemory(s.hostBytes, s.tlb ?? DEFAULT_TLB);
     h.frames = FrameAllocator.restore(s.frames);

@@ -1,6 +1,6 @@
 // A VM's memory as plain typed arrays, for Durable Object storage. The field layout is what hosts
 // have stored: a change to it needs a new HostMemorySnapshot version (index.ts). A store reads it
-// as an image (dirty.ts), whose page tables and frame maps say which of their parts were written.
+// as an image (dirty.ts), whose page tables, frame maps and TLBs say which of their parts were written.
 
 import { MAX_ASID } from "./constants";
 import { C, NCOUNTERS } from "./counters";
@@ -9,7 +9,7 @@ import { FrameAllocator, type FrameAllocatorSnapshot } from "./frames";
 import type { ResolvedVmOptions } from "./options";
 import { EPT_FORMAT, PAGING_FORMAT, RadixTable } from "./radix";
 import { TablePool, type TablePoolSnapshot } from "./tables";
-import type { Tlb, TlbSnapshot } from "./tlb";
+import type { CompactTlbSnapshot, Tlb, TlbSnapshot } from "./tlb";
 import { VmMemory } from "./vm";
 
 export interface VmMemorySnapshot {
@@ -33,10 +33,11 @@ export interface VmMemorySnapshot {
   curAsid: Int32Array;
   /**
    * The VM's own TLBs, one per vCPU, when it has no host threads; empty when the host holds them
-   * (HostMemorySnapshot.threadTlbs). Version 1 stored a first-level TLB per vCPU in another layout
-   * (LegacyTlbSnapshot): its counters are kept and its entries dropped, as a TLB may drop any entry.
+   * (HostMemorySnapshot.threadTlbs). Version 2 stored them compact (CompactTlbSnapshot). Version 1
+   * stored a first-level TLB per vCPU in another layout (LegacyTlbSnapshot): its counters are kept
+   * and its entries dropped, as a TLB may drop any entry.
    */
-  tlbs: Array<TlbSnapshot | LegacyTlbSnapshot>;
+  tlbs: Array<TlbSnapshot | CompactTlbSnapshot | LegacyTlbSnapshot>;
   pwc: Float64Array | null;
   ntlb: Float64Array | null;
 }
@@ -47,14 +48,14 @@ export interface LegacyTlbSnapshot {
   counters: Float64Array;
 }
 
-function isLegacy(t: TlbSnapshot | LegacyTlbSnapshot): t is LegacyTlbSnapshot {
+function isLegacy(t: TlbSnapshot | CompactTlbSnapshot | LegacyTlbSnapshot): t is LegacyTlbSnapshot {
   return "counters" in t;
 }
 
 /**
- * The VM's memory live, for a store that writes only what changed: the table pools and the guest
- * frame map carry the marks of what was written; the rest is bounded by the VM's configuration
- * (vCPUs, TLB and cache sizes) and is small enough to compare whole.
+ * The VM's memory live, for a store that writes only what changed: the table pools, the guest
+ * frame map and the TLBs carry the marks of what was written; the rest is bounded by the VM's
+ * configuration (vCPUs and cache sizes) and is small enough to compare whole.
  */
 export function imageVm(vm: VmMemory): Image<VmMemorySnapshot> {
   const spaces: number[] = [];
@@ -76,7 +77,7 @@ export function imageVm(vm: VmMemory): Image<VmMemorySnapshot> {
     eptRoot: vm.eptRoot,
     spaces: Int32Array.from(spaces),
     curAsid: vm.curAsid,
-    tlbs: vm.ownsTlbs ? vm.tlbs.map((t) => t.snapshot()) : [],
+    tlbs: vm.ownsTlbs ? vm.tlbs.map((t) => t.image()) : [],
     pwc: vm.pwc,
     ntlb: vm.ntlb,
   };

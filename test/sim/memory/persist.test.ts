@@ -198,6 +198,35 @@ describe("storing the memory model in segments", () => {
     );
   }, 120_000);
 
+  it("rewrites the slots a TLB fill wrote, not the whole TLB, however full it is", () => {
+    const host = new HostMemory(64 * GiB);
+    // Pinned vCPUs: the TLBs are the threads', stored in the host piece.
+    host.createVm("vm", 32 * GiB, { vcpus: 2, threads: [0, 1] });
+    const s = new PieceStore();
+    store(s, host, ["vm"]);
+    let next = 0;
+    const newPage = () => 0x7f00_0000_0000 + ((next++ * 7919 * PAGE_4K) % (16 * GiB));
+    /** Fills the thread's TLB with `n` pages, then stores one more translation there and says what it wrote. */
+    const fillThenOne = (vcpu: number, n: number) => {
+      for (let i = 0; i < n; i++) host.touch("vm", 1, newPage(), false, vcpu);
+      store(s, host, ["vm"]);
+      host.touch("vm", 1, newPage(), false, vcpu);
+      const w = s.save("frames", host.imageFrames());
+      const tlb = w.segments.filter((x) => x.field.startsWith(`threadTlbs.${vcpu}.`));
+      return { json: w.json, tlb: tlb.reduce((n, x) => n + x.data.byteLength, 0), rows: tlb.length };
+    };
+    const sparse = fillThenOne(0, 3);
+    const full = fillThenOne(1, 4000);
+    expect(host.vm("vm").tlbs[1].entries()).toBeGreaterThan(1500);
+    // A slot in each level and the sets' fill pointers: the same few rows, nearly empty or full,
+    // and a piece whose JSON says nothing of what the TLB holds.
+    for (const c of [sparse, full]) {
+      expect(c.json).toBeNull();
+      expect(c.rows).toBeLessThanOrEqual(3);
+      expect(c.tlb).toBeLessThan(2 * SEGMENT_BYTES + 1024);
+    }
+  });
+
   it("writes a few segments for a new page whether the guest touched 100 pages or 10,000", () => {
     const host = new HostMemory(128 * GiB);
     host.createVm("vm", 64 * GiB, { vcpus: 16 });

@@ -7,6 +7,7 @@ import {
   PAGE_4K,
   resolveOptions,
 } from "../../../src/sim/memory/index";
+import type { CompactTlbSnapshot, TlbSnapshot } from "../../../src/sim/memory/tlb";
 
 const GiB = 1024 ** 3;
 const USER = 0x400000;
@@ -357,6 +358,61 @@ describe("the threads' TLBs in snapshots", () => {
     const t = restored.translate("vm", 1, USER);
     expect(t.tlbHit).toBe(false);
     expect(t.hpa).toBe(host.translate("vm", 1, USER).hpa);
+  });
+});
+
+/**
+ * A TLB in version 2's layout, from its definition: each live slot's position among the slots of
+ * the arrays laid end to end, and its tag, context, base and permissions. In version 3 a slot is
+ * three numbers: tag + 1 (0 when empty), ctx * 4 + perm (perm < 4), base.
+ */
+function compact(t: TlbSnapshot): CompactTlbSnapshot {
+  const live: number[] = [];
+  for (let i = 0; i < t.entries.length / 3; i++) if (t.entries[i * 3] !== 0) live.push(i);
+  const meta = (i: number) => t.entries[i * 3 + 1];
+  return {
+    slot: Int32Array.from(live),
+    tag: Float64Array.from(live, (i) => t.entries[i * 3] - 1),
+    ctx: Int32Array.from(live, (i) => Math.floor(meta(i) / 4)),
+    base: Float64Array.from(live, (i) => t.entries[i * 3 + 2]),
+    perm: Uint8Array.from(live, (i) => meta(i) - 4 * Math.floor(meta(i) / 4)),
+    fifo: t.fifo.slice(),
+    resident: t.state[0],
+    residentUntagged: t.state[1] === 1,
+    held: t.state[2],
+  };
+}
+
+describe("TLBs stored by version 2", () => {
+  it("restore from their live entries alone to the TLBs that were stored", () => {
+    const host = new HostMemory(8 * GiB);
+    host.createVm("pinned", GiB, { vcpus: 2, threads: [0, 1] });
+    host.createVm("own", GiB, { vcpus: 2, pcid: false, guestPageSize: 2 * 1024 * 1024 });
+    for (let p = 0; p < 40; p++) {
+      host.touch("pinned", 1 + (p % 2), USER + p * PAGE_4K, p % 3 === 0, p % 2);
+      host.touch("own", 1, KERNEL + BigInt(p * 4096 * 1024), p % 5 === 0, p % 2);
+    }
+    // An emptied slot between live ones.
+    host.unmap("pinned", 1, USER + 2 * PAGE_4K);
+    const s = structuredClone(host.snapshot());
+    const v2 = {
+      ...s,
+      version: 2,
+      threadTlbs: s.threadTlbs?.map(({ thread, tlb }) => ({ thread, tlb: compact(tlb as TlbSnapshot) })),
+      vms: s.vms.map(({ vmId, vm }) => ({
+        vmId,
+        vm: { ...vm, tlbs: vm.tlbs.map((t) => compact(t as TlbSnapshot)) },
+      })),
+    } as HostMemorySnapshot;
+    expect(v2.threadTlbs?.[0].tlb).toHaveProperty("slot");
+    expect(v2.vms.find((v) => v.vmId === "own")?.vm.tlbs).toHaveLength(2);
+    const restored = HostMemory.restore(v2);
+    expect(restored.snapshot()).toEqual(s);
+    for (let p = 0; p < 40; p++) {
+      expect(restored.translate("pinned", 1 + (p % 2), USER + p * PAGE_4K, p % 2)).toEqual(
+        host.translate("pinned", 1 + (p % 2), USER + p * PAGE_4K, p % 2),
+      );
+    }
   });
 });
 
