@@ -15,6 +15,7 @@ import {
   PAGE_4K,
   type VmMemoryOptions,
 } from "../../../src/sim/memory/index";
+import { asVersion2 } from "./version-2";
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -53,23 +54,25 @@ class PieceStore {
     this.states.delete(piece);
   }
 
-  /** Every piece read back, as storage.ts loads them; the writer's beliefs start again from there. */
+  /** One piece read back; the writer's beliefs about it start again from there. */
+  read(piece: string): unknown {
+    const p = this.pieces.get(piece);
+    if (!p) throw new Error(`no piece ${piece}`);
+    const segments = [...p.segments].flatMap(([field, m]) =>
+      [...m].map(([idx, data]) => ({ field, idx, data })),
+    );
+    const { value, state } = readPiece<unknown>(p.json, segments);
+    this.states.set(piece, state);
+    return value;
+  }
+
+  /** Every piece read back, as storage.ts loads them. */
   load(): HostMemorySnapshot {
     this.states.clear();
-    const read = (piece: string) => {
-      const p = this.pieces.get(piece);
-      if (!p) throw new Error(`no piece ${piece}`);
-      const segments = [...p.segments].flatMap(([field, m]) =>
-        [...m].map(([idx, data]) => ({ field, idx, data })),
-      );
-      const { value, state } = readPiece<unknown>(p.json, segments);
-      this.states.set(piece, state);
-      return value;
-    };
-    const frames = read("frames") as Omit<HostMemorySnapshot, "vms">;
+    const frames = this.read("frames") as Omit<HostMemorySnapshot, "vms">;
     const vms = [...this.pieces.keys()]
       .filter((k) => k.startsWith("vm:"))
-      .map((k) => read(k) as HostMemorySnapshot["vms"][number]);
+      .map((k) => this.read(k) as HostMemorySnapshot["vms"][number]);
     return { ...frames, vms };
   }
 }
@@ -197,6 +200,34 @@ describe("storing the memory model in segments", () => {
       { numRuns: 60 },
     );
   }, 120_000);
+
+  it("moves a store that holds version 2's compact TLBs to slots in place on its next write, and reads it back exactly", () => {
+    const host = new HostMemory(16 * GiB);
+    host.createVm("pinned", GiB, { vcpus: 2, threads: [0, 1] });
+    host.createVm("own", GiB, { vcpus: 2 });
+    const touchAll = (h: HostMemory, from: number) => {
+      for (let p = from; p < from + 30; p++) {
+        h.touch("pinned", 1, 0x7f00_0000_0000 + p * 7919 * PAGE_4K, p % 3 === 0, p % 2);
+        h.touch("own", 2, 0x7f00_0000_0000 + p * 4099 * PAGE_4K, p % 4 === 0, p % 2);
+      }
+    };
+    touchAll(host, 0);
+    // What the schema's segment step writes for a host that stored version 2: its pieces as they were.
+    const s = new PieceStore();
+    const { vms, ...frames } = asVersion2(host.snapshot());
+    s.save("frames", frames);
+    for (const { vmId, vm } of vms) s.save(`vm:${vmId}`, { vmId, vm });
+    const back = HostMemory.restore(s.load());
+    expect(snapshotOf(back)).toEqual(snapshotOf(host));
+    touchAll(host, 30);
+    touchAll(back, 30);
+    store(s, back, ["pinned", "own"]);
+    const fields = [...s.pieces.values()].flatMap((p) => [...p.segments.keys()]);
+    expect(fields.filter((f) => /[Tt]lbs\.\d+(\.tlb)?\.slot$/.test(f))).toEqual([]);
+    expect(fields).toContain("threadTlbs.0.tlb.entries");
+    expect(fields).toContain("vm.tlbs.1.entries");
+    expect(snapshotOf(HostMemory.restore(s.load()))).toEqual(snapshotOf(host));
+  });
 
   it("rewrites the slots a TLB fill wrote, not the whole TLB, however full it is", () => {
     const host = new HostMemory(64 * GiB);

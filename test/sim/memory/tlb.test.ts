@@ -7,7 +7,7 @@ import {
   PAGE_4K,
   resolveOptions,
 } from "../../../src/sim/memory/index";
-import type { CompactTlbSnapshot, TlbSnapshot } from "../../../src/sim/memory/tlb";
+import { asVersion2 } from "./version-2";
 
 const GiB = 1024 ** 3;
 const USER = 0x400000;
@@ -361,28 +361,6 @@ describe("the threads' TLBs in snapshots", () => {
   });
 });
 
-/**
- * A TLB in version 2's layout, from its definition: each live slot's position among the slots of
- * the arrays laid end to end, and its tag, context, base and permissions. In version 3 a slot is
- * three numbers: tag + 1 (0 when empty), ctx * 4 + perm (perm < 4), base.
- */
-function compact(t: TlbSnapshot): CompactTlbSnapshot {
-  const live: number[] = [];
-  for (let i = 0; i < t.entries.length / 3; i++) if (t.entries[i * 3] !== 0) live.push(i);
-  const meta = (i: number) => t.entries[i * 3 + 1];
-  return {
-    slot: Int32Array.from(live),
-    tag: Float64Array.from(live, (i) => t.entries[i * 3] - 1),
-    ctx: Int32Array.from(live, (i) => Math.floor(meta(i) / 4)),
-    base: Float64Array.from(live, (i) => t.entries[i * 3 + 2]),
-    perm: Uint8Array.from(live, (i) => meta(i) - 4 * Math.floor(meta(i) / 4)),
-    fifo: t.fifo.slice(),
-    resident: t.state[0],
-    residentUntagged: t.state[1] === 1,
-    held: t.state[2],
-  };
-}
-
 describe("TLBs stored by version 2", () => {
   it("restore from their live entries alone to the TLBs that were stored", () => {
     const host = new HostMemory(8 * GiB);
@@ -395,15 +373,7 @@ describe("TLBs stored by version 2", () => {
     // An emptied slot between live ones.
     host.unmap("pinned", 1, USER + 2 * PAGE_4K);
     const s = structuredClone(host.snapshot());
-    const v2 = {
-      ...s,
-      version: 2,
-      threadTlbs: s.threadTlbs?.map(({ thread, tlb }) => ({ thread, tlb: compact(tlb as TlbSnapshot) })),
-      vms: s.vms.map(({ vmId, vm }) => ({
-        vmId,
-        vm: { ...vm, tlbs: vm.tlbs.map((t) => compact(t as TlbSnapshot)) },
-      })),
-    } as HostMemorySnapshot;
+    const v2 = asVersion2(s);
     expect(v2.threadTlbs?.[0].tlb).toHaveProperty("slot");
     expect(v2.vms.find((v) => v.vmId === "own")?.vm.tlbs).toHaveLength(2);
     const restored = HostMemory.restore(v2);
