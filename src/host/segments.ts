@@ -1,7 +1,10 @@
 // Stores a model image (plain objects holding typed arrays, some of them tracked views: see
 // sim/memory/dirty.ts) as JSON plus fixed-size segments of each array, and works out which
-// segments changed since the last write, so a store rewrites those alone. `diffPiece` and
-// `readPiece` are pure (tests apply their writes to a map); the tables are at the end.
+// segments changed since the last write, so a store rewrites those alone. A segment of zeros
+// that the store does not hold yet is left out and reads back as zeros (an array's last segment
+// is always written: it gives the length), so a new TLB or frame map costs rows for what it
+// holds, not for its size. `diffPiece` and `readPiece` are pure (tests apply their writes to a
+// map); the tables are at the end.
 import { type DirtyUnits, Tracked, type TypedArray } from "../sim/memory";
 import type { Sql } from "./sql";
 
@@ -73,6 +76,17 @@ function bytesOf(a: TypedArray): Uint8Array {
 
 const segmentCount = (byteLength: number) => Math.ceil(byteLength / SEGMENT_BYTES);
 
+/** True when the range holds zeros alone (read a word at a time where aligned). */
+function allZero(a: Uint8Array, start: number, end: number): boolean {
+  if (((a.byteOffset + start) & 3) === 0 && ((end - start) & 3) === 0) {
+    const w = new Int32Array(a.buffer, a.byteOffset + start, (end - start) >> 2);
+    for (let i = 0; i < w.length; i++) if (w[i] !== 0) return false;
+    return true;
+  }
+  for (let i = start; i < end; i++) if (a[i] !== 0) return false;
+  return true;
+}
+
 /** True when the two ranges hold the same bytes (compared a word at a time where aligned). */
 function sameBytes(a: Uint8Array, b: Uint8Array, start: number, end: number): boolean {
   if (((a.byteOffset + start) & 3) === 0 && ((b.byteOffset + start) & 3) === 0 && ((end - start) & 3) === 0) {
@@ -89,7 +103,8 @@ function sameBytes(a: Uint8Array, b: Uint8Array, start: number, end: number): bo
  * The writes that bring a stored piece (`stored`, or nothing) to `image`, and what the store
  * then holds. A tracked array contributes the segments its marks touch, an untracked one the
  * segments that differ from what was last written, and either one every segment past the
- * length it had; the marks are cleared, since the writes now carry them.
+ * length it had and its new last segment, less those of zeros past what the store holds; the
+ * marks are cleared, since the writes now carry them.
  */
 export function diffPiece(
   image: unknown,
@@ -103,6 +118,9 @@ export function diffPiece(
     const array = value instanceof Tracked ? value.array : value;
     const bytes = bytesOf(array);
     const before = stored?.fields.get(name);
+    /** Segments below this one may be in the store; none at or past it are. */
+    const held = before ? segmentCount(before.byteLength) : 0;
+    const last = segmentCount(bytes.length) - 1;
     const dirty = new Set<number>();
     const all = () => {
       for (let s = 0; s < segmentCount(bytes.length); s++) dirty.add(s);
@@ -126,21 +144,21 @@ export function diffPiece(
           if (!sameBytes(bytes, before.copy, start, Math.min(start + SEGMENT_BYTES, shared))) dirty.add(s);
         }
       }
-      // A length change rewrites the last segment the two lengths share, and all after it.
+      // A length change rewrites the last segment the two lengths share, all after it, and the
+      // new last segment, which may have been left out as zeros.
       if (before.byteLength !== bytes.length) {
         const from = Math.floor(Math.min(before.byteLength, bytes.length) / SEGMENT_BYTES);
         for (let s = from; s < segmentCount(bytes.length); s++) dirty.add(s);
+        if (last >= 0) dirty.add(last);
         if (bytes.length < before.byteLength)
           write.truncate.push({ field: name, from: segmentCount(bytes.length) });
       }
     }
     for (const s of [...dirty].sort((a, b) => a - b)) {
       const start = s * SEGMENT_BYTES;
-      write.segments.push({
-        field: name,
-        idx: s,
-        data: bytes.slice(start, Math.min(start + SEGMENT_BYTES, bytes.length)).buffer,
-      });
+      const end = Math.min(start + SEGMENT_BYTES, bytes.length);
+      if (s >= held && s !== last && allZero(bytes, start, end)) continue;
+      write.segments.push({ field: name, idx: s, data: bytes.slice(start, end).buffer });
     }
     let copy: Uint8Array | null = null;
     if (!(value instanceof Tracked)) {
@@ -179,10 +197,11 @@ export function diffPiece(
 }
 
 /**
- * The piece a store holds, from its JSON and its segments (in any order), and the state to
- * diff the next image against. Arrays of up to COPY_ON_LOAD_BYTES keep a copy to compare
- * with: the TLBs (under 1 KiB an array), the counters and the frame maps' lists. A larger
- * untracked one (a big page-walk cache) is rewritten whole by the first write after a load.
+ * The piece a store holds, from its JSON and its segments (in any order; one left out is
+ * zeros), and the state to diff the next image against. Arrays of up to COPY_ON_LOAD_BYTES
+ * keep a copy to compare with: the TLBs' fill pointers, the counters and the frame maps'
+ * lists. A larger untracked one (a big page-walk cache) is rewritten whole by the first write
+ * after a load.
  */
 export function readPiece<T>(
   json: string,
@@ -199,16 +218,13 @@ export function readPiece<T>(
     if (v === null || typeof v !== "object" || !("$seg" in v)) return v;
     const ref = v as SegmentRef;
     const parts = (byField.get(ref.field) ?? []).sort((a, b) => a.idx - b.idx);
-    let byteLength = 0;
-    for (const [i, p] of parts.entries()) {
-      if (p.idx !== i) throw new Error(`segment ${i} of ${ref.field} is missing`);
-      byteLength += p.data.byteLength;
-    }
+    const last = parts.at(-1);
+    const byteLength = last ? last.idx * SEGMENT_BYTES + last.data.byteLength : 0;
     const bytes = new Uint8Array(byteLength);
-    let at = 0;
     for (const p of parts) {
-      bytes.set(new Uint8Array(p.data), at);
-      at += p.data.byteLength;
+      if (p !== last && p.data.byteLength !== SEGMENT_BYTES)
+        throw new Error(`segment ${p.idx} of ${ref.field} is short`);
+      bytes.set(new Uint8Array(p.data), p.idx * SEGMENT_BYTES);
     }
     fields.set(ref.field, { byteLength, copy: byteLength <= COPY_ON_LOAD_BYTES ? bytes.slice() : null });
     const Ctor = KINDS[ref.$seg];

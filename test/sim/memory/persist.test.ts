@@ -8,11 +8,13 @@ import {
   SEGMENT_BYTES,
 } from "../../../src/host/segments";
 import {
+  DirtyUnits,
   HostMemory,
   type HostMemorySnapshot,
   PAGE_1G,
   PAGE_2M,
   PAGE_4K,
+  Tracked,
   type VmMemoryOptions,
 } from "../../../src/sim/memory/index";
 import { asVersion2 } from "./version-2";
@@ -94,6 +96,9 @@ function snapshotOf(host: HostMemory): unknown {
   };
   return bytes({ ...s, vms: s.vms.sort((a, b) => (a.vmId < b.vmId ? -1 : 1)) });
 }
+
+/** A typed array's bytes as text, which compares far faster than the array. */
+const bytesOf = (a: Float64Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString("base64");
 
 /** Stores what changed, as the host object does after a call that touched `vms`. */
 function store(s: PieceStore, host: HostMemory, vms: Iterable<string>, dropped: Iterable<string> = []): void {
@@ -200,6 +205,48 @@ describe("storing the memory model in segments", () => {
       { numRuns: 60 },
     );
   }, 120_000);
+
+  it("leaves out segments of zeros it does not hold and reads them back as zeros, as arrays grow, shrink and change", () => {
+    const PER_SEGMENT = SEGMENT_BYTES / 8;
+    const CAP = 6 * PER_SEGMENT;
+    const step = fc.record({
+      // Lengths that end on a segment's edge, where the last segment is a whole one, and others.
+      length: fc.oneof(
+        fc.integer({ min: 0, max: 6 }).map((n) => n * PER_SEGMENT),
+        fc.integer({ min: 0, max: CAP }),
+      ),
+      writes: fc.array(fc.tuple(fc.integer({ min: 0, max: CAP - 1 }), fc.constantFrom(0, 1, -2.5)), {
+        maxLength: 4,
+      }),
+    });
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 12 }), fc.boolean(), (steps, reload) => {
+        const s = new PieceStore();
+        // A model array (its used length a view of its capacity) with the marks of its writes.
+        const live = new Float64Array(CAP);
+        const marks = new DirtyUnits();
+        for (const { length, writes } of steps) {
+          for (const [i, v] of writes) {
+            live[i] = v;
+            marks.mark(i);
+          }
+          const used = live.subarray(0, length);
+          s.save("p", { tracked: new Tracked(used, 1, marks), copied: used.slice() });
+          const believed = s.states.get("p");
+          const back = s.read("p") as { tracked: Float64Array; copied: Float64Array };
+          expect(bytesOf(back.tracked)).toBe(bytesOf(used));
+          expect(bytesOf(back.copied)).toBe(bytesOf(used));
+          // The writer goes on from what it read back, or (as a host object that was not
+          // evicted) from what it believed it wrote.
+          if (!reload && believed) s.states.set("p", believed);
+        }
+      }),
+      { numRuns: 300 },
+    );
+    // Six segments of zeros, new to the store: the last alone is written, which gives the length.
+    const w = new PieceStore().save("p", { zeros: new Float64Array(CAP) });
+    expect(w.segments.map((x) => x.idx)).toEqual([5]);
+  });
 
   it("moves a store that holds version 2's compact TLBs to slots in place on its next write, and reads it back exactly", () => {
     const host = new HostMemory(16 * GiB);
