@@ -1,5 +1,6 @@
-// Stores a model snapshot (plain objects holding typed arrays) in Durable Object SQLite:
-// the structure as JSON, each typed array as BLOB rows of at most 1 MiB (rows are capped at 2 MB).
+// Version 1 of the host store's memory pieces: a model snapshot (plain objects holding typed
+// arrays) as JSON, each typed array as BLOB rows of at most 1 MiB (rows are capped at 2 MB),
+// every piece rewritten whole. Version 2 (segments.ts) replaced it; schema.ts reads it to upgrade.
 const CHUNK_BYTES = 1024 * 1024;
 
 const KINDS = {
@@ -53,6 +54,11 @@ export function pack(value: unknown): Packed {
     return v;
   });
   return { json, blobs };
+}
+
+/** True for a piece's JSON in this format: it refers to its arrays as `$typed` blob lists. */
+export function isPacked(json: string): boolean {
+  return json.includes('"$typed":');
 }
 
 export function unpack<T>(packed: Packed): T {

@@ -1,5 +1,7 @@
 // The host object's tables and their versions. The version is a key in `meta`, the one
 // table every version has, so an upgrade knows what it finds before it changes anything.
+import { isPacked, unpack } from "./pack";
+import { diffPiece, writePiece } from "./segments";
 import type { Sql } from "./sql";
 
 /**
@@ -13,10 +15,29 @@ const STEPS: readonly ((sql: Sql) => void)[] = [
     sql`CREATE TABLE IF NOT EXISTS vms (instance_id TEXT PRIMARY KEY, body TEXT NOT NULL)`;
     sql`CREATE TABLE IF NOT EXISTS departed (instance_id TEXT PRIMARY KEY, body TEXT NOT NULL, at INTEGER NOT NULL)`;
     // The memory model in pieces (pack.ts): each piece's JSON, and its typed arrays as blobs.
+    // Version 2 moves the blobs to memory_segments.
     sql`CREATE TABLE IF NOT EXISTS memory_pieces (piece TEXT PRIMARY KEY, json TEXT NOT NULL)`;
     sql`CREATE TABLE IF NOT EXISTS memory_blobs (piece TEXT NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (piece, idx))`;
     // outbox.ts.
     sql`CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, body TEXT NOT NULL)`;
+  },
+  (sql) => {
+    // The memory model in segments (segments.ts), so a call rewrites only the parts it changed.
+    // Pieces stored whole by version 1 (pack.ts) are read with its codec and written again in
+    // segments. Like step 1 it leaves what is already in the new form alone.
+    sql`CREATE TABLE IF NOT EXISTS memory_segments (piece TEXT NOT NULL, field TEXT NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (piece, field, idx))`;
+    for (const { piece, json } of sql<{
+      piece: string;
+      json: string;
+    }>`SELECT piece, json FROM memory_pieces`) {
+      if (!isPacked(json)) continue;
+      const blobs = sql<{
+        data: ArrayBuffer;
+      }>`SELECT data FROM memory_blobs WHERE piece = ${piece} ORDER BY idx`;
+      const value = unpack({ json, blobs: blobs.map((r) => r.data) });
+      writePiece(sql, piece, diffPiece(value, undefined).write);
+    }
+    sql`DROP TABLE IF EXISTS memory_blobs`;
   },
 ];
 

@@ -1,14 +1,14 @@
 // A host object's own storage: its schema, its meta keys, and the model in pieces (the
 // host record, its VMs, the CPU model, the memory model), each written by its own method
-// so a call can store only the pieces it changed.
+// so a call can store only the pieces it changed, and of the memory model only the parts.
 import type { ClockState } from "../sim/clock";
 import type { HostCpuSnapshot } from "../sim/cpu";
 import type { Changes, HostModel } from "../sim/host";
 import type { HostMemorySnapshot } from "../sim/memory";
 import type { HostRecord, InstanceRecord, VmRecord } from "../sim/records";
-import { pack, unpack } from "./pack";
 import { migrate } from "./schema";
-import { type Sql, sqlOver } from "./sql";
+import { deletePiece, diffPiece, type PieceState, readPieces, writePiece } from "./segments";
+import { type Sql, type SqlWrites, sqlOver } from "./sql";
 
 // The keys of `meta` that hold the model, and what each holds (as JSON). The schema's
 // version key beside them belongs to schema.ts.
@@ -30,12 +30,18 @@ export interface StoredModel {
 
 export class HostStorage {
   readonly sql: Sql;
+  /** Rows and bytes written through `sql` since this object was made: what a call costs the store. */
+  readonly written: SqlWrites = { rows: 0, bytes: 0 };
   /** What `meta` holds now, so the writes that would change nothing are skipped. */
   private storedHost: HostRecord | null = null;
   private storedClock: ClockState | null = null;
+  private storedUsageVersion: number | null = null;
+  private storedCpu: string | null = null;
+  /** What memory_pieces and memory_segments hold, piece by piece. */
+  private storedMemory = new Map<string, PieceState>();
 
   constructor(private readonly storage: DurableObjectStorage) {
-    this.sql = sqlOver(storage.sql);
+    this.sql = sqlOver(storage.sql, this.written);
   }
 
   /** Creates or upgrades the schema; answers the version it found. */
@@ -59,13 +65,16 @@ export class HostStorage {
     const host = read("host");
     this.storedHost = host;
     this.storedClock = read("clock");
+    this.storedUsageVersion = read("usageVersion");
+    this.storedCpu = meta.get("cpu") ?? null;
+    this.storedMemory.clear();
     if (!host) return { clock: this.storedClock, model: null };
     return {
       clock: this.storedClock,
       model: {
         host,
         vms: this.sql<{ body: string }>`SELECT body FROM vms`.map((r) => JSON.parse(r.body) as VmRecord),
-        usageVersion: read("usageVersion") ?? 0,
+        usageVersion: this.storedUsageVersion ?? 0,
         cpu: read("cpu"),
         memory: this.loadMemory(),
       },
@@ -76,8 +85,11 @@ export class HostStorage {
   save(m: HostModel, changes: readonly Changes[]): void {
     this.saveHost(m.host);
     this.saveVms(changes);
-    this.setMeta("usageVersion", m.usageVersion);
-    this.setMeta("cpu", m.cpuSnapshot());
+    if (m.usageVersion !== this.storedUsageVersion) {
+      this.setMeta("usageVersion", m.usageVersion);
+      this.storedUsageVersion = m.usageVersion;
+    }
+    this.saveCpu(m);
     this.saveMemory(m);
   }
 
@@ -102,8 +114,20 @@ export class HostStorage {
     return row ? (JSON.parse(row.body) as InstanceRecord) : null;
   }
 
-  private setMeta<K extends keyof Meta>(key: K, value: Meta[K]): void {
-    this.sql`INSERT OR REPLACE INTO meta (key, value) VALUES (${key}, ${JSON.stringify(value)})`;
+  private setMeta<K extends keyof Meta>(key: K, value: Meta[K] | string): void {
+    const json = typeof value === "string" ? value : JSON.stringify(value);
+    this.sql`INSERT OR REPLACE INTO meta (key, value) VALUES (${key}, ${json})`;
+  }
+
+  /**
+   * The CPU model moves only when a call runs it forward (or adds, removes or reprofiles a
+   * VM); a call that does neither, such as a translation, leaves the stored row alone.
+   */
+  private saveCpu(m: HostModel): void {
+    const json = JSON.stringify(m.cpuSnapshot());
+    if (json === this.storedCpu) return;
+    this.setMeta("cpu", json);
+    this.storedCpu = json;
   }
 
   /** The model replaces its host record on every change, so an unchanged one is the same object. */
@@ -130,45 +154,37 @@ export class HostStorage {
     }
   }
 
-  /** Only the frame map and the VMs that changed: a busy host's whole model is megabytes. */
+  /**
+   * Only the frame map and the VMs that changed, and of those only the segments written since
+   * the last save (segments.ts): what a call stores depends on what it touched, not on how
+   * much memory the guests touched before.
+   */
   private saveMemory(m: HostModel): void {
     if (m.memoryChanged.size === 0 && m.memoryDropped.size === 0) return;
-    const sql = this.sql;
-    const pieces: [string, unknown][] = [["frames", m.memory.snapshotFrames()]];
-    for (const id of m.memoryChanged) pieces.push([`vm:${id}`, m.memory.snapshotVm(id)]);
     for (const id of m.memoryDropped) {
-      sql`DELETE FROM memory_pieces WHERE piece = ${`vm:${id}`}`;
-      sql`DELETE FROM memory_blobs WHERE piece = ${`vm:${id}`}`;
+      deletePiece(this.sql, `vm:${id}`);
+      this.storedMemory.delete(`vm:${id}`);
     }
-    for (const [piece, value] of pieces) {
-      const packed = pack(value);
-      sql`DELETE FROM memory_blobs WHERE piece = ${piece}`;
-      for (const [i, b] of packed.blobs.entries()) {
-        sql`INSERT INTO memory_blobs (piece, idx, data) VALUES (${piece}, ${i}, ${b})`;
-      }
-      sql`INSERT OR REPLACE INTO memory_pieces (piece, json) VALUES (${piece}, ${packed.json})`;
+    const pieces: [string, unknown][] = [["frames", m.memory.imageFrames()]];
+    for (const id of m.memoryChanged) pieces.push([`vm:${id}`, m.memory.imageVm(id)]);
+    for (const [piece, image] of pieces) {
+      const { write, state } = diffPiece(image, this.storedMemory.get(piece));
+      writePiece(this.sql, piece, write);
+      this.storedMemory.set(piece, state);
     }
     m.memoryChanged.clear();
     m.memoryDropped.clear();
   }
 
   private loadMemory(): HostMemorySnapshot | null {
-    const sql = this.sql;
-    const read = (piece: string, json: string) =>
-      unpack<unknown>({
-        json,
-        blobs: sql<{
-          data: ArrayBuffer;
-        }>`SELECT data FROM memory_blobs WHERE piece = ${piece} ORDER BY idx`.map((r) => r.data),
-      });
-    const pieces = sql<{ piece: string; json: string }>`SELECT piece, json FROM memory_pieces`;
-    const frames = pieces.find((p) => p.piece === "frames");
+    const pieces = readPieces(this.sql);
+    const frames = pieces.get("frames");
     if (!frames) return null;
-    return {
-      ...(read("frames", frames.json) as Omit<HostMemorySnapshot, "vms">),
-      vms: pieces
-        .filter((p) => p.piece.startsWith("vm:"))
-        .map((p) => read(p.piece, p.json) as HostMemorySnapshot["vms"][number]),
-    };
+    const vms: HostMemorySnapshot["vms"] = [];
+    for (const [piece, { value, state }] of pieces) {
+      this.storedMemory.set(piece, state);
+      if (piece.startsWith("vm:")) vms.push(value as HostMemorySnapshot["vms"][number]);
+    }
+    return { ...(frames.value as Omit<HostMemorySnapshot, "vms">), vms };
   }
 }

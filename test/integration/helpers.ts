@@ -4,6 +4,8 @@ import { env, exports } from "cloudflare:workers";
 import { recordsOf, vmPages } from "../../src/fleet/host-pages";
 import { MAX_TAGS, TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH } from "../../src/fleet/limits";
 import type { VmSummary } from "../../src/host/host-object";
+import { HostStorage } from "../../src/host/storage";
+import { HostModel } from "../../src/sim/host";
 
 export interface Problem {
   status: number;
@@ -109,4 +111,23 @@ export function largestTags(char = "x"): Record<string, string> {
     tags[n + char.repeat(TAG_KEY_MAX_LENGTH - 2)] = char.repeat(TAG_VALUE_MAX_LENGTH);
   }
   return tags;
+}
+
+/**
+ * Inside runInDurableObject: the host's model as stored, loaded by a storage layer of the
+ * test's own, as the object loads its own. Its write counters say what each save costs.
+ */
+export function storedModel(state: DurableObjectState): { store: HostStorage; m: HostModel } {
+  const store = new HostStorage(state.storage);
+  const stored = store.load().model;
+  if (!stored) throw new Error("no host stored");
+  const m = new HostModel(
+    stored.host,
+    stored.vms,
+    stored.usageVersion,
+    () => crypto.randomUUID(),
+    stored.cpu,
+    stored.memory,
+  );
+  return { store, m };
 }

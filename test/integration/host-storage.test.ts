@@ -5,7 +5,7 @@ import { OUTBOX_BATCH, OUTBOX_BATCH_BYTES, Outbox, takeBatch } from "../../src/h
 import { migrate, SCHEMA_VERSION, schemaVersion } from "../../src/host/schema";
 import { sqlOver } from "../../src/host/sql";
 import type { FleetEvent } from "../../src/sim/records";
-import { addHosts, call, freshZone, hostView, launch } from "./helpers";
+import { addHosts, call, freshZone, hostView, launch, storedModel } from "./helpers";
 
 const utf8 = new TextEncoder();
 
@@ -99,6 +99,33 @@ describe("the host object's schema", () => {
 });
 
 describe("host storage", () => {
+  it("writes nothing for a call that changes nothing, and only the memory for a translation", async () => {
+    const zone = freshZone();
+    const [host] = await addHosts(zone, "m5", 1);
+    const launched = await launch({ instanceType: "m5.2xlarge", availabilityZone: zone, maxCount: 3 });
+    const id = launched.body.instances[0].instanceId;
+    const written = await runInDurableObject(env.HOST.getByName(host.hostId), (_obj, state) => {
+      const { store, m } = storedModel(state);
+      const sql = sqlOver(state.storage.sql);
+      const meta = () => sql<{ key: string; value: string }>`SELECT key, value FROM meta ORDER BY key`;
+      const save = () => {
+        const before = { ...store.written };
+        store.transaction(() => store.save(m, []));
+        return { rows: store.written.rows - before.rows, bytes: store.written.bytes - before.bytes };
+      };
+      // Right after a load, the model is what the store holds.
+      const idle = save();
+      const metaBefore = meta();
+      m.access(id, { asid: 1, gva: 0x7f00_0040_1000, vcpu: 0, write: true }, 0);
+      const translated = save();
+      return { idle, translated, metaSame: JSON.stringify(meta()) === JSON.stringify(metaBefore) };
+    });
+    expect(written.idle).toEqual({ rows: 0, bytes: 0 });
+    expect(written.translated.rows).toBeGreaterThan(0);
+    // Neither the CPU model nor the usage version moved, so neither row was written again.
+    expect(written.metaSame).toBe(true);
+  });
+
   it("keeps a host's state change across eviction of its object", async () => {
     const zone = freshZone();
     const [host] = await addHosts(zone, "c5", 1);

@@ -29,7 +29,9 @@ export function handleEptViolation(vm: VmMemory, gpa: number): void {
     if (gpa >= vm.memoryBytes + vm.opts.mmioBytes) throw new RangeError(`gpa ${gpa} is not RAM`);
     // KVM's MMIO trick: a reserved (write-only) entry makes later accesses misconfigurations.
     const slot = eptTableFor(vm, gfn, 1);
-    ept.leaf.entries[ept.index(slot, gfn, 1)] = EPT_W;
+    const i = ept.index(slot, gfn, 1);
+    ept.leaf.entries[i] = EPT_W;
+    ept.leaf.markWritten(i);
     return;
   }
   for (let level = leafLevel(vm.opts.eptPageSize); level >= 1; level--) {
@@ -39,7 +41,10 @@ export function handleEptViolation(vm: VmMemory, gpa: number): void {
     const hfn = vm.hostFrame(leafOrder(level), false);
     if (hfn < 0) continue;
     const slot = eptTableFor(vm, gfn, level);
-    ept.pool(level).entries[ept.index(slot, gfn, level)] = hfn * PAGE_4K + EPT_RWX + (level > 1 ? EPT_PS : 0);
+    const pool = ept.pool(level);
+    const i = ept.index(slot, gfn, level);
+    pool.entries[i] = hfn * PAGE_4K + EPT_RWX + (level > 1 ? EPT_PS : 0);
+    pool.markWritten(i);
     vm.counters[C.backed] += span;
     vm.counters[C.ept4k + level - 1]++;
     return;
@@ -77,6 +82,7 @@ export function remapBacking(
   if (fresh < 0) return null;
   const old = entryFrame(e);
   pool.entries[i] = fresh * PAGE_4K + (e & 0xfff);
+  pool.markWritten(i);
   vm.host.free(old, order, vm.owner);
   vm.invept();
   vm.counters[C.remaps]++;

@@ -2,6 +2,7 @@
 // so a huge page is handed out only where aligned contiguous backing really is free.
 
 import { FRAMES_1G, FRAMES_2M, ORDER_1G, ORDER_2M, type Order } from "./constants";
+import { DirtyUnits, type Image, materialize, Tracked } from "./dirty";
 
 export const OWNER_FREE = 0;
 /** Owners are 16-bit because the 4 KiB tier stores one Uint16 per frame to stay compact. */
@@ -63,6 +64,9 @@ export class FrameAllocator {
   private partialGigs = new Set<number>();
   private partialLeaves = new Set<number>();
   private byOwner = new Map<number, number>();
+  /** Split 1 GiB records and split 2 MiB slots written since a store last took the allocator. */
+  private readonly dirtyMid = new DirtyUnits();
+  private readonly dirtyLeaf = new DirtyUnits();
   freeFrames: number;
 
   constructor(frames: number) {
@@ -120,6 +124,7 @@ export class FrameAllocator {
         const i = leaf * FRAMES_2M + (frame % FRAMES_2M);
         if (this.leafOwner[i] !== owner) this.refuse(frame, owner);
         this.leafOwner[i] = 0;
+        this.dirtyLeaf.mark(leaf);
         this.partialLeaves.add(leaf);
         if (++this.leafFree[leaf] === FRAMES_2M) {
           // The whole 2 MiB is free again: fold it back so it can serve a huge page.
@@ -213,6 +218,7 @@ export class FrameAllocator {
       this.midOwner[base + i] = SPLIT;
       this.midLeaf[base + i] = leaf;
     } else this.midOwner[base + i] = owner;
+    this.dirtyMid.mark(rec);
     if (--this.midFree[rec] === 0) this.partialGigs.delete(g);
     return g * FRAMES_1G + i * FRAMES_2M;
   }
@@ -237,6 +243,7 @@ export class FrameAllocator {
     let j = 0;
     while (this.leafOwner[base + j] !== 0) j++;
     this.leafOwner[base + j] = owner;
+    this.dirtyLeaf.mark(leaf);
     if (--this.leafFree[leaf] === 0) this.partialLeaves.delete(leaf);
     return this.leafBase[leaf] + j;
   }
@@ -252,6 +259,7 @@ export class FrameAllocator {
     this.midOwner.fill(0, base, base + valid);
     this.midOwner.fill(ABSENT, base + valid, base + FRAMES_2M);
     this.midFree[rec] = valid;
+    this.dirtyMid.mark(rec);
     this.gigOwner[g] = SPLIT;
     this.gigRec[g] = rec;
     this.partialGigs.add(g);
@@ -266,11 +274,13 @@ export class FrameAllocator {
     }
     this.leafOwner.fill(0, leaf * FRAMES_2M, (leaf + 1) * FRAMES_2M);
     this.leafFree[leaf] = FRAMES_2M;
+    this.dirtyLeaf.mark(leaf);
     return leaf;
   }
 
   private release2M(g: number, rec: number, m: number): void {
     this.midOwner[m] = 0;
+    this.dirtyMid.mark(rec);
     this.partialGigs.add(g);
     if (++this.midFree[rec] === FRAMES_2M) {
       this.partialGigs.delete(g);
@@ -280,18 +290,24 @@ export class FrameAllocator {
     }
   }
 
-  snapshot(): FrameAllocatorSnapshot {
+  /**
+   * The allocator live, with the marks of the records and slots written. The per-GiB arrays and
+   * the lists are not tracked: they are as long as the host has GiB, or as it has split regions.
+   */
+  image(): Image<FrameAllocatorSnapshot> {
+    const mid = this.midCount;
+    const leaves = this.leafCount;
     return {
       frames: this.frames,
-      gigOwner: this.gigOwner.slice(),
-      gigRec: this.gigRec.slice(),
-      midOwner: this.midOwner.slice(0, this.midCount * FRAMES_2M),
-      midLeaf: this.midLeaf.slice(0, this.midCount * FRAMES_2M),
-      midFree: this.midFree.slice(0, this.midCount),
+      gigOwner: this.gigOwner,
+      gigRec: this.gigRec,
+      midOwner: new Tracked(this.midOwner.subarray(0, mid * FRAMES_2M), FRAMES_2M, this.dirtyMid),
+      midLeaf: new Tracked(this.midLeaf.subarray(0, mid * FRAMES_2M), FRAMES_2M, this.dirtyMid),
+      midFree: new Tracked(this.midFree.subarray(0, mid), 1, this.dirtyMid),
       midFreeList: Int32Array.from(this.midFreeList),
-      leafOwner: this.leafOwner.slice(0, this.leafCount * FRAMES_2M),
-      leafFree: this.leafFree.slice(0, this.leafCount),
-      leafBase: this.leafBase.slice(0, this.leafCount),
+      leafOwner: new Tracked(this.leafOwner.subarray(0, leaves * FRAMES_2M), FRAMES_2M, this.dirtyLeaf),
+      leafFree: new Tracked(this.leafFree.subarray(0, leaves), 1, this.dirtyLeaf),
+      leafBase: new Tracked(this.leafBase.subarray(0, leaves), 1, this.dirtyLeaf),
       leafFreeList: Int32Array.from(this.leafFreeList),
       partialGigs: Int32Array.from(this.partialGigs),
       partialLeaves: Int32Array.from(this.partialLeaves),
@@ -299,6 +315,11 @@ export class FrameAllocator {
     };
   }
 
+  snapshot(): FrameAllocatorSnapshot {
+    return materialize<FrameAllocatorSnapshot>(this.image());
+  }
+
+  /** A restored allocator is what its store holds, so nothing in it is marked. */
   static restore(s: FrameAllocatorSnapshot): FrameAllocator {
     const a = new FrameAllocator(s.frames);
     a.gigOwner = s.gigOwner.slice();
@@ -322,6 +343,8 @@ export class FrameAllocator {
       free -= s.byOwner[i + 1];
     }
     a.freeFrames = free;
+    a.dirtyMid.clear();
+    a.dirtyLeaf.clear();
     return a;
   }
 }

@@ -157,6 +157,7 @@ function writeGuestLeaf(vm: VmMemory, pool: TablePool, i: number, value: number)
   ptWrite(vm);
   pool.entries[i] = value;
   if (pool.child !== null) pool.child[i] = -1;
+  pool.markWritten(i);
 }
 
 /**

@@ -4,14 +4,16 @@
 
 import { MAX_ASID, PAGE_4K, type PageSize } from "./constants";
 import { C } from "./counters";
+import { type Image, materialize } from "./dirty";
 import { FrameAllocator, type FrameAllocatorSnapshot, HostMemoryExhausted, MAX_OWNER } from "./frames";
 import type { PagingMode, VmMemoryOptions } from "./options";
-import { restoreVm, snapshotVm, type VmMemorySnapshot } from "./persist";
-import { DEFAULT_TLB, Tlb, type TlbConfig, type TlbSnapshot } from "./tlb";
+import { imageVm, restoreVm, type VmMemorySnapshot } from "./persist";
+import { type CompactTlbSnapshot, DEFAULT_TLB, Tlb, type TlbConfig, type TlbSnapshot } from "./tlb";
 import { type Translation, traceTranslate } from "./trace";
 import { type TouchResult, VmMemory } from "./vm";
 
 export { PAGE_1G, PAGE_2M, PAGE_4K, type PageSize } from "./constants";
+export { DirtyUnits, type Image, materialize, Tracked, type TypedArray } from "./dirty";
 export { HostMemoryExhausted, IsolationError } from "./frames";
 export { type PagingMode, resolveOptions, type VmMemoryOptions } from "./options";
 export type { VmMemorySnapshot } from "./persist";
@@ -95,16 +97,17 @@ export interface HostMemorySummary {
 /**
  * Version 2 added the hardware threads' TLBs and the VMs' TLB tags and threads; a version-1 snapshot
  * restores with its TLB entries dropped (a TLB may drop any entry) and its `tagged` option read as
- * vpid and pcid.
+ * vpid and pcid. Version 3 stores each TLB with every slot in place (TlbSnapshot) where version 2
+ * stored its live entries alone (CompactTlbSnapshot), which moved with every fill; both restore exactly.
  */
 export interface HostMemorySnapshot {
-  version: 1 | 2;
+  version: 1 | 2 | 3;
   hostBytes: number;
   frames: FrameAllocatorSnapshot;
-  /** Geometry of the threads' TLBs (version 2). */
+  /** Geometry of the threads' TLBs (since version 2). */
   tlb?: TlbConfig;
-  /** The TLBs of the threads vCPUs have run on (version 2). */
-  threadTlbs?: Array<{ thread: number; tlb: TlbSnapshot }>;
+  /** The TLBs of the threads vCPUs have run on (since version 2). */
+  threadTlbs?: Array<{ thread: number; tlb: TlbSnapshot | CompactTlbSnapshot }>;
   vms: Array<{ vmId: string; vm: VmMemorySnapshot }>;
 }
 
@@ -311,32 +314,33 @@ export class HostMemory {
 
   /** Plain object of typed arrays: cheap to structured-clone into Durable Object storage. */
   snapshot(): HostMemorySnapshot {
-    return {
-      ...this.snapshotFrames(),
-      vms: [...this.vms].map(([vmId, vm]) => ({ vmId, vm: snapshotVm(vm) })),
-    };
+    return materialize<HostMemorySnapshot>({
+      ...this.imageFrames(),
+      vms: this.vmIds().map((id) => this.imageVm(id)),
+    });
   }
 
   /**
-   * The host-wide state alone, the frame map and the threads' TLBs: with `snapshotVm`, lets a store
-   * rewrite only what changed. Any VM's access may change a thread's TLBs, so this changes with them.
+   * The host-wide state alone, live (dirty.ts): the frame map and the threads' TLBs. With `imageVm`,
+   * lets a store rewrite only the pieces that changed, and of those only the parts written since it
+   * last took them. Any VM's access may change a thread's TLBs, so this piece changes with them.
    */
-  snapshotFrames(): Omit<HostMemorySnapshot, "vms"> {
+  imageFrames(): Image<Omit<HostMemorySnapshot, "vms">> {
     return {
-      version: 2,
+      version: 3,
       hostBytes: this.hostBytes,
-      frames: this.frames.snapshot(),
+      frames: this.frames.image(),
       tlb: this.tlbConfig,
-      threadTlbs: [...this.threadTlbs].map(([thread, tlb]) => ({ thread, tlb: tlb.snapshot() })),
+      threadTlbs: [...this.threadTlbs].map(([thread, tlb]) => ({ thread, tlb: tlb.image() })),
     };
   }
 
-  snapshotVm(vmId: string): HostMemorySnapshot["vms"][number] {
-    return { vmId, vm: snapshotVm(this.get(vmId)) };
+  imageVm(vmId: string): Image<HostMemorySnapshot["vms"][number]> {
+    return { vmId, vm: imageVm(this.get(vmId)) };
   }
 
   static restore(s: HostMemorySnapshot): HostMemory {
-    if (s.version !== 1 && s.version !== 2)
+    if (s.version !== 1 && s.version !== 2 && s.version !== 3)
       throw new RangeError(`unknown host memory snapshot version ${s.version}`);
     const h = new HostMemory(s.hostBytes, s.tlb ?? DEFAULT_TLB);
     h.frames = FrameAllocator.restore(s.frames);

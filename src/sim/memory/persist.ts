@@ -1,13 +1,15 @@
 // A VM's memory as plain typed arrays, for Durable Object storage. The field layout is what hosts
-// have stored: a change to it needs a new HostMemorySnapshot version (index.ts).
+// have stored: a change to it needs a new HostMemorySnapshot version (index.ts). A store reads it
+// as an image (dirty.ts), whose page tables, frame maps and TLBs say which of their parts were written.
 
 import { MAX_ASID } from "./constants";
 import { C, NCOUNTERS } from "./counters";
+import { type Image, materialize } from "./dirty";
 import { FrameAllocator, type FrameAllocatorSnapshot } from "./frames";
 import type { ResolvedVmOptions } from "./options";
 import { EPT_FORMAT, PAGING_FORMAT, RadixTable } from "./radix";
 import { TablePool, type TablePoolSnapshot } from "./tables";
-import type { Tlb, TlbSnapshot } from "./tlb";
+import type { CompactTlbSnapshot, Tlb, TlbSnapshot } from "./tlb";
 import { VmMemory } from "./vm";
 
 export interface VmMemorySnapshot {
@@ -31,10 +33,11 @@ export interface VmMemorySnapshot {
   curAsid: Int32Array;
   /**
    * The VM's own TLBs, one per vCPU, when it has no host threads; empty when the host holds them
-   * (HostMemorySnapshot.threadTlbs). Version 1 stored a first-level TLB per vCPU in another layout
-   * (LegacyTlbSnapshot): its counters are kept and its entries dropped, as a TLB may drop any entry.
+   * (HostMemorySnapshot.threadTlbs). Version 2 stored them compact (CompactTlbSnapshot). Version 1
+   * stored a first-level TLB per vCPU in another layout (LegacyTlbSnapshot): its counters are kept
+   * and its entries dropped, as a TLB may drop any entry.
    */
-  tlbs: Array<TlbSnapshot | LegacyTlbSnapshot>;
+  tlbs: Array<TlbSnapshot | CompactTlbSnapshot | LegacyTlbSnapshot>;
   pwc: Float64Array | null;
   ntlb: Float64Array | null;
 }
@@ -45,11 +48,16 @@ export interface LegacyTlbSnapshot {
   counters: Float64Array;
 }
 
-function isLegacy(t: TlbSnapshot | LegacyTlbSnapshot): t is LegacyTlbSnapshot {
+function isLegacy(t: TlbSnapshot | CompactTlbSnapshot | LegacyTlbSnapshot): t is LegacyTlbSnapshot {
   return "counters" in t;
 }
 
-export function snapshotVm(vm: VmMemory): VmMemorySnapshot {
+/**
+ * The VM's memory live, for a store that writes only what changed: the table pools, the guest
+ * frame map and the TLBs carry the marks of what was written; the rest is bounded by the VM's
+ * configuration (vCPUs and cache sizes) and is small enough to compare whole.
+ */
+export function imageVm(vm: VmMemory): Image<VmMemorySnapshot> {
   const spaces: number[] = [];
   for (let a = 0; a <= MAX_ASID; a++) {
     if (vm.gRoot[a] >= 0) spaces.push(a, vm.gRoot[a], vm.sRoot ? vm.sRoot[a] : -1);
@@ -58,21 +66,25 @@ export function snapshotVm(vm: VmMemory): VmMemorySnapshot {
     options: vm.opts,
     memoryBytes: vm.memoryBytes,
     owner: vm.owner,
-    counters: vm.counters.slice(),
-    guestAlloc: vm.guestAlloc.snapshot(),
-    gDir: vm.gpt.dir.snapshot(),
-    gLeaf: vm.gpt.leaf.snapshot(),
-    eDir: vm.ept.dir.snapshot(),
-    eLeaf: vm.ept.leaf.snapshot(),
-    sDir: vm.spt?.dir.snapshot() ?? null,
-    sLeaf: vm.spt?.leaf.snapshot() ?? null,
+    counters: vm.counters,
+    guestAlloc: vm.guestAlloc.image(),
+    gDir: vm.gpt.dir.image(),
+    gLeaf: vm.gpt.leaf.image(),
+    eDir: vm.ept.dir.image(),
+    eLeaf: vm.ept.leaf.image(),
+    sDir: vm.spt?.dir.image() ?? null,
+    sLeaf: vm.spt?.leaf.image() ?? null,
     eptRoot: vm.eptRoot,
     spaces: Int32Array.from(spaces),
-    curAsid: vm.curAsid.slice(),
-    tlbs: vm.ownsTlbs ? vm.tlbs.map((t) => t.snapshot()) : [],
-    pwc: vm.pwc?.slice() ?? null,
-    ntlb: vm.ntlb?.slice() ?? null,
+    curAsid: vm.curAsid,
+    tlbs: vm.ownsTlbs ? vm.tlbs.map((t) => t.image()) : [],
+    pwc: vm.pwc,
+    ntlb: vm.ntlb,
   };
+}
+
+export function snapshotVm(vm: VmMemory): VmMemorySnapshot {
+  return materialize<VmMemorySnapshot>(imageVm(vm));
 }
 
 /** `threadTlb` gives the host's (already restored) TLBs of a thread, for a VM pinned to host threads. */

@@ -122,6 +122,7 @@ export class RadixTable {
     const i = this.index(slot, pn, level);
     this.dir.entries[i] = frame * PAGE_4K + this.dirFlags;
     (this.dir.child as Int32Array)[i] = next;
+    this.dir.markWritten(i);
     return next;
   }
 }

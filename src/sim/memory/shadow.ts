@@ -52,6 +52,7 @@ export function syncShadow(vm: VmMemory, asid: number, gva: number, write: boole
   // The guest's global bit carries over, so the hardware keeps kernel entries across CR3 writes here too.
   const global = leaf.global ? PTE_G : 0;
   pool.entries[i] = hpaBase + PTE_P + rw + PTE_US + PTE_A + global + (level > 1 ? PTE_PS : 0);
+  pool.markWritten(i);
   return true;
 }
 
@@ -65,12 +66,13 @@ function setGuestAccessed(vm: VmMemory, asid: number, gva: number, write: boolea
     const i = gpt.index(slot, vpn, l);
     let e = pool.entries[i];
     if ((e & PTE_A) === 0) e += PTE_A;
-    if (l === 1 || (e & PTE_PS) !== 0) {
-      if (write && (e & PTE_D) === 0) e += PTE_D;
+    const leaf = l === 1 || (e & PTE_PS) !== 0;
+    if (leaf && write && (e & PTE_D) === 0) e += PTE_D;
+    if (pool.entries[i] !== e) {
       pool.entries[i] = e;
-      return;
+      pool.markWritten(i);
     }
-    pool.entries[i] = e;
+    if (leaf) return;
     slot = gpt.child(i);
   }
 }
@@ -90,6 +92,7 @@ export function zapShadow(vm: VmMemory, asid: number, gva: number, bytes: number
       if ((e & PTE_P) === 0) continue;
       if (level === 1 || (e & PTE_PS) !== 0) {
         pool.entries[i] = 0;
+        pool.markWritten(i);
         vm.counters[C.shadowLeaves]--;
       } else zap(spt.child(i), level - 1, lo);
     }

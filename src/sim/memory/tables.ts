@@ -2,6 +2,7 @@
 // Entry format follows Intel SDM Vol. 3A §4.5 / §29.3: frame * 4096 + flag bits.
 
 import { ENTRIES } from "./constants";
+import { DirtyUnits, type Image, materialize, Tracked } from "./dirty";
 import { grow } from "./frames";
 
 export interface TablePoolSnapshot {
@@ -24,6 +25,8 @@ export class TablePool {
   /** Physical frame that holds each table (a GPA frame for guest tables, an HPA frame otherwise). */
   frame: Float64Array;
   used = 0;
+  /** Slots written since a store last took the pool (entries, child pointers or frame). */
+  readonly dirty = new DirtyUnits();
   private freeSlots: number[] = [];
 
   constructor(withChild: boolean, slots = 2) {
@@ -54,22 +57,35 @@ export class TablePool {
     this.entries.fill(0, base, base + ENTRIES);
     this.child?.fill(-1, base, base + ENTRIES);
     this.frame[slot] = frame;
+    this.dirty.mark(slot);
     return slot;
+  }
+
+  /** Every store into `entries[i]` or `child[i]` outside this class is followed by this. */
+  markWritten(i: number): void {
+    this.dirty.mark(Math.floor(i / ENTRIES));
   }
 
   free(slot: number): void {
     this.freeSlots.push(slot);
   }
 
-  snapshot(): TablePoolSnapshot {
+  /** The used part of the pool, live, with the marks of the slots written. */
+  image(): Image<TablePoolSnapshot> {
+    const n = this.used;
     return {
-      entries: this.entries.slice(0, this.used * ENTRIES),
-      child: this.child ? this.child.slice(0, this.used * ENTRIES) : null,
-      frame: this.frame.slice(0, this.used),
+      entries: new Tracked(this.entries.subarray(0, n * ENTRIES), ENTRIES, this.dirty),
+      child: this.child ? new Tracked(this.child.subarray(0, n * ENTRIES), ENTRIES, this.dirty) : null,
+      frame: new Tracked(this.frame.subarray(0, n), 1, this.dirty),
       freeSlots: Int32Array.from(this.freeSlots),
     };
   }
 
+  snapshot(): TablePoolSnapshot {
+    return materialize<TablePoolSnapshot>(this.image());
+  }
+
+  /** A restored pool is what its store holds, so nothing in it is marked. */
   static restore(s: TablePoolSnapshot): TablePool {
     const slots = Math.max(2, s.frame.length);
     const p = new TablePool(s.child !== null, slots);

@@ -7,6 +7,7 @@
 
 import { PAGE_1G, PAGE_2M, PAGE_4K, type PageSize } from "./constants";
 import { C, NCOUNTERS } from "./counters";
+import { DirtyUnits, type Image, materialize, Tracked } from "./dirty";
 
 export interface TlbGeometry {
   entries: number;
@@ -39,6 +40,18 @@ const DIRTY = 2;
 /** Bits of `held`: the page sizes the TLB has ever cached, so a lookup skips arrays that are empty. */
 const HELD_2M = 1;
 const HELD_1G = 2;
+/**
+ * Numbers per slot: its key (the tag plus one, so an empty slot is all zeros), its context and
+ * permissions packed as ctx * 4 + perm (a context is at most 28 bits and a sign, so the pack is an
+ * int32 that `>> 2` and `&` take apart), and the host base of its page.
+ */
+const SLOT = 3;
+const META = 1;
+const BASE = 2;
+
+function pack(ctx: number, perm: number): number {
+  return ctx * 4 + perm;
+}
 
 /** Contexts pack the VPID above the 12-bit PCID, so one int compares both tags. */
 export function tlbContext(vpid: number, pcid: number): number {
@@ -55,7 +68,21 @@ function vpidOf(stored: number): number {
   return stored >= 0 ? stored >> 12 : -1 - stored;
 }
 
+/**
+ * A TLB as stored since HostMemorySnapshot version 3: every slot in place, so a store that rewrites
+ * what a fill or an invalidation marked rewrites those slots alone.
+ */
 export interface TlbSnapshot {
+  /** SLOT numbers per slot (key, packed context and permissions, base), arrays end to end: L1 4K, 2M, 1G, STLB, STLB 1G. */
+  entries: Float64Array;
+  /** Each set's next victim, arrays end to end. */
+  fifo: Uint8Array;
+  /** The resident vCPU, 1 if it runs without VPID (else 0), and `held`. */
+  state: Int32Array;
+}
+
+/** A TLB as version 2 stored it: its live entries alone, each with its position among the slots. */
+export interface CompactTlbSnapshot {
   /** Position of each live entry in the arrays laid end to end: L1 4K, 2M, 1G, STLB, STLB 1G. */
   slot: Int32Array;
   tag: Float64Array;
@@ -69,82 +96,101 @@ export interface TlbSnapshot {
   held: number;
 }
 
+/** Sets in an array of geometry `g`, which must be a power of two. */
+function setsOf(g: TlbGeometry, label: string): number {
+  const sets = g.entries / g.ways;
+  if (!Number.isInteger(sets) || sets < 1 || (sets & (sets - 1)) !== 0 || g.ways > 255) {
+    throw new RangeError(`TLB ${label}: entries/ways must be a power of two, got ${g.entries}/${g.ways}`);
+  }
+  return sets;
+}
+
 /**
  * One set-associative array with FIFO replacement per set. The caller chooses the tag and the set,
  * so one array can hold several page sizes (the STLB keys a page as its number times 2, plus 1 for 2 MiB).
+ * Its slots and sets are views of its TLB's, where every slot it writes is marked for a store.
  */
 class TlbArray {
   readonly sets: number;
   readonly ways: number;
   readonly mask: number;
-  tag: Float64Array;
-  ctx: Int32Array;
-  base: Float64Array;
-  perm: Uint8Array;
-  fifo: Uint8Array;
+  /** Numbers per set: ways * SLOT. */
+  readonly span: number;
+  /** SLOT numbers per slot; a found entry is named by the index of its key here. */
+  readonly e: Float64Array;
+  readonly fifo: Uint8Array;
 
-  constructor(g: TlbGeometry, label: string) {
-    const sets = g.entries / g.ways;
-    if (!Number.isInteger(sets) || sets < 1 || (sets & (sets - 1)) !== 0 || g.ways > 255) {
-      throw new RangeError(`TLB ${label}: entries/ways must be a power of two, got ${g.entries}/${g.ways}`);
-    }
-    this.sets = sets;
+  constructor(
+    g: TlbGeometry,
+    label: string,
+    /** The TLB's slots and sets, and where this array's slots and sets begin in them. */
+    entries: Float64Array,
+    private readonly first: number,
+    fifo: Uint8Array,
+    firstSet: number,
+    private readonly dirty: DirtyUnits,
+  ) {
+    this.sets = setsOf(g, label);
     this.ways = g.ways;
-    this.mask = sets - 1;
-    this.tag = new Float64Array(g.entries).fill(-1);
-    this.ctx = new Int32Array(g.entries);
-    this.base = new Float64Array(g.entries);
-    this.perm = new Uint8Array(g.entries);
-    this.fifo = new Uint8Array(sets);
+    this.mask = this.sets - 1;
+    this.span = g.ways * SLOT;
+    this.e = entries.subarray(first * SLOT, (first + g.entries) * SLOT);
+    this.fifo = fifo.subarray(firstSet, firstSet + this.sets);
   }
 
-  /** The slot that translates `tag` for `ctx` (its own or a global entry of its VPID), or -1. */
+  /** Where in `e` the entry is that translates `tag` for `ctx` (its own or a global entry of its VPID), or -1. */
   find(tag: number, set: number, ctx: number, write: boolean): number {
-    const start = set * this.ways;
-    const end = start + this.ways;
+    const e = this.e;
+    const key = tag + 1;
     const g = globalContext(ctx);
-    for (let i = start; i < end; i++) {
-      if (this.tag[i] !== tag) continue;
-      const c = this.ctx[i];
-      if ((c === ctx || c === g) && (!write || (this.perm[i] & DIRTY) !== 0)) return i;
+    const end = (set + 1) * this.span;
+    for (let i = set * this.span; i < end; i += SLOT) {
+      if (e[i] !== key) continue;
+      const m = e[i + META];
+      const c = m >> 2;
+      if ((c === ctx || c === g) && (!write || (m & DIRTY) !== 0)) return i;
     }
     return -1;
   }
 
   /**
-   * Stores under `ctx` exactly as given (already the global context for a global entry), over the
-   * entry it replaces or else the set's FIFO victim. `absent` says no entry for tag and ctx can be
-   * there, which spares the search.
+   * Stores under `meta` (the packed context, already the global one for a global entry) exactly as
+   * given, over the entry it replaces or else the set's FIFO victim. `absent` says no entry for tag
+   * and context can be there, which spares the search.
    */
-  insert(tag: number, set: number, ctx: number, base: number, perm: number, absent = false): void {
-    const start = set * this.ways;
-    const end = start + this.ways;
-    let slot = -1;
+  insert(tag: number, set: number, meta: number, base: number, absent = false): void {
+    const e = this.e;
+    const key = tag + 1;
+    const ctx = meta >> 2;
+    const start = set * this.span;
+    let i = -1;
     if (!absent) {
-      for (let i = start; i < end; i++) {
-        if (this.tag[i] === tag && this.ctx[i] === ctx) {
-          slot = i;
+      for (let j = start; j < start + this.span; j += SLOT) {
+        if (e[j] === key && e[j + META] >> 2 === ctx) {
+          i = j;
           break;
         }
       }
     }
-    if (slot < 0) {
+    if (i < 0) {
       const way = this.fifo[set];
-      slot = start + way;
+      i = start + way * SLOT;
       this.fifo[set] = way + 1 === this.ways ? 0 : way + 1;
     }
-    this.tag[slot] = tag;
-    this.ctx[slot] = ctx;
-    this.base[slot] = base;
-    this.perm[slot] = perm;
+    e[i] = key;
+    e[i + META] = meta;
+    e[i + BASE] = base;
+    this.dirty.mark(this.first + i / SLOT);
   }
 
-  /** Drops the live entries for which `match(tag, storedCtx)` holds; returns how many. */
+  /** Empties the live entries for which `match(tag, storedCtx)` holds; returns how many. */
   drop(match: (tag: number, ctx: number) => boolean): number {
+    const e = this.e;
     let n = 0;
-    for (let i = 0; i < this.tag.length; i++) {
-      if (this.tag[i] >= 0 && match(this.tag[i], this.ctx[i])) {
-        this.tag[i] = -1;
+    for (let i = 0; i < e.length; i += SLOT) {
+      if (e[i] !== 0 && match(e[i] - 1, e[i + META] >> 2)) {
+        e.fill(0, i, i + SLOT);
+        this.dirty.mark(this.first + i / SLOT);
         n++;
       }
     }
@@ -153,7 +199,7 @@ class TlbArray {
 
   live(): number {
     let n = 0;
-    for (const t of this.tag) if (t >= 0) n++;
+    for (let i = 0; i < this.e.length; i += SLOT) if (this.e[i] !== 0) n++;
     return n;
   }
 }
@@ -176,6 +222,11 @@ export class Tlb {
   /** The STLB: 4 KiB pages under tag vpn * 2, 2 MiB pages under pn * 2 + 1, each in the set of its page number. */
   private s: TlbArray;
   private s1: TlbArray;
+  /** Every array's slots and sets, end to end (TlbSnapshot): the arrays are views of them. */
+  private readonly slots: Float64Array;
+  private readonly fifo: Uint8Array;
+  /** Slots filled or emptied since a store last took the TLB: lookups that hit mark nothing. */
+  private readonly dirty = new DirtyUnits();
   private held = 0;
   /** Counters of the resident vCPU's VM (slots of counters.ts). */
   acct: Float64Array = new Float64Array(NCOUNTERS);
@@ -186,11 +237,34 @@ export class Tlb {
 
   constructor(config: TlbConfig = DEFAULT_TLB) {
     this.config = config;
-    this.a4 = new TlbArray(config["4k"], "4k");
-    this.a2 = new TlbArray(config["2m"], "2m");
-    this.a1 = new TlbArray(config["1g"], "1g");
-    this.s = new TlbArray(config.stlb, "stlb");
-    this.s1 = new TlbArray(config.stlb1g, "stlb1g");
+    const order = [
+      [config["4k"], "4k"],
+      [config["2m"], "2m"],
+      [config["1g"], "1g"],
+      [config.stlb, "stlb"],
+      [config.stlb1g, "stlb1g"],
+    ] as const;
+    let slots = 0;
+    let sets = 0;
+    for (const [g, label] of order) {
+      slots += g.entries;
+      sets += setsOf(g, label);
+    }
+    this.slots = new Float64Array(slots * SLOT);
+    this.fifo = new Uint8Array(sets);
+    slots = 0;
+    sets = 0;
+    const [a4, a2, a1, s, s1] = order.map(([g, label]) => {
+      const a = new TlbArray(g, label, this.slots, slots, this.fifo, sets, this.dirty);
+      slots += g.entries;
+      sets += a.sets;
+      return a;
+    });
+    this.a4 = a4;
+    this.a2 = a2;
+    this.a1 = a1;
+    this.s = s;
+    this.s1 = s1;
   }
 
   /**
@@ -200,17 +274,18 @@ export class Tlb {
   lookup(gva: number, ctx: number, write: boolean): number {
     // Multiplying by 2^-12 (etc.) is exact and far cheaper than a float division.
     const vpn = Math.floor(gva * 0.000244140625);
+    const key = vpn + 1;
     const a4 = this.a4;
-    const tag4 = a4.tag;
-    const ways4 = a4.ways;
-    let i = (vpn & a4.mask) * ways4;
-    const end = i + ways4;
-    for (; i < end; i++) {
-      if (tag4[i] === vpn) {
-        const c = a4.ctx[i];
-        if ((c === ctx || c === -1 - (ctx >> 12)) && (!write || (a4.perm[i] & DIRTY) !== 0)) {
+    const e = a4.e;
+    let i = (vpn & a4.mask) * a4.span;
+    const end = i + a4.span;
+    for (; i < end; i += SLOT) {
+      if (e[i] === key) {
+        const m = e[i + META];
+        const c = m >> 2;
+        if ((c === ctx || c === -1 - (ctx >> 12)) && (!write || (m & DIRTY) !== 0)) {
           this.acct[HITS]++;
-          return a4.base[i] + (gva - vpn * 4096);
+          return e[i + BASE] + (gva - vpn * 4096);
         }
       }
     }
@@ -223,25 +298,25 @@ export class Tlb {
     if ((held & HELD_2M) !== 0) {
       const pn2 = Math.floor(gva * 4.76837158203125e-7);
       const k = this.a2.find(pn2, pn2 & this.a2.mask, ctx, write);
-      if (k >= 0) return this.hit(this.a2.base[k] + (gva - pn2 * PAGE_2M), false);
+      if (k >= 0) return this.hit(this.a2.e[k + BASE] + (gva - pn2 * PAGE_2M), false);
     }
     if ((held & HELD_1G) !== 0) {
       const pn1 = Math.floor(gva * 9.313225746154785e-10);
       const k = this.a1.find(pn1, pn1 & this.a1.mask, ctx, write);
-      if (k >= 0) return this.hit(this.a1.base[k] + (gva - pn1 * PAGE_1G), false);
+      if (k >= 0) return this.hit(this.a1.e[k + BASE] + (gva - pn1 * PAGE_1G), false);
     }
-    const s = this.s;
-    let k = s.find(vpn * 2, vpn & s.mask, ctx, write);
+    const s = this.s.e;
+    let k = this.s.find(vpn * 2, vpn & this.s.mask, ctx, write);
     if (k >= 0) {
-      this.a4.insert(vpn, vpn & this.a4.mask, s.ctx[k], s.base[k], s.perm[k]);
-      return this.hit(s.base[k] + (gva - vpn * PAGE_4K), true);
+      this.a4.insert(vpn, vpn & this.a4.mask, s[k + META], s[k + BASE]);
+      return this.hit(s[k + BASE] + (gva - vpn * PAGE_4K), true);
     }
     if ((held & HELD_2M) !== 0) {
       const pn2 = Math.floor(gva * 4.76837158203125e-7);
-      k = s.find(pn2 * 2 + 1, pn2 & s.mask, ctx, write);
+      k = this.s.find(pn2 * 2 + 1, pn2 & this.s.mask, ctx, write);
       if (k >= 0) {
-        this.a2.insert(pn2, pn2 & this.a2.mask, s.ctx[k], s.base[k], s.perm[k]);
-        return this.hit(s.base[k] + (gva - pn2 * PAGE_2M), true);
+        this.a2.insert(pn2, pn2 & this.a2.mask, s[k + META], s[k + BASE]);
+        return this.hit(s[k + BASE] + (gva - pn2 * PAGE_2M), true);
       }
     }
     if ((held & HELD_1G) !== 0) {
@@ -249,8 +324,8 @@ export class Tlb {
       const s1 = this.s1;
       k = s1.find(pn1, pn1 & s1.mask, ctx, write);
       if (k >= 0) {
-        this.a1.insert(pn1, pn1 & this.a1.mask, s1.ctx[k], s1.base[k], s1.perm[k]);
-        return this.hit(s1.base[k] + (gva - pn1 * PAGE_1G), true);
+        this.a1.insert(pn1, pn1 & this.a1.mask, s1.e[k + META], s1.e[k + BASE]);
+        return this.hit(s1.e[k + BASE] + (gva - pn1 * PAGE_1G), true);
       }
     }
     this.acct[C.tlbMisses]++;
@@ -278,22 +353,21 @@ export class Tlb {
     global = false,
     afterReadMiss = false,
   ): void {
-    const perm = (writable ? WRITABLE : 0) | (dirty ? DIRTY : 0);
-    const c = global ? globalContext(ctx) : ctx;
+    const m = pack(global ? globalContext(ctx) : ctx, (writable ? WRITABLE : 0) | (dirty ? DIRTY : 0));
     if (size === PAGE_4K) {
       const vpn = Math.floor(gva * 0.000244140625);
-      this.a4.insert(vpn, vpn & this.a4.mask, c, hpaBase, perm, afterReadMiss);
-      this.s.insert(vpn * 2, vpn & this.s.mask, c, hpaBase, perm, afterReadMiss);
+      this.a4.insert(vpn, vpn & this.a4.mask, m, hpaBase, afterReadMiss);
+      this.s.insert(vpn * 2, vpn & this.s.mask, m, hpaBase, afterReadMiss);
     } else if (size === PAGE_2M) {
       const pn2 = Math.floor(gva * 4.76837158203125e-7);
       this.held |= HELD_2M;
-      this.a2.insert(pn2, pn2 & this.a2.mask, c, hpaBase, perm, afterReadMiss);
-      this.s.insert(pn2 * 2 + 1, pn2 & this.s.mask, c, hpaBase, perm, afterReadMiss);
+      this.a2.insert(pn2, pn2 & this.a2.mask, m, hpaBase, afterReadMiss);
+      this.s.insert(pn2 * 2 + 1, pn2 & this.s.mask, m, hpaBase, afterReadMiss);
     } else {
       const pn1 = Math.floor(gva * 9.313225746154785e-10);
       this.held |= HELD_1G;
-      this.a1.insert(pn1, pn1 & this.a1.mask, c, hpaBase, perm, afterReadMiss);
-      this.s1.insert(pn1, pn1 & this.s1.mask, c, hpaBase, perm, afterReadMiss);
+      this.a1.insert(pn1, pn1 & this.a1.mask, m, hpaBase, afterReadMiss);
+      this.s1.insert(pn1, pn1 & this.s1.mask, m, hpaBase, afterReadMiss);
     }
   }
 
@@ -343,67 +417,44 @@ export class Tlb {
     return [this.a4, this.a2, this.a1, this.s, this.s1];
   }
 
-  snapshot(): TlbSnapshot {
-    const slots: number[] = [];
-    let off = 0;
-    for (const a of this.arrays()) {
-      for (let i = 0; i < a.tag.length; i++) if (a.tag[i] >= 0) slots.push(off + i);
-      off += a.tag.length;
-    }
-    const s: TlbSnapshot = {
-      slot: Int32Array.from(slots),
-      tag: new Float64Array(slots.length),
-      ctx: new Int32Array(slots.length),
-      base: new Float64Array(slots.length),
-      perm: new Uint8Array(slots.length),
-      fifo: new Uint8Array(this.arrays().reduce((n, a) => n + a.sets, 0)),
-      resident: this.resident,
-      residentUntagged: this.residentUntagged,
-      held: this.held,
+  /** The TLB live (dirty.ts): its slots with the marks of those filled or emptied since a store took them. */
+  image(): Image<TlbSnapshot> {
+    return {
+      entries: new Tracked(this.slots, SLOT, this.dirty),
+      fifo: this.fifo,
+      state: Int32Array.of(this.resident, this.residentUntagged ? 1 : 0, this.held),
     };
-    this.visit(s.slot, (a, i, k) => {
-      s.tag[k] = a.tag[i];
-      s.ctx[k] = a.ctx[i];
-      s.base[k] = a.base[i];
-      s.perm[k] = a.perm[i];
-    });
-    let setOff = 0;
-    for (const a of this.arrays()) {
-      s.fifo.set(a.fifo, setOff);
-      setOff += a.sets;
-    }
-    return s;
   }
 
-  /** Replaces this TLB's contents with a snapshot's (taken from a TLB of the same geometry). */
-  load(s: TlbSnapshot): void {
-    if (s.fifo.length !== this.arrays().reduce((n, a) => n + a.sets, 0))
-      throw new RangeError("TLB snapshot of another geometry");
-    let setOff = 0;
-    for (const a of this.arrays()) {
-      a.tag.fill(-1);
-      a.fifo.set(s.fifo.subarray(setOff, setOff + a.sets));
-      setOff += a.sets;
-    }
-    this.visit(s.slot, (a, i, k) => {
-      a.tag[i] = s.tag[k];
-      a.ctx[i] = s.ctx[k];
-      a.base[i] = s.base[k];
-      a.perm[i] = s.perm[k];
-    });
-    this.resident = s.resident;
-    this.residentUntagged = s.residentUntagged;
-    this.held = s.held;
+  snapshot(): TlbSnapshot {
+    return materialize<TlbSnapshot>(this.image());
   }
 
-  /** Calls `f(array, index in it, k)` for each position slot[k] of the arrays laid end to end. */
-  private visit(slot: Int32Array, f: (a: TlbArray, i: number, k: number) => void): void {
-    const arrays = this.arrays();
-    let a = 0;
-    let off = 0;
-    for (let k = 0; k < slot.length; k++) {
-      while (slot[k] >= off + arrays[a].tag.length) off += arrays[a++].tag.length;
-      f(arrays[a], slot[k] - off, k);
+  /**
+   * Replaces a new TLB's contents with a snapshot's (taken from a TLB of the same geometry), in either
+   * layout. Nothing is marked: a TLB restored from a store is what the store holds.
+   */
+  load(s: TlbSnapshot | CompactTlbSnapshot): void {
+    if (s.fifo.length !== this.fifo.length) throw new RangeError("TLB snapshot of another geometry");
+    this.fifo.set(s.fifo);
+    if ("slot" in s) {
+      this.slots.fill(0);
+      for (let k = 0; k < s.slot.length; k++) {
+        const i = s.slot[k] * SLOT;
+        this.slots[i] = s.tag[k] + 1;
+        this.slots[i + META] = pack(s.ctx[k], s.perm[k]);
+        this.slots[i + BASE] = s.base[k];
+      }
+      this.resident = s.resident;
+      this.residentUntagged = s.residentUntagged;
+      this.held = s.held;
+    } else {
+      if (s.entries.length !== this.slots.length) throw new RangeError("TLB snapshot of another geometry");
+      this.slots.set(s.entries);
+      this.resident = s.state[0];
+      this.residentUntagged = s.state[1] === 1;
+      this.held = s.state[2];
     }
+    this.dirty.clear();
   }
 }

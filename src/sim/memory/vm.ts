@@ -394,11 +394,13 @@ export class VmMemory {
       if ((e & PTE_A) === 0) {
         e += PTE_A;
         arr[i] = e;
+        gpt.pool(level).markWritten(i);
       }
       if (level === 1 || (e & PTE_PS) !== 0) {
         if (write && (e & PTE_D) === 0) {
           e += PTE_D;
           arr[i] = e;
+          gpt.pool(level).markWritten(i);
         }
         size = SPAN_BYTES[level];
         global = (e & PTE_G) !== 0;

@@ -7,6 +7,7 @@ import {
   PAGE_4K,
   resolveOptions,
 } from "../../../src/sim/memory/index";
+import { asVersion2 } from "./version-2";
 
 const GiB = 1024 ** 3;
 const USER = 0x400000;
@@ -358,6 +359,31 @@ describe("the threads' TLBs in snapshots", () => {
     const t = restored.translate("vm", 1, USER);
     expect(t.tlbHit).toBe(false);
     expect(t.hpa).toBe(host.translate("vm", 1, USER).hpa);
+  });
+});
+
+describe("TLBs stored by version 2", () => {
+  it("restore from their live entries alone to the TLBs that were stored", () => {
+    const host = new HostMemory(8 * GiB);
+    host.createVm("pinned", GiB, { vcpus: 2, threads: [0, 1] });
+    host.createVm("own", GiB, { vcpus: 2, pcid: false, guestPageSize: 2 * 1024 * 1024 });
+    for (let p = 0; p < 40; p++) {
+      host.touch("pinned", 1 + (p % 2), USER + p * PAGE_4K, p % 3 === 0, p % 2);
+      host.touch("own", 1, KERNEL + BigInt(p * 4096 * 1024), p % 5 === 0, p % 2);
+    }
+    // An emptied slot between live ones.
+    host.unmap("pinned", 1, USER + 2 * PAGE_4K);
+    const s = structuredClone(host.snapshot());
+    const v2 = asVersion2(s);
+    expect(v2.threadTlbs?.[0].tlb).toHaveProperty("slot");
+    expect(v2.vms.find((v) => v.vmId === "own")?.vm.tlbs).toHaveLength(2);
+    const restored = HostMemory.restore(v2);
+    expect(restored.snapshot()).toEqual(s);
+    for (let p = 0; p < 40; p++) {
+      expect(restored.translate("pinned", 1 + (p % 2), USER + p * PAGE_4K, p % 2)).toEqual(
+        host.translate("pinned", 1 + (p % 2), USER + p * PAGE_4K, p % 2),
+      );
+    }
   });
 });
 

@@ -1,0 +1,271 @@
+// Stores a model image (plain objects holding typed arrays, some of them tracked views: see
+// sim/memory/dirty.ts) as JSON plus fixed-size segments of each array, and works out which
+// segments changed since the last write, so a store rewrites those alone. A segment of zeros
+// that the store does not hold yet is left out and reads back as zeros (an array's last segment
+// is always written: it gives the length), so a new TLB or frame map costs rows for what it
+// holds, not for its size. `diffPiece` and `readPiece` are pure (tests apply their writes to a
+// map); the tables are at the end.
+import { type DirtyUnits, Tracked, type TypedArray } from "../sim/memory";
+import type { Sql } from "./sql";
+
+/** 4 KiB: one page-table page, the unit the model writes; SQLite rows hold up to 2 MB. */
+export const SEGMENT_BYTES = 4096;
+
+/** Arrays up to this size keep, after a load, a copy of their bytes to compare the next write with. */
+const COPY_ON_LOAD_BYTES = 16 * 1024;
+
+const KINDS = {
+  Int8Array,
+  Uint8Array,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+} as const;
+type Kind = keyof typeof KINDS;
+
+/** What stands for an array in a piece's JSON: its kind and the name its segments are stored under. */
+interface SegmentRef {
+  $seg: Kind;
+  field: string;
+}
+
+/** What the store holds of one array, as far as this object knows. */
+interface FieldState {
+  byteLength: number;
+  /** For an array the model does not track, the bytes last written, to compare with. */
+  copy: Uint8Array | null;
+}
+
+/** What the store holds of one piece: its JSON and its arrays. */
+export interface PieceState {
+  json: string;
+  fields: Map<string, FieldState>;
+}
+
+export interface PieceWrite {
+  /** Nothing of the piece is known to be stored: remove whatever is, then write all of it. */
+  fresh: boolean;
+  /** The piece's JSON, when it changed. */
+  json: string | null;
+  segments: { field: string; idx: number; data: ArrayBuffer }[];
+  /** Fields that shrank: their segments from `from` on are gone. */
+  truncate: { field: string; from: number }[];
+  /** Fields the piece no longer has. */
+  drop: string[];
+}
+
+/** A stored segment, as read back. */
+export interface StoredSegment {
+  field: string;
+  idx: number;
+  data: ArrayBuffer;
+}
+
+function kindOf(v: ArrayBufferView): Kind {
+  const name = v.constructor.name;
+  if (!(name in KINDS)) throw new TypeError(`cannot store a ${name}`);
+  return name as Kind;
+}
+
+function bytesOf(a: TypedArray): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+const segmentCount = (byteLength: number) => Math.ceil(byteLength / SEGMENT_BYTES);
+
+/** True when the range holds zeros alone (read a word at a time where aligned). */
+function allZero(a: Uint8Array, start: number, end: number): boolean {
+  if (((a.byteOffset + start) & 3) === 0 && ((end - start) & 3) === 0) {
+    const w = new Int32Array(a.buffer, a.byteOffset + start, (end - start) >> 2);
+    for (let i = 0; i < w.length; i++) if (w[i] !== 0) return false;
+    return true;
+  }
+  for (let i = start; i < end; i++) if (a[i] !== 0) return false;
+  return true;
+}
+
+/** True when the two ranges hold the same bytes (compared a word at a time where aligned). */
+function sameBytes(a: Uint8Array, b: Uint8Array, start: number, end: number): boolean {
+  if (((a.byteOffset + start) & 3) === 0 && ((b.byteOffset + start) & 3) === 0 && ((end - start) & 3) === 0) {
+    const wa = new Int32Array(a.buffer, a.byteOffset + start, (end - start) >> 2);
+    const wb = new Int32Array(b.buffer, b.byteOffset + start, (end - start) >> 2);
+    for (let i = 0; i < wa.length; i++) if (wa[i] !== wb[i]) return false;
+    return true;
+  }
+  for (let i = start; i < end; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * The writes that bring a stored piece (`stored`, or nothing) to `image`, and what the store
+ * then holds. A tracked array contributes the segments its marks touch, an untracked one the
+ * segments that differ from what was last written, and either one every segment past the
+ * length it had and its new last segment, less those of zeros past what the store holds; the
+ * marks are cleared, since the writes now carry them.
+ */
+export function diffPiece(
+  image: unknown,
+  stored: PieceState | undefined,
+): { write: PieceWrite; state: PieceState } {
+  const write: PieceWrite = { fresh: !stored, json: null, segments: [], truncate: [], drop: [] };
+  const fields = new Map<string, FieldState>();
+  const marks = new Set<DirtyUnits>();
+
+  const field = (name: string, value: TypedArray | Tracked): void => {
+    const array = value instanceof Tracked ? value.array : value;
+    const bytes = bytesOf(array);
+    const before = stored?.fields.get(name);
+    /** Segments below this one may be in the store; none at or past it are. */
+    const held = before ? segmentCount(before.byteLength) : 0;
+    const last = segmentCount(bytes.length) - 1;
+    const dirty = new Set<number>();
+    const all = () => {
+      for (let s = 0; s < segmentCount(bytes.length); s++) dirty.add(s);
+    };
+    if (value instanceof Tracked) marks.add(value.marks);
+    if (!before) all();
+    else {
+      if (value instanceof Tracked) {
+        const unitBytes = value.unit * array.BYTES_PER_ELEMENT;
+        for (const u of value.marks.units()) {
+          const start = u * unitBytes;
+          if (start >= bytes.length) continue;
+          const end = Math.min(start + unitBytes, bytes.length);
+          for (let s = Math.floor(start / SEGMENT_BYTES); s * SEGMENT_BYTES < end; s++) dirty.add(s);
+        }
+      } else if (before.copy === null) all();
+      else {
+        const shared = Math.min(before.byteLength, bytes.length);
+        for (let s = 0; s * SEGMENT_BYTES < shared; s++) {
+          const start = s * SEGMENT_BYTES;
+          if (!sameBytes(bytes, before.copy, start, Math.min(start + SEGMENT_BYTES, shared))) dirty.add(s);
+        }
+      }
+      // A length change rewrites the last segment the two lengths share, all after it, and the
+      // new last segment, which may have been left out as zeros.
+      if (before.byteLength !== bytes.length) {
+        const from = Math.floor(Math.min(before.byteLength, bytes.length) / SEGMENT_BYTES);
+        for (let s = from; s < segmentCount(bytes.length); s++) dirty.add(s);
+        if (last >= 0) dirty.add(last);
+        if (bytes.length < before.byteLength)
+          write.truncate.push({ field: name, from: segmentCount(bytes.length) });
+      }
+    }
+    for (const s of [...dirty].sort((a, b) => a - b)) {
+      const start = s * SEGMENT_BYTES;
+      const end = Math.min(start + SEGMENT_BYTES, bytes.length);
+      if (s >= held && s !== last && allZero(bytes, start, end)) continue;
+      write.segments.push({ field: name, idx: s, data: bytes.slice(start, end).buffer });
+    }
+    let copy: Uint8Array | null = null;
+    if (!(value instanceof Tracked)) {
+      // The last copy serves again when only some segments changed in place.
+      if (before?.copy && before.byteLength === bytes.length) {
+        copy = before.copy;
+        for (const s of dirty)
+          copy.set(bytes.subarray(s * SEGMENT_BYTES, (s + 1) * SEGMENT_BYTES), s * SEGMENT_BYTES);
+      } else copy = bytes.slice();
+    }
+    fields.set(name, { byteLength: bytes.length, copy });
+  };
+
+  const walk = (v: unknown, path: string): unknown => {
+    if (v instanceof Tracked || (ArrayBuffer.isView(v) && !(v instanceof DataView))) {
+      const array = v instanceof Tracked ? v.array : (v as TypedArray);
+      field(path, v as TypedArray | Tracked);
+      const ref: SegmentRef = { $seg: kindOf(array), field: path };
+      return ref;
+    }
+    if (Array.isArray(v)) return v.map((x, i) => walk(x, `${path}.${i}`));
+    if (v !== null && typeof v === "object") {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) out[k] = walk(x, path === "" ? k : `${path}.${k}`);
+      return out;
+    }
+    if (typeof v === "bigint") throw new TypeError("cannot store a bare bigint");
+    return v;
+  };
+
+  const json = JSON.stringify(walk(image, ""));
+  if (json !== stored?.json) write.json = json;
+  if (stored) for (const name of stored.fields.keys()) if (!fields.has(name)) write.drop.push(name);
+  for (const m of marks) m.clear();
+  return { write, state: { json, fields } };
+}
+
+/**
+ * The piece a store holds, from its JSON and its segments (in any order; one left out is
+ * zeros), and the state to diff the next image against. Arrays of up to COPY_ON_LOAD_BYTES
+ * keep a copy to compare with: the TLBs' fill pointers, the counters and the frame maps'
+ * lists. A larger untracked one (a big page-walk cache) is rewritten whole by the first write
+ * after a load.
+ */
+export function readPiece<T>(
+  json: string,
+  segments: readonly StoredSegment[],
+): { value: T; state: PieceState } {
+  const byField = new Map<string, StoredSegment[]>();
+  for (const s of segments) {
+    const list = byField.get(s.field);
+    if (list) list.push(s);
+    else byField.set(s.field, [s]);
+  }
+  const fields = new Map<string, FieldState>();
+  const value = JSON.parse(json, (_key, v: unknown) => {
+    if (v === null || typeof v !== "object" || !("$seg" in v)) return v;
+    const ref = v as SegmentRef;
+    const parts = (byField.get(ref.field) ?? []).sort((a, b) => a.idx - b.idx);
+    const last = parts.at(-1);
+    const byteLength = last ? last.idx * SEGMENT_BYTES + last.data.byteLength : 0;
+    const bytes = new Uint8Array(byteLength);
+    for (const p of parts) {
+      if (p !== last && p.data.byteLength !== SEGMENT_BYTES)
+        throw new Error(`segment ${p.idx} of ${ref.field} is short`);
+      bytes.set(new Uint8Array(p.data), p.idx * SEGMENT_BYTES);
+    }
+    fields.set(ref.field, { byteLength, copy: byteLength <= COPY_ON_LOAD_BYTES ? bytes.slice() : null });
+    const Ctor = KINDS[ref.$seg];
+    return new Ctor(bytes.buffer, 0, byteLength / Ctor.BYTES_PER_ELEMENT);
+  }) as T;
+  return { value, state: { json, fields } };
+}
+
+// ---- the tables: memory_pieces (piece, json) and memory_segments (piece, field, idx, data)
+
+/** Applies a piece's writes; run it inside the call's transaction. */
+export function writePiece(sql: Sql, piece: string, w: PieceWrite): void {
+  if (w.fresh) deletePiece(sql, piece);
+  if (w.json !== null) sql`INSERT OR REPLACE INTO memory_pieces (piece, json) VALUES (${piece}, ${w.json})`;
+  for (const field of w.drop) sql`DELETE FROM memory_segments WHERE piece = ${piece} AND field = ${field}`;
+  for (const t of w.truncate) {
+    sql`DELETE FROM memory_segments WHERE piece = ${piece} AND field = ${t.field} AND idx >= ${t.from}`;
+  }
+  for (const s of w.segments) {
+    sql`INSERT OR REPLACE INTO memory_segments (piece, field, idx, data) VALUES (${piece}, ${s.field}, ${s.idx}, ${s.data})`;
+  }
+}
+
+export function deletePiece(sql: Sql, piece: string): void {
+  sql`DELETE FROM memory_pieces WHERE piece = ${piece}`;
+  sql`DELETE FROM memory_segments WHERE piece = ${piece}`;
+}
+
+/** Every stored piece, read back, with the state to diff its next image against. */
+export function readPieces(sql: Sql): Map<string, { value: unknown; state: PieceState }> {
+  const segments = new Map<string, StoredSegment[]>();
+  for (const r of sql<{ piece: string; field: string; idx: number; data: ArrayBuffer }>`
+    SELECT piece, field, idx, data FROM memory_segments`) {
+    const s = { field: r.field, idx: r.idx, data: r.data };
+    const list = segments.get(r.piece);
+    if (list) list.push(s);
+    else segments.set(r.piece, [s]);
+  }
+  const out = new Map<string, { value: unknown; state: PieceState }>();
+  for (const { piece, json } of sql<{ piece: string; json: string }>`SELECT piece, json FROM memory_pieces`) {
+    out.set(piece, readPiece(json, segments.get(piece) ?? []));
+  }
+  return out;
+}
