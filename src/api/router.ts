@@ -1,8 +1,10 @@
 // Every router of the API is made here, so they all share one validation-error hook.
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Caller } from "../fleet/accounts";
 import { describeIssues, problem } from "./problem";
 
-export type AppEnv = { Bindings: Env };
+/** `caller` is set by the auth middleware (auth.ts) on every /v1 route. */
+export type AppEnv = { Bindings: Env; Variables: { caller: Caller } };
 
 export function router() {
   return new OpenAPIHono<AppEnv>({

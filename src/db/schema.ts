@@ -94,6 +94,30 @@ export const events = sqliteTable(
   (t) => [index("events_instance").on(t.instanceId), index("events_type").on(t.type)],
 );
 
+/** Tenants: every tenant resource carries the id of its account (12 digits, as EC2's). */
+export const accounts = sqliteTable("accounts", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
+
+/**
+ * A tenant's API keys, stored only as the SHA-256 of their secret part (fleet/keys.ts).
+ * A revoked key keeps its row, so that its id still names it in the account's list.
+ */
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    name: text("name").notNull(),
+    secretHash: text("secret_hash").notNull(),
+    createdAt: integer("created_at").notNull(),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [index("api_keys_account").on(t.accountId)],
+);
+
 export const simClock = sqliteTable("sim_clock", {
   id: integer("id").primaryKey(),
   mode: text("mode").notNull(),
