@@ -73,7 +73,7 @@ const problem = (description: string) => ({
 /**
  * States the access table in an OpenAPI document: the bearer scheme, and on every
  * operation who may call it (`x-access` and its description) and the refusals that follow
- * from that: 401 without a valid key, 403 for a key of the wrong kind.
+ * from that: 401 without a valid key, 403 for a key of the wrong kind, 429 over the rate.
  */
 export function withAccess<D extends { paths?: object; components?: object }>(doc: D): D {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -92,6 +92,7 @@ export function withAccess<D extends { paths?: object; components?: object }>(do
           ...op.responses,
           401: problem("No key, or a key that is unknown, revoked or malformed (AuthFailure)"),
           ...(access === "any" ? {} : { 403: problem("A key of the wrong kind (UnauthorizedOperation)") }),
+          429: problem("Over the key's request rate (RequestLimitExceeded), with Retry-After"),
         },
       };
     }

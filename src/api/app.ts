@@ -9,6 +9,7 @@ import { authenticateRequests } from "./auth";
 import { limitBody } from "./body-limit";
 import { docs } from "./docs";
 import { problem } from "./problem";
+import { limitRate } from "./rate-limit";
 import { router } from "./router";
 import { accountRoutes } from "./routes/accounts";
 import { adminRoutes } from "./routes/admin";
@@ -36,7 +37,7 @@ app.use("/v1/*", async (c, next) => {
   await seedDemoFleet(new Fleet(c.env, OPERATOR));
   await next();
 });
-app.use("/v1/*", authenticateRequests());
+app.use("/v1/*", authenticateRequests(), limitRate());
 
 app.get("/", (c) =>
   c.json({ name: "hyperfleet", api: "/v1", openapi: "/openapi.json", docs: "/docs", health: "/healthz" }),
