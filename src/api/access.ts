@@ -92,7 +92,7 @@ export function withAccess<D extends { paths?: object; components?: object }>(do
           ...op.responses,
           401: problem("No key, or a key that is unknown, revoked or malformed (AuthFailure)"),
           ...(access === "any" ? {} : { 403: problem("A key of the wrong kind (UnauthorizedOperation)") }),
-          429: problem("Over the key's request rate (RequestLimitExceeded), with Retry-After"),
+          429: problem("Over an account key's request rate (RequestLimitExceeded), with Retry-After"),
         },
       };
     }

@@ -19,6 +19,8 @@ export interface Tenant {
   accountId: string;
   keyId: string;
   apiKey: string;
+  /** More keys of the same account, made by `withKeys`. */
+  keys?: string[];
 }
 
 export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
@@ -40,11 +42,37 @@ export async function newTenant(name = "tenant"): Promise<Tenant> {
   return { accountId: account.accountId, keyId: key.keyId, apiKey: key.apiKey };
 }
 
+/** The tenant with `n` keys in all, each with its own rate-limit quota. */
+export async function withKeys(t: Tenant, n: number): Promise<Tenant> {
+  const keys = [t.apiKey];
+  while (keys.length < n) {
+    const res = await exports.default.fetch(
+      new Request(`http://fleet.test/v1/accounts/${t.accountId}/keys`, {
+        method: "POST",
+        headers: bearer(ADMIN_KEY),
+      }),
+    );
+    if (res.status !== 201) throw new Error(`key create failed: ${res.status} ${await res.text()}`);
+    keys.push(((await res.json()) as { apiKey: string }).apiKey);
+  }
+  return { ...t, keys };
+}
+
 let fileTenant: Promise<Tenant> | null = null;
-/** The account a test file acts as when it names none: one per file, made on first use. */
+let turn = 0;
+/**
+ * The account a test file acts as when it names none: one per file, made on first use,
+ * with several keys taken in turn, so that a test that races hundreds of requests does
+ * not meet the per-key rate limit (rate-limit.test.ts tests that on keys of its own).
+ */
 export function defaultTenant(): Promise<Tenant> {
-  fileTenant ??= newTenant("default");
+  fileTenant ??= newTenant("default").then((t) => withKeys(t, 4));
   return fileTenant;
+}
+
+async function defaultKey(): Promise<string> {
+  const keys = (await defaultTenant()).keys ?? [];
+  return keys[turn++ % keys.length];
 }
 
 const ROUTES = Object.entries(ACCESS).map(([op, access]) => {
@@ -63,7 +91,7 @@ async function keyFor(method: string, path: string): Promise<string> {
   if (route?.access === "admin" || (route?.access === "any" && pathname.startsWith("/v1/hosts"))) {
     return ADMIN_KEY;
   }
-  return (await defaultTenant()).apiKey;
+  return defaultKey();
 }
 
 /**

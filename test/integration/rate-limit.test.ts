@@ -57,6 +57,16 @@ describe("rate limiting", () => {
     expect(fine.headers.get("ratelimit-policy")).toBe(POLICY);
   });
 
+  it("does not limit the admin key", async () => {
+    const answers = await Promise.all(
+      Array.from({ length: RATE_LIMIT.requests + 1 }, () =>
+        call("GET", "/v1/accounts/me", undefined, bearer(ADMIN_KEY)),
+      ),
+    );
+    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+    expect(answers[0].headers.get("ratelimit-policy")).toBeNull();
+  });
+
   it("states the policy on refusals of other kinds too", async () => {
     const t = await newTenant();
     const res = await call<Problem>("GET", "/v1/instances/i-0123456789abcdef0", undefined, bearer(t.apiKey));
