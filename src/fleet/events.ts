@@ -1,7 +1,9 @@
-// Reading the fleet's event log that the queue consumer (and the request path) keep in D1.
+// Reading the fleet's event log that the queue consumer (and the request path) keep in D1:
+// a tenant reads the events about its own instances, the admin every event.
 import { and, asc, eq, gt, type SQL } from "drizzle-orm";
 import { events } from "../db/schema";
 import type { Fleet } from "./context";
+import { ownedBy } from "./ownership";
 import { pageOf } from "./paging";
 
 export interface EventFilter {
@@ -13,7 +15,7 @@ export interface EventFilter {
 }
 
 export async function listEvents(fleet: Fleet, f: EventFilter) {
-  const where: SQL[] = [];
+  const where: (SQL | undefined)[] = [ownedBy(fleet.caller, events.accountId)];
   if (f.instanceId) where.push(eq(events.instanceId, f.instanceId));
   if (f.hostId) where.push(eq(events.hostId, f.hostId));
   if (f.type) where.push(eq(events.type, f.type));

@@ -1,6 +1,7 @@
 // Host inventory: creating hosts (admin), listing them from D1, describing one from its object.
-import { and, asc, eq, gt, type SQL } from "drizzle-orm";
-import { hosts } from "../db/schema";
+// A tenant sees only the hosts its instances occupy, and on each only its own VMs by name.
+import { and, asc, eq, exists, gt, type SQL } from "drizzle-orm";
+import { hosts, instances } from "../db/schema";
 import type { CapacitySummary } from "../sim/admission";
 import { type Family, HOST_SHAPES, hostedShape } from "../sim/catalog";
 import {
@@ -15,6 +16,7 @@ import type { Fleet } from "./context";
 import { hostNotFound, invalidParameter } from "./errors";
 import { newId } from "./ids";
 import { mirror } from "./mirror";
+import { sees } from "./ownership";
 import { pageOf } from "./paging";
 
 export interface CreateHostInput {
@@ -138,8 +140,20 @@ export interface HostFilter {
   limit: number;
 }
 
+/** The hosts the caller may see: every host for the admin, for a tenant those it has instances on. */
+function visibleHosts(fleet: Fleet): SQL | undefined {
+  const caller = fleet.caller;
+  if (caller.role === "admin") return undefined;
+  return exists(
+    fleet.db
+      .select({ one: instances.id })
+      .from(instances)
+      .where(and(eq(instances.hostId, hosts.id), eq(instances.accountId, caller.accountId))),
+  );
+}
+
 export async function listHosts(fleet: Fleet, f: HostFilter) {
-  const where: SQL[] = [];
+  const where: (SQL | undefined)[] = [visibleHosts(fleet)];
   if (f.availabilityZone) where.push(eq(hosts.zone, f.availabilityZone));
   if (f.family) where.push(eq(hosts.family, f.family));
   if (f.hypervisor) where.push(eq(hosts.hypervisor, f.hypervisor));
@@ -156,7 +170,11 @@ export async function listHosts(fleet: Fleet, f: HostFilter) {
 }
 
 async function requireHostRow(fleet: Fleet, hostId: string): Promise<HostRow> {
-  const row = await fleet.db.select().from(hosts).where(eq(hosts.id, hostId)).get();
+  const row = await fleet.db
+    .select()
+    .from(hosts)
+    .where(and(eq(hosts.id, hostId), visibleHosts(fleet)))
+    .get();
   if (!row) throw hostNotFound(hostId);
   return row;
 }
@@ -167,6 +185,7 @@ export async function describeHost(fleet: Fleet, hostId: string) {
   const res = await fleet.host(hostId).describe(await fleet.clock());
   await mirror(fleet.db, res.events);
   const { host, usage, vms, cpu } = res.result;
+  const shown = vms.filter((v) => sees(fleet.caller, v.accountId));
   return {
     ...hostView(host, usage.capacity, usage.version),
     virtualization: {
@@ -178,12 +197,13 @@ export async function describeHost(fleet: Fleet, hostId: string) {
       features: cpu.features,
       optimizations: { ...defaultOptimizations(host.hypervisor), ...host.optimizations },
     },
-    instances: vms.map((v) => ({
+    instances: shown.map((v) => ({
       instanceId: v.instanceId,
       instanceType: v.instanceType,
       state: v.state,
       cpuPinning: v.threads,
     })),
+    otherInstances: vms.length - shown.length,
   };
 }
 
@@ -194,11 +214,36 @@ export async function setHostState(fleet: Fleet, hostId: string, state: HostStat
   return hostView(res.result, res.usage.capacity, res.usage.version);
 }
 
+/** The host's frames by owner: a tenant sees its own VMs by name and the rest only summed. */
 export async function hostMemory(fleet: Fleet, hostId: string) {
   await requireHostRow(fleet, hostId);
   const res = await fleet.host(hostId).hostMemory(await fleet.clock());
   await mirror(fleet.db, res.events);
-  return { hostId, ...res.result };
+  const { owners, ...summary } = res.result;
+  const caller = fleet.caller;
+  const mine =
+    caller.role === "admin"
+      ? null
+      : new Set(
+          (
+            await fleet.db
+              .select({ id: instances.id })
+              .from(instances)
+              .where(and(eq(instances.hostId, hostId), eq(instances.accountId, caller.accountId)))
+          ).map((r) => r.id),
+        );
+  const named = mine ? owners.filter((o) => mine.has(o.vmId)) : owners;
+  const rest = owners.filter((o) => !named.includes(o));
+  return {
+    hostId,
+    ...summary,
+    owners: named,
+    otherOwners: {
+      vms: rest.length,
+      frames: rest.reduce((n, o) => n + o.frames, 0),
+      bytes: rest.reduce((n, o) => n + o.bytes, 0),
+    },
+  };
 }
 
 /**

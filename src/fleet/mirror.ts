@@ -79,6 +79,7 @@ export function mirrorStatements(db: Db, evs: readonly FleetEvent[]): BatchItem<
         .insert(events)
         .values({
           id: e.id,
+          accountId: e.instance?.accountId ?? null,
           type: e.type,
           time: e.time,
           hostId: e.hostId,

@@ -51,7 +51,12 @@ export async function reconcile(fleet: Fleet, repair: boolean) {
           detail: `${vm.state} on the host`,
         });
         fixes.push(upsertInstance(fleet.db, vm, true));
-      } else if (row.version !== vm.version || row.state !== vm.state || row.hostId !== vm.hostId) {
+      } else if (
+        row.version !== vm.version ||
+        row.state !== vm.state ||
+        row.hostId !== vm.hostId ||
+        row.accountId !== (vm.accountId ?? null)
+      ) {
         mismatches.push({
           hostId: h.id,
           instanceId: vm.instanceId,

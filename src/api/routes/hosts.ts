@@ -52,6 +52,9 @@ const HostDetail = Host.extend({
       cpuPinning: z.array(z.number()),
     }),
   ),
+  otherInstances: z.number().openapi({
+    description: "Instances of other accounts on this host, which an account's key sees only counted",
+  }),
 }).openapi("HostDetail");
 
 export const hostRoutes = router()
