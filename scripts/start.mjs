@@ -42,7 +42,7 @@ if (missing.length > 0) {
 console.log(`
 hyperfleet's keys (in .dev.vars${missing.length > 0 ? ", just written" : ""}):
   admin (hosts, the clock, reconcile, accounts):  ${vars.HYPERFLEET_ADMIN_KEY}
-  demo tenant, account ${DEMO_ACCOUNT}:           ${vars.HYPERFLEET_DEMO_KEY}
+  demo tenant (account ${DEMO_ACCOUNT}):             ${vars.HYPERFLEET_DEMO_KEY}
 The README's walk-through reads them, in another shell in this directory, with:
   ADMIN="authorization: Bearer $(sed -n 's/^HYPERFLEET_ADMIN_KEY=//p' .dev.vars)"
   DEMO="authorization: Bearer $(sed -n 's/^HYPERFLEET_DEMO_KEY=//p' .dev.vars)"
