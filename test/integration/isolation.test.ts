@@ -19,60 +19,7 @@ import {
   type Tenant,
   withKeys,
 } from "./helpers";
-
-type Schema = {
-  $ref?: string;
-  type?: string | string[];
-  properties?: Record<string, Schema>;
-  required?: string[];
-  enum?: unknown[];
-  const?: unknown;
-  example?: unknown;
-  anyOf?: Schema[];
-  oneOf?: Schema[];
-  allOf?: Schema[];
-  minimum?: number;
-  exclusiveMinimum?: number;
-  minLength?: number;
-};
-interface Operation {
-  "x-access": string;
-  parameters?: { name: string; in: string; required?: boolean; schema: Schema }[];
-  requestBody?: { required?: boolean; content: Record<string, { schema: Schema }> };
-}
-interface Doc {
-  paths: Record<string, Record<string, Operation>>;
-  components: { schemas: Record<string, Schema> };
-}
-
-const METHODS = ["get", "put", "post", "delete", "patch"];
-
-/** The smallest body the schema accepts: required fields only, each its example or first value. */
-function sample(schema: Schema, doc: Doc): unknown {
-  if (schema.$ref) return sample(doc.components.schemas[schema.$ref.split("/").pop()!], doc);
-  if (schema.example !== undefined) return schema.example;
-  if (schema.const !== undefined) return schema.const;
-  if (schema.enum) return schema.enum[0];
-  const options = schema.anyOf ?? schema.oneOf;
-  if (options) return sample(options[0], doc);
-  if (schema.allOf) return Object.assign({}, ...schema.allOf.map((s) => sample(s, doc)));
-  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== "null") : schema.type;
-  switch (type) {
-    case "object":
-      return Object.fromEntries((schema.required ?? []).map((k) => [k, sample(schema.properties![k], doc)]));
-    case "string":
-      return "x".repeat(Math.max(1, schema.minLength ?? 1));
-    case "number":
-    case "integer":
-      return schema.minimum ?? (schema.exclusiveMinimum ?? 0) + 1;
-    case "boolean":
-      return false;
-    case "array":
-      return [];
-    default:
-      return null;
-  }
-}
+import { type Doc, METHODS, type Operation, sample } from "./openapi";
 
 let a: Tenant;
 let b: Tenant;
