@@ -57,8 +57,9 @@ export function authenticateRequests(): MiddlewareHandler<AppEnv> {
     const header = c.req.header("authorization");
     const token = header === undefined ? null : (/^Bearer +(\S+) *$/i.exec(header)?.[1] ?? null);
     if (token === null) return unauthorized(c, header !== undefined);
-    const caller = await authenticate(c.env, database(c.env.DB), token);
-    if (!caller) return unauthorized(c, true);
+    const known = await authenticate(c.env, database(c.env.DB), token);
+    if (!known) return unauthorized(c, true);
+    const { caller, clock } = known;
     // An unknown route goes on to its 404; every route the API has is in the access table.
     const op = operationOf(c);
     const access = op ? accessOf(op.method, op.path) : "any";
@@ -70,11 +71,12 @@ export function authenticateRequests(): MiddlewareHandler<AppEnv> {
       );
     }
     c.set("caller", caller);
+    c.set("clock", clock);
     await next();
   };
 }
 
 /** The fleet as the request's caller sees it. */
 export function fleetOf(c: Context<AppEnv>): Fleet {
-  return new Fleet(c.env, c.var.caller);
+  return new Fleet(c.env, c.var.caller, c.var.clock);
 }

@@ -4,6 +4,8 @@
 import { and, asc, eq, isNull } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { accounts, apiKeys } from "../db/schema";
+import type { ClockState } from "../sim/clock";
+import { fromRow as clockFromRow, clockQuery } from "./clock";
 import type { Fleet } from "./context";
 import { ApiError } from "./errors";
 import { newAccountId } from "./ids";
@@ -42,18 +44,32 @@ function keyView(k: KeyRow) {
   };
 }
 
-/** Who presents `token`: the admin, a tenant through one of its live keys, or nobody. */
-export async function authenticate(env: Env, db: Db, token: string): Promise<Caller | null> {
-  if (await isAdminKey(token, env.HYPERFLEET_ADMIN_KEY)) return OPERATOR;
+/**
+ * Who presents `token`: the admin, a tenant through one of its live keys, or nobody. A key
+ * is read in one D1 round trip with the clock, which nearly every request reads anyway, so
+ * authenticating costs no round trip of its own; the clock comes back with the caller.
+ */
+export async function authenticate(
+  env: Env,
+  db: Db,
+  token: string,
+): Promise<{ caller: Caller; clock: ClockState | null } | null> {
+  if (await isAdminKey(token, env.HYPERFLEET_ADMIN_KEY)) return { caller: OPERATOR, clock: null };
   const parsed = parseToken(token);
   if (!parsed) return null;
-  const row = await db
-    .select({ accountId: apiKeys.accountId, secretHash: apiKeys.secretHash })
-    .from(apiKeys)
-    .where(and(eq(apiKeys.id, parsed.keyId), isNull(apiKeys.revokedAt)))
-    .get();
+  const [keys, clocks] = await db.batch([
+    db
+      .select({ accountId: apiKeys.accountId, secretHash: apiKeys.secretHash })
+      .from(apiKeys)
+      .where(and(eq(apiKeys.id, parsed.keyId), isNull(apiKeys.revokedAt))),
+    clockQuery(db),
+  ]);
+  const row = keys[0];
   if (!row || !(await secretMatches(parsed.secret, row.secretHash))) return null;
-  return { role: "tenant", accountId: row.accountId, keyId: parsed.keyId };
+  return {
+    caller: { role: "tenant", accountId: row.accountId, keyId: parsed.keyId },
+    clock: clocks[0] ? clockFromRow(clocks[0]) : null,
+  };
 }
 
 async function newKeyRow(accountId: string, name: string, createdAt: number) {

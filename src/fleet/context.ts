@@ -15,9 +15,12 @@ export class Fleet {
     readonly env: Env,
     /** Every service scopes what it reads and changes to this caller's account. */
     readonly caller: Caller,
+    /** The clock, when the request has read it already (with its key, fleet/accounts.ts). */
+    clock: ClockState | null = null,
   ) {
     if (!caller) throw new Error("a fleet request needs a caller");
     this.db = database(env.DB);
+    this.clockState = clock;
   }
 
   async clock(): Promise<ClockState> {

@@ -1,6 +1,9 @@
 // Who may call what: bearer keys, 401 and 403 as problem+json, keys minted and revoked.
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { database } from "../../src/db/client";
+import { authenticate } from "../../src/fleet/accounts";
+import { readClock } from "../../src/fleet/clock";
 import { hashSecret, isAdminKey, MIN_ADMIN_KEY_LENGTH, parseToken } from "../../src/fleet/keys";
 import { ADMIN_KEY, bearer, call, newTenant, type Problem, raw } from "./helpers";
 
@@ -209,6 +212,19 @@ describe("accounts and keys", () => {
       bearer(b.apiKey),
     );
     expect(keys.body.keys).toHaveLength(1);
+  });
+
+  it("reads an account's key together with the clock, which the request then need not read again", async () => {
+    const t = await newTenant();
+    const db = database(env.DB);
+    // The clock's row is made on its first read; from then on the key's read carries it.
+    const clock = await readClock(db, env);
+    const known = await authenticate(env, db, t.apiKey);
+    expect(known?.caller).toEqual({ role: "tenant", accountId: t.accountId, keyId: t.keyId });
+    expect(known?.clock).toEqual(clock);
+    // The same key but its last character (one of 16 there: the secret's last 4 bits).
+    const altered = `${t.apiKey.slice(0, -1)}${t.apiKey.endsWith("A") ? "E" : "A"}`;
+    expect(await authenticate(env, db, altered)).toBeNull();
   });
 
   it("refuses an admin key too short to be one, so a weak secret opens nothing", async () => {
