@@ -1,8 +1,10 @@
 // The demo fleet `npm start` serves: 8 Nitro hosts (m5, c5, r5, m5d) and 2 Xen hosts
-// (m4) across two zones. Host ids are fixed so that seeding twice creates nothing twice.
+// (m4) across two zones, and the demo tenant's key. Host ids are fixed so that seeding
+// twice creates nothing twice.
 import { count } from "drizzle-orm";
 import { hosts } from "../db/schema";
 import type { Family } from "../sim/catalog";
+import { registerDemoKey } from "./accounts";
 import type { Fleet } from "./context";
 import { createHost } from "./hosts";
 
@@ -36,5 +38,6 @@ export async function seedDemoFleet(fleet: Fleet): Promise<void> {
       ),
     );
   }
+  await registerDemoKey(fleet.db, fleet.env.HYPERFLEET_DEMO_KEY);
   seeded = true;
 }
