@@ -5,6 +5,7 @@ import { database } from "../../src/db/client";
 import { authenticate } from "../../src/fleet/accounts";
 import { readClock } from "../../src/fleet/clock";
 import { hashSecret, isAdminKey, MIN_ADMIN_KEY_LENGTH, parseToken } from "../../src/fleet/keys";
+import { MAX_KEYS_PER_ACCOUNT } from "../../src/fleet/limits";
 import { ADMIN_KEY, bearer, call, newTenant, type Problem, raw } from "./helpers";
 
 const REALM = 'Bearer realm="hyperfleet"';
@@ -188,6 +189,31 @@ describe("accounts and keys", () => {
     const u = await newTenant();
     expect((await call("DELETE", `/v1/keys/${u.keyId}`, undefined, bearer(ADMIN_KEY))).status).toBe(200);
     expect((await call("GET", "/v1/accounts/me", undefined, bearer(u.apiKey))).status).toBe(401);
+  });
+
+  it("refuses a key past the account's limit, revoked keys counted, so the key list stays bounded", async () => {
+    const t = await newTenant();
+    // Concurrent requests, so that a limit checked apart from the insert would be passed.
+    const adds = await Promise.all(
+      Array.from({ length: MAX_KEYS_PER_ACCOUNT + 4 }, () =>
+        call<Problem>("POST", `/v1/accounts/${t.accountId}/keys`, {}, bearer(ADMIN_KEY)),
+      ),
+    );
+    expect(adds.filter((r) => r.status === 201)).toHaveLength(MAX_KEYS_PER_ACCOUNT - 1);
+    const refused = adds.filter((r) => r.status !== 201);
+    expect(refused.map((r) => [r.status, r.body.code])).toEqual(
+      Array.from({ length: 5 }, () => [409, "LimitExceeded"]),
+    );
+    expect((await call("DELETE", `/v1/keys/${t.keyId}`, undefined, bearer(ADMIN_KEY))).status).toBe(200);
+    const after = await call<Problem>("POST", `/v1/accounts/${t.accountId}/keys`, {}, bearer(ADMIN_KEY));
+    expect(after.status).toBe(409);
+    const keys = await call<{ keys: unknown[] }>(
+      "GET",
+      `/v1/accounts/${t.accountId}/keys`,
+      undefined,
+      bearer(ADMIN_KEY),
+    );
+    expect(keys.body.keys).toHaveLength(MAX_KEYS_PER_ACCOUNT);
   });
 
   it("answers 404 to a tenant for another account's keys, and leaves them working", async () => {

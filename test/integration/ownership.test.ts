@@ -32,6 +32,7 @@ interface HostDetail {
 
 interface HostMemory {
   owners: { vmId: string; frames: number }[];
+  ownerCount: number;
   otherOwners: { vms: number; frames: number; bytes: number };
 }
 
@@ -267,6 +268,7 @@ describe("hosts as a tenant sees them", () => {
     }
     const seen = await call<HostMemory>("GET", `/v1/hosts/${host.hostId}/memory`, undefined, as(a));
     expect(seen.body.owners.map((o) => o.vmId)).toEqual([mine.instanceId]);
+    expect(seen.body.ownerCount).toBe(1);
     expect(seen.body.otherOwners.vms).toBe(1);
     expect(seen.body.otherOwners.frames).toBeGreaterThan(0);
     expect(JSON.stringify(seen.body)).not.toContain(theirs.instanceId);
@@ -279,6 +281,7 @@ describe("hosts as a tenant sees them", () => {
     expect(operator.body.owners.map((o) => o.vmId).sort()).toEqual(
       [mine.instanceId, theirs.instanceId].sort(),
     );
+    expect(operator.body.ownerCount).toBe(2);
     expect(operator.body.otherOwners.vms).toBe(0);
   });
 });
