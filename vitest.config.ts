@@ -1,5 +1,12 @@
+import { randomBytes } from "node:crypto";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+
+// A fresh admin key each run; tests read it from the Worker's env and mint tenants' keys with it.
+const TEST_ADMIN_KEY = `hfk_admin_${randomBytes(32).toString("base64url")}`;
+// wrangler.toml requires both secrets and reads them from the environment when no .dev.vars
+// has them; the bindings below set them for the Worker under test all the same.
+Object.assign(process.env, { HYPERFLEET_ADMIN_KEY: TEST_ADMIN_KEY, HYPERFLEET_DEMO_KEY: "none" });
 
 // Four projects: the pure models and the API's description in plain Node, the Worker inside
 // workerd, and the Worker behind wrangler's dev server over real HTTP on loopback
@@ -24,6 +31,8 @@ export default defineConfig({
               bindings: {
                 SIM_CLOCK: "manual",
                 DEMO_FLEET: "false",
+                HYPERFLEET_ADMIN_KEY: TEST_ADMIN_KEY,
+                HYPERFLEET_DEMO_KEY: "none",
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),
               },
             },

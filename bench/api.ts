@@ -1,8 +1,13 @@
 // API benchmark: starts `wrangler dev` on a fresh local state, drives it over HTTP with
 // autocannon, and prints launch throughput and latency, list throughput with 1,000
-// instances in the inventory, and a trivial route as this machine's ceiling, with ratios.
+// instances in the inventory, and a trivial route as this machine's ceiling, with ratios;
+// and what authentication costs, as a share of a launch: the clock read with the admin key
+// (checked against the Worker's secret, no D1 read, no rate limit) against the same read
+// with an account's key (looked up in D1 with the clock, and rate-limited). Requests go
+// with one account's keys, a key per connection (each key has its own rate limit).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
@@ -13,9 +18,15 @@ const PORT = 8900 + Math.floor(Math.random() * 90);
 const BASE = `http://127.0.0.1:${PORT}`;
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = 16;
+/** Turns of the admin-key and account-key runs of the clock route. */
+const AUTH_ROUNDS = 4;
+const ADMIN_KEY = `hfk_admin_${randomBytes(32).toString("base64url")}`;
 
 function startServer(persist: string): ChildProcess {
   const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
+  // The bench's own secrets, in place of any .dev.vars the working copy has.
+  const secrets = join(persist, "bench.env");
+  writeFileSync(secrets, `HYPERFLEET_ADMIN_KEY=${ADMIN_KEY}\nHYPERFLEET_DEMO_KEY=none\n`);
   const migrate = spawnSync(
     "npx",
     ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist],
@@ -42,6 +53,8 @@ function startServer(persist: string): ChildProcess {
       "DEMO_FLEET:false",
       "--var",
       "SIM_CLOCK:manual",
+      "--env-file",
+      secrets,
     ],
     { env, stdio: "ignore", detached: true },
   );
@@ -57,12 +70,32 @@ async function waitUp(): Promise<void> {
   throw new Error("server did not start");
 }
 
-async function post(path: string, body: unknown): Promise<Response> {
+async function post(path: string, body: unknown, key = ADMIN_KEY): Promise<Response> {
   return fetch(`${BASE}${path}`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
     body: JSON.stringify(body),
   });
+}
+
+/** An account with one key per connection. */
+async function tenantKeys(n: number): Promise<string[]> {
+  const res = await post("/v1/accounts", { name: "bench" });
+  if (res.status !== 201) throw new Error(`account create: ${res.status}`);
+  const { account, key } = (await res.json()) as { account: { accountId: string }; key: { apiKey: string } };
+  const keys = [key.apiKey];
+  while (keys.length < n) {
+    const more = await post(`/v1/accounts/${account.accountId}/keys`, {});
+    keys.push(((await more.json()) as { apiKey: string }).apiKey);
+  }
+  return keys;
+}
+
+/** Gives each autocannon connection its own key, with the request's other headers. */
+function keyPerConnection(keys: string[], headers: Record<string, string> = {}) {
+  let next = 0;
+  return (client: autocannon.Client) =>
+    client.setHeaders({ ...headers, authorization: `Bearer ${keys[next++ % keys.length]}` });
 }
 
 function run(opts: autocannon.Options): Promise<autocannon.Result> {
@@ -82,8 +115,10 @@ async function main() {
       });
       if (res.status !== 201) throw new Error(`host create: ${res.status}`);
     }
+    const keys = await tenantKeys(CONNECTIONS);
     // Warm the isolate and the host objects once, outside any measurement.
     await run({ url: `${BASE}/healthz`, connections: 4, amount: 500 });
+    await run({ url: `${BASE}/v1/clock`, connections: 4, amount: 200, setupClient: keyPerConnection(keys) });
 
     const trivial = await run({ url: `${BASE}/healthz`, connections: CONNECTIONS, duration: DURATION_S });
     const ceiling = trivial.requests.average;
@@ -95,13 +130,41 @@ async function main() {
       route: "GET /healthz",
     });
 
+    // One route, two kinds of key: the difference is what authenticating an account costs.
+    // Short runs taken in turn, so that a change in the machine's load weighs on both alike.
+    const clockRuns = { admin: [] as autocannon.Result[], tenant: [] as autocannon.Result[] };
+    for (let round = 0; round < AUTH_ROUNDS; round++) {
+      const base = { url: `${BASE}/v1/clock`, connections: CONNECTIONS, duration: DURATION_S / 2 };
+      clockRuns.admin.push(await run({ ...base, headers: { authorization: `Bearer ${ADMIN_KEY}` } }));
+      clockRuns.tenant.push(await run({ ...base, setupClient: keyPerConnection(keys) }));
+    }
+    const rate = (rs: autocannon.Result[]) =>
+      rs.reduce((n, r) => n + r.requests.total, 0) / rs.reduce((t, r) => t + r.duration, 0);
+    const adminRate = rate(clockRuns.admin);
+    const tenantRate = rate(clockRuns.tenant);
+    for (const [name, value, rs] of [
+      ["clock_route_admin_throughput", adminRate, clockRuns.admin],
+      ["clock_route_tenant_throughput", tenantRate, clockRuns.tenant],
+    ] as const) {
+      emit({
+        suite: SUITE,
+        name,
+        value,
+        unit: "req/s",
+        route: "GET /v1/clock",
+        rounds: AUTH_ROUNDS,
+        ratio_to_trivial: value / ceiling,
+        errors: rs.reduce((n, r) => n + r.non2xx + r.errors, 0),
+      });
+    }
+
     const launches = 1000;
     const launch = await run({
       url: `${BASE}/v1/instances`,
       connections: CONNECTIONS,
       amount: launches,
       method: "POST",
-      headers: { "content-type": "application/json" },
+      setupClient: keyPerConnection(keys, { "content-type": "application/json" }),
       body: JSON.stringify({
         instanceType: "m5.large",
         tags: { bench: "api" },
@@ -121,12 +184,27 @@ async function main() {
     emit({ suite: SUITE, name: "launch_latency_p97_5", value: launch.latency.p97_5, unit: "ms" });
     emit({ suite: SUITE, name: "launch_latency_p99", value: launch.latency.p99, unit: "ms" });
     emit({ suite: SUITE, name: "launch_errors", value: launch.non2xx + launch.errors, unit: "requests" });
+    // Machine time per request at the same concurrency (the server saturates this machine's
+    // cores): what an account's key adds to a request, as a share of a launch's.
+    const authMs = 1000 / tenantRate - 1000 / adminRate;
+    const launchMs = 1000 / launchRate;
+    emit({ suite: SUITE, name: "auth_cost_per_request", value: authMs, unit: "ms" });
+    emit({
+      suite: SUITE,
+      name: "auth_share_of_launch",
+      value: authMs / launchMs,
+      unit: "ratio",
+      launch_ms: launchMs,
+    });
 
-    const count = (await (await fetch(`${BASE}/v1/instances?limit=1000`)).json()) as { instances: unknown[] };
+    const count = (await (
+      await fetch(`${BASE}/v1/instances?limit=1000`, { headers: { authorization: `Bearer ${keys[0]}` } })
+    ).json()) as { instances: unknown[] };
     const list = await run({
       url: `${BASE}/v1/instances?limit=100`,
       connections: CONNECTIONS,
       duration: DURATION_S,
+      setupClient: keyPerConnection(keys),
     });
     emit({
       suite: SUITE,
@@ -136,6 +214,7 @@ async function main() {
       inventory: count.instances.length,
       page: 100,
       ratio_to_trivial: list.requests.average / ceiling,
+      errors: list.non2xx + list.errors,
     });
     emit({ suite: SUITE, name: "list_latency_p50", value: list.latency.p50, unit: "ms" });
     emit({ suite: SUITE, name: "list_latency_p99", value: list.latency.p99, unit: "ms" });

@@ -298,6 +298,7 @@ function hostWithGuest(store: HostStorage): { m: HostModel; id: string; vcpus: n
     threads: [],
     terminatedAt: null,
     virtualizationType: "hvm",
+    accountId: "123456789012",
   };
   let n = 0;
   const m = new HostModel(host, [], 0, () => `e-${n++}`);

@@ -1,12 +1,17 @@
 // The HTTP API: routers mounted under /v1, one error envelope, OpenAPI 3.1 and docs.
 import { HTTPException } from "hono/http-exception";
+import { OPERATOR } from "../fleet/accounts";
 import { Fleet } from "../fleet/context";
 import { seedDemoFleet } from "../fleet/demo";
 import { ApiError } from "../fleet/errors";
+import { withAccess } from "./access";
+import { authenticateRequests } from "./auth";
 import { limitBody } from "./body-limit";
 import { docs } from "./docs";
 import { problem } from "./problem";
+import { limitRate } from "./rate-limit";
 import { router } from "./router";
+import { accountRoutes } from "./routes/accounts";
 import { adminRoutes } from "./routes/admin";
 import { eventRoutes } from "./routes/events";
 import { hostRoutes } from "./routes/hosts";
@@ -28,9 +33,11 @@ app.use(
 );
 
 app.use("/v1/*", async (c, next) => {
-  await seedDemoFleet(new Fleet(c.env));
+  // Before authentication: the seed registers the demo tenant's key.
+  await seedDemoFleet(new Fleet(c.env, OPERATOR));
   await next();
 });
+app.use("/v1/*", authenticateRequests(), limitRate());
 
 app.get("/", (c) =>
   c.json({ name: "hyperfleet", api: "/v1", openapi: "/openapi.json", docs: "/docs", health: "/healthz" }),
@@ -44,15 +51,23 @@ app.route("/v1", instanceRoutes);
 app.route("/v1", memoryRoutes);
 app.route("/v1", eventRoutes);
 app.route("/v1", adminRoutes);
+app.route("/v1", accountRoutes);
 
-app.doc31("/openapi.json", {
-  openapi: "3.1.0",
-  info: {
-    title: "hyperfleet",
-    version: "0.1.0",
-    description:
-      "A simulated EC2-style compute fleet: every host a Durable Object running a hypervisor model.",
-  },
+let openapi: object | null = null;
+app.get("/openapi.json", (c) => {
+  openapi ??= withAccess(
+    app.getOpenAPI31Document({
+      openapi: "3.1.0",
+      info: {
+        title: "hyperfleet",
+        version: "0.1.0",
+        description:
+          "A simulated EC2-style compute fleet: every host a Durable Object running a hypervisor model. " +
+          "Every /v1 operation takes a key: `Authorization: Bearer <key>`.",
+      },
+    }),
+  );
+  return c.json(openapi);
 });
 app.route("/docs", docs);
 

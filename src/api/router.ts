@@ -1,8 +1,11 @@
 // Every router of the API is made here, so they all share one validation-error hook.
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Caller } from "../fleet/accounts";
+import type { ClockState } from "../sim/clock";
 import { describeIssues, problem } from "./problem";
 
-export type AppEnv = { Bindings: Env };
+/** Set by the auth middleware (auth.ts) on every /v1 route: the caller, and the clock if read with its key. */
+export type AppEnv = { Bindings: Env; Variables: { caller: Caller; clock: ClockState | null } };
 
 export function router() {
   return new OpenAPIHono<AppEnv>({

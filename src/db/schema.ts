@@ -1,6 +1,6 @@
 // The D1 fleet inventory: the read model for listing and filtering across hosts. Host
 // Durable Objects are the truth for what runs on them; these rows mirror it.
-import { index, integer, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 export const hosts = sqliteTable(
   "hosts",
@@ -35,6 +35,8 @@ export const instances = sqliteTable(
   "instances",
   {
     id: text("id").primaryKey(),
+    /** The owner; null only for instances launched before accounts existed (the admin's alone). */
+    accountId: text("account_id"),
     reservationId: text("reservation_id").notNull(),
     instanceType: text("instance_type").notNull(),
     family: text("family").notNull(),
@@ -67,23 +69,32 @@ export const instances = sqliteTable(
     index("instances_host").on(t.hostId),
     index("instances_zone").on(t.zone),
     index("instances_type").on(t.instanceType),
+    index("instances_account").on(t.accountId, t.id),
   ],
 );
 
-export const clientTokens = sqliteTable("client_tokens", {
-  token: text("token").primaryKey(),
-  paramsHash: text("params_hash").notNull(),
-  status: text("status").notNull(),
-  reservationId: text("reservation_id").notNull(),
-  instanceIds: text("instance_ids").notNull(),
-  createdAt: integer("created_at").notNull(),
-});
+/** Each account's tokens are its own: two accounts may use the same token. */
+export const clientTokens = sqliteTable(
+  "client_tokens",
+  {
+    accountId: text("account_id").notNull().default(""),
+    token: text("token").notNull(),
+    paramsHash: text("params_hash").notNull(),
+    status: text("status").notNull(),
+    reservationId: text("reservation_id").notNull(),
+    instanceIds: text("instance_ids").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.token] })],
+);
 
 export const events = sqliteTable(
   "events",
   {
     seq: integer("seq").primaryKey({ autoIncrement: true }),
     id: text("id").notNull().unique(),
+    /** The account of the instance the event is about; null for host events. */
+    accountId: text("account_id"),
     type: text("type").notNull(),
     time: integer("time").notNull(),
     hostId: text("host_id"),
@@ -92,7 +103,35 @@ export const events = sqliteTable(
     previousState: text("previous_state"),
     body: text("body").notNull(),
   },
-  (t) => [index("events_instance").on(t.instanceId), index("events_type").on(t.type)],
+  (t) => [
+    index("events_instance").on(t.instanceId),
+    index("events_type").on(t.type),
+    index("events_account").on(t.accountId, t.seq),
+  ],
+);
+
+/** Tenants: every tenant resource carries the id of its account (12 digits, as EC2's). */
+export const accounts = sqliteTable("accounts", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
+
+/**
+ * A tenant's API keys, stored only as the SHA-256 of their secret part (fleet/keys.ts).
+ * A revoked key keeps its row, so that its id still names it in the account's list.
+ */
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    name: text("name").notNull(),
+    secretHash: text("secret_hash").notNull(),
+    createdAt: integer("created_at").notNull(),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [index("api_keys_account").on(t.accountId)],
 );
 
 export const simClock = sqliteTable("sim_clock", {

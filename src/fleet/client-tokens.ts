@@ -1,6 +1,7 @@
 // Client tokens, EC2's idempotency for launches: the first launch with a token takes it,
 // a retry with the same parameters answers with that launch (waiting while it runs), and
-// a retry with other parameters is refused. The tokens live in D1, one row each.
+// a retry with other parameters is refused. The tokens live in D1, one row each, and
+// belong to the account that used them: two accounts' equal tokens are two tokens.
 import { and, asc, eq, inArray } from "drizzle-orm";
 import { clientTokens, instances } from "../db/schema";
 import type { Fleet } from "./context";
@@ -9,6 +10,7 @@ import { sha256Hex } from "./ids";
 import { rowToRecord } from "./instance-rows";
 import { type InstanceView, instanceView } from "./instance-view";
 import { MAX_LAUNCH_COUNT } from "./limits";
+import { creatorAccount } from "./ownership";
 
 /** A pending token older than this belongs to a launch that died; another may take it over. */
 const TOKEN_STALE_MS = 5 * 60_000;
@@ -25,9 +27,13 @@ function paramsOf<P extends Params>(params: P): string {
   return JSON.stringify({ ...rest, tags });
 }
 
+/** The account's token. */
+const tokenOf = (accountId: string, token: string) =>
+  and(eq(clientTokens.accountId, accountId), eq(clientTokens.token, token));
+
 /** The token's row while the launch `reservationId` holds it. */
-const heldBy = (token: string, reservationId: string) =>
-  and(eq(clientTokens.token, token), eq(clientTokens.reservationId, reservationId));
+const heldBy = (accountId: string, token: string, reservationId: string) =>
+  and(tokenOf(accountId, token), eq(clientTokens.reservationId, reservationId));
 
 const inProgress = (token: string) =>
   new ApiError(
@@ -37,9 +43,14 @@ const inProgress = (token: string) =>
   );
 
 /** Waits for a concurrent launch with the token; null when the token is free to take. */
-async function tokenReplay(fleet: Fleet, token: string, paramsHash: string): Promise<Replay | null> {
+async function tokenReplay(
+  fleet: Fleet,
+  accountId: string,
+  token: string,
+  paramsHash: string,
+): Promise<Replay | null> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const row = await fleet.db.select().from(clientTokens).where(eq(clientTokens.token, token)).get();
+    const row = await fleet.db.select().from(clientTokens).where(tokenOf(accountId, token)).get();
     if (!row) return null;
     if (row.paramsHash !== paramsHash) {
       throw new ApiError(
@@ -58,11 +69,11 @@ async function tokenReplay(fleet: Fleet, token: string, paramsHash: string): Pro
     }
     if (Date.now() - row.createdAt > TOKEN_STALE_MS) {
       // A launch that never completed its token may still have launched (its answer said
-      // so, or its host went silent): its instances carry its reservation.
+      // so, or its host went silent): its instances carry its reservation and its account.
       const launched = await fleet.db
         .select()
         .from(instances)
-        .where(eq(instances.reservationId, row.reservationId))
+        .where(and(eq(instances.reservationId, row.reservationId), eq(instances.accountId, accountId)))
         .orderBy(asc(instances.id))
         .limit(MAX_LAUNCH_COUNT);
       if (launched.length > 0) {
@@ -73,7 +84,7 @@ async function tokenReplay(fleet: Fleet, token: string, paramsHash: string): Pro
           instances: launched.map((r) => instanceView(rowToRecord(r))),
         };
       }
-      await fleet.db.delete(clientTokens).where(heldBy(token, row.reservationId));
+      await fleet.db.delete(clientTokens).where(heldBy(accountId, token, row.reservationId));
       return null;
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -91,11 +102,13 @@ export async function takeToken<P extends Params>(
   params: P,
   reservationId: string,
 ): Promise<Replay | null> {
+  const accountId = creatorAccount(fleet.caller);
   const paramsHash = await sha256Hex(paramsOf(params));
   for (let round = 0; round < 3; round++) {
     const taken = await fleet.db
       .insert(clientTokens)
       .values({
+        accountId,
         token,
         paramsHash,
         status: "pending",
@@ -106,7 +119,7 @@ export async function takeToken<P extends Params>(
       .onConflictDoNothing()
       .returning({ token: clientTokens.token });
     if (taken.length > 0) return null;
-    const replay = await tokenReplay(fleet, token, paramsHash);
+    const replay = await tokenReplay(fleet, accountId, token, paramsHash);
     if (replay) return replay;
   }
   throw inProgress(token);
@@ -114,7 +127,7 @@ export async function takeToken<P extends Params>(
 
 /** Gives the token back after a launch that launched nothing, so a retry may take it. */
 export async function releaseToken(fleet: Fleet, token: string, reservationId: string): Promise<void> {
-  await fleet.db.delete(clientTokens).where(heldBy(token, reservationId));
+  await fleet.db.delete(clientTokens).where(heldBy(creatorAccount(fleet.caller), token, reservationId));
 }
 
 /** Records what the launch launched: from now on the token answers with these instances. */
@@ -127,5 +140,5 @@ export async function completeToken(
   await fleet.db
     .update(clientTokens)
     .set({ status: "done", instanceIds: JSON.stringify(instanceIds) })
-    .where(heldBy(token, reservationId));
+    .where(heldBy(creatorAccount(fleet.caller), token, reservationId));
 }

@@ -19,7 +19,7 @@ export function defaultClock(env: Env, wallMs: number): ClockState {
   };
 }
 
-function fromRow(row: typeof simClock.$inferSelect): ClockState {
+export function fromRow(row: typeof simClock.$inferSelect): ClockState {
   return {
     mode: row.mode as ClockMode,
     scale: row.scale,
@@ -28,6 +28,9 @@ function fromRow(row: typeof simClock.$inferSelect): ClockState {
     generation: row.generation,
   };
 }
+
+/** The clock row, as a query another read can share a D1 round trip with (fleet/accounts.ts). */
+export const clockQuery = (db: Db) => db.select().from(simClock).where(eq(simClock.id, 1));
 
 export async function readClock(db: Db, env: Env): Promise<ClockState> {
   const row = await db.select().from(simClock).where(eq(simClock.id, 1)).get();

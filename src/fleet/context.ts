@@ -1,17 +1,26 @@
-// What every fleet service needs for one request: the bindings, the D1 client, the clock
-// (read once per request), and the stubs of host objects.
+// What every fleet service needs for one request: who is calling, the bindings, the D1
+// client, the clock (read once per request), and the stubs of host objects.
 import { type Db, database } from "../db/client";
 import type { ClockState } from "../sim/clock";
 import { simNow } from "../sim/clock";
 import type { FleetEvent } from "../sim/records";
+import type { Caller } from "./accounts";
 import { readClock } from "./clock";
 
 export class Fleet {
   readonly db: Db;
   private clockState: ClockState | null = null;
 
-  constructor(readonly env: Env) {
+  constructor(
+    readonly env: Env,
+    /** Every service scopes what it reads and changes to this caller's account. */
+    readonly caller: Caller,
+    /** The clock, when the request has read it already (with its key, fleet/accounts.ts). */
+    clock: ClockState | null = null,
+  ) {
+    if (!caller) throw new Error("a fleet request needs a caller");
     this.db = database(env.DB);
+    this.clockState = clock;
   }
 
   async clock(): Promise<ClockState> {

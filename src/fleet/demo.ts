@@ -1,9 +1,10 @@
 // The demo fleet `npm start` serves: 8 Nitro hosts (m5, c5, r5, m5d) and 3 Xen hosts (two m4,
 // whose guests are HVM, and an m3, where a guest may be paravirtual) across two zones. Host ids
-// are fixed so that seeding twice creates nothing twice.
+// are fixed so that seeding twice creates nothing twice. It also registers the demo tenant's key.
 import { count } from "drizzle-orm";
 import { hosts } from "../db/schema";
 import type { Family } from "../sim/catalog";
+import { registerDemoKey } from "./accounts";
 import type { Fleet } from "./context";
 import { createHost } from "./hosts";
 
@@ -38,5 +39,6 @@ export async function seedDemoFleet(fleet: Fleet): Promise<void> {
       ),
     );
   }
+  await registerDemoKey(fleet.db, fleet.env.HYPERFLEET_DEMO_KEY);
   seeded = true;
 }

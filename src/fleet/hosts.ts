@@ -1,6 +1,7 @@
 // Host inventory: creating hosts (admin), listing them from D1, describing one from its object.
-import { and, asc, eq, gt, type SQL } from "drizzle-orm";
-import { hosts } from "../db/schema";
+// A tenant sees only the hosts its instances occupy, and on each only its own VMs by name.
+import { and, asc, eq, exists, gt, type SQL } from "drizzle-orm";
+import { hosts, instances } from "../db/schema";
 import type { VmSummary } from "../host/host-object";
 import type { CapacitySummary } from "../sim/admission";
 import { type Family, HOST_SHAPES, hostedShape } from "../sim/catalog";
@@ -18,6 +19,7 @@ import { vmPages } from "./host-pages";
 import { newId } from "./ids";
 import { checkRack, checkZone, RACK_MAX_LENGTH } from "./limits";
 import { mirrorApplied } from "./mirror";
+import { sees } from "./ownership";
 import { pageOf } from "./paging";
 
 export interface CreateHostInput {
@@ -149,8 +151,20 @@ export interface HostFilter {
   limit: number;
 }
 
+/** The hosts the caller may see: every host for the admin, for a tenant those it has instances on. */
+function visibleHosts(fleet: Fleet): SQL | undefined {
+  const caller = fleet.caller;
+  if (caller.role === "admin") return undefined;
+  return exists(
+    fleet.db
+      .select({ one: instances.id })
+      .from(instances)
+      .where(and(eq(instances.hostId, hosts.id), eq(instances.accountId, caller.accountId))),
+  );
+}
+
 export async function listHosts(fleet: Fleet, f: HostFilter) {
-  const where: SQL[] = [];
+  const where: (SQL | undefined)[] = [visibleHosts(fleet)];
   if (f.availabilityZone) where.push(eq(hosts.zone, f.availabilityZone));
   if (f.family) where.push(eq(hosts.family, f.family));
   if (f.hypervisor) where.push(eq(hosts.hypervisor, f.hypervisor));
@@ -167,7 +181,11 @@ export async function listHosts(fleet: Fleet, f: HostFilter) {
 }
 
 async function requireHostRow(fleet: Fleet, hostId: string): Promise<HostRow> {
-  const row = await fleet.db.select().from(hosts).where(eq(hosts.id, hostId)).get();
+  const row = await fleet.db
+    .select()
+    .from(hosts)
+    .where(and(eq(hosts.id, hostId), visibleHosts(fleet)))
+    .get();
   if (!row) throw hostNotFound(hostId);
   return row;
 }
@@ -179,9 +197,17 @@ export async function describeHost(fleet: Fleet, hostId: string) {
   const res = await stub.describe(await fleet.clock());
   await mirrorApplied(fleet.db, res.events);
   const { host, usage, cpu } = res.result;
-  // The instances come a page at a time: no answer of the host's grows with its VMs.
-  const vms: VmSummary[] = [];
-  for await (const page of vmPages(stub)) vms.push(...page.filter((v) => !v.held));
+  // The instances come a page at a time: no answer of the host's grows with its VMs. The
+  // caller's are listed; another account's are only counted.
+  const shown: VmSummary[] = [];
+  let otherInstances = 0;
+  for await (const page of vmPages(stub)) {
+    for (const v of page) {
+      if (v.held) continue;
+      if (sees(fleet.caller, v.accountId)) shown.push(v);
+      else otherInstances++;
+    }
+  }
   return {
     ...hostView(host, usage.capacity, usage.version),
     virtualization: {
@@ -193,12 +219,13 @@ export async function describeHost(fleet: Fleet, hostId: string) {
       features: cpu.features,
       optimizations: hostOptimizations(host),
     },
-    instances: vms.map((v) => ({
+    instances: shown.map((v) => ({
       instanceId: v.instanceId,
       instanceType: v.instanceType,
       state: v.state,
       cpuPinning: v.threads,
     })),
+    otherInstances,
   };
 }
 
@@ -209,9 +236,12 @@ export async function setHostState(fleet: Fleet, hostId: string, state: HostStat
   return hostView(res.result, res.usage.capacity, res.usage.version);
 }
 
+/** The host's frames by owner: a tenant sees its own VMs by name and the rest only summed. */
 export async function hostMemory(fleet: Fleet, hostId: string) {
   await requireHostRow(fleet, hostId);
-  const res = await fleet.host(hostId).hostMemory(await fleet.clock());
+  // A tenant sees its own VMs' frames by name and the other accounts' only together.
+  const viewer = fleet.caller.role === "tenant" ? fleet.caller.accountId : null;
+  const res = await fleet.host(hostId).hostMemory(await fleet.clock(), viewer);
   await mirrorApplied(fleet.db, res.events);
   return { hostId, ...res.result };
 }

@@ -1,5 +1,6 @@
 // Reading instances from the D1 inventory: one by id (settled by its host when a transition
-// may have fallen due), and lists filtered by state, type, host, zone and tags.
+// may have fallen due), and lists filtered by state, type, host, zone and tags; a tenant's
+// reads see only its own account's instances.
 import { and, asc, eq, gt, inArray, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import { instances, simClock } from "../db/schema";
 import { type InstanceState, settlesTo, TERMINATED_VISIBLE_MS } from "../sim/lifecycle";
@@ -10,6 +11,7 @@ import { type InstanceRow, rowToRecord } from "./instance-rows";
 import { instanceView } from "./instance-view";
 import { MAX_TAG_FILTERS, PAGE_MAX_BYTES } from "./limits";
 import { mirrorApplied, upsertInstance } from "./mirror";
+import { ownedBy } from "./ownership";
 import { pageWithin } from "./paging";
 
 /**
@@ -24,12 +26,12 @@ function visible(wallMs: number): SQL {
   )!;
 }
 
-/** The row of a visible instance, or InvalidInstanceID.NotFound. */
+/** The row of a visible instance of the caller's, or InvalidInstanceID.NotFound. */
 export async function requireInstanceRow(fleet: Fleet, id: string): Promise<InstanceRow> {
   const row = await fleet.db
     .select()
     .from(instances)
-    .where(and(eq(instances.id, id), visible(Date.now())))
+    .where(and(eq(instances.id, id), visible(Date.now()), ownedBy(fleet.caller, instances.accountId)))
     .get();
   if (!row) throw instanceNotFound(id);
   return row;
@@ -63,7 +65,7 @@ export interface InstanceFilter {
 export async function listInstances(fleet: Fleet, f: InstanceFilter) {
   if (f.tags.length > MAX_TAG_FILTERS)
     throw invalidParameter("query.tag", `at most ${MAX_TAG_FILTERS} tag filters`);
-  const where: SQL[] = [visible(Date.now())];
+  const where: (SQL | undefined)[] = [visible(Date.now()), ownedBy(fleet.caller, instances.accountId)];
   if (f.state?.length) where.push(inArray(instances.state, f.state));
   if (f.instanceType) where.push(eq(instances.instanceType, f.instanceType));
   if (f.hostId) where.push(eq(instances.hostId, f.hostId));

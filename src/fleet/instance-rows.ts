@@ -22,6 +22,7 @@ export function decodeWorkload(text: string): WorkloadSpec {
 export function rowToRecord(r: InstanceRow): InstanceRecord {
   return {
     instanceId: r.id,
+    accountId: r.accountId,
     reservationId: r.reservationId,
     instanceType: r.instanceType,
     family: r.family as InstanceRecord["family"],
@@ -52,6 +53,8 @@ export function rowToRecord(r: InstanceRow): InstanceRecord {
 export function recordToRow(i: InstanceRecord) {
   return {
     id: i.instanceId,
+    // A record stored before accounts existed has no account.
+    accountId: i.accountId ?? null,
     reservationId: i.reservationId,
     instanceType: i.instanceType,
     family: i.family,

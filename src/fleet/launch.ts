@@ -14,6 +14,7 @@ import { newId } from "./ids";
 import { instanceView } from "./instance-view";
 import { checkClientToken, checkLaunchBytes, checkLaunchCount, checkTags, checkZone } from "./limits";
 import { latestRecords } from "./mirror";
+import { creatorAccount } from "./ownership";
 import { place } from "./placement";
 
 export interface RunInstancesInput {
@@ -31,6 +32,7 @@ export interface RunInstancesInput {
 }
 
 export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
+  const accountId = creatorAccount(fleet.caller);
   const type = findInstanceType(input.instanceType);
   if (!type) throw invalidParameter("instanceType", `'${input.instanceType}' is not a known instance type`);
   checked("workload", () => resolveWorkload(input.workload));
@@ -60,6 +62,7 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
   const now = 0;
   const records: InstanceRecord[] = Array.from({ length: input.maxCount }, () => ({
     instanceId: newId("i"),
+    accountId,
     reservationId,
     instanceType: type.name,
     family: type.family,

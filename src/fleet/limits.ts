@@ -25,6 +25,15 @@ export const LAUNCH_MAX_BYTES = 2.5 * 1024 * 1024;
 /** What a record holds besides its tags, at most: ids, states, times, workload, paging, pinning. */
 export const RECORD_BYTES = 4 * 1024;
 
+/**
+ * Keys an account may ever have, revoked ones included (the key list shows them all, in one
+ * answer). IAM allows two access keys per user; an account here holds several users' keys.
+ */
+export const MAX_KEYS_PER_ACCOUNT = 100;
+
+/** Account and key names: printable ASCII, as people type them. */
+export const NAME_MAX_LENGTH = 64;
+
 /** EC2's tag limits: 50 per resource, keys up to 128 characters, values up to 256. */
 export const MAX_TAGS = 50;
 export const TAG_KEY_MAX_LENGTH = 128;

@@ -116,6 +116,7 @@ function insertEvents(evs: readonly FleetEvent[]): Statement[] {
   const rows = evs.map((e) =>
     JSON.stringify({
       id: e.id,
+      accountId: e.instance?.accountId ?? null,
       type: e.type,
       time: e.time,
       hostId: e.hostId,

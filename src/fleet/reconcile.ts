@@ -22,10 +22,11 @@ export interface Mismatch {
 export const MISMATCHES_LISTED = 1000;
 
 type HostRow = typeof hosts.$inferSelect;
-type Brief = { id: string; state: string; version: number; hostId: string | null };
+type Brief = { id: string; accountId: string | null; state: string; version: number; hostId: string | null };
 
 const brief = {
   id: instances.id,
+  accountId: instances.accountId,
   state: instances.state,
   version: instances.version,
   hostId: instances.hostId,
@@ -114,7 +115,12 @@ async function reconcileHost(fleet: Fleet, h: HostRow, repair: boolean, t: Tally
           detail: `${vm.state} on the host`,
         });
         toRepair.push(vm.instanceId);
-      } else if (row.version !== vm.version || row.state !== vm.state || row.hostId !== vm.hostId) {
+      } else if (
+        row.version !== vm.version ||
+        row.state !== vm.state ||
+        row.hostId !== vm.hostId ||
+        row.accountId !== vm.accountId
+      ) {
         note(t, {
           hostId: h.id,
           instanceId: vm.instanceId,

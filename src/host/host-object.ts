@@ -38,9 +38,19 @@ export interface ReconcileView extends HostView {
   outboxPending: number;
 }
 
+/** The host memory view as one caller sees it (hostMemory). */
+export interface HostMemoryView extends HostMemorySummary {
+  /** How many owners the caller may see by name; `owners` lists the largest of them. */
+  ownerCount: number;
+  /** The owners the caller may not see by name, together. */
+  otherOwners: { vms: number; frames: number; bytes: number };
+}
+
 /** One VM in a page: what lists and comparisons need, without the record's tags and workload. */
 export interface VmSummary {
   instanceId: string;
+  /** The account that launched it (null for one launched before accounts existed). */
+  accountId: string | null;
   instanceType: string;
   state: InstanceRecord["state"];
   version: number;
@@ -61,6 +71,7 @@ function summaryOf(vm: VmRecord): VmSummary {
   const i = vm.instance;
   return {
     instanceId: i.instanceId,
+    accountId: i.accountId ?? null,
     instanceType: i.instanceType,
     state: i.state,
     version: i.version,
@@ -244,14 +255,27 @@ export class HostObject extends DurableObject<Env> {
     return this.call(clock, (m) => ({ result: m.memorySummary(instanceId), changes: [] }), [instanceId]);
   }
 
-  /** The host's frames; of their owners, the MEMORY_OWNERS_MAX largest and how many there are. */
-  async hostMemory(clock: ClockState): Promise<HostCallResult<HostMemorySummary & { ownerCount: number }>> {
+  /**
+   * The host's frames; of their owners that `accountId` may see by name (every one when
+   * null, the admin's view), the MEMORY_OWNERS_MAX largest and how many there are; the
+   * other owners only together, anonymous.
+   */
+  async hostMemory(clock: ClockState, accountId: string | null): Promise<HostCallResult<HostMemoryView>> {
     return this.call(clock, (m) => {
-      const summary = m.hostMemorySummary();
-      const owners = [...summary.owners]
+      const { owners: all, ...summary } = m.hostMemorySummary();
+      const named =
+        accountId === null ? all : all.filter((o) => m.vm(o.vmId)?.instance.accountId === accountId);
+      const others =
+        accountId === null ? [] : all.filter((o) => m.vm(o.vmId)?.instance.accountId !== accountId);
+      const owners = [...named]
         .sort((a, b) => b.frames - a.frames || (a.vmId < b.vmId ? -1 : 1))
         .slice(0, MEMORY_OWNERS_MAX);
-      return { result: { ...summary, owners, ownerCount: summary.owners.length }, changes: [] };
+      const otherOwners = {
+        vms: others.length,
+        frames: others.reduce((n, o) => n + o.frames, 0),
+        bytes: others.reduce((n, o) => n + o.bytes, 0),
+      };
+      return { result: { ...summary, owners, ownerCount: named.length, otherOwners }, changes: [] };
     });
   }
 

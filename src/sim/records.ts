@@ -48,6 +48,11 @@ export interface PagingOptions {
 /** The instance as the fleet sees it; every event about an instance carries its record (EventInstance). */
 export interface InstanceRecord {
   instanceId: string;
+  /**
+   * The account that launched it, for life. Null only for a record made before accounts
+   * existed: such an instance belongs to no tenant, and only the admin sees it.
+   */
+  accountId: string | null;
   reservationId: string;
   instanceType: string;
   family: Family;

@@ -4,6 +4,9 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { chunked, type RawRequest, send } from "./raw";
 
 const base = inject("httpBase");
+const adminKey = inject("adminKey");
+/** The tenant every launch here belongs to, made in beforeAll. */
+let tenantKey = "";
 const ZONE = "us-east-1a";
 const LIMIT = 64 * 1024;
 
@@ -105,15 +108,24 @@ const ordinary: { name: string; call: () => Promise<Response>; expect: number }[
   { name: "clock advance", call: () => post("/v1/admin/clock/advance", { seconds: 1 }), expect: 200 },
   {
     name: "host read",
-    call: () => fetch(`${base}/v1/hosts/${hostId}`, { signal: AbortSignal.timeout(5000) }),
+    call: () =>
+      fetch(`${base}/v1/hosts/${hostId}`, { headers: auth(`/v1/hosts`), signal: AbortSignal.timeout(5000) }),
     expect: 200,
   },
 ];
 
+/** Launches and lists go as the tenant; hosts, the clock and reconcile as the admin. */
+function auth(path: string): { authorization: string } {
+  return { authorization: `Bearer ${path.startsWith("/v1/instances") ? tenantKey : adminKey}` };
+}
+
+/** A hostile request with the key its path takes, so that only its body can refuse it. */
+const keyed = (req: RawRequest): RawRequest => ({ ...req, headers: { ...req.headers, ...auth(req.path) } });
+
 function post(path: string, body: unknown): Promise<Response> {
   return fetch(`${base}${path}`, {
     method: "POST",
-    headers: json,
+    headers: { ...json, ...auth(path) },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(5000),
   });
@@ -131,12 +143,15 @@ async function answered(o: (typeof ordinary)[number]): Promise<string> {
 }
 
 async function instanceCount(): Promise<number> {
-  const res = await fetch(`${base}/v1/instances?limit=1000`);
+  const res = await fetch(`${base}/v1/instances?limit=1000`, { headers: auth("/v1/instances") });
   return ((await res.json()) as { instances: unknown[] }).instances.length;
 }
 
 describe("the HTTP server under hostile bodies", () => {
   beforeAll(async () => {
+    const account = await post("/v1/accounts", { name: "hostile-bodies" });
+    expect(account.status).toBe(201);
+    tenantKey = ((await account.json()) as { key: { apiKey: string } }).key.apiKey;
     const res = await post("/v1/hosts", { availabilityZone: ZONE, family: "m5" });
     expect(res.status).toBe(201);
     hostId = ((await res.json()) as { hostId: string }).hostId;
@@ -149,7 +164,7 @@ describe("the HTTP server under hostile bodies", () => {
     const rounds = 3 * hostile.length;
     for (let i = 0; i < rounds; i++) {
       const h = hostile[i % hostile.length];
-      const got = await send(base, h.req);
+      const got = await send(base, keyed(h.req));
       if (h.expect !== null && got !== h.expect) wrong.push(`${h.name}: ${got}, expected ${h.expect}`);
       const o = ordinary[i % ordinary.length];
       const answer = await answered(o);
@@ -167,7 +182,7 @@ describe("the HTTP server under hostile bodies", () => {
       hostile.flatMap((h, i) => {
         const o = ordinary[i % ordinary.length];
         return [
-          send(base, h.req).then((got) => {
+          send(base, keyed(h.req)).then((got) => {
             if (h.expect !== null && got !== h.expect) wrong.push(`${h.name}: ${got}, expected ${h.expect}`);
           }),
           answered(o).then((answer) => {

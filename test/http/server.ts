@@ -1,6 +1,8 @@
 // Global setup of the `http` tests: the Worker behind wrangler's own dev server (the HTTP
-// server `npm start` runs), on 127.0.0.1, a free port and a fresh local state; stopped after.
+// server `npm start` runs), on 127.0.0.1, a free port and a fresh local state, with an
+// admin key of its own; stopped after.
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
@@ -13,6 +15,8 @@ declare module "vitest" {
   export interface ProvidedContext {
     /** The dev server's origin, `http://127.0.0.1:<port>`. */
     httpBase: string;
+    /** Its admin key; tests mint tenants' keys with it. */
+    adminKey: string;
   }
 }
 
@@ -46,11 +50,14 @@ export default async function setup(project: TestProject) {
   );
   if (migrated.status !== 0) throw new Error(`D1 migrations failed:\n${migrated.stdout}\n${migrated.stderr}`);
 
+  const adminKey = `hfk_admin_${randomBytes(32).toString("base64url")}`;
   const worker = await unstable_startWorker({
     config: "wrangler.toml",
     bindings: {
       SIM_CLOCK: { type: "plain_text", value: "manual" },
       DEMO_FLEET: { type: "plain_text", value: "false" },
+      HYPERFLEET_ADMIN_KEY: { type: "secret_text", value: adminKey },
+      HYPERFLEET_DEMO_KEY: { type: "secret_text", value: "none" },
     },
     dev: {
       server: { hostname: "127.0.0.1", port: await freePort() },
@@ -63,6 +70,7 @@ export default async function setup(project: TestProject) {
   });
   await worker.ready;
   project.provide("httpBase", (await worker.url).origin);
+  project.provide("adminKey", adminKey);
 
   return async () => {
     await worker.dispose();

@@ -2,7 +2,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
-import type { Problem } from "./helpers";
+import { ADMIN_KEY, bearer, defaultTenant, type Problem } from "./helpers";
 
 /**
  * A streamed body (sent chunked, without a length): `json`, then `padding` chunks of 8 KiB of
@@ -26,11 +26,15 @@ function streamedBody(json: string, padding: number, fail = false) {
   return { stream, state, chunks: chunks.length };
 }
 
-/** Through the Worker's entry point, or `direct` to its handler in this isolate. */
+/**
+ * Through the Worker's entry point, or `direct` to its handler in this isolate; with the key
+ * the path takes, so that only the body can be refused.
+ */
 async function post(path: string, body: ReadableStream<Uint8Array>, direct = false) {
+  const key = path.startsWith("/v1/admin") ? ADMIN_KEY : (await defaultTenant()).apiKey;
   const req = new Request(`http://fleet.test${path}`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...bearer(key) },
     body,
     duplex: "half",
   } as RequestInit);

@@ -1,6 +1,8 @@
-// Shared steps of the integration tests: calling the API through the Worker's own fetch,
-// making a private corner of the fleet (a zone of its own), and moving the clock.
+// Shared steps of the integration tests: calling the API through the Worker's own fetch
+// with a key, minting accounts, making a private corner of the fleet (a zone of its own),
+// and moving the clock.
 import { env, exports } from "cloudflare:workers";
+import { ACCESS } from "../../src/api/access";
 import { recordsOf, vmPages } from "../../src/fleet/host-pages";
 import { MAX_TAGS, TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH } from "../../src/fleet/limits";
 import type { VmSummary } from "../../src/host/host-object";
@@ -15,7 +17,104 @@ export interface Problem {
   zonesWithCapacity?: string[];
 }
 
+/** The admin key of the Worker under test (vitest.config.ts makes one per run). */
+export const ADMIN_KEY = env.HYPERFLEET_ADMIN_KEY;
+
+export interface Tenant {
+  accountId: string;
+  keyId: string;
+  apiKey: string;
+  /** More keys of the same account, made by `withKeys`. */
+  keys?: string[];
+}
+
+export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+/** A new account with its first key, made with the admin key. */
+export async function newTenant(name = "tenant"): Promise<Tenant> {
+  const res = await exports.default.fetch(
+    new Request("http://fleet.test/v1/accounts", {
+      method: "POST",
+      headers: { ...bearer(ADMIN_KEY), "content-type": "application/json" },
+      body: JSON.stringify({ name }),
+    }),
+  );
+  if (res.status !== 201) throw new Error(`account create failed: ${res.status} ${await res.text()}`);
+  const { account, key } = (await res.json()) as {
+    account: { accountId: string };
+    key: { keyId: string; apiKey: string };
+  };
+  return { accountId: account.accountId, keyId: key.keyId, apiKey: key.apiKey };
+}
+
+/** The tenant with `n` keys in all, each with its own rate-limit quota. */
+export async function withKeys(t: Tenant, n: number): Promise<Tenant> {
+  const keys = [t.apiKey];
+  while (keys.length < n) {
+    const res = await exports.default.fetch(
+      new Request(`http://fleet.test/v1/accounts/${t.accountId}/keys`, {
+        method: "POST",
+        headers: bearer(ADMIN_KEY),
+      }),
+    );
+    if (res.status !== 201) throw new Error(`key create failed: ${res.status} ${await res.text()}`);
+    keys.push(((await res.json()) as { apiKey: string }).apiKey);
+  }
+  return { ...t, keys };
+}
+
+let fileTenant: Promise<Tenant> | null = null;
+let turn = 0;
+/**
+ * The account a test file acts as when it names none: one per file, made on first use,
+ * with several keys taken in turn, so that a test that races hundreds of requests does
+ * not meet the per-key rate limit (rate-limit.test.ts tests that on keys of its own).
+ */
+export function defaultTenant(): Promise<Tenant> {
+  fileTenant ??= newTenant("default").then((t) => withKeys(t, 4));
+  return fileTenant;
+}
+
+async function defaultKey(): Promise<string> {
+  const keys = (await defaultTenant()).keys ?? [];
+  return keys[turn++ % keys.length];
+}
+
+const ROUTES = Object.entries(ACCESS).map(([op, access]) => {
+  const [method, template] = op.split(" ");
+  return { method, pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, "[^/]+")}$`), access };
+});
+
+/**
+ * The key a request goes with when the test names none: the admin key where only the
+ * admin may call, and for host reads (the operator's whole view, which those tests check);
+ * otherwise the file's own account.
+ */
+async function keyFor(method: string, path: string): Promise<string> {
+  const pathname = path.split("?")[0];
+  const route = ROUTES.find((r) => r.method === method.toUpperCase() && r.pattern.test(pathname));
+  if (route?.access === "admin" || (route?.access === "any" && pathname.startsWith("/v1/hosts"))) {
+    return ADMIN_KEY;
+  }
+  return defaultKey();
+}
+
+/**
+ * Calls the API through the Worker's own fetch, with the key keyFor chooses unless the
+ * headers carry an authorization of their own. A request without any key goes by `raw`.
+ */
 export async function call<T = unknown>(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: T; headers: Headers }> {
+  const auth = "authorization" in headers ? {} : bearer(await keyFor(method, path));
+  return raw<T>(method, path, body, { ...auth, ...headers });
+}
+
+/** Calls the API with exactly the headers given: no key unless one is among them. */
+export async function raw<T = unknown>(
   method: string,
   path: string,
   body?: unknown,
@@ -70,8 +169,13 @@ export interface InstanceBody {
   tags: Record<string, string>;
 }
 
-export async function launch(body: Record<string, unknown>) {
-  return call<{ reservationId: string; instances: InstanceBody[] } & Problem>("POST", "/v1/instances", body);
+export async function launch(body: Record<string, unknown>, headers: Record<string, string> = {}) {
+  return call<{ reservationId: string; instances: InstanceBody[] } & Problem>(
+    "POST",
+    "/v1/instances",
+    body,
+    headers,
+  );
 }
 
 export async function advance(seconds: number) {

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { database } from "../../src/db/client";
+import { OPERATOR } from "../../src/fleet/accounts";
 import { advanceClock } from "../../src/fleet/clock";
 import { Fleet } from "../../src/fleet/context";
 import { LAUNCH_MAX_BYTES, MAX_LAUNCH_COUNT, RECORD_BYTES } from "../../src/fleet/limits";
@@ -45,7 +46,7 @@ describe(`a host object's answers on a host of ${VMS} VMs with the largest tags`
   });
 
   it("describes the host in an answer of its counts, not of its VMs", async () => {
-    const res = await env.HOST.getByName(hostId).describe(await new Fleet(env).clock());
+    const res = await env.HOST.getByName(hostId).describe(await new Fleet(env, OPERATOR).clock());
     expect(res.result.vmCount).toBe(VMS);
     expect(bytes(res)).toBeLessThan(DESCRIBE_BYTES);
   });

@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { clockView } from "../../fleet/clock";
 import { advanceTime, changeClock } from "../../fleet/clock-changes";
-import { Fleet } from "../../fleet/context";
 import { reconcile } from "../../fleet/reconcile";
+import { fleetOf } from "../auth";
 import { router } from "../router";
 import { Clock, ClockChange, problemResponses, ReconcileReport } from "../schemas";
 
@@ -17,7 +17,7 @@ export const adminRoutes = router()
       summary: "The simulated clock",
       responses: { 200: { description: "The clock", content: { "application/json": { schema: Clock } } } },
     }),
-    async (c) => c.json(clockView(await new Fleet(c.env).clock()), 200),
+    async (c) => c.json(clockView(await fleetOf(c).clock()), 200),
   )
   .openapi(
     createRoute({
@@ -45,8 +45,7 @@ export const adminRoutes = router()
         ...problemResponses(400),
       },
     }),
-    async (c) =>
-      c.json(await advanceTime(new Fleet(c.env), Math.round(c.req.valid("json").seconds * 1000)), 200),
+    async (c) => c.json(await advanceTime(fleetOf(c), Math.round(c.req.valid("json").seconds * 1000)), 200),
   )
   .openapi(
     createRoute({
@@ -77,7 +76,7 @@ export const adminRoutes = router()
         ...problemResponses(400),
       },
     }),
-    async (c) => c.json(await changeClock(new Fleet(c.env), c.req.valid("json")), 200),
+    async (c) => c.json(await changeClock(fleetOf(c), c.req.valid("json")), 200),
   )
   .openapi(
     createRoute({
@@ -103,6 +102,6 @@ export const adminRoutes = router()
     }),
     async (c) => {
       const body = c.req.valid("json") as { repair?: boolean } | undefined;
-      return c.json(await reconcile(new Fleet(c.env), body?.repair ?? false), 200);
+      return c.json(await reconcile(fleetOf(c), body?.repair ?? false), 200);
     },
   );

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { Fleet } from "../../fleet/context";
 import { listEvents } from "../../fleet/events";
+import { fleetOf } from "../auth";
 import { router } from "../router";
 import { EventPage, EventType, HostId, InstanceId, Limit, problemResponses } from "../schemas";
 
@@ -32,5 +32,5 @@ export const eventRoutes = router().openapi(
       ...problemResponses(400),
     },
   }),
-  async (c) => c.json(await listEvents(new Fleet(c.env), c.req.valid("query")), 200),
+  async (c) => c.json(await listEvents(fleetOf(c), c.req.valid("query")), 200),
 );

@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { Fleet } from "../../fleet/context";
 import { createHost, describeHost, listHosts, recommend, setHostState } from "../../fleet/hosts";
 import { FAMILIES } from "../../sim/catalog";
 import { PROFILE_NAMES } from "../../sim/cpu";
 import { HOST_STATES } from "../../sim/records";
+import { fleetOf } from "../auth";
 import { router } from "../router";
 import {
   HOST_LIMITS,
@@ -57,7 +57,7 @@ export const hostRoutes = router()
         ...problemResponses(400, 413),
       },
     }),
-    async (c) => c.json(await createHost(new Fleet(c.env), c.req.valid("json")), 201),
+    async (c) => c.json(await createHost(fleetOf(c), c.req.valid("json")), 201),
   )
   .openapi(
     createRoute({
@@ -83,7 +83,7 @@ export const hostRoutes = router()
         ...problemResponses(400),
       },
     }),
-    async (c) => c.json(await listHosts(new Fleet(c.env), c.req.valid("query")), 200),
+    async (c) => c.json(await listHosts(fleetOf(c), c.req.valid("query")), 200),
   )
   .openapi(
     createRoute({
@@ -97,7 +97,7 @@ export const hostRoutes = router()
         ...problemResponses(400, 404),
       },
     }),
-    async (c) => c.json(await describeHost(new Fleet(c.env), c.req.valid("param").id), 200),
+    async (c) => c.json(await describeHost(fleetOf(c), c.req.valid("param").id), 200),
   )
   .openapi(
     createRoute({
@@ -118,7 +118,7 @@ export const hostRoutes = router()
       },
     }),
     async (c) =>
-      c.json(await setHostState(new Fleet(c.env), c.req.valid("param").id, c.req.valid("json").state), 200),
+      c.json(await setHostState(fleetOf(c), c.req.valid("param").id, c.req.valid("json").state), 200),
   )
   .openapi(
     createRoute({

@@ -1,5 +1,4 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { Fleet } from "../../fleet/context";
 import { act } from "../../fleet/instance-actions";
 import { describeInstance, listInstances } from "../../fleet/instance-queries";
 import { instanceCpu } from "../../fleet/instance-telemetry";
@@ -7,6 +6,7 @@ import { setWorkload } from "../../fleet/instance-workload";
 import { runInstances } from "../../fleet/launch";
 import { MAX_LAUNCH_COUNT, MAX_TAG_FILTERS } from "../../fleet/limits";
 import type { InstanceAction } from "../../sim/lifecycle";
+import { fleetOf } from "../auth";
 import { router } from "../router";
 import {
   ClientToken,
@@ -104,7 +104,7 @@ export const instanceRoutes = router()
         ...problemResponses(400, 409, 413, 503),
       },
     }),
-    async (c) => c.json(await runInstances(new Fleet(c.env), c.req.valid("json")), 201),
+    async (c) => c.json(await runInstances(fleetOf(c), c.req.valid("json")), 201),
   )
   .openapi(
     createRoute({
@@ -123,7 +123,7 @@ export const instanceRoutes = router()
     }),
     async (c) => {
       const q = c.req.valid("query");
-      return c.json(await listInstances(new Fleet(c.env), { ...q, tags: parseTags(q.tag) }), 200);
+      return c.json(await listInstances(fleetOf(c), { ...q, tags: parseTags(q.tag) }), 200);
     },
   )
   .openapi(
@@ -138,16 +138,16 @@ export const instanceRoutes = router()
         ...problemResponses(400, 404),
       },
     }),
-    async (c) => c.json(await describeInstance(new Fleet(c.env), c.req.valid("param").id), 200),
+    async (c) => c.json(await describeInstance(fleetOf(c), c.req.valid("param").id), 200),
   )
   .openapi(actionRoute("stop", "Stop: releases the host's resources"), async (c) =>
-    c.json(await act(new Fleet(c.env), c.req.valid("param").id, "stop"), 200),
+    c.json(await act(fleetOf(c), c.req.valid("param").id, "stop"), 200),
   )
   .openapi(actionRoute("start", "Start a stopped instance, possibly on another host"), async (c) =>
-    c.json(await act(new Fleet(c.env), c.req.valid("param").id, "start"), 200),
+    c.json(await act(fleetOf(c), c.req.valid("param").id, "start"), 200),
   )
   .openapi(actionRoute("reboot", "Reboot a running instance in place"), async (c) =>
-    c.json(await act(new Fleet(c.env), c.req.valid("param").id, "reboot"), 200),
+    c.json(await act(fleetOf(c), c.req.valid("param").id, "reboot"), 200),
   )
   .openapi(
     createRoute({
@@ -161,7 +161,7 @@ export const instanceRoutes = router()
         ...problemResponses(400, 404, 409),
       },
     }),
-    async (c) => c.json(await act(new Fleet(c.env), c.req.valid("param").id, "terminate"), 200),
+    async (c) => c.json(await act(fleetOf(c), c.req.valid("param").id, "terminate"), 200),
   )
   .openapi(
     createRoute({
@@ -182,7 +182,7 @@ export const instanceRoutes = router()
       },
     }),
     async (c) =>
-      c.json(await setWorkload(new Fleet(c.env), c.req.valid("param").id, c.req.valid("json").profile), 200),
+      c.json(await setWorkload(fleetOf(c), c.req.valid("param").id, c.req.valid("json").profile), 200),
   )
   .openapi(
     createRoute({
@@ -200,8 +200,5 @@ export const instanceRoutes = router()
       },
     }),
     async (c) =>
-      c.json(
-        await instanceCpu(new Fleet(c.env), c.req.valid("param").id, c.req.valid("query").windowSeconds),
-        200,
-      ),
+      c.json(await instanceCpu(fleetOf(c), c.req.valid("param").id, c.req.valid("query").windowSeconds), 200),
   );

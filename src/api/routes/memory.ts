@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { Fleet } from "../../fleet/context";
 import { hostMemory } from "../../fleet/hosts";
 import { instanceMemory, translateAddress } from "../../fleet/instance-telemetry";
+import { fleetOf } from "../auth";
 import { router } from "../router";
 import {
   GuestAddress,
@@ -45,7 +45,7 @@ export const memoryRoutes = router()
       },
     }),
     async (c) =>
-      c.json(await translateAddress(new Fleet(c.env), c.req.valid("param").id, c.req.valid("json")), 200),
+      c.json(await translateAddress(fleetOf(c), c.req.valid("param").id, c.req.valid("json")), 200),
   )
   .openapi(
     createRoute({
@@ -62,7 +62,7 @@ export const memoryRoutes = router()
         ...problemResponses(400, 404, 409),
       },
     }),
-    async (c) => c.json(await instanceMemory(new Fleet(c.env), c.req.valid("param").id), 200),
+    async (c) => c.json(await instanceMemory(fleetOf(c), c.req.valid("param").id), 200),
   )
   .openapi(
     createRoute({
@@ -79,5 +79,5 @@ export const memoryRoutes = router()
         ...problemResponses(400, 404),
       },
     }),
-    async (c) => c.json(await hostMemory(new Fleet(c.env), c.req.valid("param").id), 200),
+    async (c) => c.json(await hostMemory(fleetOf(c), c.req.valid("param").id), 200),
   );

@@ -74,4 +74,7 @@ export const HostDetail = Host.extend({
         .openapi("HostInstance"),
     )
     .max(MAX_HOST_VMS),
+  otherInstances: count.openapi({
+    description: "Instances of other accounts on this host, which an account's key sees only counted",
+  }),
 }).openapi("HostDetail");

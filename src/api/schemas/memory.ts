@@ -239,8 +239,13 @@ export type HostMemoryChecked = Assert<Mirrors<typeof HostMemory, HostMemoryMode
 
 export const HostMemorySummary = HostMemory.extend({
   hostId: HostId,
-  owners: HostMemory.shape.owners
-    .max(MEMORY_OWNERS_MAX)
-    .openapi({ description: `the ${MEMORY_OWNERS_MAX} largest owners of frames, largest first` }),
-  ownerCount: count.openapi({ description: "how many VMs own frames (owners lists the largest)" }),
+  owners: HostMemory.shape.owners.max(MEMORY_OWNERS_MAX).openapi({
+    description: `the ${MEMORY_OWNERS_MAX} largest owners of frames the caller may see by name, largest first`,
+  }),
+  ownerCount: count.openapi({
+    description: "how many owners of frames the caller may see by name (owners lists the largest)",
+  }),
+  otherOwners: z
+    .object({ vms: count, frames: count, bytes: count })
+    .openapi({ description: "the owners of other accounts' VMs, which an account's key sees only together" }),
 }).openapi("HostMemorySummary");

@@ -1,6 +1,7 @@
 // Each response schema against what its service really returns: the same fields at every
 // depth, so an answer cannot carry a field the document leaves out, nor the document promise
 // one the answer lacks. (The route handlers' typing checks the values in the other direction.)
+import type { addKey, createAccount, listKeys, revokeKey } from "../../fleet/accounts";
 import type { clockView } from "../../fleet/clock";
 import type { listEvents } from "../../fleet/events";
 import type { describeHost, hostMemory, listHosts, recommend, setHostState } from "../../fleet/hosts";
@@ -10,6 +11,7 @@ import type { instanceCpu, instanceMemory, translateAddress } from "../../fleet/
 import type { setWorkload } from "../../fleet/instance-workload";
 import type { runInstances } from "../../fleet/launch";
 import type { reconcile } from "../../fleet/reconcile";
+import type { ApiKey, KeyList, NewAccount, NewApiKey } from "./accounts";
 import type { Clock, EventPage, ReconcileReport } from "./admin";
 import type { CpuCounters, Recommendation } from "./cpu";
 import type { Assert, Documents } from "./exact";
@@ -36,4 +38,8 @@ export type Served = [
   Assert<Documents<typeof EventPage, Answer<typeof listEvents>>>,
   Assert<Documents<typeof Clock, Answer<typeof clockView>>>,
   Assert<Documents<typeof ReconcileReport, Answer<typeof reconcile>>>,
+  Assert<Documents<typeof NewAccount, Answer<typeof createAccount>>>,
+  Assert<Documents<typeof NewApiKey, Answer<typeof addKey>>>,
+  Assert<Documents<typeof KeyList, Answer<typeof listKeys>>>,
+  Assert<Documents<typeof ApiKey, Answer<typeof revokeKey>>>,
 ];

@@ -17,6 +17,7 @@ const host: HostRecord = {
 
 const offered: InstanceRecord = {
   instanceId: "i-1",
+  accountId: "123456789012",
   reservationId: "r-1",
   instanceType: "m5.large",
   family: "m5",

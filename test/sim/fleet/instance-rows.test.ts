@@ -37,6 +37,7 @@ const paging: fc.Arbitrary<PagingOptions> = fc.record(
 const record: fc.Arbitrary<InstanceRecord> = fc
   .record({
     instanceId: fc.string(),
+    accountId: fc.option(fc.stringMatching(/^[0-9]{12}$/), { nil: null }),
     reservationId: fc.string(),
     instanceType: fc.string(),
     family: fc.constantFrom(...FAMILIES),

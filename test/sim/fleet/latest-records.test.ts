@@ -9,6 +9,7 @@ import {
 
 const base: InstanceRecord = {
   instanceId: "i-1",
+  accountId: "123456789012",
   reservationId: "r-1",
   instanceType: "m5.large",
   family: "m5",

@@ -64,6 +64,7 @@ function launch(
     nvmeGB: type.instanceStorage.totalGB,
     threads: [],
     terminatedAt: null,
+    accountId: "123456789012",
   };
   const { admitted } = host.admit([instance], 0, { commitIfAtLeast: 1, holdExpiresWallMs: 0 });
   expect(admitted).toEqual([instanceId]);

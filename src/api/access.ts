@@ -1,0 +1,117 @@
+// Who may call each operation, by its method and OpenAPI path: the one table the auth
+// middleware enforces and the OpenAPI document states. An operation missing here is
+// admin-only, so a new route is closed until someone decides who may call it.
+//
+// The admin key operates the fleet: hosts, their states, the clock, reconcile, accounts.
+// It also reads every tenant's resources (an operator's view of the whole fleet), but it
+// changes none of them: launches and actions on an instance belong to the instance's
+// account, so nothing a tenant owns ever changes by another's hand.
+export type Access = "admin" | "tenant" | "any";
+
+export const ACCESS: Record<string, Access> = {
+  "GET /v1/instance-types": "any",
+  "GET /v1/recommendations": "any",
+  "GET /v1/clock": "any",
+  "PUT /v1/admin/clock": "admin",
+  "POST /v1/admin/clock/advance": "admin",
+  "POST /v1/admin/reconcile": "admin",
+
+  "POST /v1/hosts": "admin",
+  "PUT /v1/hosts/{id}/state": "admin",
+  // A tenant sees the hosts of its own instances, and on them only its own VMs.
+  "GET /v1/hosts": "any",
+  "GET /v1/hosts/{id}": "any",
+  "GET /v1/hosts/{id}/memory": "any",
+
+  "POST /v1/instances": "tenant",
+  "GET /v1/instances": "any",
+  "GET /v1/instances/{id}": "any",
+  "DELETE /v1/instances/{id}": "tenant",
+  "POST /v1/instances/{id}/stop": "tenant",
+  "POST /v1/instances/{id}/start": "tenant",
+  "POST /v1/instances/{id}/reboot": "tenant",
+  "PUT /v1/instances/{id}/workload": "tenant",
+  "GET /v1/instances/{id}/cpu": "any",
+  "GET /v1/instances/{id}/memory": "any",
+  // A translation faults pages into the guest: a change to the instance, so its owner's.
+  "POST /v1/instances/{id}/memory/translate": "tenant",
+
+  "GET /v1/events": "any",
+
+  "POST /v1/accounts": "admin",
+  "GET /v1/accounts/me": "any",
+  // A tenant manages the keys of its own account; the admin those of any account.
+  "GET /v1/accounts/{id}/keys": "any",
+  "POST /v1/accounts/{id}/keys": "any",
+  "DELETE /v1/keys/{keyId}": "any",
+};
+
+export function accessOf(method: string, path: string): Access {
+  return ACCESS[`${method.toUpperCase()} ${path}`] ?? "admin";
+}
+
+export const ACCESS_NOTES: Record<Access, string> = {
+  admin: "Takes the admin key.",
+  tenant: "Takes an account's key; acts only on that account's resources.",
+  any: "Takes the admin key or an account's key; an account's key sees only that account's resources.",
+};
+
+const METHODS = ["get", "put", "post", "delete", "patch", "head", "options", "trace"] as const;
+
+interface Operation {
+  description?: string;
+  security?: Record<string, string[]>[];
+  responses?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+const problem = (description: string) => ({
+  description,
+  content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
+});
+
+/**
+ * States the access table in an OpenAPI document: the bearer scheme, and on every
+ * operation who may call it (`x-access` and its description) and the refusals that follow
+ * from that: 401 without a valid key, 403 for a key of the wrong kind, 429 over the rate.
+ */
+export function withAccess<D extends { paths?: object; components?: object }>(doc: D): D {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const [path, item] of Object.entries((doc.paths ?? {}) as Record<string, Record<string, unknown>>)) {
+    const next: Record<string, unknown> = { ...item };
+    for (const method of METHODS) {
+      const op = item[method] as Operation | undefined;
+      if (!op) continue;
+      const access = accessOf(method, path);
+      next[method] = {
+        ...op,
+        description: [op.description, ACCESS_NOTES[access]].filter(Boolean).join("\n\n"),
+        "x-access": access,
+        security: [{ apiKey: [] }],
+        responses: {
+          ...op.responses,
+          401: problem("No key, or a key that is unknown, revoked or malformed (AuthFailure)"),
+          ...(access === "any" ? {} : { 403: problem("A key of the wrong kind (UnauthorizedOperation)") }),
+          429: problem("Over an account key's request rate (RequestLimitExceeded), with Retry-After"),
+        },
+      };
+    }
+    paths[path] = next;
+  }
+  const components = doc.components as { securitySchemes?: object } | undefined;
+  return {
+    ...doc,
+    paths,
+    components: {
+      ...components,
+      securitySchemes: {
+        ...components?.securitySchemes,
+        apiKey: {
+          type: "http",
+          scheme: "bearer",
+          description: "An hfk_ key of an account, or the admin key",
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,206 @@
+// Tenant isolation over the whole API, generated from the OpenAPI document: every operation
+// it lists is called as tenant A against tenant B's resources, so a route added later is
+// tested the day it appears. Reads of B's resources are 404, writes are refused, lists and
+// every other answer never name anything of B's, and B's state is the same afterwards.
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ACCESS } from "../../src/api/access";
+import {
+  ADMIN_KEY,
+  addHosts,
+  advance,
+  bearer,
+  call,
+  freshZone,
+  hostView,
+  type InstanceBody,
+  launch,
+  newTenant,
+  raw,
+  type Tenant,
+  withKeys,
+} from "./helpers";
+import { type Doc, METHODS, type Operation, sample } from "./openapi";
+
+let a: Tenant;
+let b: Tenant;
+let doc: Doc;
+/** B's resources by kind, and the strings that would betray them. */
+const theirs = { instances: [] as string[], hosts: [] as string[], keyIds: [] as string[], account: "" };
+let sharedHost = "";
+let secrets: string[] = [];
+const MARK = "b-private-tag-7f3e";
+
+/** Everything of B's that A could change: D1 rows and the host objects' own records. */
+async function stateOfB() {
+  const q = (sql: string) => env.DB.prepare(sql).bind(b.accountId).all();
+  const records = [];
+  for (const hostId of [...theirs.hosts, sharedHost]) {
+    const view = await hostView(hostId);
+    records.push(view.vms.filter((v) => v.accountId === b.accountId));
+  }
+  return {
+    instances: (await q("SELECT * FROM instances WHERE account_id = ? ORDER BY id")).results,
+    keys: (await q("SELECT * FROM api_keys WHERE account_id = ? ORDER BY id")).results,
+    tokens: (await q("SELECT * FROM client_tokens WHERE account_id = ? ORDER BY token")).results,
+    events: (await q("SELECT id FROM events WHERE account_id = ? ORDER BY seq")).results,
+    accounts: (await q("SELECT * FROM accounts WHERE id = ?")).results,
+    records,
+  };
+}
+
+/** B's resource of the kind a path parameter names, or the shared host A may see too. */
+function targets(path: string): string[][] {
+  const params = [...path.matchAll(/\{(\w+)\}/g)];
+  if (params.length === 0) return [[]];
+  if (params.length > 1) throw new Error(`teach the isolation test about ${path}`);
+  const kind = path.slice(0, params[0].index).split("/").filter(Boolean).pop();
+  switch (kind) {
+    case "instances":
+      return theirs.instances.map((id) => [id]);
+    case "hosts":
+      return [[theirs.hosts[0]], [sharedHost]];
+    case "accounts":
+      return [[theirs.account]];
+    case "keys":
+      return [[theirs.keyIds[1]]];
+    default:
+      throw new Error(`no resource of B's for ${path}: teach the isolation test what it names`);
+  }
+}
+
+/** Query strings to try: the required parameters, then also every *Id parameter set to one of B's. */
+function queries(op: Operation): string[] {
+  const byName: Record<string, string> = { instanceId: theirs.instances[0], hostId: theirs.hosts[0] };
+  const query = (op.parameters ?? []).filter((p) => p.in === "query");
+  const required = query.filter((p) => p.required).map((p) => `${p.name}=${sample(p.schema, doc)}`);
+  const ids = query.filter((p) => p.name.endsWith("Id"));
+  for (const p of ids) if (!byName[p.name]) throw new Error(`teach the isolation test about query ${p.name}`);
+  const qs = (parts: string[]) => (parts.length ? `?${parts.join("&")}` : "");
+  const plain = qs(required);
+  return ids.length === 0
+    ? [plain]
+    : [plain, qs([...required, ...ids.map((p) => `${p.name}=${byName[p.name]}`)])];
+}
+
+describe("tenant isolation, operation by operation from /openapi.json", () => {
+  beforeAll(async () => {
+    doc = (await raw<Doc>("GET", "/openapi.json")).body;
+    a = await withKeys(await newTenant("a"), 3);
+    b = await newTenant("b");
+    theirs.account = b.accountId;
+    const own = freshZone();
+    const shared = freshZone();
+    const [hb] = await addHosts(own, "m5", 1);
+    const [hs] = await addHosts(shared, "m5", 1);
+    theirs.hosts = [hb.hostId];
+    sharedHost = hs.hostId;
+    const asB = bearer(b.apiKey);
+    const running = await launch(
+      { instanceType: "m5.large", availabilityZone: own, tags: { note: MARK }, clientToken: "b-token" },
+      asB,
+    );
+    const toStop = await launch({ instanceType: "m5.large", availabilityZone: own }, asB);
+    const onShared = await launch({ instanceType: "m5.large", availabilityZone: shared }, asB);
+    await launch({ instanceType: "m5.large", availabilityZone: shared }, bearer(a.apiKey));
+    const all = [running, toStop, onShared].map((r) => r.body.instances[0] as InstanceBody);
+    theirs.instances = all.map((i) => i.instanceId);
+    await advance(60);
+    expect((await call("POST", `/v1/instances/${all[1].instanceId}/stop`, undefined, asB)).status).toBe(200);
+    for (const i of [all[0], all[2]]) {
+      const res = await call(
+        "POST",
+        `/v1/instances/${i.instanceId}/memory/translate`,
+        { address: "0x7f0000401000" },
+        asB,
+      );
+      expect(res.status).toBe(200);
+    }
+    await advance(60);
+    const second = await call<{ keyId: string }>(
+      "POST",
+      `/v1/accounts/${b.accountId}/keys`,
+      { name: "b2" },
+      asB,
+    );
+    theirs.keyIds = [b.keyId, second.body.keyId];
+    secrets = [
+      ...theirs.instances,
+      ...new Set([running, toStop, onShared].map((r) => r.body.reservationId)),
+      ...theirs.keyIds,
+      theirs.account,
+      theirs.hosts[0],
+      MARK,
+      b.apiKey,
+    ];
+  });
+
+  it("has an access rule for every operation the document lists, and states it", () => {
+    const listed = Object.entries(doc.paths).flatMap(([path, item]) =>
+      METHODS.filter((m) => item[m]).map((m) => `${m.toUpperCase()} ${path}`),
+    );
+    expect(listed.sort()).toEqual(Object.keys(ACCESS).sort());
+    for (const op of listed) {
+      const [method, path] = op.split(" ");
+      expect(doc.paths[path][method.toLowerCase()]["x-access"], op).toBe(ACCESS[op]);
+    }
+  });
+
+  it("refuses or hides B's resources on every operation, leaks none of them, and leaves B's state as it was", async () => {
+    const before = await stateOfB();
+    const apiViewBefore = await call("GET", "/v1/instances?limit=1000", undefined, bearer(b.apiKey));
+    const keys = a.keys ?? [a.apiKey];
+    let n = 0;
+    const wrong: string[] = [];
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const method of METHODS) {
+        const op = item[method];
+        if (!op) continue;
+        const schema = op.requestBody?.content["application/json"]?.schema;
+        const body = schema ? sample(schema, doc) : undefined;
+        for (const target of targets(path)) {
+          for (const query of queries(op)) {
+            const url = `${target.reduce((p, id) => p.replace(/\{\w+\}/, id), path)}${query}`;
+            const res = await call<{ code?: string }>(
+              method.toUpperCase(),
+              url,
+              body,
+              bearer(keys[n++ % keys.length]),
+            );
+            const what = `${method.toUpperCase()} ${url} -> ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`;
+            const named = target.length > 0 && target[0] !== sharedHost;
+            if (op["x-access"] === "admin") {
+              if (res.status !== 403) wrong.push(`${what}: expected 403`);
+            } else if (named) {
+              if (res.status !== 404 || !res.body?.code?.endsWith(".NotFound"))
+                wrong.push(`${what}: expected 404`);
+            } else if (res.status >= 300) {
+              wrong.push(`${what}: expected a success on A's own ground`);
+            }
+            // Nothing of B's in any answer, but what A itself put in the request.
+            const text = JSON.stringify(res.body);
+            const sent = `${url} ${JSON.stringify(body)}`;
+            for (const s of secrets)
+              if (!sent.includes(s) && text.includes(s)) wrong.push(`${what}: names ${s}`);
+            const now = await stateOfB();
+            if (JSON.stringify(now) !== JSON.stringify(before)) wrong.push(`${what}: changed B's state`);
+          }
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+    // Enough calls to mean something: every operation, B's three instances on each instance route.
+    expect(n).toBeGreaterThan(Object.keys(ACCESS).length);
+    const apiViewAfter = await call("GET", "/v1/instances?limit=1000", undefined, bearer(b.apiKey));
+    expect(apiViewAfter.body).toEqual(apiViewBefore.body);
+    expect((await call("GET", "/v1/accounts/me", undefined, bearer(b.apiKey))).status).toBe(200);
+    // The admin can still see all of B's: nothing was hidden by being destroyed.
+    const operator = await call<{ instances: InstanceBody[] }>(
+      "GET",
+      "/v1/instances?limit=1000",
+      undefined,
+      bearer(ADMIN_KEY),
+    );
+    for (const id of theirs.instances) expect(operator.body.instances.map((i) => i.instanceId)).toContain(id);
+  });
+});
