@@ -18,7 +18,6 @@ import {
   InstancePage,
   InstanceTypeName,
   Limit,
-  MAX_TAGS,
   Paging,
   problemResponses,
   Reservation,
