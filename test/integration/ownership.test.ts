@@ -246,6 +246,30 @@ describe("hosts as a tenant sees them", () => {
     expect(listed.body.hosts.map((h) => h.hostId)).toEqual([shared.hostId]);
   });
 
+  it("stops showing a tenant a host once none of its instances occupies it", async () => {
+    const zone = freshZone();
+    const [host] = await addHosts(zone, "m5", 1);
+    const a = await newTenant("a");
+    const b = await newTenant("b");
+    const gone = await launchAs(a, { instanceType: "m5.large", availabilityZone: zone });
+    await launchAs(b, { instanceType: "m5.large", availabilityZone: zone });
+    await advance(60);
+    expect((await call("GET", `/v1/hosts/${host.hostId}`, undefined, as(a))).status).toBe(200);
+    expect((await call("DELETE", `/v1/instances/${gone.instanceId}`, undefined, as(a))).status).toBe(200);
+    await advance(60);
+    // The terminated row still names the host it last ran on; that is no window onto its neighbours.
+    const view = await call<Problem>("GET", `/v1/hosts/${host.hostId}`, undefined, as(a));
+    expect(view.status).toBe(404);
+    expect((await call("GET", `/v1/hosts/${host.hostId}/memory`, undefined, as(a))).status).toBe(404);
+    const listed = await call<{ hosts: { hostId: string }[] }>(
+      "GET",
+      "/v1/hosts?limit=1000",
+      undefined,
+      as(a),
+    );
+    expect(listed.body.hosts.map((h) => h.hostId)).not.toContain(host.hostId);
+  });
+
   it("names only the caller's VMs among the host's memory owners, and sums the others", async () => {
     const zone = freshZone();
     const [host] = await addHosts(zone, "m5", 1);
