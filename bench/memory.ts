@@ -11,9 +11,8 @@ import { pack } from "../src/host/pack";
 import { HostStorage } from "../src/host/storage";
 import { findInstanceType, HOST_SHAPES } from "../src/sim/catalog";
 import { HostModel } from "../src/sim/host";
-import { STATE_CODES } from "../src/sim/lifecycle";
 import { HostMemory, materialize, PAGE_2M, PAGE_4K, type VmMemoryOptions } from "../src/sim/memory/index";
-import type { HostRecord, InstanceRecord } from "../src/sim/records";
+import { type HostRecord, type InstanceRecord, offeredInstance } from "../src/sim/records";
 import { emit } from "./_emit";
 import { sqliteStorage } from "./_sqlite";
 
@@ -274,31 +273,13 @@ function hostWithGuest(store: HostStorage): { m: HostModel; id: string; vcpus: n
   const type = findInstanceType("m5.4xlarge");
   if (!type) throw new Error("m5.4xlarge is not in the catalog");
   const instance: InstanceRecord = {
-    instanceId: "i-0bench0000000000",
-    reservationId: "r-0bench",
-    instanceType: type.name,
-    family: type.family,
-    hypervisor: type.hypervisor,
+    ...offeredInstance(type, {
+      instanceId: "i-0bench0000000000",
+      accountId: "123456789012",
+      reservationId: "r-0bench",
+    }),
     zone: host.zone,
-    hostId: null,
-    state: "pending",
-    stateCode: STATE_CODES.pending,
-    version: 0,
-    launchTime: 0,
-    stateTransitionTime: 0,
-    stateReason: "",
-    clientToken: null,
-    tags: {},
-    workload: "idle",
-    placementStrategy: "binpack",
-    paging: {},
-    vcpus: type.vcpus,
-    memoryMiB: type.memoryMiB,
     nvmeGB: 0,
-    threads: [],
-    terminatedAt: null,
-    virtualizationType: "hvm",
-    accountId: "123456789012",
   };
   let n = 0;
   const m = new HostModel(host, [], 0, () => `e-${n++}`);

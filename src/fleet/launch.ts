@@ -3,10 +3,9 @@
 import { findInstanceType, type VirtualizationType } from "../sim/catalog";
 import { resolveWorkload, type WorkloadSpec } from "../sim/cpu";
 import { memoryOptions } from "../sim/host";
-import { STATE_CODES } from "../sim/lifecycle";
 import { resolveOptions } from "../sim/memory";
 import type { PlacementStrategy } from "../sim/placement";
-import type { FleetEvent, InstanceRecord, PagingOptions } from "../sim/records";
+import { type FleetEvent, type InstanceRecord, offeredInstance, type PagingOptions } from "../sim/records";
 import { completeToken, releaseToken, takeToken } from "./client-tokens";
 import type { Fleet } from "./context";
 import { checked, invalidParameter, isRefusal } from "./errors";
@@ -58,35 +57,20 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
     if (replay) return replay;
   }
 
-  // Times are the host's to set when it admits them (launchTime is when pending begins).
-  const now = 0;
-  const records: InstanceRecord[] = Array.from({ length: input.maxCount }, () => ({
-    instanceId: newId("i"),
-    accountId,
-    reservationId,
-    instanceType: type.name,
-    family: type.family,
-    hypervisor: type.hypervisor,
-    virtualizationType,
-    zone: input.availabilityZone ?? "",
-    hostId: null,
-    state: "pending",
-    stateCode: STATE_CODES.pending,
-    version: 0,
-    launchTime: now,
-    stateTransitionTime: now,
-    stateReason: "",
-    clientToken: token ?? null,
-    tags: input.tags,
-    workload: input.workload,
-    placementStrategy: input.placementStrategy,
-    paging: input.paging,
-    vcpus: type.vcpus,
-    memoryMiB: type.memoryMiB,
-    nvmeGB: type.instanceStorage.totalGB,
-    threads: [],
-    terminatedAt: null,
-  }));
+  const records: InstanceRecord[] = Array.from({ length: input.maxCount }, () =>
+    offeredInstance(type, {
+      instanceId: newId("i"),
+      accountId,
+      reservationId,
+      virtualizationType,
+      zone: input.availabilityZone,
+      clientToken: token,
+      tags: input.tags,
+      workload: input.workload,
+      placementStrategy: input.placementStrategy,
+      paging: input.paging,
+    }),
+  );
   // Without a requested zone the instance takes its host's zone, filled in at admission.
   let events: FleetEvent[];
   try {

@@ -1,22 +1,10 @@
 // Version 1 of the host store's memory pieces: a model snapshot (plain objects holding typed
 // arrays) as JSON, each typed array as BLOB rows of at most 1 MiB (rows are capped at 2 MB),
 // every piece rewritten whole. Version 2 (segments.ts) replaced it; schema.ts reads it to upgrade.
+import { KINDS, type Kind, kindOf } from "./typed-arrays";
+
 const CHUNK_BYTES = 1024 * 1024;
 
-const KINDS = {
-  Int8Array,
-  Uint8Array,
-  Uint8ClampedArray,
-  Int16Array,
-  Uint16Array,
-  Int32Array,
-  Uint32Array,
-  Float32Array,
-  Float64Array,
-  BigInt64Array,
-  BigUint64Array,
-} as const;
-type Kind = keyof typeof KINDS;
 type AnyTypedArray = InstanceType<(typeof KINDS)[Kind]>;
 
 interface BlobRef {
@@ -28,12 +16,6 @@ interface BlobRef {
 export interface Packed {
   json: string;
   blobs: ArrayBuffer[];
-}
-
-function kindOf(v: ArrayBufferView): Kind {
-  const name = v.constructor.name;
-  if (!(name in KINDS)) throw new TypeError(`cannot store a ${name}`);
-  return name as Kind;
 }
 
 export function pack(value: unknown): Packed {

@@ -7,24 +7,13 @@
 // map); the tables are at the end.
 import { type DirtyUnits, Tracked, type TypedArray } from "../sim/memory";
 import type { Sql } from "./sql";
+import { KINDS, type Kind, kindOf } from "./typed-arrays";
 
 /** 4 KiB: one page-table page, the unit the model writes; SQLite rows hold up to 2 MB. */
 export const SEGMENT_BYTES = 4096;
 
 /** Arrays up to this size keep, after a load, a copy of their bytes to compare the next write with. */
 const COPY_ON_LOAD_BYTES = 16 * 1024;
-
-const KINDS = {
-  Int8Array,
-  Uint8Array,
-  Int16Array,
-  Uint16Array,
-  Int32Array,
-  Uint32Array,
-  Float32Array,
-  Float64Array,
-} as const;
-type Kind = keyof typeof KINDS;
 
 /** What stands for an array in a piece's JSON: its kind and the name its segments are stored under. */
 interface SegmentRef {
@@ -62,12 +51,6 @@ export interface StoredSegment {
   field: string;
   idx: number;
   data: ArrayBuffer;
-}
-
-function kindOf(v: ArrayBufferView): Kind {
-  const name = v.constructor.name;
-  if (!(name in KINDS)) throw new TypeError(`cannot store a ${name}`);
-  return name as Kind;
 }
 
 function bytesOf(a: TypedArray): Uint8Array {

@@ -2,9 +2,9 @@
 // carries and D1 mirrors. Plain data (and one function over it); the model that makes
 // them is in host.ts.
 import type { CapacitySummary, HostHardware } from "./admission";
-import type { Family, HostHypervisor, VirtualizationType } from "./catalog";
+import type { Family, HostHypervisor, InstanceType, VirtualizationType } from "./catalog";
 import type { Optimizations, WorkloadSpec } from "./cpu";
-import type { InstanceState } from "./lifecycle";
+import { type InstanceState, STATE_CODES } from "./lifecycle";
 
 export const HOST_STATES = ["available", "maintenance", "failed", "retired"] as const;
 export type HostState = (typeof HOST_STATES)[number];
@@ -133,4 +133,47 @@ export interface FleetEvent {
   host: HostUsage | null;
   /** The host's static description, on host events only. */
   hostRecord: HostRecord | null;
+}
+
+/** What a launch asks for beyond the type: who, where and how; the rest has a launch's defaults. */
+export type InstanceOffer = Pick<InstanceRecord, "instanceId" | "accountId" | "reservationId"> &
+  Partial<
+    Pick<
+      InstanceRecord,
+      "virtualizationType" | "zone" | "clientToken" | "tags" | "workload" | "placementStrategy" | "paging"
+    >
+  >;
+
+/**
+ * An instance as a launch offers it to a host: pending, on no host yet, sized by its type. Its
+ * times are the host's to set when it admits it (launchTime is when pending begins).
+ */
+export function offeredInstance(type: InstanceType, o: InstanceOffer): InstanceRecord {
+  return {
+    instanceId: o.instanceId,
+    accountId: o.accountId,
+    reservationId: o.reservationId,
+    instanceType: type.name,
+    family: type.family,
+    hypervisor: type.hypervisor,
+    virtualizationType: o.virtualizationType ?? type.virtualizationTypes[0],
+    zone: o.zone ?? "",
+    hostId: null,
+    state: "pending",
+    stateCode: STATE_CODES.pending,
+    version: 0,
+    launchTime: 0,
+    stateTransitionTime: 0,
+    stateReason: "",
+    clientToken: o.clientToken ?? null,
+    tags: o.tags ?? {},
+    workload: o.workload ?? "idle",
+    placementStrategy: o.placementStrategy ?? "binpack",
+    paging: o.paging ?? {},
+    vcpus: type.vcpus,
+    memoryMiB: type.memoryMiB,
+    nvmeGB: type.instanceStorage.totalGB,
+    threads: [],
+    terminatedAt: null,
+  };
 }

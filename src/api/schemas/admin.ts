@@ -3,19 +3,10 @@
 import { z } from "@hono/zod-openapi";
 import { MISMATCHES_LISTED } from "../../fleet/reconcile";
 import { INSTANCE_STATES } from "../../sim/lifecycle";
-import { type FleetEvent, HOST_STATES } from "../../sim/records";
+import { FLEET_EVENT_TYPES, HOST_STATES } from "../../sim/records";
 import { EventId, HostId, InstanceId, MAX_PAGE, oneOf, Timestamp, text } from "./common";
-import type { Assert, Mirrors } from "./exact";
 
-export const EVENT_TYPES = [
-  "instance.state-changed",
-  "instance.rebooted",
-  "instance.updated",
-  "host.created",
-  "host.state-changed",
-] as const;
-export const EventType = z.enum(EVENT_TYPES);
-export type EventTypeChecked = Assert<Mirrors<typeof EventType, FleetEvent["type"]>>;
+export const EventType = z.enum(FLEET_EVENT_TYPES);
 
 /** An instance's state on instance events, the host's on host events. */
 const EventState = oneOf([...INSTANCE_STATES, ...HOST_STATES]);
@@ -24,7 +15,7 @@ export const Event = z
   .object({
     seq: z.number().int(),
     id: EventId,
-    type: oneOf(EVENT_TYPES),
+    type: oneOf(FLEET_EVENT_TYPES),
     time: Timestamp,
     hostId: HostId.nullable(),
     instanceId: InstanceId.nullable(),

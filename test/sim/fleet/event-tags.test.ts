@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { HOST_SHAPES } from "../../../src/sim/catalog";
+import { findInstanceType, HOST_SHAPES } from "../../../src/sim/catalog";
 import { HostModel } from "../../../src/sim/host";
-import { STATE_CODES } from "../../../src/sim/lifecycle";
-import type { HostRecord, InstanceRecord } from "../../../src/sim/records";
+import { type HostRecord, type InstanceRecord, offeredInstance } from "../../../src/sim/records";
 
 const host: HostRecord = {
   hostId: "h-1",
@@ -15,33 +14,12 @@ const host: HostRecord = {
   hw: HOST_SHAPES.m5,
 };
 
-const offered: InstanceRecord = {
+const offered: InstanceRecord = offeredInstance(findInstanceType("m5.large")!, {
   instanceId: "i-1",
   accountId: "123456789012",
   reservationId: "r-1",
-  instanceType: "m5.large",
-  family: "m5",
-  hypervisor: "nitro",
-  zone: "",
-  hostId: null,
-  state: "pending",
-  stateCode: STATE_CODES.pending,
-  version: 0,
-  launchTime: 0,
-  stateTransitionTime: 0,
-  stateReason: "",
-  clientToken: null,
   tags: { team: "web" },
-  workload: "idle",
-  placementStrategy: "binpack",
-  paging: {},
-  vcpus: 2,
-  memoryMiB: 8192,
-  nvmeGB: 0,
-  threads: [],
-  terminatedAt: null,
-  virtualizationType: "hvm",
-};
+});
 
 describe("an instance's events", () => {
   it("carry its tags in the first only, while the host keeps them in its record", () => {

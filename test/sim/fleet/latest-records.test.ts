@@ -1,38 +1,25 @@
 import { describe, expect, it } from "vitest";
 import { latestRecords } from "../../../src/fleet/mirror";
+import { findInstanceType } from "../../../src/sim/catalog";
 import {
   type EventInstance,
   type FleetEvent,
   type InstanceRecord,
+  offeredInstance,
   withoutTags,
 } from "../../../src/sim/records";
 
 const base: InstanceRecord = {
-  instanceId: "i-1",
-  accountId: "123456789012",
-  reservationId: "r-1",
-  instanceType: "m5.large",
-  family: "m5",
-  hypervisor: "nitro",
-  zone: "us-east-1a",
+  ...offeredInstance(findInstanceType("m5.large")!, {
+    instanceId: "i-1",
+    accountId: "123456789012",
+    reservationId: "r-1",
+    zone: "us-east-1a",
+    tags: { team: "web" },
+  }),
   hostId: "h-1",
-  state: "pending",
-  stateCode: 0,
   version: 1,
-  launchTime: 0,
-  stateTransitionTime: 0,
-  stateReason: "",
-  clientToken: null,
-  tags: { team: "web" },
-  workload: "idle",
-  placementStrategy: "binpack",
-  paging: {},
-  vcpus: 2,
-  memoryMiB: 8192,
-  nvmeGB: 0,
   threads: [0, 1],
-  terminatedAt: null,
-  virtualizationType: "hvm",
 };
 
 const eventOf = (instance: EventInstance): FleetEvent => ({

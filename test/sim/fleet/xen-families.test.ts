@@ -10,8 +10,7 @@ import {
 } from "../../../src/sim/catalog";
 import { DEFAULT_COSTS, type WorkloadSpec } from "../../../src/sim/cpu";
 import { HostModel } from "../../../src/sim/host";
-import { STATE_CODES } from "../../../src/sim/lifecycle";
-import type { HostRecord, InstanceRecord } from "../../../src/sim/records";
+import { type HostRecord, offeredInstance } from "../../../src/sim/records";
 
 function hostOf(family: Family): HostModel {
   const { family: _f, hypervisor, ...hw } = HOST_SHAPES[family];
@@ -39,33 +38,13 @@ function launch(
   instanceId = `i-${(launched++).toString(16).padStart(17, "0")}`,
 ): string {
   const type = findInstanceType(typeName)!;
-  const instance: InstanceRecord = {
+  const instance = offeredInstance(type, {
     instanceId,
-    reservationId: "r-00000000000000000",
-    instanceType: type.name,
-    family: type.family,
-    hypervisor: type.hypervisor,
-    virtualizationType,
-    zone: "",
-    hostId: null,
-    state: "pending",
-    stateCode: STATE_CODES.pending,
-    version: 0,
-    launchTime: 0,
-    stateTransitionTime: 0,
-    stateReason: "",
-    clientToken: null,
-    tags: {},
-    workload,
-    placementStrategy: "binpack",
-    paging: {},
-    vcpus: type.vcpus,
-    memoryMiB: type.memoryMiB,
-    nvmeGB: type.instanceStorage.totalGB,
-    threads: [],
-    terminatedAt: null,
     accountId: "123456789012",
-  };
+    reservationId: "r-00000000000000000",
+    virtualizationType,
+    workload,
+  });
   const { admitted } = host.admit([instance], 0, { commitIfAtLeast: 1, holdExpiresWallMs: 0 });
   expect(admitted).toEqual([instanceId]);
   return instanceId;
