@@ -18,6 +18,9 @@ import { hostRoutes } from "./routes/hosts";
 import { instanceTypes } from "./routes/instance-types";
 import { instanceRoutes } from "./routes/instances";
 import { memoryRoutes } from "./routes/memory";
+import { metricRoutes } from "./routes/metrics";
+import { subscriptionRoutes } from "./routes/subscriptions";
+import { EventEnvelope } from "./schemas";
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -52,6 +55,19 @@ app.route("/v1", memoryRoutes);
 app.route("/v1", eventRoutes);
 app.route("/v1", adminRoutes);
 app.route("/v1", accountRoutes);
+app.route("/v1", subscriptionRoutes);
+app.route("/v1", metricRoutes);
+
+// What a subscription's URL receives (Standard Webhooks): one event envelope per request.
+app.openAPIRegistry.registerWebhook({
+  method: "post",
+  path: "fleet-event",
+  summary: "An event, POSTed to each subscription that wants it, signed as Standard Webhooks specifies",
+  description:
+    "Headers: webhook-id (the same on every attempt of one delivery), webhook-timestamp (seconds), webhook-signature (`v1,` + base64 HMAC-SHA256 of `id.timestamp.body` under each signing secret, space-separated while a rotated secret's grace runs). Any 2xx acknowledges; anything else, or no answer within the timeout, is retried.",
+  request: { body: { content: { "application/json": { schema: EventEnvelope } } } },
+  responses: { 200: { description: "Acknowledged (any 2xx)" } },
+});
 
 let openapi: object | null = null;
 app.get("/openapi.json", (c) => {

@@ -10,6 +10,7 @@ import type { InstanceAction } from "../sim/lifecycle";
 import type { HostMemorySummary, Translation, VmMemorySummary } from "../sim/memory";
 import type { FleetEvent, HostRecord, HostState, HostUsage, InstanceRecord, VmRecord } from "../sim/records";
 import { answerEvents, MEMORY_OWNERS_MAX, Priority, RECORDS_MAX, VM_PAGE_MAX } from "./answer";
+import { MetricsSampler, samplingPeriodMs } from "./metrics-sampler";
 import { OUTBOX_RETRY_MS, Outbox } from "./outbox";
 import { HostStorage } from "./storage";
 
@@ -89,6 +90,7 @@ const newId = () => crypto.randomUUID();
 export class HostObject extends DurableObject<Env> {
   private readonly store: HostStorage;
   private readonly outbox: Outbox;
+  private readonly metrics: MetricsSampler;
   private model: HostModel | null = null;
   private clock: ClockState | null = null;
   /** Simulated time never runs backwards here, even for a request carrying an older clock. */
@@ -98,6 +100,7 @@ export class HostObject extends DurableObject<Env> {
     super(ctx, env);
     this.store = new HostStorage(ctx.storage);
     this.outbox = new Outbox(this.store.sql, env.EVENTS);
+    this.metrics = new MetricsSampler(this.store.sql, env.METRICS, samplingPeriodMs(env));
     ctx.blockConcurrencyWhile(async () => {
       this.store.migrate();
       this.load();
@@ -347,6 +350,7 @@ export class HostObject extends DurableObject<Env> {
       events = all.flatMap((c) => c.events);
       ownFrom = events.length - out.changes.reduce((n, c) => n + c.events.length, 0);
       this.store.transaction(() => {
+        this.metrics.sampleIfDue(m, now);
         this.store.save(m, all);
         sizes = this.outbox.append(events);
       });
@@ -357,6 +361,7 @@ export class HostObject extends DurableObject<Env> {
     }
     // Delivery is off the caller's path: the outbox is durable and the alarm retries it.
     this.ctx.waitUntil(this.outbox.deliver());
+    this.ctx.waitUntil(this.metrics.deliver());
     await this.scheduleAlarm();
     const named = new Set(subjects);
     const answer = answerEvents(events, sizes, (e, i) =>
@@ -378,7 +383,11 @@ export class HostObject extends DurableObject<Env> {
     if (wall !== undefined) candidates.push(wall);
     const hold = m.nextHoldExpiryWallMs();
     if (hold !== null) candidates.push(hold);
-    if (this.outbox.pending() > 0) candidates.push(Date.now() + OUTBOX_RETRY_MS);
+    const sample = this.metrics.nextAt(m);
+    const sampleWall = sample === null ? undefined : wallTimeAt(this.clock, sample);
+    if (sampleWall !== undefined) candidates.push(sampleWall);
+    if (this.outbox.pending() > 0 || this.metrics.pending() > 0)
+      candidates.push(Date.now() + OUTBOX_RETRY_MS);
     if (candidates.length === 0) {
       await this.ctx.storage.deleteAlarm();
       return;

@@ -39,6 +39,12 @@ const STEPS: readonly ((sql: Sql) => void)[] = [
     }
     sql`DROP TABLE IF EXISTS memory_blobs`;
   },
+  (sql) => {
+    // metrics-sampler.ts: when the next sample is due, the memory totals of the last, and the
+    // samples not yet on the metrics queue.
+    sql`CREATE TABLE IF NOT EXISTS metrics_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)`;
+    sql`CREATE TABLE IF NOT EXISTS metrics_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL)`;
+  },
 ];
 
 export const SCHEMA_VERSION = STEPS.length;

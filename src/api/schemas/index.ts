@@ -8,10 +8,13 @@ export * from "./accounts";
 export * from "./admin";
 export * from "./common";
 export * from "./cpu";
+export * from "./event-envelopes";
 export * from "./hosts";
 export * from "./instances";
 export * from "./memory";
+export * from "./metrics";
 export * from "./problem";
+export * from "./subscriptions";
 
 export const InstanceIdParam = z.object({
   id: InstanceId.openapi({ param: { name: "id", in: "path" } }),
