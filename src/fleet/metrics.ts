@@ -126,7 +126,7 @@ export async function metricStatistics(fleet: Fleet, q: StatisticsQuery): Promis
     rows = (
       await d1
         .prepare(
-          `SELECT ?1 + ((time - ?1) / ?2) * ?2 AS bucket, count(*) AS n, sum(value) AS s, min(value) AS lo, max(value) AS hi
+          `SELECT ?1 + CAST((time - ?1) / ?2 AS INTEGER) * ?2 AS bucket, count(*) AS n, sum(value) AS s, min(value) AS lo, max(value) AS hi
            FROM metric_samples WHERE time >= ?1 AND time < ?3 AND ${f.sql} GROUP BY bucket ORDER BY bucket`,
         )
         .bind(start, periodMs, q.endTime, ...f.params)
@@ -152,7 +152,7 @@ export async function metricStatistics(fleet: Fleet, q: StatisticsQuery): Promis
     rows = (
       await d1
         .prepare(
-          `SELECT ?1 + ((bucket - ?1) / ?2) * ?2 AS bucket, sum(count) AS n, sum(sum) AS s, min(min) AS lo, max(max) AS hi
+          `SELECT ?1 + CAST((bucket - ?1) / ?2 AS INTEGER) * ?2 AS bucket, sum(count) AS n, sum(sum) AS s, min(min) AS lo, max(max) AS hi
            FROM metric_rollups WHERE period = ?4 AND bucket >= ?1 AND bucket < ?3 AND ${f.sql} GROUP BY 1 ORDER BY 1`,
         )
         .bind(start, periodMs, q.endTime, r.periodMs, ...f.params)
@@ -164,7 +164,7 @@ export async function metricStatistics(fleet: Fleet, q: StatisticsQuery): Promis
   if (percentiles.length > 0 && rows.length > 0) {
     const res = await d1
       .prepare(
-        `SELECT ?1 + ((time - ?1) / ?2) * ?2 AS bucket, value FROM metric_samples
+        `SELECT ?1 + CAST((time - ?1) / ?2 AS INTEGER) * ?2 AS bucket, value FROM metric_samples
          WHERE time >= ?1 AND time < ?3 AND ${f.sql} ORDER BY bucket, value LIMIT ${MAX_PERCENTILE_SAMPLES + 1}`,
       )
       .bind(start, periodMs, q.endTime, ...f.params)
