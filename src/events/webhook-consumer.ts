@@ -124,7 +124,7 @@ async function attempt(env: Env, db: Db, deliveryId: string, d: WebhookDeps): Pr
       )
       .bind(status, n, last, error, now, deliveryId);
 
-  if (!sub || sub.enabled !== 1) {
+  if (sub?.enabled !== 1) {
     const why = sub ? "the subscription is disabled" : "the subscription was deleted";
     await d1.batch([
       record({ status: null, latencyMs: 0, excerpt: null, error: why }),
