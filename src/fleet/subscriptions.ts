@@ -1,7 +1,7 @@
 // Webhook subscriptions: a tenant's receiver URL, the event types (with wildcards) and
 // resources it wants, and its signing secrets, sealed at rest (events/secrets.ts). The
 // secret is shown once, when made or rotated; a rotated one keeps signing for its grace.
-import { and, asc, count, eq, gt } from "drizzle-orm";
+import { and, asc, eq, gt } from "drizzle-orm";
 import { subscriptions } from "../db/schema";
 import { allowsLoopback, checkOutbound } from "../events/outbound";
 import { openSecrets, type SecretRing, sealSecrets } from "../events/secrets";
@@ -223,12 +223,4 @@ export async function rotateSecret(fleet: Fleet, id: string, graceSeconds = ROTA
     );
   }
   return { subscription: await viewOf(fleet, { ...row, secrets: sealed, updatedAt: now }), secret };
-}
-
-export async function countSubscriptions(fleet: Fleet): Promise<number> {
-  const [r] = await fleet.db
-    .select({ n: count() })
-    .from(subscriptions)
-    .where(ownedBy(fleet.caller, subscriptions.accountId));
-  return r.n;
 }

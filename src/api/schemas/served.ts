@@ -2,6 +2,7 @@
 // depth, so an answer cannot carry a field the document leaves out, nor the document promise
 // one the answer lacks. (The route handlers' typing checks the values in the other direction.)
 import type { addKey, createAccount, listKeys, revokeKey } from "../../fleet/accounts";
+import type { createAlarm, getAlarm, listAlarms } from "../../fleet/alarms";
 import type { clockView } from "../../fleet/clock";
 import type { listEvents } from "../../fleet/events";
 import type { describeHost, hostMemory, listHosts, recommend, setHostState } from "../../fleet/hosts";
@@ -10,7 +11,16 @@ import type { describeInstance, listInstances } from "../../fleet/instance-queri
 import type { instanceCpu, instanceMemory, translateAddress } from "../../fleet/instance-telemetry";
 import type { setWorkload } from "../../fleet/instance-workload";
 import type { runInstances } from "../../fleet/launch";
+import type { listMetrics, metricStatistics } from "../../fleet/metrics";
 import type { reconcile } from "../../fleet/reconcile";
+import type {
+  createSubscription,
+  getSubscription,
+  listSubscriptions,
+  rotateSecret,
+  updateSubscription,
+} from "../../fleet/subscriptions";
+import type { listDeliveries, redeliver } from "../../fleet/subscriptions-deliveries";
 import type { ApiKey, KeyList, NewAccount, NewApiKey } from "./accounts";
 import type { Clock, EventPage, ReconcileReport } from "./admin";
 import type { CpuCounters, Recommendation } from "./cpu";
@@ -18,6 +28,14 @@ import type { Assert, Documents } from "./exact";
 import type { Host, HostDetail, HostPage } from "./hosts";
 import type { Instance, InstancePage, Reservation, StateChange } from "./instances";
 import type { HostMemorySummary, Translation, VmMemorySummary } from "./memory";
+import type { Alarm, AlarmPage, MetricPage, MetricStatistics } from "./metrics";
+import type {
+  Delivery,
+  DeliveryPage,
+  NewSubscription,
+  Subscription,
+  SubscriptionPage,
+} from "./subscriptions";
 
 type Answer<F extends (...args: never[]) => unknown> = Awaited<ReturnType<F>>;
 
@@ -42,4 +60,16 @@ export type Served = [
   Assert<Documents<typeof NewApiKey, Answer<typeof addKey>>>,
   Assert<Documents<typeof KeyList, Answer<typeof listKeys>>>,
   Assert<Documents<typeof ApiKey, Answer<typeof revokeKey>>>,
+  Assert<Documents<typeof NewSubscription, Answer<typeof createSubscription>>>,
+  Assert<Documents<typeof NewSubscription, Answer<typeof rotateSecret>>>,
+  Assert<Documents<typeof Subscription, Answer<typeof getSubscription>>>,
+  Assert<Documents<typeof Subscription, Answer<typeof updateSubscription>>>,
+  Assert<Documents<typeof SubscriptionPage, Answer<typeof listSubscriptions>>>,
+  Assert<Documents<typeof DeliveryPage, Answer<typeof listDeliveries>>>,
+  Assert<Documents<typeof Delivery, Answer<typeof redeliver>>>,
+  Assert<Documents<typeof MetricStatistics, Answer<typeof metricStatistics>>>,
+  Assert<Documents<typeof MetricPage, Answer<typeof listMetrics>>>,
+  Assert<Documents<typeof Alarm, Answer<typeof createAlarm>>>,
+  Assert<Documents<typeof Alarm, Answer<typeof getAlarm>>>,
+  Assert<Documents<typeof AlarmPage, Answer<typeof listAlarms>>>,
 ];
