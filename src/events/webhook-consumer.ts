@@ -45,7 +45,7 @@ export function webhookSettings(env: Env) {
   };
 }
 
-/** Queues delay a message by at most 12 hours. */
+/** The longest retry delay: 12 hours, within what Queues allow (REFERENCES.md, Cloudflare platform limits). */
 const MAX_DELAY_SECONDS = 12 * 3600;
 
 /** The delay before attempt `n + 1` after `n` failed: base × 4^(n-1), in [half, all] of it. */

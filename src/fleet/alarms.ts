@@ -7,7 +7,7 @@ import { type Dimensions, METRICS, type MetricName } from "../host/metrics-catal
 import type { Fleet } from "./context";
 import { ApiError, invalidParameter } from "./errors";
 import { newId } from "./ids";
-import { ALARM_WINDOW_MAX_SECONDS, MAX_ALARMS_PER_ACCOUNT } from "./limits";
+import { ALARM_SHORT_WINDOW_MAX_SECONDS, ALARM_WINDOW_MAX_SECONDS, MAX_ALARMS_PER_ACCOUNT } from "./limits";
 import type { Statistic } from "./metrics";
 import { canonicalDims } from "./metrics-store";
 import { creatorAccount, ownedBy } from "./ownership";
@@ -74,10 +74,12 @@ export async function createAlarm(fleet: Fleet, a: AlarmInput): Promise<AlarmVie
     throw invalidParameter("metricName", `${a.metricName} is a host's metric, which only the admin reads`);
   }
   if (a.period % 60 !== 0) throw invalidParameter("period", "must be a multiple of 60 seconds");
-  if (a.period * a.evaluationPeriods > ALARM_WINDOW_MAX_SECONDS) {
+  const short = a.period < 3600;
+  const windowMax = short ? ALARM_SHORT_WINDOW_MAX_SECONDS : ALARM_WINDOW_MAX_SECONDS;
+  if (a.period * a.evaluationPeriods > windowMax) {
     throw invalidParameter(
       "evaluationPeriods",
-      `period × evaluationPeriods may not pass ${ALARM_WINDOW_MAX_SECONDS} seconds`,
+      `period × evaluationPeriods may not pass ${windowMax} seconds${short ? " for periods under an hour" : ""}`,
     );
   }
   const m = a.datapointsToAlarm ?? a.evaluationPeriods;

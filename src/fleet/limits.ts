@@ -147,8 +147,12 @@ export const MAX_PERCENTILE_SAMPLES = 100_000;
 /** Alarms per account; CloudWatch's PutMetricAlarm takes names up to 255 characters. */
 export const MAX_ALARMS_PER_ACCOUNT = 100;
 export const ALARM_NAME_MAX_LENGTH = 255;
-/** CloudWatch: evaluation periods × period may not exceed one day. */
-export const ALARM_WINDOW_MAX_SECONDS = 86_400;
+/**
+ * CloudWatch's PutMetricAlarm: period × evaluation periods may not pass seven days, nor one day
+ * for periods shorter than an hour.
+ */
+export const ALARM_WINDOW_MAX_SECONDS = 604_800;
+export const ALARM_SHORT_WINDOW_MAX_SECONDS = 86_400;
 
 /** The SSE stream: how long one connection lasts at most, how often it looks for new events, and how many it sends at once. */
 export const EVENT_STREAM_MAX_SECONDS = 300;

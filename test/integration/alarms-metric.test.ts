@@ -129,13 +129,31 @@ describe("a metric alarm", () => {
     );
     expect(host.status).toBe(400);
     expect(host.body.detail).toMatch(/^metricName:/);
-    const long = await call<Problem>(
+    // CloudWatch's bounds: a day of periods under an hour, seven days of longer ones.
+    const day = await call<Problem>(
       "POST",
       "/v1/alarms",
-      { ...base, alarmName: "c", period: 3600, evaluationPeriods: 25 },
+      { ...base, alarmName: "c", period: 300, evaluationPeriods: 289 },
       key,
     );
-    expect(long.body.detail).toMatch(/^evaluationPeriods:/);
+    expect(day.body.detail).toMatch(/^evaluationPeriods: .* 86400 seconds for periods under an hour/);
+    const week = await call<Problem>(
+      "POST",
+      "/v1/alarms",
+      { ...base, alarmName: "c", period: 3600, evaluationPeriods: 169 },
+      key,
+    );
+    expect(week.body.detail).toMatch(/^evaluationPeriods: .* 604800 seconds$/);
+    expect(
+      (
+        await call(
+          "POST",
+          "/v1/alarms",
+          { ...base, alarmName: "c", period: 3600, evaluationPeriods: 168 },
+          key,
+        )
+      ).status,
+    ).toBe(201);
     const m = await call<Problem>(
       "POST",
       "/v1/alarms",
@@ -146,6 +164,6 @@ describe("a metric alarm", () => {
     const odd = await call<Problem>("POST", "/v1/alarms", { ...base, alarmName: "e", period: 90 }, key);
     expect(odd.body.detail).toMatch(/^period:/);
     const list = await call<{ alarms: { alarmName: string }[] }>("GET", "/v1/alarms", undefined, key);
-    expect(list.body.alarms.map((a) => a.alarmName)).toEqual(["a"]);
+    expect(list.body.alarms.map((a) => a.alarmName).sort()).toEqual(["a", "c"]);
   });
 });

@@ -58,7 +58,7 @@ export const PutAlarm = z
     metricName: MetricName,
     dimensions: MetricDimensions.default({}),
     statistic: Statistic,
-    period: z.number().int().min(60).max(86_400).openapi({ description: "seconds, a multiple of 60" }),
+    period: z.number().int().min(60).max(604_800).openapi({ description: "seconds, a multiple of 60" }),
     evaluationPeriods: z.number().int().min(1).max(1440),
     datapointsToAlarm: z.number().int().min(1).max(1440).optional(),
     threshold: z.number(),
