@@ -78,15 +78,20 @@ export const metricRoutes = router()
         query: z.strictObject({
           metricName: MetricName,
           ...dimensionQuery,
-          startTime: Timestamp.openapi({ description: "simulated time" }),
-          endTime: Timestamp,
+          startTime: Timestamp.openapi({
+            description: "simulated time",
+            example: "2026-01-01T00:00:00.000Z",
+          }),
+          endTime: Timestamp.openapi({ example: "2026-01-01T01:00:00.000Z" }),
           period: z.coerce
             .number()
             .int()
             .min(60)
             .max(86_400 * 455)
             .openapi({ description: "seconds, a multiple of 60" }),
-          statistics: list(5, /^[A-Za-z]+(,[A-Za-z]+)*$/, "Average,Maximum"),
+          statistics: list(5, /^[A-Za-z]+(,[A-Za-z]+)*$/, "Average,Maximum").openapi({
+            description: "comma-separated; all five when neither this nor extendedStatistics is given",
+          }),
           extendedStatistics: list(MAX_EXTENDED_STATISTICS, /^p[0-9.]+(,p[0-9.]+)*$/, "p50,p99"),
         }),
       },
@@ -107,7 +112,7 @@ export const metricRoutes = router()
         startTime: Date.parse(q.startTime),
         endTime: Date.parse(q.endTime),
         period: q.period,
-        statistics: splitStatistics(q.statistics),
+        statistics: q.statistics || extended.length > 0 ? splitStatistics(q.statistics) : [...STATISTICS],
         extendedStatistics: extended,
       });
       return c.json(answer, 200);

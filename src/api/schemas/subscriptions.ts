@@ -28,7 +28,11 @@ const ResourceId = z
 export const CreateSubscription = z
   .strictObject({
     url: Url,
-    eventTypes: z.array(EventTypePattern).min(1).max(MAX_SUBSCRIPTION_TYPES),
+    eventTypes: z
+      .array(EventTypePattern)
+      .min(1)
+      .max(MAX_SUBSCRIPTION_TYPES)
+      .openapi({ example: ["instance.*"] }),
     resourceIds: z.array(ResourceId).max(MAX_SUBSCRIPTION_RESOURCES).nullable().optional(),
     enabled: z.boolean().optional(),
   })
