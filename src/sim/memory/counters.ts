@@ -50,8 +50,12 @@ export const C = {
   guest1g: 23,
   /** Live shadow-table leaves. */
   shadowLeaves: 24,
+  /** Of `walkRefs`, the references of the nested (EPT) dimension: what a native walk would not make. */
+  nestedRefs: 25,
+  /** Stores the guest kernel made into its own page tables (mapping, linking a table, unmapping). */
+  ptWrites: 26,
 } as const;
-export const NCOUNTERS = 25;
+export const NCOUNTERS = 27;
 
 /** The counter each exit reason increments beside `exits`. */
 export const EXIT_COUNTER: Record<MemoryExitReason, number> = {

@@ -103,6 +103,7 @@ function writeGuestLeaf(vm: VmMemory, pool: TablePool, i: number, value: number)
 
 /** A guest store into one of its page tables; under shadow paging those pages are write-protected. */
 function ptWrite(vm: VmMemory): void {
+  vm.counters[C.ptWrites]++;
   if (vm.shadow) vm.vmExit("page_table_write", vm.vcpuNow);
 }
 
@@ -118,6 +119,28 @@ export function unmapGuest(vm: VmMemory, asid: number, gva: number): boolean {
   writeGuestLeaf(vm, pool, i, 0);
   vm.guestAlloc.free(entryFrame(e), leafOrder(l), GUEST_DATA);
   vm.counters[C.guest4k + l - 1]--;
+  shootDown(vm, asid, gva, l);
+  return true;
+}
+
+/**
+ * A page-table update that keeps gva's mapping (mprotect, or fork marking a page copy-on-write): the guest
+ * rewrites the leaf entry and shoots down every vCPU's TLB, as for an unmap, but the frame stays.
+ */
+export function rewriteGuestLeaf(vm: VmMemory, asid: number, gva: number): boolean {
+  if (vm.gRoot[asid] < 0) return false;
+  const gpt = vm.gpt;
+  const i = gpt.findLeaf(vm.gRoot[asid], Math.floor(gva / PAGE_4K));
+  if (i < 0) return false;
+  const l = gpt.level;
+  const pool = gpt.pool(l);
+  writeGuestLeaf(vm, pool, i, pool.entries[i]);
+  shootDown(vm, asid, gva, l);
+  return true;
+}
+
+/** After the guest changed the entry for gva's page (a leaf at level `l`): every vCPU forgets it. */
+function shootDown(vm: VmMemory, asid: number, gva: number, l: number): void {
   if (vm.shadow) zapShadow(vm, asid, gva, leafBytes(l));
   for (let v = 0; v < vm.tlbs.length; v++) {
     if (vm.shadow) vm.vmExit("invlpg", v);
@@ -127,5 +150,4 @@ export function unmapGuest(vm: VmMemory, asid: number, gva: number): boolean {
     else vm.tlbs[v].flushContext(ctx);
     vm.flushPwc(v);
   }
-  return true;
 }

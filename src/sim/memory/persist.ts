@@ -61,7 +61,8 @@ export function snapshotVm(vm: VmMemory): VmMemorySnapshot {
 
 export function restoreVm(host: FrameAllocator, s: VmMemorySnapshot): VmMemory {
   const vm = new VmMemory(host, s.owner, s.memoryBytes, s.options, true);
-  vm.counters = s.counters.slice();
+  // Counters added since the snapshot was taken start at zero.
+  vm.counters.set(s.counters);
   vm.guestAlloc = FrameAllocator.restore(s.guestAlloc);
   const levels = s.options.guestLevels;
   vm.gpt = new RadixTable(levels, PAGING_FORMAT, TablePool.restore(s.gDir), TablePool.restore(s.gLeaf));

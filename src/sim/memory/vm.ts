@@ -268,6 +268,7 @@ export class VmMemory {
       }
     }
     let refs = 0;
+    let nestedRefs = 0;
     let writable = true;
     let gpa = 0;
     let size: number = PAGE_4K;
@@ -280,6 +281,7 @@ export class VmMemory {
           ? this.eptWalk(final ? gpa : tableGfn * 4096)
           : this.nestedTable(vcpu, tableGfn, ctx);
       refs += this.lastRefs;
+      nestedRefs += this.lastRefs;
       if (nested < 0 || final) {
         hpa = nested;
         break;
@@ -291,6 +293,7 @@ export class VmMemory {
       let e = arr[i];
       if ((e & PTE_P) === 0 || (write && (e & PTE_RW) === 0)) {
         c[C.walkRefs] += refs;
+        c[C.nestedRefs] += nestedRefs;
         this.lastRefs = refs;
         return FAULT_GUEST_PF;
       }
@@ -322,6 +325,7 @@ export class VmMemory {
       level--;
     }
     c[C.walkRefs] += refs;
+    c[C.nestedRefs] += nestedRefs;
     this.lastRefs = refs;
     this.lastGpa = final ? gpa : -1;
     if (hpa < 0) return hpa;
