@@ -8,14 +8,28 @@ import type { VmMemoryOptions } from "./options";
 import { restoreVm, snapshotVm, type VmMemorySnapshot } from "./persist";
 import { type Translation, traceTranslate } from "./trace";
 import { type TouchResult, VmMemory } from "./vm";
+import { takeDirtyLog, type WorkloadSummary, workloadSummary } from "./workload";
 
 export { PAGE_1G, PAGE_2M, PAGE_4K, type PageSize } from "./constants";
 export { HostMemoryExhausted, IsolationError } from "./frames";
-export { resolveOptions, type VmMemoryOptions } from "./options";
+export { largePageSizes, resolveOptions, type VmMemoryOptions } from "./options";
 export type { VmMemorySnapshot } from "./persist";
 export { DEFAULT_TLB, type TlbConfig } from "./tlb";
 export type { EptWalkTrace, GuestLevelStep, MemoryReference, Translation } from "./trace";
 export { type TouchResult, VmMemory } from "./vm";
+export {
+  bootWorkload,
+  eptViolationsPerNewPage,
+  nestedRefsPerMiss,
+  packWorkload,
+  ptWritesPerUpdate,
+  sampleWorkload,
+  tlbMissShare,
+  unpackWorkload,
+  type WorkloadDemand,
+  type WorkloadSummary,
+  workloadSamples,
+} from "./workload";
 
 export interface VmMemorySummary {
   vmId: string;
@@ -57,6 +71,11 @@ export interface VmMemorySummary {
   invept: number;
   invvpid: number;
   remaps: number;
+  /**
+   * What the guest's workload played here, by sample (workload.ts): every count above holds the sampled
+   * events, each standing for `representedEvents / sampledEvents` of the workload's.
+   */
+  workload: WorkloadSummary;
 }
 
 export interface HostMemorySummary {
@@ -163,6 +182,11 @@ export class HostMemory {
     return vm.remap(gpa);
   }
 
+  /** The guest frames the workload stored to since the last call, ascending (a sample of them). */
+  takeDirtyLog(vmId: string): number[] {
+    return takeDirtyLog(this.get(vmId));
+  }
+
   /** The VM that owns the frame holding hpa, or null when it is free. */
   ownerOf(hpa: number): string | null {
     const o = this.frames.ownerOf(Math.floor(hpa / PAGE_4K));
@@ -229,6 +253,7 @@ export class HostMemory {
       invept: c[C.invept],
       invvpid: c[C.invvpid],
       remaps: c[C.remaps],
+      workload: workloadSummary(vm),
     };
   }
 

@@ -8,6 +8,7 @@ import { EPT_FORMAT, PAGING_FORMAT, RadixTable } from "./radix";
 import { TablePool, type TablePoolSnapshot } from "./tables";
 import { Tlb, type TlbSnapshot } from "./tlb";
 import { VmMemory } from "./vm";
+import { packWorkload, unpackWorkload } from "./workload";
 
 export interface VmMemorySnapshot {
   options: ResolvedVmOptions;
@@ -31,6 +32,8 @@ export interface VmMemorySnapshot {
   tlbs: TlbSnapshot[];
   pwc: Float64Array | null;
   ntlb: Float64Array | null;
+  /** The workload's tallies and dirty log (workload.ts); absent before its first sample. */
+  workload?: Float64Array;
 }
 
 export function snapshotVm(vm: VmMemory): VmMemorySnapshot {
@@ -56,6 +59,7 @@ export function snapshotVm(vm: VmMemory): VmMemorySnapshot {
     tlbs: vm.tlbs.map((t) => t.snapshot()),
     pwc: vm.pwc?.slice() ?? null,
     ntlb: vm.ntlb?.slice() ?? null,
+    ...(vm.workload ? { workload: packWorkload(vm.workload) } : {}),
   };
 }
 
@@ -85,5 +89,6 @@ export function restoreVm(host: FrameAllocator, s: VmMemorySnapshot): VmMemory {
   vm.tlbs = s.tlbs.map((t) => Tlb.restore(s.options.tlb, t));
   if (s.pwc) vm.pwc = s.pwc.slice();
   if (s.ntlb) vm.ntlb = s.ntlb.slice();
+  if (s.workload) vm.workload = unpackWorkload(s.workload);
   return vm;
 }

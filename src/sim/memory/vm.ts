@@ -37,6 +37,7 @@ import { type ResolvedVmOptions, resolveOptions, type VmMemoryOptions } from "./
 import { EPT_FORMAT, PAGING_FORMAT, RadixTable } from "./radix";
 import { dropShadowTables, syncShadow } from "./shadow";
 import { Tlb } from "./tlb";
+import type { WorkloadImage } from "./workload";
 
 // Hot-path copies of the radix geometry, as reciprocals: multiplying by a power of two is
 // exact, and a division by a variable costs several times more on the walk's critical path.
@@ -109,6 +110,8 @@ export class VmMemory {
   lastSize: PageSize = PAGE_4K;
   /** The vCPU whose access is being handled: exits taken inside the handlers happen on it. */
   vcpuNow = 0;
+  /** What the workload's sampled accesses did here (workload.ts); null until the first sample. */
+  workload: WorkloadImage | null = null;
 
   constructor(
     host: FrameAllocator,
@@ -157,6 +160,20 @@ export class VmMemory {
     const ctx = this.tagged ? this.vpid * 4096 + asid : 0;
     const hpa = this.tlbs[vcpu].lookup(gva, ctx, write);
     if (hpa >= 0) return hpa;
+    return this.shadow
+      ? this.walkShadow(vcpu, asid, gva, write, ctx)
+      : this.walk2d(vcpu, asid, gva, write, ctx);
+  }
+
+  /**
+   * An access the caller knows the TLB missed: the walk alone, counted as a miss. The workload's sampled
+   * accesses (workload.ts) stand for its TLB misses, which the rest of its traffic evicted from the TLB
+   * between samples, so they walk whatever the small sample left cached. Returns what `access` returns.
+   */
+  walkMiss(vcpu: number, asid: number, gva: number, write: boolean): number {
+    if (this.curAsid[vcpu] !== asid) this.switchCr3(vcpu, asid);
+    const ctx = this.tagged ? this.vpid * 4096 + asid : 0;
+    this.tlbs[vcpu].misses++;
     return this.shadow
       ? this.walkShadow(vcpu, asid, gva, write, ctx)
       : this.walk2d(vcpu, asid, gva, write, ctx);
