@@ -205,8 +205,9 @@ export class HostCpu {
    *
    * What it approximates: a stretch's totals have the expected value of the seconds it stands for (every
    * per-second cap, batch and contention applies to the drawn second as to any other), but a wider spread,
-   * since one second's jitter, counts and burst state stand for all of them. Same seed and calls, same
-   * result; not the numbers `advance` gives over the same gap.
+   * since one second's counts and burst state stand for all of them (its jitter is drawn for the stretch's
+   * average, which spreads as the seconds would). Same seed and calls, same result; not the numbers
+   * `advance` gives over the same gap.
    */
   catchUp(toMs: number): { intervals: number; steps: number } {
     if (!Number.isFinite(toMs)) throw new RangeError("toMs must be a finite number");

@@ -192,17 +192,19 @@ export interface BurstState {
 
 /**
  * The activity of one interval as a multiplier of the profile's mean (bursts and jitter), so that
- * computation and I/O rise and fall together. Advances the two-state Markov chain in `state`.
+ * computation and I/O rise and fall together. Advances the two-state Markov chain in `state`. The jitter
+ * is scaled by `jitterScale`: 1 for one second, less for the average of several (sampleStretchActivity).
  */
-export function sampleActivity(p: WorkloadParams, rng: Rng, state: BurstState): number {
+export function sampleActivity(p: WorkloadParams, rng: Rng, state: BurstState, jitterScale = 1): number {
+  const jitter = p.jitter * jitterScale;
   if (p.burst) {
     const b = p.burst;
     // Geometric holding times: leaving a state in a 1 s step has probability 1 / mean duration.
     if (rng.next() < 1 / (state.burstOn ? b.meanOnSec : b.meanOffSec)) state.burstOn = !state.burstOn;
     const u = state.burstOn ? b.onUtilization : b.offUtilization;
-    return (u / Math.max(p.utilization, 1e-9)) * Math.max(0, 1 + p.jitter * rng.normal());
+    return (u / Math.max(p.utilization, 1e-9)) * Math.max(0, 1 + jitter * rng.normal());
   }
-  return Math.max(0, 1 + p.jitter * rng.normal());
+  return Math.max(0, 1 + jitter * rng.normal());
 }
 
 /** Chance of leaving a burst state in a 1 s step, as sampleActivity draws it. */
@@ -231,7 +233,10 @@ export function runBurstChain(p: WorkloadParams, rng: Rng, state: BurstState, se
 /**
  * The activity of one second drawn from a stretch of `seconds`, the burst chain run through all of them:
  * the second sits at a uniformly drawn place in the stretch, so its burst state has the law of the
- * stretch's average share of burst time, whatever state the stretch began in.
+ * stretch's average share of burst time, whatever state the stretch began in. Its jitter is that of the
+ * stretch's average: each second's is drawn on its own, so over `seconds` of them it shrinks by √seconds,
+ * and a stretch counted `seconds` times spreads as the seconds it stands for would, not `seconds` times
+ * as far.
  */
 export function sampleStretchActivity(
   p: WorkloadParams,
@@ -239,10 +244,11 @@ export function sampleStretchActivity(
   state: BurstState,
   seconds: number,
 ): number {
-  if (!p.burst) return sampleActivity(p, rng, state);
+  const jitterScale = 1 / Math.sqrt(Math.max(1, seconds));
+  if (!p.burst) return sampleActivity(p, rng, state, jitterScale);
   const before = Math.floor(rng.next() * seconds);
   runBurstChain(p, rng, state, before);
-  const activity = sampleActivity(p, rng, state);
+  const activity = sampleActivity(p, rng, state, jitterScale);
   runBurstChain(p, rng, state, seconds - 1 - before);
   return activity;
 }
