@@ -47,6 +47,7 @@ export const Workload = z
         .nullable()
         .optional(),
       kernelFraction: fraction.optional(),
+      writeShare: fraction.optional(),
       idleWakeupsPerSec: rate.optional(),
       networkLoad: z.number().min(0).max(100).optional(),
       packetBytes: z.number().int().min(64).max(65_536).optional(),

@@ -1,5 +1,6 @@
 // The CPU model's persisted state as plain JSON: each guest's PRNG, burst and memory state and counter
 // history, and the host's. A change to these shapes needs a new version and a way to read the old one.
+import type { HostMemorySnapshot } from "../memory";
 import { CounterHistory, type HistorySnapshot } from "./counters";
 import type { InstanceCaps } from "./devices";
 import { GuestCpu, type GuestHost, type VmOptions } from "./guest";
@@ -20,6 +21,15 @@ export interface VmCpuSnapshot {
   balloonedPages: number;
   threads: number[];
   history: HistorySnapshot;
+  /** The workload's memory events waiting for the next sample (GuestCpu.memoryPending); absent means none. */
+  memoryPending?: number[];
+  /** State of the guest's memory-side PRNG; absent, it starts from the seed. */
+  memoryRngState?: number;
+  /**
+   * A lean snapshot's stand-in for a memory model of the CPU model's own: the workload's tallies, which
+   * price its events (memory/workload.ts). The tables are left out; the restored guest's start afresh.
+   */
+  memoryWorkload?: number[];
 }
 
 export interface HostCpuSnapshot {
@@ -28,6 +38,41 @@ export interface HostCpuSnapshot {
   nowMs: number;
   vms: VmCpuSnapshot[];
   history: HistorySnapshot;
+  /** The model's own memory model (full snapshots of a model without a host's), as JSON (`encodeMemory`). */
+  memory?: unknown;
+}
+
+const TYPED = { Float64Array, Int32Array, Uint16Array, Uint8Array } as const;
+type TypedName = keyof typeof TYPED;
+
+/** A memory snapshot as plain JSON: each typed array becomes `{ $typed, values }`. */
+export function encodeMemory(snap: HostMemorySnapshot): unknown {
+  const encode = (v: unknown): unknown => {
+    if (ArrayBuffer.isView(v)) {
+      const name = v.constructor.name;
+      if (!(name in TYPED)) throw new TypeError(`cannot encode a ${name}`);
+      return { $typed: name, values: Array.from(v as Float64Array) };
+    }
+    if (Array.isArray(v)) return v.map(encode);
+    if (v !== null && typeof v === "object") {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, encode(x)]));
+    }
+    return v;
+  };
+  return encode(snap);
+}
+
+export function decodeMemory(json: unknown): HostMemorySnapshot {
+  const decode = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(decode);
+    if (v !== null && typeof v === "object") {
+      const o = v as { $typed?: TypedName; values?: number[] };
+      if (o.$typed !== undefined && o.values !== undefined) return TYPED[o.$typed].from(o.values);
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, decode(x)]));
+    }
+    return v;
+  };
+  return decode(json) as HostMemorySnapshot;
 }
 
 /** `lean` keeps running totals and drops the per-second and per-minute rings. */
@@ -44,6 +89,8 @@ export function snapshotGuest(vm: GuestCpu, lean: boolean): VmCpuSnapshot {
     balloonedPages: vm.balloonedPages,
     threads: [...vm.threads],
     history: vm.history.snapshot(lean),
+    memoryPending: Array.from(vm.memoryPending),
+    memoryRngState: vm.memoryRng.state,
   };
 }
 
@@ -56,6 +103,8 @@ export function restoreGuest(v: VmCpuSnapshot, host: GuestHost): GuestCpu {
   vm.balloonedPages = v.balloonedPages;
   vm.threads = [...v.threads];
   vm.history = CounterHistory.restore(v.history);
+  if (v.memoryPending) vm.memoryPending.set(v.memoryPending);
+  if (v.memoryRngState !== undefined) vm.memoryRng.state = v.memoryRngState;
   return vm;
 }
 

@@ -16,13 +16,16 @@ export interface BusyRates {
   /** Guest timer interrupts (each re-armed through the TSC-deadline MSR). */
   timerInterrupts: number;
   syscalls: number;
-  /** TLB misses that need a page walk. */
+  /** TLB misses that need a page walk, with 4 KiB pages (larger pages reach further: memory/workload.ts). */
   tlbMisses: number;
   /** First touches of guest-physical 4 KiB pages the host has not backed yet. */
   newPages: number;
   /** Writes to guest page-table entries (mmap, fork, munmap, page faults inside the guest). */
   ptUpdates: number;
-  /** Distinct pages referenced: what host swapping or a balloon can hit. */
+  /**
+   * Distinct 4 KiB pages referenced: what host swapping or a balloon can hit, and the working set whose
+   * part beyond the TLB's reach sets how many accesses miss.
+   */
   pageTouches: number;
 }
 
@@ -41,6 +44,8 @@ export interface WorkloadParams {
   burst: BurstParams | null;
   /** Share of the guest's computation spent in its kernel (ring 0). */
   kernelFraction: number;
+  /** Share of its memory accesses that store, which the memory model's dirty log sees. */
+  writeShare: number;
   perBusySecond: BusyRates;
   /** Wake-ups of an idle vCPU per second (timers, IPIs) besides I/O completions. */
   idleWakeupsPerSec: number;
@@ -67,12 +72,15 @@ const BASE_RATES: BusyRates = {
   pageTouches: 2000,
 };
 
+// writeShare: about one memory access in three stores in typical integer code (Hennessy and Patterson's SPEC
+// instruction mixes, unverified); more in a memory-bound guest, which fills what it allocates.
 export const PROFILES: Record<ProfileName, WorkloadParams> = {
   cpu_intensive: {
     utilization: 0.95,
     jitter: 0.03,
     burst: null,
     kernelFraction: 0.05,
+    writeShare: 0.3,
     perBusySecond: BASE_RATES,
     idleWakeupsPerSec: 20,
     networkLoad: 0.01,
@@ -85,6 +93,7 @@ export const PROFILES: Record<ProfileName, WorkloadParams> = {
     jitter: 0.05,
     burst: null,
     kernelFraction: 0.1,
+    writeShare: 0.4,
     perBusySecond: {
       ...BASE_RATES,
       syscalls: 5000,
@@ -104,6 +113,7 @@ export const PROFILES: Record<ProfileName, WorkloadParams> = {
     jitter: 0.1,
     burst: null,
     kernelFraction: 0.6,
+    writeShare: 0.3,
     perBusySecond: { ...BASE_RATES, syscalls: 50_000, tlbMisses: 500_000, newPages: 500, ptUpdates: 5000 },
     idleWakeupsPerSec: 20,
     networkLoad: 0.8,
@@ -116,6 +126,7 @@ export const PROFILES: Record<ProfileName, WorkloadParams> = {
     jitter: 0.3,
     burst: null,
     kernelFraction: 0.5,
+    writeShare: 0.3,
     perBusySecond: BASE_RATES,
     idleWakeupsPerSec: 10,
     networkLoad: 0.0005,
@@ -128,6 +139,7 @@ export const PROFILES: Record<ProfileName, WorkloadParams> = {
     jitter: 0.1,
     burst: { onUtilization: 0.9, offUtilization: 0.05, meanOnSec: 20, meanOffSec: 60 },
     kernelFraction: 0.2,
+    writeShare: 0.3,
     perBusySecond: { ...BASE_RATES, syscalls: 10_000 },
     idleWakeupsPerSec: 20,
     networkLoad: 0.2,
@@ -166,6 +178,7 @@ function validateWorkload(p: WorkloadParams): void {
   const fractions: [string, number][] = [
     ["utilization", p.utilization],
     ["kernelFraction", p.kernelFraction],
+    ["writeShare", p.writeShare],
   ];
   for (const [name, v] of fractions) {
     if (!(v >= 0 && v <= 1)) throw new RangeError(`${name} must be within [0, 1]`);
