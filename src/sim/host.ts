@@ -26,6 +26,7 @@ import {
   HostMemory,
   type HostMemorySnapshot,
   type HostMemorySummary,
+  largePageSizes,
   PAGE_1G,
   PAGE_2M,
   PAGE_4K,
@@ -62,11 +63,18 @@ const PAGE_SIZES: Record<PageSizeName, number> = { "4K": PAGE_4K, "2M": PAGE_2M,
 
 /**
  * The memory model's options for an instance. Xen-era guests here are paravirtualized, so
- * by default the hypervisor shadows their page tables; everything else runs on EPT.
+ * by default the hypervisor shadows their page tables; everything else runs on EPT. Page
+ * sizes follow the host's large-pages switch unless the instance asks for its own.
  */
-export function memoryOptions(p: PagingOptions, hypervisor: HostHypervisor, vcpus: number): VmMemoryOptions {
+export function memoryOptions(
+  p: PagingOptions,
+  hypervisor: HostHypervisor,
+  vcpus: number,
+  largePages = false,
+): VmMemoryOptions {
   return {
     vcpus,
+    ...largePageSizes(largePages),
     mode: p.mode ?? (hypervisor === "xen" ? "shadow" : "ept"),
     ...(p.guestLevels ? { guestLevels: p.guestLevels } : {}),
     ...(p.eptLevels ? { eptLevels: p.eptLevels } : {}),
@@ -185,16 +193,13 @@ export class HostModel {
     this.newId = newId;
     this.capacity = new HostCapacity(host.hw, vms.map(allocationOf));
     for (const vm of vms) this.vms.set(vm.instance.instanceId, vm);
-    this.cpu = cpu ? HostCpu.restore(cpu) : new HostCpu(cpuDescription(host), host.createdAt);
-    // The CPU model runs exactly the committed VMs, whatever the snapshot said.
+    // The models run exactly the committed VMs, whatever the snapshots said.
     const running = new Set(
       this.list()
         .filter((v) => v.holdExpiresWallMs === null)
         .map((v) => v.instance.instanceId),
     );
-    for (const id of this.cpu.vmIds()) if (!running.has(id)) this.cpu.removeVm(id);
-    const inCpu = new Set(this.cpu.vmIds());
-    for (const id of running) if (!inCpu.has(id)) this.addCpuVm(this.vms.get(id)!);
+    // Memory first: the CPU model's guests drive their memory models, which must exist.
     // The frame allocator works in 2 MiB units; an odd MiB at the top is left out.
     this.memory = memory
       ? HostMemory.restore(memory)
@@ -206,6 +211,12 @@ export class HostModel {
       }
     }
     for (const id of running) if (!this.memory.hasVm(id)) this.addMemoryVm(this.vms.get(id)!);
+    this.cpu = cpu
+      ? HostCpu.restore(cpu, this.memory)
+      : new HostCpu(cpuDescription(host), host.createdAt, this.memory);
+    for (const id of this.cpu.vmIds()) if (!running.has(id)) this.cpu.removeVm(id);
+    const inCpu = new Set(this.cpu.vmIds());
+    for (const id of running) if (!inCpu.has(id)) this.addCpuVm(this.vms.get(id)!);
   }
 
   /**
@@ -252,15 +263,19 @@ export class HostModel {
     this.memory.createVm(
       i.instanceId,
       i.memoryMiB * MIB,
-      memoryOptions(i.paging ?? {}, this.host.hypervisor, i.vcpus),
+      memoryOptions(i.paging ?? {}, this.host.hypervisor, i.vcpus, this.host.optimizations?.largePages),
     );
     this.memoryChanged.add(vm.instance.instanceId);
   }
 
-  /** Runs the CPU model up to `now` (skipping what lies beyond its catch-up horizon). */
+  /**
+   * Runs the CPU model up to `now` (skipping what lies beyond its catch-up horizon). The
+   * guests' workloads drive their memory models as it goes, so their memory may change too.
+   */
   cpuAt(now: number): HostCpu {
     if (now - this.cpu.nowMs > CPU_CATCHUP_MS) this.cpu.skipTo(now - CPU_CATCHUP_MS);
     this.cpu.catchUp(now);
+    for (const id of this.cpu.takeMemorySampled()) this.memoryChanged.add(id);
     return this.cpu;
   }
 
@@ -427,8 +442,8 @@ export class HostModel {
       vm.holdExpiresWallMs = null;
       this.enter(vm, "pending", now, previous === "stopped" ? "User initiated" : "");
       this.cpuAt(now);
-      this.addCpuVm(vm);
       this.addMemoryVm(vm);
+      this.addCpuVm(vm);
       changes.upserted.push(vm);
       this.instanceEvent(changes, "instance.state-changed", now, vm.instance, previous);
     }
