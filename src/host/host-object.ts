@@ -141,18 +141,18 @@ export class HostObject extends DurableObject<Env> {
   ): Promise<
     HostCallResult<{ first: Translation; handled: AccessFaults | null; final: Translation | null } | null>
   > {
-    return this.call(clock, (m) => ({ result: m.access(instanceId, req), changes: [] }));
+    return this.call(clock, (m, now) => ({ result: m.access(instanceId, req, now), changes: [] }));
   }
 
   async memorySummary(
     instanceId: string,
     clock: ClockState,
   ): Promise<HostCallResult<VmMemorySummary | null>> {
-    return this.call(clock, (m) => ({ result: m.memorySummary(instanceId), changes: [] }));
+    return this.call(clock, (m, now) => ({ result: m.memorySummary(instanceId, now), changes: [] }));
   }
 
   async hostMemory(clock: ClockState): Promise<HostCallResult<HostMemorySummary>> {
-    return this.call(clock, (m) => ({ result: m.hostMemorySummary(), changes: [] }));
+    return this.call(clock, (m, now) => ({ result: m.hostMemorySummary(now), changes: [] }));
   }
 
   async settle(clock: ClockState): Promise<HostCallResult<null>> {

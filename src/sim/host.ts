@@ -222,13 +222,16 @@ export class HostModel {
   /**
    * One guest access at `gva` in address space `asid`, as the hardware sees it: the first
    * attempt (which may fault), the faults the guest OS and the hypervisor handled, and the
-   * translation the retried access got.
+   * translation the retried access got. The guests' workloads run up to `now` first: they
+   * drive the memory the access finds.
    */
   access(
     instanceId: string,
     req: { asid: number; gva: number | bigint; vcpu: number; write: boolean },
+    now: number,
   ): { first: Translation; handled: AccessFaults | null; final: Translation | null } | null {
     if (!this.memory.hasVm(instanceId)) return null;
+    this.cpuAt(now);
     // Counted over the whole access: creating the process's first table is already a fault.
     const before = faultCounts(this.memory.vmSummary(instanceId));
     const first = this.memory.translate(instanceId, req.asid, req.gva, req.vcpu, req.write);
@@ -250,11 +253,15 @@ export class HostModel {
     };
   }
 
-  memorySummary(instanceId: string): VmMemorySummary | null {
-    return this.memory.hasVm(instanceId) ? this.memory.vmSummary(instanceId) : null;
+  /** A VM's memory map as of `now`, up to which the workloads run first. */
+  memorySummary(instanceId: string, now: number): VmMemorySummary | null {
+    if (!this.memory.hasVm(instanceId)) return null;
+    this.cpuAt(now);
+    return this.memory.vmSummary(instanceId);
   }
 
-  hostMemorySummary(): HostMemorySummary {
+  hostMemorySummary(now: number): HostMemorySummary {
+    this.cpuAt(now);
     return this.memory.hostSummary();
   }
 
