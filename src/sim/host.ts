@@ -217,6 +217,8 @@ export class HostModel {
     for (const id of this.cpu.vmIds()) if (!running.has(id)) this.cpu.removeVm(id);
     const inCpu = new Set(this.cpu.vmIds());
     for (const id of running) if (!inCpu.has(id)) this.addCpuVm(this.vms.get(id)!);
+    // Memory stored before its workload first ran has just booted for it: store that too.
+    for (const id of this.cpu.takeMemorySampled()) this.memoryChanged.add(id);
   }
 
   /**

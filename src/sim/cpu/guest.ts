@@ -212,7 +212,10 @@ export class GuestCpu {
    * model the workload has not run on yet boots for it first, with one sample of each kind of event.
    */
   attachMemory(memory: VmMemory | null): void {
-    if (memory && !memory.workload) bootWorkload(memory, this.params.writeShare, this.random);
+    if (memory && !memory.workload) {
+      bootWorkload(memory, this.params.writeShare, this.random);
+      this.memorySampled = true;
+    }
     this.memory = memory;
     this.memorySamples = memory ? workloadSamples(memory) : 0;
     this.ratesOf = { params: null, samples: -1 };

@@ -112,8 +112,10 @@ describe("the workload drives the memory model, and the CPU model prices what it
     expect(loads.memory.takeDirtyLog("vm")).toEqual([]);
   });
 
-  it("marks the guests whose memory a sample changed, once each, for the host to store", () => {
+  it("marks the guests whose memory a sample or its boot changed, once each, for the host to store", () => {
     const { cpu } = hostWithMemory(FOUR_K);
+    // Adding the guest booted its memory for the workload.
+    expect(cpu.takeMemorySampled()).toEqual(["vm"]);
     cpu.advance(MEMORY_SAMPLE_SECONDS * 1000 - 1000);
     expect(cpu.takeMemorySampled()).toEqual([]);
     cpu.advance(MEMORY_SAMPLE_SECONDS * 1000);
