@@ -1,4 +1,5 @@
 // Shared arrangements for the CPU model's tests: a c5.24xlarge-sized host and c5/m5-like instance caps.
+import { findInstanceType } from "../../../src/sim/catalog";
 import type { HostDescription, InstanceCaps } from "../../../src/sim/cpu";
 
 /** Two 24-core sockets with hyper-threading: 96 threads, the host a c5.24xlarge fills. */
@@ -22,3 +23,19 @@ export const C5_LARGE: InstanceCaps = {
   ebsMbps: 650,
   ebsIops: 4000,
 };
+
+/**
+ * An instance type's caps as a host gives them to the CPU model (sim/host.ts): the catalog's sustained
+ * network bandwidth and EBS baseline, not the "up to" figures a guest can only burst to.
+ */
+export function catalogCaps(name: string): InstanceCaps {
+  const t = findInstanceType(name);
+  if (!t) throw new Error(`no instance type ${name}`);
+  return {
+    vcpus: t.vcpus,
+    memoryMiB: t.memoryMiB,
+    networkGbps: t.networkGbps,
+    ebsMbps: t.ebsBaselineMbps,
+    ebsIops: t.ebsBaselineIops,
+  };
+}
