@@ -156,7 +156,7 @@ export class MetricsSampler {
       const i = vm.instance;
       const c = m.cpuCounters(i.instanceId, now, windowMs);
       if (!c) continue;
-      const mem = m.memorySummary(i.instanceId);
+      const mem = m.memorySummary(i.instanceId, now);
       const key = `vm:${i.instanceId}`;
       const stored = this.sql<{ value: string }>`SELECT value FROM metrics_state WHERE key = ${key}`[0];
       const before = stored ? (JSON.parse(stored.value) as MemoryTotals) : null;
