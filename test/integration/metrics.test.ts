@@ -300,8 +300,12 @@ describe("a host object", () => {
     expect(byMetric.has("Hypercalls")).toBe(false);
     expect(byMetric.has("Dom0CPUPercent")).toBe(false);
     expect(byMetric.has("CardOffloadPercent")).toBe(true);
-    // No memory access was made, so no TLB lookups: no hit rate to report.
-    expect(byMetric.has("TLBHitRate")).toBe(false);
+    // The workload drives the memory model: its TLB lookups give a hit rate, its touches bytes.
+    for (const v of byMetric.get("TLBHitRate") ?? [-1]) expect(v).toBeGreaterThanOrEqual(0);
+    for (const v of byMetric.get("TLBHitRate") ?? []) expect(v).toBeLessThanOrEqual(100);
+    expect(Math.max(...(byMetric.get("MemoryTouchedBytes") ?? [0]))).toBeGreaterThan(0);
+    // An HVM guest on EPT: its EPT violations are counted.
+    expect(byMetric.has("EPTViolations")).toBe(true);
     // A tenant reads its instance's metrics, and none of the host's own.
     const res = await call<Stats>(
       "GET",
@@ -319,12 +323,17 @@ describe("a host object", () => {
     expect(res.body.datapoints).toEqual([]);
   });
 
-  it("samples a Xen host's hypercalls and dom0 share", async () => {
+  it("samples a Xen host's hypercalls and dom0 share, and no EPT violations for a paravirtual guest", async () => {
     const zone = freshZone();
     const [host] = await addHosts(zone, "m3", 1);
     const t = await newTenant("xen");
     const launched = await launch(
-      { instanceType: "m3.medium", availabilityZone: zone, workload: "io_intensive" },
+      {
+        instanceType: "m3.medium",
+        availabilityZone: zone,
+        workload: "io_intensive",
+        virtualizationType: "paravirtual",
+      },
       bearer(t.apiKey),
     );
     expect(launched.status).toBe(201);
@@ -343,6 +352,9 @@ describe("a host object", () => {
       return names.includes("Hypercalls") && names.includes("Dom0CPUPercent") ? names : null;
     });
     expect(metrics).not.toContain("CardOffloadPercent");
+    // Direct paging: no EPT, so no EPT violations to report (page faults still are).
+    expect(metrics).not.toContain("EPTViolations");
+    expect(metrics).toContain("PageFaults");
   });
 });
 
