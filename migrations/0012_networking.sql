@@ -23,6 +23,7 @@ CREATE TABLE `subnets` (
 CREATE INDEX `subnets_account` ON `subnets` (`account_id`,`id`);--> statement-breakpoint
 CREATE INDEX `subnets_vpc` ON `subnets` (`vpc_id`);--> statement-breakpoint
 CREATE UNIQUE INDEX `subnets_default` ON `subnets` (`vpc_id`,`zone`) WHERE "subnets"."is_default" = 1;--> statement-breakpoint
+CREATE UNIQUE INDEX `subnets_block` ON `subnets` (`vpc_id`,`cidr`);--> statement-breakpoint
 CREATE TABLE `network_interfaces` (
 	`id` text PRIMARY KEY NOT NULL,
 	`account_id` text NOT NULL,

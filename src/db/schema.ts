@@ -180,6 +180,8 @@ export const subnets = sqliteTable(
     index("subnets_account").on(t.accountId, t.id),
     index("subnets_vpc").on(t.vpcId),
     uniqueIndex("subnets_default").on(t.vpcId, t.zone).where(sql`${t.isDefault} = 1`),
+    // Two default subnets made at once for two zones cannot take the same block.
+    uniqueIndex("subnets_block").on(t.vpcId, t.cidr),
   ],
 );
 
@@ -223,7 +225,10 @@ export const securityGroups = sqliteTable(
     isDefault: integer("is_default", { mode: "boolean" }).notNull(),
     createdAt: integer("created_at").notNull(),
   },
-  (t) => [index("security_groups_account").on(t.accountId, t.id), uniqueIndex("security_groups_name").on(t.vpcId, t.name)],
+  (t) => [
+    index("security_groups_account").on(t.accountId, t.id),
+    uniqueIndex("security_groups_name").on(t.vpcId, t.name),
+  ],
 );
 
 export const securityGroupRules = sqliteTable(

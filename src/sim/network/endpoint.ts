@@ -38,7 +38,12 @@ export type EndpointResult =
       prices: { mtu: number; price: TransferPrice }[];
     };
 
-export function playEndpoint(m: HostModel, flows: FlowTable, req: EndpointRequest, now: number): EndpointResult {
+export function playEndpoint(
+  m: HostModel,
+  flows: FlowTable,
+  req: EndpointRequest,
+  now: number,
+): EndpointResult {
   const vm = m.vm(req.instanceId);
   if (!vm || vm.holdExpiresWallMs !== null || vm.instance.state !== "running") {
     return { status: "not-running", state: vm ? vm.instance.state : null };

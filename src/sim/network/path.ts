@@ -4,7 +4,7 @@
 // group ("Amazon EC2 instance network bandwidth", EC2 user guide); jumbo frames of 9001 bytes
 // inside a VPC (EC2 user guide, "Network maximum transmission unit"); Availability Zones at
 // most 100 km apart (AWS "Regions and Availability Zones"); light in fibre ~5 µs per km.
-import type { NetPath, TransferPrice } from "../cpu";
+import type { HypervisorKind, NetPath, TransferPrice } from "../cpu";
 import type { PacketProtocol } from "./security-group";
 import type { Forwarding } from "./vswitch";
 
@@ -147,4 +147,60 @@ export function transfer(
     durationMs: (latencyNs + serialNs) / 1e6,
     ceilingsGbps: shown,
   };
+}
+
+export interface EndpointDevice {
+  hostId: string;
+  hypervisor: HypervisorKind;
+  netPath: NetPath;
+}
+
+/** Where a guest's frames enter or leave its host, by its device path. */
+function device(e: EndpointDevice, leaving: boolean): string {
+  const dir = leaving ? "out of" : "into";
+  switch (e.netPath) {
+    case "ena":
+      return e.hypervisor === "nitro"
+        ? `ENA ${dir} the Nitro card of ${e.hostId}`
+        : `ENA virtual function ${dir} the NIC of ${e.hostId}`;
+    case "sriov_vf":
+      return `SR-IOV virtual function ${dir} the NIC of ${e.hostId}`;
+    case "netfront":
+      return `netfront ${dir} dom0's netback on ${e.hostId}`;
+    case "virtio":
+      return `virtio-net ${dir} the host's vhost back end on ${e.hostId}`;
+    case "emulated":
+      return `emulated NIC ${dir} the device model on ${e.hostId}`;
+  }
+}
+
+/** The switch of a host that delivers between two of its own guests. */
+function localSwitch(e: EndpointDevice): string {
+  if (e.hypervisor === "nitro" && e.netPath === "ena") return `the Nitro card's virtual switch on ${e.hostId}`;
+  if (e.netPath === "ena" || e.netPath === "sriov_vf") return `the NIC's embedded switch on ${e.hostId}`;
+  if (e.hypervisor === "xen") return `dom0's software bridge on ${e.hostId}`;
+  return `the host's software switch on ${e.hostId}`;
+}
+
+/** The hops of a transfer, in order, for people to read. */
+export function pathHops(
+  src: EndpointDevice & { rack: string; zone: string },
+  dst: EndpointDevice & { rack: string; zone: string },
+  fwd: Forwarding,
+): string[] {
+  const hops = [device(src, true)];
+  if (fwd.kind === "local") {
+    hops.push(localSwitch(src));
+  } else {
+    hops.push(`encapsulated in VXLAN, VNI ${fwd.vni} (+${fwd.headerBytes} bytes a frame)`);
+    if (src.zone === dst.zone && src.rack === dst.rack) hops.push(`top-of-rack switch of ${src.rack}`);
+    else {
+      hops.push(`top-of-rack switch of ${src.rack}`, "spine");
+      if (src.zone !== dst.zone) hops.push(`link between ${src.zone} and ${dst.zone}`);
+      hops.push(`top-of-rack switch of ${dst.rack}`);
+    }
+    hops.push(`decapsulated on ${dst.hostId}`);
+  }
+  hops.push(device(dst, false));
+  return hops;
 }
