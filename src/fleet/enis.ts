@@ -105,6 +105,14 @@ export async function planNetwork(
   return { vpc, subnet, groupIds, zone: subnet?.zone };
 }
 
+/** D1 binds at most 100 parameters a statement: rows of up to 11 columns go 8 to an insert. */
+const ROWS_PER_INSERT = 8;
+function chunks<T>(rows: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) out.push(rows.slice(i, i + ROWS_PER_INSERT));
+  return out;
+}
+
 const eventRow = (type: string, state: string, r: InterfaceRow, time: number) => ({
   id: crypto.randomUUID(),
   accountId: r.accountId,
@@ -150,12 +158,12 @@ async function allocateIn(fleet: Fleet, plan: NetworkPlan, subnet: SubnetRow, in
     }
     if (rows.length === 0) return [];
     try {
-      await fleet.db.batch([
-        fleet.db.insert(networkInterfaces).values(rows),
-        fleet.db
-          .insert(events)
-          .values(rows.map((r) => eventRow("network-interface.attached", "in-use", r, now))),
-      ]);
+      const evs = rows.map((r) => eventRow("network-interface.attached", "in-use", r, now));
+      const [first, ...rest] = [
+        ...chunks(rows).map((c) => fleet.db.insert(networkInterfaces).values(c)),
+        ...chunks(evs).map((c) => fleet.db.insert(events).values(c)),
+      ];
+      await fleet.db.batch([first, ...rest]);
       return rows;
     } catch (err) {
       // Another launch took one of these addresses first: read the subnet again and pick anew.
@@ -195,9 +203,9 @@ export async function releaseNetwork(fleet: Fleet, instanceIds: readonly string[
     .returning();
   if (gone.length > 0) {
     const now = await fleet.now();
-    await fleet.db
-      .insert(events)
-      .values(gone.map((r) => eventRow("network-interface.released", "deleted", r, now)));
+    const evs = gone.map((r) => eventRow("network-interface.released", "deleted", r, now));
+    const [first, ...rest] = chunks(evs).map((c) => fleet.db.insert(events).values(c));
+    await fleet.db.batch([first, ...rest]);
   }
   return gone.length;
 }

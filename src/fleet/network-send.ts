@@ -7,7 +7,7 @@ import { instances, networkInterfaces, vpcs } from "../db/schema";
 import type { TransferPrice } from "../sim/cpu";
 import type { EndpointRequest, EndpointResult } from "../sim/network/endpoint";
 import { formatCidr, formatIp, parseCidr, parseIp } from "../sim/network/ipv4";
-import { pathHops, transfer } from "../sim/network/path";
+import { pathHops, type TransferResult, transfer } from "../sim/network/path";
 import { route, type VpcRoute } from "../sim/network/routing";
 import type { PacketProtocol } from "../sim/network/security-group";
 import type { Datagram, Decision, SwitchPort } from "../sim/network/vswitch";
@@ -26,6 +26,25 @@ export interface SendInput {
   port: number;
   sourcePort?: number;
   bytes: number;
+}
+
+type DecisionView = ReturnType<typeof decisionView>;
+
+/** The answer to a send: delivered with its path and transfer, or dropped with the reason. */
+export interface SendAnswer {
+  delivered: boolean;
+  reason: string | null;
+  flow: {
+    protocol: PacketProtocol;
+    source: { instanceId: string; ip: string; port: number };
+    destination: { instanceId: string | null; ip: string; port: number };
+  };
+  route: { kind: "local" | "peering"; vpcId: string; peeringId: string | null } | null;
+  path: ReturnType<typeof pathView> | null;
+  securityGroups: { egress: DecisionView | null; ingress: DecisionView | null };
+  source: ReturnType<typeof endView> | null;
+  destination: ReturnType<typeof endView> | null;
+  transfer: TransferResult | null;
 }
 
 /** Linux's default ephemeral range (net.ipv4.ip_local_port_range). */
@@ -81,7 +100,7 @@ function port(eni: InterfaceRow, vni: number, rules: Awaited<ReturnType<typeof s
   };
 }
 
-export async function networkSend(fleet: Fleet, instanceId: string, input: SendInput) {
+export async function networkSend(fleet: Fleet, instanceId: string, input: SendInput): Promise<SendAnswer> {
   if (!Number.isInteger(input.bytes) || input.bytes < 1 || input.bytes > MAX_SEND_BYTES) {
     throw invalidParameter("body.bytes", `must be an integer from 1 to ${MAX_SEND_BYTES}`);
   }
@@ -151,25 +170,22 @@ export async function networkSend(fleet: Fleet, instanceId: string, input: SendI
     source: { instanceId, ip: srcEni.privateIp, port: sourcePort },
     destination: { instanceId: named?.instanceId ?? null, ip: formatIp(dstIp), port: input.port },
   };
-  const dropped = (reason: string, extra: Partial<ReturnType<typeof answerBase>> = {}) => ({
+  const answerBase = (): SendAnswer => ({
+    delivered: true,
+    reason: null,
+    flow,
+    route: null,
+    path: null,
+    securityGroups: { egress: null, ingress: null },
+    source: null,
+    destination: null,
+    transfer: null,
+  });
+  const dropped = (reason: string, extra: Partial<SendAnswer> = {}): SendAnswer => ({
     ...answerBase(),
     ...extra,
     delivered: false,
     reason,
-  });
-  const answerBase = () => ({
-    delivered: true,
-    reason: null as string | null,
-    flow,
-    route: null as { kind: "local" | "peering"; vpcId: string; peeringId: string | null } | null,
-    path: null as ReturnType<typeof pathView> | null,
-    securityGroups: { egress: null, ingress: null } as {
-      egress: ReturnType<typeof decisionView> | null;
-      ingress: ReturnType<typeof decisionView> | null;
-    },
-    source: null as ReturnType<typeof endView> | null,
-    destination: null as ReturnType<typeof endView> | null,
-    transfer: null as ReturnType<typeof transfer> | null,
   });
 
   // The route table of the sender's VPC: its own block, then its peers'.

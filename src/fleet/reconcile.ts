@@ -10,6 +10,7 @@ import type { InstanceRecord } from "../sim/records";
 import type { Fleet } from "./context";
 import { recordsOf, vmPages } from "./host-pages";
 import { IN_LIST, mirror, updateHostUsage, upsertInstances } from "./mirror";
+import { reconcileInterfaces } from "./network-reconcile";
 
 export interface Mismatch {
   hostId: string;
@@ -64,14 +65,16 @@ export async function reconcile(fleet: Fleet, repair: boolean) {
       });
     }
   }
+  const network = await reconcileInterfaces(fleet, repair);
   return {
     hostsChecked: hostRows.length,
     instancesChecked: t.instancesChecked,
-    agree: t.mismatchCount === 0,
+    agree: t.mismatchCount === 0 && network.leaked === 0,
     mismatches: t.mismatches,
     mismatchCount: t.mismatchCount,
     repaired: t.repaired,
     outboxPending: t.outboxPending,
+    network,
   };
 }
 

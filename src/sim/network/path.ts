@@ -176,7 +176,8 @@ function device(e: EndpointDevice, leaving: boolean): string {
 
 /** The switch of a host that delivers between two of its own guests. */
 function localSwitch(e: EndpointDevice): string {
-  if (e.hypervisor === "nitro" && e.netPath === "ena") return `the Nitro card's virtual switch on ${e.hostId}`;
+  if (e.hypervisor === "nitro" && e.netPath === "ena")
+    return `the Nitro card's virtual switch on ${e.hostId}`;
   if (e.netPath === "ena" || e.netPath === "sriov_vf") return `the NIC's embedded switch on ${e.hostId}`;
   if (e.hypervisor === "xen") return `dom0's software bridge on ${e.hostId}`;
   return `the host's software switch on ${e.hostId}`;
