@@ -44,6 +44,9 @@ const MacAddress = z
   .regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/)
   .max(17);
 const Port = z.number().int().min(0).max(65535);
+/** Printable ASCII: names and descriptions as EC2 takes them, and the model's own sentences. */
+const PRINTABLE = /^[\x20-\x7e]*$/;
+const printable = (max: number) => z.string().max(max).regex(PRINTABLE, "must be printable ASCII");
 export const Protocol = z.enum(PROTOCOLS);
 const Vni = z.number().int().min(1).max(MAX_VNI);
 
@@ -89,8 +92,8 @@ export const SecurityGroup = z
   .object({
     groupId: SecurityGroupId,
     vpcId: VpcId,
-    groupName: text(SG_NAME_MAX_LENGTH),
-    description: text(SG_DESCRIPTION_MAX_LENGTH),
+    groupName: printable(SG_NAME_MAX_LENGTH),
+    description: printable(SG_DESCRIPTION_MAX_LENGTH),
     isDefault: z.boolean(),
     // 60 each way (limits.ts).
     rules: z.array(SecurityGroupRule).max(120),
@@ -241,7 +244,7 @@ const Transfer = z
 export const SendResult = z
   .object({
     delivered: z.boolean(),
-    reason: text(1024).nullable(),
+    reason: printable(1024).nullable(),
     flow: z.object({
       protocol: z.enum(["tcp", "udp", "icmp"]),
       source: z.object({ instanceId: InstanceId, ip: IpAddress, port: Port }),
@@ -254,7 +257,7 @@ export const SendResult = z
       .object({
         kind: z.enum(["vswitch", "overlay"]),
         vni: Vni.nullable(),
-        hops: z.array(text(256)).max(16),
+        hops: z.array(printable(256)).max(16),
       })
       .nullable(),
     securityGroups: z.object({ egress: Decision.nullable(), ingress: Decision.nullable() }),
