@@ -220,7 +220,7 @@ export async function networkSend(fleet: Fleet, instanceId: string, input: SendI
   // Whichever way it was named, the destination is now known.
   flow.destination.instanceId = dstEni.instanceId;
   const dst = await fleet.db.select().from(instances).where(eq(instances.id, dstEni.instanceId)).get();
-  if (!dst || dst.state !== "running" || !dst.hostId) {
+  if (dst?.state !== "running" || !dst.hostId) {
     return dropped(`the destination ${dstEni.instanceId} is not running (${dst?.state ?? "gone"})`, {
       route: routeView,
     });

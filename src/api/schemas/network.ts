@@ -11,7 +11,7 @@ import type { NetPath } from "../../sim/cpu";
 import type { Ceiling } from "../../sim/network/path";
 import { PROTOCOLS } from "../../sim/network/security-group";
 import { MAX_VNI } from "../../sim/network/vswitch";
-import { HostId, Hypervisor, InstanceId, MAX_PAGE, Timestamp, text, Zone } from "./common";
+import { HostId, Hypervisor, InstanceId, MAX_PAGE, Timestamp, Zone } from "./common";
 import type { Assert, Same } from "./exact";
 
 const idOf = (prefix: string, example: string) =>
