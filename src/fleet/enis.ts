@@ -13,6 +13,7 @@ import type { Fleet } from "./context";
 import { ApiError, invalidParameter } from "./errors";
 import { newId } from "./ids";
 import { MAX_GROUPS_PER_INTERFACE } from "./limits";
+import { IN_LIST } from "./mirror";
 import { interfaceNotFound, isUniqueViolation } from "./network-errors";
 import { creatorAccount, ownedBy } from "./ownership";
 import { pageOf } from "./paging";
@@ -196,6 +197,13 @@ export async function attachNetwork(
 
 /** Deletes the interfaces of `instanceIds` and frees their addresses, once (a second call finds none). */
 export async function releaseNetwork(fleet: Fleet, instanceIds: readonly string[]): Promise<number> {
+  if (instanceIds.length > IN_LIST) {
+    let n = 0;
+    for (let at = 0; at < instanceIds.length; at += IN_LIST) {
+      n += await releaseNetwork(fleet, instanceIds.slice(at, at + IN_LIST));
+    }
+    return n;
+  }
   if (instanceIds.length === 0) return 0;
   const gone = await fleet.db
     .delete(networkInterfaces)

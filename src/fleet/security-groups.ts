@@ -9,6 +9,7 @@ import type { Fleet } from "./context";
 import { ApiError, invalidParameter } from "./errors";
 import { newId } from "./ids";
 import { MAX_RULES_PER_DIRECTION, MAX_SECURITY_GROUPS_PER_ACCOUNT } from "./limits";
+import { IN_LIST } from "./mirror";
 import { groupNotFound, isUniqueViolation, quotaExceeded } from "./network-errors";
 import { creatorAccount, ownedBy } from "./ownership";
 import { pageOf } from "./paging";
@@ -51,12 +52,17 @@ function groupView(g: GroupRow, rules: RuleRow[]) {
 }
 
 async function rulesOf(fleet: Fleet, groupIds: readonly string[]): Promise<RuleRow[]> {
-  if (groupIds.length === 0) return [];
-  return fleet.db
-    .select()
-    .from(securityGroupRules)
-    .where(inArray(securityGroupRules.groupId, [...groupIds]))
-    .orderBy(asc(securityGroupRules.id));
+  const out: RuleRow[] = [];
+  // A page of groups may pass D1's 100 bound parameters a statement: their ids go IN_LIST at a time.
+  for (let at = 0; at < groupIds.length; at += IN_LIST) {
+    out.push(
+      ...(await fleet.db
+        .select()
+        .from(securityGroupRules)
+        .where(inArray(securityGroupRules.groupId, groupIds.slice(at, at + IN_LIST)))),
+    );
+  }
+  return out.sort((a, b) => (a.id < b.id ? -1 : 1));
 }
 
 export async function requireGroups(fleet: Fleet, ids: readonly string[]): Promise<GroupRow[]> {

@@ -1,7 +1,7 @@
 // Subnets: a block of a VPC in one zone, from which network interfaces take their addresses.
 // A default VPC has a default subnet per zone, a /20 as EC2 makes them (172.31.0.0/20,
 // 172.31.16.0/20, ...), made here the first time an instance of the account lands in the zone.
-import { and, asc, count, eq, gt } from "drizzle-orm";
+import { and, asc, count, eq, gt, inArray } from "drizzle-orm";
 import { networkInterfaces, subnets } from "../db/schema";
 import { usableAddresses } from "../sim/network/ip-allocator";
 import { blockSize, type Cidr, formatCidr, overlaps, parseCidr, within } from "../sim/network/ipv4";
@@ -9,6 +9,7 @@ import type { Fleet } from "./context";
 import { ApiError, invalidParameter } from "./errors";
 import { newId } from "./ids";
 import { checkZone, MAX_SUBNETS_PER_VPC } from "./limits";
+import { IN_LIST } from "./mirror";
 import { isUniqueViolation, quotaExceeded, subnetNotFound } from "./network-errors";
 import { creatorAccount, ownedBy } from "./ownership";
 import { pageOf } from "./paging";
@@ -18,20 +19,38 @@ export type SubnetRow = typeof subnets.$inferSelect;
 
 const DEFAULT_SUBNET_PREFIX = 20;
 
-export async function subnetView(fleet: Fleet, r: SubnetRow) {
-  const [{ n }] = await fleet.db
-    .select({ n: count() })
-    .from(networkInterfaces)
-    .where(eq(networkInterfaces.subnetId, r.id));
+function viewOf(r: SubnetRow, held: number) {
   return {
     subnetId: r.id,
     vpcId: r.vpcId,
     availabilityZone: r.zone,
     cidrBlock: r.cidr,
-    availableIpAddressCount: usableAddresses(parseCidr(r.cidr)!) - n,
+    availableIpAddressCount: usableAddresses(parseCidr(r.cidr)!) - held,
     isDefault: r.isDefault,
     createdAt: new Date(r.createdAt).toISOString(),
   };
+}
+
+/** Subnets as the API shows them, with the addresses each has free: one count query for them all. */
+async function subnetViews(fleet: Fleet, rows: readonly SubnetRow[]) {
+  if (rows.length === 0) return [];
+  const counts: { subnetId: string; n: number }[] = [];
+  for (let at = 0; at < rows.length; at += IN_LIST) {
+    const ids = rows.slice(at, at + IN_LIST).map((r) => r.id);
+    counts.push(
+      ...(await fleet.db
+        .select({ subnetId: networkInterfaces.subnetId, n: count() })
+        .from(networkInterfaces)
+        .where(inArray(networkInterfaces.subnetId, ids))
+        .groupBy(networkInterfaces.subnetId)),
+    );
+  }
+  const held = new Map(counts.map((c) => [c.subnetId, c.n]));
+  return rows.map((r) => viewOf(r, held.get(r.id) ?? 0));
+}
+
+export async function subnetView(fleet: Fleet, r: SubnetRow) {
+  return (await subnetViews(fleet, [r]))[0];
 }
 
 async function subnetsOf(fleet: Fleet, vpcId: string): Promise<SubnetRow[]> {
@@ -148,5 +167,5 @@ export async function listSubnets(fleet: Fleet, q: { vpcId?: string; cursor?: st
     .orderBy(asc(subnets.id))
     .limit(q.limit + 1);
   const { page, nextCursor } = pageOf(rows, q.limit, (r) => r.id);
-  return { subnets: await Promise.all(page.map((r) => subnetView(fleet, r))), nextCursor };
+  return { subnets: await subnetViews(fleet, page), nextCursor };
 }
