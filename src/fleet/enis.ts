@@ -120,7 +120,8 @@ const eventRow = (type: string, state: string, r: InterfaceRow, time: number) =>
   type,
   time,
   hostId: null,
-  instanceId: r.instanceId,
+  // The log's instance events are the host's records of it; this one names its instance in the body.
+  instanceId: null,
   state,
   previousState: state === "deleted" ? "in-use" : null,
   body: JSON.stringify({ type, time, networkInterface: interfaceView(r) }),

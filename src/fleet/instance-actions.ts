@@ -9,7 +9,6 @@ import { decide, type InstanceAction, type InstanceState, occupiesHost, STATE_CO
 import type { PlacementStrategy } from "../sim/placement";
 import type { InstanceRecord } from "../sim/records";
 import type { Fleet } from "./context";
-import { releaseNetwork } from "./enis";
 import { ApiError, incorrectState, isRefusal } from "./errors";
 import { requireInstanceRow } from "./instance-queries";
 import { rowToRecord } from "./instance-rows";
@@ -28,21 +27,6 @@ export interface StateChange {
 const stateOf = (s: InstanceState) => ({ code: STATE_CODES[s], name: s });
 
 export async function act(fleet: Fleet, id: string, action: InstanceAction): Promise<StateChange> {
-  const change = await actOnInstance(fleet, id, action);
-  // A terminated instance's interface goes with it, and its address is free again.
-  if (action === "terminate") await releaseNetworkOf(fleet, id);
-  return change;
-}
-
-async function releaseNetworkOf(fleet: Fleet, id: string): Promise<void> {
-  try {
-    await releaseNetwork(fleet, [id]);
-  } catch (err) {
-    console.warn("releasing a terminated instance's interface failed; reconcile releases it", err);
-  }
-}
-
-async function actOnInstance(fleet: Fleet, id: string, action: InstanceAction): Promise<StateChange> {
   // Two rounds at most: a host may tell us the instance left it, which refreshes D1.
   for (let round = 0; round < 2; round++) {
     const row = await requireInstanceRow(fleet, id);
