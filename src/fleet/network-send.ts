@@ -101,6 +101,8 @@ function port(eni: InterfaceRow, vni: number, rules: Awaited<ReturnType<typeof s
 }
 
 export async function networkSend(fleet: Fleet, instanceId: string, input: SendInput): Promise<SendAnswer> {
+  // Another account's instance is not found, whatever the body says.
+  const src = await requireInstanceRow(fleet, instanceId);
   if (!Number.isInteger(input.bytes) || input.bytes < 1 || input.bytes > MAX_SEND_BYTES) {
     throw invalidParameter("body.bytes", `must be an integer from 1 to ${MAX_SEND_BYTES}`);
   }
@@ -108,7 +110,6 @@ export async function networkSend(fleet: Fleet, instanceId: string, input: SendI
   if ((d.instanceId === undefined) === (d.ip === undefined)) {
     throw invalidParameter("body.destination", "needs exactly one of instanceId and ip");
   }
-  const src = await requireInstanceRow(fleet, instanceId);
   if (src.state !== "running" || !src.hostId) {
     throw new ApiError(
       409,

@@ -130,7 +130,7 @@ export const RuleInput = z
   })
   .openapi("SecurityGroupRuleInput");
 export const AddRules = z
-  .strictObject({ rules: z.array(RuleInput).min(1).max(MAX_RULES_PER_REQUEST) })
+  .strictObject({ rules: z.array(RuleInput).max(MAX_RULES_PER_REQUEST) })
   .openapi("AddSecurityGroupRules");
 
 export const VpcPeering = z
