@@ -141,8 +141,10 @@ async function allocateIn(fleet: Fleet, plan: NetworkPlan, subnet: SubnetRow, in
     );
     const now = await fleet.now();
     const rows: InterfaceRow[] = [];
+    // The first try takes the lowest free addresses; after losing a race, from a random point.
+    const from = attempt === 0 ? 0 : crypto.getRandomValues(new Uint32Array(1))[0] % usableAddresses(cidr);
     for (const instanceId of instanceIds) {
-      const ip = alloc.allocate();
+      const ip = alloc.allocate(from);
       if (ip === null) throw new Error(`${subnet.id} has no free address left`);
       rows.push({
         id: newId("eni"),
@@ -169,7 +171,7 @@ async function allocateIn(fleet: Fleet, plan: NetworkPlan, subnet: SubnetRow, in
       return rows;
     } catch (err) {
       // Another launch took one of these addresses first: read the subnet again and pick anew.
-      if (!isUniqueViolation(err) || attempt >= 4) throw err;
+      if (!isUniqueViolation(err) || attempt >= 9) throw err;
     }
   }
 }

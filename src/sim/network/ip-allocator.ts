@@ -21,12 +21,17 @@ export function isAssignable(subnet: Cidr, ip: number): boolean {
  * The lowest assignable address of `subnet` not in `used`, or null when the subnet is full.
  * Lowest-first (as EC2 tends to hand them out) makes the choice deterministic; two callers
  * racing for the same address are kept apart by the store's uniqueness of (subnet, address),
- * not here: the loser asks again with the winner's address in `used`.
+ * not here: the loser asks again with the winner's address in `used`, from elsewhere.
  */
-export function nextFree(subnet: Cidr, used: ReadonlySet<number>): number | null {
+export function nextFree(subnet: Cidr, used: ReadonlySet<number>, from = 0): number | null {
   const first = subnet.base + RESERVED_AT_START;
-  const last = subnet.base + blockSize(subnet) - 1 - RESERVED_AT_END;
-  for (let ip = first; ip <= last; ip++) if (!used.has(ip)) return ip;
+  const n = usableAddresses(subnet);
+  // From the `from`-th usable address on, wrapping round: a caller that lost a race starts
+  // elsewhere, so racing callers stop picking the same addresses.
+  for (let k = 0; k < n; k++) {
+    const ip = first + ((from + k) % n);
+    if (!used.has(ip)) return ip;
+  }
   return null;
 }
 
@@ -48,8 +53,9 @@ export class IpAllocator {
     return usableAddresses(this.subnet) - this.used.size;
   }
 
-  allocate(): number | null {
-    const ip = nextFree(this.subnet, this.used);
+  /** The lowest free address, or the first free one from the `from`-th usable address on. */
+  allocate(from = 0): number | null {
+    const ip = nextFree(this.subnet, this.used, from);
     if (ip !== null) this.used.add(ip);
     return ip;
   }

@@ -66,3 +66,27 @@ describe("the subnet IP allocator", () => {
     expect(parseCidr("10.0.0.0/16")).toEqual({ base: 10 * 2 ** 24, prefix: 16 });
   });
 });
+
+describe("the allocator's starting point", () => {
+  it("finds a free address from any starting point, wrapping round, and none in a full subnet", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 24, max: 28 }),
+        fc.nat(),
+        fc.array(fc.nat(), { maxLength: 300 }),
+        (prefix, from, picks) => {
+          const subnet = { base: parseCidr("10.1.0.0/16")!.base, prefix };
+          const n = usableAddresses(subnet);
+          const used = new Set(picks.map((p) => subnet.base + 4 + (p % n)));
+          const ip = nextFree(subnet, used, from);
+          if (used.size === n) expect(ip).toBeNull();
+          else {
+            expect(ip).not.toBeNull();
+            expect(used.has(ip!)).toBe(false);
+            expect(isAssignable(subnet, ip!)).toBe(true);
+          }
+        },
+      ),
+    );
+  });
+});
