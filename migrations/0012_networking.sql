@@ -78,3 +78,18 @@ CREATE TABLE `vpc_peerings` (
 --> statement-breakpoint
 CREATE UNIQUE INDEX `vpc_peerings_pair` ON `vpc_peerings` (`requester_vpc_id`,`accepter_vpc_id`);--> statement-breakpoint
 CREATE INDEX `vpc_peerings_accepter` ON `vpc_peerings` (`accepter_vpc_id`);
+--> statement-breakpoint
+CREATE TABLE `network_events` (
+	`seq` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`id` text NOT NULL,
+	`account_id` text NOT NULL,
+	`type` text NOT NULL,
+	`time` integer NOT NULL,
+	`network_interface_id` text NOT NULL,
+	`instance_id` text NOT NULL,
+	`private_ip` text NOT NULL
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `network_events_id_unique` ON `network_events` (`id`);--> statement-breakpoint
+CREATE INDEX `network_events_account` ON `network_events` (`account_id`,`seq`);--> statement-breakpoint
+CREATE INDEX `network_events_instance` ON `network_events` (`instance_id`);

@@ -55,6 +55,7 @@ export const ACCESS: Record<string, Access> = {
   "DELETE /v1/vpc-peering-connections/{id}": "tenant",
   "GET /v1/network-interfaces": "any",
   "GET /v1/network-interfaces/{id}": "any",
+  "GET /v1/network-events": "any",
   // A send changes the flow state of the hosts' switches: the instance owner's.
   "POST /v1/instances/{id}/network/send": "tenant",
 

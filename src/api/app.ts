@@ -18,6 +18,7 @@ import { hostRoutes } from "./routes/hosts";
 import { instanceTypes } from "./routes/instance-types";
 import { instanceRoutes } from "./routes/instances";
 import { memoryRoutes } from "./routes/memory";
+import { networkEventRoutes } from "./routes/network-events";
 import { networkInterfaceRoutes } from "./routes/network-interfaces";
 import { networkSendRoutes } from "./routes/network-send";
 import { securityGroupRoutes } from "./routes/security-groups";
@@ -64,6 +65,7 @@ app.route("/v1", securityGroupRoutes);
 app.route("/v1", vpcPeeringRoutes);
 app.route("/v1", networkInterfaceRoutes);
 app.route("/v1", networkSendRoutes);
+app.route("/v1", networkEventRoutes);
 
 let openapi: object | null = null;
 app.get("/openapi.json", (c) => {

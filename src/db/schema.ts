@@ -263,3 +263,22 @@ export const vpcPeerings = sqliteTable(
     index("vpc_peerings_accepter").on(t.accepterVpcId),
   ],
 );
+
+/** The network's event log (sim/network/events.ts), an account's own, written with each change. */
+export const networkEvents = sqliteTable(
+  "network_events",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull().unique(),
+    accountId: text("account_id").notNull(),
+    type: text("type").notNull(),
+    time: integer("time").notNull(),
+    networkInterfaceId: text("network_interface_id").notNull(),
+    instanceId: text("instance_id").notNull(),
+    privateIp: text("private_ip").notNull(),
+  },
+  (t) => [
+    index("network_events_account").on(t.accountId, t.seq),
+    index("network_events_instance").on(t.instanceId),
+  ],
+);

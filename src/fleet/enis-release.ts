@@ -14,10 +14,8 @@ export function releaseTerminated(instanceIds: readonly string[]): Statement[] {
   const ids = JSON.stringify(instanceIds);
   return [
     {
-      sql: `INSERT INTO events (id, account_id, type, time, host_id, instance_id, state, previous_state, body)
-        SELECT ${UUID}, n.account_id, 'network-interface.released', COALESCE(i.terminated_at, i.state_transition_time), NULL, NULL, 'deleted', 'in-use',
-          json_object('type', 'network-interface.released', 'networkInterfaceId', n.id, 'instanceId', n.instance_id,
-            'subnetId', n.subnet_id, 'vpcId', n.vpc_id, 'privateIpAddress', n.private_ip, 'macAddress', n.mac_address)
+      sql: `INSERT INTO network_events (id, account_id, type, time, network_interface_id, instance_id, private_ip)
+        SELECT ${UUID}, n.account_id, 'network-interface.released', COALESCE(i.terminated_at, i.state_transition_time), n.id, n.instance_id, n.private_ip
         FROM network_interfaces n JOIN instances i ON i.id = n.instance_id WHERE ${terminated("n.instance_id")}`,
       params: [ids],
     },

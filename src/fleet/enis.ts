@@ -5,7 +5,7 @@
 // when the instance terminates. An address is never held twice: the store's unique index of
 // (subnet, address) refuses a second holder, and the allocator then picks again.
 import { and, asc, eq, gt, inArray } from "drizzle-orm";
-import { events, networkInterfaces, securityGroups } from "../db/schema";
+import { networkEvents, networkInterfaces, securityGroups } from "../db/schema";
 import { IpAllocator, usableAddresses } from "../sim/network/ip-allocator";
 import { formatIp, parseCidr } from "../sim/network/ipv4";
 import { macAddress } from "../sim/network/mac";
@@ -114,17 +114,14 @@ function chunks<T>(rows: readonly T[]): T[][] {
   return out;
 }
 
-const eventRow = (type: string, state: string, r: InterfaceRow, time: number) => ({
+const eventRow = (type: string, r: InterfaceRow, time: number) => ({
   id: crypto.randomUUID(),
   accountId: r.accountId,
   type,
   time,
-  hostId: null,
-  // The log's instance events are the host's records of it; this one names its instance in the body.
-  instanceId: null,
-  state,
-  previousState: state === "deleted" ? "in-use" : null,
-  body: JSON.stringify({ type, time, networkInterface: interfaceView(r) }),
+  networkInterfaceId: r.id,
+  instanceId: r.instanceId,
+  privateIp: r.privateIp,
 });
 
 /** Takes addresses of `subnet` for `instanceIds` and stores their interfaces, with their events. */
@@ -162,10 +159,10 @@ async function allocateIn(fleet: Fleet, plan: NetworkPlan, subnet: SubnetRow, in
     }
     if (rows.length === 0) return [];
     try {
-      const evs = rows.map((r) => eventRow("network-interface.attached", "in-use", r, now));
+      const evs = rows.map((r) => eventRow("network-interface.attached", r, now));
       const [first, ...rest] = [
         ...chunks(rows).map((c) => fleet.db.insert(networkInterfaces).values(c)),
-        ...chunks(evs).map((c) => fleet.db.insert(events).values(c)),
+        ...chunks(evs).map((c) => fleet.db.insert(networkEvents).values(c)),
       ];
       await fleet.db.batch([first, ...rest]);
       return rows;
@@ -214,8 +211,8 @@ export async function releaseNetwork(fleet: Fleet, instanceIds: readonly string[
     .returning();
   if (gone.length > 0) {
     const now = await fleet.now();
-    const evs = gone.map((r) => eventRow("network-interface.released", "deleted", r, now));
-    const [first, ...rest] = chunks(evs).map((c) => fleet.db.insert(events).values(c));
+    const evs = gone.map((r) => eventRow("network-interface.released", r, now));
+    const [first, ...rest] = chunks(evs).map((c) => fleet.db.insert(networkEvents).values(c));
     await fleet.db.batch([first, ...rest]);
   }
   return gone.length;

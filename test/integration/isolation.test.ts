@@ -61,6 +61,7 @@ async function stateOfB() {
     groups: (await q("SELECT * FROM security_groups WHERE account_id = ? ORDER BY id")).results,
     rules: (await q("SELECT * FROM security_group_rules WHERE account_id = ? ORDER BY id")).results,
     peerings: (await q("SELECT * FROM vpc_peerings WHERE account_id = ? ORDER BY id")).results,
+    networkEvents: (await q("SELECT id FROM network_events WHERE account_id = ? ORDER BY seq")).results,
     records,
   };
 }
@@ -100,6 +101,7 @@ function queries(op: Operation): string[] {
     hostId: theirs.hosts[0],
     vpcId: theirNet.vpcs,
     subnetId: theirNet.subnets,
+    networkInterfaceId: theirNet["network-interfaces"],
   };
   const query = (op.parameters ?? []).filter((p) => p.in === "query");
   const required = query.filter((p) => p.required).map((p) => `${p.name}=${sample(p.schema, doc)}`);

@@ -443,20 +443,24 @@ describe("networking", () => {
     expect(none.body.networkInterfaces).toEqual([]);
     const [next] = await running(t, { instanceType: "m5.large", subnetId: subnet.subnetId });
     expect((await eniOf(t, next.instanceId)).privateIpAddress).toBe(freed);
-    // Its release is in the account's event log (the body names the instance).
-    const released = await env.DB.prepare(
-      "SELECT body FROM events WHERE account_id = ? AND type = 'network-interface.released'",
-    )
-      .bind(t.accountId)
-      .all<{ body: string }>();
-    expect(released.results.map((r) => JSON.parse(r.body).instanceId)).toEqual([victim.instanceId]);
-    const listed = await call<{ events: { type: string }[] }>(
+    // Its release is in the account's network event log, after its attachment.
+    const logged = await call<{ events: { type: string; privateIpAddress: string }[] }>(
       "GET",
-      "/v1/events?type=network-interface.released",
+      `/v1/network-events?instanceId=${victim.instanceId}`,
       undefined,
       as(t),
     );
-    expect(listed.body.events).toHaveLength(1);
+    expect(logged.body.events.map((e) => [e.type, e.privateIpAddress])).toEqual([
+      ["network-interface.attached", freed],
+      ["network-interface.released", freed],
+    ]);
+    const released = await call<{ events: unknown[] }>(
+      "GET",
+      "/v1/network-events?type=network-interface.released",
+      undefined,
+      as(t),
+    );
+    expect(released.body.events).toHaveLength(1);
   });
 
   it("hands out distinct addresses to launches that race for one subnet", async () => {

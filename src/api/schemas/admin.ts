@@ -3,21 +3,19 @@
 import { z } from "@hono/zod-openapi";
 import { MISMATCHES_LISTED } from "../../fleet/reconcile";
 import { INSTANCE_STATES } from "../../sim/lifecycle";
-import { INTERFACE_EVENT_STATES, NETWORK_EVENT_TYPES } from "../../sim/network/events";
 import { FLEET_EVENT_TYPES, HOST_STATES } from "../../sim/records";
 import { EventId, HostId, InstanceId, MAX_PAGE, oneOf, Timestamp, text } from "./common";
 
-const EVENT_TYPES = [...FLEET_EVENT_TYPES, ...NETWORK_EVENT_TYPES] as const;
-export const EventType = z.enum(EVENT_TYPES);
+export const EventType = z.enum(FLEET_EVENT_TYPES);
 
-/** An instance's state on instance events, the host's on host events, an interface's on network events. */
-const EventState = oneOf([...INSTANCE_STATES, ...HOST_STATES, ...INTERFACE_EVENT_STATES]);
+/** An instance's state on instance events, the host's on host events. */
+const EventState = oneOf([...INSTANCE_STATES, ...HOST_STATES]);
 
 export const Event = z
   .object({
     seq: z.number().int(),
     id: EventId,
-    type: oneOf(EVENT_TYPES),
+    type: oneOf(FLEET_EVENT_TYPES),
     time: Timestamp,
     hostId: HostId.nullable(),
     instanceId: InstanceId.nullable(),

@@ -8,6 +8,7 @@ import {
   SG_NAME_MAX_LENGTH,
 } from "../../fleet/limits";
 import type { NetPath } from "../../sim/cpu";
+import { NETWORK_EVENT_TYPES } from "../../sim/network/events";
 import type { Ceiling } from "../../sim/network/path";
 import { PROTOCOLS } from "../../sim/network/security-group";
 import { MAX_VNI } from "../../sim/network/vswitch";
@@ -266,3 +267,22 @@ export const SendResult = z
     transfer: Transfer.nullable(),
   })
   .openapi("NetworkSendResult");
+
+export const NetworkEventType = z.enum(NETWORK_EVENT_TYPES);
+export const NetworkEvent = z
+  .object({
+    seq: z.number().int(),
+    id: z
+      .string()
+      .max(36)
+      .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "must be a UUID"),
+    type: NetworkEventType,
+    time: Timestamp,
+    networkInterfaceId: InterfaceId,
+    instanceId: InstanceId,
+    privateIpAddress: IpAddress,
+  })
+  .openapi("NetworkEvent");
+export const NetworkEventPage = z
+  .object({ events: z.array(NetworkEvent).max(MAX_PAGE), nextCursor: z.number().int().nullable() })
+  .openapi("NetworkEventPage");

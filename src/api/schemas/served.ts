@@ -11,6 +11,7 @@ import type { describeInstance, listInstances } from "../../fleet/instance-queri
 import type { instanceCpu, instanceMemory, translateAddress } from "../../fleet/instance-telemetry";
 import type { setWorkload } from "../../fleet/instance-workload";
 import type { runInstances } from "../../fleet/launch";
+import type { listNetworkEvents } from "../../fleet/network-events";
 import type { networkSend } from "../../fleet/network-send";
 import type { reconcile } from "../../fleet/reconcile";
 import type {
@@ -31,6 +32,7 @@ import type { Host, HostDetail, HostPage } from "./hosts";
 import type { Instance, InstancePage, Reservation, StateChange } from "./instances";
 import type { HostMemorySummary, Translation, VmMemorySummary } from "./memory";
 import type {
+  NetworkEventPage,
   NetworkInterface,
   NetworkInterfacePage,
   SecurityGroup,
@@ -84,4 +86,5 @@ export type Served = [
   Assert<Documents<typeof NetworkInterface, Answer<typeof describeInterface>>>,
   Assert<Documents<typeof NetworkInterfacePage, Answer<typeof listInterfaces>>>,
   Assert<Documents<typeof SendResult, Answer<typeof networkSend>>>,
+  Assert<Documents<typeof NetworkEventPage, Answer<typeof listNetworkEvents>>>,
 ];
