@@ -19,7 +19,14 @@ import { instanceTypes } from "./routes/instance-types";
 import { instanceRoutes } from "./routes/instances";
 import { memoryRoutes } from "./routes/memory";
 import { metricRoutes } from "./routes/metrics";
+import { networkEventRoutes } from "./routes/network-events";
+import { networkInterfaceRoutes } from "./routes/network-interfaces";
+import { networkSendRoutes } from "./routes/network-send";
+import { securityGroupRoutes } from "./routes/security-groups";
+import { subnetRoutes } from "./routes/subnets";
 import { subscriptionRoutes } from "./routes/subscriptions";
+import { vpcPeeringRoutes } from "./routes/vpc-peerings";
+import { vpcRoutes } from "./routes/vpcs";
 import { EventEnvelope } from "./schemas";
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -68,6 +75,13 @@ app.openAPIRegistry.registerWebhook({
   request: { body: { content: { "application/json": { schema: EventEnvelope } } } },
   responses: { 200: { description: "Acknowledged (any 2xx)" } },
 });
+app.route("/v1", vpcRoutes);
+app.route("/v1", subnetRoutes);
+app.route("/v1", securityGroupRoutes);
+app.route("/v1", vpcPeeringRoutes);
+app.route("/v1", networkInterfaceRoutes);
+app.route("/v1", networkSendRoutes);
+app.route("/v1", networkEventRoutes);
 
 let openapi: object | null = null;
 app.get("/openapi.json", (c) => {

@@ -13,6 +13,7 @@ export * from "./hosts";
 export * from "./instances";
 export * from "./memory";
 export * from "./metrics";
+export * from "./network";
 export * from "./problem";
 export * from "./subscriptions";
 
