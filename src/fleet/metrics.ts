@@ -61,6 +61,8 @@ export function percentile(v: readonly number[], p: number): number {
   const rank = (p / 100) * (v.length - 1);
   const lo = Math.floor(rank);
   const hi = Math.ceil(rank);
+  // A rank that falls on a value is that value, exactly.
+  if (lo === hi) return v[lo];
   return v[lo] + (v[hi] - v[lo]) * (rank - lo);
 }
 
