@@ -258,6 +258,13 @@ class TlbArray {
     return 1;
   }
 
+  /** Whether any live entry has an even tag: in the STLB, a 4 KiB page. */
+  holdsEven(): boolean {
+    const e = this.e;
+    for (let i = 0; i < e.length; i += SLOT) if (e[i] !== 0 && (e[i] - 1) % 2 === 0) return true;
+    return false;
+  }
+
   live(): number {
     let n = 0;
     for (let i = 0; i < this.e.length; i += SLOT) if (this.e[i] !== 0) n++;
@@ -289,6 +296,12 @@ export class Tlb {
   /** Slots filled or emptied since a store last took the TLB: lookups that hit mark nothing. */
   private readonly dirty = new DirtyUnits();
   private held = 0;
+  /**
+   * Whether a 4 KiB entry may be held (in the first-level 4 KiB array, or in the STLB): until one is, an
+   * INVLPG of a larger page need not search the many sets 4 KiB entries of it could be in. Not stored: a
+   * restored TLB works it out from its entries.
+   */
+  private small = false;
   /** Counters of the resident vCPU's VM (slots of counters.ts). */
   acct: Float64Array = new Float64Array(NCOUNTERS);
   /** The vCPU whose context is loaded (VmMemory.key + vcpu), or -1 before any has run here. */
@@ -417,6 +430,7 @@ export class Tlb {
     const m = pack(global ? globalContext(ctx) : ctx, (writable ? WRITABLE : 0) | (dirty ? DIRTY : 0));
     if (size === PAGE_4K) {
       const vpn = Math.floor(gva * 0.000244140625);
+      this.small = true;
       this.a4.insert(vpn, vpn & this.a4.mask, m, hpaBase, afterReadMiss);
       this.s.insert(vpn * 2, vpn & this.s.mask, m, hpaBase, afterReadMiss);
     } else if (size === PAGE_2M) {
@@ -448,12 +462,14 @@ export class Tlb {
     const l2 = Math.ceil(hi / PAGE_2M) - 1;
     const f1 = Math.floor(lo / PAGE_1G);
     const l1 = Math.ceil(hi / PAGE_1G) - 1;
+    // The STLB keeps a 4 KiB page in the set of its number and a 2 MiB page in the set of its own; without
+    // 4 KiB entries, the sets of the 4 KiB page numbers can hold none of the range's that the others miss.
+    const small = this.small;
     return (
-      this.a4.dropOverlapping(f4, l4, PAGE_4K, false, lo, hi, ctx, g) +
+      (small ? this.a4.dropOverlapping(f4, l4, PAGE_4K, false, lo, hi, ctx, g) : 0) +
       this.a2.dropOverlapping(f2, l2, PAGE_2M, false, lo, hi, ctx, g) +
       this.a1.dropOverlapping(f1, l1, PAGE_1G, false, lo, hi, ctx, g) +
-      // The STLB keeps a 4 KiB page in the set of its number and a 2 MiB page in the set of its own.
-      this.s.dropOverlapping(f4, l4, PAGE_4K, true, lo, hi, ctx, g) +
+      (small ? this.s.dropOverlapping(f4, l4, PAGE_4K, true, lo, hi, ctx, g) : 0) +
       this.s.dropOverlapping(f2, l2, PAGE_2M, true, lo, hi, ctx, g) +
       this.s1.dropOverlapping(f1, l1, PAGE_1G, false, lo, hi, ctx, g)
     );
@@ -523,6 +539,7 @@ export class Tlb {
       this.residentUntagged = s.state[1] === 1;
       this.held = s.state[2];
     }
+    this.small = this.a4.live() > 0 || this.s.holdsEven();
     this.dirty.clear();
   }
 }

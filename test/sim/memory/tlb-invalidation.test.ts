@@ -4,6 +4,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { PAGE_1G, PAGE_2M, PAGE_4K, type PageSize } from "../../../src/sim/memory/constants";
+import type { Tracked } from "../../../src/sim/memory/dirty";
 import { DEFAULT_TLB, Tlb, type TlbConfig, tlbContext } from "../../../src/sim/memory/tlb";
 
 /** Numbers per slot in a TlbSnapshot: key (tag + 1), context * 4 + permissions, base. */
@@ -65,7 +66,7 @@ function changedSlots(a: Float64Array, b: Float64Array): number[] {
 const fill = fc.record({
   // Pages near each other and near 1 GiB boundaries, so sets collide and sizes overlap.
   gva: fc.integer({ min: 0, max: 3 * 512 * 8 }).map((p) => p * PAGE_4K + (p % 3) * PAGE_1G),
-  size: fc.constantFrom(...SIZES),
+  size: fc.nat(),
   vpid: fc.integer({ min: 0, max: 2 }),
   pcid: fc.integer({ min: 0, max: 2 }),
   global: fc.boolean(),
@@ -86,6 +87,8 @@ describe("INVLPG on a thread's TLBs", () => {
     fc.assert(
       fc.property(
         fc.constantFrom(DEFAULT_TLB, small),
+        // Some TLBs hold no 4 KiB page at all, as those of a guest on large pages throughout.
+        fc.constantFrom(SIZES, SIZES.slice(1)),
         fc.array(fill, { minLength: 1, maxLength: 200 }),
         fc.array(
           fc.record({
@@ -97,14 +100,15 @@ describe("INVLPG on a thread's TLBs", () => {
           }),
           { minLength: 1, maxLength: 6 },
         ),
-        (config, fills, invalidations) => {
+        (config, sizes, fills, invalidations) => {
           const tlb = new Tlb(config);
           for (const f of fills) {
-            const base = Math.floor(f.gva / f.size) * f.size;
+            const size = sizes[f.size % sizes.length];
+            const base = Math.floor(f.gva / size) * size;
             tlb.insert(
               f.gva,
               tlbContext(f.vpid, f.pcid),
-              f.size,
+              size,
               base + PAGE_1G,
               f.writable,
               f.dirty,
@@ -126,7 +130,7 @@ describe("INVLPG on a thread's TLBs", () => {
             expect(changedSlots(before.entries, after.entries)).toEqual(want);
             for (const s of want) expect(after.entries[s * SLOT]).toBe(0);
             expect(after.fifo).toEqual(before.fifo);
-            expect([...fresh.image().entries.marks.units()].sort((a, b) => a - b)).toEqual(want);
+            expect([...(fresh.image().entries as Tracked).marks.units()].sort((a, b) => a - b)).toEqual(want);
             expect(tlb.invalidatePage(gva, ctx, inv.bytes)).toBe(want.length);
             expect(changedSlots(after.entries, tlb.snapshot().entries)).toEqual([]);
           }
