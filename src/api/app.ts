@@ -18,6 +18,8 @@ import { hostRoutes } from "./routes/hosts";
 import { instanceTypes } from "./routes/instance-types";
 import { instanceRoutes } from "./routes/instances";
 import { memoryRoutes } from "./routes/memory";
+import { storageNodeRoutes } from "./routes/storage-nodes";
+import { volumeRoutes } from "./routes/volumes";
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -52,6 +54,8 @@ app.route("/v1", memoryRoutes);
 app.route("/v1", eventRoutes);
 app.route("/v1", adminRoutes);
 app.route("/v1", accountRoutes);
+app.route("/v1", volumeRoutes);
+app.route("/v1", storageNodeRoutes);
 
 let openapi: object | null = null;
 app.get("/openapi.json", (c) => {

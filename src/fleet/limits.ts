@@ -123,3 +123,22 @@ export function checkLaunchCount(field: string, count: number): void {
     throw invalidParameter(field, `must be an integer from 1 to ${MAX_LAUNCH_COUNT}`);
   }
 }
+
+// ---- Block storage and shared file systems ----
+
+/** A KMS key id (a UUID) or a key ARN, as EBS's KmsKeyId takes them. */
+export const KMS_KEY_ID_PATTERN =
+  /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|arn:aws:kms:[a-z0-9-]{1,32}:\d{12}:key\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+export const KMS_KEY_ID_MAX_LENGTH = 128;
+
+/** Volumes and snapshots in one list page. */
+export const STORAGE_PAGE_MAX = 200;
+
+/** A file of a shared file system: paths like /dir/name, 1 to 256 characters; contents up to 32 KiB. */
+export const FILE_PATH_MAX_LENGTH = 256;
+export const FILE_PATH_PATTERN = /^(\/[A-Za-z0-9._-]{1,64}){1,8}$/;
+export const FILE_MAX_BYTES = 32 * 1024;
+/** Files listed at most in one answer. */
+export const FILES_LISTED_MAX = 1000;
+/** File system names: printable ASCII. */
+export const FS_NAME_MAX_LENGTH = 64;

@@ -14,6 +14,7 @@ import {
   withoutTags,
 } from "../sim/records";
 import { recordToRow } from "./instance-rows";
+import { storageNodeStatements } from "./storage-events";
 
 /** A statement of the mirror, as D1 runs it: SQL text and its bound values. */
 export interface Statement {
@@ -116,7 +117,7 @@ function insertEvents(evs: readonly FleetEvent[]): Statement[] {
   const rows = evs.map((e) =>
     JSON.stringify({
       id: e.id,
-      accountId: e.instance?.accountId ?? null,
+      accountId: e.instance?.accountId ?? e.subject?.accountId ?? null,
       type: e.type,
       time: e.time,
       hostId: e.hostId,
@@ -192,6 +193,7 @@ export function mirrorStatements(db: Db, evs: readonly FleetEvent[]): Statement[
     if (!seen || seen.version < e.host.version) newest.set(e.hostId, e.host);
   }
   for (const [hostId, usage] of newest) out.push(updateHostUsage(db, hostId, usage));
+  out.push(...storageNodeStatements(evs));
   return out;
 }
 

@@ -39,6 +39,12 @@ const STEPS: readonly ((sql: Sql) => void)[] = [
     }
     sql`DROP TABLE IF EXISTS memory_blobs`;
   },
+  (sql) => {
+    // block-io.ts: the rate gates of block I/O (instance, volume, back end), each's next free time in
+    // simulated ms; and the instance store, the blocks of local disks of the VMs that run here.
+    sql`CREATE TABLE IF NOT EXISTS io_gates (key TEXT PRIMARY KEY, tat REAL NOT NULL)`;
+    sql`CREATE TABLE IF NOT EXISTS instance_store (instance_id TEXT NOT NULL, n INTEGER NOT NULL, checksum TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (instance_id, n))`;
+  },
 ];
 
 export const SCHEMA_VERSION = STEPS.length;

@@ -11,6 +11,11 @@ import type { instanceCpu, instanceMemory, translateAddress } from "../../fleet/
 import type { setWorkload } from "../../fleet/instance-workload";
 import type { runInstances } from "../../fleet/launch";
 import type { reconcile } from "../../fleet/reconcile";
+import type { createSnapshot, describeSnapshot, listSnapshots } from "../../fleet/snapshots";
+import type { describeStorageNode, listStorageNodes, setStorageNodeState } from "../../fleet/storage-nodes";
+import type { attachVolume, detachVolume } from "../../fleet/volume-attachments";
+import type { readBlock, writeBlock } from "../../fleet/volume-blocks";
+import type { createVolume, deleteVolume, describeVolume, listVolumes } from "../../fleet/volumes";
 import type { ApiKey, KeyList, NewAccount, NewApiKey } from "./accounts";
 import type { Clock, EventPage, ReconcileReport } from "./admin";
 import type { CpuCounters, Recommendation } from "./cpu";
@@ -18,6 +23,18 @@ import type { Assert, Documents } from "./exact";
 import type { Host, HostDetail, HostPage } from "./hosts";
 import type { Instance, InstancePage, Reservation, StateChange } from "./instances";
 import type { HostMemorySummary, Translation, VmMemorySummary } from "./memory";
+import type {
+  BlockRead,
+  BlockWrite,
+  DeletedVolume,
+  Snapshot,
+  SnapshotPage,
+  StorageNode,
+  StorageNodeChange,
+  StorageNodePage,
+  Volume,
+  VolumePage,
+} from "./storage";
 
 type Answer<F extends (...args: never[]) => unknown> = Awaited<ReturnType<F>>;
 
@@ -42,4 +59,18 @@ export type Served = [
   Assert<Documents<typeof NewApiKey, Answer<typeof addKey>>>,
   Assert<Documents<typeof KeyList, Answer<typeof listKeys>>>,
   Assert<Documents<typeof ApiKey, Answer<typeof revokeKey>>>,
+  Assert<Documents<typeof StorageNode, Answer<typeof describeStorageNode>>>,
+  Assert<Documents<typeof StorageNodeChange, Answer<typeof setStorageNodeState>>>,
+  Assert<Documents<typeof StorageNodePage, Answer<typeof listStorageNodes>>>,
+  Assert<Documents<typeof Volume, Answer<typeof createVolume>>>,
+  Assert<Documents<typeof Volume, Answer<typeof describeVolume>>>,
+  Assert<Documents<typeof Volume, Answer<typeof attachVolume>>>,
+  Assert<Documents<typeof Volume, Answer<typeof detachVolume>>>,
+  Assert<Documents<typeof VolumePage, Answer<typeof listVolumes>>>,
+  Assert<Documents<typeof DeletedVolume, Answer<typeof deleteVolume>>>,
+  Assert<Documents<typeof BlockWrite, Answer<typeof writeBlock>>>,
+  Assert<Documents<typeof BlockRead, Answer<typeof readBlock>>>,
+  Assert<Documents<typeof Snapshot, Answer<typeof createSnapshot>>>,
+  Assert<Documents<typeof Snapshot, Answer<typeof describeSnapshot>>>,
+  Assert<Documents<typeof SnapshotPage, Answer<typeof listSnapshots>>>,
 ];
