@@ -6,26 +6,9 @@ import { OPERATOR } from "../../src/fleet/accounts";
 import { Fleet } from "../../src/fleet/context";
 import { resync } from "../../src/fleet/volume-resync";
 import { crc32cHex } from "../../src/sim/storage/checksum";
-import {
-  ADMIN_KEY,
-  addHosts,
-  advance,
-  bearer,
-  call,
-  freshZone,
-  launch,
-  newTenant,
-  type Problem,
-} from "./helpers";
+import { ADMIN_KEY, advance, bearer, call, launch, newTenant, type Problem } from "./helpers";
+import { attached, newVolume, storageZone, type VolumeBody } from "./storage-helpers";
 
-interface VolumeBody {
-  volumeId: string;
-  state: string;
-  health: string;
-  kmsKeyId: string;
-  replicas: { nodeId: string; rack: string; state: string }[];
-  attachments: { instanceId: string; device: string }[];
-}
 interface BlockBody {
   data: string;
   checksum: string;
@@ -50,53 +33,6 @@ function block(seed: number): Uint8Array {
   return b;
 }
 const b64 = (b: Uint8Array) => btoa(String.fromCharCode(...b));
-
-/** A zone with one host of `family` running one instance of `type`, and `racks` storage nodes, one a rack. */
-export async function storageZone(family: string, type: string, racks = 4) {
-  const zone = freshZone();
-  await addHosts(zone, family, 1);
-  const nodes: string[] = [];
-  for (let r = 1; r <= racks; r++) {
-    const res = await call<{ nodeId: string }>(
-      "POST",
-      "/v1/storage-nodes",
-      { availabilityZone: zone, rack: `${zone}-s${r}` },
-      admin,
-    );
-    expect(res.status).toBe(201);
-    nodes.push(res.body.nodeId);
-  }
-  const l = await launch({ instanceType: type, availabilityZone: zone });
-  expect(l.status).toBe(201);
-  await advance(60);
-  return { zone, nodes, instanceId: l.body.instances[0].instanceId };
-}
-
-async function newVolume(
-  zone: string,
-  body: Record<string, unknown> = {},
-  headers: Record<string, string> = {},
-) {
-  return call<VolumeBody & Problem>(
-    "POST",
-    "/v1/volumes",
-    { availabilityZone: zone, volumeType: "gp3", sizeGiB: 8, ...body },
-    headers,
-  );
-}
-
-export async function attached(
-  zone: string,
-  instanceId: string,
-  body: Record<string, unknown> = {},
-  device = "/dev/sdf",
-) {
-  const v = await newVolume(zone, body);
-  expect(v.status).toBe(201);
-  const a = await call<VolumeBody>("POST", `/v1/volumes/${v.body.volumeId}/attach`, { instanceId, device });
-  expect(a.status).toBe(200);
-  return a.body;
-}
 
 const put = (id: string, n: number, data: Uint8Array, extra: Record<string, unknown> = {}) =>
   call<BlockBody & Problem>("PUT", `/v1/volumes/${id}/blocks/${n}`, { data: b64(data), ...extra });
