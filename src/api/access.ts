@@ -62,6 +62,8 @@ export const ACCESS: Record<string, Access> = {
   "POST /v1/volumes/{id}/snapshots": "tenant",
   "GET /v1/snapshots": "any",
   "GET /v1/snapshots/{id}": "any",
+  "PUT /v1/instances/{id}/instance-store/blocks/{n}": "tenant",
+  "GET /v1/instances/{id}/instance-store/blocks/{n}": "tenant",
 };
 
 export function accessOf(method: string, path: string): Access {

@@ -15,6 +15,7 @@ import { accountRoutes } from "./routes/accounts";
 import { adminRoutes } from "./routes/admin";
 import { eventRoutes } from "./routes/events";
 import { hostRoutes } from "./routes/hosts";
+import { instanceStoreRoutes } from "./routes/instance-store";
 import { instanceTypes } from "./routes/instance-types";
 import { instanceRoutes } from "./routes/instances";
 import { memoryRoutes } from "./routes/memory";
@@ -56,6 +57,7 @@ app.route("/v1", adminRoutes);
 app.route("/v1", accountRoutes);
 app.route("/v1", volumeRoutes);
 app.route("/v1", storageNodeRoutes);
+app.route("/v1", instanceStoreRoutes);
 
 let openapi: object | null = null;
 app.get("/openapi.json", (c) => {

@@ -1,7 +1,7 @@
 // Storage nodes: the servers of a zone's block store, each a Durable Object (host/storage-node.ts) and
 // a row in D1. The admin adds them and fails or heals them; a failure takes the node's copy out of every
 // volume that had one there (each goes degraded) and queues each for a new copy in another rack.
-import { and, asc, eq, gt } from "drizzle-orm";
+import { and, asc, count, eq, gt } from "drizzle-orm";
 import { storageNodes, volumeReplicas, volumes } from "../db/schema";
 import type { NodeState, StorageNodeRecord } from "../sim/storage/replicas";
 import type { Fleet } from "./context";
@@ -30,10 +30,13 @@ function nodeView(n: StorageNodeRecord, replicas: number | null = null) {
   };
 }
 
-export async function createStorageNode(fleet: Fleet, input: { availabilityZone: string; rack: string }) {
+export async function createStorageNode(
+  fleet: Fleet,
+  input: { availabilityZone: string; rack: string; nodeId?: string },
+) {
   checkZone("body.availabilityZone", input.availabilityZone);
   checkRack("body.rack", input.rack);
-  const nodeId = newId("sn");
+  const nodeId = input.nodeId ?? newId("sn");
   const node = await nodeStub(fleet, nodeId).init({
     nodeId,
     zone: input.availabilityZone,
@@ -110,4 +113,21 @@ async function queueZoneResync(fleet: Fleet, zone: string): Promise<number> {
     rows.map((r) => r.id),
   );
   return rows.length;
+}
+
+/** Storage nodes of the demo fleet: four a zone, each in a storage rack of its own; fixed ids, made once. */
+export async function seedDemoStorage(fleet: Fleet, zones: readonly string[]): Promise<void> {
+  const n = await fleet.db.select({ n: count() }).from(storageNodes).get();
+  if ((n?.n ?? 0) > 0) return;
+  await Promise.all(
+    zones.flatMap((zone, z) =>
+      [1, 2, 3, 4].map((r) =>
+        createStorageNode(fleet, {
+          availabilityZone: zone,
+          rack: `${zone}-storage-${r}`,
+          nodeId: `sn-${(z * 4 + r).toString(16).padStart(17, "0")}`,
+        }),
+      ),
+    ),
+  );
 }

@@ -19,7 +19,7 @@ import { degrade, queueResync } from "./volume-resync";
 
 const BLOCKS_PER_GIB = (1024 * 1024 * 1024) / BLOCK_BYTES;
 
-function decodeBlock(data: string): Uint8Array {
+export function decodeBlock(data: string): Uint8Array {
   let bin: string;
   try {
     bin = atob(data);
@@ -33,7 +33,7 @@ function decodeBlock(data: string): Uint8Array {
   return out;
 }
 
-function encodeBlock(data: ArrayBuffer): string {
+export function encodeBlock(data: ArrayBuffer): string {
   const bytes = new Uint8Array(data);
   let bin = "";
   for (let i = 0; i < bytes.length; i += 0x2000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x2000));

@@ -7,6 +7,7 @@ import type { listEvents } from "../../fleet/events";
 import type { describeHost, hostMemory, listHosts, recommend, setHostState } from "../../fleet/hosts";
 import type { act } from "../../fleet/instance-actions";
 import type { describeInstance, listInstances } from "../../fleet/instance-queries";
+import type { readLocalBlock, writeLocalBlock } from "../../fleet/instance-store";
 import type { instanceCpu, instanceMemory, translateAddress } from "../../fleet/instance-telemetry";
 import type { setWorkload } from "../../fleet/instance-workload";
 import type { runInstances } from "../../fleet/launch";
@@ -27,6 +28,8 @@ import type {
   BlockRead,
   BlockWrite,
   DeletedVolume,
+  InstanceStoreBlock,
+  InstanceStoreWrite,
   Snapshot,
   SnapshotPage,
   StorageNode,
@@ -73,4 +76,6 @@ export type Served = [
   Assert<Documents<typeof Snapshot, Answer<typeof createSnapshot>>>,
   Assert<Documents<typeof Snapshot, Answer<typeof describeSnapshot>>>,
   Assert<Documents<typeof SnapshotPage, Answer<typeof listSnapshots>>>,
+  Assert<Documents<typeof InstanceStoreBlock, Answer<typeof readLocalBlock>>>,
+  Assert<Documents<typeof InstanceStoreWrite, Answer<typeof writeLocalBlock>>>,
 ];

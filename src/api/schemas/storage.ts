@@ -202,16 +202,22 @@ export const SnapshotPage = z
   .object({ snapshots: z.array(Snapshot).max(STORAGE_PAGE_MAX), nextCursor: SnapshotId.nullable() })
   .openapi("SnapshotPage");
 
-export const InstanceStoreBlock = z
+export const InstanceStoreWrite = z
   .object({
     instanceId: InstanceId,
     block: z.number().int(),
     checksum: Checksum,
-    data: BlockData.optional(),
     written: z.boolean(),
     sizeGB: z.number().int(),
   })
-  .openapi("InstanceStoreBlock");
+  .openapi("InstanceStoreWrite");
+
+export const InstanceStoreBlock = InstanceStoreWrite.extend({
+  data: BlockData,
+  written: z
+    .boolean()
+    .openapi({ description: "False: never written since the instance came to this host (zeros)" }),
+}).openapi("InstanceStoreBlock");
 
 export const FileSystemName = z
   .string()
