@@ -64,6 +64,17 @@ export const ACCESS: Record<string, Access> = {
   "GET /v1/snapshots/{id}": "any",
   "PUT /v1/instances/{id}/instance-store/blocks/{n}": "tenant",
   "GET /v1/instances/{id}/instance-store/blocks/{n}": "tenant",
+  // Shared file systems: records to the admin too; files only to the owning account.
+  "POST /v1/filesystems": "tenant",
+  "GET /v1/filesystems": "any",
+  "GET /v1/filesystems/{id}": "any",
+  "POST /v1/filesystems/{id}/mount-targets": "tenant",
+  "POST /v1/filesystems/{id}/open": "tenant",
+  "GET /v1/filesystems/{id}/handles/{handleId}": "tenant",
+  "PUT /v1/filesystems/{id}/handles/{handleId}": "tenant",
+  "POST /v1/filesystems/{id}/handles/{handleId}/close": "tenant",
+  "GET /v1/filesystems/{id}/files": "tenant",
+  "DELETE /v1/filesystems/{id}/files": "tenant",
 };
 
 export function accessOf(method: string, path: string): Access {

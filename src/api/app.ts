@@ -14,6 +14,7 @@ import { router } from "./router";
 import { accountRoutes } from "./routes/accounts";
 import { adminRoutes } from "./routes/admin";
 import { eventRoutes } from "./routes/events";
+import { fileSystemRoutes } from "./routes/filesystems";
 import { hostRoutes } from "./routes/hosts";
 import { instanceStoreRoutes } from "./routes/instance-store";
 import { instanceTypes } from "./routes/instance-types";
@@ -58,6 +59,7 @@ app.route("/v1", accountRoutes);
 app.route("/v1", volumeRoutes);
 app.route("/v1", storageNodeRoutes);
 app.route("/v1", instanceStoreRoutes);
+app.route("/v1", fileSystemRoutes);
 
 let openapi: object | null = null;
 app.get("/openapi.json", (c) => {

@@ -4,6 +4,17 @@
 import type { addKey, createAccount, listKeys, revokeKey } from "../../fleet/accounts";
 import type { clockView } from "../../fleet/clock";
 import type { listEvents } from "../../fleet/events";
+import type {
+  closeHandle,
+  createFileSystem,
+  createMountTarget,
+  deleteFile,
+  listFileSystems,
+  listFiles,
+  openFile,
+  readHandle,
+  writeHandle,
+} from "../../fleet/filesystems";
 import type { describeHost, hostMemory, listHosts, recommend, setHostState } from "../../fleet/hosts";
 import type { act } from "../../fleet/instance-actions";
 import type { describeInstance, listInstances } from "../../fleet/instance-queries";
@@ -28,8 +39,16 @@ import type {
   BlockRead,
   BlockWrite,
   DeletedVolume,
+  FileClosed,
+  FileContent,
+  FileDeleted,
+  FileHandle,
+  FileList,
+  FileSystem,
+  FileSystemPage,
   InstanceStoreBlock,
   InstanceStoreWrite,
+  MountTarget,
   Snapshot,
   SnapshotPage,
   StorageNode,
@@ -78,4 +97,13 @@ export type Served = [
   Assert<Documents<typeof SnapshotPage, Answer<typeof listSnapshots>>>,
   Assert<Documents<typeof InstanceStoreBlock, Answer<typeof readLocalBlock>>>,
   Assert<Documents<typeof InstanceStoreWrite, Answer<typeof writeLocalBlock>>>,
+  Assert<Documents<typeof FileSystem, Answer<typeof createFileSystem>>>,
+  Assert<Documents<typeof FileSystemPage, Answer<typeof listFileSystems>>>,
+  Assert<Documents<typeof MountTarget, Answer<typeof createMountTarget>>>,
+  Assert<Documents<typeof FileHandle, Answer<typeof openFile>>>,
+  Assert<Documents<typeof FileContent, Answer<typeof readHandle>>>,
+  Assert<Documents<typeof FileContent, Answer<typeof writeHandle>>>,
+  Assert<Documents<typeof FileClosed, Answer<typeof closeHandle>>>,
+  Assert<Documents<typeof FileList, Answer<typeof listFiles>>>,
+  Assert<Documents<typeof FileDeleted, Answer<typeof deleteFile>>>,
 ];

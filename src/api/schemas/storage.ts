@@ -303,3 +303,7 @@ export const FileList = z
       .max(FILES_LISTED_MAX),
   })
   .openapi("FileList");
+
+export const FileDeleted = z
+  .object({ fileSystemId: FileSystemId, path: FilePath, version: z.number().int(), deleted: z.literal(true) })
+  .openapi("FileDeleted");
