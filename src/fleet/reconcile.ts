@@ -10,6 +10,7 @@ import type { InstanceRecord } from "../sim/records";
 import type { Fleet } from "./context";
 import { recordsOf, vmPages } from "./host-pages";
 import { IN_LIST, mirror, updateHostUsage, upsertInstances } from "./mirror";
+import { reconcileStorage } from "./storage-reconcile";
 
 export interface Mismatch {
   hostId: string;
@@ -64,14 +65,17 @@ export async function reconcile(fleet: Fleet, repair: boolean) {
       });
     }
   }
+  // The block store's objects and rows, in the same pass.
+  const storage = await reconcileStorage(fleet, repair);
   return {
     hostsChecked: hostRows.length,
     instancesChecked: t.instancesChecked,
-    agree: t.mismatchCount === 0,
+    agree: t.mismatchCount === 0 && storage.agree,
     mismatches: t.mismatches,
     mismatchCount: t.mismatchCount,
     repaired: t.repaired,
     outboxPending: t.outboxPending,
+    storage,
   };
 }
 

@@ -4,7 +4,7 @@
 // not written from the newest snapshot of the chain that holds it.
 import { and, asc, desc, eq, gt } from "drizzle-orm";
 import { snapshots } from "../db/schema";
-import { BLOCK_PAGE_MAX } from "../host/storage-node";
+import { BLOCK_PAGE_MAX } from "../host/storage-node-store";
 import { readSources } from "../sim/storage/replicas";
 import { changedBlocks, versionTag } from "../sim/storage/snapshots";
 import type { Fleet } from "./context";

@@ -6,7 +6,7 @@
 import { sql } from "drizzle-orm";
 import { z } from "zod";
 import { volumeReplicas } from "../db/schema";
-import { BLOCK_PAGE_MAX } from "../host/storage-node";
+import { BLOCK_PAGE_MAX } from "../host/storage-node-store";
 import {
   chooseNodes,
   healthOf,

@@ -3,6 +3,9 @@
 import type { StorageNodeRecord } from "../sim/storage/replicas";
 import type { Sql } from "./sql";
 
+/** Blocks a page of `blocks` carries at most: 256 blocks of 4 KiB is 1 MiB an answer. */
+export const BLOCK_PAGE_MAX = 256;
+
 const STEPS: readonly ((sql: Sql) => void)[] = [
   (sql) => {
     sql`CREATE TABLE IF NOT EXISTS node (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL)`;

@@ -10,7 +10,7 @@ import type { NodeState, StorageNodeRecord } from "../sim/storage/replicas";
 import type { BlockVersion } from "../sim/storage/snapshots";
 import { OUTBOX_RETRY_MS, Outbox } from "./outbox";
 import { type Sql, sqlOver } from "./sql";
-import { loadNode, migrateNode, saveNode } from "./storage-node-store";
+import { BLOCK_PAGE_MAX, loadNode, migrateNode, saveNode } from "./storage-node-store";
 
 /** Why a node refused: it failed, it holds no copy of the volume, or the block's checksum is wrong. */
 export type NodeRefusal = "node-failed" | "no-replica" | "bad-checksum";
@@ -20,9 +20,6 @@ export type NodeAnswer<T> = { ok: true; value: T } | { ok: false; reason: NodeRe
 export interface StoredBlock extends BlockVersion {
   data: ArrayBuffer;
 }
-
-/** Blocks a page of `blocks` carries at most: 256 blocks of 4 KiB is 1 MiB an answer. */
-export const BLOCK_PAGE_MAX = 256;
 
 export interface NodeView {
   node: StorageNodeRecord;

@@ -242,4 +242,33 @@ describe("volumes", () => {
     );
     expect(JSON.stringify(node.body)).not.toContain(b64(block(5)).slice(0, 32));
   });
+
+  it("joins reconcile: an orphan copy is dropped, a copy its node lost is replaced", async () => {
+    const { zone, instanceId } = await storageZone("m5", "m5.large");
+    const v = await attached(zone, instanceId);
+    expect((await put(v.volumeId, 0, block(20))).status).toBe(200);
+    const [lost, , spare] = v.replicas.map((r) => r.nodeId);
+    // A copy the node dropped behind D1's back, and a copy of no volume at all.
+    await env.STORAGE_NODE.getByName(lost).dropReplica(v.volumeId);
+    const orphan = "vol-0000000000000dead";
+    await env.STORAGE_NODE.getByName(spare).createReplica(orphan, "000000000000");
+    type Report = { storage: { mismatches: { nodeId: string; volumeId: string | null; kind: string }[] } };
+    const before = await call<Report>("POST", "/v1/admin/reconcile", {}, admin);
+    expect(before.body.storage.mismatches).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ nodeId: lost, volumeId: v.volumeId, kind: "replica-missing" }),
+        expect.objectContaining({ nodeId: spare, volumeId: orphan, kind: "orphan-replica" }),
+      ]),
+    );
+    await call("POST", "/v1/admin/reconcile", { repair: true }, admin);
+    const degraded = await call<VolumeBody>("GET", `/v1/volumes/${v.volumeId}`);
+    expect(degraded.body.replicas.map((r) => r.nodeId)).not.toContain(lost);
+    expect(await resync(new Fleet(env, OPERATOR), v.volumeId)).toBe("ok");
+    const after = await call<Report>("POST", "/v1/admin/reconcile", {}, admin);
+    const mine = after.body.storage.mismatches.filter(
+      (m) => m.volumeId === v.volumeId || m.volumeId === orphan,
+    );
+    expect(mine).toEqual([]);
+    expect((await get(v.volumeId, 0)).body.data).toBe(b64(block(20)));
+  });
 });

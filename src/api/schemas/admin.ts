@@ -2,14 +2,28 @@
 // the repair path that compares D1 with the host objects.
 import { z } from "@hono/zod-openapi";
 import { MISMATCHES_LISTED } from "../../fleet/reconcile";
+import { STORAGE_MISMATCHES_LISTED } from "../../fleet/storage-reconcile";
+import { VOLUME_STATES } from "../../fleet/volume-records";
 import { INSTANCE_STATES } from "../../sim/lifecycle";
 import { FLEET_EVENT_TYPES, HOST_STATES } from "../../sim/records";
 import { EventId, HostId, InstanceId, MAX_PAGE, oneOf, Timestamp, text } from "./common";
+import { StorageNodeId, VolumeId } from "./storage";
 
 export const EventType = z.enum(FLEET_EVENT_TYPES);
 
-/** An instance's state on instance events, the host's on host events. */
-const EventState = oneOf([...INSTANCE_STATES, ...HOST_STATES]);
+/** An instance's state on instance events, the host's on host events; on storage events, the volume's, its health, the node's. */
+const EventState = oneOf([
+  ...new Set([
+    ...INSTANCE_STATES,
+    ...HOST_STATES,
+    ...VOLUME_STATES,
+    "ok",
+    "degraded",
+    "lost",
+    "completed",
+    "pending",
+  ]),
+]);
 
 export const Event = z
   .object({
@@ -46,6 +60,27 @@ export const Mismatch = z
   })
   .openapi("Mismatch");
 
+export const StorageMismatch = z
+  .object({
+    nodeId: StorageNodeId,
+    volumeId: VolumeId.nullable(),
+    kind: z.enum(["node-missing", "node-stale-in-d1", "replica-missing", "orphan-replica"]),
+    detail: text(256),
+  })
+  .openapi("StorageMismatch");
+
+/** The block store's part of the report: storage node objects against D1, and their copies. */
+export const StorageReconcile = z
+  .object({
+    nodesChecked: z.number(),
+    replicasChecked: z.number(),
+    agree: z.boolean(),
+    mismatchCount: z.number(),
+    mismatches: z.array(StorageMismatch).max(STORAGE_MISMATCHES_LISTED),
+    repaired: z.number(),
+  })
+  .openapi("StorageReconcile");
+
 export const ReconcileReport = z
   .object({
     hostsChecked: z.number(),
@@ -55,5 +90,6 @@ export const ReconcileReport = z
     mismatches: z.array(Mismatch).max(MISMATCHES_LISTED),
     repaired: z.number(),
     outboxPending: z.number(),
+    storage: StorageReconcile,
   })
   .openapi("ReconcileReport");
