@@ -19,11 +19,11 @@ type MountRow = typeof mountTargets.$inferSelect;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export const fileSystemNotFound = (id: string) =>
-  new ApiError(404, "FileSystemNotFound", `The file system '${id}' does not exist`, {
+  new ApiError(404, "InvalidFileSystemID.NotFound", `The file system '${id}' does not exist`, {
     field: "fileSystemId",
   });
 const handleNotFound = (id: string) =>
-  new ApiError(404, "FileHandleNotFound", `The open file '${id}' does not exist (or was closed)`, {
+  new ApiError(404, "InvalidFileHandleID.NotFound", `The open file '${id}' does not exist (or was closed)`, {
     field: "handleId",
   });
 const fileNotFound = (path: string) =>

@@ -49,7 +49,7 @@ const CreateVolume = z
     snapshotId: SnapshotId.optional(),
     kmsKeyId: KmsKeyId.optional(),
   })
-  .openapi("CreateVolume");
+  .openapi("CreateVolume", { example: { availabilityZone: "us-east-1a", volumeType: "gp3", sizeGiB: 8 } });
 
 const json = <S extends z.ZodType>(schema: S, description: string) => ({
   description,

@@ -223,16 +223,18 @@ export const FileSystemName = z
   .string()
   .min(1)
   .max(FS_NAME_MAX_LENGTH)
-  .regex(/^[\x20-\x7e]+$/, "must be printable ASCII");
+  .regex(/^[\x20-\x7e]+$/, "must be printable ASCII")
+  .openapi({ example: "shared" });
 export const FilePath = z
   .string()
   .max(FILE_PATH_MAX_LENGTH)
-  .regex(FILE_PATH_PATTERN, "must be an absolute path like /dir/name.txt (letters, digits, . _ -)");
+  .regex(FILE_PATH_PATTERN, "must be an absolute path like /dir/name.txt (letters, digits, . _ -)")
+  .openapi({ example: "/app/config.txt" });
 export const FileData = z
   .string()
   .max(4 * Math.ceil(FILE_MAX_BYTES / 3))
   .regex(/^[A-Za-z0-9+/]*={0,2}$/, "must be base64")
-  .openapi({ description: `The file's bytes, base64 (at most ${FILE_MAX_BYTES})` });
+  .openapi({ description: `The file's bytes, base64 (at most ${FILE_MAX_BYTES})`, example: "djE=" });
 
 export const MountTarget = z
   .object({
