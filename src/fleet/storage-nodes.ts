@@ -8,7 +8,7 @@ import type { Fleet } from "./context";
 import { ApiError } from "./errors";
 import { newId } from "./ids";
 import { checkRack, checkZone } from "./limits";
-import { mirror } from "./mirror";
+import { mirrorApplied } from "./mirror";
 import { pageOf } from "./paging";
 import { upsertNode } from "./storage-events";
 import { nodeStub } from "./storage-node-rows";
@@ -37,14 +37,14 @@ export async function createStorageNode(
   checkZone("body.availabilityZone", input.availabilityZone);
   checkRack("body.rack", input.rack);
   const nodeId = input.nodeId ?? newId("sn");
-  const node = await nodeStub(fleet, nodeId).init({
+  const { node, events } = await nodeStub(fleet, nodeId).init({
     nodeId,
     zone: input.availabilityZone,
     rack: input.rack,
     createdAt: await fleet.now(),
   });
-  // The node's own event (in its outbox) brings the row too; this makes it readable at once.
-  await mirror(fleet.db, [], [upsertNode(node)]);
+  // The node's event (its row with it) is in D1 at once; the queue's copy finds it logged.
+  await mirrorApplied(fleet.db, events, [upsertNode(node)]);
   return nodeView(node, 0);
 }
 
@@ -84,8 +84,8 @@ export async function setStorageNodeState(fleet: Fleet, nodeId: string, state: N
   const stub = nodeStub(fleet, nodeId);
   const existing = await stub.describe();
   if (!existing) throw nodeNotFound(nodeId);
-  const { node } = await stub.setState(state, await fleet.now());
-  await mirror(fleet.db, [], [upsertNode(node)]);
+  const { node, events } = await stub.setState(state, await fleet.now());
+  await mirrorApplied(fleet.db, events, [upsertNode(node)]);
   const held = await fleet.db
     .select({ volumeId: volumeReplicas.volumeId })
     .from(volumeReplicas)

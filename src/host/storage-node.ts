@@ -43,11 +43,13 @@ export class StorageNodeObject extends DurableObject<Env> {
   }
 
   /** Makes the node (once; later calls answer the record as it is). */
-  async init(node: Omit<StorageNodeRecord, "state" | "version">): Promise<StorageNodeRecord> {
-    if (this.node) return this.node;
+  async init(
+    node: Omit<StorageNodeRecord, "state" | "version">,
+  ): Promise<{ node: StorageNodeRecord; events: FleetEvent[] }> {
+    if (this.node) return { node: this.node, events: [] };
     const record: StorageNodeRecord = { ...node, state: "available", version: 1 };
-    this.change(record, "storage-node.created", null, node.createdAt);
-    return record;
+    const event = this.change(record, "storage-node.created", null, node.createdAt);
+    return { node: record, events: [event] };
   }
 
   async describe(): Promise<NodeView | null> {
@@ -64,26 +66,32 @@ export class StorageNodeObject extends DurableObject<Env> {
    * Fails the node (it refuses all I/O from now on), or brings it back. A node comes back empty: the
    * volumes it held have each been given a copy elsewhere, so what it kept is stale and is dropped.
    */
-  async setState(state: NodeState, now: number): Promise<{ node: StorageNodeRecord; dropped: string[] }> {
+  async setState(
+    state: NodeState,
+    now: number,
+  ): Promise<{ node: StorageNodeRecord; dropped: string[]; events: FleetEvent[] }> {
     const node = this.required();
-    if (node.state === state) return { node, dropped: [] };
+    if (node.state === state) return { node, dropped: [], events: [] };
     const dropped =
       state === "available"
         ? this.sql<{ volume_id: string }>`SELECT volume_id FROM replicas`.map((r) => r.volume_id)
         : [];
+    const events: FleetEvent[] = [];
     this.ctx.storage.transactionSync(() => {
       if (state === "available") {
         this.sql`DELETE FROM blocks`;
         this.sql`DELETE FROM replicas`;
       }
-      this.change(
-        { ...node, state, version: node.version + 1 },
-        "storage-node.state-changed",
-        node.state,
-        now,
+      events.push(
+        this.change(
+          { ...node, state, version: node.version + 1 },
+          "storage-node.state-changed",
+          node.state,
+          now,
+        ),
       );
     });
-    return { node: this.required(), dropped };
+    return { node: this.required(), dropped, events };
   }
 
   /** Opens an empty copy of a volume here (a no-op if there is one). */
@@ -184,13 +192,16 @@ export class StorageNodeObject extends DurableObject<Env> {
     return true;
   }
 
-  /** Stores the node's new record and its event together, then delivers off the caller's path. */
+  /**
+   * Stores the node's new record and its event together, then delivers off the caller's path; the
+   * caller mirrors the event it answers at once, and the queue's copy finds it logged.
+   */
   private change(
     node: StorageNodeRecord,
     type: "storage-node.created" | "storage-node.state-changed",
     previous: NodeState | null,
     now: number,
-  ): void {
+  ): FleetEvent {
     const event: FleetEvent = {
       id: crypto.randomUUID(),
       type,
@@ -211,5 +222,6 @@ export class StorageNodeObject extends DurableObject<Env> {
     this.node = node;
     this.ctx.waitUntil(this.outbox.deliver());
     this.ctx.waitUntil(this.ctx.storage.setAlarm(Date.now() + OUTBOX_RETRY_MS));
+    return event;
   }
 }
