@@ -20,8 +20,15 @@ import { instanceStoreRoutes } from "./routes/instance-store";
 import { instanceTypes } from "./routes/instance-types";
 import { instanceRoutes } from "./routes/instances";
 import { memoryRoutes } from "./routes/memory";
+import { networkEventRoutes } from "./routes/network-events";
+import { networkInterfaceRoutes } from "./routes/network-interfaces";
+import { networkSendRoutes } from "./routes/network-send";
+import { securityGroupRoutes } from "./routes/security-groups";
 import { storageNodeRoutes } from "./routes/storage-nodes";
+import { subnetRoutes } from "./routes/subnets";
 import { volumeRoutes } from "./routes/volumes";
+import { vpcPeeringRoutes } from "./routes/vpc-peerings";
+import { vpcRoutes } from "./routes/vpcs";
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -60,6 +67,13 @@ app.route("/v1", volumeRoutes);
 app.route("/v1", storageNodeRoutes);
 app.route("/v1", instanceStoreRoutes);
 app.route("/v1", fileSystemRoutes);
+app.route("/v1", vpcRoutes);
+app.route("/v1", subnetRoutes);
+app.route("/v1", securityGroupRoutes);
+app.route("/v1", vpcPeeringRoutes);
+app.route("/v1", networkInterfaceRoutes);
+app.route("/v1", networkSendRoutes);
+app.route("/v1", networkEventRoutes);
 
 let openapi: object | null = null;
 app.get("/openapi.json", (c) => {

@@ -40,6 +40,10 @@ const STEPS: readonly ((sql: Sql) => void)[] = [
     sql`DROP TABLE IF EXISTS memory_blobs`;
   },
   (sql) => {
+    // flows.ts: the virtual switch's tracked flows, per network interface on this host.
+    sql`CREATE TABLE IF NOT EXISTS vswitch_flows (eni_id TEXT NOT NULL, key TEXT NOT NULL, expires_at REAL NOT NULL, outbound INTEGER NOT NULL, inbound INTEGER NOT NULL, PRIMARY KEY (eni_id, key))`;
+  },
+  (sql) => {
     // block-io.ts: the rate gates of block I/O (instance, volume, back end), each's next free time in
     // simulated ms; and the instance store, the blocks of local disks of the VMs that run here.
     sql`CREATE TABLE IF NOT EXISTS io_gates (key TEXT PRIMARY KEY, tat REAL NOT NULL)`;

@@ -91,5 +91,13 @@ export const ReconcileReport = z
     repaired: z.number(),
     outboxPending: z.number(),
     storage: StorageReconcile,
+    network: z
+      .object({
+        interfacesChecked: z.number(),
+        leaked: z.number(),
+        released: z.number(),
+        instancesWithoutInterface: z.number(),
+      })
+      .openapi("NetworkReconcile"),
   })
   .openapi("ReconcileReport");
