@@ -85,6 +85,37 @@ export const ACCESS: Record<string, Access> = {
   "GET /v1/accounts/{id}/keys": "any",
   "POST /v1/accounts/{id}/keys": "any",
   "DELETE /v1/keys/{keyId}": "any",
+
+  // Block storage. The admin operates storage nodes and sees every volume's record, never its data:
+  // block reads and writes (and the instance store's) are the owning account's alone.
+  "POST /v1/storage-nodes": "admin",
+  "GET /v1/storage-nodes": "admin",
+  "GET /v1/storage-nodes/{id}": "admin",
+  "PUT /v1/storage-nodes/{id}/state": "admin",
+  "POST /v1/volumes": "tenant",
+  "GET /v1/volumes": "any",
+  "GET /v1/volumes/{id}": "any",
+  "DELETE /v1/volumes/{id}": "tenant",
+  "POST /v1/volumes/{id}/attach": "tenant",
+  "POST /v1/volumes/{id}/detach": "tenant",
+  "PUT /v1/volumes/{id}/blocks/{n}": "tenant",
+  "GET /v1/volumes/{id}/blocks/{n}": "tenant",
+  "POST /v1/volumes/{id}/snapshots": "tenant",
+  "GET /v1/snapshots": "any",
+  "GET /v1/snapshots/{id}": "any",
+  "PUT /v1/instances/{id}/instance-store/blocks/{n}": "tenant",
+  "GET /v1/instances/{id}/instance-store/blocks/{n}": "tenant",
+  // Shared file systems: records to the admin too; files only to the owning account.
+  "POST /v1/filesystems": "tenant",
+  "GET /v1/filesystems": "any",
+  "GET /v1/filesystems/{id}": "any",
+  "POST /v1/filesystems/{id}/mount-targets": "tenant",
+  "POST /v1/filesystems/{id}/open": "tenant",
+  "GET /v1/filesystems/{id}/handles/{handleId}": "tenant",
+  "PUT /v1/filesystems/{id}/handles/{handleId}": "tenant",
+  "POST /v1/filesystems/{id}/handles/{handleId}/close": "tenant",
+  "GET /v1/filesystems/{id}/files": "tenant",
+  "DELETE /v1/filesystems/{id}/files": "tenant",
 };
 
 export function accessOf(method: string, path: string): Access {

@@ -14,7 +14,9 @@ import { router } from "./router";
 import { accountRoutes } from "./routes/accounts";
 import { adminRoutes } from "./routes/admin";
 import { eventRoutes } from "./routes/events";
+import { fileSystemRoutes } from "./routes/filesystems";
 import { hostRoutes } from "./routes/hosts";
+import { instanceStoreRoutes } from "./routes/instance-store";
 import { instanceTypes } from "./routes/instance-types";
 import { instanceRoutes } from "./routes/instances";
 import { memoryRoutes } from "./routes/memory";
@@ -23,8 +25,10 @@ import { networkEventRoutes } from "./routes/network-events";
 import { networkInterfaceRoutes } from "./routes/network-interfaces";
 import { networkSendRoutes } from "./routes/network-send";
 import { securityGroupRoutes } from "./routes/security-groups";
+import { storageNodeRoutes } from "./routes/storage-nodes";
 import { subnetRoutes } from "./routes/subnets";
 import { subscriptionRoutes } from "./routes/subscriptions";
+import { volumeRoutes } from "./routes/volumes";
 import { vpcPeeringRoutes } from "./routes/vpc-peerings";
 import { vpcRoutes } from "./routes/vpcs";
 import { EventEnvelope } from "./schemas";
@@ -75,6 +79,10 @@ app.openAPIRegistry.registerWebhook({
   request: { body: { content: { "application/json": { schema: EventEnvelope } } } },
   responses: { 200: { description: "Acknowledged (any 2xx)" } },
 });
+app.route("/v1", volumeRoutes);
+app.route("/v1", storageNodeRoutes);
+app.route("/v1", instanceStoreRoutes);
+app.route("/v1", fileSystemRoutes);
 app.route("/v1", vpcRoutes);
 app.route("/v1", subnetRoutes);
 app.route("/v1", securityGroupRoutes);

@@ -1,7 +1,16 @@
 // The D1 fleet inventory: the read model for listing and filtering across hosts. Host
 // Durable Objects are the truth for what runs on them; these rows mirror it.
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import {
+  blob,
+  index,
+  integer,
+  primaryKey,
+  real,
+  sqliteTable,
+  text,
+  uniqueIndex,
+} from "drizzle-orm/sqlite-core";
 
 export const hosts = sqliteTable(
   "hosts",
@@ -286,6 +295,157 @@ export const deliveryAttempts = sqliteTable(
     error: text("error"),
   },
   (t) => [primaryKey({ columns: [t.deliveryId, t.attempt] })],
+);
+
+// ---- Block storage (migrations/0007_block_storage.sql) ----
+
+/** Storage nodes as their objects last said (by version); the objects are the truth. */
+export const storageNodes = sqliteTable(
+  "storage_nodes",
+  {
+    id: text("id").primaryKey(),
+    zone: text("zone").notNull(),
+    rack: text("rack").notNull(),
+    state: text("state").notNull(),
+    version: integer("version").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("storage_nodes_zone").on(t.zone, t.state)],
+);
+
+/**
+ * A volume's control record: D1 is its truth, changed only by conditional writes on `version`.
+ * `writeSeq` orders the volume's writes; each block on a copy keeps the sequence of its write.
+ */
+export const volumes = sqliteTable(
+  "volumes",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    zone: text("zone").notNull(),
+    volumeType: text("volume_type").notNull(),
+    sizeGiB: integer("size_gib").notNull(),
+    iops: integer("iops").notNull(),
+    throughputMiBps: real("throughput_mibps").notNull(),
+    multiAttach: integer("multi_attach", { mode: "boolean" }).notNull(),
+    kmsKeyId: text("kms_key_id").notNull(),
+    snapshotId: text("snapshot_id"),
+    state: text("state").notNull(),
+    health: text("health").notNull(),
+    writeSeq: integer("write_seq").notNull().default(0),
+    version: integer("version").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("volumes_account").on(t.accountId, t.id), index("volumes_health").on(t.health)],
+);
+
+export const volumeReplicas = sqliteTable(
+  "volume_replicas",
+  {
+    volumeId: text("volume_id").notNull(),
+    nodeId: text("node_id").notNull(),
+    rack: text("rack").notNull(),
+    state: text("state").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.volumeId, t.nodeId] }), index("volume_replicas_node").on(t.nodeId)],
+);
+
+export const volumeAttachments = sqliteTable(
+  "volume_attachments",
+  {
+    volumeId: text("volume_id").notNull(),
+    instanceId: text("instance_id").notNull(),
+    device: text("device").notNull(),
+    attachedAt: integer("attached_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.volumeId, t.instanceId] }),
+    index("volume_attachments_instance").on(t.instanceId),
+  ],
+);
+
+/** An incremental snapshot: its own blocks are those written since its parent (the volume's previous one). */
+export const snapshots = sqliteTable(
+  "snapshots",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    volumeId: text("volume_id").notNull(),
+    parentId: text("parent_id"),
+    volumeSizeGiB: integer("volume_size_gib").notNull(),
+    state: text("state").notNull(),
+    blocksStored: integer("blocks_stored").notNull(),
+    blocksTotal: integer("blocks_total").notNull(),
+    startTime: integer("start_time").notNull(),
+  },
+  (t) => [
+    index("snapshots_volume").on(t.volumeId, t.startTime),
+    index("snapshots_account").on(t.accountId, t.id),
+  ],
+);
+
+export const snapshotBlocks = sqliteTable(
+  "snapshot_blocks",
+  {
+    snapshotId: text("snapshot_id").notNull(),
+    n: integer("n").notNull(),
+    seq: integer("seq").notNull(),
+    checksum: text("checksum").notNull(),
+    data: blob("data", { mode: "buffer" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.snapshotId, t.n] })],
+);
+
+export const filesystems = sqliteTable(
+  "filesystems",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    name: text("name").notNull(),
+    state: text("state").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("filesystems_account").on(t.accountId, t.id)],
+);
+
+export const mountTargets = sqliteTable(
+  "mount_targets",
+  {
+    id: text("id").primaryKey(),
+    filesystemId: text("filesystem_id").notNull(),
+    zone: text("zone").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("mount_targets_zone").on(t.filesystemId, t.zone)],
+);
+
+export const fsFiles = sqliteTable(
+  "fs_files",
+  {
+    filesystemId: text("filesystem_id").notNull(),
+    path: text("path").notNull(),
+    data: blob("data", { mode: "buffer" }).notNull(),
+    version: integer("version").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.filesystemId, t.path] })],
+);
+
+/** An open file: what it read at open (close-to-open), and what it wrote, seen by others only after close. */
+export const fsHandles = sqliteTable(
+  "fs_handles",
+  {
+    id: text("id").primaryKey(),
+    filesystemId: text("filesystem_id").notNull(),
+    instanceId: text("instance_id").notNull(),
+    path: text("path").notNull(),
+    mode: text("mode").notNull(),
+    baseVersion: integer("base_version").notNull(),
+    data: blob("data", { mode: "buffer" }).notNull(),
+    dirty: integer("dirty", { mode: "boolean" }).notNull(),
+    openedAt: integer("opened_at").notNull(),
+  },
+  (t) => [index("fs_handles_fs").on(t.filesystemId)],
 );
 
 // ---- Networking (fleet/vpcs.ts, subnets.ts, enis.ts, security-groups.ts): D1 is the truth

@@ -20,6 +20,15 @@ const eventSchema = z.object({
   instance: z.object({ instanceId: z.string(), version: z.number() }).passthrough().nullable(),
   host: z.object({ version: z.number() }).passthrough().nullable(),
   hostRecord: z.object({ hostId: z.string() }).passthrough().nullable(),
+  subject: z
+    .object({
+      kind: z.enum(["volume", "snapshot", "storage-node", "filesystem"]),
+      id: z.string(),
+      accountId: z.string().nullable(),
+      storageNode: z.object({ nodeId: z.string(), version: z.number() }).passthrough().optional(),
+    })
+    .passthrough()
+    .optional(),
 } satisfies Record<keyof FleetEvent, z.ZodType>);
 
 export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {

@@ -1,7 +1,7 @@
 // The one shape every event has outside the fleet (webhook bodies, the SSE stream): id,
 // type and version, simulated and wall time, account, resource, and the kind's own data.
 // Built from the event log's row, so every reader of an event sees the same envelope.
-import type { FleetEvent } from "../sim/records";
+import type { EventSubject, FleetEvent } from "../sim/records";
 import { EVENT_VERSIONS, type EventType } from "./types";
 
 /** An event log row as the envelope needs it. */
@@ -31,20 +31,34 @@ export interface EventEnvelope {
   /** Wall time the fleet logged it; null for events logged before it kept one. */
   wallTime: string | null;
   accountId: string | null;
-  resource: { type: "instance" | "host" | "alarm" | "subscription"; id: string };
+  resource: { type: "instance" | "host" | "alarm" | "subscription" | EventSubject["kind"]; id: string };
   data: Record<string, unknown>;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-function resourceOf(e: LoggedEvent): EventEnvelope["resource"] {
+function resourceOf(e: LoggedEvent, body: Record<string, unknown>): EventEnvelope["resource"] {
+  const subject = (body as Partial<FleetEvent>).subject;
+  if (subject) return { type: subject.kind, id: subject.id };
   if (e.type.startsWith("instance.") && e.instanceId) return { type: "instance", id: e.instanceId };
   if (e.type.startsWith("host.") && e.hostId) return { type: "host", id: e.hostId };
   if (e.type.startsWith("alarm.")) return { type: "alarm", id: e.resourceId ?? "" };
   return { type: "subscription", id: e.resourceId ?? "" };
 }
 
+/** A storage event's data: its resource, states, and what else it names (a device, a node, a count). */
+function storageData(e: LoggedEvent, s: EventSubject): Record<string, unknown> {
+  return {
+    resourceId: s.id,
+    instanceId: e.instanceId,
+    previousState: e.previousState,
+    state: e.state,
+    ...(s.detail ?? {}),
+  };
+}
+
 function fleetData(e: LoggedEvent, f: FleetEvent): Record<string, unknown> {
+  if (f.subject) return storageData(e, f.subject);
   const i = f.instance;
   if (e.type.startsWith("instance.")) {
     return {
@@ -80,7 +94,7 @@ export function envelopeOf(e: LoggedEvent): EventEnvelope {
     time: iso(e.time),
     wallTime: e.wallTime === null ? null : iso(e.wallTime),
     accountId: e.accountId,
-    resource: resourceOf(e),
+    resource: resourceOf(e, body),
     data: control ? (body.data as Record<string, unknown>) : fleetData(e, body as unknown as FleetEvent),
   };
 }

@@ -7,6 +7,7 @@ import type { Family } from "../sim/catalog";
 import { registerDemoKey } from "./accounts";
 import type { Fleet } from "./context";
 import { createHost } from "./hosts";
+import { seedDemoStorage } from "./storage-nodes";
 
 const DEMO: { family: Family; zone: string }[] = [
   { family: "m5", zone: "us-east-1a" },
@@ -39,6 +40,7 @@ export async function seedDemoFleet(fleet: Fleet): Promise<void> {
       ),
     );
   }
+  await seedDemoStorage(fleet, ["us-east-1a", "us-east-1b"]);
   await registerDemoKey(fleet.db, fleet.env.HYPERFLEET_DEMO_KEY);
   seeded = true;
 }

@@ -1,5 +1,20 @@
 // EC2-shaped identifiers: a prefix and 17 lowercase hex digits.
-export function newId(prefix: "i" | "r" | "h" | "key" | "sub" | "alarm" | NetworkIdPrefix): string {
+export function newId(
+  prefix:
+    | "i"
+    | "r"
+    | "h"
+    | "key"
+    | "sub"
+    | "alarm"
+    | NetworkIdPrefix
+    | "vol"
+    | "snap"
+    | "sn"
+    | "fs"
+    | "fsmt"
+    | "fh",
+): string {
   const bytes = crypto.getRandomValues(new Uint8Array(9));
   const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
   return `${prefix}-${hex.slice(0, 17)}`;
@@ -15,6 +30,10 @@ export const ID_PATTERN = {
   subscription: /^sub-[0-9a-f]{17}$/,
   alarm: /^alarm-[0-9a-f]{17}$/,
   account: /^[0-9]{12}$/,
+  volume: /^vol-[0-9a-f]{17}$/,
+  snapshot: /^snap-[0-9a-f]{17}$/,
+  storageNode: /^sn-[0-9a-f]{17}$/,
+  filesystem: /^fs-[0-9a-f]{17}$/,
 };
 
 /** An EC2-style account id: 12 decimal digits, each drawn without bias. */

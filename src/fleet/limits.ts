@@ -158,6 +158,25 @@ export const ALARM_SHORT_WINDOW_MAX_SECONDS = 86_400;
 export const EVENT_STREAM_MAX_SECONDS = 300;
 export const EVENT_STREAM_POLL_MS = 1000;
 export const EVENT_STREAM_BATCH = 100;
+// ---- Block storage and shared file systems ----
+
+/** A KMS key id (a UUID) or a key ARN, as EBS's KmsKeyId takes them. */
+export const KMS_KEY_ID_PATTERN =
+  /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|arn:aws:kms:[a-z0-9-]{1,32}:\d{12}:key\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+export const KMS_KEY_ID_MAX_LENGTH = 128;
+
+/** Volumes and snapshots in one list page. */
+export const STORAGE_PAGE_MAX = 200;
+
+/** A file of a shared file system: paths like /dir/name, 1 to 256 characters; contents up to 32 KiB. */
+export const FILE_PATH_MAX_LENGTH = 256;
+export const FILE_PATH_PATTERN = /^(\/[A-Za-z0-9._-]{1,64}){1,8}$/;
+export const FILE_MAX_BYTES = 32 * 1024;
+/** Files listed at most in one answer. */
+export const FILES_LISTED_MAX = 1000;
+/** File system names: printable ASCII. */
+export const FS_NAME_MAX_LENGTH = 64;
+
 // ---- Networking. EC2's default quotas (Amazon VPC user guide, "Amazon VPC quotas"): 5 VPCs
 // per Region, 200 subnets per VPC, 2,500 security groups per Region, 60 inbound and 60
 // outbound rules per group, 5 groups per network interface, 50 active peerings per VPC.

@@ -15,6 +15,7 @@ import {
 } from "../sim/records";
 import { releaseTerminated } from "./enis-release";
 import { recordToRow } from "./instance-rows";
+import { storageNodeStatements } from "./storage-events";
 
 /** A statement of the mirror, as D1 runs it: SQL text and its bound values. */
 export interface Statement {
@@ -117,7 +118,7 @@ function insertEvents(evs: readonly FleetEvent[]): Statement[] {
   const rows = evs.map((e) =>
     JSON.stringify({
       id: e.id,
-      accountId: e.instance?.accountId ?? null,
+      accountId: e.instance?.accountId ?? e.subject?.accountId ?? null,
       type: e.type,
       time: e.time,
       hostId: e.hostId,
@@ -126,6 +127,7 @@ function insertEvents(evs: readonly FleetEvent[]): Statement[] {
       previousState: e.previousState,
       body: JSON.stringify(e.instance?.tags ? { ...e, instance: withoutTags(e.instance) } : e),
       wallTime: Date.now(),
+      resourceId: e.subject?.id ?? null,
     }),
   );
   return jsonArrays(rows).map((json) => ({ sql: INSERT_EVENTS, params: [json] }));
@@ -197,6 +199,7 @@ export function mirrorStatements(db: Db, evs: readonly FleetEvent[]): Statement[
     if (!seen || seen.version < e.host.version) newest.set(e.hostId, e.host);
   }
   for (const [hostId, usage] of newest) out.push(updateHostUsage(db, hostId, usage));
+  out.push(...storageNodeStatements(evs));
   return out;
 }
 

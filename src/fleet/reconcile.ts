@@ -11,6 +11,7 @@ import type { Fleet } from "./context";
 import { recordsOf, vmPages } from "./host-pages";
 import { IN_LIST, mirror, updateHostUsage, upsertInstances } from "./mirror";
 import { reconcileInterfaces } from "./network-reconcile";
+import { reconcileStorage } from "./storage-reconcile";
 
 export interface Mismatch {
   hostId: string;
@@ -66,16 +67,20 @@ export async function reconcile(fleet: Fleet, repair: boolean) {
     }
   }
   const network = await reconcileInterfaces(fleet, repair);
+  // The block store's objects and rows, in the same pass.
+  const storage = await reconcileStorage(fleet, repair);
   return {
     hostsChecked: hostRows.length,
     instancesChecked: t.instancesChecked,
-    // D1 against the host objects; the network's own check (D1 against itself) is reported beside it.
-    agree: t.mismatchCount === 0,
+    // D1 against the host objects and the storage node objects; the network's own check (D1
+    // against itself) is reported beside it.
+    agree: t.mismatchCount === 0 && storage.agree,
     mismatches: t.mismatches,
     mismatchCount: t.mismatchCount,
     repaired: t.repaired,
     outboxPending: t.outboxPending,
     network,
+    storage,
   };
 }
 

@@ -11,6 +11,7 @@ import type { HostMemorySummary, Translation, VmMemorySummary } from "../sim/mem
 import { type EndpointRequest, type EndpointResult, playEndpoint } from "../sim/network/endpoint";
 import type { FleetEvent, HostRecord, HostState, HostUsage, InstanceRecord, VmRecord } from "../sim/records";
 import { answerEvents, MEMORY_OWNERS_MAX, Priority, RECORDS_MAX, VM_PAGE_MAX } from "./answer";
+import { BlockIo, type BlockIoTiming, type VolumeRates } from "./block-io";
 import { SqlFlowTable } from "./flows";
 import { MetricsSampler, samplingPeriodMs } from "./metrics-sampler";
 import { OUTBOX_RETRY_MS, Outbox } from "./outbox";
@@ -85,6 +86,12 @@ function summaryOf(vm: VmRecord): VmSummary {
   };
 }
 
+/** What a host answers about I/O of one of its instances: done, or why not. */
+export type LocalIo<T> =
+  | { status: "ok"; value: T }
+  | { status: "not-running"; state: InstanceRecord["state"] }
+  | { status: "not-here" };
+
 /** How long an admission hold lives if the launch that made it never commits or cancels. */
 const HOLD_MS = 60_000;
 const newId = () => crypto.randomUUID();
@@ -93,6 +100,7 @@ export class HostObject extends DurableObject<Env> {
   private readonly store: HostStorage;
   private readonly outbox: Outbox;
   private readonly metrics: MetricsSampler;
+  private readonly blockIo: BlockIo;
   private model: HostModel | null = null;
   private clock: ClockState | null = null;
   /** Simulated time never runs backwards here, even for a request carrying an older clock. */
@@ -103,6 +111,7 @@ export class HostObject extends DurableObject<Env> {
     this.store = new HostStorage(ctx.storage);
     this.outbox = new Outbox(this.store.sql, env.EVENTS);
     this.metrics = new MetricsSampler(this.store.sql, env.METRICS, samplingPeriodMs(env));
+    this.blockIo = new BlockIo(this.store.sql);
     ctx.blockConcurrencyWhile(async () => {
       this.store.migrate();
       this.load();
@@ -333,6 +342,70 @@ export class HostObject extends DurableObject<Env> {
     };
   }
 
+  /**
+   * One EBS I/O of `bytes` from a running instance here to `volumeId`: priced on its storage path and
+   * held to its type's and its volume's limits (block-io.ts).
+   */
+  async blockIoPass(
+    instanceId: string,
+    volumeId: string,
+    rates: VolumeRates,
+    bytes: number,
+    clock: ClockState,
+  ): Promise<HostCallResult<LocalIo<BlockIoTiming>>> {
+    return this.call<LocalIo<BlockIoTiming>>(clock, (m, now) => {
+      const vm = this.runningVm(m, instanceId);
+      if (vm.status !== "ok") return { result: vm, changes: [] };
+      return {
+        result: { status: "ok", value: this.blockIo.pass(m.host, vm.value, volumeId, rates, bytes, now) },
+        changes: [],
+      };
+    });
+  }
+
+  /** Writes a block of a running instance's instance store (its type's local NVMe disks). */
+  async instanceStoreWrite(
+    instanceId: string,
+    n: number,
+    data: ArrayBuffer,
+    clock: ClockState,
+  ): Promise<HostCallResult<LocalIo<{ checksum: string; sizeGB: number }>>> {
+    return this.call<LocalIo<{ checksum: string; sizeGB: number }>>(clock, (m) => {
+      const vm = this.runningVm(m, instanceId);
+      if (vm.status !== "ok") return { result: vm, changes: [] };
+      const checksum = this.blockIo.writeLocal(instanceId, n, data);
+      return { result: { status: "ok", value: { checksum, sizeGB: vm.value.nvmeGB } }, changes: [] };
+    });
+  }
+
+  async instanceStoreRead(
+    instanceId: string,
+    n: number,
+    clock: ClockState,
+  ): Promise<
+    HostCallResult<LocalIo<{ data: ArrayBuffer; checksum: string; written: boolean; blocks: number }>>
+  > {
+    return this.call<LocalIo<{ data: ArrayBuffer; checksum: string; written: boolean; blocks: number }>>(
+      clock,
+      (m) => {
+        const vm = this.runningVm(m, instanceId);
+        if (vm.status !== "ok") return { result: vm, changes: [] };
+        const block = this.blockIo.readLocal(instanceId, n);
+        return {
+          result: { status: "ok", value: { ...block, blocks: this.blockIo.localBlocks(instanceId) } },
+          changes: [],
+        };
+      },
+    );
+  }
+
+  private runningVm(m: HostModel, instanceId: string): LocalIo<InstanceRecord> {
+    const vm = m.vm(instanceId);
+    if (!vm || vm.holdExpiresWallMs !== null) return { status: "not-here" };
+    if (vm.instance.state !== "running") return { status: "not-running", state: vm.instance.state };
+    return { status: "ok", value: vm.instance };
+  }
+
   override async alarm(): Promise<void> {
     if (!this.model || !this.clock) return;
     await this.call(this.clock, () => ({ result: null, changes: [] }));
@@ -365,6 +438,8 @@ export class HostObject extends DurableObject<Env> {
       this.store.transaction(() => {
         this.metrics.sampleIfDue(m, now);
         this.store.save(m, all);
+        // An instance that left the host takes its instance store and I/O gates with it.
+        for (const c of all) for (const r of c.removed) this.blockIo.dropInstance(r.instanceId);
         sizes = this.outbox.append(events);
       });
     } catch (err) {

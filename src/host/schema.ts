@@ -49,6 +49,12 @@ const STEPS: readonly ((sql: Sql) => void)[] = [
     sql`CREATE TABLE IF NOT EXISTS metrics_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)`;
     sql`CREATE TABLE IF NOT EXISTS metrics_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL)`;
   },
+  (sql) => {
+    // block-io.ts: the rate gates of block I/O (instance, volume, back end), each's next free time in
+    // simulated ms; and the instance store, the blocks of local disks of the VMs that run here.
+    sql`CREATE TABLE IF NOT EXISTS io_gates (key TEXT PRIMARY KEY, tat REAL NOT NULL)`;
+    sql`CREATE TABLE IF NOT EXISTS instance_store (instance_id TEXT NOT NULL, n INTEGER NOT NULL, checksum TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (instance_id, n))`;
+  },
 ];
 
 export const SCHEMA_VERSION = STEPS.length;

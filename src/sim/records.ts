@@ -5,6 +5,7 @@ import type { CapacitySummary, HostHardware } from "./admission";
 import type { Family, HostHypervisor, InstanceType, VirtualizationType } from "./catalog";
 import type { Optimizations, WorkloadSpec } from "./cpu";
 import { type InstanceState, STATE_CODES } from "./lifecycle";
+import type { StorageNodeRecord } from "./storage/replicas";
 
 export const HOST_STATES = ["available", "maintenance", "failed", "retired"] as const;
 export type HostState = (typeof HOST_STATES)[number];
@@ -118,6 +119,18 @@ export const FLEET_EVENT_TYPES = [
   "instance.updated",
   "host.created",
   "host.state-changed",
+  // Block storage (sim/storage): storage nodes, volumes and their copies, snapshots; shared file systems.
+  "storage-node.created",
+  "storage-node.state-changed",
+  "volume.created",
+  "volume.state-changed",
+  "volume.attached",
+  "volume.detached",
+  "volume.replica-lost",
+  "volume.replica-added",
+  "snapshot.completed",
+  "filesystem.created",
+  "filesystem.state-changed",
 ] as const;
 export type FleetEventType = (typeof FLEET_EVENT_TYPES)[number];
 
@@ -133,6 +146,20 @@ export interface FleetEvent {
   host: HostUsage | null;
   /** The host's static description, on host events only. */
   hostRecord: HostRecord | null;
+  /** What a storage event is about (a volume, snapshot, storage node, file system); absent on the others. */
+  subject?: EventSubject;
+}
+
+/** The resource of a storage event: its kind, id and owner, and for a storage node its record. */
+export interface EventSubject {
+  kind: "volume" | "snapshot" | "storage-node" | "filesystem";
+  id: string;
+  /** The owning account; null for a storage node, which is the fleet's. */
+  accountId: string | null;
+  /** On storage-node events: the node's record, which the D1 mirror keeps by version. */
+  storageNode?: StorageNodeRecord;
+  /** What else the event says (a device, an instance, a node, a count), for the log. */
+  detail?: Record<string, string | number | null>;
 }
 
 /** What a launch asks for beyond the type: who, where and how; the rest has a launch's defaults. */

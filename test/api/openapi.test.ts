@@ -24,6 +24,7 @@ const FREE_TEXT = new Set([
   "Problem.fields[]",
   "Instance.stateTransitionReason",
   "Mismatch.detail",
+  "StorageMismatch.detail",
 ]);
 
 let doc: Document;

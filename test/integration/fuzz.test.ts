@@ -1,6 +1,7 @@
 // Random requests at every operation of /openapi.json: random path ids, query strings,
-// bodies, keys and content types. No answer may be a 5xx (but the 503 a launch gets when
-// capacity runs out, EC2's retryable InsufficientInstanceCapacity), every refusal is
+// bodies, keys and content types. No answer may be a 5xx (but the 503 a launch or a new
+// volume gets when capacity runs out, EC2's retryable InsufficientInstanceCapacity and
+// InsufficientVolumeCapacity), every refusal is
 // problem+json, and no 4xx may change anything: D1's rows and the host objects' records
 // are compared before and after each one.
 import { env, exports } from "cloudflare:workers";
@@ -59,6 +60,15 @@ async function snapshot(): Promise<string> {
     tokens: await rows("SELECT * FROM client_tokens ORDER BY account_id, token"),
     events: await rows("SELECT count(*) AS n FROM events"),
     clock: await rows("SELECT * FROM sim_clock"),
+    volumes: await rows("SELECT id, state, health, version, write_seq FROM volumes ORDER BY id"),
+    replicas: await rows("SELECT * FROM volume_replicas ORDER BY volume_id, node_id"),
+    attachments: await rows("SELECT * FROM volume_attachments ORDER BY volume_id, instance_id"),
+    snapshots: await rows("SELECT id, state FROM snapshots ORDER BY id"),
+    storageNodes: await rows("SELECT * FROM storage_nodes ORDER BY id"),
+    fileSystems: await rows("SELECT * FROM filesystems ORDER BY id"),
+    mountTargets: await rows("SELECT id FROM mount_targets ORDER BY id"),
+    files: await rows("SELECT filesystem_id, path, version FROM fs_files ORDER BY filesystem_id, path"),
+    handles: await rows("SELECT id, dirty FROM fs_handles ORDER BY id"),
     objects,
   });
 }
@@ -211,6 +221,16 @@ describe("random requests at every operation", () => {
     // Zones the random launches name land on these hosts too.
     hosts.push(...(await addHosts("us-east-1a", "m5", 1)));
     ids.hosts.push(...hosts.map((h) => h.hostId));
+    // Storage nodes in three racks of the zone the document's examples name, so that a valid new
+    // volume there is made (and one elsewhere meets InsufficientVolumeCapacity).
+    for (let r = 1; r <= 3; r++) {
+      await call(
+        "POST",
+        "/v1/storage-nodes",
+        { availabilityZone: "us-east-1a", rack: `fuzz-s${r}` },
+        bearer(ADMIN_KEY),
+      );
+    }
     for (const t of [a, b]) {
       const res = await launch(
         { instanceType: "m5.large", availabilityZone: zone, maxCount: 2 },
@@ -299,7 +319,10 @@ describe("random requests at every operation", () => {
               ? await firstChunk(res)
               : await res.text();
             const what = `${m} ${path}?${qs} [${auth ?? "no key"}; ${type}] ${payload ?? ""} -> ${res.status} ${text.slice(0, 300)}`;
-            const capacity = res.status === 503 && text.includes('"InsufficientInstanceCapacity"');
+            const capacity =
+              res.status === 503 &&
+              (text.includes('"InsufficientInstanceCapacity"') ||
+                text.includes('"InsufficientVolumeCapacity"'));
             // The one 5xx the API promises is a refusal as well: it too must change nothing.
             const refused = res.status >= 400;
             expect(res.status < 500 || capacity, what).toBe(true);

@@ -47,6 +47,8 @@ const theirs = {
   event: "",
   delivery: "",
 };
+/** B's block storage and file system, and a storage node (the fleet's: only the admin's to touch). */
+const storage = { volume: "", snapshot: "", fileSystem: "", handle: "", node: "" };
 /** B's network, by the kind a path names; and A's own VPCs, for request bodies that name one. */
 const theirNet = {
   vpcs: "",
@@ -78,6 +80,24 @@ async function stateOfB() {
     deliveries: (await q("SELECT id, status, attempts FROM deliveries WHERE account_id = ? ORDER BY id"))
       .results,
     alarms: (await q("SELECT * FROM alarms WHERE account_id = ? ORDER BY id")).results,
+    volumes: (await q("SELECT * FROM volumes WHERE account_id = ? ORDER BY id")).results,
+    attachments: (
+      await q(
+        "SELECT a.* FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id WHERE v.account_id = ? ORDER BY a.volume_id",
+      )
+    ).results,
+    snapshots: (await q("SELECT * FROM snapshots WHERE account_id = ? ORDER BY id")).results,
+    fileSystems: (await q("SELECT * FROM filesystems WHERE account_id = ? ORDER BY id")).results,
+    files: (
+      await q(
+        "SELECT f.path, f.version FROM fs_files f JOIN filesystems s ON s.id = f.filesystem_id WHERE s.account_id = ? ORDER BY f.path",
+      )
+    ).results,
+    handles: (
+      await q(
+        "SELECT h.id, h.dirty FROM fs_handles h JOIN filesystems s ON s.id = h.filesystem_id WHERE s.account_id = ? ORDER BY h.id",
+      )
+    ).results,
     accounts: (await q("SELECT * FROM accounts WHERE id = ?")).results,
     vpcs: (await q("SELECT * FROM vpcs WHERE account_id = ? ORDER BY id")).results,
     subnets: (await q("SELECT * FROM subnets WHERE account_id = ? ORDER BY id")).results,
@@ -98,7 +118,14 @@ function targets(path: string): string[][] {
     return [[theirs.subscription, theirs.delivery]];
   if (path === "/v1/security-groups/{id}/rules/{ruleId}")
     return [[theirNet["security-groups"], theirNet.rule]];
-  if (params.length > 1) throw new Error(`teach the isolation test about ${path}`);
+  if (params.length > 1) {
+    if (path === "/v1/volumes/{id}/blocks/{n}") return [[storage.volume, "0"]];
+    if (path === "/v1/instances/{id}/instance-store/blocks/{n}")
+      return theirs.instances.map((id) => [id, "0"]);
+    if (path.startsWith("/v1/filesystems/{id}/handles/{handleId}"))
+      return [[storage.fileSystem, storage.handle]];
+    throw new Error(`teach the isolation test about ${path}`);
+  }
   const kind = path.slice(0, params[0].index).split("/").filter(Boolean).pop();
   switch (kind) {
     case "instances":
@@ -115,6 +142,14 @@ function targets(path: string): string[][] {
       return [[theirs.alarm]];
     case "events":
       return [[theirs.event]];
+    case "volumes":
+      return [[storage.volume]];
+    case "snapshots":
+      return [[storage.snapshot]];
+    case "filesystems":
+      return [[storage.fileSystem]];
+    case "storage-nodes":
+      return [[storage.node]];
     case "vpcs":
     case "subnets":
     case "security-groups":
@@ -134,6 +169,7 @@ function queries(op: Operation): string[] {
     resourceId: theirs.instances[0],
     // The stream from the start of the log: everything the caller may see.
     lastEventId: "0",
+    volumeId: storage.volume,
     vpcId: theirNet.vpcs,
     subnetId: theirNet.subnets,
     networkInterfaceId: theirNet["network-interfaces"],
@@ -218,6 +254,73 @@ describe("tenant isolation, operation by operation from /openapi.json", () => {
       asB,
     );
     theirs.keyIds = [b.keyId, second.body.keyId];
+    // B's volume (attached, written, snapshotted) and file system (a file, and one open for writing),
+    // on storage nodes of B's zone and of the zone the document's examples name, where A makes its own.
+    for (const zone of [own, "us-east-1a"]) {
+      for (let r = 1; r <= 3; r++) {
+        const node = await call<{ nodeId: string }>(
+          "POST",
+          "/v1/storage-nodes",
+          { availabilityZone: zone, rack: `${zone}-s${r}` },
+          bearer(ADMIN_KEY),
+        );
+        storage.node = node.body.nodeId;
+      }
+    }
+    const vol = await call<{ volumeId: string }>(
+      "POST",
+      "/v1/volumes",
+      { availabilityZone: own, volumeType: "gp3", sizeGiB: 8 },
+      asB,
+    );
+    storage.volume = vol.body.volumeId;
+    const attach = { instanceId: all[0].instanceId, device: "/dev/sdf" };
+    expect((await call("POST", `/v1/volumes/${storage.volume}/attach`, attach, asB)).status).toBe(200);
+    const blockData = btoa(MARK.padEnd(4096, "."));
+    const wrote = await call("PUT", `/v1/volumes/${storage.volume}/blocks/0`, { data: blockData }, asB);
+    expect(wrote.status).toBe(200);
+    const local = await call(
+      "PUT",
+      `/v1/instances/${all[0].instanceId}/instance-store/blocks/0`,
+      { data: blockData },
+      asB,
+    );
+    expect(local.status).toBe(400); // m5 has no instance store: B's instances are EBS only
+    storage.snapshot = (
+      await call<{ snapshotId: string }>("POST", `/v1/volumes/${storage.volume}/snapshots`, undefined, asB)
+    ).body.snapshotId;
+    storage.fileSystem = (
+      await call<{ fileSystemId: string }>("POST", "/v1/filesystems", { name: "b-files" }, asB)
+    ).body.fileSystemId;
+    await call("POST", `/v1/filesystems/${storage.fileSystem}/mount-targets`, { availabilityZone: own }, asB);
+    const opened = await call<{ handleId: string }>(
+      "POST",
+      `/v1/filesystems/${storage.fileSystem}/open`,
+      { instanceId: all[0].instanceId, path: "/app/config.txt", mode: "write" },
+      asB,
+    );
+    storage.handle = opened.body.handleId;
+    await call(
+      "PUT",
+      `/v1/filesystems/${storage.fileSystem}/handles/${storage.handle}`,
+      { data: btoa(MARK) },
+      asB,
+    );
+    await call(
+      "POST",
+      `/v1/filesystems/${storage.fileSystem}/handles/${storage.handle}/close`,
+      undefined,
+      asB,
+    );
+    storage.handle = (
+      await call<{ handleId: string }>(
+        "POST",
+        `/v1/filesystems/${storage.fileSystem}/open`,
+        { instanceId: all[0].instanceId, path: "/app/config.txt", mode: "write" },
+        asB,
+      )
+    ).body.handleId;
+    expect(storage.handle).toMatch(/^fh-/);
     // B's network: its default VPC's interface, subnet and group, a VPC of its own with a
     // group and a rule, and a peering between the two.
     type Eni = { networkInterfaceId: string; subnetId: string; vpcId: string; securityGroupIds: string[] };
@@ -264,6 +367,12 @@ describe("tenant isolation, operation by operation from /openapi.json", () => {
       await call<{ vpcId: string }>("POST", "/v1/vpcs", { cidrBlock: "10.1.0.0/16" }, asA)
     ).body.vpcId;
     secrets = [
+      storage.volume,
+      storage.snapshot,
+      storage.fileSystem,
+      storage.handle,
+      blockData.slice(0, 24),
+      btoa(MARK),
       ...theirs.instances,
       ...new Set([running, toStop, onShared].map((r) => r.body.reservationId)),
       ...theirs.keyIds,

@@ -3,17 +3,35 @@
 import { z } from "@hono/zod-openapi";
 import { ALARM_STATES, EVENT_TYPES } from "../../events/types";
 import { MISMATCHES_LISTED } from "../../fleet/reconcile";
+import { STORAGE_MISMATCHES_LISTED } from "../../fleet/storage-reconcile";
+import { VOLUME_STATES } from "../../fleet/volume-records";
 import { INSTANCE_STATES } from "../../sim/lifecycle";
 import { HOST_STATES } from "../../sim/records";
 import { EventId, HostId, InstanceId, MAX_PAGE, oneOf, Timestamp, text } from "./common";
+import { StorageNodeId, VolumeId } from "./storage";
 
 export const EventType = z.enum(EVENT_TYPES);
 
 /**
  * An instance's state on instance events, the host's on host events, an alarm's on alarm
- * events, a subscription's (enabled or disabled) on subscription events.
+ * events, a subscription's (enabled or disabled) on subscription events; on storage events,
+ * the volume's, its health, the node's.
  */
-const EventState = oneOf([...INSTANCE_STATES, ...HOST_STATES, ...ALARM_STATES, "enabled", "disabled"]);
+const EventState = oneOf([
+  ...new Set([
+    ...INSTANCE_STATES,
+    ...HOST_STATES,
+    ...ALARM_STATES,
+    "enabled",
+    "disabled",
+    ...VOLUME_STATES,
+    "ok",
+    "degraded",
+    "lost",
+    "completed",
+    "pending",
+  ]),
+]);
 
 export const Event = z
   .object({
@@ -56,6 +74,27 @@ export const Mismatch = z
   })
   .openapi("Mismatch");
 
+export const StorageMismatch = z
+  .object({
+    nodeId: StorageNodeId,
+    volumeId: VolumeId.nullable(),
+    kind: z.enum(["node-missing", "node-stale-in-d1", "replica-missing", "orphan-replica"]),
+    detail: text(256),
+  })
+  .openapi("StorageMismatch");
+
+/** The block store's part of the report: storage node objects against D1, and their copies. */
+export const StorageReconcile = z
+  .object({
+    nodesChecked: z.number(),
+    replicasChecked: z.number(),
+    agree: z.boolean(),
+    mismatchCount: z.number(),
+    mismatches: z.array(StorageMismatch).max(STORAGE_MISMATCHES_LISTED),
+    repaired: z.number(),
+  })
+  .openapi("StorageReconcile");
+
 export const ReconcileReport = z
   .object({
     hostsChecked: z.number(),
@@ -65,6 +104,7 @@ export const ReconcileReport = z
     mismatches: z.array(Mismatch).max(MISMATCHES_LISTED),
     repaired: z.number(),
     outboxPending: z.number(),
+    storage: StorageReconcile,
     network: z
       .object({
         interfacesChecked: z.number(),

@@ -99,6 +99,45 @@ export const SubscriptionDisabledV1 = envelope(
   }),
 ).openapi("SubscriptionDisabledV1");
 
+// Storage events (fleet/storage-events.ts): the resource's states and what else the change names.
+const storageData = z.object({
+  resourceId: words(64),
+  instanceId: InstanceId.nullable(),
+  previousState: words(32).nullable(),
+  state: words(32),
+  device: words(32).optional(),
+  nodeId: words(64).optional(),
+  rack: words(64).optional(),
+  copies: z.number().int().optional(),
+  volumeId: words(64).optional(),
+  blocksStored: z.number().int().optional(),
+});
+const storageEnvelope = <T extends string, R extends string>(type: T, resource: R, name: string) =>
+  envelope(type, resource, words(64), storageData).openapi(name);
+export const StorageNodeCreatedV1 = storageEnvelope(
+  "storage-node.created",
+  "storage-node",
+  "StorageNodeCreatedV1",
+);
+export const StorageNodeStateChangedV1 = storageEnvelope(
+  "storage-node.state-changed",
+  "storage-node",
+  "StorageNodeStateChangedV1",
+);
+export const VolumeCreatedV1 = storageEnvelope("volume.created", "volume", "VolumeCreatedV1");
+export const VolumeStateChangedV1 = storageEnvelope("volume.state-changed", "volume", "VolumeStateChangedV1");
+export const VolumeAttachedV1 = storageEnvelope("volume.attached", "volume", "VolumeAttachedV1");
+export const VolumeDetachedV1 = storageEnvelope("volume.detached", "volume", "VolumeDetachedV1");
+export const VolumeReplicaLostV1 = storageEnvelope("volume.replica-lost", "volume", "VolumeReplicaLostV1");
+export const VolumeReplicaAddedV1 = storageEnvelope("volume.replica-added", "volume", "VolumeReplicaAddedV1");
+export const SnapshotCompletedV1 = storageEnvelope("snapshot.completed", "snapshot", "SnapshotCompletedV1");
+export const FileSystemCreatedV1 = storageEnvelope("filesystem.created", "filesystem", "FileSystemCreatedV1");
+export const FileSystemStateChangedV1 = storageEnvelope(
+  "filesystem.state-changed",
+  "filesystem",
+  "FileSystemStateChangedV1",
+);
+
 export const EventEnvelope = z
   .discriminatedUnion("type", [
     InstanceStateChangedV1,
@@ -106,6 +145,17 @@ export const EventEnvelope = z
     InstanceUpdatedV1,
     HostCreatedV1,
     HostStateChangedV1,
+    StorageNodeCreatedV1,
+    StorageNodeStateChangedV1,
+    VolumeCreatedV1,
+    VolumeStateChangedV1,
+    VolumeAttachedV1,
+    VolumeDetachedV1,
+    VolumeReplicaLostV1,
+    VolumeReplicaAddedV1,
+    SnapshotCompletedV1,
+    FileSystemCreatedV1,
+    FileSystemStateChangedV1,
     AlarmStateChangedV1,
     SubscriptionDisabledV1,
   ])

@@ -15,6 +15,7 @@ export * from "./memory";
 export * from "./metrics";
 export * from "./network";
 export * from "./problem";
+export * from "./storage";
 export * from "./subscriptions";
 
 export const InstanceIdParam = z.object({

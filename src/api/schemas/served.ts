@@ -6,9 +6,21 @@ import type { createAlarm, getAlarm, listAlarms } from "../../fleet/alarms";
 import type { clockView } from "../../fleet/clock";
 import type { describeInterface, listInterfaces } from "../../fleet/enis";
 import type { listEvents } from "../../fleet/events";
+import type {
+  closeHandle,
+  createFileSystem,
+  createMountTarget,
+  deleteFile,
+  listFileSystems,
+  listFiles,
+  openFile,
+  readHandle,
+  writeHandle,
+} from "../../fleet/filesystems";
 import type { describeHost, hostMemory, listHosts, recommend, setHostState } from "../../fleet/hosts";
 import type { act } from "../../fleet/instance-actions";
 import type { describeInstance, listInstances } from "../../fleet/instance-queries";
+import type { readLocalBlock, writeLocalBlock } from "../../fleet/instance-store";
 import type { instanceCpu, instanceMemory, translateAddress } from "../../fleet/instance-telemetry";
 import type { setWorkload } from "../../fleet/instance-workload";
 import type { runInstances } from "../../fleet/launch";
@@ -23,6 +35,8 @@ import type {
   listSecurityGroups,
   removeRule,
 } from "../../fleet/security-groups";
+import type { createSnapshot, describeSnapshot, listSnapshots } from "../../fleet/snapshots";
+import type { describeStorageNode, listStorageNodes, setStorageNodeState } from "../../fleet/storage-nodes";
 import type { createSubnet, describeSubnet, listSubnets } from "../../fleet/subnets";
 import type {
   createSubscription,
@@ -32,6 +46,9 @@ import type {
   updateSubscription,
 } from "../../fleet/subscriptions";
 import type { listDeliveries, redeliver } from "../../fleet/subscriptions-deliveries";
+import type { attachVolume, detachVolume } from "../../fleet/volume-attachments";
+import type { readBlock, writeBlock } from "../../fleet/volume-blocks";
+import type { createVolume, deleteVolume, describeVolume, listVolumes } from "../../fleet/volumes";
 import type { createPeering, deletePeering, listPeerings } from "../../fleet/vpc-peerings";
 import type { createVpc, describeVpc, listVpcs } from "../../fleet/vpcs";
 import type { ApiKey, KeyList, NewAccount, NewApiKey } from "./accounts";
@@ -56,6 +73,28 @@ import type {
   VpcPeering,
   VpcPeeringPage,
 } from "./network";
+import type {
+  BlockRead,
+  BlockWrite,
+  DeletedVolume,
+  FileClosed,
+  FileContent,
+  FileDeleted,
+  FileHandle,
+  FileList,
+  FileSystem,
+  FileSystemPage,
+  InstanceStoreBlock,
+  InstanceStoreWrite,
+  MountTarget,
+  Snapshot,
+  SnapshotPage,
+  StorageNode,
+  StorageNodeChange,
+  StorageNodePage,
+  Volume,
+  VolumePage,
+} from "./storage";
 import type {
   Delivery,
   DeliveryPage,
@@ -99,6 +138,31 @@ export type Served = [
   Assert<Documents<typeof Alarm, Answer<typeof createAlarm>>>,
   Assert<Documents<typeof Alarm, Answer<typeof getAlarm>>>,
   Assert<Documents<typeof AlarmPage, Answer<typeof listAlarms>>>,
+  Assert<Documents<typeof StorageNode, Answer<typeof describeStorageNode>>>,
+  Assert<Documents<typeof StorageNodeChange, Answer<typeof setStorageNodeState>>>,
+  Assert<Documents<typeof StorageNodePage, Answer<typeof listStorageNodes>>>,
+  Assert<Documents<typeof Volume, Answer<typeof createVolume>>>,
+  Assert<Documents<typeof Volume, Answer<typeof describeVolume>>>,
+  Assert<Documents<typeof Volume, Answer<typeof attachVolume>>>,
+  Assert<Documents<typeof Volume, Answer<typeof detachVolume>>>,
+  Assert<Documents<typeof VolumePage, Answer<typeof listVolumes>>>,
+  Assert<Documents<typeof DeletedVolume, Answer<typeof deleteVolume>>>,
+  Assert<Documents<typeof BlockWrite, Answer<typeof writeBlock>>>,
+  Assert<Documents<typeof BlockRead, Answer<typeof readBlock>>>,
+  Assert<Documents<typeof Snapshot, Answer<typeof createSnapshot>>>,
+  Assert<Documents<typeof Snapshot, Answer<typeof describeSnapshot>>>,
+  Assert<Documents<typeof SnapshotPage, Answer<typeof listSnapshots>>>,
+  Assert<Documents<typeof InstanceStoreBlock, Answer<typeof readLocalBlock>>>,
+  Assert<Documents<typeof InstanceStoreWrite, Answer<typeof writeLocalBlock>>>,
+  Assert<Documents<typeof FileSystem, Answer<typeof createFileSystem>>>,
+  Assert<Documents<typeof FileSystemPage, Answer<typeof listFileSystems>>>,
+  Assert<Documents<typeof MountTarget, Answer<typeof createMountTarget>>>,
+  Assert<Documents<typeof FileHandle, Answer<typeof openFile>>>,
+  Assert<Documents<typeof FileContent, Answer<typeof readHandle>>>,
+  Assert<Documents<typeof FileContent, Answer<typeof writeHandle>>>,
+  Assert<Documents<typeof FileClosed, Answer<typeof closeHandle>>>,
+  Assert<Documents<typeof FileList, Answer<typeof listFiles>>>,
+  Assert<Documents<typeof FileDeleted, Answer<typeof deleteFile>>>,
   Assert<Documents<typeof Vpc, Answer<typeof createVpc>>>,
   Assert<Documents<typeof Vpc, Answer<typeof describeVpc>>>,
   Assert<Documents<typeof VpcPage, Answer<typeof listVpcs>>>,
