@@ -13,6 +13,7 @@ import {
 } from "../sim/cpu";
 import { hostOptimizations } from "../sim/host";
 import type { HostRecord, HostState } from "../sim/records";
+import { forgetCandidates } from "./candidates";
 import type { Fleet } from "./context";
 import { hostNotFound, invalidParameter } from "./errors";
 import { vmPages } from "./host-pages";
@@ -139,6 +140,7 @@ export async function createHost(fleet: Fleet, input: CreateHostInput): Promise<
   }
   const res = await fleet.host(hostId).init(record, await fleet.clock());
   await mirrorApplied(fleet.db, res.events);
+  forgetCandidates(fleet, record.family);
   return hostView(res.result, res.usage.capacity, res.usage.version);
 }
 
@@ -233,6 +235,7 @@ export async function setHostState(fleet: Fleet, hostId: string, state: HostStat
   await requireHostRow(fleet, hostId);
   const res = await fleet.host(hostId).setState(state, await fleet.clock());
   await mirrorApplied(fleet.db, res.events);
+  forgetCandidates(fleet, res.result.family);
   return hostView(res.result, res.usage.capacity, res.usage.version);
 }
 
