@@ -11,6 +11,7 @@ import type { HostMemorySummary, Translation, VmMemorySummary } from "../sim/mem
 import type { FleetEvent, HostRecord, HostState, HostUsage, InstanceRecord, VmRecord } from "../sim/records";
 import { answerEvents, MEMORY_OWNERS_MAX, Priority, RECORDS_MAX, VM_PAGE_MAX } from "./answer";
 import { OUTBOX_RETRY_MS, Outbox } from "./outbox";
+import { Residency } from "./residency";
 import { HostStorage } from "./storage";
 
 /**
@@ -89,7 +90,8 @@ const newId = () => crypto.randomUUID();
 export class HostObject extends DurableObject<Env> {
   private readonly store: HostStorage;
   private readonly outbox: Outbox;
-  private model: HostModel | null = null;
+  private resident: HostModel | null = null;
+  private readonly residency: Residency;
   private clock: ClockState | null = null;
   /** Simulated time never runs backwards here, even for a request carrying an older clock. */
   private lastNow = Number.NEGATIVE_INFINITY;
@@ -98,10 +100,27 @@ export class HostObject extends DurableObject<Env> {
     super(ctx, env);
     this.store = new HostStorage(ctx.storage);
     this.outbox = new Outbox(this.store.sql, env.EVENTS);
+    this.residency = new Residency(Number(env.HOST_IDLE_RELEASE_MS ?? 0), () => {
+      this.resident = null;
+    });
     ctx.blockConcurrencyWhile(async () => {
       this.store.migrate();
       this.load();
     });
+  }
+
+  /** The model, loaded again from storage if it was let go while idle (residency.ts). */
+  private get model(): HostModel | null {
+    if (this.residency.released) {
+      this.residency.released = false;
+      this.load();
+    }
+    this.residency.touch();
+    return this.resident;
+  }
+
+  private set model(m: HostModel | null) {
+    this.resident = m;
   }
 
   async init(host: HostRecord, clock: ClockState): Promise<HostCallResult<HostRecord>> {

@@ -1,6 +1,7 @@
 // The bulk paths a fleet operator needs, and what placement keeps true at scale: many hosts
 // in one request, a launch spread over many hosts with its holds made at once, a stale view
 // of the candidates corrected by the hosts themselves, and read-your-writes under load.
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { MAX_HOSTS_PER_REQUEST } from "../../src/fleet/limits";
@@ -184,6 +185,36 @@ describe("a launch over many hosts", () => {
     const full = await hostView(a.hostId);
     expect(full.vms).toHaveLength(4);
     expect(full.usage.capacity.vcpus.free).toBe(0);
+  });
+});
+
+describe("a host object that let its idle model go", () => {
+  it("loads it again from storage when next called: the same VMs, pinning and capacity", async () => {
+    const zone = freshZone();
+    const [host] = await addHosts(zone, "m5", 1, SMALL_M5);
+    expect((await launch({ instanceType: "m5.xlarge", availabilityZone: zone, maxCount: 3 })).status).toBe(
+      201,
+    );
+    const before = await hostView(host.hostId);
+    // What residency.ts's timer does once the object has been idle for HOST_IDLE_RELEASE_MS.
+    await runInDurableObject(env.HOST.getByName(host.hostId), (obj) => {
+      const shell = obj as unknown as { residency: { released: boolean }; resident: unknown };
+      expect(shell.resident).not.toBeNull();
+      shell.resident = null;
+      shell.residency.released = true;
+    });
+    const after = await hostView(host.hostId);
+    expect(after.vms).toEqual(before.vms);
+    expect(after.usage).toEqual(before.usage);
+    // Capacity is still enforced: one more fits, a second does not.
+    const more = await launch({
+      instanceType: "m5.xlarge",
+      availabilityZone: zone,
+      minCount: 2,
+      maxCount: 2,
+    });
+    expect(more.status).toBe(503);
+    expect((await launch({ instanceType: "m5.xlarge", availabilityZone: zone })).status).toBe(201);
   });
 });
 
