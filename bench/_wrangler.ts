@@ -4,6 +4,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -52,7 +53,21 @@ export function stateDir(): string {
   return existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
 }
 
-export async function startDevServer(port: number, vars: Record<string, string> = {}): Promise<DevServer> {
+/** A port nobody on this machine listens on now (other servers run beside the bench). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.unref();
+    probe.on("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startDevServer(vars: Record<string, string> = {}): Promise<DevServer> {
+  const port = await freePort();
   const persist = mkdtempSync(join(stateDir(), "hyperfleet-bench-"));
   const adminKey = `hfk_admin_${randomBytes(32).toString("base64url")}`;
   const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
@@ -103,7 +118,7 @@ export async function startDevServer(port: number, vars: Record<string, string> 
     rmSync(persist, { recursive: true, force: true });
   };
   try {
-    await waitUp(base);
+    await waitUp(base, adminKey);
   } catch (err) {
     stop();
     throw err;
@@ -122,11 +137,16 @@ export async function startDevServer(port: number, vars: Record<string, string> 
   };
 }
 
-async function waitUp(base: string): Promise<void> {
+/** Up, and ours: the clock answers this server's admin key (another server would refuse it). */
+async function waitUp(base: string, adminKey: string): Promise<void> {
   for (let i = 0; i < 120; i++) {
     try {
-      if ((await fetch(`${base}/healthz`)).ok) return;
-    } catch {}
+      const res = await fetch(`${base}/v1/clock`, { headers: { authorization: `Bearer ${adminKey}` } });
+      if (res.ok) return;
+      if (res.status === 401) throw new Error(`another server answers on ${base}`);
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith("another server")) throw err;
+    }
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error("server did not start");

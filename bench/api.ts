@@ -10,7 +10,6 @@ import { emit } from "./_emit";
 import { startDevServer } from "./_wrangler";
 
 const SUITE = "api";
-const PORT = 8900 + Math.floor(Math.random() * 90);
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = 16;
 /** Turns of the admin-key and account-key runs of the clock route. */
@@ -51,7 +50,7 @@ function run(opts: autocannon.Options): Promise<autocannon.Result> {
 }
 
 async function main() {
-  const server = await startDevServer(PORT);
+  const server = await startDevServer();
   BASE = server.base;
   ADMIN_KEY = server.adminKey;
   try {

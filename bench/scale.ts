@@ -16,7 +16,6 @@ import { emit } from "./_emit";
 import { startDevServer } from "./_wrangler";
 
 const SUITE = "scale";
-const PORT = 8800 + Math.floor(Math.random() * 90);
 const HOSTS = Number(process.env.SCALE_HOSTS ?? 20_000);
 const VMS = Number(process.env.SCALE_VMS ?? 40_000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
@@ -64,7 +63,7 @@ async function main() {
   // Every host object runs in the one local isolate, which the runtime restarts past 128 MB; a
   // host with four VMs holds over a megabyte of model, so idle ones let theirs go
   // (src/host/residency.ts) and reload it from storage when next called.
-  const server = await startDevServer(PORT, { HOST_IDLE_RELEASE_MS: RELEASE_MS });
+  const server = await startDevServer({ HOST_IDLE_RELEASE_MS: RELEASE_MS });
   const api = async <T>(method: string, path: string, body?: unknown, key = server.adminKey) => {
     const res = await fetch(`${server.base}${path}`, {
       method,

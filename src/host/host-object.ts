@@ -102,6 +102,7 @@ export class HostObject extends DurableObject<Env> {
     this.outbox = new Outbox(this.store.sql, env.EVENTS);
     this.residency = new Residency(Number(env.HOST_IDLE_RELEASE_MS ?? 0), () => {
       this.resident = null;
+      this.store.forget();
     });
     ctx.blockConcurrencyWhile(async () => {
       this.store.migrate();
