@@ -64,17 +64,29 @@ async function main() {
   // host with four VMs holds over a megabyte of model, so idle ones let theirs go
   // (src/host/residency.ts) and reload it from storage when next called.
   const server = await startDevServer({ HOST_IDLE_RELEASE_MS: RELEASE_MS });
+  // `wrangler dev` may reload the Worker (it did so here within its first seconds); a POST
+  // cut off by that is answered 503 "restarted mid-request", and is sent again: a host batch
+  // may then make a few hosts twice (the inventory is counted below), a launch carries a
+  // client token, so that its retry answers with what the first attempt launched.
+  let restarts = 0;
   const api = async <T>(method: string, path: string, body?: unknown, key = server.adminKey) => {
-    const res = await fetch(`${server.base}${path}`, {
-      method,
-      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    try {
-      return { status: res.status, body: JSON.parse(text) as T };
-    } catch {
-      throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
+    for (let attempt = 0; ; attempt++) {
+      const res = await fetch(`${server.base}${path}`, {
+        method,
+        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      if (res.status === 503 && text.includes("restarted mid-request") && attempt < 5) {
+        restarts++;
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      try {
+        return { status: res.status, body: JSON.parse(text) as T };
+      } catch {
+        throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
+      }
     }
   };
   let peakRss = 0;
@@ -193,6 +205,7 @@ async function main() {
       cursor = page.body.nextCursor;
     } while (cursor);
     figure("hosts_over_capacity", over, "hosts", {
+      worker_restarts_retried: restarts,
       hosts_listed: rows,
       vms_on_hosts: vmsOnHosts,
       check_s: (performance.now() - t4) / 1000,
@@ -215,7 +228,7 @@ async function main() {
       instances_checked: rec.body.instancesChecked,
     });
     figure("workerd_rss_peak", Math.max(peakRss, server.workerdRssMiB()), "MiB");
-    if (over > 0 || !rec.body.agree || placed !== VMS || hostsMade !== HOSTS) process.exitCode = 1;
+    if (over > 0 || !rec.body.agree || placed !== VMS || rows < HOSTS) process.exitCode = 1;
   } finally {
     clearInterval(sampler);
     server.stop();
