@@ -378,7 +378,9 @@ export class HostObject extends DurableObject<Env> {
       throw err;
     }
     // Delivery is off the caller's path: the outbox is durable and the alarm retries it.
-    this.ctx.waitUntil(this.outbox.deliver());
+    // Once delivered, the alarm is set again without the retry, so that a host with nothing
+    // due is not woken (and kept open) for a delivery that already happened.
+    this.ctx.waitUntil(this.outbox.deliver().then(() => this.scheduleAlarm()));
     await this.scheduleAlarm();
     const named = new Set(subjects);
     const answer = answerEvents(events, sizes, (e, i) =>

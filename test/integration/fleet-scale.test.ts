@@ -3,7 +3,7 @@
 // of the candidates corrected by the hosts themselves, and read-your-writes under load.
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { MAX_HOSTS_PER_REQUEST } from "../../src/fleet/limits";
 import {
   addHosts,
@@ -185,6 +185,27 @@ describe("a launch over many hosts", () => {
     const full = await hostView(a.hostId);
     expect(full.vms).toHaveLength(4);
     expect(full.usage.capacity.vcpus.free).toBe(0);
+  });
+});
+
+describe("a host object with nothing due", () => {
+  it("keeps no alarm once its outbox is delivered, so it is not woken for nothing", async () => {
+    const zone = freshZone();
+    const { hostIds } = await addMany(zone, 3);
+    for (const id of hostIds) {
+      const stub = env.HOST.getByName(id);
+      // The retry alarm is set when a call ends with its events still in the outbox; the
+      // delivery (off the call's path) clears it, well before the retry would fire.
+      await vi.waitFor(
+        async () => {
+          const alarm = await runInDurableObject(stub, (_obj, state) => state.storage.getAlarm());
+          expect(alarm).toBeNull();
+        },
+        { timeout: 3_000, interval: 50 },
+      );
+      const pending = await stub.reconcileView();
+      expect(pending?.outboxPending).toBe(0);
+    }
   });
 });
 
