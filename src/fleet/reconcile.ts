@@ -11,6 +11,7 @@ import { forgetCandidates } from "./candidates";
 import type { Fleet } from "./context";
 import { recordsOf, vmPages } from "./host-pages";
 import { IN_LIST, mirror, updateHostUsage, upsertInstances } from "./mirror";
+import { reconcileInterfaces } from "./network-reconcile";
 import { inParallel } from "./parallel";
 
 export interface Mismatch {
@@ -88,14 +89,17 @@ export async function reconcile(fleet: Fleet, repair: boolean) {
   }
   // Repaired host rows may change what placement should see.
   if (t.repaired > 0) forgetCandidates(fleet);
+  const network = await reconcileInterfaces(fleet, repair);
   return {
     hostsChecked: hostRows.length,
     instancesChecked: t.instancesChecked,
+    // D1 against the host objects; the network's own check (D1 against itself) is reported beside it.
     agree: t.mismatchCount === 0,
     mismatches: t.mismatches,
     mismatchCount: t.mismatchCount,
     repaired: t.repaired,
     outboxPending: t.outboxPending,
+    network,
   };
 }
 
