@@ -5,70 +5,17 @@
 // (checked against the Worker's secret, no D1 read, no rate limit) against the same read
 // with an account's key (looked up in D1 with the clock, and rate-limited). Requests go
 // with one account's keys, a key per connection (each key has its own rate limit).
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import autocannon from "autocannon";
 import { emit } from "./_emit";
+import { startDevServer } from "./_wrangler";
 
 const SUITE = "api";
-const PORT = 8900 + Math.floor(Math.random() * 90);
-const BASE = `http://127.0.0.1:${PORT}`;
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = 16;
 /** Turns of the admin-key and account-key runs of the clock route. */
 const AUTH_ROUNDS = 4;
-const ADMIN_KEY = `hfk_admin_${randomBytes(32).toString("base64url")}`;
-
-function startServer(persist: string): ChildProcess {
-  const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
-  // The bench's own secrets, in place of any .dev.vars the working copy has.
-  const secrets = join(persist, "bench.env");
-  writeFileSync(secrets, `HYPERFLEET_ADMIN_KEY=${ADMIN_KEY}\nHYPERFLEET_DEMO_KEY=none\n`);
-  const migrate = spawnSync(
-    "npx",
-    ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist],
-    {
-      env,
-      stdio: "ignore",
-    },
-  );
-  if (migrate.status !== 0) throw new Error("migrations failed");
-  return spawn(
-    "npx",
-    [
-      "wrangler",
-      "dev",
-      "--port",
-      String(PORT),
-      "--ip",
-      "127.0.0.1",
-      "--persist-to",
-      persist,
-      "--log-level",
-      "error",
-      "--var",
-      "DEMO_FLEET:false",
-      "--var",
-      "SIM_CLOCK:manual",
-      "--env-file",
-      secrets,
-    ],
-    { env, stdio: "ignore", detached: true },
-  );
-}
-
-async function waitUp(): Promise<void> {
-  for (let i = 0; i < 120; i++) {
-    try {
-      if ((await fetch(`${BASE}/healthz`)).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error("server did not start");
-}
+let BASE = "";
+let ADMIN_KEY = "";
 
 async function post(path: string, body: unknown, key = ADMIN_KEY): Promise<Response> {
   return fetch(`${BASE}${path}`, {
@@ -103,10 +50,10 @@ function run(opts: autocannon.Options): Promise<autocannon.Result> {
 }
 
 async function main() {
-  const persist = mkdtempSync(join(tmpdir(), "hyperfleet-bench-"));
-  const server = startServer(persist);
+  const server = await startDevServer();
+  BASE = server.base;
+  ADMIN_KEY = server.adminKey;
   try {
-    await waitUp();
     // Enough m5 hosts for every launch below: 40 x 48 m5.large.
     for (let i = 0; i < 40; i++) {
       const res = await post("/v1/hosts", {
@@ -219,12 +166,7 @@ async function main() {
     emit({ suite: SUITE, name: "list_latency_p50", value: list.latency.p50, unit: "ms" });
     emit({ suite: SUITE, name: "list_latency_p99", value: list.latency.p99, unit: "ms" });
   } finally {
-    if (server.pid) {
-      try {
-        process.kill(-server.pid, "SIGTERM");
-      } catch {}
-    }
-    rmSync(persist, { recursive: true, force: true });
+    server.stop();
   }
 }
 

@@ -17,6 +17,7 @@ export const ACCESS: Record<string, Access> = {
   "POST /v1/admin/reconcile": "admin",
 
   "POST /v1/hosts": "admin",
+  "POST /v1/hosts/bulk": "admin",
   "PUT /v1/hosts/{id}/state": "admin",
   // A tenant sees the hosts of its own instances, and on them only its own VMs.
   "GET /v1/hosts": "any",

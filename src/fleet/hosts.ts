@@ -13,14 +13,16 @@ import {
 } from "../sim/cpu";
 import { hostOptimizations } from "../sim/host";
 import type { HostRecord, HostState } from "../sim/records";
+import { forgetCandidates } from "./candidates";
 import type { Fleet } from "./context";
-import { hostNotFound, invalidParameter } from "./errors";
+import { ApiError, hostNotFound, invalidParameter } from "./errors";
 import { vmPages } from "./host-pages";
 import { newId } from "./ids";
-import { checkRack, checkZone, RACK_MAX_LENGTH } from "./limits";
+import { checkHostCount, checkRack, checkZone, RACK_MAX_LENGTH } from "./limits";
 import { mirrorApplied } from "./mirror";
 import { sees } from "./ownership";
 import { pageOf } from "./paging";
+import { inParallel } from "./parallel";
 
 export interface CreateHostInput {
   availabilityZone: string;
@@ -100,12 +102,11 @@ function fromRow(r: HostRow): HostView {
   return hostView(record, capacity, r.usageVersion);
 }
 
-export async function createHost(fleet: Fleet, input: CreateHostInput): Promise<HostView> {
+/** The new host's record, its shape checked; the host's object is not made yet. */
+function newHostRecord(input: CreateHostInput, hostId: string, now: number): HostRecord {
   checkZone("body.availabilityZone", input.availabilityZone);
   if (input.rack !== undefined) checkRack("body.rack", input.rack);
   const shape = input.hypervisor === "type2" ? hostedShape(input.family) : HOST_SHAPES[input.family];
-  const now = await fleet.now();
-  const hostId = input.hostId ?? newId("h");
   const sockets = input.sockets ?? shape.sockets;
   const record: HostRecord = {
     hostId,
@@ -137,9 +138,54 @@ export async function createHost(fleet: Fleet, input: CreateHostInput): Promise<
       `a ${shape.hypervisor} ${input.family} host keeps ${record.hw.reservedMemoryMiB} MiB for itself`,
     );
   }
-  const res = await fleet.host(hostId).init(record, await fleet.clock());
+  return record;
+}
+
+export async function createHost(fleet: Fleet, input: CreateHostInput): Promise<HostView> {
+  const record = newHostRecord(input, input.hostId ?? newId("h"), await fleet.now());
+  const res = await fleet.host(record.hostId).init(record, await fleet.clock());
   await mirrorApplied(fleet.db, res.events);
+  forgetCandidates(fleet, record.family);
   return hostView(res.result, res.usage.capacity, res.usage.version);
+}
+
+export type CreateHostsInput = Omit<CreateHostInput, "hostId"> & { count: number };
+
+/**
+ * `count` hosts of one shape in one request: their objects are made many at a time, and
+ * their rows go to D1 in one batch. A host whose object did not answer may or may not
+ * exist: the answer names it, and reconcile (which lists D1's hosts) never sees it until
+ * its object mirrors its creation through the queue.
+ */
+export async function createHosts(fleet: Fleet, input: CreateHostsInput) {
+  checkHostCount("body.count", input.count);
+  const now = await fleet.now();
+  // Every host's record is checked before any object is made: bad input makes nothing.
+  const records = Array.from({ length: input.count }, () => newHostRecord(input, newId("h"), now));
+  const clock = await fleet.clock();
+  const answers = await inParallel(records, (r) => fleet.host(r.hostId).init(r, clock));
+  const events = answers.flatMap((a) => (a.ok ? a.value.events : []));
+  await mirrorApplied(fleet.db, events);
+  forgetCandidates(fleet, input.family);
+  const failed = records.filter((_r, i) => !answers[i].ok).map((r) => r.hostId);
+  for (const [i, a] of answers.entries()) {
+    if (!a.ok) console.warn(`host ${records[i].hostId} did not answer its creation`, a.err);
+  }
+  if (failed.length === records.length) {
+    throw new ApiError(
+      500,
+      "InternalError",
+      `none of the ${records.length} new hosts' objects answered; any that were made show up in the inventory shortly`,
+      { unanswered: failed.length },
+    );
+  }
+  return {
+    family: input.family,
+    availabilityZone: input.availabilityZone,
+    created: records.length - failed.length,
+    hostIds: records.filter((_r, i) => answers[i].ok).map((r) => r.hostId),
+    unanswered: failed,
+  };
 }
 
 export interface HostFilter {
@@ -233,6 +279,7 @@ export async function setHostState(fleet: Fleet, hostId: string, state: HostStat
   await requireHostRow(fleet, hostId);
   const res = await fleet.host(hostId).setState(state, await fleet.clock());
   await mirrorApplied(fleet.db, res.events);
+  forgetCandidates(fleet, res.result.family);
   return hostView(res.result, res.usage.capacity, res.usage.version);
 }
 

@@ -16,6 +16,13 @@ import { invalidParameter } from "./errors";
 export const MAX_LAUNCH_COUNT = 100;
 
 /**
+ * Hosts one request may add. Each is a host object made and a row written; 1,000 take a
+ * few seconds under `wrangler dev` on this project's 2-core machine, and a fleet of 20,000
+ * (the CloudSim Plus scenario of `npm run bench -- scale`) is twenty requests.
+ */
+export const MAX_HOSTS_PER_REQUEST = 1_000;
+
+/**
  * The bytes of one launch's records: its answer, its rows and its first events all grow
  * as count × record. The most instances with the largest tags in ASCII (about 20 KB each)
  * fit; tags as long in wider characters (up to three bytes each in UTF-8) fit fewer, and a
@@ -115,6 +122,12 @@ export function checkLaunchBytes(field: string, count: number, tags: Record<stri
       field,
       `a launch whose tags take ${tagBytes} bytes may carry at most ${fits} instances (${LAUNCH_MAX_BYTES} bytes of records)`,
     );
+  }
+}
+
+export function checkHostCount(field: string, count: number): void {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_HOSTS_PER_REQUEST) {
+    throw invalidParameter(field, `must be an integer from 1 to ${MAX_HOSTS_PER_REQUEST}`);
   }
 }
 

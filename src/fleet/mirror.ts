@@ -1,7 +1,7 @@
 // Applies host events to the D1 inventory. Used on the request path and by the queue
 // consumer alike: every statement is idempotent (events by id, rows by version), so
 // applying an event twice, or late, or out of order never moves a row backwards.
-import { getTableColumns, inArray, sql } from "drizzle-orm";
+import { getTableColumns, inArray } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { events, hosts, instances } from "../db/schema";
 import type { ActResult } from "../sim/host";
@@ -22,9 +22,6 @@ export interface Statement {
   sql: string;
   params: unknown[];
 }
-
-/** A drizzle query as a mirror statement. */
-const statement = (q: { toSQL(): { sql: string; params: unknown[] } }): Statement => q.toSQL();
 
 /**
  * Rows go to D1 many to a statement: one bound parameter holds their JSON, and the
@@ -148,11 +145,28 @@ function usageColumns(u: HostUsage) {
   };
 }
 
-export function upsertHost(db: Db, h: HostRecord, u: HostUsage): Statement {
-  const usage = usageColumns(u);
-  const q = db
-    .insert(hosts)
-    .values({
+// A host's row comes with its host.created event; every later event carries only its use,
+// which replaces the row's only where it is newer (or, for a repair, as new).
+const HOSTS = insertFromJson(hosts, "hosts");
+const USAGE_COLUMNS = Object.keys(
+  usageColumns({ version: 0, state: "available", capacity: emptyCapacity() }),
+);
+const hostColumn = (key: string) => getTableColumns(hosts)[key as keyof typeof hosts._.columns].name;
+const UPSERT_HOSTS = `${HOSTS.sql} ON CONFLICT ("id") DO UPDATE SET ${USAGE_COLUMNS.map((k) => `"${hostColumn(k)}" = excluded."${hostColumn(k)}"`).join(", ")} WHERE excluded."usage_version" > "hosts"."usage_version"`;
+const updateUsages = (op: "<" | "<=") =>
+  `UPDATE "hosts" SET ${USAGE_COLUMNS.map((k) => `"${hostColumn(k)}" = json_extract(j.value, '$.${k}')`).join(", ")} FROM json_each(?) AS j WHERE "hosts"."id" = json_extract(j.value, '$.id') AND "hosts"."usage_version" ${op} json_extract(j.value, '$.usageVersion')`;
+const UPDATE_USAGE = updateUsages("<");
+const REPAIR_USAGE = updateUsages("<=");
+
+function emptyCapacity(): HostUsage["capacity"] {
+  const n = { total: 0, reserved: 0, used: 0, free: 0 };
+  return { vcpus: n, memoryMiB: n, nvmeGB: { total: 0, used: 0, free: 0 }, vms: 0 };
+}
+
+/** New hosts' rows, many to a statement (a fleet operator adds them by the thousand). */
+export function upsertHosts(list: readonly { h: HostRecord; u: HostUsage }[]): Statement[] {
+  const rows = list.map(({ h, u }) =>
+    JSON.stringify({
       id: h.hostId,
       zone: h.zone,
       rack: h.rack,
@@ -166,24 +180,27 @@ export function upsertHost(db: Db, h: HostRecord, u: HostUsage): Statement {
       reservedMemoryMiB: h.hw.reservedMemoryMiB,
       nvmeGB: h.hw.nvmeGB,
       createdAt: h.createdAt,
-      ...usage,
-    })
-    .onConflictDoUpdate({
-      target: hosts.id,
-      set: usage,
-      setWhere: sql`excluded.usage_version > ${hosts.usageVersion}`,
-    });
-  return statement(q);
+      ...usageColumns(u),
+    }),
+  );
+  return jsonArrays(rows).map((json) => ({ sql: UPSERT_HOSTS, params: [json] }));
 }
 
-export function updateHostUsage(db: Db, hostId: string, u: HostUsage, repair = false): Statement {
-  const older = repair
-    ? sql`${hosts.usageVersion} <= ${u.version}`
-    : sql`${hosts.usageVersion} < ${u.version}`;
-  return statement(db.update(hosts).set(usageColumns(u)).where(sql`${hosts.id} = ${hostId} AND ${older}`));
+export function upsertHost(_db: Db, h: HostRecord, u: HostUsage): Statement {
+  return upsertHosts([{ h, u }])[0];
 }
 
-export function mirrorStatements(db: Db, evs: readonly FleetEvent[]): Statement[] {
+/** Hosts' use, many to a statement; each row only where the use is newer (or as new, for a repair). */
+export function updateHostUsages(list: readonly [string, HostUsage][], repair = false): Statement[] {
+  const rows = list.map(([id, u]) => JSON.stringify({ id, ...usageColumns(u) }));
+  return jsonArrays(rows).map((json) => ({ sql: repair ? REPAIR_USAGE : UPDATE_USAGE, params: [json] }));
+}
+
+export function updateHostUsage(_db: Db, hostId: string, u: HostUsage, repair = false): Statement {
+  return updateHostUsages([[hostId, u]], repair)[0];
+}
+
+export function mirrorStatements(_db: Db, evs: readonly FleetEvent[]): Statement[] {
   const out: Statement[] = insertEvents(evs);
   // One row per instance, its newest record; one per host, of its newest use: a launch
   // of many instances is many events.
@@ -191,14 +208,16 @@ export function mirrorStatements(db: Db, evs: readonly FleetEvent[]): Statement[
   out.push(...upsertInstances(latest));
   // A terminated instance's interface goes with it, its address free again (enis-release.ts).
   out.push(...releaseTerminated(latest.filter((r) => r.state === "terminated").map((r) => r.instanceId)));
-  for (const e of evs) if (e.hostRecord && e.host) out.push(upsertHost(db, e.hostRecord, e.host));
+  const created: { h: HostRecord; u: HostUsage }[] = [];
+  for (const e of evs) if (e.hostRecord && e.host) created.push({ h: e.hostRecord, u: e.host });
+  out.push(...upsertHosts(created));
   const newest = new Map<string, HostUsage>();
   for (const e of evs) {
     if (!e.hostId || !e.host || e.hostRecord) continue;
     const seen = newest.get(e.hostId);
     if (!seen || seen.version < e.host.version) newest.set(e.hostId, e.host);
   }
-  for (const [hostId, usage] of newest) out.push(updateHostUsage(db, hostId, usage));
+  out.push(...updateHostUsages([...newest]));
   out.push(...storageNodeStatements(evs));
   return out;
 }

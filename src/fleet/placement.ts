@@ -1,14 +1,16 @@
-// Placement of a launch (or of a start of a stopped instance): rank the hosts D1 knows
-// (sim/placement.ts), offer the instances to each host's object in turn, and launch at
-// least the minimum or nothing at all.
-import { and, eq } from "drizzle-orm";
+// Placement of a launch (or of a start of a stopped instance): rank the hosts the isolate
+// knows (candidates.ts, sim/placement.ts), offer the instances to many hosts' objects at once,
+// and launch at least the minimum or nothing at all.
+import { eq } from "drizzle-orm";
 import { hosts } from "../db/schema";
 import type { InstanceType } from "../sim/catalog";
-import { type HostCandidate, type PlacementStrategy, rankHosts } from "../sim/placement";
-import type { FleetEvent, InstanceRecord } from "../sim/records";
+import { type PlacementStrategy, planOffers, rankHosts } from "../sim/placement";
+import type { FleetEvent, HostUsage, InstanceRecord } from "../sim/records";
+import { type Candidate, familyHosts, noteUsage } from "./candidates";
 import type { Fleet } from "./context";
 import { ApiError, invalidParameter, OutcomeUnknown } from "./errors";
 import { mirrorApplied } from "./mirror";
+import { inParallel } from "./parallel";
 
 function capacityError(type: InstanceType, zone: string | undefined, zonesWithCapacity: string[]): ApiError {
   const where = zone ? `in the Availability Zone (${zone})` : "in any Availability Zone";
@@ -25,25 +27,12 @@ function capacityError(type: InstanceType, zone: string | undefined, zonesWithCa
   );
 }
 
-async function candidates(fleet: Fleet, family: string): Promise<HostCandidate[]> {
-  return fleet.db
-    .select({
-      id: hosts.id,
-      zone: hosts.zone,
-      family: hosts.family,
-      state: hosts.state,
-      freeVcpus: hosts.freeVcpus,
-      freeMemoryMiB: hosts.freeMemoryMiB,
-      freeNvmeGB: hosts.freeNvmeGB,
-    })
-    .from(hosts)
-    .where(and(eq(hosts.family, family), eq(hosts.state, "available")));
-}
-
 /**
  * Places `records` (all of one type) on hosts: at least `minCount` or none. Each host's
  * object decides admission itself, so a host that lost a race simply admits fewer and
- * the next candidate is tried. Returns the placed records' events (already mirrored).
+ * what it left goes to the next candidates. A host holds what it admitted, uncommitted,
+ * unless it alone reaches what is left of the minimum; once the minimum is placed, every
+ * hold is committed. Returns the placed records' events (already mirrored).
  *
  * A host that fails to answer ends the placement: it may have admitted what it was offered,
  * so that must not go anywhere else. What other hosts committed before it stands, and the
@@ -58,7 +47,7 @@ export async function place(
   zone: string | undefined,
   strategy: PlacementStrategy,
 ): Promise<FleetEvent[]> {
-  const [clock, all] = await Promise.all([fleet.clock(), candidates(fleet, type.family)]);
+  const [clock, first] = await Promise.all([fleet.clock(), familyHosts(fleet, type.family)]);
   const request = {
     family: type.family,
     zone,
@@ -66,67 +55,109 @@ export async function place(
     memoryMiB: type.memoryMiB,
     nvmeGB: type.instanceStorage.totalGB,
   };
-  const ranked = rankHosts(all, request, strategy);
+  // This placement's own view of the hosts, newest use first; hosts that took fewer than
+  // they were offered are full for this type.
+  const known = new Map<string, Candidate>(first.hosts.map((h) => [h.id, h]));
+  let readD1 = first.read;
+  const full = new Set<string>();
   const events: FleetEvent[] = [];
   const held = new Map<string, string[]>();
   let remaining = records;
   let placed = 0;
   let committed = 0;
-  // The host that did not answer, if one did not (commitHeld sets it too).
+  // The host that did not answer, if one did not.
   const silent: { hostId?: string; err?: unknown } = {};
-
-  /** Commits the holds; false when a host did not answer (its outcome unknown, no retry). */
-  const commitHeld = async (): Promise<boolean> => {
-    for (const [hostId, ids] of held) {
-      try {
-        events.push(...(await fleet.host(hostId).commit(ids, clock)).events);
-      } catch (err) {
-        Object.assign(silent, { hostId, err });
-        return false;
-      }
-      held.delete(hostId);
-      committed += ids.length;
-    }
-    return true;
+  const note = (hostId: string, usage: HostUsage) => {
+    noteUsage(fleet, type.family, hostId, usage);
+    const h = known.get(hostId);
+    if (!h || h.usageVersion > usage.version) return;
+    Object.assign(h, {
+      usageVersion: usage.version,
+      state: usage.state,
+      freeVcpus: usage.capacity.vcpus.free,
+      freeMemoryMiB: usage.capacity.memoryMiB.free,
+      freeNvmeGB: usage.capacity.nvmeGB.free,
+    });
   };
 
-  // Spread first shares what is left evenly over the hosts left, then (like binpack)
-  // offers whatever still has no host to every host again.
-  const passes: ("share" | "all")[] = strategy === "spread" ? ["share", "all"] : ["all"];
-  try {
-    offers: for (const pass of passes) {
-      for (let i = 0; i < ranked.length && remaining.length > 0; i++) {
-        const hostId = ranked[i].id;
-        const share = pass === "share" ? Math.ceil(remaining.length / (ranked.length - i)) : remaining.length;
-        const offer = remaining.slice(0, share);
-        const commitIfAtLeast = Math.max(1, minCount - placed);
-        let res: Awaited<ReturnType<ReturnType<Fleet["host"]>["admit"]>>;
-        try {
-          res = await fleet.host(hostId).admit(offer, commitIfAtLeast, clock);
-        } catch (err) {
-          Object.assign(silent, { hostId, err });
-          break offers;
-        }
-        events.push(...res.events);
-        const admitted = new Set(res.result);
-        if (admitted.size === 0) continue;
-        if (admitted.size < commitIfAtLeast) held.set(hostId, res.result);
-        else committed += admitted.size;
-        placed += admitted.size;
-        remaining = remaining.filter((r) => !admitted.has(r.instanceId));
-        if (placed >= minCount && held.size > 0 && !(await commitHeld())) break offers;
+  /** Commits the holds, all at once; false when a host did not answer (its outcome unknown). */
+  const commitHeld = async (): Promise<boolean> => {
+    const holds = [...held];
+    const answers = await inParallel(holds, ([hostId, ids]) => fleet.host(hostId).commit(ids, clock));
+    holds.forEach(([hostId, ids], i) => {
+      const a = answers[i];
+      if (!a.ok) {
+        if (!silent.hostId) Object.assign(silent, { hostId, err: a.err });
+        return;
       }
+      events.push(...a.value.events);
+      note(hostId, a.value.usage);
+      held.delete(hostId);
+      committed += ids.length;
+    });
+    return !silent.hostId;
+  };
+
+  // Rounds of offers, each made to many hosts at once. A round's numbers come from what the
+  // hosts last said of themselves (or D1 said of them), so a round rarely offers a host more
+  // than it takes; one that takes fewer is full, and what it left goes round again.
+  try {
+    while (remaining.length > 0) {
+      const open = [...known.values()].filter((h) => !full.has(h.id));
+      const plan = planOffers(rankHosts(open, request, strategy), remaining.length, request, strategy);
+      if (plan.length === 0) {
+        // No room in a view this placement did not read itself: D1 may know better.
+        if (readD1) break;
+        readD1 = true;
+        for (const h of (await familyHosts(fleet, type.family, true)).hosts) {
+          const mine = known.get(h.id);
+          if (!mine || mine.usageVersion < h.usageVersion) known.set(h.id, h);
+        }
+        continue;
+      }
+      const commitIfAtLeast = Math.max(1, minCount - placed);
+      let at = 0;
+      const offers = plan.map((o) => {
+        const offer = remaining.slice(at, at + o.count);
+        at += o.count;
+        return { hostId: o.hostId, offer };
+      });
+      const answers = await inParallel(offers, (o) =>
+        fleet.host(o.hostId).admit(o.offer, commitIfAtLeast, clock),
+      );
+      const admittedNow = new Set<string>();
+      offers.forEach(({ hostId, offer }, i) => {
+        const a = answers[i];
+        if (!a.ok) {
+          if (!silent.hostId) Object.assign(silent, { hostId, err: a.err });
+          return;
+        }
+        events.push(...a.value.events);
+        note(hostId, a.value.usage);
+        const admitted = a.value.result;
+        if (admitted.length < offer.length) full.add(hostId);
+        if (admitted.length === 0) return;
+        if (admitted.length < commitIfAtLeast) held.set(hostId, admitted);
+        else committed += admitted.length;
+        placed += admitted.length;
+        for (const id of admitted) admittedNow.add(id);
+      });
+      remaining = remaining.filter((r) => !admittedNow.has(r.instanceId));
+      if (silent.hostId) break;
+      if (placed >= minCount && held.size > 0 && !(await commitHeld())) break;
     }
   } finally {
     // Below the minimum, or after a host went silent: every hold left is given back. A hold
     // whose commit may have landed is given back too; a committed instance ignores it.
-    for (const [hostId, ids] of held) {
-      try {
-        events.push(...(await fleet.host(hostId).cancel(ids, clock)).events);
-      } catch (err) {
-        console.warn("cancel of an admission hold failed; it lapses by itself", err);
-      }
-    }
+    const holds = [...held];
+    const answers = await inParallel(holds, ([hostId, ids]) => fleet.host(hostId).cancel(ids, clock));
+    holds.forEach(([hostId], i) => {
+      const a = answers[i];
+      if (a.ok) {
+        events.push(...a.value.events);
+        note(hostId, a.value.usage);
+      } else console.warn("cancel of an admission hold failed; it lapses by itself", a.err);
+    });
     await mirrorApplied(fleet.db, events);
   }
   if (silent.hostId) {
@@ -141,7 +172,7 @@ export async function place(
     if (zone && !(await fleet.db.select({ z: hosts.zone }).from(hosts).where(eq(hosts.zone, zone)).get())) {
       throw invalidParameter("availabilityZone", `'${zone}' is not a zone of this fleet`);
     }
-    const elsewhere = rankHosts(all, { ...request, zone: undefined }, "spread")
+    const elsewhere = rankHosts([...known.values()], { ...request, zone: undefined }, "spread")
       .map((h) => h.zone)
       .filter((z) => z !== zone);
     throw capacityError(type, zone, [...new Set(elsewhere)].sort());

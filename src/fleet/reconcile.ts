@@ -2,15 +2,17 @@
 // compared row by row with the inventory, and (when asked) D1 is brought in line with
 // the objects, which are the truth for what runs on them. A host is read a page at a time
 // (fleet/host-pages.ts), and one that cannot be read is reported while the rest go on.
-import { asc, eq, inArray } from "drizzle-orm";
+import { and, asc, gt, inArray, isNotNull } from "drizzle-orm";
 import { hosts, instances } from "../db/schema";
 import { RECORDS_MAX } from "../host/answer";
 import { occupiesHost } from "../sim/lifecycle";
 import type { InstanceRecord } from "../sim/records";
+import { forgetCandidates } from "./candidates";
 import type { Fleet } from "./context";
 import { recordsOf, vmPages } from "./host-pages";
 import { IN_LIST, mirror, updateHostUsage, upsertInstances } from "./mirror";
 import { reconcileInterfaces } from "./network-reconcile";
+import { inParallel } from "./parallel";
 import { reconcileStorage } from "./storage-reconcile";
 
 export interface Mismatch {
@@ -49,13 +51,21 @@ function note(t: Tally, m: Mismatch): void {
 
 export async function reconcile(fleet: Fleet, repair: boolean) {
   const hostRows = await fleet.db.select().from(hosts).orderBy(asc(hosts.id));
-  const t: Tally = { mismatches: [], mismatchCount: 0, repaired: 0, instancesChecked: 0, outboxPending: 0 };
-  for (const h of hostRows) {
+  const rowsByHost = await instancesByHost(fleet);
+  // Hosts are read many at a time, each into its own tally, added up in the hosts' order.
+  const tallies = await inParallel(hostRows, async (h) => {
+    const own: Tally = {
+      mismatches: [],
+      mismatchCount: 0,
+      repaired: 0,
+      instancesChecked: 0,
+      outboxPending: 0,
+    };
     try {
-      await reconcileHost(fleet, h, repair, t);
+      await reconcileHost(fleet, h, rowsByHost.get(h.id) ?? [], repair, own);
     } catch (err) {
       // One host that cannot be read (or repaired) must not keep the others from it.
-      note(t, {
+      note(own, {
         hostId: h.id,
         instanceId: null,
         kind: "host-error",
@@ -65,7 +75,21 @@ export async function reconcile(fleet: Fleet, repair: boolean) {
         ),
       });
     }
+    return own;
+  });
+  const t: Tally = { mismatches: [], mismatchCount: 0, repaired: 0, instancesChecked: 0, outboxPending: 0 };
+  for (const settled of tallies) {
+    // reconcileHost's own failures are caught above; a settled failure cannot happen.
+    if (!settled.ok) throw settled.err;
+    const own = settled.value;
+    t.mismatches.push(...own.mismatches.slice(0, MISMATCHES_LISTED - t.mismatches.length));
+    t.mismatchCount += own.mismatchCount;
+    t.repaired += own.repaired;
+    t.instancesChecked += own.instancesChecked;
+    t.outboxPending += own.outboxPending;
   }
+  // Repaired host rows may change what placement should see.
+  if (t.repaired > 0) forgetCandidates(fleet);
   const network = await reconcileInterfaces(fleet, repair);
   // The block store's objects and rows, in the same pass.
   const storage = await reconcileStorage(fleet, repair);
@@ -84,7 +108,40 @@ export async function reconcile(fleet: Fleet, repair: boolean) {
   };
 }
 
-async function reconcileHost(fleet: Fleet, h: HostRow, repair: boolean, t: Tally): Promise<void> {
+/** Rows read from D1 a page at a time when the whole inventory is compared. */
+const ROWS_PAGE = 5_000;
+
+/**
+ * D1's rows that name a host, by host: one read of the inventory a page at a time, rather
+ * than a query for each of the fleet's hosts.
+ */
+async function instancesByHost(fleet: Fleet): Promise<Map<string, Brief[]>> {
+  const out = new Map<string, Brief[]>();
+  let after: string | null = null;
+  for (;;) {
+    const page: Brief[] = await fleet.db
+      .select(brief)
+      .from(instances)
+      .where(and(isNotNull(instances.hostId), after === null ? undefined : gt(instances.id, after)))
+      .orderBy(asc(instances.id))
+      .limit(ROWS_PAGE);
+    for (const r of page) {
+      const list = out.get(r.hostId!);
+      if (list) list.push(r);
+      else out.set(r.hostId!, [r]);
+    }
+    if (page.length < ROWS_PAGE) return out;
+    after = page[page.length - 1].id;
+  }
+}
+
+async function reconcileHost(
+  fleet: Fleet,
+  h: HostRow,
+  rows: Brief[],
+  repair: boolean,
+  t: Tally,
+): Promise<void> {
   const stub = fleet.host(h.id);
   const view = await stub.reconcileView();
   if (!view) {
@@ -97,11 +154,12 @@ async function reconcileHost(fleet: Fleet, h: HostRow, repair: boolean, t: Tally
     return;
   }
   t.outboxPending += view.outboxPending;
-  const rows = await fleet.db.select(brief).from(instances).where(eq(instances.hostId, h.id));
   const byId = new Map<string, Brief>(rows.map((r) => [r.id, r]));
   const onHost = new Set<string>();
   const toRepair: string[] = [];
-  for await (const page of vmPages(stub)) {
+  // A host with no VMs and no holds has no page to read.
+  const pages = view.vmCount + view.heldCount > 0 ? vmPages(stub) : [];
+  for await (const page of pages) {
     const vms = page.filter((v) => !v.held);
     // Rows D1 keeps under another host (or none) are read by id, a list at a time.
     const elsewhere = vms.filter((v) => !byId.has(v.instanceId)).map((v) => v.instanceId);

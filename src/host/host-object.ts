@@ -15,6 +15,7 @@ import { BlockIo, type BlockIoTiming, type VolumeRates } from "./block-io";
 import { SqlFlowTable } from "./flows";
 import { MetricsSampler, samplingPeriodMs } from "./metrics-sampler";
 import { OUTBOX_RETRY_MS, Outbox } from "./outbox";
+import { Residency } from "./residency";
 import { HostStorage } from "./storage";
 
 /**
@@ -101,7 +102,8 @@ export class HostObject extends DurableObject<Env> {
   private readonly outbox: Outbox;
   private readonly metrics: MetricsSampler;
   private readonly blockIo: BlockIo;
-  private model: HostModel | null = null;
+  private resident: HostModel | null = null;
+  private readonly residency: Residency;
   private clock: ClockState | null = null;
   /** Simulated time never runs backwards here, even for a request carrying an older clock. */
   private lastNow = Number.NEGATIVE_INFINITY;
@@ -112,10 +114,28 @@ export class HostObject extends DurableObject<Env> {
     this.outbox = new Outbox(this.store.sql, env.EVENTS);
     this.metrics = new MetricsSampler(this.store.sql, env.METRICS, samplingPeriodMs(env));
     this.blockIo = new BlockIo(this.store.sql);
+    this.residency = new Residency(Number(env.HOST_IDLE_RELEASE_MS ?? 0), () => {
+      this.resident = null;
+      this.store.forget();
+    });
     ctx.blockConcurrencyWhile(async () => {
       this.store.migrate();
       this.load();
     });
+  }
+
+  /** The model, loaded again from storage if it was let go while idle (residency.ts). */
+  private get model(): HostModel | null {
+    if (this.residency.released) {
+      this.residency.released = false;
+      this.load();
+    }
+    this.residency.touch();
+    return this.resident;
+  }
+
+  private set model(m: HostModel | null) {
+    this.resident = m;
   }
 
   async init(host: HostRecord, clock: ClockState): Promise<HostCallResult<HostRecord>> {
@@ -448,7 +468,9 @@ export class HostObject extends DurableObject<Env> {
       throw err;
     }
     // Delivery is off the caller's path: the outbox is durable and the alarm retries it.
-    this.ctx.waitUntil(this.outbox.deliver());
+    // Once delivered, the alarm is set again without the retry, so that a host with nothing
+    // due is not woken (and kept open) for a delivery that already happened.
+    this.ctx.waitUntil(this.outbox.deliver().then(() => this.scheduleAlarm()));
     this.ctx.waitUntil(this.metrics.deliver());
     await this.scheduleAlarm();
     const named = new Set(subjects);

@@ -81,6 +81,18 @@ export class HostStorage {
     };
   }
 
+  /**
+   * Forgets what it knows the store holds (its copies of the model's small arrays among it),
+   * when the model is let go: the next `load` learns it all again from the store.
+   */
+  forget(): void {
+    this.storedHost = null;
+    this.storedClock = null;
+    this.storedUsageVersion = null;
+    this.storedCpu = null;
+    this.storedMemory.clear();
+  }
+
   /** Stores a call's changes to the model: call it inside the call's transaction. */
   save(m: HostModel, changes: readonly Changes[]): void {
     this.saveHost(m.host);

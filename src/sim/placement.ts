@@ -69,3 +69,43 @@ export function rankHosts(
   }
   return survivors.sort((a, b) => weight.get(b.id)! - weight.get(a.id)! || (a.id < b.id ? -1 : 1));
 }
+
+/** How many instances of the request a host's free capacity holds, by the numbers alone. */
+export function fitsOn(h: HostCandidate, req: PlacementRequest): number {
+  const byNvme = req.nvmeGB > 0 ? Math.floor(h.freeNvmeGB / req.nvmeGB) : Number.POSITIVE_INFINITY;
+  return Math.max(
+    0,
+    Math.min(Math.floor(h.freeVcpus / req.vcpus), Math.floor(h.freeMemoryMiB / req.memoryMiB), byNvme),
+  );
+}
+
+/**
+ * How many of `count` instances to offer each of the ranked hosts in one round of offers,
+ * made at once: binpack fills each host in rank order up to what its free capacity holds;
+ * spread shares the count evenly over the hosts left (as Nova spreads), each up to what it
+ * holds, then tops up in rank order whatever the shares left over. The numbers are a plan,
+ * not a promise: the host object decides, and pinning may fit fewer than the numbers say.
+ */
+export function planOffers(
+  ranked: readonly HostCandidate[],
+  count: number,
+  req: PlacementRequest,
+  strategy: PlacementStrategy,
+): { hostId: string; count: number }[] {
+  const room = ranked.map((h) => fitsOn(h, req));
+  const take = new Array<number>(ranked.length).fill(0);
+  let left = count;
+  if (strategy === "spread") {
+    for (let i = 0; i < ranked.length && left > 0; i++) {
+      const share = Math.ceil(left / (ranked.length - i));
+      take[i] = Math.min(room[i], share);
+      left -= take[i];
+    }
+  }
+  for (let i = 0; i < ranked.length && left > 0; i++) {
+    const more = Math.min(room[i] - take[i], left);
+    take[i] += more;
+    left -= more;
+  }
+  return ranked.map((h, i) => ({ hostId: h.id, count: take[i] })).filter((o) => o.count > 0);
+}

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { createHost, describeHost, listHosts, recommend, setHostState } from "../../fleet/hosts";
+import { createHost, createHosts, describeHost, listHosts, recommend, setHostState } from "../../fleet/hosts";
+import { MAX_HOSTS_PER_REQUEST } from "../../fleet/limits";
 import { FAMILIES } from "../../sim/catalog";
 import { PROFILE_NAMES } from "../../sim/cpu";
 import { HOST_STATES } from "../../sim/records";
@@ -8,6 +9,7 @@ import { router } from "../router";
 import {
   HOST_LIMITS,
   Host,
+  HostBatch,
   HostDetail,
   HostId,
   HostIdParam,
@@ -44,7 +46,30 @@ const CreateHost = z
   })
   .openapi("CreateHost");
 
+const CreateHosts = CreateHost.extend({
+  count: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_HOSTS_PER_REQUEST)
+    .openapi({ description: "how many hosts of this shape to add" }),
+}).openapi("CreateHosts");
+
 export const hostRoutes = router()
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/hosts/bulk",
+      tags: ["hosts"],
+      summary: "Add many physical hosts of one shape in one request (admin)",
+      request: { body: { content: { "application/json": { schema: CreateHosts } }, required: true } },
+      responses: {
+        201: { description: "The new hosts", content: { "application/json": { schema: HostBatch } } },
+        ...problemResponses(400, 413, 500),
+      },
+    }),
+    async (c) => c.json(await createHosts(fleetOf(c), c.req.valid("json")), 201),
+  )
   .openapi(
     createRoute({
       method: "post",

@@ -1,5 +1,6 @@
 // Hosts as the API shows them: hardware, capacity and use, and what the hypervisor spends.
 import { z } from "@hono/zod-openapi";
+import { MAX_HOSTS_PER_REQUEST } from "../../fleet/limits";
 import { FAMILIES } from "../../sim/catalog";
 import { HOST_STATES, type HostUsage } from "../../sim/records";
 import { HostId, Hypervisor, InstanceId, InstanceTypeName, MAX_PAGE, Rack, Timestamp, Zone } from "./common";
@@ -44,6 +45,19 @@ export const Host = z
     createdAt: Timestamp,
   })
   .openapi("Host");
+
+export const HostBatch = z
+  .object({
+    family: z.enum(FAMILIES),
+    availabilityZone: Zone,
+    created: count,
+    hostIds: z.array(HostId).max(MAX_HOSTS_PER_REQUEST),
+    unanswered: z.array(HostId).max(MAX_HOSTS_PER_REQUEST).openapi({
+      description:
+        "Hosts whose objects did not answer: each may or may not exist, and shows up in the inventory if it does",
+    }),
+  })
+  .openapi("HostBatch");
 
 export const HostPage = z
   .object({ hosts: z.array(Host).max(MAX_PAGE), nextCursor: HostId.nullable() })

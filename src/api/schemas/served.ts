@@ -17,7 +17,14 @@ import type {
   readHandle,
   writeHandle,
 } from "../../fleet/filesystems";
-import type { describeHost, hostMemory, listHosts, recommend, setHostState } from "../../fleet/hosts";
+import type {
+  createHosts,
+  describeHost,
+  hostMemory,
+  listHosts,
+  recommend,
+  setHostState,
+} from "../../fleet/hosts";
 import type { act } from "../../fleet/instance-actions";
 import type { describeInstance, listInstances } from "../../fleet/instance-queries";
 import type { readLocalBlock, writeLocalBlock } from "../../fleet/instance-store";
@@ -55,7 +62,7 @@ import type { ApiKey, KeyList, NewAccount, NewApiKey } from "./accounts";
 import type { Clock, EventPage, ReconcileReport } from "./admin";
 import type { CpuCounters, Recommendation } from "./cpu";
 import type { Assert, Documents } from "./exact";
-import type { Host, HostDetail, HostPage } from "./hosts";
+import type { Host, HostBatch, HostDetail, HostPage } from "./hosts";
 import type { Instance, InstancePage, Reservation, StateChange } from "./instances";
 import type { HostMemorySummary, Translation, VmMemorySummary } from "./memory";
 import type { Alarm, AlarmPage, MetricPage, MetricStatistics } from "./metrics";
@@ -108,6 +115,7 @@ type Answer<F extends (...args: never[]) => unknown> = Awaited<ReturnType<F>>;
 export type Served = [
   Assert<Documents<typeof Host, Answer<typeof setHostState>>>,
   Assert<Documents<typeof HostPage, Answer<typeof listHosts>>>,
+  Assert<Documents<typeof HostBatch, Answer<typeof createHosts>>>,
   Assert<Documents<typeof HostDetail, Answer<typeof describeHost>>>,
   Assert<Documents<typeof Recommendation, Answer<typeof recommend>>>,
   Assert<Documents<typeof HostMemorySummary, Answer<typeof hostMemory>>>,

@@ -1,0 +1,153 @@
+// `wrangler dev` for the HTTP benchmarks: a fresh local state in a temporary directory, the
+// bench's own secrets, migrations applied, the demo fleet off and the clock manual (nothing
+// settles while the bench runs); and the resident memory of its workerd processes.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface DevServer {
+  base: string;
+  adminKey: string;
+  /** The resident memory of the server's workerd processes together, in MiB. */
+  workerdRssMiB(): number;
+  stop(): void;
+}
+
+function children(pid: number): number[] {
+  const out = spawnSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" }).stdout;
+  return out
+    .split("\n")
+    .map((s) => Number(s.trim()))
+    .filter((n) => n > 0);
+}
+
+/** `pid` and every process under it. */
+function tree(pid: number): number[] {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) all.push(...children(all[i]));
+  return all;
+}
+
+function rssMiB(pid: number): { name: string; mib: number } | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const name = /^Name:\s+(\S+)/m.exec(status)?.[1] ?? "";
+    const kb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
+    return { name, mib: kb / 1024 };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Where the local state goes: BENCH_STATE_DIR, else memory (/dev/shm) where the machine has
+ * it. The state is thrown away after the run; on disk, every host object's new SQLite file and
+ * every D1 commit waits on the disk, which on a shared VM measured 8 times slower per host
+ * than the same run in memory, and measures the disk rather than hyperfleet.
+ */
+export function stateDir(): string {
+  if (process.env.BENCH_STATE_DIR) return process.env.BENCH_STATE_DIR;
+  return existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
+}
+
+/** A port nobody on this machine listens on now (other servers run beside the bench). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.unref();
+    probe.on("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startDevServer(vars: Record<string, string> = {}): Promise<DevServer> {
+  const port = await freePort();
+  const persist = mkdtempSync(join(stateDir(), "hyperfleet-bench-"));
+  const adminKey = `hfk_admin_${randomBytes(32).toString("base64url")}`;
+  const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
+  // The bench's own secrets, in place of any .dev.vars the working copy has.
+  const secrets = join(persist, "bench.env");
+  writeFileSync(secrets, `HYPERFLEET_ADMIN_KEY=${adminKey}\nHYPERFLEET_DEMO_KEY=none\n`);
+  const migrate = spawnSync(
+    "npx",
+    ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist],
+    { env, stdio: "ignore" },
+  );
+  if (migrate.status !== 0) throw new Error("migrations failed");
+  const server: ChildProcess = spawn(
+    "npx",
+    [
+      "wrangler",
+      "dev",
+      "--port",
+      String(port),
+      "--ip",
+      "127.0.0.1",
+      "--persist-to",
+      persist,
+      "--log-level",
+      process.env.BENCH_VERBOSE ? "log" : "error",
+      "--var",
+      "DEMO_FLEET:false",
+      "--var",
+      "SIM_CLOCK:manual",
+      "--env-file",
+      secrets,
+      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+    ],
+    // BENCH_VERBOSE=1 shows the server's own output (errors, a restart), on stderr.
+    {
+      env,
+      stdio: ["ignore", process.env.BENCH_VERBOSE ? 2 : "ignore", process.env.BENCH_VERBOSE ? 2 : "ignore"],
+      detached: true,
+    },
+  );
+  const base = `http://127.0.0.1:${port}`;
+  const stop = () => {
+    if (server.pid) {
+      try {
+        process.kill(-server.pid, "SIGTERM");
+      } catch {}
+    }
+    rmSync(persist, { recursive: true, force: true });
+  };
+  try {
+    await waitUp(base, adminKey);
+  } catch (err) {
+    stop();
+    throw err;
+  }
+  return {
+    base,
+    adminKey,
+    workerdRssMiB: () =>
+      server.pid
+        ? tree(server.pid)
+            .map(rssMiB)
+            .filter((p) => p?.name === "workerd")
+            .reduce((n, p) => n + (p?.mib ?? 0), 0)
+        : 0,
+    stop,
+  };
+}
+
+/** Up, and ours: the clock answers this server's admin key (another server would refuse it). */
+async function waitUp(base: string, adminKey: string): Promise<void> {
+  for (let i = 0; i < 120; i++) {
+    try {
+      const res = await fetch(`${base}/v1/clock`, { headers: { authorization: `Bearer ${adminKey}` } });
+      if (res.ok) return;
+      if (res.status === 401) throw new Error(`another server answers on ${base}`);
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith("another server")) throw err;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error("server did not start");
+}

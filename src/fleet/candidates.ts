@@ -1,0 +1,99 @@
+// Placement candidates: the available hosts of a family with their free capacity, as D1
+// has them. An isolate keeps them for a moment rather than reading every host of a family
+// on every launch, and keeps them current with the use every host-object answer carries.
+// The host object stays the judge of admission: a stale view costs an offer that a host
+// turns down, never an overcommit, and a placement that finds no room in a view it did not
+// read itself reads D1 again before it answers that there is no capacity.
+import { and, eq } from "drizzle-orm";
+import { hosts } from "../db/schema";
+import type { HostCandidate } from "../sim/placement";
+import type { HostUsage } from "../sim/records";
+import type { Fleet } from "./context";
+
+/**
+ * How long an isolate trusts what it read. Other isolates' launches and hosts added through
+ * them show up within this; this isolate's own changes at once (noteUsage, forgetCandidates).
+ */
+export const CANDIDATES_TTL_MS = 1_000;
+
+/** A candidate and the version of the use its free capacity is from. */
+export interface Candidate extends HostCandidate {
+  usageVersion: number;
+}
+
+interface View {
+  readAt: number;
+  hosts: Map<string, Candidate>;
+}
+
+/** Per D1 database, per family. */
+const views = new WeakMap<D1Database, Map<string, View>>();
+
+function viewsOf(d1: D1Database): Map<string, View> {
+  let v = views.get(d1);
+  if (!v) {
+    v = new Map();
+    views.set(d1, v);
+  }
+  return v;
+}
+
+async function read(fleet: Fleet, family: string): Promise<View> {
+  const rows = await fleet.db
+    .select({
+      id: hosts.id,
+      zone: hosts.zone,
+      family: hosts.family,
+      state: hosts.state,
+      freeVcpus: hosts.freeVcpus,
+      freeMemoryMiB: hosts.freeMemoryMiB,
+      freeNvmeGB: hosts.freeNvmeGB,
+      usageVersion: hosts.usageVersion,
+    })
+    .from(hosts)
+    .where(and(eq(hosts.family, family), eq(hosts.state, "available")));
+  const view: View = { readAt: Date.now(), hosts: new Map(rows.map((r) => [r.id, r])) };
+  // What this isolate learned from host objects while the read ran is newer than D1 may be.
+  const before = viewsOf(fleet.env.DB).get(family);
+  if (before) {
+    for (const [id, e] of before.hosts) {
+      const read = view.hosts.get(id);
+      if (read && read.usageVersion < e.usageVersion) view.hosts.set(id, e);
+    }
+  }
+  viewsOf(fleet.env.DB).set(family, view);
+  return view;
+}
+
+/**
+ * The family's available hosts: the isolate's view while it is fresh, else (or when
+ * `reread`) what D1 holds now. `read` says whether this call read D1.
+ */
+export async function familyHosts(
+  fleet: Fleet,
+  family: string,
+  reread = false,
+): Promise<{ hosts: Candidate[]; read: boolean }> {
+  const cached = viewsOf(fleet.env.DB).get(family);
+  const view =
+    !reread && cached && Date.now() - cached.readAt < CANDIDATES_TTL_MS ? cached : await read(fleet, family);
+  // Copies: a placement works out its own plan on them.
+  return { hosts: [...view.hosts.values()].map((h) => ({ ...h })), read: view !== cached };
+}
+
+/** A host object's answer: its use as of that answer, if newer than what the view holds. */
+export function noteUsage(fleet: Fleet, family: string, hostId: string, usage: HostUsage): void {
+  const e = viewsOf(fleet.env.DB).get(family)?.hosts.get(hostId);
+  if (!e || e.usageVersion > usage.version) return;
+  e.usageVersion = usage.version;
+  e.state = usage.state;
+  e.freeVcpus = usage.capacity.vcpus.free;
+  e.freeMemoryMiB = usage.capacity.memoryMiB.free;
+  e.freeNvmeGB = usage.capacity.nvmeGB.free;
+}
+
+/** After hosts were added or changed state here: the next placement reads D1. */
+export function forgetCandidates(fleet: Fleet, family?: string): void {
+  if (family === undefined) views.delete(fleet.env.DB);
+  else viewsOf(fleet.env.DB).delete(family);
+}
