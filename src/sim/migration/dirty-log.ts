@@ -1,0 +1,78 @@
+// The dirty log of a guest's frames during a migration, as KVM keeps it for QEMU
+// (KVM_GET_DIRTY_LOG) and Xen's shadow log-dirty mode for xc_linux_save: one bit per 4 KiB
+// guest-physical page, set by the guest's writes, read and cleared once per round.
+
+export class DirtyLog {
+  readonly pages: number;
+  private readonly bits: Uint32Array;
+  private marked = 0;
+
+  constructor(pages: number) {
+    if (!Number.isSafeInteger(pages) || pages <= 0) throw new RangeError("pages must be a positive integer");
+    this.pages = pages;
+    this.bits = new Uint32Array(Math.ceil(pages / 32));
+  }
+
+  /** Pages marked since the last clear. */
+  get count(): number {
+    return this.marked;
+  }
+
+  /** The guest wrote page `pfn`; returns whether it was clean before. */
+  mark(pfn: number): boolean {
+    const w = pfn >>> 5;
+    const bit = 1 << (pfn & 31);
+    const word = this.bits[w];
+    if ((word & bit) !== 0) return false;
+    this.bits[w] = word | bit;
+    this.marked++;
+    return true;
+  }
+
+  has(pfn: number): boolean {
+    return (this.bits[pfn >>> 5] & (1 << (pfn & 31))) !== 0;
+  }
+
+  /** Every page dirty: round 0 of a pre-copy sends the whole of memory. */
+  markAll(): void {
+    this.bits.fill(0xffffffff);
+    const tail = this.pages & 31;
+    if (tail !== 0) this.bits[this.bits.length - 1] = (1 << tail) - 1;
+    this.marked = this.pages;
+  }
+
+  /** Reads and clears the log, as a bitmap sync does at the start of a round: the pages to send. */
+  fetchAndClear(): number {
+    const n = this.marked;
+    if (n !== 0) this.bits.fill(0);
+    this.marked = 0;
+    return n;
+  }
+
+  /** Clears one page (it reached the destination); returns whether it was marked. */
+  clear(pfn: number): boolean {
+    const w = pfn >>> 5;
+    const bit = 1 << (pfn & 31);
+    const word = this.bits[w];
+    if ((word & bit) === 0) return false;
+    this.bits[w] = word & ~bit;
+    this.marked--;
+    return true;
+  }
+
+  /** The first marked page at or after `from`, or -1. */
+  nextMarked(from: number): number {
+    let w = from >>> 5;
+    if (w >= this.bits.length) return -1;
+    let word = this.bits[w] & (~0 << (from & 31));
+    for (;;) {
+      if (word !== 0) {
+        const pfn = (w << 5) + (31 - Math.clz32(word & -word));
+        return pfn < this.pages ? pfn : -1;
+      }
+      w++;
+      if (w >= this.bits.length) return -1;
+      word = this.bits[w];
+    }
+  }
+}
