@@ -13,10 +13,14 @@ describe("the dirty log", () => {
           const ref = new Set<number>();
           for (const [op, n] of ops) {
             const pfn = n % pages;
-            if (op === "mark") expect(log.mark(pfn)).toBe(!ref.has(pfn)), ref.add(pfn);
-            else if (op === "clear") expect(log.clear(pfn)).toBe(ref.delete(pfn));
-            else if (op === "sync") expect(log.fetchAndClear()).toBe(ref.size), ref.clear();
-            else {
+            if (op === "mark") {
+              expect(log.mark(pfn)).toBe(!ref.has(pfn));
+              ref.add(pfn);
+            } else if (op === "clear") expect(log.clear(pfn)).toBe(ref.delete(pfn));
+            else if (op === "sync") {
+              expect(log.fetchAndClear()).toBe(ref.size);
+              ref.clear();
+            } else {
               log.markAll();
               for (let i = 0; i < pages; i++) ref.add(i);
             }
