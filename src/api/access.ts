@@ -38,6 +38,12 @@ export const ACCESS: Record<string, Access> = {
 
   "GET /v1/events": "any",
 
+  // A tenant migrates its own instances; the operator any (host maintenance is the operator's).
+  "POST /v1/instances/{id}/migrate": "any",
+  "GET /v1/migrations": "any",
+  "GET /v1/migrations/{id}": "any",
+  "POST /v1/migrations/{id}/cancel": "any",
+
   "POST /v1/accounts": "admin",
   "GET /v1/accounts/me": "any",
   // A tenant manages the keys of its own account; the admin those of any account.

@@ -1,6 +1,7 @@
 // The D1 fleet inventory: the read model for listing and filtering across hosts. Host
 // Durable Objects are the truth for what runs on them; these rows mirror it.
-import { index, integer, primaryKey, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const hosts = sqliteTable(
   "hosts",
@@ -142,3 +143,39 @@ export const simClock = sqliteTable("sim_clock", {
   scale: real("scale").notNull(),
   generation: integer("generation").notNull().default(0),
 });
+
+/**
+ * Live migrations: the record of a process that spans two host objects. Steps (fleet/migration-steps.ts)
+ * change a row only from the step they expect, so a redelivered or late step changes nothing. At most
+ * one open migration per instance.
+ */
+export const migrations = sqliteTable(
+  "migrations",
+  {
+    id: text("id").primaryKey(),
+    /** The instance's account, from birth; null only for an instance that has none. */
+    accountId: text("account_id"),
+    instanceId: text("instance_id").notNull(),
+    sourceHostId: text("source_host_id").notNull(),
+    destinationHostId: text("destination_host_id"),
+    /** Whether the caller named the destination (else placement chose it). */
+    requestedDestination: integer("requested_destination", { mode: "boolean" }).notNull().default(false),
+    /** QEMU's query-migrate status: setup, active, postcopy-active, device, completed, failed, cancelled. */
+    status: text("status").notNull(),
+    /** The next step: reserve, precopy, switch, release, done. */
+    step: text("step").notNull(),
+    params: text("params").notNull(),
+    report: text("report"),
+    reason: text("reason"),
+    evacuationId: text("evacuation_id"),
+    version: integer("version").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    index("migrations_account").on(t.accountId, t.id),
+    index("migrations_instance").on(t.instanceId),
+    index("migrations_evacuation").on(t.evacuationId),
+    uniqueIndex("migrations_one_open").on(t.instanceId).where(sql`${t.step} <> 'done'`),
+  ],
+);

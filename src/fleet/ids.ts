@@ -1,5 +1,5 @@
 // EC2-shaped identifiers: a prefix and 17 lowercase hex digits.
-export function newId(prefix: "i" | "r" | "h" | "key"): string {
+export function newId(prefix: "i" | "r" | "h" | "key" | "mig" | "evac"): string {
   const bytes = crypto.getRandomValues(new Uint8Array(9));
   const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
   return `${prefix}-${hex.slice(0, 17)}`;
@@ -9,6 +9,8 @@ export const ID_PATTERN = {
   instance: /^i-[0-9a-f]{17}$/,
   host: /^h-[0-9a-f]{17}$/,
   key: /^key-[0-9a-f]{17}$/,
+  migration: /^mig-[0-9a-f]{17}$/,
+  evacuation: /^evac-[0-9a-f]{17}$/,
   account: /^[0-9]{12}$/,
 };
 

@@ -123,3 +123,12 @@ export function checkLaunchCount(field: string, count: number): void {
     throw invalidParameter(field, `must be an integer from 1 to ${MAX_LAUNCH_COUNT}`);
   }
 }
+
+/** Live migration (POST /v1/instances/{id}/migrate): a rate limit from 1 Mbit/s to 400 Gbit/s... */
+export const MIGRATION_BANDWIDTH_MBPS = { min: 1, max: 400_000 } as const;
+/** ...a downtime limit up to a minute (QEMU takes up to 2000 s; a minute is already no live migration)... */
+export const MIGRATION_DOWNTIME_LIMIT_MS = { min: 1, max: 60_000 } as const;
+/** ...and a guest's stated writes up to a billion page writes a second. */
+export const MIGRATION_PAGE_WRITES_MAX = 1e9;
+/** A page of migrations. */
+export const MIGRATION_PAGE_MAX = 100;

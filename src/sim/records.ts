@@ -102,6 +102,11 @@ export interface VmRecord {
   transitionAt: number | null;
   /** Admission hold: capacity is reserved but the launch has not committed yet. */
   holdExpiresWallMs: number | null;
+  /**
+   * A live migration under way: `incoming`, the destination's hold for it; `outgoing`, the guest on
+   * its source, which takes no lifecycle action until the migration ends. Absent on records before.
+   */
+  migration?: { id: string; role: "incoming" | "outgoing" } | null;
 }
 
 export interface HostUsage {
@@ -118,6 +123,8 @@ export const FLEET_EVENT_TYPES = [
   "instance.updated",
   "host.created",
   "host.state-changed",
+  "instance.migrated",
+  "migration.state-changed",
 ] as const;
 export type FleetEventType = (typeof FLEET_EVENT_TYPES)[number];
 

@@ -20,3 +20,4 @@ export const InstanceIdParam = z.object({
 export const HostIdParam = z.object({
   id: HostId.openapi({ param: { name: "id", in: "path" } }),
 });
+export * from "./migrations";

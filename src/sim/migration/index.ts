@@ -12,6 +12,14 @@ export {
   runMigration,
   SETUP_MS,
 } from "./live-migration";
+export {
+  defaultPolicy,
+  guestWritesOf,
+  MIGRATION_LINK_BPS,
+  type MigrationParams,
+  type PolicyName,
+  planMigration,
+} from "./plan";
 export { type Decision, MBIT, MIB, type MigrationPolicy, type RoundView } from "./policy";
 export { QEMU_DEFAULTS, QemuPolicy, type QemuPolicyOptions } from "./qemu-policy";
 export { type SwitchoverCosts, switchoverCosts } from "./switchover";

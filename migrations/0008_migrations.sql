@@ -1,0 +1,26 @@
+-- Live migrations (fleet/migrations.ts): one row per migration, changed only by conditional steps.
+CREATE TABLE `migrations` (
+	`id` text PRIMARY KEY NOT NULL,
+	`account_id` text,
+	`instance_id` text NOT NULL,
+	`source_host_id` text NOT NULL,
+	`destination_host_id` text,
+	`requested_destination` integer DEFAULT 0 NOT NULL,
+	`status` text NOT NULL,
+	`step` text NOT NULL,
+	`params` text NOT NULL,
+	`report` text,
+	`reason` text,
+	`evacuation_id` text,
+	`version` integer NOT NULL,
+	`created_at` integer NOT NULL,
+	`updated_at` integer NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX `migrations_account` ON `migrations` (`account_id`,`id`);
+--> statement-breakpoint
+CREATE INDEX `migrations_instance` ON `migrations` (`instance_id`);
+--> statement-breakpoint
+CREATE INDEX `migrations_evacuation` ON `migrations` (`evacuation_id`);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `migrations_one_open` ON `migrations` (`instance_id`) WHERE `step` <> 'done';
