@@ -13,8 +13,15 @@ import type { Assert, Documents, Mirrors } from "./exact";
 
 export const MigrationId = z
   .string()
+  .max(21)
   .regex(/^mig-[0-9a-f]{17}$/, "must be mig- and 17 hex digits")
   .openapi({ example: "mig-0123456789abcdef0" });
+
+export const EvacuationId = z
+  .string()
+  .max(22)
+  .regex(/^evac-[0-9a-f]{17}$/, "must be evac- and 17 hex digits")
+  .openapi({ example: "evac-0123456789abcdef0" });
 
 export const MigrationIdParam = z.object({
   id: MigrationId.openapi({ param: { name: "id", in: "path" } }),
@@ -97,14 +104,18 @@ export const Migration = z
     instanceId: InstanceId,
     sourceHostId: HostId,
     destinationHostId: orNull(HostId),
-    evacuationId: orNull(text(64)),
+    evacuationId: orNull(EvacuationId),
     status: z
       .string()
       .max(32)
       .openapi({ enum: [...MIGRATION_STATUSES] }),
     mode: z.enum(["precopy", "postcopy"]),
     policy: orNull(z.enum(["xen", "qemu"])),
-    reason: orNull(text(512)),
+    reason: orNull(
+      text(512)
+        .regex(/^[^\u0000-\u001f]*$/, "one line of text")
+        .openapi({ description: "why it ended as it did, or the stop rule that ended its rounds" }),
+    ),
     createdAt: Timestamp,
     updatedAt: Timestamp,
     converged: orNull(z.boolean()),

@@ -39,6 +39,7 @@ export const ProblemExtras = z.object({
   action: Action.optional(),
   migrationId: z
     .string()
+    .max(21)
     .regex(/^mig-[0-9a-f]{17}$/)
     .optional(),
   migrationStatus: z
