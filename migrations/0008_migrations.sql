@@ -24,3 +24,13 @@ CREATE INDEX `migrations_instance` ON `migrations` (`instance_id`);
 CREATE INDEX `migrations_evacuation` ON `migrations` (`evacuation_id`);
 --> statement-breakpoint
 CREATE UNIQUE INDEX `migrations_one_open` ON `migrations` (`instance_id`) WHERE `step` <> 'done';
+--> statement-breakpoint
+-- Host evacuations (fleet/evacuations.ts): the migrations carry the evacuation's id; what could not move is kept here.
+CREATE TABLE `evacuations` (
+	`id` text PRIMARY KEY NOT NULL,
+	`host_id` text NOT NULL,
+	`skipped` text NOT NULL,
+	`created_at` integer NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX `evacuations_host` ON `evacuations` (`host_id`);

@@ -43,6 +43,8 @@ export const ACCESS: Record<string, Access> = {
   "GET /v1/migrations": "any",
   "GET /v1/migrations/{id}": "any",
   "POST /v1/migrations/{id}/cancel": "any",
+  "POST /v1/hosts/{id}/evacuate": "admin",
+  "GET /v1/evacuations/{id}": "admin",
 
   "POST /v1/accounts": "admin",
   "GET /v1/accounts/me": "any",

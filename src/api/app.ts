@@ -13,6 +13,7 @@ import { limitRate } from "./rate-limit";
 import { router } from "./router";
 import { accountRoutes } from "./routes/accounts";
 import { adminRoutes } from "./routes/admin";
+import { evacuationRoutes } from "./routes/evacuations";
 import { eventRoutes } from "./routes/events";
 import { hostRoutes } from "./routes/hosts";
 import { instanceTypes } from "./routes/instance-types";
@@ -54,6 +55,7 @@ app.route("/v1", eventRoutes);
 app.route("/v1", adminRoutes);
 app.route("/v1", accountRoutes);
 app.route("/v1", migrationRoutes);
+app.route("/v1", evacuationRoutes);
 
 let openapi: object | null = null;
 app.get("/openapi.json", (c) => {

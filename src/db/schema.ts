@@ -179,3 +179,16 @@ export const migrations = sqliteTable(
     uniqueIndex("migrations_one_open").on(t.instanceId).where(sql`${t.step} <> 'done'`),
   ],
 );
+
+/** A host's evacuation: its migrations carry its id; the instances that could not move are listed here. */
+export const evacuations = sqliteTable(
+  "evacuations",
+  {
+    id: text("id").primaryKey(),
+    hostId: text("host_id").notNull(),
+    /** JSON: [{ instanceId, reason }] of the instances left on the host. */
+    skipped: text("skipped").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("evacuations_host").on(t.hostId)],
+);

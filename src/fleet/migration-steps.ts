@@ -125,6 +125,7 @@ async function chooseDestination(
   fleet: Fleet,
   row: MigrationRow,
   rec: InstanceRecord,
+  avoid: readonly string[],
 ): Promise<string | null> {
   const all = await fleet.db
     .select({
@@ -139,14 +140,22 @@ async function chooseDestination(
     .from(hosts)
     .where(and(eq(hosts.family, rec.family), eq(hosts.state, "available"), ne(hosts.id, row.sourceHostId)));
   const ranked = rankHosts(
-    all,
+    all.filter((h) => !avoid.includes(h.id)),
     { family: rec.family, zone: rec.zone, vcpus: rec.vcpus, memoryMiB: rec.memoryMiB, nvmeGB: rec.nvmeGB },
     "binpack",
   );
   return ranked[0]?.id ?? null;
 }
 
-export async function runStep(fleet: Fleet, msg: StepMessage): Promise<StepMessage[]> {
+/** How many destinations placement may choose in turn when one turns out to be full. */
+const DESTINATION_TRIES = 3;
+
+export async function runStep(
+  fleet: Fleet,
+  msg: StepMessage,
+  tries = DESTINATION_TRIES,
+  avoid: readonly string[] = [],
+): Promise<StepMessage[]> {
   const row = await rowOf(fleet, msg.migrationId);
   // Unknown, finished, or at another step: a duplicate or a message from the past.
   if (!row || row.step !== msg.step) return [];
@@ -159,20 +168,25 @@ export async function runStep(fleet: Fleet, msg: StepMessage): Promise<StepMessa
     if (!rec) return (await fail(fleet, row, "reserve", "the instance is gone")) ? next("release") : [];
     let destination = row.destinationHostId;
     if (!destination) {
-      destination = await chooseDestination(fleet, row, rec);
+      destination = await chooseDestination(fleet, row, rec, avoid);
       if (!destination) {
         const reason = `InsufficientInstanceCapacity: no other available ${rec.family} host can take ${rec.instanceType}`;
         return (await fail(fleet, row, "reserve", reason)) ? next("release") : [];
       }
       // The choice is recorded before anything is reserved, so a redelivery reserves the same host.
       if (!(await advance(fleet, row, "reserve", { destinationHostId: destination }))) return [];
-      return runStep(fleet, msg);
+      return runStep(fleet, msg, tries, avoid);
     }
     const r = await fleet.host(destination).reserveIncoming({ ...rec, state: "running" }, row.id, clock);
     await mirrorApplied(fleet.db, r.events);
     if (r.result === "reserved" || r.result === "arrived") {
       if (await advance(fleet, row, "reserve", { status: "active", step: "precopy" })) return next("precopy");
       return settleLost(fleet, row.id);
+    }
+    // A host placement chose may have filled since (an evacuation places many at once): choose again.
+    if (!row.requestedDestination && tries > 1) {
+      if (!(await advance(fleet, row, "reserve", { destinationHostId: null }))) return [];
+      return runStep(fleet, msg, tries - 1, [...avoid, destination]);
     }
     const reason =
       r.result === "no-capacity"

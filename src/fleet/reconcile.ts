@@ -9,6 +9,7 @@ import { occupiesHost } from "../sim/lifecycle";
 import type { InstanceRecord } from "../sim/records";
 import type { Fleet } from "./context";
 import { recordsOf, vmPages } from "./host-pages";
+import { resumeMigrations } from "./migration-reconcile";
 import { IN_LIST, mirror, updateHostUsage, upsertInstances } from "./mirror";
 
 export interface Mismatch {
@@ -64,6 +65,7 @@ export async function reconcile(fleet: Fleet, repair: boolean) {
       });
     }
   }
+  const migrationSteps = await resumeMigrations(fleet, repair);
   return {
     hostsChecked: hostRows.length,
     instancesChecked: t.instancesChecked,
@@ -72,6 +74,8 @@ export async function reconcile(fleet: Fleet, repair: boolean) {
     mismatchCount: t.mismatchCount,
     repaired: t.repaired,
     outboxPending: t.outboxPending,
+    migrationsOpen: migrationSteps.open,
+    migrationsResumed: migrationSteps.resumed,
   };
 }
 

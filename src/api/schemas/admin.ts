@@ -55,5 +55,9 @@ export const ReconcileReport = z
     mismatches: z.array(Mismatch).max(MISMATCHES_LISTED),
     repaired: z.number(),
     outboxPending: z.number(),
+    migrationsOpen: z.number().openapi({ description: "live migrations not yet done" }),
+    migrationsResumed: z
+      .number()
+      .openapi({ description: "of those, how many had the step their record is at sent again (repair)" }),
   })
   .openapi("ReconcileReport");

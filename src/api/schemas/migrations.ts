@@ -1,5 +1,6 @@
 // Live migrations as the API shows them: QEMU's query-migrate in camelCase, with the rounds the model ran.
 import { z } from "@hono/zod-openapi";
+import type { EvacuationView } from "../../fleet/evacuations";
 import {
   MIGRATION_BANDWIDTH_MBPS,
   MIGRATION_DOWNTIME_LIMIT_MS,
@@ -159,3 +160,48 @@ export type MigrationChecked = Assert<Documents<typeof Migration, MigrationView>
 export const MigrationPage = z
   .object({ migrations: z.array(Migration).max(MIGRATION_PAGE_MAX), nextCursor: orNull(MigrationId) })
   .openapi("MigrationPage");
+
+const OneLine = (max: number) => text(max).regex(/^[^\u0000-\u001f]*$/, "one line of text");
+
+export const Evacuation = z
+  .object({
+    evacuationId: EvacuationId,
+    hostId: HostId,
+    createdAt: Timestamp,
+    total: z.number().int(),
+    completed: z.number().int(),
+    failed: z.number().int(),
+    cancelled: z.number().int(),
+    inProgress: z.number().int(),
+    done: z.boolean(),
+    migrations: z
+      .array(
+        z
+          .object({
+            migrationId: MigrationId,
+            instanceId: InstanceId,
+            status: z
+              .string()
+              .max(32)
+              .openapi({ enum: [...MIGRATION_STATUSES] }),
+            destinationHostId: orNull(HostId),
+            reason: orNull(OneLine(512)),
+          })
+          .openapi("EvacuationMigration"),
+      )
+      .max(10_000),
+    skipped: z
+      .array(z.object({ instanceId: InstanceId, reason: OneLine(512) }).openapi("EvacuationSkipped"))
+      .max(10_000),
+  })
+  .openapi("Evacuation");
+export type EvacuationChecked = Assert<Documents<typeof Evacuation, EvacuationView>>;
+
+export const EvacuateHost = z
+  .strictObject({
+    acceptInstanceStoreLoss: z
+      .boolean()
+      .optional()
+      .openapi({ description: "migrate instances with instance store too, losing its data" }),
+  })
+  .openapi("EvacuateHost");

@@ -41,6 +41,44 @@ export class DirtyLog {
     this.marked = this.pages;
   }
 
+  /**
+   * Marks each page of [start, start + pages) independently with probability p, drawing uniforms
+   * from `uniform`. Below one half it visits the pages drawn (geometric gaps); above, it draws the
+   * pages left out instead and writes whole words, so its cost is the smaller of the two sets plus
+   * a pass over the words, never a visit per page marked.
+   */
+  markRandom(start: number, pages: number, p: number, uniform: () => number): void {
+    const end = start + pages;
+    if (!(p > 0) || pages <= 0) return;
+    if (p <= 0.5) {
+      const logQ = Math.log1p(-p);
+      for (let i = start + Math.floor(Math.log1p(-uniform()) / logQ); i < end; ) {
+        this.mark(i);
+        i += 1 + Math.floor(Math.log1p(-uniform()) / logQ);
+      }
+      return;
+    }
+    // The pages left out: geometric gaps with success probability 1 - p (none at all when p is 1).
+    const logP = p >= 1 ? 0 : Math.log(p);
+    const nextOut = (from: number) => (logP === 0 ? end : from + Math.floor(Math.log1p(-uniform()) / logP));
+    let out = nextOut(start);
+    for (let w = start >>> 5; w <= (end - 1) >>> 5; w++) {
+      const lo = Math.max(start, w << 5);
+      const hi = Math.min(end, (w + 1) << 5);
+      let mask = hi - lo === 32 ? -1 : ((1 << (hi - lo)) - 1) << (lo & 31);
+      while (out < hi) {
+        mask &= ~(1 << (out & 31));
+        out = nextOut(out + 1);
+      }
+      const old = this.bits[w];
+      const added = mask & ~old;
+      if (added !== 0) {
+        this.bits[w] = old | added;
+        this.marked += popcount(added);
+      }
+    }
+  }
+
   /** Reads and clears the log, as a bitmap sync does at the start of a round: the pages to send. */
   fetchAndClear(): number {
     const n = this.marked;
@@ -75,4 +113,10 @@ export class DirtyLog {
       word = this.bits[w];
     }
   }
+}
+
+function popcount(x: number): number {
+  let v = x - ((x >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
 }

@@ -72,9 +72,17 @@ export class GuestWriter {
     return hot + cold;
   }
 
-  /** Runs the guest and marks what it wrote in `log`. */
+  /** Runs the guest and marks what it wrote in `log`, a word of the bitmap at a time where it can. */
   dirty(log: DirtyLog, seconds: number, throttle: number): number {
-    return this.run(seconds, throttle, (pfn) => log.mark(pfn));
+    if (!(seconds > 0)) return 0;
+    const speed = 1 - throttle;
+    const hot = this.spec.hotWritesPerSec * seconds * speed;
+    const cold = this.spec.coldWritesPerSec * seconds * speed;
+    const uniform = () => this.rng.next();
+    if (this.hotPages > 0 && hot > 0)
+      log.markRandom(this.hotStart, this.hotPages, -Math.expm1(-hot / this.hotPages), uniform);
+    if (cold > 0) log.markRandom(0, this.memoryPages, -Math.expm1(-cold / this.memoryPages), uniform);
+    return hot + cold;
   }
 
   private sample(start: number, pages: number, writes: number, visit: (pfn: number) => void): void {

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { Rng } from "../../../src/sim/cpu/rng";
 import { DirtyLog, GuestWriter } from "../../../src/sim/migration";
 
 describe("the dirty log", () => {
@@ -37,6 +38,44 @@ describe("the dirty log", () => {
         },
       ),
     );
+  });
+});
+
+describe("marking pages at random", () => {
+  it("keeps what was marked, counts what it adds, and marks about p of the range, on either side of one half", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2000 }),
+        fc.nat(),
+        fc.nat(),
+        fc.double({ min: 0.01, max: 1, noNaN: true }),
+        fc.array(fc.nat(), { maxLength: 50 }),
+        fc.integer({ min: 1, max: 1000 }),
+        (pages, a, b, p, before, seed) => {
+          const log = new DirtyLog(pages);
+          for (const x of before) log.mark(x % pages);
+          const kept = [...Array(pages).keys()].filter((i) => log.has(i));
+          const start = a % pages;
+          const len = b % (pages - start + 1);
+          const rng = new Rng(seed);
+          log.markRandom(start, len, p, () => rng.next());
+          for (const i of kept) expect(log.has(i)).toBe(true);
+          let n = 0;
+          for (let i = 0; i < pages; i++)
+            if (log.has(i)) {
+              n++;
+              if (!kept.includes(i)) expect(i >= start && i < start + len).toBe(true);
+            }
+          expect(log.count).toBe(n);
+        },
+      ),
+    );
+    for (const p of [0.3, 0.9]) {
+      const log = new DirtyLog(100_000);
+      const rng = new Rng(3);
+      log.markRandom(0, 100_000, p, () => rng.next());
+      expect(Math.abs(log.count / 100_000 - p)).toBeLessThan(0.01);
+    }
   });
 });
 
