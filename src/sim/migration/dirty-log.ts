@@ -2,6 +2,10 @@
 // (KVM_GET_DIRTY_LOG) and Xen's shadow log-dirty mode for xc_linux_save: one bit per 4 KiB
 // guest-physical page, set by the guest's writes, read and cleared once per round.
 
+/** Below this share (and above one minus it) pages are drawn one by one; between, a word at a time. */
+const MID_LOW = 0.05;
+const BERNOULLI_BITS = 12;
+
 export class DirtyLog {
   readonly pages: number;
   private readonly bits: Uint32Array;
@@ -47,9 +51,13 @@ export class DirtyLog {
    * pages left out instead and writes whole words, so its cost is the smaller of the two sets plus
    * a pass over the words, never a visit per page marked.
    */
-  markRandom(start: number, pages: number, p: number, uniform: () => number): void {
+  markRandom(start: number, pages: number, p: number, uniform: () => number, bits?: () => number): void {
     const end = start + pages;
     if (!(p > 0) || pages <= 0) return;
+    if (bits && p >= MID_LOW && p <= 1 - MID_LOW) {
+      this.markWords(start, end, p, bits);
+      return;
+    }
     if (p <= 0.5) {
       const logQ = Math.log1p(-p);
       for (let i = start + Math.floor(Math.log1p(-uniform()) / logQ); i < end; ) {
@@ -70,12 +78,33 @@ export class DirtyLog {
         mask &= ~(1 << (out & 31));
         out = nextOut(out + 1);
       }
-      const old = this.bits[w];
-      const added = mask & ~old;
-      if (added !== 0) {
-        this.bits[w] = old | added;
-        this.marked += popcount(added);
-      }
+      this.orWord(w, mask);
+    }
+  }
+
+  /**
+   * Between the tails, a word of 32 independent Bernoulli(p) bits from BERNOULLI_BITS random words:
+   * reading p's binary digits from the last, each 1 ORs a random word in and each 0 ANDs one, which
+   * leaves each bit set with probability p to within 2^-BERNOULLI_BITS.
+   */
+  private markWords(start: number, end: number, p: number, bits: () => number): void {
+    const digits = Math.round(p * 2 ** BERNOULLI_BITS);
+    for (let w = start >>> 5; w <= (end - 1) >>> 5; w++) {
+      const lo = Math.max(start, w << 5);
+      const hi = Math.min(end, (w + 1) << 5);
+      const range = hi - lo === 32 ? -1 : ((1 << (hi - lo)) - 1) << (lo & 31);
+      let x = 0;
+      for (let d = 0; d < BERNOULLI_BITS; d++) x = (digits >>> d) & 1 ? x | bits() : x & bits();
+      this.orWord(w, x & range);
+    }
+  }
+
+  private orWord(w: number, mask: number): void {
+    const old = this.bits[w];
+    const added = mask & ~old;
+    if (added !== 0) {
+      this.bits[w] = old | added;
+      this.marked += popcount(added);
     }
   }
 

@@ -79,9 +79,10 @@ export class GuestWriter {
     const hot = this.spec.hotWritesPerSec * seconds * speed;
     const cold = this.spec.coldWritesPerSec * seconds * speed;
     const uniform = () => this.rng.next();
+    const bits = () => this.rng.nextU32();
     if (this.hotPages > 0 && hot > 0)
-      log.markRandom(this.hotStart, this.hotPages, -Math.expm1(-hot / this.hotPages), uniform);
-    if (cold > 0) log.markRandom(0, this.memoryPages, -Math.expm1(-cold / this.memoryPages), uniform);
+      log.markRandom(this.hotStart, this.hotPages, -Math.expm1(-hot / this.hotPages), uniform, bits);
+    if (cold > 0) log.markRandom(0, this.memoryPages, -Math.expm1(-cold / this.memoryPages), uniform, bits);
     return hot + cold;
   }
 

@@ -30,7 +30,7 @@ export const QEMU_DEFAULTS: QemuPolicyOptions = {
   throttleMaxPct: 99,
   throttleTriggerThresholdPct: 50,
   postcopy: false,
-  giveUpRounds: 60,
+  giveUpRounds: 30,
 };
 
 export class QemuPolicy implements MigrationPolicy {

@@ -51,14 +51,15 @@ describe("marking pages at random", () => {
         fc.double({ min: 0.01, max: 1, noNaN: true }),
         fc.array(fc.nat(), { maxLength: 50 }),
         fc.integer({ min: 1, max: 1000 }),
-        (pages, a, b, p, before, seed) => {
+        fc.boolean(),
+        (pages, a, b, p, before, seed, words) => {
           const log = new DirtyLog(pages);
           for (const x of before) log.mark(x % pages);
           const kept = [...Array(pages).keys()].filter((i) => log.has(i));
           const start = a % pages;
           const len = b % (pages - start + 1);
           const rng = new Rng(seed);
-          log.markRandom(start, len, p, () => rng.next());
+          log.markRandom(start, len, p, () => rng.next(), words ? () => rng.nextU32() : undefined);
           for (const i of kept) expect(log.has(i)).toBe(true);
           let n = 0;
           for (let i = 0; i < pages; i++)
@@ -70,12 +71,13 @@ describe("marking pages at random", () => {
         },
       ),
     );
-    for (const p of [0.3, 0.9]) {
-      const log = new DirtyLog(100_000);
-      const rng = new Rng(3);
-      log.markRandom(0, 100_000, p, () => rng.next());
-      expect(Math.abs(log.count / 100_000 - p)).toBeLessThan(0.01);
-    }
+    for (const p of [0.02, 0.3, 0.9, 0.97])
+      for (const words of [false, true]) {
+        const log = new DirtyLog(100_000);
+        const rng = new Rng(3);
+        log.markRandom(0, 100_000, p, () => rng.next(), words ? () => rng.nextU32() : undefined);
+        expect(Math.abs(log.count / 100_000 - p)).toBeLessThan(0.01);
+      }
   });
 });
 
