@@ -215,7 +215,14 @@ export async function runStep(
       return settleLost(fleet, row.id);
     }
     const status = report.mode === "postcopy" ? "postcopy-active" : "device";
-    if (await advance(fleet, row, "precopy", { status, step: "switch", report: JSON.stringify(report) }))
+    if (
+      await advance(fleet, row, "precopy", {
+        status,
+        step: "switch",
+        report: JSON.stringify(report),
+        reason: report.reason,
+      })
+    )
       return next("switch");
     return settleLost(fleet, row.id);
   }

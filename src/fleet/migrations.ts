@@ -1,6 +1,6 @@
 // Live migrations as a tenant (or the operator) sees them: start one, read it shaped like QEMU's
 // query-migrate, list them, cancel one. The work itself is migration-steps.ts, on the queue.
-import { and, desc, eq, lt, ne, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, ne, type SQL } from "drizzle-orm";
 import { hosts, instances, migrations } from "../db/schema";
 import { findInstanceType } from "../sim/catalog";
 import type { MigrationMode, MigrationParams, MigrationReport, PolicyName } from "../sim/migration";
@@ -172,12 +172,12 @@ export async function listMigrations(fleet: Fleet, f: MigrationFilter) {
   const where: (SQL | undefined)[] = [ownedBy(fleet.caller, migrations.accountId)];
   if (f.instanceId) where.push(eq(migrations.instanceId, f.instanceId));
   if (f.status) where.push(eq(migrations.status, f.status));
-  if (f.cursor) where.push(lt(migrations.id, f.cursor));
+  if (f.cursor) where.push(gt(migrations.id, f.cursor));
   const rows = await fleet.db
     .select()
     .from(migrations)
     .where(and(...where))
-    .orderBy(desc(migrations.id))
+    .orderBy(asc(migrations.id))
     .limit(limit + 1);
   const page = rows.slice(0, limit);
   return {

@@ -41,7 +41,7 @@ export const migrationRoutes = router()
       method: "get",
       path: "/migrations",
       tags: ["migrations"],
-      summary: "Migrations, newest first",
+      summary: "Migrations in order of id, a page at a time",
       request: {
         query: z.strictObject({
           instanceId: InstanceId.optional(),
