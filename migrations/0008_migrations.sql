@@ -34,3 +34,23 @@ CREATE TABLE `evacuations` (
 );
 --> statement-breakpoint
 CREATE INDEX `evacuations_host` ON `evacuations` (`host_id`);
+--> statement-breakpoint
+-- Scheduled events on instances (fleet/scheduled-events.ts), as EC2's DescribeInstanceStatus lists them.
+CREATE TABLE `scheduled_events` (
+	`id` text PRIMARY KEY NOT NULL,
+	`account_id` text,
+	`instance_id` text NOT NULL,
+	`code` text NOT NULL,
+	`description` text NOT NULL,
+	`not_before` integer NOT NULL,
+	`not_after` integer NOT NULL,
+	`state` text NOT NULL,
+	`outcome` text,
+	`migration_id` text,
+	`created_at` integer NOT NULL,
+	`acted_at` integer
+);
+--> statement-breakpoint
+CREATE INDEX `scheduled_events_instance` ON `scheduled_events` (`instance_id`);
+--> statement-breakpoint
+CREATE INDEX `scheduled_events_due` ON `scheduled_events` (`state`,`not_before`);

@@ -45,6 +45,8 @@ export const ACCESS: Record<string, Access> = {
   "POST /v1/migrations/{id}/cancel": "any",
   "POST /v1/hosts/{id}/evacuate": "admin",
   "GET /v1/evacuations/{id}": "admin",
+  "POST /v1/instances/{id}/scheduled-events": "admin",
+  "GET /v1/instances/{id}/status": "any",
 
   "POST /v1/accounts": "admin",
   "GET /v1/accounts/me": "any",

@@ -20,6 +20,7 @@ import { instanceTypes } from "./routes/instance-types";
 import { instanceRoutes } from "./routes/instances";
 import { memoryRoutes } from "./routes/memory";
 import { migrationRoutes } from "./routes/migrations";
+import { scheduledEventRoutes } from "./routes/scheduled-events";
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -56,6 +57,7 @@ app.route("/v1", adminRoutes);
 app.route("/v1", accountRoutes);
 app.route("/v1", migrationRoutes);
 app.route("/v1", evacuationRoutes);
+app.route("/v1", scheduledEventRoutes);
 
 let openapi: object | null = null;
 app.get("/openapi.json", (c) => {

@@ -192,3 +192,29 @@ export const evacuations = sqliteTable(
   },
   (t) => [index("evacuations_host").on(t.hostId)],
 );
+
+/** Scheduled events on instances (EC2's instance-reboot, system-reboot, system-maintenance, instance-retirement, instance-stop). */
+export const scheduledEvents = sqliteTable(
+  "scheduled_events",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id"),
+    instanceId: text("instance_id").notNull(),
+    code: text("code").notNull(),
+    description: text("description").notNull(),
+    /** Simulated ms: the fleet acts once the clock passes notBefore. */
+    notBefore: integer("not_before").notNull(),
+    notAfter: integer("not_after").notNull(),
+    /** scheduled, completed or failed. */
+    state: text("state").notNull(),
+    outcome: text("outcome"),
+    /** The live migration a retirement or maintenance started. */
+    migrationId: text("migration_id"),
+    createdAt: integer("created_at").notNull(),
+    actedAt: integer("acted_at"),
+  },
+  (t) => [
+    index("scheduled_events_instance").on(t.instanceId),
+    index("scheduled_events_due").on(t.state, t.notBefore),
+  ],
+);

@@ -1,5 +1,5 @@
 // EC2-shaped identifiers: a prefix and 17 lowercase hex digits.
-export function newId(prefix: "i" | "r" | "h" | "key" | "mig" | "evac"): string {
+export function newId(prefix: "i" | "r" | "h" | "key" | "mig" | "evac" | "instance-event"): string {
   const bytes = crypto.getRandomValues(new Uint8Array(9));
   const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
   return `${prefix}-${hex.slice(0, 17)}`;

@@ -11,6 +11,7 @@ import { type FleetEvent, type InstanceRecord, withoutTags } from "../sim/record
 import type { Fleet } from "./context";
 import { rowToRecord } from "./instance-rows";
 import { mirrorApplied } from "./mirror";
+import { afterMigration } from "./scheduled-events";
 
 export const MIGRATION_STEPS = ["reserve", "precopy", "switch", "release"] as const;
 export type MigrationStep = (typeof MIGRATION_STEPS)[number] | "done";
@@ -281,7 +282,7 @@ export async function runStep(
     await advance(fleet, row, "release", { status: "completed", step: "done" });
     return [];
   }
-  await advance(fleet, row, "release", { step: "done" });
+  if (await advance(fleet, row, "release", { step: "done" })) await afterMigration(fleet, row.id, row.status);
   return [];
 }
 

@@ -125,6 +125,8 @@ export const FLEET_EVENT_TYPES = [
   "host.state-changed",
   "instance.migrated",
   "migration.state-changed",
+  "instance.event-scheduled",
+  "instance.event-completed",
 ] as const;
 export type FleetEventType = (typeof FLEET_EVENT_TYPES)[number];
 

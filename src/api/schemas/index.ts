@@ -21,3 +21,4 @@ export const HostIdParam = z.object({
   id: HostId.openapi({ param: { name: "id", in: "path" } }),
 });
 export * from "./migrations";
+export * from "./scheduled-events";
