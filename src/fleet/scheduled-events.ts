@@ -201,7 +201,7 @@ export async function afterMigration(fleet: Fleet, migrationId: string, status: 
     .from(scheduledEvents)
     .where(eq(scheduledEvents.migrationId, migrationId))
     .get();
-  if (!e || e.code !== "instance-retirement" || e.outcome?.includes("stop:")) return;
+  if (e?.code !== "instance-retirement" || e.outcome?.includes("stop:")) return;
   let outcome: string;
   try {
     outcome = `${e.outcome}; it ${status}; ${await lifecycle(fleet, e.instanceId, "stop")}`;

@@ -9,7 +9,7 @@ import {
 } from "../../fleet/limits";
 import type { MigrationView } from "../../fleet/migrations";
 import type { PostcopyRecord, RoundRecord } from "../../sim/migration";
-import { HostId, InstanceId, orNull, Timestamp, text } from "./common";
+import { HostId, InstanceId, oneLine, orNull, Timestamp } from "./common";
 import type { Assert, Documents, Mirrors } from "./exact";
 
 export const MigrationId = z
@@ -113,9 +113,7 @@ export const Migration = z
     mode: z.enum(["precopy", "postcopy"]),
     policy: orNull(z.enum(["xen", "qemu"])),
     reason: orNull(
-      text(512)
-        .regex(/^[^\u0000-\u001f]*$/, "one line of text")
-        .openapi({ description: "why it ended as it did, or the stop rule that ended its rounds" }),
+      oneLine(512).openapi({ description: "why it ended as it did, or the stop rule that ended its rounds" }),
     ),
     createdAt: Timestamp,
     updatedAt: Timestamp,
@@ -161,8 +159,6 @@ export const MigrationPage = z
   .object({ migrations: z.array(Migration).max(MIGRATION_PAGE_MAX), nextCursor: orNull(MigrationId) })
   .openapi("MigrationPage");
 
-const OneLine = (max: number) => text(max).regex(/^[^\u0000-\u001f]*$/, "one line of text");
-
 export const Evacuation = z
   .object({
     evacuationId: EvacuationId,
@@ -185,13 +181,13 @@ export const Evacuation = z
               .max(32)
               .openapi({ enum: [...MIGRATION_STATUSES] }),
             destinationHostId: orNull(HostId),
-            reason: orNull(OneLine(512)),
+            reason: orNull(oneLine(512)),
           })
           .openapi("EvacuationMigration"),
       )
       .max(10_000),
     skipped: z
-      .array(z.object({ instanceId: InstanceId, reason: OneLine(512) }).openapi("EvacuationSkipped"))
+      .array(z.object({ instanceId: InstanceId, reason: oneLine(512) }).openapi("EvacuationSkipped"))
       .max(10_000),
   })
   .openapi("Evacuation");

@@ -2,11 +2,9 @@
 import { z } from "@hono/zod-openapi";
 import { type eventView, type instanceStatus, SCHEDULED_EVENT_CODES } from "../../fleet/scheduled-events";
 import { INSTANCE_STATES } from "../../sim/lifecycle";
-import { InstanceId, orNull, Timestamp, text } from "./common";
+import { InstanceId, oneLine, orNull, Timestamp } from "./common";
 import type { Assert, Documents } from "./exact";
 import { MigrationId } from "./migrations";
-
-const OneLine = (max: number) => text(max).regex(/^[^\u0000-\u001f]*$/, "one line of text");
 
 export const ScheduleEvent = z
   .strictObject({
@@ -23,14 +21,14 @@ export const ScheduledEvent = z
       .max(32)
       .regex(/^instance-event-[0-9a-f]{17}$/),
     code: z.enum(SCHEDULED_EVENT_CODES),
-    description: OneLine(256),
+    description: oneLine(256),
     notBefore: Timestamp,
     notAfter: Timestamp,
     state: z
       .string()
       .max(16)
       .openapi({ enum: ["scheduled", "acting", "completed", "failed"] }),
-    outcome: orNull(OneLine(1024)),
+    outcome: orNull(oneLine(1024)),
     migrationId: orNull(MigrationId),
   })
   .openapi("ScheduledEvent");
