@@ -5,6 +5,9 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ACCESS } from "../../src/api/access";
+import { OPERATOR } from "../../src/fleet/accounts";
+import { Fleet } from "../../src/fleet/context";
+import { runStep, type StepMessage } from "../../src/fleet/migration-steps";
 import {
   ADMIN_KEY,
   addHosts,
@@ -26,7 +29,13 @@ let a: Tenant;
 let b: Tenant;
 let doc: Doc;
 /** B's resources by kind, and the strings that would betray them. */
-const theirs = { instances: [] as string[], hosts: [] as string[], keyIds: [] as string[], account: "" };
+const theirs = {
+  instances: [] as string[],
+  hosts: [] as string[],
+  keyIds: [] as string[],
+  migrations: [] as string[],
+  account: "",
+};
 let sharedHost = "";
 let secrets: string[] = [];
 const MARK = "b-private-tag-7f3e";
@@ -45,6 +54,7 @@ async function stateOfB() {
     tokens: (await q("SELECT * FROM client_tokens WHERE account_id = ? ORDER BY token")).results,
     events: (await q("SELECT id FROM events WHERE account_id = ? ORDER BY seq")).results,
     accounts: (await q("SELECT * FROM accounts WHERE id = ?")).results,
+    migrations: (await q("SELECT * FROM migrations WHERE account_id = ? ORDER BY id")).results,
     records,
   };
 }
@@ -64,6 +74,11 @@ function targets(path: string): string[][] {
       return [[theirs.account]];
     case "keys":
       return [[theirs.keyIds[1]]];
+    case "migrations":
+      return [[theirs.migrations[0]]];
+    case "evacuations":
+      // Admin-only: any well-formed id is refused before it is looked up.
+      return [["evac-0123456789abcdef0"]];
     default:
       throw new Error(`no resource of B's for ${path}: teach the isolation test what it names`);
   }
@@ -117,6 +132,21 @@ describe("tenant isolation, operation by operation from /openapi.json", () => {
       expect(res.status).toBe(200);
     }
     await advance(60);
+    // A migration of B's, run to its end (its zone has no other host, so it fails there).
+    const mig = await call<{ migrationId: string }>(
+      "POST",
+      `/v1/instances/${all[0].instanceId}/migrate`,
+      {},
+      asB,
+    );
+    expect(mig.status).toBe(202);
+    theirs.migrations = [mig.body.migrationId];
+    const fleet = new Fleet(env, OPERATOR);
+    const steps: StepMessage[] = (["reserve", "precopy", "switch", "release"] as const).map((step) => ({
+      migrationId: mig.body.migrationId,
+      step,
+    }));
+    while (steps.length > 0) steps.push(...(await runStep(fleet, steps.shift()!)));
     const second = await call<{ keyId: string }>(
       "POST",
       `/v1/accounts/${b.accountId}/keys`,
@@ -128,6 +158,7 @@ describe("tenant isolation, operation by operation from /openapi.json", () => {
       ...theirs.instances,
       ...new Set([running, toStop, onShared].map((r) => r.body.reservationId)),
       ...theirs.keyIds,
+      ...theirs.migrations,
       theirs.account,
       theirs.hosts[0],
       MARK,
