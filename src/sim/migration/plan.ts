@@ -32,8 +32,6 @@ export interface MigrationParams {
 export const MIGRATION_LINK_BPS = 10_000 * MBIT;
 /** Estimate (as the Clark et al. test assumes): the writable working set is 3% of memory. */
 export const WWS_SHARE = 0.03;
-/** Estimate: half of the distinct pages a workload touches it writes. */
-export const WRITE_SHARE_OF_TOUCHES = 0.5;
 /**
  * Estimate: one write in ten lands outside the working set. (A rate per page of memory, as the Clark et
  * al. test assumes for its small guests, would have a 256 GiB guest rewrite a gigabit's worth of pages
@@ -43,13 +41,13 @@ export const COLD_SHARE_OF_WRITES = 0.1;
 
 /**
  * The guest's writes from its workload profile: the distinct pages it touches per busy second
- * (perBusySecond.pageTouches), times how busy its vCPUs are and the share of touches that write,
- * land in its writable working set.
+ * (perBusySecond.pageTouches), times how busy its vCPUs are and the share of its accesses that store
+ * (writeShare), land in its writable working set.
  */
 export function guestWritesOf(workload: WorkloadSpec, memoryBytes: number, vcpus: number): GuestWrites {
   const w = resolveWorkload(workload);
   const pages = memoryBytes / 4096;
-  const writes = w.perBusySecond.pageTouches * w.utilization * vcpus * WRITE_SHARE_OF_TOUCHES;
+  const writes = w.perBusySecond.pageTouches * w.utilization * vcpus * w.writeShare;
   return {
     hotBytes: Math.round(pages * WWS_SHARE) * 4096,
     hotWritesPerSec: writes * (1 - COLD_SHARE_OF_WRITES),
