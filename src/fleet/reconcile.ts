@@ -11,6 +11,7 @@ import type { Fleet } from "./context";
 import { recordsOf, vmPages } from "./host-pages";
 import { resumeMigrations } from "./migration-reconcile";
 import { IN_LIST, mirror, updateHostUsage, upsertInstances } from "./mirror";
+import { reconcileInterfaces } from "./network-reconcile";
 
 export interface Mismatch {
   hostId: string;
@@ -66,9 +67,11 @@ export async function reconcile(fleet: Fleet, repair: boolean) {
     }
   }
   const migrationSteps = await resumeMigrations(fleet, repair);
+  const network = await reconcileInterfaces(fleet, repair);
   return {
     hostsChecked: hostRows.length,
     instancesChecked: t.instancesChecked,
+    // D1 against the host objects; the network's own check (D1 against itself) is reported beside it.
     agree: t.mismatchCount === 0,
     mismatches: t.mismatches,
     mismatchCount: t.mismatchCount,
@@ -76,6 +79,7 @@ export async function reconcile(fleet: Fleet, repair: boolean) {
     outboxPending: t.outboxPending,
     migrationsOpen: migrationSteps.open,
     migrationsResumed: migrationSteps.resumed,
+    network,
   };
 }
 

@@ -9,8 +9,10 @@ import { type AccessFaults, type ActResult, type Changes, HostModel } from "../s
 import type { InstanceAction } from "../sim/lifecycle";
 import type { HostMemorySummary, Translation, VmMemorySummary } from "../sim/memory";
 import type { MigrationParams, MigrationReport } from "../sim/migration";
+import { type EndpointRequest, type EndpointResult, playEndpoint } from "../sim/network/endpoint";
 import type { FleetEvent, HostRecord, HostState, HostUsage, InstanceRecord, VmRecord } from "../sim/records";
 import { answerEvents, MEMORY_OWNERS_MAX, Priority, RECORDS_MAX, VM_PAGE_MAX } from "./answer";
+import { SqlFlowTable } from "./flows";
 import { MIGRATION_HOLD_MS, planHere } from "./migration";
 import { OUTBOX_RETRY_MS, Outbox } from "./outbox";
 import { HostStorage } from "./storage";
@@ -248,6 +250,15 @@ export class HostObject extends DurableObject<Env> {
     return this.call(clock, (m, now) => ({ result: m.access(instanceId, req, now), changes: [] }), [
       instanceId,
     ]);
+  }
+
+  /** One end of a send through this host's virtual switch (sim/network/endpoint.ts). */
+  async networkEndpoint(req: EndpointRequest, clock: ClockState): Promise<HostCallResult<EndpointResult>> {
+    return this.call(
+      clock,
+      (m, now) => ({ result: playEndpoint(m, new SqlFlowTable(this.store.sql, now), req, now), changes: [] }),
+      [req.instanceId],
+    );
   }
 
   async memorySummary(

@@ -59,5 +59,13 @@ export const ReconcileReport = z
     migrationsResumed: z
       .number()
       .openapi({ description: "of those, how many had the step their record is at sent again (repair)" }),
+    network: z
+      .object({
+        interfacesChecked: z.number(),
+        leaked: z.number(),
+        released: z.number(),
+        instancesWithoutInterface: z.number(),
+      })
+      .openapi("NetworkReconcile"),
   })
   .openapi("ReconcileReport");
