@@ -59,6 +59,15 @@ export const ACCESS: Record<string, Access> = {
   "GET /v1/alarms/{id}": "any",
   "DELETE /v1/alarms/{id}": "tenant",
 
+  // A tenant migrates its own instances; the operator any (host maintenance is the operator's).
+  "POST /v1/instances/{id}/migrate": "any",
+  "GET /v1/migrations": "any",
+  "GET /v1/migrations/{id}": "any",
+  "POST /v1/migrations/{id}/cancel": "any",
+  "POST /v1/hosts/{id}/evacuate": "admin",
+  "GET /v1/evacuations/{id}": "admin",
+  "POST /v1/instances/{id}/scheduled-events": "admin",
+  "GET /v1/instances/{id}/status": "any",
   // The network: an account's own VPCs, subnets, groups, peerings and interfaces.
   "POST /v1/vpcs": "tenant",
   "GET /v1/vpcs": "any",

@@ -448,6 +448,81 @@ export const fsHandles = sqliteTable(
   (t) => [index("fs_handles_fs").on(t.filesystemId)],
 );
 
+/**
+ * Live migrations: the record of a process that spans two host objects. Steps (fleet/migration-steps.ts)
+ * change a row only from the step they expect, so a redelivered or late step changes nothing. At most
+ * one open migration per instance.
+ */
+export const migrations = sqliteTable(
+  "migrations",
+  {
+    id: text("id").primaryKey(),
+    /** The instance's account, from birth; null only for an instance that has none. */
+    accountId: text("account_id"),
+    instanceId: text("instance_id").notNull(),
+    sourceHostId: text("source_host_id").notNull(),
+    destinationHostId: text("destination_host_id"),
+    /** Whether the caller named the destination (else placement chose it). */
+    requestedDestination: integer("requested_destination", { mode: "boolean" }).notNull().default(false),
+    /** QEMU's query-migrate status: setup, active, postcopy-active, device, completed, failed, cancelled. */
+    status: text("status").notNull(),
+    /** The next step: reserve, precopy, switch, release, done. */
+    step: text("step").notNull(),
+    params: text("params").notNull(),
+    report: text("report"),
+    reason: text("reason"),
+    evacuationId: text("evacuation_id"),
+    version: integer("version").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    index("migrations_account").on(t.accountId, t.id),
+    index("migrations_instance").on(t.instanceId),
+    index("migrations_evacuation").on(t.evacuationId),
+    uniqueIndex("migrations_one_open").on(t.instanceId).where(sql`${t.step} <> 'done'`),
+  ],
+);
+
+/** A host's evacuation: its migrations carry its id; the instances that could not move are listed here. */
+export const evacuations = sqliteTable(
+  "evacuations",
+  {
+    id: text("id").primaryKey(),
+    hostId: text("host_id").notNull(),
+    /** JSON: [{ instanceId, reason }] of the instances left on the host. */
+    skipped: text("skipped").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("evacuations_host").on(t.hostId)],
+);
+
+/** Scheduled events on instances (EC2's instance-reboot, system-reboot, system-maintenance, instance-retirement, instance-stop). */
+export const scheduledEvents = sqliteTable(
+  "scheduled_events",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id"),
+    instanceId: text("instance_id").notNull(),
+    code: text("code").notNull(),
+    description: text("description").notNull(),
+    /** Simulated ms: the fleet acts once the clock passes notBefore. */
+    notBefore: integer("not_before").notNull(),
+    notAfter: integer("not_after").notNull(),
+    /** scheduled, completed or failed. */
+    state: text("state").notNull(),
+    outcome: text("outcome"),
+    /** The live migration a retirement or maintenance started. */
+    migrationId: text("migration_id"),
+    createdAt: integer("created_at").notNull(),
+    actedAt: integer("acted_at"),
+  },
+  (t) => [
+    index("scheduled_events_instance").on(t.instanceId),
+    index("scheduled_events_due").on(t.state, t.notBefore),
+  ],
+);
+
 // ---- Networking (fleet/vpcs.ts, subnets.ts, enis.ts, security-groups.ts): D1 is the truth
 // of an account's network configuration; the hosts' virtual switches hold only flow state.
 

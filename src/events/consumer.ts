@@ -22,7 +22,7 @@ const eventSchema = z.object({
   hostRecord: z.object({ hostId: z.string() }).passthrough().nullable(),
   subject: z
     .object({
-      kind: z.enum(["volume", "snapshot", "storage-node", "filesystem"]),
+      kind: z.enum(["volume", "snapshot", "storage-node", "filesystem", "migration", "instance-event"]),
       id: z.string(),
       accountId: z.string().nullable(),
       storageNode: z.object({ nodeId: z.string(), version: z.number() }).passthrough().optional(),

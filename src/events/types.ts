@@ -27,6 +27,10 @@ export const EVENT_VERSIONS: Record<EventType, number> = {
   "snapshot.completed": 1,
   "filesystem.created": 1,
   "filesystem.state-changed": 1,
+  "instance.migrated": 1,
+  "migration.state-changed": 1,
+  "instance.event-scheduled": 1,
+  "instance.event-completed": 1,
   "alarm.state-changed": 1,
   "subscription.disabled": 1,
 };

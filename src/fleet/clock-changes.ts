@@ -6,6 +6,7 @@ import type { ClockMode, ClockState } from "../sim/clock";
 import { advanceClock, clockView, configureClock } from "./clock";
 import type { Fleet } from "./context";
 import { mirrorApplied } from "./mirror";
+import { actOnDueEvents } from "./scheduled-events";
 
 /**
  * Settles due transitions: on the hosts with an instance in a transitional state, or on
@@ -35,10 +36,12 @@ async function settleHosts(fleet: Fleet, clock: ClockState, onlyBusy: boolean) {
   };
 }
 
-/** Moves simulated time forward and settles every transition that falls due. */
+/** Moves simulated time forward, settles every transition that falls due, and acts on due scheduled events. */
 export async function advanceTime(fleet: Fleet, byMs: number) {
   const clock = await advanceClock(fleet.db, fleet.env, byMs);
-  return { ...clockView(clock), ...(await settleHosts(fleet, clock, true)) };
+  const settled = await settleHosts(fleet, clock, true);
+  await actOnDueEvents(fleet);
+  return { ...clockView(clock), ...settled };
 }
 
 /** Switches the clock's mode or scale; every host learns it now, so alarms follow at once. */

@@ -13,7 +13,10 @@ export function newId(
     | "sn"
     | "fs"
     | "fsmt"
-    | "fh",
+    | "fh"
+    | "mig"
+    | "evac"
+    | "instance-event",
 ): string {
   const bytes = crypto.getRandomValues(new Uint8Array(9));
   const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -29,6 +32,8 @@ export const ID_PATTERN = {
   key: /^key-[0-9a-f]{17}$/,
   subscription: /^sub-[0-9a-f]{17}$/,
   alarm: /^alarm-[0-9a-f]{17}$/,
+  migration: /^mig-[0-9a-f]{17}$/,
+  evacuation: /^evac-[0-9a-f]{17}$/,
   account: /^[0-9]{12}$/,
   volume: /^vol-[0-9a-f]{17}$/,
   snapshot: /^snap-[0-9a-f]{17}$/,

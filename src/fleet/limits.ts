@@ -190,6 +190,14 @@ export const FILES_LISTED_MAX = 1000;
 /** File system names: printable ASCII. */
 export const FS_NAME_MAX_LENGTH = 64;
 
+/** Live migration (POST /v1/instances/{id}/migrate): a rate limit from 1 Mbit/s to 400 Gbit/s... */
+export const MIGRATION_BANDWIDTH_MBPS = { min: 1, max: 400_000 } as const;
+/** ...a downtime limit up to a minute (QEMU takes up to 2000 s; a minute is already no live migration)... */
+export const MIGRATION_DOWNTIME_LIMIT_MS = { min: 1, max: 60_000 } as const;
+/** ...and a guest's stated writes up to a billion page writes a second. */
+export const MIGRATION_PAGE_WRITES_MAX = 1e9;
+/** A page of migrations. */
+export const MIGRATION_PAGE_MAX = 100;
 // ---- Networking. EC2's default quotas (Amazon VPC user guide, "Amazon VPC quotas"): 5 VPCs
 // per Region, 200 subnets per VPC, 2,500 security groups per Region, 60 inbound and 60
 // outbound rules per group, 5 groups per network interface, 50 active peerings per VPC.

@@ -10,6 +10,7 @@ import type { InstanceRecord } from "../sim/records";
 import { forgetCandidates } from "./candidates";
 import type { Fleet } from "./context";
 import { recordsOf, vmPages } from "./host-pages";
+import { resumeMigrations } from "./migration-reconcile";
 import { IN_LIST, mirror, updateHostUsage, upsertInstances } from "./mirror";
 import { reconcileInterfaces } from "./network-reconcile";
 import { inParallel } from "./parallel";
@@ -90,6 +91,7 @@ export async function reconcile(fleet: Fleet, repair: boolean) {
   }
   // Repaired host rows may change what placement should see.
   if (t.repaired > 0) forgetCandidates(fleet);
+  const migrationSteps = await resumeMigrations(fleet, repair);
   const network = await reconcileInterfaces(fleet, repair);
   // The block store's objects and rows, in the same pass.
   const storage = await reconcileStorage(fleet, repair);
@@ -103,6 +105,8 @@ export async function reconcile(fleet: Fleet, repair: boolean) {
     mismatchCount: t.mismatchCount,
     repaired: t.repaired,
     outboxPending: t.outboxPending,
+    migrationsOpen: migrationSteps.open,
+    migrationsResumed: migrationSteps.resumed,
     network,
     storage,
   };

@@ -8,12 +8,14 @@ import type { HostCpuSummary, VmCpuCounters, WorkloadSpec } from "../sim/cpu";
 import { type AccessFaults, type ActResult, type Changes, HostModel } from "../sim/host";
 import type { InstanceAction } from "../sim/lifecycle";
 import type { HostMemorySummary, Translation, VmMemorySummary } from "../sim/memory";
+import type { MigrationParams, MigrationReport } from "../sim/migration";
 import { type EndpointRequest, type EndpointResult, playEndpoint } from "../sim/network/endpoint";
 import type { FleetEvent, HostRecord, HostState, HostUsage, InstanceRecord, VmRecord } from "../sim/records";
 import { answerEvents, MEMORY_OWNERS_MAX, Priority, RECORDS_MAX, VM_PAGE_MAX } from "./answer";
 import { BlockIo, type BlockIoTiming, type VolumeRates } from "./block-io";
 import { SqlFlowTable } from "./flows";
 import { MetricsSampler, samplingPeriodMs } from "./metrics-sampler";
+import { MIGRATION_HOLD_MS, planHere } from "./migration";
 import { OUTBOX_RETRY_MS, Outbox } from "./outbox";
 import { Residency } from "./residency";
 import { HostStorage } from "./storage";
@@ -424,6 +426,83 @@ export class HostObject extends DurableObject<Env> {
     if (!vm || vm.holdExpiresWallMs !== null) return { status: "not-here" };
     if (vm.instance.state !== "running") return { status: "not-running", state: vm.instance.state };
     return { status: "ok", value: vm.instance };
+  }
+
+  // ---- live migration: each a step of fleet/migration-steps.ts, each idempotent ----
+
+  async reserveIncoming(rec: InstanceRecord, migrationId: string, clock: ClockState) {
+    return this.call(
+      clock,
+      (m) => {
+        const r = m.reserveIncoming(rec, migrationId, Date.now() + MIGRATION_HOLD_MS);
+        return { result: r.result, changes: [r.changes] };
+      },
+      [rec.instanceId],
+    );
+  }
+
+  async arriveIncoming(rec: InstanceRecord, migrationId: string, clock: ClockState) {
+    return this.call(
+      clock,
+      (m, now) => {
+        const r = m.arriveIncoming(rec, migrationId, now);
+        return { result: r.result, changes: [r.changes] };
+      },
+      [rec.instanceId],
+    );
+  }
+
+  async releaseIncoming(instanceId: string, migrationId: string, clock: ClockState) {
+    return this.call(
+      clock,
+      (m) => ({ result: null, changes: [m.releaseIncoming(instanceId, migrationId)] }),
+      [instanceId],
+    );
+  }
+
+  async markOutgoing(instanceId: string, migrationId: string, clock: ClockState) {
+    return this.call(
+      clock,
+      (m) => {
+        const r = m.markOutgoing(instanceId, migrationId);
+        return { result: { status: r.result, instance: r.instance }, changes: [r.changes] };
+      },
+      [instanceId],
+    );
+  }
+
+  async unmarkOutgoing(instanceId: string, migrationId: string, clock: ClockState) {
+    return this.call(clock, (m) => ({ result: null, changes: [m.unmarkOutgoing(instanceId, migrationId)] }), [
+      instanceId,
+    ]);
+  }
+
+  async departOutgoing(
+    instanceId: string,
+    migrationId: string,
+    destinationHostId: string,
+    clock: ClockState,
+  ) {
+    return this.call(
+      clock,
+      (m, now) => {
+        const r = m.departOutgoing(instanceId, migrationId, destinationHostId, now);
+        return { result: r.result, changes: [r.changes] };
+      },
+      [instanceId],
+    );
+  }
+
+  /** The pre-copy (or post-copy) run of a guest running here; changes nothing. */
+  async planMigration(
+    instanceId: string,
+    migrationId: string,
+    params: MigrationParams,
+    clock: ClockState,
+  ): Promise<HostCallResult<MigrationReport | null>> {
+    return this.call(clock, (m) => ({ result: planHere(m, instanceId, migrationId, params), changes: [] }), [
+      instanceId,
+    ]);
   }
 
   override async alarm(): Promise<void> {

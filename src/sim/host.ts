@@ -557,7 +557,9 @@ export class HostModel {
     if (!vm || vm.holdExpiresWallMs !== null)
       return { result: { status: "not-here", departed: null }, changes };
     const outcome = decide(vm.instance.state, action);
-    if (outcome.kind === "illegal") return { result: { status: "illegal", instance: vm.instance }, changes };
+    // A guest being migrated takes no lifecycle action until its migration ends.
+    if (outcome.kind === "illegal" || vm.migration?.role === "outgoing")
+      return { result: { status: "illegal", instance: vm.instance }, changes };
     if (outcome.kind === "reboot") {
       vm.instance = { ...vm.instance, version: vm.instance.version + 1 };
       changes.upserted.push(vm);
@@ -590,6 +592,134 @@ export class HostModel {
       this.instanceEvent(changes, "instance.state-changed", at, vm.instance, previous);
     }
     return changes;
+  }
+
+  // ---- live migration (the steps are in fleet/migration-steps.ts; each is idempotent) ----
+
+  /**
+   * The destination's reservation for an incoming guest: capacity held through admission, as for a
+   * launch, and invisible until the guest arrives or the hold lapses. Asking again changes nothing.
+   */
+  reserveIncoming(
+    rec: InstanceRecord,
+    migrationId: string,
+    holdExpiresWallMs: number,
+  ): { result: "reserved" | "arrived" | "no-capacity" | "unavailable"; changes: Changes } {
+    const changes = emptyChanges();
+    const vm = this.vms.get(rec.instanceId);
+    if (vm?.migration?.id === migrationId)
+      return { result: vm.holdExpiresWallMs === null ? "arrived" : "reserved", changes };
+    if (vm || this.host.state !== "available") return { result: "unavailable", changes };
+    const a = this.capacity.allocate(rec.instanceId, rec.vcpus, rec.memoryMiB, rec.nvmeGB);
+    if (!a) return { result: "no-capacity", changes };
+    const held: VmRecord = {
+      instance: { ...rec, hostId: this.host.hostId, zone: this.host.zone, threads: a.threads },
+      transitionAt: null,
+      holdExpiresWallMs,
+      migration: { id: migrationId, role: "incoming" },
+    };
+    this.vms.set(rec.instanceId, held);
+    this.usageVersion++;
+    changes.upserted.push(held);
+    return { result: "reserved", changes };
+  }
+
+  /**
+   * The guest resumes here: its reservation becomes the running instance, `rec` (its record on the
+   * source at the switch) two versions on, so that the source's departure (one version on) never
+   * overwrites it in the inventory, whichever arrives first.
+   */
+  arriveIncoming(
+    rec: InstanceRecord,
+    migrationId: string,
+    now: number,
+  ): { result: "arrived" | "not-reserved"; changes: Changes } {
+    const changes = emptyChanges();
+    const vm = this.vms.get(rec.instanceId);
+    if (!vm || vm.migration?.id !== migrationId) return { result: "not-reserved", changes };
+    if (vm.holdExpiresWallMs === null) return { result: "arrived", changes };
+    const previousHost = rec.hostId;
+    vm.instance = {
+      ...rec,
+      hostId: this.host.hostId,
+      zone: this.host.zone,
+      threads: vm.instance.threads,
+      version: rec.version + 2,
+      stateReason: `Live migration from ${previousHost ?? "another host"}`,
+    };
+    vm.holdExpiresWallMs = null;
+    vm.transitionAt = null;
+    vm.migration = null;
+    this.usageVersion++;
+    this.cpuAt(now);
+    this.addCpuVm(vm);
+    this.addMemoryVm(vm);
+    changes.upserted.push(vm);
+    this.instanceEvent(changes, "instance.migrated", now, vm.instance, vm.instance.state);
+    return { result: "arrived", changes };
+  }
+
+  /** Gives back a reservation the guest never used (a failed or cancelled migration). */
+  releaseIncoming(instanceId: string, migrationId: string): Changes {
+    const vm = this.vms.get(instanceId);
+    if (!vm || vm.migration?.id !== migrationId || vm.holdExpiresWallMs === null) return emptyChanges();
+    return this.cancel([instanceId]);
+  }
+
+  /**
+   * Marks the guest as migrating out, so no lifecycle action reaches it meanwhile; answers its record.
+   * Only a running guest migrates.
+   */
+  markOutgoing(
+    instanceId: string,
+    migrationId: string,
+  ): { result: "marked" | "not-running" | "busy"; instance: InstanceRecord | null; changes: Changes } {
+    const changes = emptyChanges();
+    const vm = this.vms.get(instanceId);
+    if (!vm || vm.holdExpiresWallMs !== null) return { result: "not-running", instance: null, changes };
+    if (vm.migration?.id === migrationId) return { result: "marked", instance: vm.instance, changes };
+    if (vm.migration) return { result: "busy", instance: vm.instance, changes };
+    if (vm.instance.state !== "running" || this.host.state === "failed")
+      return { result: "not-running", instance: vm.instance, changes };
+    vm.migration = { id: migrationId, role: "outgoing" };
+    changes.upserted.push(vm);
+    return { result: "marked", instance: vm.instance, changes };
+  }
+
+  /** The migration ended without a switch: the guest takes lifecycle actions again. */
+  unmarkOutgoing(instanceId: string, migrationId: string): Changes {
+    const changes = emptyChanges();
+    const vm = this.vms.get(instanceId);
+    if (!vm || vm.migration?.id !== migrationId) return changes;
+    vm.migration = null;
+    changes.upserted.push(vm);
+    return changes;
+  }
+
+  /**
+   * The guest runs on `destinationHostId` now: it leaves this host without a change of state, its
+   * last record here saying where it went.
+   */
+  departOutgoing(
+    instanceId: string,
+    migrationId: string,
+    destinationHostId: string,
+    now: number,
+  ): { result: "departed" | "gone"; changes: Changes } {
+    const changes = emptyChanges();
+    const vm = this.vms.get(instanceId);
+    if (!vm || vm.migration?.id !== migrationId) return { result: "gone", changes };
+    vm.instance = {
+      ...vm.instance,
+      version: vm.instance.version + 1,
+      hostId: destinationHostId,
+      threads: [],
+    };
+    vm.migration = null;
+    this.usageVersion++;
+    this.depart(vm, now, changes);
+    this.instanceEvent(changes, "instance.migrated", now, vm.instance, vm.instance.state);
+    return { result: "departed", changes };
   }
 
   /** Takes a VM that has stopped or terminated off the host: threads, memory, CPU model. */

@@ -103,6 +103,11 @@ export interface VmRecord {
   transitionAt: number | null;
   /** Admission hold: capacity is reserved but the launch has not committed yet. */
   holdExpiresWallMs: number | null;
+  /**
+   * A live migration under way: `incoming`, the destination's hold for it; `outgoing`, the guest on
+   * its source, which takes no lifecycle action until the migration ends. Absent on records before.
+   */
+  migration?: { id: string; role: "incoming" | "outgoing" } | null;
 }
 
 export interface HostUsage {
@@ -131,6 +136,10 @@ export const FLEET_EVENT_TYPES = [
   "snapshot.completed",
   "filesystem.created",
   "filesystem.state-changed",
+  "instance.migrated",
+  "migration.state-changed",
+  "instance.event-scheduled",
+  "instance.event-completed",
 ] as const;
 export type FleetEventType = (typeof FLEET_EVENT_TYPES)[number];
 
@@ -150,9 +159,9 @@ export interface FleetEvent {
   subject?: EventSubject;
 }
 
-/** The resource of a storage event: its kind, id and owner, and for a storage node its record. */
+/** The resource of a storage, migration or scheduled-instance event: its kind, id and owner, and for a storage node its record. */
 export interface EventSubject {
-  kind: "volume" | "snapshot" | "storage-node" | "filesystem";
+  kind: "volume" | "snapshot" | "storage-node" | "filesystem" | "migration" | "instance-event";
   id: string;
   /** The owning account; null for a storage node, which is the fleet's. */
   accountId: string | null;

@@ -5,6 +5,9 @@
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ACCESS } from "../../src/api/access";
+import { OPERATOR } from "../../src/fleet/accounts";
+import { Fleet } from "../../src/fleet/context";
+import { runStep, type StepMessage } from "../../src/fleet/migration-steps";
 import {
   ADMIN_KEY,
   addHosts,
@@ -41,6 +44,7 @@ const theirs = {
   instances: [] as string[],
   hosts: [] as string[],
   keyIds: [] as string[],
+  migrations: [] as string[],
   account: "",
   subscription: "",
   alarm: "",
@@ -99,6 +103,7 @@ async function stateOfB() {
       )
     ).results,
     accounts: (await q("SELECT * FROM accounts WHERE id = ?")).results,
+    migrations: (await q("SELECT * FROM migrations WHERE account_id = ? ORDER BY id")).results,
     vpcs: (await q("SELECT * FROM vpcs WHERE account_id = ? ORDER BY id")).results,
     subnets: (await q("SELECT * FROM subnets WHERE account_id = ? ORDER BY id")).results,
     interfaces: (await q("SELECT * FROM network_interfaces WHERE account_id = ? ORDER BY id")).results,
@@ -150,6 +155,11 @@ function targets(path: string): string[][] {
       return [[storage.fileSystem]];
     case "storage-nodes":
       return [[storage.node]];
+    case "migrations":
+      return [[theirs.migrations[0]]];
+    case "evacuations":
+      // Admin-only: any well-formed id is refused before it is looked up.
+      return [["evac-0123456789abcdef0"]];
     case "vpcs":
     case "subnets":
     case "security-groups":
@@ -247,6 +257,21 @@ describe("tenant isolation, operation by operation from /openapi.json", () => {
       asB,
     );
     theirs.alarm = alarm.body.alarmId;
+    // A migration of B's, run to its end (its zone has no other host, so it fails there).
+    const mig = await call<{ migrationId: string }>(
+      "POST",
+      `/v1/instances/${all[0].instanceId}/migrate`,
+      {},
+      asB,
+    );
+    expect(mig.status).toBe(202);
+    theirs.migrations = [mig.body.migrationId];
+    const fleet = new Fleet(env, OPERATOR);
+    const steps: StepMessage[] = (["reserve", "precopy", "switch", "release"] as const).map((step) => ({
+      migrationId: mig.body.migrationId,
+      step,
+    }));
+    while (steps.length > 0) steps.push(...(await runStep(fleet, steps.shift()!)));
     const second = await call<{ keyId: string }>(
       "POST",
       `/v1/accounts/${b.accountId}/keys`,
@@ -376,6 +401,7 @@ describe("tenant isolation, operation by operation from /openapi.json", () => {
       ...theirs.instances,
       ...new Set([running, toStop, onShared].map((r) => r.body.reservationId)),
       ...theirs.keyIds,
+      ...theirs.migrations,
       theirs.account,
       theirs.hosts[0],
       ...Object.values(theirNet),

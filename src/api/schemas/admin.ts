@@ -105,6 +105,10 @@ export const ReconcileReport = z
     repaired: z.number(),
     outboxPending: z.number(),
     storage: StorageReconcile,
+    migrationsOpen: z.number().openapi({ description: "live migrations not yet done" }),
+    migrationsResumed: z
+      .number()
+      .openapi({ description: "of those, how many had the step their record is at sent again (repair)" }),
     network: z
       .object({
         interfacesChecked: z.number(),

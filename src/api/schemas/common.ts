@@ -109,6 +109,9 @@ export const TagKey = z
   .min(1)
   .max(MAX_TAG_KEY)
   .regex(TAG_KEY, "must not start with aws: (reserved) nor hold control characters");
+/** One line of text for people (a reason, an outcome): bounded, no control characters. */
+export const oneLine = (max: number) => z.string().max(max).regex(NO_CONTROL, "one line of text");
+
 export const TagValue = z.string().max(MAX_TAG_VALUE).regex(NO_CONTROL, "must not hold control characters");
 
 /** A tag filter: a key, then `=` and a value, or the key alone for any value. */

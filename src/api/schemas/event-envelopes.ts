@@ -99,7 +99,7 @@ export const SubscriptionDisabledV1 = envelope(
   }),
 ).openapi("SubscriptionDisabledV1");
 
-// Storage events (fleet/storage-events.ts): the resource's states and what else the change names.
+// Storage, migration and scheduled-instance events (their `subject`): the resource's states and what else the change names.
 const storageData = z.object({
   resourceId: words(64),
   instanceId: InstanceId.nullable(),
@@ -111,6 +111,8 @@ const storageData = z.object({
   copies: z.number().int().optional(),
   volumeId: words(64).optional(),
   blocksStored: z.number().int().optional(),
+  hostId: HostId.optional(),
+  code: words(32).optional(),
 });
 const storageEnvelope = <T extends string, R extends string>(type: T, resource: R, name: string) =>
   envelope(type, resource, words(64), storageData).openapi(name);
@@ -137,6 +139,24 @@ export const FileSystemStateChangedV1 = storageEnvelope(
   "filesystem",
   "FileSystemStateChangedV1",
 );
+export const InstanceMigratedV1 = envelope("instance.migrated", "instance", InstanceId, instanceData).openapi(
+  "InstanceMigratedV1",
+);
+export const MigrationStateChangedV1 = storageEnvelope(
+  "migration.state-changed",
+  "migration",
+  "MigrationStateChangedV1",
+);
+export const InstanceEventScheduledV1 = storageEnvelope(
+  "instance.event-scheduled",
+  "instance-event",
+  "InstanceEventScheduledV1",
+);
+export const InstanceEventCompletedV1 = storageEnvelope(
+  "instance.event-completed",
+  "instance-event",
+  "InstanceEventCompletedV1",
+);
 
 export const EventEnvelope = z
   .discriminatedUnion("type", [
@@ -156,6 +176,10 @@ export const EventEnvelope = z
     SnapshotCompletedV1,
     FileSystemCreatedV1,
     FileSystemStateChangedV1,
+    InstanceMigratedV1,
+    MigrationStateChangedV1,
+    InstanceEventScheduledV1,
+    InstanceEventCompletedV1,
     AlarmStateChangedV1,
     SubscriptionDisabledV1,
   ])

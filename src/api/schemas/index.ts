@@ -25,3 +25,5 @@ export const InstanceIdParam = z.object({
 export const HostIdParam = z.object({
   id: HostId.openapi({ param: { name: "id", in: "path" } }),
 });
+export * from "./migrations";
+export * from "./scheduled-events";

@@ -37,6 +37,14 @@ export const ProblemExtras = z.object({
     .regex(new RegExp(`^(${INSTANCE_STATES.join("|")})(, changing)?$`))
     .optional(),
   action: Action.optional(),
+  migrationId: z
+    .string()
+    .max(21)
+    .regex(/^mig-[0-9a-f]{17}$/)
+    .optional(),
+  migrationStatus: z
+    .enum(["setup", "active", "postcopy-active", "device", "completed", "failed", "cancelled"])
+    .optional(),
 });
 
 export const Problem = z

@@ -1,0 +1,302 @@
+// The steps of a live migration, each a message on the hyperfleet-migrations queue: reserve the
+// destination, run the rounds on the source, switch, release. A step acts only if the migration's
+// row is at that step, and every host call it makes is idempotent, so a message delivered twice,
+// late or out of order changes nothing. A step whose row moved on while it ran (a cancel) undoes
+// what it did on the hosts; what it undoes is itself idempotent.
+import { and, eq, inArray, ne } from "drizzle-orm";
+import { hosts, instances, migrations } from "../db/schema";
+import type { MigrationParams, MigrationReport } from "../sim/migration";
+import { rankHosts } from "../sim/placement";
+import { type FleetEvent, type InstanceRecord, withoutTags } from "../sim/records";
+import type { Fleet } from "./context";
+import { rowToRecord } from "./instance-rows";
+import { mirrorApplied } from "./mirror";
+import { afterMigration } from "./scheduled-events";
+
+export const MIGRATION_STEPS = ["reserve", "precopy", "switch", "release"] as const;
+export type MigrationStep = (typeof MIGRATION_STEPS)[number] | "done";
+export type MigrationStatus =
+  | "setup"
+  | "active"
+  | "postcopy-active"
+  | "device"
+  | "completed"
+  | "failed"
+  | "cancelled";
+export const TERMINAL_STATUSES: readonly MigrationStatus[] = ["completed", "failed", "cancelled"];
+
+export interface StepMessage {
+  migrationId: string;
+  step: (typeof MIGRATION_STEPS)[number];
+}
+
+export type MigrationRow = typeof migrations.$inferSelect;
+
+async function rowOf(fleet: Fleet, id: string): Promise<MigrationRow | undefined> {
+  return fleet.db.select().from(migrations).where(eq(migrations.id, id)).get();
+}
+
+async function instanceRecord(fleet: Fleet, id: string): Promise<InstanceRecord | null> {
+  const row = await fleet.db.select().from(instances).where(eq(instances.id, id)).get();
+  return row ? rowToRecord(row) : null;
+}
+
+/** A transition of the migration as a fleet event, in its instance's account (the record it carries). */
+export function migrationEvent(
+  row: MigrationRow,
+  previous: string | null,
+  status: string,
+  time: number,
+  instance: InstanceRecord | null,
+): FleetEvent {
+  return {
+    id: crypto.randomUUID(),
+    type: "migration.state-changed",
+    time,
+    hostId: row.sourceHostId,
+    instanceId: row.instanceId,
+    previousState: previous,
+    state: status,
+    instance: instance ? withoutTags(instance) : null,
+    host: null,
+    hostRecord: null,
+    subject: {
+      kind: "migration",
+      id: row.id,
+      accountId: row.accountId,
+      detail: { hostId: row.sourceHostId },
+    },
+  };
+}
+
+/**
+ * Moves the row from `from` to what `set` says, if it is still at `from`; the transition's event
+ * goes to D1 in the same batch, and to the events queue. False when the row had moved on.
+ */
+async function advance(
+  fleet: Fleet,
+  row: MigrationRow,
+  from: MigrationStep,
+  set: Partial<Pick<MigrationRow, "status" | "step" | "report" | "reason" | "destinationHostId">>,
+): Promise<boolean> {
+  const now = await fleet.now();
+  const moved = await fleet.db
+    .update(migrations)
+    .set({ ...set, version: row.version + 1, updatedAt: now })
+    .where(and(eq(migrations.id, row.id), eq(migrations.step, from), eq(migrations.version, row.version)))
+    .returning({ id: migrations.id });
+  if (moved.length === 0) return false;
+  if (set.status && set.status !== row.status) {
+    const ev = migrationEvent(row, row.status, set.status, now, await instanceRecord(fleet, row.instanceId));
+    await mirrorApplied(fleet.db, [ev]);
+    await fleet.publish([ev]);
+  }
+  return true;
+}
+
+const fail = (
+  fleet: Fleet,
+  row: MigrationRow,
+  from: MigrationStep,
+  reason: string,
+  report?: MigrationReport,
+) =>
+  advance(fleet, row, from, {
+    status: "failed",
+    step: "release",
+    reason,
+    ...(report ? { report: JSON.stringify(report) } : {}),
+  });
+
+/** Undoes a step's host changes once its row is bound for release: the release step's own calls. */
+async function undo(fleet: Fleet, row: MigrationRow): Promise<void> {
+  const clock = await fleet.clock();
+  if (row.destinationHostId) {
+    const r = await fleet.host(row.destinationHostId).releaseIncoming(row.instanceId, row.id, clock);
+    await mirrorApplied(fleet.db, r.events);
+  }
+  const r = await fleet.host(row.sourceHostId).unmarkOutgoing(row.instanceId, row.id, clock);
+  await mirrorApplied(fleet.db, r.events);
+}
+
+/** After a host change whose row update lost: if the row is now bound for release, undo the change. */
+async function settleLost(fleet: Fleet, id: string): Promise<StepMessage[]> {
+  const now = await rowOf(fleet, id);
+  if (now && (now.step === "release" || now.step === "done") && now.status !== "completed")
+    await undo(fleet, now);
+  return [];
+}
+
+/** The best host of the instance's family for it, the source aside: placement's binpack ranking. */
+async function chooseDestination(
+  fleet: Fleet,
+  row: MigrationRow,
+  rec: InstanceRecord,
+  avoid: readonly string[],
+): Promise<string | null> {
+  const all = await fleet.db
+    .select({
+      id: hosts.id,
+      zone: hosts.zone,
+      family: hosts.family,
+      state: hosts.state,
+      freeVcpus: hosts.freeVcpus,
+      freeMemoryMiB: hosts.freeMemoryMiB,
+      freeNvmeGB: hosts.freeNvmeGB,
+    })
+    .from(hosts)
+    .where(and(eq(hosts.family, rec.family), eq(hosts.state, "available"), ne(hosts.id, row.sourceHostId)));
+  const ranked = rankHosts(
+    all.filter((h) => !avoid.includes(h.id)),
+    { family: rec.family, zone: rec.zone, vcpus: rec.vcpus, memoryMiB: rec.memoryMiB, nvmeGB: rec.nvmeGB },
+    "binpack",
+  );
+  return ranked[0]?.id ?? null;
+}
+
+/** How many destinations placement may choose in turn when one turns out to be full. */
+const DESTINATION_TRIES = 3;
+
+export async function runStep(
+  fleet: Fleet,
+  msg: StepMessage,
+  tries = DESTINATION_TRIES,
+  avoid: readonly string[] = [],
+): Promise<StepMessage[]> {
+  const row = await rowOf(fleet, msg.migrationId);
+  // Unknown, finished, or at another step: a duplicate or a message from the past.
+  if (!row || row.step !== msg.step) return [];
+  const clock = await fleet.clock();
+  const params = JSON.parse(row.params) as MigrationParams;
+  const next = (step: StepMessage["step"]): StepMessage[] => [{ migrationId: row.id, step }];
+
+  if (msg.step === "reserve") {
+    const rec = await instanceRecord(fleet, row.instanceId);
+    if (!rec) return (await fail(fleet, row, "reserve", "the instance is gone")) ? next("release") : [];
+    let destination = row.destinationHostId;
+    if (!destination) {
+      destination = await chooseDestination(fleet, row, rec, avoid);
+      if (!destination) {
+        const reason = `InsufficientInstanceCapacity: no other available ${rec.family} host can take ${rec.instanceType}`;
+        return (await fail(fleet, row, "reserve", reason)) ? next("release") : [];
+      }
+      // The choice is recorded before anything is reserved, so a redelivery reserves the same host.
+      if (!(await advance(fleet, row, "reserve", { destinationHostId: destination }))) return [];
+      return runStep(fleet, msg, tries, avoid);
+    }
+    const r = await fleet.host(destination).reserveIncoming({ ...rec, state: "running" }, row.id, clock);
+    await mirrorApplied(fleet.db, r.events);
+    if (r.result === "reserved" || r.result === "arrived") {
+      if (await advance(fleet, row, "reserve", { status: "active", step: "precopy" })) return next("precopy");
+      return settleLost(fleet, row.id);
+    }
+    // A host placement chose may have filled since (an evacuation places many at once): choose again.
+    if (!row.requestedDestination && tries > 1) {
+      if (!(await advance(fleet, row, "reserve", { destinationHostId: null }))) return [];
+      return runStep(fleet, msg, tries - 1, [...avoid, destination]);
+    }
+    const reason =
+      r.result === "no-capacity"
+        ? `InsufficientInstanceCapacity: the destination ${destination} cannot take ${rec.instanceType}`
+        : `the destination ${destination} is not available`;
+    return (await fail(fleet, row, "reserve", reason)) ? next("release") : [];
+  }
+
+  if (msg.step === "precopy") {
+    const source = fleet.host(row.sourceHostId);
+    const mark = await source.markOutgoing(row.instanceId, row.id, clock);
+    await mirrorApplied(fleet.db, mark.events);
+    if (mark.result.status !== "marked") {
+      const reason =
+        mark.result.status === "busy"
+          ? "the instance is being migrated by another migration"
+          : "the instance is not running on its source host";
+      return (await fail(fleet, row, "precopy", reason)) ? next("release") : [];
+    }
+    const plan = await source.planMigration(row.instanceId, row.id, params, clock);
+    const report = plan.result;
+    if (!report)
+      return (await fail(fleet, row, "precopy", "the instance left its source host")) ? next("release") : [];
+    if (report.outcome !== "completed") {
+      if (await fail(fleet, row, "precopy", report.reason, report)) return next("release");
+      return settleLost(fleet, row.id);
+    }
+    const status = report.mode === "postcopy" ? "postcopy-active" : "device";
+    if (
+      await advance(fleet, row, "precopy", {
+        status,
+        step: "switch",
+        report: JSON.stringify(report),
+        reason: report.reason,
+      })
+    )
+      return next("switch");
+    return settleLost(fleet, row.id);
+  }
+
+  if (msg.step === "switch") {
+    const destinationId = row.destinationHostId!;
+    const source = fleet.host(row.sourceHostId);
+    const destination = fleet.host(destinationId);
+    const mark = await source.markOutgoing(row.instanceId, row.id, clock);
+    await mirrorApplied(fleet.db, mark.events);
+    let arrived = false;
+    if (mark.result.status === "marked" && mark.result.instance) {
+      const a = await destination.arriveIncoming(mark.result.instance, row.id, clock);
+      await mirrorApplied(fleet.db, a.events);
+      arrived = a.result === "arrived";
+    } else {
+      // Not on the source any more: either this switch already happened (a redelivery), or the
+      // guest went down with its source before the switch.
+      const here = await destination.records([row.instanceId]);
+      arrived = (here?.onHost ?? []).some((i) => i.hostId === destinationId);
+    }
+    if (!arrived) {
+      const reason =
+        mark.result.status === "marked"
+          ? `the destination ${destinationId} no longer held the reservation`
+          : "the instance stopped on its source host before the switch";
+      return (await fail(fleet, row, "switch", reason)) ? next("release") : [];
+    }
+    const d = await source.departOutgoing(row.instanceId, row.id, destinationId, clock);
+    await mirrorApplied(fleet.db, d.events);
+    const status = row.status === "postcopy-active" ? "postcopy-active" : "completed";
+    if (await advance(fleet, row, "switch", { status, step: "release" })) return next("release");
+    return [];
+  }
+
+  // release: give back whatever is still held, then the row is done.
+  await undo(fleet, row);
+  if (row.status === "postcopy-active") {
+    // Post-copy pulls pages from the source until the last arrives: if the source failed first,
+    // the guest on the destination has lost memory it can never get back.
+    const src = await fleet.db
+      .select({ state: hosts.state })
+      .from(hosts)
+      .where(eq(hosts.id, row.sourceHostId))
+      .get();
+    if (src?.state === "failed") {
+      const t = await fleet.host(row.destinationHostId!).act(row.instanceId, "terminate", clock);
+      await mirrorApplied(fleet.db, t.events);
+      await advance(fleet, row, "release", {
+        status: "failed",
+        step: "done",
+        reason: "the source host failed during post-copy before the last page arrived: the instance is lost",
+      });
+      return [];
+    }
+    await advance(fleet, row, "release", { status: "completed", step: "done" });
+    return [];
+  }
+  if (await advance(fleet, row, "release", { step: "done" })) await afterMigration(fleet, row.id, row.status);
+  return [];
+}
+
+/** Open migrations of these instances (at most one each). */
+export async function openMigrations(fleet: Fleet, instanceIds: string[]): Promise<MigrationRow[]> {
+  if (instanceIds.length === 0) return [];
+  return fleet.db
+    .select()
+    .from(migrations)
+    .where(and(inArray(migrations.instanceId, instanceIds), ne(migrations.step, "done")));
+}

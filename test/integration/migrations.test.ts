@@ -1,0 +1,356 @@
+// Live migration through the API and the migrations queue's steps: the instance ends on exactly one
+// host, no reservation is left behind, and every migration ends, whatever is redelivered, reordered
+// or fails along the way.
+import { env } from "cloudflare:workers";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { OPERATOR } from "../../src/fleet/accounts";
+import { Fleet } from "../../src/fleet/context";
+import { runStep, type StepMessage } from "../../src/fleet/migration-steps";
+import {
+  addHosts,
+  advance,
+  bearer,
+  call,
+  freshZone,
+  getInstance,
+  hostView,
+  launch,
+  newTenant,
+  type Problem,
+} from "./helpers";
+
+interface MigrationBody {
+  migrationId: string;
+  instanceId: string;
+  sourceHostId: string;
+  destinationHostId: string | null;
+  status: string;
+  reason: string | null;
+  downtimeMs: number | null;
+  ram: { total: number; transferred: number; remaining: number; dirtySyncCount: number } | null;
+  rounds: { round: number; pagesSent: number }[];
+  policy: string | null;
+}
+
+const TERMINAL = ["completed", "failed", "cancelled"];
+
+/** Delivers steps until none is left: each message `copies` times, in an order `pick` chooses. */
+async function drive(first: StepMessage[], copies = 1, pick: (n: number) => number = () => 0) {
+  const fleet = new Fleet(env, OPERATOR);
+  const queue: StepMessage[] = [];
+  for (const m of first) for (let c = 0; c < copies; c++) queue.push(m);
+  let delivered = 0;
+  while (queue.length > 0) {
+    const [msg] = queue.splice(pick(queue.length) % queue.length, 1);
+    delivered++;
+    for (const next of await runStep(fleet, msg)) for (let c = 0; c < copies; c++) queue.push(next);
+  }
+  return delivered;
+}
+
+/** Drives a migration from wherever its row is to its end. */
+async function finish(migrationId: string, copies = 1, pick?: (n: number) => number) {
+  const steps: StepMessage[] = (["reserve", "precopy", "switch", "release"] as const).map((step) => ({
+    migrationId,
+    step,
+  }));
+  // Every step, whichever the row is at: those not due are no-ops, the due one starts the chain.
+  await drive(steps, copies, pick);
+  return (await call<MigrationBody>("GET", `/v1/migrations/${migrationId}`)).body;
+}
+
+async function runningInstance(zone: string, type = "m5.large", extra: Record<string, unknown> = {}) {
+  const res = await launch({ instanceType: type, availabilityZone: zone, ...extra });
+  expect(res.status).toBe(201);
+  await advance(600);
+  const id = res.body.instances[0].instanceId;
+  expect((await getInstance(id)).body.state.name).toBe("running");
+  return id;
+}
+
+/** Where the instance runs, by asking every host object (the truth), and the holds left on them. */
+async function whereabouts(instanceId: string, hostIds: string[]) {
+  const on: string[] = [];
+  let held = 0;
+  for (const h of hostIds) {
+    const v = await hostView(h);
+    if (v.vms.some((i) => i.instanceId === instanceId)) on.push(h);
+    held += v.heldCount;
+  }
+  return { on, held };
+}
+
+describe("live migration", () => {
+  it("moves a running instance to another host of its family, shaped like query-migrate", async () => {
+    const zone = freshZone();
+    const hosts = await addHosts(zone, "m5", 2);
+    const id = await runningInstance(zone);
+    const source = (await getInstance(id)).body.hostId!;
+    const res = await call<MigrationBody>("POST", `/v1/instances/${id}/migrate`, {});
+    expect(res.status).toBe(202);
+    expect(res.body.status).toBe("setup");
+    expect(res.body.sourceHostId).toBe(source);
+
+    const done = await finish(res.body.migrationId);
+    expect(done.status).toBe("completed");
+    expect(done.destinationHostId).not.toBe(source);
+    expect(done.policy).toBe("qemu");
+    expect(done.ram!.total).toBe(8 * 1024 ** 3);
+    expect(done.ram!.transferred).toBeGreaterThanOrEqual(done.ram!.total);
+    expect(done.ram!.remaining).toBe(0);
+    expect(done.rounds[0].pagesSent).toBe((8 * 1024 ** 3) / 4096);
+    expect(done.downtimeMs).toBeGreaterThan(0);
+
+    const inst = (await getInstance(id)).body;
+    expect(inst.hostId).toBe(done.destinationHostId);
+    expect(inst.state.name).toBe("running");
+    const w = await whereabouts(
+      id,
+      hosts.map((h) => h.hostId),
+    );
+    expect(w.on).toEqual([done.destinationHostId]);
+    expect(w.held).toBe(0);
+
+    // Its events: the migration's transitions once each, and the move from both hosts.
+    const evs = await call<{ events: { type: string; state: string }[] }>(
+      "GET",
+      `/v1/events?instanceId=${id}&limit=100`,
+    );
+    const transitions = evs.body.events
+      .filter((e) => e.type === "migration.state-changed")
+      .map((e) => e.state);
+    expect(transitions).toEqual(["setup", "active", "device", "completed"]);
+    expect(evs.body.events.filter((e) => e.type === "instance.migrated")).toHaveLength(2);
+
+    // The instance takes actions again, now on its new host.
+    expect((await call("POST", `/v1/instances/${id}/stop`)).status).toBe(200);
+  });
+
+  it("gives the same result when every step message is delivered twice and out of order", async () => {
+    const outcomes: string[] = [];
+    for (const seed of [1, 2, 3]) {
+      const zone = freshZone();
+      const hosts = await addHosts(zone, "m5", 2);
+      const id = await runningInstance(zone);
+      const m = await call<MigrationBody>("POST", `/v1/instances/${id}/migrate`, {});
+      let s = seed;
+      // A small LCG, so the order is random but replays.
+      const pick = (n: number) => {
+        s = (s * 1103515245 + 12345) >>> 0;
+        return s % n;
+      };
+      const done = await finish(m.body.migrationId, 2, pick);
+      const w = await whereabouts(
+        id,
+        hosts.map((h) => h.hostId),
+      );
+      const evs = await call<{ events: { type: string; state: string }[] }>(
+        "GET",
+        `/v1/events?instanceId=${id}&limit=100`,
+      );
+      outcomes.push(
+        JSON.stringify({
+          status: done.status,
+          on: w.on.length === 1 && w.on[0] === done.destinationHostId,
+          held: w.held,
+          transitions: evs.body.events
+            .filter((e) => e.type === "migration.state-changed")
+            .map((e) => e.state),
+          moves: evs.body.events.filter((e) => e.type === "instance.migrated").length,
+        }),
+      );
+    }
+    const once = JSON.stringify({
+      status: "completed",
+      on: true,
+      held: 0,
+      transitions: ["setup", "active", "device", "completed"],
+      moves: 2,
+    });
+    expect(outcomes).toEqual([once, once, once]);
+  });
+
+  it("refuses an instance with instance store unless the caller accepts losing it", async () => {
+    const zone = freshZone();
+    await addHosts(zone, "m5d", 2);
+    const id = await runningInstance(zone, "m5d.large");
+    const refused = await call<Problem>("POST", `/v1/instances/${id}/migrate`, {});
+    expect(refused.status).toBe(400);
+    expect(refused.body.code).toBe("UnsupportedOperation");
+    expect(refused.body.detail).toMatch(/acceptInstanceStoreLoss/);
+    const accepted = await call<MigrationBody>("POST", `/v1/instances/${id}/migrate`, {
+      acceptInstanceStoreLoss: true,
+    });
+    expect(accepted.status).toBe(202);
+    expect((await finish(accepted.body.migrationId)).status).toBe("completed");
+  });
+
+  it("answers bad input with a 4xx naming the field, and changes nothing", async () => {
+    const zone = freshZone();
+    await addHosts(zone, "m5", 2);
+    const id = await runningInstance(zone);
+    const bad = await call<Problem>("POST", `/v1/instances/${id}/migrate`, { bandwidthMbps: 0 });
+    expect(bad.status).toBe(400);
+    expect(bad.body.detail).toMatch(/bandwidthMbps/);
+    const stray = await call<Problem>("POST", `/v1/instances/${id}/migrate`, { speed: 1 });
+    expect(stray.status).toBe(400);
+    const dest = await call<Problem>("POST", `/v1/instances/${id}/migrate`, {
+      destinationHostId: "h-0123456789abcdef0",
+    });
+    expect(dest.status).toBe(400);
+    expect(dest.body.detail).toMatch(/destinationHostId/);
+    expect(
+      (await call<{ migrations: unknown[] }>("GET", `/v1/migrations?instanceId=${id}`)).body.migrations,
+    ).toHaveLength(0);
+
+    const first = await call<MigrationBody>("POST", `/v1/instances/${id}/migrate`, {});
+    expect(first.status).toBe(202);
+    const second = await call<Problem>("POST", `/v1/instances/${id}/migrate`, {});
+    expect(second.status).toBe(409);
+    expect(second.body.code).toBe("IncorrectInstanceState");
+    // While it migrates, the instance takes no lifecycle action.
+    const fleet = new Fleet(env, OPERATOR);
+    await runStep(fleet, { migrationId: first.body.migrationId, step: "reserve" });
+    await runStep(fleet, { migrationId: first.body.migrationId, step: "precopy" });
+    const busy = await call<Problem>("POST", `/v1/instances/${id}/stop`);
+    expect(busy.status).toBe(409);
+    expect(busy.body.code).toBe("IncorrectInstanceState");
+    await finish(first.body.migrationId);
+    const stopped = await call("POST", `/v1/instances/${id}/stop`);
+    expect(stopped.status).toBe(200);
+    await advance(600);
+    const notRunning = await call<Problem>("POST", `/v1/instances/${id}/migrate`, {});
+    expect(notRunning.status).toBe(409);
+  });
+
+  it("keeps another account's migrations out of sight", async () => {
+    const zone = freshZone();
+    await addHosts(zone, "m5", 2);
+    const id = await runningInstance(zone);
+    const m = await call<MigrationBody>("POST", `/v1/instances/${id}/migrate`, {});
+    const other = await newTenant("other");
+    const seen = await call<Problem>(
+      "GET",
+      `/v1/migrations/${m.body.migrationId}`,
+      undefined,
+      bearer(other.apiKey),
+    );
+    expect(seen.status).toBe(404);
+    expect(seen.body.code).toBe("InvalidMigrationID.NotFound");
+    const list = await call<{ migrations: unknown[] }>(
+      "GET",
+      "/v1/migrations",
+      undefined,
+      bearer(other.apiKey),
+    );
+    expect(list.body.migrations).toHaveLength(0);
+    const cancel = await call<Problem>(
+      "POST",
+      `/v1/migrations/${m.body.migrationId}/cancel`,
+      undefined,
+      bearer(other.apiKey),
+    );
+    expect(cancel.status).toBe(404);
+    const theirs = await call<Problem>("POST", `/v1/instances/${id}/migrate`, {}, bearer(other.apiKey));
+    expect(theirs.status).toBe(404);
+    await finish(m.body.migrationId);
+  });
+
+  it("cancels before the switch: the instance stays on its source and nothing stays reserved", async () => {
+    const zone = freshZone();
+    const hosts = await addHosts(zone, "m5", 2);
+    const id = await runningInstance(zone);
+    const source = (await getInstance(id)).body.hostId!;
+    const m = await call<MigrationBody>("POST", `/v1/instances/${id}/migrate`, {});
+    // Reserve only, then cancel.
+    const fleet = new Fleet(env, OPERATOR);
+    await runStep(fleet, { migrationId: m.body.migrationId, step: "reserve" });
+    expect(
+      (
+        await whereabouts(
+          id,
+          hosts.map((h) => h.hostId),
+        )
+      ).held,
+    ).toBe(1);
+    const c = await call<MigrationBody>("POST", `/v1/migrations/${m.body.migrationId}/cancel`);
+    expect(c.status).toBe(200);
+    expect(c.body.status).toBe("cancelled");
+    const done = await finish(m.body.migrationId);
+    expect(done.status).toBe("cancelled");
+    const w = await whereabouts(
+      id,
+      hosts.map((h) => h.hostId),
+    );
+    expect(w).toEqual({ on: [source], held: 0 });
+    const again = await call<Problem>("POST", `/v1/migrations/${m.body.migrationId}/cancel`);
+    expect(again.status).toBe(409);
+  });
+});
+
+describe("live migration under random faults", () => {
+  it("ends every migration with the instance on exactly one host (or down with a reason) and nothing reserved", async () => {
+    type Fault = { at: number; kind: "fail-source" | "fail-destination" | "cancel" | "duplicate" };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            at: fc.integer({ min: 0, max: 6 }),
+            kind: fc.constantFrom("fail-source", "fail-destination", "cancel", "duplicate"),
+          }),
+          { maxLength: 3 },
+        ),
+        fc.constantFrom("precopy", "postcopy"),
+        fc.integer({ min: 0, max: 1000 }),
+        async (faults: Fault[], mode, seed) => {
+          const zone = freshZone();
+          const hosts = await addHosts(zone, "m5", 2);
+          const ids = hosts.map((h) => h.hostId);
+          const id = await runningInstance(zone);
+          const source = (await getInstance(id)).body.hostId!;
+          const destination = ids.find((h) => h !== source)!;
+          const m = await call<MigrationBody>("POST", `/v1/instances/${id}/migrate`, { mode });
+          expect(m.status).toBe(202);
+          const fleet = new Fleet(env, OPERATOR);
+          const queue: StepMessage[] = [{ migrationId: m.body.migrationId, step: "reserve" }];
+          let s = seed;
+          const pick = (n: number) => {
+            s = (s * 1103515245 + 12345) >>> 0;
+            return s % n;
+          };
+          for (let tick = 0; queue.length > 0 || tick <= 6; tick++) {
+            for (const f of faults.filter((x) => x.at === tick)) {
+              if (f.kind === "fail-source")
+                await call("PUT", `/v1/hosts/${source}/state`, { state: "failed" });
+              if (f.kind === "fail-destination")
+                await call("PUT", `/v1/hosts/${destination}/state`, { state: "failed" });
+              if (f.kind === "cancel") await call("POST", `/v1/migrations/${m.body.migrationId}/cancel`);
+              if (f.kind === "duplicate") queue.push(...queue);
+            }
+            if (queue.length === 0) continue;
+            const [msg] = queue.splice(pick(queue.length), 1);
+            queue.push(...(await runStep(fleet, msg)));
+          }
+          // Whatever was lost on the way, the steps from where the row is finish it.
+          const done = await finish(m.body.migrationId);
+          expect(TERMINAL).toContain(done.status);
+          const w = await whereabouts(id, ids);
+          expect(w.held).toBe(0);
+          expect(w.on.length).toBeLessThanOrEqual(1);
+          const inst = (await getInstance(id)).body;
+          if (w.on.length === 1) {
+            expect(inst.hostId).toBe(w.on[0]);
+            expect(inst.state.name === "running" || inst.state.name === "pending").toBe(true);
+            if (done.status === "completed") expect(w.on[0]).toBe(done.destinationHostId);
+            else expect(w.on[0]).toBe(source);
+          } else {
+            // Down with its host, or lost in post-copy: not running anywhere, and it says why.
+            expect(["stopped", "stopping", "terminated", "shutting-down"]).toContain(inst.state.name);
+          }
+        },
+      ),
+      { numRuns: 12 },
+    );
+  });
+});
