@@ -124,7 +124,7 @@ describe("a subscription", () => {
     const bad = await call<Problem>(
       "POST",
       "/v1/subscriptions",
-      { url: URL_OK, eventTypes: ["volume.*"] },
+      { url: URL_OK, eventTypes: ["router.*"] },
       bearer(t.apiKey),
     );
     expect(bad.status).toBe(400);
