@@ -15,6 +15,8 @@ const secret = () => randomBytes(32).toString("base64url");
 const fresh = {
   HYPERFLEET_ADMIN_KEY: () => `hfk_admin_${secret()}`,
   HYPERFLEET_DEMO_KEY: () => `hfk_${randomBytes(9).toString("hex").slice(0, 17)}_${secret()}`,
+  // Encrypts the EC2 access keys' secrets at rest (src/fleet/access-keys.ts).
+  HYPERFLEET_SECRETS_KEY: secret,
 };
 
 const text = existsSync(DEV_VARS) ? readFileSync(DEV_VARS, "utf8") : "";
@@ -52,7 +54,11 @@ The README's walk-through reads them, in another shell in this directory, with:
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
 const run = (args) => spawnSync("npx", ["wrangler", ...args], { stdio: "inherit", env });
 
-const migrated = run(["d1", "migrations", "apply", "DB", "--local"]);
+// A state directory given to wrangler dev (`-- --persist-to DIR`) is the one to migrate.
+const devArgs = process.argv.slice(2);
+const at = devArgs.indexOf("--persist-to");
+const persist = at >= 0 && devArgs[at + 1] ? ["--persist-to", devArgs[at + 1]] : [];
+const migrated = run(["d1", "migrations", "apply", "DB", "--local", ...persist]);
 if (migrated.status !== 0) process.exit(migrated.status ?? 1);
-const dev = run(["dev", ...process.argv.slice(2)]);
+const dev = run(["dev", ...devArgs]);
 process.exit(dev.status ?? 1);

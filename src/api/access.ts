@@ -44,6 +44,10 @@ export const ACCESS: Record<string, Access> = {
   "GET /v1/accounts/{id}/keys": "any",
   "POST /v1/accounts/{id}/keys": "any",
   "DELETE /v1/keys/{keyId}": "any",
+  // Access keys for the EC2 Query API, likewise: a tenant's own, the admin's for any account.
+  "GET /v1/accounts/{id}/access-keys": "any",
+  "POST /v1/accounts/{id}/access-keys": "any",
+  "DELETE /v1/access-keys/{accessKeyId}": "any",
 };
 
 export function accessOf(method: string, path: string): Access {

@@ -8,9 +8,11 @@ import { withAccess } from "./access";
 import { authenticateRequests } from "./auth";
 import { limitBody } from "./body-limit";
 import { docs } from "./docs";
+import { ec2Endpoint } from "./ec2/endpoint";
 import { problem } from "./problem";
 import { limitRate } from "./rate-limit";
 import { router } from "./router";
+import { accessKeyRoutes } from "./routes/access-keys";
 import { accountRoutes } from "./routes/accounts";
 import { adminRoutes } from "./routes/admin";
 import { eventRoutes } from "./routes/events";
@@ -42,6 +44,8 @@ app.use("/v1/*", authenticateRequests(), limitRate());
 app.get("/", (c) =>
   c.json({ name: "hyperfleet", api: "/v1", openapi: "/openapi.json", docs: "/docs", health: "/healthz" }),
 );
+// The EC2 Query API: SigV4-signed, form-encoded, answered in EC2's XML (api/ec2/).
+app.post("/", ec2Endpoint);
 // The cheapest route there is: the benchmark's measure of the platform's own ceiling.
 app.get("/healthz", (c) => c.text("ok"));
 
@@ -52,6 +56,7 @@ app.route("/v1", memoryRoutes);
 app.route("/v1", eventRoutes);
 app.route("/v1", adminRoutes);
 app.route("/v1", accountRoutes);
+app.route("/v1", accessKeyRoutes);
 
 let openapi: object | null = null;
 app.get("/openapi.json", (c) => {
