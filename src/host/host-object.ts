@@ -9,6 +9,7 @@ import { type AccessFaults, type ActResult, type Changes, HostModel } from "../s
 import type { InstanceAction } from "../sim/lifecycle";
 import type { HostMemorySummary, Translation, VmMemorySummary } from "../sim/memory";
 import type { FleetEvent, HostRecord, HostState, HostUsage, InstanceRecord, VmRecord } from "../sim/records";
+import type { TagChange } from "../sim/tags";
 import { answerEvents, MEMORY_OWNERS_MAX, Priority, RECORDS_MAX, VM_PAGE_MAX } from "./answer";
 import { OUTBOX_RETRY_MS, Outbox } from "./outbox";
 import { HostStorage } from "./storage";
@@ -200,6 +201,15 @@ export class HostObject extends DurableObject<Env> {
     clock: ClockState,
   ): Promise<HostCallResult<ActResult>> {
     return this.instanceCall(instanceId, clock, (m, now) => m.setWorkload(instanceId, spec, now));
+  }
+
+  async changeTags(
+    instanceId: string,
+    change: TagChange,
+    maxTags: number,
+    clock: ClockState,
+  ): Promise<HostCallResult<ActResult>> {
+    return this.instanceCall(instanceId, clock, (m, now) => m.changeTags(instanceId, change, maxTags, now));
   }
 
   /** A change to one instance; when it is not here, its last record here (if any) answers. */

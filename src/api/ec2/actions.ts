@@ -1,12 +1,18 @@
 // Every action the EC2 endpoint answers, by name, and those it names but cannot answer yet.
 
+import { describeHosts } from "./actions/hosts";
+import { describeInstanceStatus } from "./actions/instance-status";
 import { describeInstanceTypes } from "./actions/instance-types";
 import { INSTANCE_ACTIONS } from "./actions/instances";
+import { TAG_ACTIONS } from "./actions/tags";
 import { describeAvailabilityZones } from "./actions/zones";
 import type { Action } from "./context";
 
 export const ACTIONS: Record<string, Action> = {
   ...INSTANCE_ACTIONS,
+  ...TAG_ACTIONS,
+  DescribeHosts: describeHosts,
+  DescribeInstanceStatus: describeInstanceStatus,
   DescribeInstanceTypes: describeInstanceTypes,
   DescribeAvailabilityZones: describeAvailabilityZones,
 };

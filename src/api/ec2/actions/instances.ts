@@ -158,7 +158,7 @@ const describeInstances: Action = async (ctx) => {
 };
 
 /** InvalidInstanceID.NotFound naming every id the caller has no instance for. */
-async function requireAll(ctx: ActionContext, ids: string[]): Promise<void> {
+export async function requireAll(ctx: ActionContext, ids: string[]): Promise<void> {
   const found = await listInstances(ctx.fleet, { tags: [], anyOf: { instanceId: ids }, limit: ids.length });
   const known = new Set(found.instances.map((i) => i.instanceId));
   const missing = ids.filter((id) => !known.has(id));
