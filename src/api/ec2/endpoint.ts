@@ -43,7 +43,6 @@ function failure(err: unknown, requestId: string): Response {
     message = err.message;
     // EC2 answers client errors 400 and its capacity errors as server errors, which SDKs retry.
     status = err.status === 429 ? 503 : err.status >= 500 ? err.status : 400;
-    if (err.headers["retry-after"]) headers["retry-after"] = err.headers["retry-after"];
   } else {
     console.error("unhandled error in the EC2 endpoint", err);
     code = "InternalError";
