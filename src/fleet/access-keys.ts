@@ -205,9 +205,19 @@ export async function accessKeySecret(
   ]);
   const row = rows[0];
   if (!row) return null;
+  let secret: string;
+  try {
+    secret = await open(env, row);
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    // A ciphertext that does not open under this key and row (HYPERFLEET_SECRETS_KEY changed,
+    // or the row was altered) authenticates nobody.
+    console.error("an access key's secret did not decrypt", row.id, err);
+    return null;
+  }
   return {
     caller: { role: "tenant", accountId: row.accountId, keyId: row.id },
-    secret: await open(env, row),
+    secret,
     clock: clocks[0] ? clockFromRow(clocks[0]) : null,
   };
 }

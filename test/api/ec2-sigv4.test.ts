@@ -1,6 +1,5 @@
 // SigV4 verification against AWS's published test vectors and against the signer the AWS
 // SDK for JavaScript uses (@smithy/signature-v4), an implementation independent of ours.
-import { createHash, createHmac } from "node:crypto";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { describe, expect, it } from "vitest";
 import {
@@ -11,6 +10,7 @@ import {
   verify,
 } from "../../src/api/ec2/sigv4";
 import { SIGV4_SKEW_MS } from "../../src/fleet/limits";
+import { WebSha256 } from "../web-sha256";
 
 /** AWS's SigV4 test suite's credentials (aws-sig-v4-test-suite, get-vanilla and post-vanilla). */
 const SUITE_SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
@@ -45,20 +45,6 @@ describe("AWS's SigV4 test suite", () => {
   });
 });
 
-/** The Checksum the SDK's signer takes: SHA-256, or HMAC-SHA256 when given a secret. */
-class NodeSha256 {
-  private readonly hash;
-  constructor(secret?: string | Uint8Array) {
-    this.hash = secret === undefined ? createHash("sha256") : createHmac("sha256", secret);
-  }
-  update(data: string | Uint8Array) {
-    this.hash.update(data);
-  }
-  async digest() {
-    return new Uint8Array(this.hash.digest());
-  }
-}
-
 const SECRET = "uVRjVXszQCllkbkig5aGyp12VHglZ1ShR3mbu8mh";
 const KEY_ID = "AKIAVU7U3MY2AUJBNDUP";
 
@@ -72,7 +58,7 @@ async function sdkSigned(
     credentials: { accessKeyId: KEY_ID, secretAccessKey: opts.secret ?? SECRET },
     region: "us-east-1",
     service: opts.service ?? "ec2",
-    sha256: NodeSha256,
+    sha256: WebSha256,
   });
   const signed = await signer.sign(
     {

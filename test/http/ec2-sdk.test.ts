@@ -1,6 +1,5 @@
 // The EC2 Query API driven by the AWS SDK for JavaScript v3, unmodified, against the Worker
 // behind wrangler's dev server: a client pointed at the endpoint with an account's access key.
-import { createHash, createHmac } from "node:crypto";
 import {
   CreateTagsCommand,
   CreateVolumeCommand,
@@ -22,6 +21,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import { WebSha256 } from "../web-sha256";
 
 const base = inject("httpBase");
 const adminKey = inject("adminKey");
@@ -438,7 +438,7 @@ describe("the AWS SDK against the EC2 endpoint", () => {
       credentials: { accessKeyId: me.accessKeyId, secretAccessKey: me.secretAccessKey },
       region: "us-east-1",
       service: "ec2",
-      sha256: NodeSha256,
+      sha256: WebSha256,
     });
     const url = new URL(base);
     const body = "Action=DescribeUnicorns&Version=2016-11-15";
@@ -466,17 +466,3 @@ describe("the AWS SDK against the EC2 endpoint", () => {
     expect(volume.name).toBe("UnsupportedOperation");
   });
 });
-
-/** SHA-256 (or HMAC-SHA256 with a secret) as the SDK's signer takes it. */
-class NodeSha256 {
-  private readonly hash;
-  constructor(secret?: string | Uint8Array) {
-    this.hash = secret === undefined ? createHash("sha256") : createHmac("sha256", secret);
-  }
-  update(data: string | Uint8Array) {
-    this.hash.update(data);
-  }
-  async digest() {
-    return new Uint8Array(this.hash.digest());
-  }
-}
