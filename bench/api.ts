@@ -26,7 +26,10 @@ function startServer(persist: string): ChildProcess {
   const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
   // The bench's own secrets, in place of any .dev.vars the working copy has.
   const secrets = join(persist, "bench.env");
-  writeFileSync(secrets, `HYPERFLEET_ADMIN_KEY=${ADMIN_KEY}\nHYPERFLEET_DEMO_KEY=none\n`);
+  writeFileSync(
+    secrets,
+    `HYPERFLEET_ADMIN_KEY=${ADMIN_KEY}\nHYPERFLEET_DEMO_KEY=none\nHYPERFLEET_SECRETS_KEY=${randomBytes(32).toString("base64url")}\n`,
+  );
   const migrate = spawnSync(
     "npx",
     ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist],
