@@ -26,7 +26,13 @@ let a: Tenant;
 let b: Tenant;
 let doc: Doc;
 /** B's resources by kind, and the strings that would betray them. */
-const theirs = { instances: [] as string[], hosts: [] as string[], keyIds: [] as string[], account: "" };
+const theirs = {
+  instances: [] as string[],
+  hosts: [] as string[],
+  keyIds: [] as string[],
+  accessKeyIds: [] as string[],
+  account: "",
+};
 let sharedHost = "";
 let secrets: string[] = [];
 const MARK = "b-private-tag-7f3e";
@@ -42,6 +48,7 @@ async function stateOfB() {
   return {
     instances: (await q("SELECT * FROM instances WHERE account_id = ? ORDER BY id")).results,
     keys: (await q("SELECT * FROM api_keys WHERE account_id = ? ORDER BY id")).results,
+    accessKeys: (await q("SELECT * FROM access_keys WHERE account_id = ? ORDER BY id")).results,
     tokens: (await q("SELECT * FROM client_tokens WHERE account_id = ? ORDER BY token")).results,
     events: (await q("SELECT id FROM events WHERE account_id = ? ORDER BY seq")).results,
     accounts: (await q("SELECT * FROM accounts WHERE id = ?")).results,
@@ -64,6 +71,8 @@ function targets(path: string): string[][] {
       return [[theirs.account]];
     case "keys":
       return [[theirs.keyIds[1]]];
+    case "access-keys":
+      return [[theirs.accessKeyIds[0]]];
     default:
       throw new Error(`no resource of B's for ${path}: teach the isolation test what it names`);
   }
@@ -124,10 +133,19 @@ describe("tenant isolation, operation by operation from /openapi.json", () => {
       asB,
     );
     theirs.keyIds = [b.keyId, second.body.keyId];
+    const accessKey = await call<{ accessKeyId: string; secretAccessKey: string }>(
+      "POST",
+      `/v1/accounts/${b.accountId}/access-keys`,
+      undefined,
+      asB,
+    );
+    theirs.accessKeyIds = [accessKey.body.accessKeyId];
     secrets = [
       ...theirs.instances,
       ...new Set([running, toStop, onShared].map((r) => r.body.reservationId)),
       ...theirs.keyIds,
+      ...theirs.accessKeyIds,
+      accessKey.body.secretAccessKey,
       theirs.account,
       theirs.hosts[0],
       MARK,

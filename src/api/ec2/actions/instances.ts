@@ -3,6 +3,7 @@
 // machine (fleet/instance-actions.ts).
 import { act, type StateChange } from "../../../fleet/instance-actions";
 import { listInstances, requireInstanceRow } from "../../../fleet/instance-queries";
+import type { InstanceView } from "../../../fleet/instance-view";
 import { runInstances } from "../../../fleet/launch";
 import { checkTags, MAX_LAUNCH_COUNT, MAX_TAGS, ZONE_MAX_LENGTH, ZONE_PATTERN } from "../../../fleet/limits";
 import { findInstanceType } from "../../../sim/catalog";
@@ -157,10 +158,27 @@ const describeInstances: Action = async (ctx) => {
   };
 };
 
+/** Every instance of the caller's among `ids`, page by page (a page stops at its byte bound too). */
+async function instancesById(ctx: ActionContext, ids: string[]): Promise<InstanceView[]> {
+  const out: InstanceView[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await listInstances(ctx.fleet, {
+      tags: [],
+      anyOf: { instanceId: ids },
+      ...(cursor ? { cursor } : {}),
+      limit: ids.length,
+    });
+    out.push(...page.instances);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  return out;
+}
+
 /** InvalidInstanceID.NotFound naming every id the caller has no instance for. */
-export async function requireAll(ctx: ActionContext, ids: string[]): Promise<void> {
-  const found = await listInstances(ctx.fleet, { tags: [], anyOf: { instanceId: ids }, limit: ids.length });
-  const known = new Set(found.instances.map((i) => i.instanceId));
+export async function requireAll(ctx: ActionContext, ids: string[]): Promise<InstanceView[]> {
+  const found = await instancesById(ctx, ids);
+  const known = new Set(found.map((i) => i.instanceId));
   const missing = ids.filter((id) => !known.has(id));
   if (missing.length > 0) {
     throw new QueryError(
@@ -168,6 +186,7 @@ export async function requireAll(ctx: ActionContext, ids: string[]): Promise<voi
       `The instance ID${missing.length > 1 ? "s" : ""} '${missing.slice(0, 10).join(", ")}' do${missing.length > 1 ? "" : "es"} not exist`,
     );
   }
+  return found;
 }
 
 const stateOf = (s: StateChange["currentState"]) => ({ code: s.code, name: s.name });

@@ -53,9 +53,7 @@ const deleteTags: Action = async (ctx) => {
   ready(ctx, ctx.q.bool("DryRun"));
   if (tags.length > 0) return retag(ctx, ids, { set: {}, remove: tags.map((t) => [t.key, t.value]) });
   // Without Tag.N, EC2 deletes every tag of the resources: each one's own keys.
-  await requireAll(ctx, ids);
-  const found = await listInstances(ctx.fleet, { tags: [], anyOf: { instanceId: ids }, limit: ids.length });
-  for (const i of found.instances) {
+  for (const i of await requireAll(ctx, ids)) {
     await changeInstanceTags(ctx.fleet, i.instanceId, {
       set: {},
       remove: Object.keys(i.tags).map((k) => [k, null]),
