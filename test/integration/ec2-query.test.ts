@@ -6,6 +6,7 @@ import { env, exports } from "cloudflare:workers";
 import { SignatureV4 } from "@smithy/signature-v4";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { RATE_LIMIT } from "../../src/api/rate-limit";
 import { SIGV4_SKEW_MS } from "../../src/fleet/limits";
 import { WebSha256 } from "../web-sha256";
 import { ADMIN_KEY, addHosts, advance, call, freshZone, hostView, newTenant, type Tenant } from "./helpers";
@@ -211,6 +212,24 @@ describe("the Query endpoint", () => {
       bearer(t),
     );
     expect(mine.body.instances).toEqual([]);
+  });
+
+  it("throttles each access key with RequestLimitExceeded (503, as EC2 throttles), and only that key", async () => {
+    const t = await newTenant("throttle");
+    const [key, other] = [await newAccessKey(t), await newAccessKey(t)];
+    const ask = () => query(key, { Action: "DescribeAvailabilityZones" });
+    let refused: Awaited<ReturnType<typeof ask>> | undefined;
+    let allowed = 0;
+    // One window's quota and one more, at once; a second round in case a window ended mid-way.
+    for (let round = 0; round < 2 && !refused; round++) {
+      const answers = await Promise.all(Array.from({ length: RATE_LIMIT.requests + 1 }, ask));
+      allowed += answers.filter((a) => a.status === 200).length;
+      refused = answers.find((a) => a.status !== 200);
+    }
+    expect(allowed).toBeGreaterThanOrEqual(RATE_LIMIT.requests);
+    expect(refused?.status).toBe(503);
+    expect(codeOf(refused?.xml ?? "")).toBe("RequestLimitExceeded");
+    expect((await query(other, { Action: "DescribeAvailabilityZones" })).status).toBe(200);
   });
 
   it("never answers 500, whatever parameters come", async () => {
