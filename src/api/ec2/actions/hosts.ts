@@ -2,11 +2,10 @@
 // operator's; fleet/hosts.ts decides what a tenant sees), in EC2's Dedicated Host shape,
 // with the tenant's own instances on each.
 import { listHosts } from "../../../fleet/hosts";
-import { listInstances } from "../../../fleet/instance-queries";
-import { QUERY_MAX_RESULTS } from "../../../fleet/limits";
 import type { HostState } from "../../../sim/records";
 import { type Action, ready } from "../context";
 import { invalidValue, QueryError } from "../query";
+import { allInstances } from "./instances";
 
 /** The fleet's host states as EC2 names a Dedicated Host's. */
 const EC2_STATE: Record<HostState, string> = {
@@ -18,6 +17,8 @@ const EC2_STATE: Record<HostState, string> = {
 const FLEET_STATE = Object.fromEntries(Object.entries(EC2_STATE).map(([k, v]) => [v, k as HostState]));
 
 const HOST_ID = /^h-[0-9a-f]{17}$/;
+/** DescribeHosts' MaxResults: 5 to 500 (Amazon EC2 API Reference, DescribeHosts). */
+const HOSTS_MAX_RESULTS = 500;
 
 export const describeHosts: Action = async (ctx) => {
   const { q } = ctx;
@@ -27,7 +28,7 @@ export const describeHosts: Action = async (ctx) => {
       throw new QueryError("InvalidHostID.Malformed", `Invalid id: "${id.slice(0, 64)}" (expecting "h-...")`);
   }
   const filters = q.filters((n) => n === "availability-zone" || n === "state" || n === "instance-family");
-  const { maxResults, nextToken } = q.paging(5, 500);
+  const { maxResults, nextToken } = q.paging(5, HOSTS_MAX_RESULTS);
   if (nextToken !== undefined && !HOST_ID.test(nextToken))
     throw invalidValue("NextToken", "not a token this endpoint gave");
   ready(ctx, q.bool("DryRun"));
@@ -43,7 +44,7 @@ export const describeHosts: Action = async (ctx) => {
     ...(state ? { state: FLEET_STATE[state] ?? "none" } : {}),
     ...(ids.length ? { hostIds: ids } : {}),
     ...(nextToken ? { cursor: nextToken } : {}),
-    limit: maxResults ?? QUERY_MAX_RESULTS / 2,
+    limit: maxResults ?? HOSTS_MAX_RESULTS,
   });
   if (ids.length) {
     const seen = new Set(page.hosts.map((h) => h.hostId));
@@ -56,10 +57,7 @@ export const describeHosts: Action = async (ctx) => {
     }
   }
   const hostIds = page.hosts.map((h) => h.hostId);
-  const mine = hostIds.length
-    ? (await listInstances(ctx.fleet, { tags: [], anyOf: { hostId: hostIds }, limit: QUERY_MAX_RESULTS }))
-        .instances
-    : [];
+  const mine = hostIds.length ? await allInstances(ctx, { hostId: hostIds }) : [];
   return {
     hostSet: page.hosts.map((h) => ({
       hostId: h.hostId,

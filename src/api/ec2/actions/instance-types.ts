@@ -86,8 +86,7 @@ export const describeInstanceTypes: Action = async (ctx) => {
   // DescribeInstanceTypes pages 5 to 100 at a time.
   const { maxResults, nextToken } = q.paging(5, 100);
   const after = nextToken === undefined ? -1 : INSTANCE_TYPES.findIndex((t) => t.name === nextToken);
-  if (after < -1 || (nextToken !== undefined && after < 0))
-    throw invalidValue("NextToken", "not a token this endpoint gave");
+  if (nextToken !== undefined && after < 0) throw invalidValue("NextToken", "not a token this endpoint gave");
   ready(ctx, q.bool("DryRun"));
   for (const n of names) {
     if (!INSTANCE_TYPES.some((t) => t.name === n)) {

@@ -2,10 +2,17 @@
 // launch path (fleet/launch.ts), its one list (fleet/instance-queries.ts) and its one state
 // machine (fleet/instance-actions.ts).
 import { act, type StateChange } from "../../../fleet/instance-actions";
-import { listInstances, requireInstanceRow } from "../../../fleet/instance-queries";
+import { type InstanceFilter, listInstances, requireInstanceRow } from "../../../fleet/instance-queries";
 import type { InstanceView } from "../../../fleet/instance-view";
 import { runInstances } from "../../../fleet/launch";
-import { checkTags, MAX_LAUNCH_COUNT, MAX_TAGS, ZONE_MAX_LENGTH, ZONE_PATTERN } from "../../../fleet/limits";
+import {
+  checkTags,
+  MAX_LAUNCH_COUNT,
+  MAX_TAGS,
+  QUERY_MAX_RESULTS,
+  ZONE_MAX_LENGTH,
+  ZONE_PATTERN,
+} from "../../../fleet/limits";
 import { findInstanceType } from "../../../sim/catalog";
 import { decide, type InstanceAction, type InstanceState } from "../../../sim/lifecycle";
 import { type Action, type ActionContext, instanceItem, ready, reservations } from "../context";
@@ -158,16 +165,19 @@ const describeInstances: Action = async (ctx) => {
   };
 };
 
-/** Every instance of the caller's among `ids`, page by page (a page stops at its byte bound too). */
-async function instancesById(ctx: ActionContext, ids: string[]): Promise<InstanceView[]> {
+/** Every instance of the caller's that `anyOf` matches, page by page (a page stops at its byte bound too). */
+export async function allInstances(
+  ctx: ActionContext,
+  anyOf: NonNullable<InstanceFilter["anyOf"]>,
+): Promise<InstanceView[]> {
   const out: InstanceView[] = [];
   let cursor: string | undefined;
   do {
     const page = await listInstances(ctx.fleet, {
       tags: [],
-      anyOf: { instanceId: ids },
+      anyOf,
       ...(cursor ? { cursor } : {}),
-      limit: ids.length,
+      limit: QUERY_MAX_RESULTS,
     });
     out.push(...page.instances);
     cursor = page.nextCursor ?? undefined;
@@ -177,7 +187,7 @@ async function instancesById(ctx: ActionContext, ids: string[]): Promise<Instanc
 
 /** InvalidInstanceID.NotFound naming every id the caller has no instance for. */
 export async function requireAll(ctx: ActionContext, ids: string[]): Promise<InstanceView[]> {
-  const found = await instancesById(ctx, ids);
+  const found = await allInstances(ctx, { instanceId: ids });
   const known = new Set(found.map((i) => i.instanceId));
   const missing = ids.filter((id) => !known.has(id));
   if (missing.length > 0) {
