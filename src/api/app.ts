@@ -42,7 +42,14 @@ app.use("/v1/*", async (c, next) => {
 app.use("/v1/*", authenticateRequests(), limitRate());
 
 app.get("/", (c) =>
-  c.json({ name: "hyperfleet", api: "/v1", openapi: "/openapi.json", docs: "/docs", health: "/healthz" }),
+  c.json({
+    name: "hyperfleet",
+    api: "/v1",
+    openapi: "/openapi.json",
+    docs: "/docs",
+    health: "/healthz",
+    ec2: "POST / (the EC2 Query API, version 2016-11-15, SigV4 with an access key)",
+  }),
 );
 // The EC2 Query API: SigV4-signed, form-encoded, answered in EC2's XML (api/ec2/).
 app.post("/", ec2Endpoint);
