@@ -20,6 +20,13 @@ import { hostRoutes } from "./routes/hosts";
 import { instanceTypes } from "./routes/instance-types";
 import { instanceRoutes } from "./routes/instances";
 import { memoryRoutes } from "./routes/memory";
+import { networkEventRoutes } from "./routes/network-events";
+import { networkInterfaceRoutes } from "./routes/network-interfaces";
+import { networkSendRoutes } from "./routes/network-send";
+import { securityGroupRoutes } from "./routes/security-groups";
+import { subnetRoutes } from "./routes/subnets";
+import { vpcPeeringRoutes } from "./routes/vpc-peerings";
+import { vpcRoutes } from "./routes/vpcs";
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -64,6 +71,13 @@ app.route("/v1", eventRoutes);
 app.route("/v1", adminRoutes);
 app.route("/v1", accountRoutes);
 app.route("/v1", accessKeyRoutes);
+app.route("/v1", vpcRoutes);
+app.route("/v1", subnetRoutes);
+app.route("/v1", securityGroupRoutes);
+app.route("/v1", vpcPeeringRoutes);
+app.route("/v1", networkInterfaceRoutes);
+app.route("/v1", networkSendRoutes);
+app.route("/v1", networkEventRoutes);
 
 let openapi: object | null = null;
 app.get("/openapi.json", (c) => {

@@ -8,9 +8,11 @@ import type { HostCpuSummary, VmCpuCounters, WorkloadSpec } from "../sim/cpu";
 import { type AccessFaults, type ActResult, type Changes, HostModel } from "../sim/host";
 import type { InstanceAction } from "../sim/lifecycle";
 import type { HostMemorySummary, Translation, VmMemorySummary } from "../sim/memory";
+import { type EndpointRequest, type EndpointResult, playEndpoint } from "../sim/network/endpoint";
 import type { FleetEvent, HostRecord, HostState, HostUsage, InstanceRecord, VmRecord } from "../sim/records";
 import type { TagChange } from "../sim/tags";
 import { answerEvents, MEMORY_OWNERS_MAX, Priority, RECORDS_MAX, VM_PAGE_MAX } from "./answer";
+import { SqlFlowTable } from "./flows";
 import { OUTBOX_RETRY_MS, Outbox } from "./outbox";
 import { HostStorage } from "./storage";
 
@@ -256,6 +258,15 @@ export class HostObject extends DurableObject<Env> {
     return this.call(clock, (m, now) => ({ result: m.access(instanceId, req, now), changes: [] }), [
       instanceId,
     ]);
+  }
+
+  /** One end of a send through this host's virtual switch (sim/network/endpoint.ts). */
+  async networkEndpoint(req: EndpointRequest, clock: ClockState): Promise<HostCallResult<EndpointResult>> {
+    return this.call(
+      clock,
+      (m, now) => ({ result: playEndpoint(m, new SqlFlowTable(this.store.sql, now), req, now), changes: [] }),
+      [req.instanceId],
+    );
   }
 
   async memorySummary(

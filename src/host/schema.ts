@@ -39,6 +39,10 @@ const STEPS: readonly ((sql: Sql) => void)[] = [
     }
     sql`DROP TABLE IF EXISTS memory_blobs`;
   },
+  (sql) => {
+    // flows.ts: the virtual switch's tracked flows, per network interface on this host.
+    sql`CREATE TABLE IF NOT EXISTS vswitch_flows (eni_id TEXT NOT NULL, key TEXT NOT NULL, expires_at REAL NOT NULL, outbound INTEGER NOT NULL, inbound INTEGER NOT NULL, PRIMARY KEY (eni_id, key))`;
+  },
 ];
 
 export const SCHEMA_VERSION = STEPS.length;

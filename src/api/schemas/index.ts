@@ -12,6 +12,7 @@ export * from "./cpu";
 export * from "./hosts";
 export * from "./instances";
 export * from "./memory";
+export * from "./network";
 export * from "./problem";
 
 export const InstanceIdParam = z.object({
