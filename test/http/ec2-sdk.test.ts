@@ -1,15 +1,22 @@
 // The EC2 Query API driven by the AWS SDK for JavaScript v3, unmodified, against the Worker
 // behind wrangler's dev server: a client pointed at the endpoint with an account's access key.
 import {
+  AuthorizeSecurityGroupIngressCommand,
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
   CreateTagsCommand,
   CreateVolumeCommand,
+  CreateVpcCommand,
   DeleteTagsCommand,
   DescribeAvailabilityZonesCommand,
   DescribeHostsCommand,
   DescribeInstanceStatusCommand,
   DescribeInstancesCommand,
   DescribeInstanceTypesCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
   DescribeTagsCommand,
+  DescribeVpcsCommand,
   EC2Client,
   type Instance,
   paginateDescribeInstances,
@@ -431,6 +438,62 @@ describe("the AWS SDK against the EC2 endpoint", () => {
     await spareClient.send(new DescribeInstancesCommand({ MaxResults: 5 }));
     await api("DELETE", `/v1/access-keys/${spare.accessKeyId}`, me.apiKey);
     expect((await failure(spareClient.send(new DescribeInstancesCommand({})))).name).toBe("AuthFailure");
+  });
+
+  it("makes a VPC, a subnet and a security group with an ingress rule, and launches into the subnet", async () => {
+    const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: "10.20.0.0/16" }));
+    const vpcId = vpc.Vpc?.VpcId ?? "";
+    expect(vpcId).toMatch(/^vpc-/);
+    expect(vpc.Vpc?.CidrBlock).toBe("10.20.0.0/16");
+    const subnet = await ec2.send(
+      new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: "10.20.1.0/24", AvailabilityZone: zone }),
+    );
+    const subnetId = subnet.Subnet?.SubnetId ?? "";
+    expect(subnet.Subnet?.AvailabilityZone).toBe(zone);
+    const vpcs = await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: "vpc-id", Values: [vpcId] }] }));
+    expect(vpcs.Vpcs?.map((v) => v.VpcId)).toEqual([vpcId]);
+    const subnets = await ec2.send(
+      new DescribeSubnetsCommand({ Filters: [{ Name: "vpc-id", Values: [vpcId] }] }),
+    );
+    expect(subnets.Subnets?.map((x) => [x.SubnetId, x.CidrBlock])).toEqual([[subnetId, "10.20.1.0/24"]]);
+
+    const group = await ec2.send(
+      new CreateSecurityGroupCommand({ GroupName: "web", Description: "web servers", VpcId: vpcId }),
+    );
+    const groupId = group.GroupId ?? "";
+    await ec2.send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId: groupId,
+        IpPermissions: [
+          { IpProtocol: "tcp", FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: "0.0.0.0/0" }] },
+        ],
+      }),
+    );
+    const groups = await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }));
+    expect(groups.SecurityGroups?.[0].IpPermissions).toEqual([
+      expect.objectContaining({
+        IpProtocol: "tcp",
+        FromPort: 443,
+        ToPort: 443,
+        IpRanges: [{ CidrIp: "0.0.0.0/0" }],
+      }),
+    ]);
+
+    const run = await ec2.send(
+      new RunInstancesCommand({
+        InstanceType: "m5.large",
+        MinCount: 1,
+        MaxCount: 1,
+        SubnetId: subnetId,
+        SecurityGroupIds: [groupId],
+      }),
+    );
+    expect(run.Instances?.[0].Placement?.AvailabilityZone).toBe(zone);
+    // Another account sees none of it.
+    const other = client(await newAccount("other-net"));
+    expect((await failure(other.send(new DescribeVpcsCommand({ VpcIds: [vpcId] })))).name).toMatch(
+      /NotFound/,
+    );
   });
 
   it("answers an unknown action InvalidAction and one without its service UnsupportedOperation", async () => {

@@ -110,6 +110,8 @@ const runInstancesAction: Action = async (ctx) => {
       "every instance here runs on shared hosts",
     );
   }
+  const subnetId = q.string("SubnetId");
+  const securityGroupIds = q.list("SecurityGroupId");
   const clientToken = q.string("ClientToken");
   const tags = launchTags(ctx);
   // The JSON API's own bounds, named as EC2 names the parameter.
@@ -127,6 +129,8 @@ const runInstancesAction: Action = async (ctx) => {
     ...(zone !== undefined ? { availabilityZone: zone } : {}),
     placementStrategy: "binpack",
     ...(clientToken !== undefined ? { clientToken } : {}),
+    ...(subnetId !== undefined ? { subnetId } : {}),
+    ...(securityGroupIds.length > 0 ? { securityGroupIds } : {}),
     tags,
     workload: "idle",
     paging: {},
