@@ -4,6 +4,8 @@ import { defineConfig } from "vitest/config";
 
 // A fresh admin key each run; tests read it from the Worker's env and mint tenants' keys with it.
 const TEST_ADMIN_KEY = `hfk_admin_${randomBytes(32).toString("base64url")}`;
+// And the key that encrypts the EC2 access keys' secrets at rest.
+const TEST_SECRETS_KEY = randomBytes(32).toString("base64url");
 // wrangler.toml requires both secrets and reads them from the environment when no .dev.vars
 // has them; the bindings below set them for the Worker under test all the same.
 const TEST_WEBHOOK_KEY = randomBytes(32).toString("base64url");
@@ -11,6 +13,7 @@ Object.assign(process.env, {
   HYPERFLEET_ADMIN_KEY: TEST_ADMIN_KEY,
   HYPERFLEET_DEMO_KEY: "none",
   HYPERFLEET_WEBHOOK_KEY: TEST_WEBHOOK_KEY,
+  HYPERFLEET_SECRETS_KEY: TEST_SECRETS_KEY,
 });
 
 // Four projects: the pure models and the API's description in plain Node, the Worker inside
@@ -39,6 +42,7 @@ export default defineConfig({
                 HYPERFLEET_ADMIN_KEY: TEST_ADMIN_KEY,
                 HYPERFLEET_DEMO_KEY: "none",
                 HYPERFLEET_WEBHOOK_KEY: TEST_WEBHOOK_KEY,
+                HYPERFLEET_SECRETS_KEY: TEST_SECRETS_KEY,
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),
               },
             },

@@ -73,7 +73,10 @@ export async function startDevServer(vars: Record<string, string> = {}): Promise
   const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
   // The bench's own secrets, in place of any .dev.vars the working copy has.
   const secrets = join(persist, "bench.env");
-  writeFileSync(secrets, `HYPERFLEET_ADMIN_KEY=${adminKey}\nHYPERFLEET_DEMO_KEY=none\n`);
+  writeFileSync(
+    secrets,
+    `HYPERFLEET_ADMIN_KEY=${adminKey}\nHYPERFLEET_DEMO_KEY=none\nHYPERFLEET_WEBHOOK_KEY=${randomBytes(32).toString("base64url")}\nHYPERFLEET_SECRETS_KEY=${randomBytes(32).toString("base64url")}\n`,
+  );
   const migrate = spawnSync(
     "npx",
     ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist],

@@ -17,6 +17,8 @@ const fresh = {
   HYPERFLEET_DEMO_KEY: () => `hfk_${randomBytes(9).toString("hex").slice(0, 17)}_${secret()}`,
   // Encrypts webhook signing secrets at rest (src/events/secrets.ts).
   HYPERFLEET_WEBHOOK_KEY: secret,
+  // Encrypts the EC2 access keys' secrets at rest (src/fleet/access-keys.ts).
+  HYPERFLEET_SECRETS_KEY: secret,
 };
 
 const text = existsSync(DEV_VARS) ? readFileSync(DEV_VARS, "utf8") : "";

@@ -126,6 +126,10 @@ export const ACCESS: Record<string, Access> = {
   "POST /v1/filesystems/{id}/handles/{handleId}/close": "tenant",
   "GET /v1/filesystems/{id}/files": "tenant",
   "DELETE /v1/filesystems/{id}/files": "tenant",
+  // Access keys for the EC2 Query API, likewise: a tenant's own, the admin's for any account.
+  "GET /v1/accounts/{id}/access-keys": "any",
+  "POST /v1/accounts/{id}/access-keys": "any",
+  "DELETE /v1/access-keys/{accessKeyId}": "any",
 };
 
 export function accessOf(method: string, path: string): Access {

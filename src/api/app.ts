@@ -8,9 +8,11 @@ import { withAccess } from "./access";
 import { authenticateRequests } from "./auth";
 import { limitBody } from "./body-limit";
 import { docs } from "./docs";
+import { ec2Endpoint } from "./ec2/endpoint";
 import { problem } from "./problem";
 import { limitRate } from "./rate-limit";
 import { router } from "./router";
+import { accessKeyRoutes } from "./routes/access-keys";
 import { accountRoutes } from "./routes/accounts";
 import { adminRoutes } from "./routes/admin";
 import { evacuationRoutes } from "./routes/evacuations";
@@ -57,8 +59,17 @@ app.use("/v1/*", async (c, next) => {
 app.use("/v1/*", authenticateRequests(), limitRate());
 
 app.get("/", (c) =>
-  c.json({ name: "hyperfleet", api: "/v1", openapi: "/openapi.json", docs: "/docs", health: "/healthz" }),
+  c.json({
+    name: "hyperfleet",
+    api: "/v1",
+    openapi: "/openapi.json",
+    docs: "/docs",
+    health: "/healthz",
+    ec2: "POST / (the EC2 Query API, version 2016-11-15, SigV4 with an access key)",
+  }),
 );
+// The EC2 Query API: SigV4-signed, form-encoded, answered in EC2's XML (api/ec2/).
+app.post("/", ec2Endpoint);
 // The cheapest route there is: the benchmark's measure of the platform's own ceiling.
 app.get("/healthz", (c) => c.text("ok"));
 
@@ -89,6 +100,7 @@ app.route("/v1", fileSystemRoutes);
 app.route("/v1", migrationRoutes);
 app.route("/v1", evacuationRoutes);
 app.route("/v1", scheduledEventRoutes);
+app.route("/v1", accessKeyRoutes);
 app.route("/v1", vpcRoutes);
 app.route("/v1", subnetRoutes);
 app.route("/v1", securityGroupRoutes);

@@ -523,6 +523,24 @@ export const scheduledEvents = sqliteTable(
   ],
 );
 
+/**
+ * Access keys for the EC2 Query API (SigV4). SigV4 needs the secret itself to check a
+ * signature, so it is kept encrypted (AES-GCM under a key from the Worker's secrets,
+ * fleet/access-keys.ts), never hashed, and never in the clear.
+ */
+export const accessKeys = sqliteTable(
+  "access_keys",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    /** base64 of the 12-byte IV followed by the AES-GCM ciphertext and tag. */
+    secretCiphertext: text("secret_ciphertext").notNull(),
+    createdAt: integer("created_at").notNull(),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [index("access_keys_account").on(t.accountId)],
+);
+
 // ---- Networking (fleet/vpcs.ts, subnets.ts, enis.ts, security-groups.ts): D1 is the truth
 // of an account's network configuration; the hosts' virtual switches hold only flow state.
 

@@ -1,6 +1,6 @@
 // Host inventory: creating hosts (admin), listing them from D1, describing one from its object.
 // A tenant sees only the hosts its instances occupy, and on each only its own VMs by name.
-import { and, asc, eq, exists, gt, type SQL } from "drizzle-orm";
+import { and, asc, eq, exists, gt, type SQL, sql } from "drizzle-orm";
 import { hosts, instances } from "../db/schema";
 import type { VmSummary } from "../host/host-object";
 import type { CapacitySummary } from "../sim/admission";
@@ -193,6 +193,8 @@ export interface HostFilter {
   family?: string;
   hypervisor?: string;
   state?: string;
+  /** Any of these hosts (the EC2 Query API's HostId.N). */
+  hostIds?: string[];
   cursor?: string;
   limit: number;
 }
@@ -215,6 +217,7 @@ export async function listHosts(fleet: Fleet, f: HostFilter) {
   if (f.family) where.push(eq(hosts.family, f.family));
   if (f.hypervisor) where.push(eq(hosts.hypervisor, f.hypervisor));
   if (f.state) where.push(eq(hosts.state, f.state));
+  if (f.hostIds) where.push(sql`${hosts.id} IN (SELECT value FROM json_each(${JSON.stringify(f.hostIds)}))`);
   if (f.cursor) where.push(gt(hosts.id, f.cursor));
   const rows = await fleet.db
     .select()

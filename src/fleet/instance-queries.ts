@@ -58,8 +58,65 @@ export interface InstanceFilter {
   hostId?: string;
   availabilityZone?: string;
   tags: [string, string | null][];
+  /** Any of these, as EC2's filters take several values each (the EC2 Query API's). */
+  anyOf?: {
+    instanceId?: string[];
+    reservationId?: string[];
+    instanceType?: string[];
+    availabilityZone?: string[];
+    hostId?: string[];
+    clientToken?: string[];
+    hypervisor?: string[];
+    virtualizationType?: string[];
+    /** A tag whose key is this and whose value is any of these. */
+    tagValues?: [string, string[]][];
+    /** A tag with any of these keys; a tag with any of these values. */
+    tagKey?: string[];
+    tagValue?: string[];
+  };
   cursor?: string;
   limit: number;
+}
+
+const ANY_OF_COLUMNS = {
+  instanceId: instances.id,
+  reservationId: instances.reservationId,
+  instanceType: instances.instanceType,
+  availabilityZone: instances.zone,
+  hostId: instances.hostId,
+  clientToken: instances.clientToken,
+  hypervisor: instances.hypervisor,
+  virtualizationType: instances.virtualizationType,
+} as const;
+
+/**
+ * Each filter of `anyOf` as a clause: any of its values matches, and every filter must. A
+ * filter's values are one bound parameter, a JSON array, so that many values stay within
+ * D1's 100 parameters a statement.
+ */
+function anyOfClauses(anyOf: NonNullable<InstanceFilter["anyOf"]>): SQL[] {
+  const out: SQL[] = [];
+  const inJson = (values: string[]) => sql`SELECT value FROM json_each(${JSON.stringify(values)})`;
+  for (const [name, column] of Object.entries(ANY_OF_COLUMNS)) {
+    const values = anyOf[name as keyof typeof ANY_OF_COLUMNS];
+    if (values) out.push(sql`${column} IN (${inJson(values)})`);
+  }
+  for (const [key, values] of anyOf.tagValues ?? []) {
+    out.push(
+      sql`EXISTS (SELECT 1 FROM json_each(${instances.tags}) WHERE json_each.key = ${key} AND json_each.value IN (${inJson(values)}))`,
+    );
+  }
+  if (anyOf.tagKey?.length) {
+    out.push(
+      sql`EXISTS (SELECT 1 FROM json_each(${instances.tags}) WHERE json_each.key IN (${inJson(anyOf.tagKey)}))`,
+    );
+  }
+  if (anyOf.tagValue?.length) {
+    out.push(
+      sql`EXISTS (SELECT 1 FROM json_each(${instances.tags}) WHERE json_each.value IN (${inJson(anyOf.tagValue)}))`,
+    );
+  }
+  return out;
 }
 
 export async function listInstances(fleet: Fleet, f: InstanceFilter) {
@@ -78,6 +135,7 @@ export async function listInstances(fleet: Fleet, f: InstanceFilter) {
         : sql`EXISTS (SELECT 1 FROM json_each(${instances.tags}) WHERE json_each.key = ${key} AND json_each.value = ${value})`,
     );
   }
+  if (f.anyOf) where.push(...anyOfClauses(f.anyOf));
   if (f.cursor) where.push(gt(instances.id, f.cursor));
   // The page's ids and sizes first, each row's offset in the page by a running sum, and
   // only the rows that start within the byte budget are read whole: a page of the largest

@@ -198,6 +198,37 @@ export const MIGRATION_DOWNTIME_LIMIT_MS = { min: 1, max: 60_000 } as const;
 export const MIGRATION_PAGE_WRITES_MAX = 1e9;
 /** A page of migrations. */
 export const MIGRATION_PAGE_MAX = 100;
+/**
+ * Access keys for the EC2 Query API an account may ever have, inactive ones included. IAM
+ * allows two per user; an account here holds several users' keys, as with API keys.
+ */
+export const MAX_ACCESS_KEYS_PER_ACCOUNT = 100;
+
+/**
+ * The EC2 Query API's bounds of one request. `Filter.N` and the `.N` lists of ids: EC2
+ * documents no count for them, but refuses request bodies that are too large; here at most
+ * 25 filters (each is a clause of one D1 statement with its values as one bound parameter,
+ * a tag filter two, within D1's 100 parameters), of at most 200 values each, and at most
+ * 1,000 ids in one list.
+ */
+export const MAX_QUERY_FILTERS = 25;
+export const MAX_FILTER_VALUES = 200;
+export const MAX_QUERY_LIST = 1000;
+/** Parameters in one Query request: a launch with 50 tags in each of 5 specifications is ~600. */
+export const MAX_QUERY_PARAMS = 2000;
+/**
+ * DescribeInstances' MaxResults: 5 to 1,000 (Amazon EC2 API Reference, DescribeInstances);
+ * without it EC2 answers everything in one page, here at most 1,000 instances.
+ */
+export const QUERY_MIN_RESULTS = 5;
+export const QUERY_MAX_RESULTS = 1000;
+
+/**
+ * SigV4's clock-skew window: a request signed more than 15 minutes before or after the
+ * server's time is RequestExpired (AWS General Reference, "Signature Version 4 signing
+ * process"; Amazon EC2 API Reference, "Common client error codes": RequestExpired).
+ */
+export const SIGV4_SKEW_MS = 15 * 60_000;
 // ---- Networking. EC2's default quotas (Amazon VPC user guide, "Amazon VPC quotas"): 5 VPCs
 // per Region, 200 subnets per VPC, 2,500 security groups per Region, 60 inbound and 60
 // outbound rules per group, 5 groups per network interface, 50 active peerings per VPC.

@@ -11,6 +11,7 @@ import type { HostMemorySummary, Translation, VmMemorySummary } from "../sim/mem
 import type { MigrationParams, MigrationReport } from "../sim/migration";
 import { type EndpointRequest, type EndpointResult, playEndpoint } from "../sim/network/endpoint";
 import type { FleetEvent, HostRecord, HostState, HostUsage, InstanceRecord, VmRecord } from "../sim/records";
+import type { TagChange } from "../sim/tags";
 import { answerEvents, MEMORY_OWNERS_MAX, Priority, RECORDS_MAX, VM_PAGE_MAX } from "./answer";
 import { BlockIo, type BlockIoTiming, type VolumeRates } from "./block-io";
 import { SqlFlowTable } from "./flows";
@@ -236,6 +237,15 @@ export class HostObject extends DurableObject<Env> {
     clock: ClockState,
   ): Promise<HostCallResult<ActResult>> {
     return this.instanceCall(instanceId, clock, (m, now) => m.setWorkload(instanceId, spec, now));
+  }
+
+  async changeTags(
+    instanceId: string,
+    change: TagChange,
+    maxTags: number,
+    clock: ClockState,
+  ): Promise<HostCallResult<ActResult>> {
+    return this.instanceCall(instanceId, clock, (m, now) => m.changeTags(instanceId, change, maxTags, now));
   }
 
   /** A change to one instance; when it is not here, its last record here (if any) answers. */

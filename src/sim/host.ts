@@ -48,6 +48,7 @@ import type {
   VmRecord,
 } from "./records";
 import { withoutTags } from "./records";
+import { applyTagChange, type TagChange } from "./tags";
 
 export interface Changes {
   upserted: VmRecord[];
@@ -163,7 +164,7 @@ function seedOf(id: string): number {
  */
 export function offHostChange(
   rec: InstanceRecord,
-  change: { state?: InstanceState; workload?: WorkloadSpec },
+  change: { state?: InstanceState; workload?: WorkloadSpec; tags?: Record<string, string> },
   now: number,
   eventId: string,
 ): { instance: InstanceRecord; event: FleetEvent } {
@@ -172,6 +173,7 @@ export function offHostChange(
     ...rec,
     version: rec.version + 1,
     ...(change.workload !== undefined ? { workload: change.workload } : {}),
+    ...(change.tags !== undefined ? { tags: change.tags } : {}),
     ...(moved
       ? {
           state: change.state,
@@ -190,7 +192,8 @@ export function offHostChange(
     instanceId: rec.instanceId,
     previousState: rec.state,
     state: instance.state,
-    instance: withoutTags(instance),
+    // A tag change carries the tags, so that D1's row takes them.
+    instance: change.tags !== undefined ? { ...instance } : withoutTags(instance),
     host: null,
     hostRecord: null,
   };
@@ -367,6 +370,28 @@ export class HostModel {
     vm.instance = { ...vm.instance, workload: spec, version: vm.instance.version + 1 };
     changes.upserted.push(vm);
     this.instanceEvent(changes, "instance.updated", now, vm.instance, vm.instance.state);
+    return { result: { status: "ok", instance: vm.instance }, changes };
+  }
+
+  /**
+   * Changes an instance's tags (sim/tags.ts); "illegal" when they would pass `maxTags`. The
+   * event carries the new tags, as an instance's first event does, so that D1 takes them.
+   */
+  changeTags(
+    instanceId: string,
+    change: TagChange,
+    maxTags: number,
+    now: number,
+  ): { result: ActResult; changes: Changes } {
+    const changes = emptyChanges();
+    const vm = this.vms.get(instanceId);
+    if (!vm || vm.holdExpiresWallMs !== null)
+      return { result: { status: "not-here", departed: null }, changes };
+    const tags = applyTagChange(vm.instance.tags, change, maxTags);
+    if (!tags) return { result: { status: "illegal", instance: vm.instance }, changes };
+    vm.instance = { ...vm.instance, tags, version: vm.instance.version + 1 };
+    changes.upserted.push(vm);
+    this.instanceEvent(changes, "instance.updated", now, vm.instance, vm.instance.state, true);
     return { result: { status: "ok", instance: vm.instance }, changes };
   }
 
@@ -760,6 +785,7 @@ export class HostModel {
     time: number,
     instance: InstanceRecord,
     previousState: string | null,
+    withTags = previousState === null,
   ): void {
     changes.events.push({
       id: this.newId(),
@@ -769,8 +795,8 @@ export class HostModel {
       instanceId: instance.instanceId,
       previousState,
       state: instance.state,
-      // Tags only where they begin: the first event of an instance's life.
-      instance: previousState === null ? { ...instance } : withoutTags(instance),
+      // Tags only where they begin or change: the first event of an instance's life, a tag change.
+      instance: withTags ? { ...instance } : withoutTags(instance),
       host: this.usage(),
       hostRecord: null,
     });

@@ -59,6 +59,7 @@ export default async function setup(project: TestProject) {
       HYPERFLEET_ADMIN_KEY: { type: "secret_text", value: adminKey },
       HYPERFLEET_DEMO_KEY: { type: "secret_text", value: "none" },
       HYPERFLEET_WEBHOOK_KEY: { type: "secret_text", value: randomBytes(32).toString("base64url") },
+      HYPERFLEET_SECRETS_KEY: { type: "secret_text", value: randomBytes(32).toString("base64url") },
     },
     dev: {
       server: { hostname: "127.0.0.1", port: await freePort() },

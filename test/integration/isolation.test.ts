@@ -45,6 +45,7 @@ const theirs = {
   hosts: [] as string[],
   keyIds: [] as string[],
   migrations: [] as string[],
+  accessKeyIds: [] as string[],
   account: "",
   subscription: "",
   alarm: "",
@@ -78,6 +79,7 @@ async function stateOfB() {
   return {
     instances: (await q("SELECT * FROM instances WHERE account_id = ? ORDER BY id")).results,
     keys: (await q("SELECT * FROM api_keys WHERE account_id = ? ORDER BY id")).results,
+    accessKeys: (await q("SELECT * FROM access_keys WHERE account_id = ? ORDER BY id")).results,
     tokens: (await q("SELECT * FROM client_tokens WHERE account_id = ? ORDER BY token")).results,
     events: (await q("SELECT id FROM events WHERE account_id = ? ORDER BY seq")).results,
     subscriptions: (await q("SELECT * FROM subscriptions WHERE account_id = ? ORDER BY id")).results,
@@ -160,6 +162,8 @@ function targets(path: string): string[][] {
     case "evacuations":
       // Admin-only: any well-formed id is refused before it is looked up.
       return [["evac-0123456789abcdef0"]];
+    case "access-keys":
+      return [[theirs.accessKeyIds[0]]];
     case "vpcs":
     case "subnets":
     case "security-groups":
@@ -346,6 +350,13 @@ describe("tenant isolation, operation by operation from /openapi.json", () => {
       )
     ).body.handleId;
     expect(storage.handle).toMatch(/^fh-/);
+    const accessKey = await call<{ accessKeyId: string; secretAccessKey: string }>(
+      "POST",
+      `/v1/accounts/${b.accountId}/access-keys`,
+      undefined,
+      asB,
+    );
+    theirs.accessKeyIds = [accessKey.body.accessKeyId];
     // B's network: its default VPC's interface, subnet and group, a VPC of its own with a
     // group and a rule, and a peering between the two.
     type Eni = { networkInterfaceId: string; subnetId: string; vpcId: string; securityGroupIds: string[] };
@@ -402,6 +413,8 @@ describe("tenant isolation, operation by operation from /openapi.json", () => {
       ...new Set([running, toStop, onShared].map((r) => r.body.reservationId)),
       ...theirs.keyIds,
       ...theirs.migrations,
+      ...theirs.accessKeyIds,
+      accessKey.body.secretAccessKey,
       theirs.account,
       theirs.hosts[0],
       ...Object.values(theirNet),

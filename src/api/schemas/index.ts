@@ -4,6 +4,7 @@
 import { z } from "@hono/zod-openapi";
 import { HostId, InstanceId } from "./common";
 
+export * from "./access-keys";
 export * from "./accounts";
 export * from "./admin";
 export * from "./common";

@@ -1,6 +1,7 @@
 // Each response schema against what its service really returns: the same fields at every
 // depth, so an answer cannot carry a field the document leaves out, nor the document promise
 // one the answer lacks. (The route handlers' typing checks the values in the other direction.)
+import type { createAccessKey, listAccessKeys, revokeAccessKey } from "../../fleet/access-keys";
 import type { addKey, createAccount, listKeys, revokeKey } from "../../fleet/accounts";
 import type { createAlarm, getAlarm, listAlarms } from "../../fleet/alarms";
 import type { clockView } from "../../fleet/clock";
@@ -58,6 +59,7 @@ import type { readBlock, writeBlock } from "../../fleet/volume-blocks";
 import type { createVolume, deleteVolume, describeVolume, listVolumes } from "../../fleet/volumes";
 import type { createPeering, deletePeering, listPeerings } from "../../fleet/vpc-peerings";
 import type { createVpc, describeVpc, listVpcs } from "../../fleet/vpcs";
+import type { AccessKey, AccessKeyList, NewAccessKey } from "./access-keys";
 import type { ApiKey, KeyList, NewAccount, NewApiKey } from "./accounts";
 import type { Clock, EventPage, ReconcileReport } from "./admin";
 import type { CpuCounters, Recommendation } from "./cpu";
@@ -113,6 +115,9 @@ import type {
 type Answer<F extends (...args: never[]) => unknown> = Awaited<ReturnType<F>>;
 
 export type Served = [
+  Assert<Documents<typeof NewAccessKey, Answer<typeof createAccessKey>>>,
+  Assert<Documents<typeof AccessKeyList, Answer<typeof listAccessKeys>>>,
+  Assert<Documents<typeof AccessKey, Answer<typeof revokeAccessKey>>>,
   Assert<Documents<typeof Host, Answer<typeof setHostState>>>,
   Assert<Documents<typeof HostPage, Answer<typeof listHosts>>>,
   Assert<Documents<typeof HostBatch, Answer<typeof createHosts>>>,

@@ -1,0 +1,531 @@
+// The EC2 Query API driven by the AWS SDK for JavaScript v3, unmodified, against the Worker
+// behind wrangler's dev server: a client pointed at the endpoint with an account's access key.
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  CreateTagsCommand,
+  CreateVolumeCommand,
+  CreateVpcCommand,
+  DeleteTagsCommand,
+  DescribeAvailabilityZonesCommand,
+  DescribeHostsCommand,
+  DescribeInstanceStatusCommand,
+  DescribeInstancesCommand,
+  DescribeInstanceTypesCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  DescribeTagsCommand,
+  DescribeVpcsCommand,
+  EC2Client,
+  type Instance,
+  paginateDescribeInstances,
+  RebootInstancesCommand,
+  RunInstancesCommand,
+  StartInstancesCommand,
+  StopInstancesCommand,
+  TerminateInstancesCommand,
+} from "@aws-sdk/client-ec2";
+import { SignatureV4 } from "@smithy/signature-v4";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { WebSha256 } from "../web-sha256";
+
+const base = inject("httpBase");
+const adminKey = inject("adminKey");
+
+async function api<T>(method: string, path: string, key: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return JSON.parse(text) as T;
+}
+
+interface Account {
+  accountId: string;
+  apiKey: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+async function newAccount(name: string): Promise<Account> {
+  const made = await api<{ account: { accountId: string }; key: { apiKey: string } }>(
+    "POST",
+    "/v1/accounts",
+    adminKey,
+    { name },
+  );
+  const key = await api<{ accessKeyId: string; secretAccessKey: string }>(
+    "POST",
+    `/v1/accounts/${made.account.accountId}/access-keys`,
+    made.key.apiKey,
+  );
+  return { accountId: made.account.accountId, apiKey: made.key.apiKey, ...key };
+}
+
+const client = (a: Pick<Account, "accessKeyId" | "secretAccessKey">) =>
+  new EC2Client({
+    endpoint: base,
+    region: "us-east-1",
+    credentials: { accessKeyId: a.accessKeyId, secretAccessKey: a.secretAccessKey },
+  });
+
+let n = 0;
+/** A zone of this file's own, so that other files' launches never land in it. */
+const freshZone = () =>
+  `zz-sdk${[...`${Date.now().toString(36)}${(n++).toString(36)}`].map((c) => (/\d/.test(c) ? String.fromCharCode(97 + +c) : c)).join("")}-1a`;
+
+async function addHost(zone: string, family = "m5") {
+  return api<{ hostId: string }>("POST", "/v1/hosts", adminKey, { availabilityZone: zone, family });
+}
+
+const advance = (seconds: number) => api("POST", "/v1/admin/clock/advance", adminKey, { seconds });
+
+/** The error a command fails with: its name (EC2's code) and message. */
+async function failure(p: Promise<unknown>): Promise<{ name: string; message: string; status?: number }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
+    return { name: e.name, message: e.message, status: e.$metadata?.httpStatusCode };
+  }
+  throw new Error("the command succeeded");
+}
+
+const states = (list: Instance[] | undefined) =>
+  Object.fromEntries((list ?? []).map((i) => [i.InstanceId, i.State?.Name]));
+
+let me: Account;
+let ec2: EC2Client;
+let zone: string;
+let hostId: string;
+
+beforeAll(async () => {
+  me = await newAccount("sdk");
+  ec2 = client(me);
+  zone = freshZone();
+  ({ hostId } = await addHost(zone));
+});
+
+async function launch(
+  count: number,
+  extra: Partial<ConstructorParameters<typeof RunInstancesCommand>[0]> = {},
+) {
+  return ec2.send(
+    new RunInstancesCommand({
+      InstanceType: "m5.large",
+      MinCount: count,
+      MaxCount: count,
+      Placement: { AvailabilityZone: zone },
+      ...extra,
+    }),
+  );
+}
+
+describe("the AWS SDK against the EC2 endpoint", () => {
+  it("launches with tags, describes with filters, and sees the instances boot", async () => {
+    const res = await launch(3, {
+      TagSpecifications: [{ ResourceType: "instance", Tags: [{ Key: "team", Value: "web & api" }] }],
+    });
+    expect(res.OwnerId).toBe(me.accountId);
+    expect(res.Instances).toHaveLength(3);
+    for (const i of res.Instances ?? []) {
+      expect(i.State).toEqual({ Code: 0, Name: "pending" });
+      expect(i.Placement?.AvailabilityZone).toBe(zone);
+      expect(i.Placement?.HostId).toBe(hostId);
+      expect(i.Tags).toEqual([{ Key: "team", Value: "web & api" }]);
+    }
+    const ids = (res.Instances ?? []).map((i) => i.InstanceId!).sort();
+
+    const described = await ec2.send(
+      new DescribeInstancesCommand({
+        Filters: [
+          { Name: "tag:team", Values: ["web & api"] },
+          { Name: "availability-zone", Values: [zone] },
+          { Name: "instance-state-name", Values: ["pending"] },
+        ],
+      }),
+    );
+    expect(described.Reservations).toHaveLength(1);
+    expect(described.Reservations?.[0].ReservationId).toBe(res.ReservationId);
+    expect((described.Reservations?.[0].Instances ?? []).map((i) => i.InstanceId).sort()).toEqual(ids);
+    // tag-key, and a filter nothing matches.
+    const byKey = await ec2.send(
+      new DescribeInstancesCommand({ Filters: [{ Name: "tag-key", Values: ["team"] }] }),
+    );
+    expect(
+      byKey.Reservations?.flatMap((r) => r.Instances ?? [])
+        .map((i) => i.InstanceId)
+        .sort(),
+    ).toEqual(ids);
+    const none = await ec2.send(
+      new DescribeInstancesCommand({ Filters: [{ Name: "tag:team", Values: ["db"] }] }),
+    );
+    expect(none.Reservations).toEqual([]);
+
+    await advance(60);
+    const booted = await ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }));
+    expect(states(booted.Reservations?.[0].Instances)).toEqual(
+      Object.fromEntries(ids.map((id) => [id, "running"])),
+    );
+  });
+
+  it("pages DescribeInstances with MaxResults and NextToken, every instance exactly once", async () => {
+    const pageZone = freshZone();
+    await addHost(pageZone);
+    const launched = await ec2.send(
+      new RunInstancesCommand({
+        InstanceType: "m5.large",
+        MinCount: 12,
+        MaxCount: 12,
+        Placement: { AvailabilityZone: pageZone },
+      }),
+    );
+    const want = (launched.Instances ?? []).map((i) => i.InstanceId).sort();
+    const seen: string[] = [];
+    let pages = 0;
+    for await (const page of paginateDescribeInstances(
+      { client: ec2, pageSize: 5 },
+      { Filters: [{ Name: "availability-zone", Values: [pageZone] }] },
+    )) {
+      pages++;
+      const items = (page.Reservations ?? []).flatMap((r) => r.Instances ?? []);
+      expect(items.length).toBeLessThanOrEqual(5);
+      seen.push(...items.map((i) => i.InstanceId!));
+    }
+    expect(pages).toBe(3);
+    expect(seen.sort()).toEqual(want);
+    // EC2's bounds on a page.
+    expect((await failure(ec2.send(new DescribeInstancesCommand({ MaxResults: 4 })))).name).toBe(
+      "InvalidParameterValue",
+    );
+  });
+
+  it("stops (stopping, then stopped), starts, reboots and terminates, with each state change", async () => {
+    const [inst] = (await launch(1)).Instances ?? [];
+    const id = inst.InstanceId!;
+    await advance(60);
+    const stop = await ec2.send(new StopInstancesCommand({ InstanceIds: [id] }));
+    expect(stop.StoppingInstances).toEqual([
+      {
+        InstanceId: id,
+        CurrentState: { Code: 64, Name: "stopping" },
+        PreviousState: { Code: 16, Name: "running" },
+      },
+    ]);
+    await advance(60);
+    const stopped = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+    const after = stopped.Reservations?.[0].Instances?.[0];
+    expect(after?.State).toEqual({ Code: 80, Name: "stopped" });
+    expect(after?.Placement?.HostId).toBeUndefined();
+    expect(after?.StateReason?.Code).toBe("Client.UserInitiatedShutdown");
+
+    // Reboot needs a running instance: a stopped one is IncorrectInstanceState, and changes nothing.
+    const refused = await failure(ec2.send(new RebootInstancesCommand({ InstanceIds: [id] })));
+    expect(refused.name).toBe("IncorrectInstanceState");
+    expect(refused.status).toBe(400);
+
+    const start = await ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
+    expect(start.StartingInstances?.[0].CurrentState).toEqual({ Code: 0, Name: "pending" });
+    expect(start.StartingInstances?.[0].PreviousState).toEqual({ Code: 80, Name: "stopped" });
+    await advance(60);
+    await ec2.send(new RebootInstancesCommand({ InstanceIds: [id] }));
+    const rebooted = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+    expect(rebooted.Reservations?.[0].Instances?.[0].State?.Name).toBe("running");
+
+    const term = await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    expect(term.TerminatingInstances?.[0]).toEqual({
+      InstanceId: id,
+      CurrentState: { Code: 32, Name: "shutting-down" },
+      PreviousState: { Code: 16, Name: "running" },
+    });
+    await advance(60);
+    const gone = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+    expect(gone.Reservations?.[0].Instances?.[0].State).toEqual({ Code: 48, Name: "terminated" });
+  });
+
+  it("launches once for a client token used twice, and refuses it with other parameters", async () => {
+    const token = `deploy-${Date.now()}`;
+    const first = await launch(2, { ClientToken: token });
+    const again = await launch(2, { ClientToken: token });
+    expect(again.ReservationId).toBe(first.ReservationId);
+    expect((again.Instances ?? []).map((i) => i.InstanceId).sort()).toEqual(
+      (first.Instances ?? []).map((i) => i.InstanceId).sort(),
+    );
+    const mismatch = await failure(launch(3, { ClientToken: token }));
+    expect(mismatch.name).toBe("IdempotentParameterMismatch");
+    const mine = await ec2.send(
+      new DescribeInstancesCommand({ Filters: [{ Name: "client-token", Values: [token] }] }),
+    );
+    expect(mine.Reservations?.flatMap((r) => r.Instances ?? [])).toHaveLength(2);
+  });
+
+  it("answers InsufficientInstanceCapacity when nothing fits, and launches nothing", async () => {
+    const small = freshZone();
+    await addHost(small);
+    await ec2.send(
+      new RunInstancesCommand({
+        InstanceType: "m5.24xlarge",
+        MinCount: 1,
+        MaxCount: 1,
+        Placement: { AvailabilityZone: small },
+      }),
+    );
+    const full = await failure(
+      ec2.send(
+        new RunInstancesCommand({
+          InstanceType: "m5.24xlarge",
+          MinCount: 1,
+          MaxCount: 1,
+          Placement: { AvailabilityZone: small },
+        }),
+      ),
+    );
+    expect(full.name).toBe("InsufficientInstanceCapacity");
+    expect(full.message).toContain("m5.24xlarge");
+    const there = await ec2.send(
+      new DescribeInstancesCommand({ Filters: [{ Name: "availability-zone", Values: [small] }] }),
+    );
+    expect(there.Reservations?.flatMap((r) => r.Instances ?? [])).toHaveLength(1);
+  });
+
+  it("adds, lists and removes tags, on a running and a stopped instance alike", async () => {
+    const [a, b] = (await launch(2)).Instances ?? [];
+    await advance(60);
+    await ec2.send(new StopInstancesCommand({ InstanceIds: [b.InstanceId!] }));
+    await advance(60);
+    const ids = [a.InstanceId!, b.InstanceId!];
+    await ec2.send(
+      new CreateTagsCommand({
+        Resources: ids,
+        Tags: [
+          { Key: "env", Value: "prod" },
+          { Key: "owner", Value: "ana" },
+        ],
+      }),
+    );
+    const listed = await ec2.send(
+      new DescribeTagsCommand({ Filters: [{ Name: "resource-id", Values: ids }] }),
+    );
+    expect(listed.Tags?.map((t) => `${t.ResourceId} ${t.Key}=${t.Value}`).sort()).toEqual(
+      ids.flatMap((id) => [`${id} env=prod`, `${id} owner=ana`]).sort(),
+    );
+    // A value that does not match keeps the tag; a key alone removes it whatever its value.
+    await ec2.send(
+      new DeleteTagsCommand({ Resources: ids, Tags: [{ Key: "env", Value: "dev" }, { Key: "owner" }] }),
+    );
+    const byKey = await ec2.send(
+      new DescribeInstancesCommand({
+        Filters: [
+          { Name: "tag:env", Values: ["prod"] },
+          { Name: "instance-id", Values: ids },
+        ],
+      }),
+    );
+    const tagged = byKey.Reservations?.flatMap((r) => r.Instances ?? []) ?? [];
+    expect(tagged.map((i) => i.InstanceId).sort()).toEqual([...ids].sort());
+    for (const i of tagged) expect(i.Tags).toEqual([{ Key: "env", Value: "prod" }]);
+    // Pages of DescribeTags.
+    await ec2.send(
+      new CreateTagsCommand({
+        Resources: ids,
+        Tags: Array.from({ length: 5 }, (_, k) => ({ Key: `k${k}`, Value: "v" })),
+      }),
+    );
+    const seen: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await ec2.send(
+        new DescribeTagsCommand({
+          Filters: [{ Name: "resource-id", Values: ids }],
+          MaxResults: 5,
+          NextToken: token,
+        }),
+      );
+      expect(page.Tags?.length ?? 0).toBeLessThanOrEqual(5);
+      seen.push(...(page.Tags ?? []).map((t) => `${t.ResourceId} ${t.Key}`));
+      token = page.NextToken;
+    } while (token);
+    expect(seen).toHaveLength(12);
+    expect(new Set(seen).size).toBe(12);
+  });
+
+  it("answers a dry run with DryRunOperation and launches nothing", async () => {
+    const dryZone = freshZone();
+    await addHost(dryZone);
+    const dry = await failure(
+      ec2.send(
+        new RunInstancesCommand({
+          InstanceType: "m5.large",
+          MinCount: 1,
+          MaxCount: 1,
+          DryRun: true,
+          Placement: { AvailabilityZone: dryZone },
+        }),
+      ),
+    );
+    expect(dry.name).toBe("DryRunOperation");
+    expect(dry.status).toBe(412);
+    const there = await ec2.send(
+      new DescribeInstancesCommand({ Filters: [{ Name: "availability-zone", Values: [dryZone] }] }),
+    );
+    expect(there.Reservations).toEqual([]);
+  });
+
+  it("describes instance types, zones, the hosts under the account's instances and their status", async () => {
+    const types = await ec2.send(
+      new DescribeInstanceTypesCommand({
+        Filters: [
+          { Name: "instance-type", Values: ["m5.*"] },
+          { Name: "vcpu-info.default-vcpus", Values: ["2", "4"] },
+        ],
+      }),
+    );
+    expect(types.InstanceTypes?.map((t) => t.InstanceType).sort()).toEqual(["m5.large", "m5.xlarge"]);
+    const m5 = types.InstanceTypes?.find((t) => t.InstanceType === "m5.large");
+    expect(m5?.Hypervisor).toBe("nitro");
+    expect(m5?.MemoryInfo?.SizeInMiB).toBe(8192);
+    const zones = await ec2.send(new DescribeAvailabilityZonesCommand({ ZoneNames: [zone] }));
+    expect(zones.AvailabilityZones).toEqual([
+      expect.objectContaining({ ZoneName: zone, State: "available", RegionName: zone.slice(0, -1) }),
+    ]);
+    const hosts = await ec2.send(new DescribeHostsCommand({ HostIds: [hostId] }));
+    expect(hosts.Hosts?.[0].HostId).toBe(hostId);
+    expect(hosts.Hosts?.[0].HostProperties?.InstanceFamily).toBe("m5");
+    expect(hosts.Hosts?.[0].Instances?.every((i) => i.OwnerId === me.accountId)).toBe(true);
+    const status = await ec2.send(
+      new DescribeInstanceStatusCommand({ Filters: [{ Name: "availability-zone", Values: [zone] }] }),
+    );
+    expect(status.InstanceStatuses?.length).toBeGreaterThan(0);
+    for (const s of status.InstanceStatuses ?? []) {
+      expect(s.InstanceState?.Name).toBe("running");
+      expect(s.InstanceStatus?.Status).toBe("ok");
+    }
+  });
+
+  it("keeps accounts apart: another account's instance does not exist for this one", async () => {
+    const [mine] = (await launch(1)).Instances ?? [];
+    const other = client(await newAccount("other"));
+    const res = await failure(other.send(new DescribeInstancesCommand({ InstanceIds: [mine.InstanceId!] })));
+    expect(res.name).toBe("InvalidInstanceID.NotFound");
+    expect(
+      (await failure(other.send(new StopInstancesCommand({ InstanceIds: [mine.InstanceId!] })))).name,
+    ).toBe("InvalidInstanceID.NotFound");
+    const all = await other.send(new DescribeInstancesCommand({}));
+    expect(all.Reservations).toEqual([]);
+  });
+
+  it("refuses a bad signature, an unknown key and a deactivated one", async () => {
+    const wrong = client({
+      accessKeyId: me.accessKeyId,
+      secretAccessKey: `${me.secretAccessKey.slice(0, -1)}X`,
+    });
+    const bad = await failure(wrong.send(new DescribeInstancesCommand({})));
+    expect(bad.name).toBe("SignatureDoesNotMatch");
+    expect(bad.status).toBe(403);
+    const unknown = client({ accessKeyId: "AKIAAAAAAAAAAAAAAAAA", secretAccessKey: me.secretAccessKey });
+    expect((await failure(unknown.send(new DescribeInstancesCommand({})))).name).toBe("AuthFailure");
+
+    const spare = await api<{ accessKeyId: string; secretAccessKey: string }>(
+      "POST",
+      `/v1/accounts/${me.accountId}/access-keys`,
+      me.apiKey,
+    );
+    const spareClient = client(spare);
+    await spareClient.send(new DescribeInstancesCommand({ MaxResults: 5 }));
+    await api("DELETE", `/v1/access-keys/${spare.accessKeyId}`, me.apiKey);
+    expect((await failure(spareClient.send(new DescribeInstancesCommand({})))).name).toBe("AuthFailure");
+  });
+
+  it("makes a VPC, a subnet and a security group with an ingress rule, and launches into the subnet", async () => {
+    const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: "10.20.0.0/16" }));
+    const vpcId = vpc.Vpc?.VpcId ?? "";
+    expect(vpcId).toMatch(/^vpc-/);
+    expect(vpc.Vpc?.CidrBlock).toBe("10.20.0.0/16");
+    const subnet = await ec2.send(
+      new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: "10.20.1.0/24", AvailabilityZone: zone }),
+    );
+    const subnetId = subnet.Subnet?.SubnetId ?? "";
+    expect(subnet.Subnet?.AvailabilityZone).toBe(zone);
+    const vpcs = await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: "vpc-id", Values: [vpcId] }] }));
+    expect(vpcs.Vpcs?.map((v) => v.VpcId)).toEqual([vpcId]);
+    const subnets = await ec2.send(
+      new DescribeSubnetsCommand({ Filters: [{ Name: "vpc-id", Values: [vpcId] }] }),
+    );
+    expect(subnets.Subnets?.map((x) => [x.SubnetId, x.CidrBlock])).toEqual([[subnetId, "10.20.1.0/24"]]);
+
+    const group = await ec2.send(
+      new CreateSecurityGroupCommand({ GroupName: "web", Description: "web servers", VpcId: vpcId }),
+    );
+    const groupId = group.GroupId ?? "";
+    await ec2.send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId: groupId,
+        IpPermissions: [
+          { IpProtocol: "tcp", FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: "0.0.0.0/0" }] },
+        ],
+      }),
+    );
+    const groups = await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }));
+    expect(groups.SecurityGroups?.[0].IpPermissions).toEqual([
+      expect.objectContaining({
+        IpProtocol: "tcp",
+        FromPort: 443,
+        ToPort: 443,
+        IpRanges: [{ CidrIp: "0.0.0.0/0" }],
+      }),
+    ]);
+
+    const run = await ec2.send(
+      new RunInstancesCommand({
+        InstanceType: "m5.large",
+        MinCount: 1,
+        MaxCount: 1,
+        SubnetId: subnetId,
+        SecurityGroupIds: [groupId],
+      }),
+    );
+    expect(run.Instances?.[0].Placement?.AvailabilityZone).toBe(zone);
+    // Another account sees none of it.
+    const other = client(await newAccount("other-net"));
+    expect((await failure(other.send(new DescribeVpcsCommand({ VpcIds: [vpcId] })))).name).toMatch(
+      /NotFound/,
+    );
+  });
+
+  it("answers an unknown action InvalidAction and one without its service UnsupportedOperation", async () => {
+    const signer = new SignatureV4({
+      credentials: { accessKeyId: me.accessKeyId, secretAccessKey: me.secretAccessKey },
+      region: "us-east-1",
+      service: "ec2",
+      sha256: WebSha256,
+    });
+    const url = new URL(base);
+    const body = "Action=DescribeUnicorns&Version=2016-11-15";
+    const signed = await signer.sign({
+      method: "POST",
+      protocol: url.protocol,
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: "/",
+      query: {},
+      headers: { host: url.host, "content-type": "application/x-www-form-urlencoded; charset=utf-8" },
+      body,
+    });
+    const res = await fetch(base, {
+      method: "POST",
+      headers: signed.headers as Record<string, string>,
+      body,
+    });
+    expect(res.status).toBe(400);
+    const xml = await res.text();
+    expect(xml).toMatch(/<Code>InvalidAction<\/Code>/);
+    expect(xml).toMatch(/<RequestID>[0-9a-f-]{36}<\/RequestID>/);
+
+    const volume = await failure(ec2.send(new CreateVolumeCommand({ AvailabilityZone: zone, Size: 8 })));
+    expect(volume.name).toBe("UnsupportedOperation");
+  });
+});

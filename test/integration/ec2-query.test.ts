@@ -1,0 +1,360 @@
+// The EC2 Query endpoint inside workerd: access keys and their secrets at rest, signed
+// requests through the Worker's own fetch, tag changes reaching the host object and D1,
+// and no input that makes it answer 500.
+
+import { env, exports } from "cloudflare:workers";
+import { SignatureV4 } from "@smithy/signature-v4";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { RATE_LIMIT } from "../../src/api/rate-limit";
+import { SIGV4_SKEW_MS } from "../../src/fleet/limits";
+import { WebSha256 } from "../web-sha256";
+import { ADMIN_KEY, addHosts, advance, call, freshZone, hostView, newTenant, type Tenant } from "./helpers";
+
+interface AccessKey {
+  accessKeyId: string;
+  secretAccessKey: string;
+  accountId: string;
+  status: string;
+}
+
+const bearer = (t: Tenant) => ({ authorization: `Bearer ${t.apiKey}` });
+
+async function newAccessKey(t: Tenant): Promise<AccessKey> {
+  const res = await call<AccessKey>("POST", `/v1/accounts/${t.accountId}/access-keys`, undefined, bearer(t));
+  if (res.status !== 201) throw new Error(`access key: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** Posts `params` to the Query endpoint signed with `key` at `when`; the status and XML text. */
+async function query(
+  key: Pick<AccessKey, "accessKeyId" | "secretAccessKey">,
+  params: Record<string, string> | string,
+  when = new Date(),
+  contentType = "application/x-www-form-urlencoded; charset=utf-8",
+) {
+  const body =
+    typeof params === "string"
+      ? params
+      : new URLSearchParams({ Version: "2016-11-15", ...params }).toString();
+  const signer = new SignatureV4({
+    credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey },
+    region: "us-east-1",
+    service: "ec2",
+    sha256: WebSha256,
+  });
+  const signed = await signer.sign(
+    {
+      method: "POST",
+      protocol: "http:",
+      hostname: "fleet.test",
+      path: "/",
+      query: {},
+      headers: { host: "fleet.test", "content-type": contentType },
+      body,
+    },
+    { signingDate: when },
+  );
+  const res = await exports.default.fetch(
+    new Request("http://fleet.test/", {
+      method: "POST",
+      headers: signed.headers as Record<string, string>,
+      body,
+    }),
+  );
+  return { status: res.status, xml: await res.text() };
+}
+
+const codeOf = (xml: string) => /<Code>([^<]*)<\/Code>/.exec(xml)?.[1] ?? null;
+const all = (xml: string, tag: string) =>
+  [...xml.matchAll(new RegExp(`<${tag}>([^<]*)</${tag}>`, "g"))].map((m) => m[1]);
+
+describe("access keys", () => {
+  it("show their secret once and keep it only encrypted", async () => {
+    const t = await newTenant("keys");
+    const key = await newAccessKey(t);
+    expect(key.accessKeyId).toMatch(/^AKIA[A-Z2-7]{16}$/);
+    expect(key.secretAccessKey).toHaveLength(40);
+    expect(key.status).toBe("Active");
+    const row = await env.DB.prepare("SELECT * FROM access_keys WHERE id = ?").bind(key.accessKeyId).first();
+    const stored = JSON.stringify(row);
+    expect(stored).not.toContain(key.secretAccessKey);
+    expect(stored).not.toContain(btoa(key.secretAccessKey));
+    const listed = await call<{ accessKeys: Record<string, unknown>[] }>(
+      "GET",
+      `/v1/accounts/${t.accountId}/access-keys`,
+      undefined,
+      bearer(t),
+    );
+    expect(listed.body.accessKeys.map((k) => k.accessKeyId)).toEqual([key.accessKeyId]);
+    expect(JSON.stringify(listed.body)).not.toContain(key.secretAccessKey);
+    // And the key signs: the endpoint opened the secret to check the signature.
+    const res = await query(key, { Action: "DescribeInstances" });
+    expect(res.status).toBe(200);
+    expect(res.xml).toContain('<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">');
+  });
+
+  it("belong to their account: another account's are not found, and the admin makes them for any", async () => {
+    const [a, b] = [await newTenant("a"), await newTenant("b")];
+    const key = await newAccessKey(a);
+    for (const [method, path] of [
+      ["GET", `/v1/accounts/${a.accountId}/access-keys`],
+      ["POST", `/v1/accounts/${a.accountId}/access-keys`],
+      ["DELETE", `/v1/access-keys/${key.accessKeyId}`],
+    ]) {
+      const res = await call<{ code: string }>(method, path, undefined, bearer(b));
+      expect(res.status, `${method} ${path}`).toBe(404);
+    }
+    const byAdmin = await call<AccessKey>("POST", `/v1/accounts/${b.accountId}/access-keys`, undefined, {
+      authorization: `Bearer ${ADMIN_KEY}`,
+    });
+    expect(byAdmin.status).toBe(201);
+    expect(byAdmin.body.accountId).toBe(b.accountId);
+  });
+
+  it("stop signing once deactivated, and a secret that does not decrypt signs nothing", async () => {
+    const t = await newTenant("revoke");
+    const [key, other] = [await newAccessKey(t), await newAccessKey(t)];
+    const res = await call<AccessKey>("DELETE", `/v1/access-keys/${key.accessKeyId}`, undefined, bearer(t));
+    expect(res.body.status).toBe("Inactive");
+    const refused = await query(key, { Action: "DescribeInstances" });
+    expect([refused.status, codeOf(refused.xml)]).toEqual([401, "AuthFailure"]);
+    // A ciphertext copied onto another key's row is bound to its own: it does not open there.
+    await env.DB.prepare(
+      "UPDATE access_keys SET secret_ciphertext = (SELECT secret_ciphertext FROM access_keys WHERE id = ?) WHERE id = ?",
+    )
+      .bind(key.accessKeyId, other.accessKeyId)
+      .run();
+    const moved = await query(
+      { ...other, secretAccessKey: key.secretAccessKey },
+      { Action: "DescribeInstances" },
+    );
+    expect([moved.status, codeOf(moved.xml)]).toEqual([401, "AuthFailure"]);
+  });
+});
+
+describe("the Query endpoint", () => {
+  it("refuses a request signed more than 15 minutes away: RequestExpired", async () => {
+    const key = await newAccessKey(await newTenant("skew"));
+    const late = await query(
+      key,
+      { Action: "DescribeInstances" },
+      new Date(Date.now() - SIGV4_SKEW_MS - 60_000),
+    );
+    expect([late.status, codeOf(late.xml)]).toEqual([400, "RequestExpired"]);
+    const early = await query(
+      key,
+      { Action: "DescribeInstances" },
+      new Date(Date.now() + SIGV4_SKEW_MS + 60_000),
+    );
+    expect(codeOf(early.xml)).toBe("RequestExpired");
+    const unsigned = await exports.default.fetch(
+      new Request("http://fleet.test/", {
+        method: "POST",
+        body: "Action=DescribeInstances&Version=2016-11-15",
+      }),
+    );
+    expect(unsigned.status).toBe(401);
+    expect(codeOf(await unsigned.text())).toBe("MissingAuthenticationToken");
+  });
+
+  it("names what is wrong with a request, and changes nothing", async () => {
+    const t = await newTenant("bad-input");
+    const key = await newAccessKey(t);
+    const zone = freshZone();
+    await addHosts(zone, "m5", 1);
+    const launch = {
+      Action: "RunInstances",
+      InstanceType: "m5.large",
+      MinCount: "1",
+      MaxCount: "1",
+      "Placement.AvailabilityZone": zone,
+    };
+    const cases: [Record<string, string> | string, string][] = [
+      [{ ...launch, Colour: "red" }, "UnknownParameter"],
+      [{ ...launch, InstanceType: "m9.huge" }, "InvalidParameterValue"],
+      [{ ...launch, MinCount: "3" }, "InvalidParameterValue"],
+      [{ ...launch, MaxCount: "1000" }, "InvalidParameterValue"],
+      [
+        { ...launch, "TagSpecification.1.ResourceType": "volume", "TagSpecification.1.Tag.1.Key": "a" },
+        "UnsupportedOperation",
+      ],
+      [{ ...launch, "Placement.AvailabilityZone": "nowhere" }, "InvalidParameterValue"],
+      [{ ...launch, "Placement.HostId": "h-00000000000000001" }, "UnsupportedOperation"],
+      [{ Action: "StopInstances", "InstanceId.1": "i-0123" }, "InvalidInstanceID.Malformed"],
+      [{ Action: "StopInstances", "InstanceId.1": "i-0123456789abcdef0" }, "InvalidInstanceID.NotFound"],
+      [{ Action: "StopInstances" }, "MissingParameter"],
+      [
+        { Action: "DescribeInstances", "Filter.1.Name": "colour", "Filter.1.Value.1": "red" },
+        "InvalidParameterValue",
+      ],
+      [
+        { Action: "DescribeInstances", MaxResults: "5", "InstanceId.1": "i-0123456789abcdef0" },
+        "InvalidParameterCombination",
+      ],
+      [{ Action: "CreateTags", "ResourceId.1": "vol-0123456789abcdef0", "Tag.1.Key": "a" }, "InvalidID"],
+      ["Action=DescribeInstances", "MissingParameter"],
+      ["Action=DescribeInstances&Version=2014-01-01", "InvalidParameterValue"],
+      ["Version=2016-11-15", "MissingAction"],
+      ["Action=A&Action=B&Version=2016-11-15", "MalformedQueryString"],
+    ];
+    for (const [params, code] of cases) {
+      const res = await query(key, params);
+      expect(codeOf(res.xml), JSON.stringify(params)).toBe(code);
+      expect(res.status, JSON.stringify(params)).toBe(400);
+    }
+    const json = await query(key, { Action: "DescribeInstances" }, new Date(), "application/json");
+    expect(codeOf(json.xml)).toBe("InvalidParameterValue");
+    const mine = await call<{ instances: unknown[] }>(
+      "GET",
+      `/v1/instances?availabilityZone=${zone}`,
+      undefined,
+      bearer(t),
+    );
+    expect(mine.body.instances).toEqual([]);
+  });
+
+  it("throttles each access key with RequestLimitExceeded (503, as EC2 throttles), and only that key", async () => {
+    const t = await newTenant("throttle");
+    const [key, other] = [await newAccessKey(t), await newAccessKey(t)];
+    const ask = () => query(key, { Action: "DescribeAvailabilityZones" });
+    let refused: Awaited<ReturnType<typeof ask>> | undefined;
+    let allowed = 0;
+    // One window's quota and one more, at once; a second round in case a window ended mid-way.
+    for (let round = 0; round < 2 && !refused; round++) {
+      const answers = await Promise.all(Array.from({ length: RATE_LIMIT.requests + 1 }, ask));
+      allowed += answers.filter((a) => a.status === 200).length;
+      refused = answers.find((a) => a.status !== 200);
+    }
+    expect(allowed).toBeGreaterThanOrEqual(RATE_LIMIT.requests);
+    expect(refused?.status).toBe(503);
+    expect(codeOf(refused?.xml ?? "")).toBe("RequestLimitExceeded");
+    expect((await query(other, { Action: "DescribeAvailabilityZones" })).status).toBe(200);
+  });
+
+  it("never answers 500, whatever parameters come", async () => {
+    const key = await newAccessKey(await newTenant("fuzz"));
+    const actions = [
+      "RunInstances",
+      "DescribeInstances",
+      "StopInstances",
+      "CreateTags",
+      "DeleteTags",
+      "DescribeTags",
+      "DescribeInstanceTypes",
+      "DescribeHosts",
+      "DescribeInstanceStatus",
+      "DescribeAvailabilityZones",
+      "CreateVpc",
+      "Nope",
+    ];
+    const names = [
+      "InstanceId.1",
+      "InstanceId.0",
+      "MaxResults",
+      "NextToken",
+      "Filter.1.Name",
+      "Filter.1.Value.1",
+      "Filter.1.Value.0",
+      "Tag.1.Key",
+      "Tag.1.Value",
+      "ResourceId.1",
+      "MinCount",
+      "MaxCount",
+      "InstanceType",
+      "DryRun",
+      "ZoneName.1",
+      "HostId.1",
+      "TagSpecification.1.Tag.1.Key",
+      "ClientToken",
+    ];
+    const values = fc.oneof(
+      fc.constantFrom(
+        "",
+        "5",
+        "0",
+        "-1",
+        "true",
+        "i-0123456789abcdef0",
+        "m5.large",
+        "tag:a",
+        "instance-id",
+        "\u0000",
+        "é",
+        "*",
+      ),
+      fc.string({ maxLength: 20 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...actions),
+        fc.dictionary(fc.constantFrom(...names), values, { maxKeys: 5 }),
+        async (action, params) => {
+          const res = await query(key, { ...params, Action: action });
+          expect(res.status, `${action} ${JSON.stringify(params)}: ${res.xml}`).toBeLessThan(500);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("changes tags on the host object and in D1 alike, and on an instance on no host", async () => {
+    const t = await newTenant("tags");
+    const key = await newAccessKey(t);
+    const zone = freshZone();
+    const [host] = await addHosts(zone, "m5", 1);
+    const run = await query(key, {
+      Action: "RunInstances",
+      InstanceType: "m5.large",
+      MinCount: "1",
+      MaxCount: "1",
+      "Placement.AvailabilityZone": zone,
+      "TagSpecification.1.ResourceType": "instance",
+      "TagSpecification.1.Tag.1.Key": "team",
+      "TagSpecification.1.Tag.1.Value": "web",
+    });
+    const [id] = all(run.xml, "instanceId");
+    await advance(60);
+    const created = await query(key, {
+      Action: "CreateTags",
+      "ResourceId.1": id,
+      "Tag.1.Key": "env",
+      "Tag.1.Value": "prod",
+    });
+    expect(created.xml).toContain("<return>true</return>");
+    const onHost = (await hostView(host.hostId)).vms.find((v) => v.instanceId === id);
+    expect(onHost?.tags).toEqual({ team: "web", env: "prod" });
+    const row = await env.DB.prepare("SELECT tags FROM instances WHERE id = ?")
+      .bind(id)
+      .first<{ tags: string }>();
+    expect(JSON.parse(row?.tags ?? "{}")).toEqual({ team: "web", env: "prod" });
+    const report = await call<{ agree: boolean }>("POST", "/v1/admin/reconcile", {});
+    expect(report.body.agree).toBe(true);
+
+    // Stopped, the instance is on no host: D1 is its record, and its next host gets the tags.
+    await query(key, { Action: "StopInstances", "InstanceId.1": id });
+    await advance(60);
+    await query(key, { Action: "DeleteTags", "ResourceId.1": id, "Tag.1.Key": "team" });
+    await query(key, { Action: "StartInstances", "InstanceId.1": id });
+    const started = (await hostView(host.hostId)).vms.find((v) => v.instanceId === id);
+    expect(started?.tags).toEqual({ env: "prod" });
+    const tags = await query(key, {
+      Action: "DescribeTags",
+      "Filter.1.Name": "resource-id",
+      "Filter.1.Value.1": id,
+    });
+    expect(all(tags.xml, "key")).toEqual(["env"]);
+
+    // Past EC2's 50 tags: TagLimitExceeded, and nothing changed.
+    const many: Record<string, string> = { Action: "CreateTags", "ResourceId.1": id };
+    for (let k = 1; k <= 50; k++) many[`Tag.${k}.Key`] = `k${k}`;
+    const over = await query(key, many);
+    expect(codeOf(over.xml)).toBe("TagLimitExceeded");
+    const still = await query(key, {
+      Action: "DescribeTags",
+      "Filter.1.Name": "resource-id",
+      "Filter.1.Value.1": id,
+    });
+    expect(all(still.xml, "key")).toEqual(["env"]);
+  });
+});
