@@ -18,6 +18,7 @@ import { hostRoutes } from "./routes/hosts";
 import { instanceTypes } from "./routes/instance-types";
 import { instanceRoutes } from "./routes/instances";
 import { memoryRoutes } from "./routes/memory";
+import { securityRoutes } from "./routes/security";
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -52,6 +53,7 @@ app.route("/v1", memoryRoutes);
 app.route("/v1", eventRoutes);
 app.route("/v1", adminRoutes);
 app.route("/v1", accountRoutes);
+app.route("/v1", securityRoutes);
 
 let openapi: object | null = null;
 app.get("/openapi.json", (c) => {

@@ -21,6 +21,7 @@ import { checkRack, checkZone, RACK_MAX_LENGTH } from "./limits";
 import { mirrorApplied } from "./mirror";
 import { sees } from "./ownership";
 import { pageOf } from "./paging";
+import { attestHost } from "./security-boot";
 
 export interface CreateHostInput {
   availabilityZone: string;
@@ -139,6 +140,8 @@ export async function createHost(fleet: Fleet, input: CreateHostInput): Promise<
   }
   const res = await fleet.host(hostId).init(record, await fleet.clock());
   await mirrorApplied(fleet.db, res.events);
+  // Its boot is measured and judged before placement may use it.
+  await attestHost(fleet, hostId);
   return hostView(res.result, res.usage.capacity, res.usage.version);
 }
 
@@ -180,7 +183,7 @@ export async function listHosts(fleet: Fleet, f: HostFilter) {
   return { hosts: page.map(fromRow), nextCursor };
 }
 
-async function requireHostRow(fleet: Fleet, hostId: string): Promise<HostRow> {
+export async function requireHostRow(fleet: Fleet, hostId: string): Promise<HostRow> {
   const row = await fleet.db
     .select()
     .from(hosts)

@@ -1,8 +1,8 @@
 // Placement of a launch (or of a start of a stopped instance): rank the hosts D1 knows
 // (sim/placement.ts), offer the instances to each host's object in turn, and launch at
 // least the minimum or nothing at all.
-import { and, eq } from "drizzle-orm";
-import { hosts } from "../db/schema";
+import { and, eq, notExists } from "drizzle-orm";
+import { hostAttestations, hosts } from "../db/schema";
 import type { InstanceType } from "../sim/catalog";
 import { type HostCandidate, type PlacementStrategy, rankHosts } from "../sim/placement";
 import type { FleetEvent, InstanceRecord } from "../sim/records";
@@ -37,7 +37,17 @@ async function candidates(fleet: Fleet, family: string): Promise<HostCandidate[]
       freeNvmeGB: hosts.freeNvmeGB,
     })
     .from(hosts)
-    .where(and(eq(hosts.family, family), eq(hosts.state, "available")));
+    .where(and(eq(hosts.family, family), eq(hosts.state, "available"), notQuarantined(fleet)));
+}
+
+/** A host whose measured boot failed attestation (security-boot.ts) is never offered an instance. */
+function notQuarantined(fleet: Fleet) {
+  return notExists(
+    fleet.db
+      .select({ one: hostAttestations.hostId })
+      .from(hostAttestations)
+      .where(and(eq(hostAttestations.hostId, hosts.id), eq(hostAttestations.status, "quarantined"))),
+  );
 }
 
 /**

@@ -12,6 +12,7 @@ export * from "./hosts";
 export * from "./instances";
 export * from "./memory";
 export * from "./problem";
+export * from "./security";
 
 export const InstanceIdParam = z.object({
   id: InstanceId.openapi({ param: { name: "id", in: "path" } }),
