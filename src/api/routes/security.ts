@@ -89,7 +89,11 @@ export const securityRoutes = router()
       request: {
         params: HostIdParam,
         query: z.strictObject({
-          hpa: z.string().max(15).openapi({ example: "0x200000", description: "host-physical address, hex" }),
+          hpa: z
+            .string()
+            .max(15)
+            .regex(/^0x[0-9a-fA-F]{1,13}$/, "must be a hex address (0x...)")
+            .openapi({ example: "0x200000", description: "host-physical address, hex" }),
         }),
       },
       responses: { 200: json(HostFrame, "The frame as the host sees it"), ...problemResponses(400, 404) },

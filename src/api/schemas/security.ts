@@ -25,14 +25,33 @@ const Sha384Hex = z
   .string()
   .length(96)
   .regex(/^[0-9a-f]{96}$/, "must be 96 hex digits (SHA-384)");
-const Hex = z.string().max(20);
+const Hex = z
+  .string()
+  .max(20)
+  .regex(/^0x[0-9a-f]+$/, "must be a hex address");
+/** Words for people, in printable ASCII. */
+const Words = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[\x20-\x7e]*$/, "must be printable ASCII");
+const Base64Url = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[A-Za-z0-9_-]*$/, "must be base64url");
+const Token = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[a-z0-9][a-z0-9._-]*$/, "must be a lower-case name");
 export const BootStageName = z.enum(BOOT_STAGES);
 
 export const BootMeasurement = z
   .object({
     stage: BootStageName,
-    name: z.string().max(64),
-    version: z.string().max(32),
+    name: Token(64),
+    version: Token(32),
     digest: Sha384Hex,
     pcr: Sha384Hex,
   })
@@ -42,16 +61,28 @@ export type BootMeasurementChecked = Assert<Mirrors<typeof BootMeasurement, Boot
 export const IsolationFinding = z
   .object({
     kind: z.enum(FINDING_KINDS),
-    detail: z.string().max(512),
-    instanceIds: z.array(z.string().max(20)).max(8),
-    resource: orNull(z.string().max(64)),
-    expected: orNull(z.string().max(128)),
-    found: orNull(z.string().max(128)),
+    detail: Words(512),
+    instanceIds: z
+      .array(
+        z
+          .string()
+          .max(20)
+          .regex(/^(i-[0-9a-f]{17}|another-account)$/, "an instance id, or another-account"),
+      )
+      .max(8),
+    resource: orNull(Token(64)),
+    expected: orNull(Words(128)),
+    found: orNull(Words(128)),
     hpa: orNull(Hex),
     gpa: orNull(Hex),
     thread: orNull(z.number().int()),
     readThrough: orNull(z.enum(["ciphertext", "plaintext", "unwritten"])),
-    sample: orNull(z.string().max(32)),
+    sample: orNull(
+      z
+        .string()
+        .max(32)
+        .regex(/^[0-9a-f]*$/, "hex"),
+    ),
   })
   .openapi("IsolationFinding");
 export type IsolationFindingChecked = Assert<Mirrors<typeof IsolationFinding, FindingT>>;
@@ -60,7 +91,7 @@ export const IsolationCheck = z
   .object({
     check: z.enum(CHECK_NAMES),
     status: z.enum(["pass", "fail", "unavailable"]),
-    examined: z.array(z.object({ what: z.string().max(64), count: z.number() })).max(8),
+    examined: z.array(z.object({ what: Token(64), count: z.number() })).max(8),
     findings: z.array(IsolationFinding).max(MAX_FINDINGS),
     findingsOmitted: z.number().int(),
   })
@@ -90,12 +121,12 @@ export const AllowListEntry = z
   .strictObject({
     stage: BootStageName.exclude(["config"]),
     digest: Sha384Hex,
-    description: z.string().max(128).default(""),
+    description: Words(128).default(""),
   })
   .openapi("AllowListEntryInput");
 
 export const AllowListItem = z
-  .object({ stage: BootStageName, digest: Sha384Hex, description: z.string().max(128), addedAt: Timestamp })
+  .object({ stage: BootStageName, digest: Sha384Hex, description: Words(128), addedAt: Timestamp })
   .openapi("AllowListEntry");
 
 export const AllowList = z
@@ -116,7 +147,7 @@ export const AttestationKey = z
     hostId: HostId,
     algorithm: z.literal("ES384"),
     publicKey: z
-      .object({ kty: z.literal("EC"), crv: z.literal("P-384"), x: z.string().max(64), y: z.string().max(64) })
+      .object({ kty: z.literal("EC"), crv: z.literal("P-384"), x: Base64Url(64), y: Base64Url(64) })
       .openapi("Es384PublicJwk"),
   })
   .openapi("AttestationKey");
@@ -133,11 +164,10 @@ export const AttestationDocument = z
     instanceId: InstanceId,
     hostId: HostId,
     algorithm: z.literal("ES384"),
-    document: z.string().max(8192).openapi({ description: "base64url of the exact JSON bytes signed" }),
-    signature: z
-      .string()
-      .max(128)
-      .openapi({ description: "base64url of r || s (96 bytes), as WebCrypto verifies" }),
+    document: Base64Url(8192).openapi({ description: "base64url of the exact JSON bytes signed" }),
+    signature: Base64Url(128).openapi({
+      description: "base64url of r || s (96 bytes), as WebCrypto verifies",
+    }),
   })
   .openapi("AttestationDocument");
 
@@ -187,6 +217,7 @@ export const GuestData = z
     data: z
       .string()
       .max(GUEST_DATA_MAX_BASE64)
+      .regex(/^[A-Za-z0-9+/]*={0,2}$/, "base64")
       .openapi({ description: "base64, decrypted with the VM's key" }),
   })
   .openapi("GuestData");
@@ -198,7 +229,7 @@ export const HostFrame = z
     ownerId: orNull(InstanceId),
     keyId: orNull(z.number().int()),
     encrypted: z.boolean(),
-    ciphertext: orNull(z.string().max(5462)).openapi({
+    ciphertext: orNull(Base64Url(5462)).openapi({
       description: "base64url of the frame as the host's memory holds it",
     }),
   })
