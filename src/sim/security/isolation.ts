@@ -134,39 +134,17 @@ export function checkMemory(s: HostSecurityState): CheckResult {
       const n = 2 ** b.order;
       frames += n;
       spans.push({ start: b.frame, end: b.frame + n, vmId });
+      // One finding per block: its first foreign frame, or the first that holds another's data.
+      let evidence = -1;
       for (let f = b.frame; f < b.frame + n; f++) {
-        const owner = s.memory.ownerOf(f * PAGE_4K);
-        if (owner === vmId) continue;
-        const gpa = b.kind === "ram" ? gpaOf(s.memory, vmId, f) : null;
-        const fields: Partial<Finding> = {
-          instanceIds: owner === null ? [vmId] : [vmId, owner],
-          hpa: hex(f * PAGE_4K),
-          gpa: gpa === null ? null : hex(gpa),
-          expected: vmId,
-          found: owner ?? "free",
-        };
-        if (b.kind === "ram") {
-          const written = s.encryption.hostView(f) !== null;
-          fields.readThrough = !written
-            ? "unwritten"
-            : s.encryption.readsPlaintext(vmId, f)
-              ? "plaintext"
-              : "ciphertext";
-          if (written && s.encryption.keyIdOf(vmId) !== null)
-            fields.sample = bytesHex(s.encryption.read(vmId, f).subarray(0, 16));
+        if (s.memory.ownerOf(f * PAGE_4K) === vmId) continue;
+        if (evidence < 0) evidence = f;
+        if (b.kind === "ram" && s.encryption.hostView(f) !== null) {
+          evidence = f;
+          break;
         }
-        found.push(
-          finding(
-            "foreign-mapping",
-            owner === null
-              ? `${vmId}'s ${b.kind} block reaches frame ${hex(f * PAGE_4K)}, which is free`
-              : `${vmId}'s ${b.kind} block reaches frame ${hex(f * PAGE_4K)}, which belongs to ${owner}`,
-            fields,
-          ),
-        );
-        // One finding per block is evidence enough; a 2 MiB block would repeat it 512 times.
-        break;
       }
+      if (evidence >= 0) found.push(foreignMapping(s, vmId, b.kind, evidence));
     }
   }
   spans.sort((a, b) => a.start - b.start || (a.vmId < b.vmId ? -1 : 1));
@@ -187,6 +165,34 @@ export function checkMemory(s: HostSecurityState): CheckResult {
     if (sp.end > reach.end) reach = { end: sp.end, vmId: sp.vmId };
   }
   return result("memory", { vms: s.memory.vmIds().length, hostBlocks: blocks, hostFrames: frames }, found);
+}
+
+function foreignMapping(s: HostSecurityState, vmId: string, kind: string, f: number): Finding {
+  const owner = s.memory.ownerOf(f * PAGE_4K);
+  const gpa = kind === "ram" ? gpaOf(s.memory, vmId, f) : null;
+  const fields: Partial<Finding> = {
+    instanceIds: owner === null ? [vmId] : [vmId, owner],
+    hpa: hex(f * PAGE_4K),
+    gpa: gpa === null ? null : hex(gpa),
+    expected: vmId,
+    found: owner ?? "free",
+  };
+  if (kind === "ram") {
+    const written = s.encryption.hostView(f) !== null;
+    fields.readThrough = !written
+      ? "unwritten"
+      : s.encryption.readsPlaintext(vmId, f)
+        ? "plaintext"
+        : "ciphertext";
+    if (written && s.encryption.keyIdOf(vmId) !== null)
+      fields.sample = bytesHex(s.encryption.read(vmId, f).subarray(0, 16));
+  }
+  const whose = owner === null ? "which is free" : `which belongs to ${owner}`;
+  return finding(
+    "foreign-mapping",
+    `${vmId}'s ${kind} block reaches frame ${hex(f * PAGE_4K)}, ${whose}`,
+    fields,
+  );
 }
 
 /** The guest-physical address at which `vmId`'s EPT maps host frame `hfn` (a slow search: evidence only). */
