@@ -42,6 +42,8 @@ export interface HostView {
 export interface ReconcileView extends HostView {
   heldCount: number;
   outboxPending: number;
+  /** The fleet's verdict on the host's boot, as the host holds it (it admits nothing when true). */
+  quarantined: boolean;
 }
 
 /** The host memory view as one caller sees it (hostMemory). */
@@ -324,6 +326,7 @@ export class HostObject extends DurableObject<Env> {
       ...this.view(m),
       heldCount: m.list().filter((v) => v.holdExpiresWallMs !== null).length,
       outboxPending: this.outbox.pending(),
+      quarantined: this.security.quarantined,
     };
   }
 

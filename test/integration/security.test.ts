@@ -135,6 +135,22 @@ describe("measured boot and quarantine", () => {
     await call("PUT", "/v1/admin/boot-allow-list", { entries: entries.slice(0, -1) });
   });
 
+  it("reconciles a host object whose quarantine flag lost the fleet's verdict, and repairs it", async () => {
+    const [h] = await addHosts(freshZone(), "m5", 1);
+    await call("POST", `/v1/admin/hosts/${h.hostId}/tamper`, { stage: "firmware" });
+    // The verdict reached D1 but not the host object (as if the call after D1's write failed).
+    await env.HOST.getByName(h.hostId).setQuarantined(false);
+    type Report = { mismatches: Array<{ hostId: string; kind: string }>; repaired: number };
+    const seen = await call<Report>("POST", "/v1/admin/reconcile", {});
+    expect(seen.body.mismatches.filter((m) => m.hostId === h.hostId)).toEqual([
+      expect.objectContaining({ kind: "boot-verdict" }),
+    ]);
+    await call("POST", "/v1/admin/reconcile", { repair: true });
+    expect((await env.HOST.getByName(h.hostId).reconcileView())?.quarantined).toBe(true);
+    const after = await call<Report>("POST", "/v1/admin/reconcile", {});
+    expect(after.body.mismatches.filter((m) => m.hostId === h.hostId)).toEqual([]);
+  });
+
   it("refuses bad allow-list and tamper input with a 400 naming the field, changing nothing", async () => {
     const [h] = await addHosts(freshZone(), "m5", 1);
     const before = await call<{ entries: unknown[] }>("GET", "/v1/admin/boot-allow-list");
