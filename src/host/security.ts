@@ -67,16 +67,17 @@ export class HostSecurity {
     e.sync(vmIds);
     for (const vmId of e.droppedKeys) this.sql`DELETE FROM security_keys WHERE vm_id = ${vmId}`;
     for (const hfn of e.droppedFrames) this.sql`DELETE FROM security_frames WHERE hfn = ${hfn}`;
-    const snapshot = e.snapshot();
-    for (const k of snapshot.keys) {
-      if (!e.changedKeys.has(k.vmId)) continue;
+    for (const vmId of e.changedKeys) {
+      const k = e.storedKey(vmId);
+      if (!k) continue;
       this
-        .sql`INSERT OR REPLACE INTO security_keys (vm_id, key_id, key) VALUES (${k.vmId}, ${k.keyId}, ${buffer(k.key)})`;
+        .sql`INSERT OR REPLACE INTO security_keys (vm_id, key_id, key) VALUES (${vmId}, ${k.keyId}, ${buffer(k.key)})`;
     }
-    for (const f of snapshot.frames) {
-      if (!e.changedFrames.has(f.hfn)) continue;
+    for (const hfn of e.changedFrames) {
+      const f = e.storedFrame(hfn);
+      if (!f) continue;
       this
-        .sql`INSERT OR REPLACE INTO security_frames (hfn, key_id, data) VALUES (${f.hfn}, ${f.keyId}, ${buffer(f.data)})`;
+        .sql`INSERT OR REPLACE INTO security_frames (hfn, key_id, data) VALUES (${hfn}, ${f.keyId}, ${buffer(f.data)})`;
     }
     for (const s of [e.droppedKeys, e.droppedFrames, e.changedKeys, e.changedFrames]) s.clear();
   }

@@ -1,7 +1,7 @@
 // The security model through the API: measured boot and quarantine, the isolation audit over a host
 // object corrupted on purpose, attestation verified with WebCrypto alone, and guest data that no
 // route gives anyone but its owner in plaintext.
-import { runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { HostModel } from "../../src/sim/host";
@@ -260,6 +260,48 @@ describe("the isolation audit", () => {
     );
     expect(read.status).toBe(200);
     expect(atob(read.body.data)).not.toBe("account a's data");
+  });
+});
+
+describe("memory encryption in the host object's storage", () => {
+  it("keeps a guest's data across an eviction, stores only ciphertext, and forgets both with the VM", async () => {
+    const zone = freshZone();
+    const [h] = await addHosts(zone, "m5", 1);
+    const t = await newTenant("stored");
+    const vm = await running(t, zone);
+    const secret = `stored-secret-${crypto.randomUUID()}`;
+    const w = await call<{ hpa: string }>(
+      "POST",
+      `/v1/instances/${vm.instanceId}/memory/write`,
+      { address: "0x400000", data: btoa(secret) },
+      bearer(t.apiKey),
+    );
+    expect(w.status).toBe(200);
+    const stub = env.HOST.getByName(h.hostId);
+    const rows = () =>
+      runInDurableObject(stub, (_o, state) => ({
+        frames: state.storage.sql.exec("SELECT data FROM security_frames").toArray() as {
+          data: ArrayBuffer;
+        }[],
+        keys: state.storage.sql.exec("SELECT vm_id FROM security_keys").toArray() as { vm_id: string }[],
+      }));
+    const stored = await rows();
+    expect(stored.keys.map((k) => k.vm_id)).toEqual([vm.instanceId]);
+    expect(stored.frames).toHaveLength(1);
+    expect(Buffer.from(stored.frames[0].data).includes(Buffer.from(secret))).toBe(false);
+    await evictDurableObject(stub);
+    const read = await call<{ data: string }>(
+      "POST",
+      `/v1/instances/${vm.instanceId}/memory/read`,
+      { address: "0x400000", length: secret.length },
+      bearer(t.apiKey),
+    );
+    expect(atob(read.body.data)).toBe(secret);
+    expect((await call("DELETE", `/v1/instances/${vm.instanceId}`, undefined, bearer(t.apiKey))).status).toBe(
+      200,
+    );
+    await advance(60);
+    expect(await rows()).toEqual({ frames: [], keys: [] });
   });
 });
 

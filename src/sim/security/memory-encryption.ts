@@ -119,6 +119,15 @@ export class MemoryEncryption {
     return this.keys.get(vmId)?.keyId === f.keyId;
   }
 
+  /** What a store writes for a VM's key and a frame: the stored form, or undefined when gone. */
+  storedKey(vmId: string): VmKey | undefined {
+    return this.keys.get(vmId);
+  }
+
+  storedFrame(hfn: number): EncryptedFrame | undefined {
+    return this.frames.get(hfn);
+  }
+
   /** Drops a frame's contents (its VM gave the frame back). */
   scrub(hfn: number): void {
     if (!this.frames.delete(hfn)) return;
