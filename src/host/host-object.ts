@@ -264,7 +264,9 @@ export class HostObject extends DurableObject<Env> {
     instanceId: string,
     clock: ClockState,
   ): Promise<HostCallResult<VmMemorySummary | null>> {
-    return this.call(clock, (m) => ({ result: m.memorySummary(instanceId), changes: [] }), [instanceId]);
+    return this.call(clock, (m, now) => ({ result: m.memorySummary(instanceId, now), changes: [] }), [
+      instanceId,
+    ]);
   }
 
   /**
@@ -273,8 +275,8 @@ export class HostObject extends DurableObject<Env> {
    * other owners only together, anonymous.
    */
   async hostMemory(clock: ClockState, accountId: string | null): Promise<HostCallResult<HostMemoryView>> {
-    return this.call(clock, (m) => {
-      const { owners: all, ...summary } = m.hostMemorySummary();
+    return this.call(clock, (m, now) => {
+      const { owners: all, ...summary } = m.hostMemorySummary(now);
       const named =
         accountId === null ? all : all.filter((o) => m.vm(o.vmId)?.instance.accountId === accountId);
       const others =

@@ -29,6 +29,7 @@ import {
   HostMemory,
   type HostMemorySnapshot,
   type HostMemorySummary,
+  largePageSizes,
   PAGE_1G,
   PAGE_2M,
   PAGE_4K,
@@ -67,13 +68,15 @@ const PAGE_SIZES: Record<PageSizeName, number> = { "4K": PAGE_4K, "2M": PAGE_2M,
 /**
  * The memory model's options for an instance. A paravirtual guest pages directly (its tables are the
  * hardware's); an HVM guest runs on EPT, on Xen as on Nitro, or on shadow tables if it asks for the
- * pre-EPT way. Throws on a mode the virtualization type cannot have.
+ * pre-EPT way. Page sizes follow the host's large-pages switch unless the instance asks for its own.
+ * Throws on a mode the virtualization type cannot have.
  */
 export function memoryOptions(
   p: PagingOptions,
   virtualizationType: VirtualizationType,
   vcpus: number,
   threads: number[] = [],
+  largePages = false,
 ): VmMemoryOptions {
   const pv = virtualizationType === "paravirtual";
   if (p.mode !== undefined && (p.mode === "direct") !== pv) {
@@ -87,6 +90,9 @@ export function memoryOptions(
     vcpus,
     // vCPUs pinned to host threads share those threads' TLBs with whatever else runs there.
     ...(threads.length === vcpus ? { threads } : {}),
+    // The host's large-pages switch: 2 MiB leaves in both tables, or 4 KiB. A paravirtual guest has no
+    // nested table; its physmap keeps the model's default grain, which sets the cost of building it.
+    ...(pv ? { guestPageSize: largePageSizes(largePages).guestPageSize } : largePageSizes(largePages)),
     mode: p.mode ?? (pv ? "direct" : "ept"),
     ...(p.guestLevels ? { guestLevels: p.guestLevels } : {}),
     ...(p.eptLevels ? { eptLevels: p.eptLevels } : {}),
@@ -216,16 +222,13 @@ export class HostModel {
     this.newId = newId;
     this.capacity = new HostCapacity(host.hw, vms.map(allocationOf));
     for (const vm of vms) this.vms.set(vm.instance.instanceId, vm);
-    this.cpu = cpu ? HostCpu.restore(cpu) : new HostCpu(cpuDescription(host), host.createdAt);
-    // The CPU model runs exactly the committed VMs, whatever the snapshot said.
+    // The models run exactly the committed VMs, whatever the snapshots said.
     const running = new Set(
       this.list()
         .filter((v) => v.holdExpiresWallMs === null)
         .map((v) => v.instance.instanceId),
     );
-    for (const id of this.cpu.vmIds()) if (!running.has(id)) this.cpu.removeVm(id);
-    const inCpu = new Set(this.cpu.vmIds());
-    for (const id of running) if (!inCpu.has(id)) this.addCpuVm(this.vms.get(id)!);
+    // Memory first: the CPU model's guests drive their memory models, which must exist.
     // The frame allocator works in 2 MiB units; an odd MiB at the top is left out.
     this.memory = memory
       ? HostMemory.restore(memory)
@@ -237,12 +240,21 @@ export class HostModel {
       }
     }
     for (const id of running) if (!this.memory.hasVm(id)) this.addMemoryVm(this.vms.get(id)!);
+    this.cpu = cpu
+      ? HostCpu.restore(cpu, this.memory)
+      : new HostCpu(cpuDescription(host), host.createdAt, this.memory);
+    for (const id of this.cpu.vmIds()) if (!running.has(id)) this.cpu.removeVm(id);
+    const inCpu = new Set(this.cpu.vmIds());
+    for (const id of running) if (!inCpu.has(id)) this.addCpuVm(this.vms.get(id)!);
+    // Memory stored before its workload first ran has just booted for it: store that too.
+    for (const id of this.cpu.takeMemorySampled()) this.memoryChanged.add(id);
   }
 
   /**
    * One guest access at `gva` in address space `asid`, as the hardware sees it: the first
    * attempt (which may fault), the faults the guest OS and the hypervisor handled, and the
-   * translation the retried access got.
+   * translation the retried access got. The guests' workloads run up to `now` first: they
+   * drive the memory the access finds.
    */
   access(
     instanceId: string,
@@ -250,6 +262,7 @@ export class HostModel {
     now: number,
   ): { first: Translation; handled: AccessFaults | null; final: Translation | null } | null {
     if (!this.memory.hasVm(instanceId)) return null;
+    this.cpuAt(now);
     // Counted over the whole access: creating the process's first table is already a fault.
     const before = faultCounts(this.memory.vmSummary(instanceId));
     const first = this.memory.translate(instanceId, req.asid, req.gva, req.vcpu, req.write);
@@ -292,11 +305,15 @@ export class HostModel {
     return after;
   }
 
-  memorySummary(instanceId: string): VmMemorySummary | null {
-    return this.memory.hasVm(instanceId) ? this.memory.vmSummary(instanceId) : null;
+  /** A VM's memory map as of `now`, up to which the workloads run first. */
+  memorySummary(instanceId: string, now: number): VmMemorySummary | null {
+    if (!this.memory.hasVm(instanceId)) return null;
+    this.cpuAt(now);
+    return this.memory.vmSummary(instanceId);
   }
 
-  hostMemorySummary(): HostMemorySummary {
+  hostMemorySummary(now: number): HostMemorySummary {
+    this.cpuAt(now);
     return this.memory.hostSummary();
   }
 
@@ -305,15 +322,25 @@ export class HostModel {
     this.memory.createVm(
       i.instanceId,
       i.memoryMiB * MIB,
-      memoryOptions(i.paging ?? {}, i.virtualizationType ?? "hvm", i.vcpus, i.threads),
+      memoryOptions(
+        i.paging ?? {},
+        i.virtualizationType ?? "hvm",
+        i.vcpus,
+        i.threads,
+        this.host.optimizations?.largePages,
+      ),
     );
     this.memoryChanged.add(vm.instance.instanceId);
   }
 
-  /** Runs the CPU model up to `now` (skipping what lies beyond its catch-up horizon). */
+  /**
+   * Runs the CPU model up to `now` (skipping what lies beyond its catch-up horizon). The
+   * guests' workloads drive their memory models as it goes, so their memory may change too.
+   */
   cpuAt(now: number): HostCpu {
     if (now - this.cpu.nowMs > CPU_CATCHUP_MS) this.cpu.skipTo(now - CPU_CATCHUP_MS);
     this.cpu.catchUp(now);
+    for (const id of this.cpu.takeMemorySampled()) this.memoryChanged.add(id);
     return this.cpu;
   }
 
@@ -495,8 +522,8 @@ export class HostModel {
       vm.holdExpiresWallMs = null;
       this.enter(vm, "pending", now, previous === "stopped" ? "User initiated" : "");
       this.cpuAt(now);
-      this.addCpuVm(vm);
       this.addMemoryVm(vm);
+      this.addCpuVm(vm);
       changes.upserted.push(vm);
       this.instanceEvent(changes, "instance.state-changed", now, vm.instance, previous);
     }

@@ -90,6 +90,37 @@ describe("memory virtualization through the API", () => {
     expect((await call<HostMemory>("GET", `/v1/hosts/${host.hostId}/memory`)).body.freeFrames).toBe(frames);
   });
 
+  it("moves a guest's memory map by its workload alone, by sample, and keeps it across eviction", async () => {
+    const zone = freshZone();
+    const [host] = await addHosts(zone, "m5", 1);
+    const id = (
+      await launch({ instanceType: "m5.large", availabilityZone: zone, workload: "memory_intensive" })
+    ).body.instances[0].instanceId;
+    interface Summary {
+      touchedBytes: number;
+      tlb: { misses: number };
+      walks: { count: number };
+      faults: { guestPageFaults: number; eptViolations: number };
+      workload: { samples: number; seconds: number; sampledEvents: number; representedEvents: number };
+    }
+    const summary = async () => (await call<Summary>("GET", `/v1/instances/${id}/memory`)).body;
+    const launched = await summary();
+    // Ten simulated minutes and not one translate: the workload's samples are what move the map.
+    await advance(600);
+    const later = await summary();
+    expect(later.touchedBytes).toBeGreaterThan(launched.touchedBytes);
+    expect(later.tlb.misses).toBeGreaterThan(launched.tlb.misses);
+    expect(later.walks.count).toBeGreaterThan(launched.walks.count);
+    expect(later.faults.guestPageFaults).toBeGreaterThan(launched.faults.guestPageFaults);
+    expect(later.faults.eptViolations).toBeGreaterThan(launched.faults.eptViolations);
+    expect(later.workload.samples).toBeGreaterThan(launched.workload.samples);
+    expect(later.workload.seconds).toBeGreaterThan(0);
+    expect(later.workload.representedEvents).toBeGreaterThan(later.workload.sampledEvents);
+    // The host stored what the samples changed.
+    await evictDurableObject(env.HOST.getByName(host.hostId));
+    expect(await summary()).toEqual(later);
+  });
+
   for (const [paging, refs] of [
     [{ eptPageSize: "4K" }, (4 + 1) * (4 + 1) - 1],
     [{ guestLevels: 5, eptLevels: 5, eptPageSize: "4K" }, (5 + 1) * (5 + 1) - 1],

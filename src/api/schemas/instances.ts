@@ -52,6 +52,7 @@ export const Workload = z
         .nullable()
         .optional(),
       kernelFraction: fraction.optional(),
+      writeShare: fraction.optional(),
       idleWakeupsPerSec: rate.optional(),
       networkLoad: z.number().min(0).max(100).optional(),
       networkInLoad: z.number().min(0).max(100).optional(),

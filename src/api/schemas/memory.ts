@@ -206,6 +206,18 @@ const VmMemory = z.object({
   invept: count,
   invvpid: count,
   remaps: count,
+  workload: z
+    .object({
+      samples: count,
+      seconds: count,
+      sampledEvents: count,
+      representedEvents: count.openapi({
+        description:
+          "the workload's events the sampled ones stand for: scale the counts above by this ÷ sampledEvents",
+      }),
+      dirtyPages: count,
+    })
+    .openapi("WorkloadSample"),
 });
 export type VmMemoryChecked = Assert<Mirrors<typeof VmMemory, VmMemoryModel>>;
 

@@ -50,8 +50,12 @@ export interface CycleCosts {
   deviceModelPerIo: number;
   /** Register accesses an emulated (non-paravirtual) NIC or disk needs per packet / per request. */
   emulatedAccessesPerOp: number;
-  /** Average cost of one extra page-walk memory reference (most hit the page-walk caches). */
-  walkRefCycles: number;
+  /**
+   * One page-walk memory reference the memory model counts (one the page-walk caches, where enabled, did
+   * not absorb), priced as an L2 hit: 11–13 cycles on Skylake-SP (AnandTech's Skylake-X review, 2017; the
+   * L1 takes 4). A walk's entries have dropped out of L1 by the time the TLB misses on their page again.
+   */
+  pageWalkReference: number;
   /** Host swap-in of a guest page evicted under memory pressure, handled behind an EPT violation. */
   hostSwapIn: number;
 }
@@ -136,7 +140,7 @@ export const DEFAULT_COSTS: CycleCosts = {
   deviceModelPerPacket: 6000,
   deviceModelPerIo: 15000,
   emulatedAccessesPerOp: 4,
-  walkRefCycles: 2,
+  pageWalkReference: 12,
   hostSwapIn: 60000,
 };
 

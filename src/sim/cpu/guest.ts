@@ -3,6 +3,15 @@
 // the I/O the instance's allowances let through: allowance.ts.
 import { MMU_UPDATES_PER_BATCH } from "../hypercalls";
 import {
+  bootWorkload,
+  eptViolationsPerNewPage,
+  nestedRefsPerMiss,
+  sampleWorkload,
+  tlbMissShare,
+  type VmMemory,
+  workloadSamples,
+} from "../memory";
+import {
   allowancesFor,
   type Credits,
   type EbsMeter,
@@ -51,10 +60,21 @@ const X = indexTable(EXIT_REASONS, EXIT0);
 const HC = indexTable(HYPERCALLS, HC0);
 const TR = indexTable(PV_TRAPS, TRAP0);
 
-/** 2 MiB pages map 512 of the 4 KiB pages a first touch would otherwise fault on one by one. */
-const SMALL_PER_LARGE = 512;
-/** Share of TLB misses left when the guest's hot data sits on 2 MiB pages (estimate, unverified). */
-const LARGE_PAGE_MISS_FACTOR = 0.3;
+/**
+ * Simulated seconds between samples of a guest's workload on its memory model (memory/workload.ts). A
+ * sample plays a few dozen accesses at a few microseconds each, more than a whole one-second step costs, so
+ * it comes every few minutes and stands for all the events since the last one (the guest's memory boots
+ * with one, so there are counts to price by from the first second).
+ */
+export const MEMORY_SAMPLE_SECONDS = 300;
+const PAGE_BYTES = 4096;
+/** Mixed into a guest's seed for its memory-side draws (2^32 / φ). */
+const MEMORY_SEED = 0x9e3779b9;
+/**
+ * Seed of the boot sample's draws. Booting is the same for every guest of one shape and workload, so two
+ * such guests boot to the same memory, whatever their instances' seeds; their workloads part from there.
+ */
+const BOOT_SEED = 0x2545f491;
 /** Of the pages a guest touches, the share that land on pages the host swapped out (its LRU is blind). */
 const HOST_SWAP_HIT = 0.05;
 /** The same for a ballooned guest, which chose its own victims (cold page cache) and re-reads them from disk. */
@@ -120,6 +140,8 @@ export interface DemandContext {
   freqHz: number;
   /** Fraction of guest memory the host cannot back, from memory overcommit. */
   memoryShortfall: number;
+  /** Whether a memory sample that is due may be played in this interval (see GuestCpu.driveMemory). */
+  memorySampling: boolean;
 }
 
 export class GuestCpu {
@@ -168,6 +190,30 @@ export class GuestCpu {
   /** This interval's dom0 work for the guest's network and for its disks, each on threads of its own. */
   dom0Net = 0;
   dom0Blk = 0;
+  /**
+   * The guest's memory model, which its workload drives by sample and whose counts price its first touches
+   * and TLB misses; null for a PV guest without one (its walks are native). Set with `attachMemory`.
+   */
+  memory: VmMemory | null = null;
+  /** Samples the memory model holds, as this guest last knew: the rates below are read again when it moves. */
+  private memorySamples = 0;
+  /** The workload's memory events since the last sample: seconds, TLB misses, first touches, table updates. */
+  readonly memoryPending = new Float64Array(4);
+  /** A sample changed the memory model since the host last asked. */
+  memorySampled = false;
+  /**
+   * The draws of the memory side (the samples, and the exits their counts price), apart from `rng` so that
+   * when and how the memory model is sampled leaves the rest of the guest's intervals as they were.
+   */
+  readonly memoryRng: Rng;
+  private readonly random = (): number => this.memoryRng.next();
+  /**
+   * What the memory model's counts make of one event, read again after each sample or a change of workload
+   * or memory model: the share of 4 KiB misses left at its page size, EPT violations per first touch, and
+   * nested references per miss. `ratesOf` says for which workload and memory model they were read.
+   */
+  private readonly rates = { missShare: 1, violationsPerNewPage: 0, nestedRefsPerMiss: 0 };
+  private ratesOf: { params: WorkloadParams | null; samples: number } = { params: null, samples: -1 };
 
   /** Full-speed demand of the interval: driven by computation, and driven by I/O. */
   readonly cpuPart = new Float64Array(VM_FIELDS);
@@ -189,6 +235,7 @@ export class GuestCpu {
     this.caps = { ...caps };
     this.seed = seed >>> 0;
     this.rng = new Rng(this.seed);
+    this.memoryRng = new Rng(this.seed ^ MEMORY_SEED);
     this.options = { ...options };
     const { kind, optimizations, costs, traits } = host;
     this.mode = kind === "xen" ? (options.mode ?? host.xenGuestMode) : "hvm";
@@ -230,6 +277,21 @@ export class GuestCpu {
 
   get volumeType(): EbsVolume["type"] | null {
     return this.options.volume?.type ?? null;
+  }
+
+  /**
+   * Gives the guest its memory model (or none), whose samples so far price its events from now on. A memory
+   * model the workload has not run on yet boots for it first, with one sample of each kind of event.
+   */
+  attachMemory(memory: VmMemory | null): void {
+    if (memory && !memory.workload) {
+      const boot = new Rng(BOOT_SEED);
+      bootWorkload(memory, this.params.writeShare, () => boot.next());
+      this.memorySampled = true;
+    }
+    this.memory = memory;
+    this.memorySamples = memory ? workloadSamples(memory) : 0;
+    this.ratesOf = { params: null, samples: -1 };
   }
 
   setWorkload(spec: WorkloadSpec): void {
@@ -331,7 +393,6 @@ export class GuestCpu {
     const hz = ctx.freqHz;
     const vcpus = this.caps.vcpus;
     const hvm = this.mode === "hvm";
-    const lp = this.opt.largePages;
 
     const activity =
       seconds === 1 ? sampleActivity(p, rng, this) : sampleStretchActivity(p, rng, this, seconds);
@@ -357,14 +418,22 @@ export class GuestCpu {
       const room = seconds === 1 ? unbacked : Math.floor(unbacked / seconds);
       const touched = unbacked > 0 ? Math.min(room, rng.count(r.newPages * busySec)) : 0;
       this.backedPages += touched * seconds;
-      this.exit(c, X.ept_violation, lp ? Math.ceil(touched / SMALL_PER_LARGE) : touched);
-      // Two-dimensional walks: the guest runs the same code, slower, so the cost lands in guest cycles.
-      const misses = rng.count(r.tlbMisses * busySec * (lp ? LARGE_PAGE_MISS_FACTOR : 1));
-      const levels = lp ? 3 : 4;
-      const extraRefs = walkReferences(levels, levels) - walkReferences(levels, 0);
-      const translation = misses * extraRefs * costs.walkRefCycles;
-      c[F.translationCycles] += translation;
-      this.guestWork(c, translation, p.kernelFraction);
+      const mem = this.memory;
+      // Larger pages reach more of the working set, so fewer of the workload's accesses miss the TLB.
+      const misses = rng.count(r.tlbMisses * busySec * this.memoryRates().missShare);
+      this.driveMemory(ctx, seconds, misses, touched, Math.max(0, r.ptUpdates - r.newPages) * busySec);
+      const rates = this.memoryRates();
+      if (mem) {
+        // The memory model counted what the sampled first touches and misses cost: EPT violations, and the
+        // nested references of two-dimensional walks. The guest runs the same code, slower, so the walks'
+        // cost lands in guest cycles.
+        if (touched > 0) {
+          this.exit(c, X.ept_violation, this.memoryRng.count(touched * rates.violationsPerNewPage));
+        }
+        const translation = misses * rates.nestedRefsPerMiss * costs.pageWalkReference;
+        c[F.translationCycles] += translation;
+        this.guestWork(c, translation, p.kernelFraction);
+      }
     } else {
       // A PV guest runs on machine frames with Xen-validated page tables: native walks, paid for with
       // hypercalls on every page-table write.
@@ -373,15 +442,17 @@ export class GuestCpu {
       this.hypercall(c, HC.set_timer_op, timers);
       const cr3Loads = rng.count(r.crAccess * busySec);
       this.hypercall(c, HC.event_channel_op, rng.count(r.apicAccess * busySec));
-      const ptWrites = rng.count(r.ptUpdates * busySec);
+      const ptUpdates = rng.count(r.ptUpdates * busySec);
       if (!this.options.memoryModel) {
         // Without a memory model to count them: a first touch faults and its PTE is one hypercall of
         // its own; the other writes are bulk work (fork, munmap, mprotect) Linux batches in lazy MMU mode.
-        const faults = Math.min(ptWrites, rng.count(r.newPages * busySec));
+        const faults = Math.min(ptUpdates, rng.count(r.newPages * busySec));
         this.hypercall(c, HC.mmuext_op, cr3Loads);
-        this.hypercall(c, HC.mmu_update, faults + Math.ceil((ptWrites - faults) / MMU_UPDATES_PER_BATCH));
+        this.hypercall(c, HC.mmu_update, faults + Math.ceil((ptUpdates - faults) / MMU_UPDATES_PER_BATCH));
       }
       this.trap(c, TR.syscall, rng.count(r.syscalls * busySec));
+      const newPages = r.newPages * busySec;
+      this.driveMemory(ctx, seconds, r.tlbMisses * busySec, newPages, Math.max(0, ptUpdates - newPages));
     }
     if (seconds === 1) this.chargePending();
 
@@ -508,6 +579,55 @@ export class GuestCpu {
     if (this.dom0Net > netQueues * hz) share = (netQueues * hz) / this.dom0Net;
     if (this.dom0Blk > BLKBACK_THREADS * hz) share = Math.min(share, (BLKBACK_THREADS * hz) / this.dom0Blk);
     return share;
+  }
+
+  /**
+   * Adds an interval's memory events (per second, over `seconds`) to those the next sample stands for,
+   * and plays the sample once MEMORY_SAMPLE_SECONDS have passed and the host allows it (a catch-up in
+   * stretches allows it at its last second only, so a long gap costs one sample, not one per stretch).
+   */
+  private driveMemory(
+    ctx: DemandContext,
+    seconds: number,
+    misses: number,
+    newPages: number,
+    ptUpdates: number,
+  ): void {
+    const mem = this.memory;
+    if (!mem) return;
+    const pend = this.memoryPending;
+    pend[0] += seconds;
+    pend[1] += misses * seconds;
+    pend[2] += newPages * seconds;
+    pend[3] += ptUpdates * seconds;
+    if (!ctx.memorySampling || pend[0] < MEMORY_SAMPLE_SECONDS) return;
+    sampleWorkload(
+      mem,
+      {
+        seconds: pend[0],
+        misses: pend[1],
+        newPages: pend[2],
+        ptUpdates: pend[3],
+        writeShare: this.params.writeShare,
+      },
+      this.random,
+    );
+    pend.fill(0);
+    this.memorySamples = workloadSamples(mem);
+    this.memorySampled = true;
+  }
+
+  /** The memory model's per-event counts (see `rates`), read again when a sample or a change made them stale. */
+  private memoryRates(): { missShare: number; violationsPerNewPage: number; nestedRefsPerMiss: number } {
+    const of = this.ratesOf;
+    if (of.params === this.params && of.samples === this.memorySamples) return this.rates;
+    const mem = this.memory;
+    const r = this.rates;
+    r.missShare = mem ? tlbMissShare(mem, this.params.perBusySecond.pageTouches * PAGE_BYTES) : 1;
+    r.violationsPerNewPage = mem ? eptViolationsPerNewPage(mem) : 0;
+    r.nestedRefsPerMiss = mem ? nestedRefsPerMiss(mem) : 0;
+    this.ratesOf = { params: this.params, samples: this.memorySamples };
+    return r;
   }
 
   private halts(v: Float64Array, n: number, missPoll: number): void {

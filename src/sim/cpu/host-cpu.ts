@@ -1,6 +1,7 @@
 // A host's CPU over simulated time, in whole 1 s intervals (and, to catch up a long gap at a bounded cost,
 // stretches of them): guest demand, dom0 or host backends, the scheduler (scheduler/) and the counters a
 // Durable Object serves. Figures come from costs.ts.
+import { HostMemory, largePageSizes, packWorkload, unpackWorkload, type VmMemory } from "../memory";
 import { catchUpPlan } from "./catch-up";
 import { type CostOverrides, type CycleCosts, type Hypercall, resolveCosts } from "./costs";
 import { CounterHistory, F, H, HOST_FIELDS, INTERVAL_MS, VM_FIELDS } from "./counters";
@@ -16,6 +17,8 @@ import {
 import { PinMap, type SchedulingRound, schedulerFor, type VcpuScheduler } from "./scheduler";
 import {
   checkVersion,
+  decodeMemory,
+  encodeMemory,
   HOST_CPU_SNAPSHOT_VERSION,
   type HostCpuSnapshot,
   restoreGuest,
@@ -32,6 +35,10 @@ const CYCLE_FIELDS = [
   F.dom0Cycles,
   F.backendCycles,
 ];
+
+/** Bytes of a memory model the CPU model keeps for itself: room for any host's guests (it is sparse). */
+const OWN_MEMORY_BYTES = 2 ** 42;
+const MIB = 1024 * 1024;
 
 export class CpuCapacityError extends Error {
   override name = "CpuCapacityError";
@@ -50,6 +57,12 @@ export class HostCpu {
   private readonly poolThreads: number;
   private readonly scheduler: VcpuScheduler;
   private readonly guestHost: GuestHost;
+  /**
+   * The memory model the guests' workloads drive (memory/workload.ts): the host's own when it has one,
+   * else one of this model's, with a VM for each HVM guest (paged as its large-pages switch says).
+   */
+  private memory: HostMemory;
+  private readonly ownsMemory: boolean;
   private history = new CounterHistory(HOST_FIELDS);
   /** The scheduler and the scratch arrays know the current VM list. */
   private listed = false;
@@ -67,8 +80,14 @@ export class HostCpu {
     dom0Share: new Float64Array(0),
   };
 
-  constructor(description: HostDescription, nowMs = 0) {
+  /**
+   * `memory`, when given, is the host's memory model: a guest's memory there must exist before the guest is
+   * added here, and stays the caller's to create, store and destroy.
+   */
+  constructor(description: HostDescription, nowMs = 0, memory?: HostMemory) {
     this.description = structuredClone(description);
+    this.ownsMemory = memory === undefined;
+    this.memory = memory ?? new HostMemory(OWN_MEMORY_BYTES);
     this.host = resolveHost(description);
     this.traits = TRAITS[this.host.kind];
     this.costs = resolveCosts(description.costs as CostOverrides | undefined);
@@ -78,7 +97,13 @@ export class HostCpu {
     this.pins = new PinMap(this.host.threads, dom0Threads);
     this.scheduler = schedulerFor(this.host, this.traits, this.poolThreads);
     this.nowMs = nowMs;
-    this.ctx = { costs: this.costs, traits: this.traits, freqHz: this.freqHz, memoryShortfall: 0 };
+    this.ctx = {
+      costs: this.costs,
+      traits: this.traits,
+      freqHz: this.freqHz,
+      memoryShortfall: 0,
+      memorySampling: true,
+    };
     this.guestHost = {
       kind: this.host.kind,
       optimizations: this.host.optimizations,
@@ -133,7 +158,36 @@ export class HostCpu {
     } else {
       vm.threads = this.pins.assign(caps.vcpus);
     }
+    vm.attachMemory(this.memoryOf(vm));
     this.attach(vm);
+  }
+
+  /**
+   * The guest's memory model: the host's, or one made here, for an HVM guest. A paravirtual guest's walks
+   * are native and its page-table writes are hypercalls the memory model charges as they happen
+   * (VmOptions.memoryModel), so its workload does not play on its tables by sample.
+   */
+  private memoryOf(vm: GuestCpu): VmMemory | null {
+    if (vm.mode !== "hvm") return null;
+    const mem = this.memory;
+    if (!this.ownsMemory || mem.hasVm(vm.id)) return mem.hasVm(vm.id) ? mem.vm(vm.id) : null;
+    const mib = Math.max(2, Math.ceil(vm.caps.memoryMiB / 2) * 2);
+    mem.createVm(vm.id, mib * MIB, {
+      vcpus: Math.min(vm.caps.vcpus, 256),
+      ...largePageSizes(vm.opt.largePages),
+    });
+    return mem.vm(vm.id);
+  }
+
+  /** The guests whose memory a workload sample changed since the last call. */
+  takeMemorySampled(): string[] {
+    const ids: string[] = [];
+    for (const vm of this.list) {
+      if (!vm.memorySampled) continue;
+      vm.memorySampled = false;
+      ids.push(vm.id);
+    }
+    return ids;
   }
 
   private attach(vm: GuestCpu): void {
@@ -145,6 +199,7 @@ export class HostCpu {
     const vm = this.vms.get(vmId);
     if (!vm) return false;
     this.pins.release(vm.threads);
+    if (this.ownsMemory && this.memory.hasVm(vmId)) this.memory.destroyVm(vmId);
     this.vms.delete(vmId);
     this.relist();
     return true;
@@ -215,8 +270,9 @@ export class HostCpu {
    *
    * What it approximates: a stretch's totals have the expected value of the seconds it stands for (every
    * per-second cap, batch and contention applies to the drawn second as to any other), but a wider spread,
-   * since one second's jitter, counts and burst state stand for all of them. Same seed and calls, same
-   * result; not the numbers `advance` gives over the same gap.
+   * since one second's counts and burst state stand for all of them (its jitter is drawn for the stretch's
+   * average, which spreads as the seconds would). Same seed and calls, same result; not the numbers
+   * `advance` gives over the same gap.
    */
   catchUp(toMs: number): { intervals: number; steps: number } {
     if (!Number.isFinite(toMs)) throw new RangeError("toMs must be a finite number");
@@ -228,10 +284,15 @@ export class HostCpu {
       this.list.some((vm) => vm.balloonPending(shortfall) || vm.chargesPending()),
     );
     let left = n;
+    // A gap drawn in stretches samples each guest's memory at most once, at its last second; one stepped
+    // second by second samples as `advance` does.
+    const stretched = plan.length < n;
     for (const seconds of plan) {
       left -= seconds;
+      this.ctx.memorySampling = !stretched || left === 0;
       this.step(seconds, left);
     }
+    this.ctx.memorySampling = true;
     this.nowMs += n * INTERVAL_MS;
     return { intervals: n, steps: plan.length };
   }
@@ -428,6 +489,10 @@ export class HostCpu {
   /**
    * Plain JSON state. `history: "totals"` drops the per-second and per-minute rings (about 20 KB per VM
    * when full) and keeps running totals; window queries then cover only time simulated after the restore.
+   * A memory model of this model's own goes whole with the full state only; a lean one keeps what prices
+   * the guests' events (their workload tallies) and starts their tables afresh, so samples after the
+   * restore play on other tables than a run never interrupted. The host's memory model, when it has one,
+   * is the host's to store.
    */
   snapshot(options: { history?: "full" | "totals" } = {}): HostCpuSnapshot {
     const lean = options.history === "totals";
@@ -435,17 +500,30 @@ export class HostCpu {
       version: HOST_CPU_SNAPSHOT_VERSION,
       host: structuredClone(this.description),
       nowMs: this.nowMs,
-      vms: this.list.map((vm) => snapshotGuest(vm, lean)),
+      vms: this.list.map((vm) => {
+        const v = snapshotGuest(vm, lean);
+        const w = vm.memory?.workload;
+        if (lean && this.ownsMemory && w) v.memoryWorkload = Array.from(packWorkload(w, false));
+        return v;
+      }),
       history: this.history.snapshot(lean),
+      ...(this.ownsMemory && !lean ? { memory: encodeMemory(this.memory.snapshot()) } : {}),
     };
   }
 
-  static restore(snap: HostCpuSnapshot): HostCpu {
+  /** `memory` is the host's memory model, as for the constructor; without it the snapshot's own is used. */
+  static restore(snap: HostCpuSnapshot, memory?: HostMemory): HostCpu {
     checkVersion(snap);
-    const h = new HostCpu(snap.host, snap.nowMs);
+    const h = new HostCpu(snap.host, snap.nowMs, memory);
+    if (!memory && snap.memory) h.memory = HostMemory.restore(decodeMemory(snap.memory));
     for (const v of snap.vms) {
       const vm = restoreGuest(v, h.guestHost);
       h.pins.take(vm.threads);
+      const mem = h.memoryOf(vm);
+      if (mem && v.memoryWorkload && !snap.memory) {
+        mem.workload = unpackWorkload(Float64Array.from(v.memoryWorkload));
+      }
+      vm.attachMemory(mem);
       h.vms.set(vm.id, vm);
     }
     h.relist();

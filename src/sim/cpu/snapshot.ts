@@ -1,5 +1,6 @@
 // The CPU model's persisted state as plain JSON: each guest's PRNG, burst and memory state and counter
 // history, and the host's. A change to these shapes needs a new version and a way to read the old one.
+import type { HostMemorySnapshot } from "../memory";
 import type { Credits } from "./allowance";
 import type { Hypercall } from "./costs";
 import { CounterHistory, type HistorySnapshot } from "./counters";
@@ -11,9 +12,11 @@ import type { WorkloadSpec } from "./workload";
 /**
  * 2 added each VM's I/O credit balances; a version-1 snapshot restores with full buckets, as at launch.
  * 3 added the hypercalls the memory model charged for a VM's next interval; before it none are pending.
+ * 4 added each VM's pending memory events and memory-side PRNG, and the model's own memory model; before
+ * it none are pending, the PRNG starts from the seed and a model without a host's memory starts afresh.
  */
-export const HOST_CPU_SNAPSHOT_VERSION = 3;
-const READABLE_VERSIONS: readonly number[] = [1, 2, HOST_CPU_SNAPSHOT_VERSION];
+export const HOST_CPU_SNAPSHOT_VERSION = 4;
+const READABLE_VERSIONS: readonly number[] = [1, 2, 3, HOST_CPU_SNAPSHOT_VERSION];
 
 export interface VmCpuSnapshot {
   id: string;
@@ -31,14 +34,58 @@ export interface VmCpuSnapshot {
   credits?: Credits;
   /** Hypercalls another model charged for the next interval (version 3; none pending before it). */
   pendingHypercalls?: Partial<Record<Hypercall, number>>;
+  /** The workload's memory events waiting for the next sample (GuestCpu.memoryPending); absent means none. */
+  memoryPending?: number[];
+  /** State of the guest's memory-side PRNG; absent, it starts from the seed. */
+  memoryRngState?: number;
+  /**
+   * A lean snapshot's stand-in for a memory model of the CPU model's own: the workload's tallies, which
+   * price its events (memory/workload.ts). The tables are left out; the restored guest's start afresh.
+   */
+  memoryWorkload?: number[];
 }
 
 export interface HostCpuSnapshot {
-  version: 1 | 2 | typeof HOST_CPU_SNAPSHOT_VERSION;
+  version: 1 | 2 | 3 | typeof HOST_CPU_SNAPSHOT_VERSION;
   host: HostDescription;
   nowMs: number;
   vms: VmCpuSnapshot[];
   history: HistorySnapshot;
+  /** The model's own memory model (full snapshots of a model without a host's), as JSON (`encodeMemory`). */
+  memory?: unknown;
+}
+
+const TYPED = { Float64Array, Int32Array, Uint16Array, Uint8Array } as const;
+type TypedName = keyof typeof TYPED;
+
+/** A memory snapshot as plain JSON: each typed array becomes `{ $typed, values }`. */
+export function encodeMemory(snap: HostMemorySnapshot): unknown {
+  const encode = (v: unknown): unknown => {
+    if (ArrayBuffer.isView(v)) {
+      const name = v.constructor.name;
+      if (!(name in TYPED)) throw new TypeError(`cannot encode a ${name}`);
+      return { $typed: name, values: Array.from(v as Float64Array) };
+    }
+    if (Array.isArray(v)) return v.map(encode);
+    if (v !== null && typeof v === "object") {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, encode(x)]));
+    }
+    return v;
+  };
+  return encode(snap);
+}
+
+export function decodeMemory(json: unknown): HostMemorySnapshot {
+  const decode = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(decode);
+    if (v !== null && typeof v === "object") {
+      const o = v as { $typed?: TypedName; values?: number[] };
+      if (o.$typed !== undefined && o.values !== undefined) return TYPED[o.$typed].from(o.values);
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, decode(x)]));
+    }
+    return v;
+  };
+  return decode(json) as HostMemorySnapshot;
 }
 
 /** `lean` keeps running totals and drops the per-second and per-minute rings. */
@@ -57,6 +104,8 @@ export function snapshotGuest(vm: GuestCpu, lean: boolean): VmCpuSnapshot {
     history: vm.history.snapshot(lean),
     credits: { ...vm.credits },
     pendingHypercalls: { ...vm.pendingHypercalls },
+    memoryPending: Array.from(vm.memoryPending),
+    memoryRngState: vm.memoryRng.state,
   };
 }
 
@@ -71,6 +120,8 @@ export function restoreGuest(v: VmCpuSnapshot, host: GuestHost): GuestCpu {
   vm.history = CounterHistory.restore(v.history);
   if (v.credits) vm.credits = { ...v.credits };
   vm.chargeHypercalls(v.pendingHypercalls ?? {});
+  if (v.memoryPending) vm.memoryPending.set(v.memoryPending);
+  if (v.memoryRngState !== undefined) vm.memoryRng.state = v.memoryRngState;
   return vm;
 }
 

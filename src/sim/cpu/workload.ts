@@ -16,13 +16,16 @@ export interface BusyRates {
   /** Guest timer interrupts (each re-armed through the TSC-deadline MSR). */
   timerInterrupts: number;
   syscalls: number;
-  /** TLB misses that need a page walk. */
+  /** TLB misses that need a page walk, with 4 KiB pages (larger pages reach further: memory/workload.ts). */
   tlbMisses: number;
   /** First touches of guest-physical 4 KiB pages the host has not backed yet. */
   newPages: number;
   /** Writes to guest page-table entries (mmap, fork, munmap, page faults inside the guest). */
   ptUpdates: number;
-  /** Distinct pages referenced: what host swapping or a balloon can hit. */
+  /**
+   * Distinct 4 KiB pages referenced: what host swapping or a balloon can hit, and the working set whose
+   * part beyond the TLB's reach sets how many accesses miss.
+   */
   pageTouches: number;
 }
 
@@ -41,6 +44,8 @@ export interface WorkloadParams {
   burst: BurstParams | null;
   /** Share of the guest's computation spent in its kernel (ring 0). */
   kernelFraction: number;
+  /** Share of its memory accesses that store, which the memory model's dirty log sees. */
+  writeShare: number;
   perBusySecond: BusyRates;
   /** Wake-ups of an idle vCPU per second (timers, IPIs) besides I/O completions. */
   idleWakeupsPerSec: number;
@@ -72,12 +77,15 @@ const BASE_RATES: BusyRates = {
   pageTouches: 2000,
 };
 
+// writeShare: about one memory access in three stores in typical integer code (Hennessy and Patterson's SPEC
+// instruction mixes, unverified); more in a memory-bound guest, which fills what it allocates.
 export const PROFILES: Record<ProfileName, WorkloadParams> = {
   cpu_intensive: {
     utilization: 0.95,
     jitter: 0.03,
     burst: null,
     kernelFraction: 0.05,
+    writeShare: 0.3,
     perBusySecond: BASE_RATES,
     idleWakeupsPerSec: 20,
     networkLoad: 0.01,
@@ -91,6 +99,7 @@ export const PROFILES: Record<ProfileName, WorkloadParams> = {
     jitter: 0.05,
     burst: null,
     kernelFraction: 0.1,
+    writeShare: 0.4,
     perBusySecond: {
       ...BASE_RATES,
       syscalls: 5000,
@@ -111,6 +120,7 @@ export const PROFILES: Record<ProfileName, WorkloadParams> = {
     jitter: 0.1,
     burst: null,
     kernelFraction: 0.6,
+    writeShare: 0.3,
     perBusySecond: { ...BASE_RATES, syscalls: 50_000, tlbMisses: 500_000, newPages: 500, ptUpdates: 5000 },
     idleWakeupsPerSec: 20,
     networkLoad: 0.8,
@@ -124,6 +134,7 @@ export const PROFILES: Record<ProfileName, WorkloadParams> = {
     jitter: 0.3,
     burst: null,
     kernelFraction: 0.5,
+    writeShare: 0.3,
     perBusySecond: BASE_RATES,
     idleWakeupsPerSec: 10,
     networkLoad: 0.0005,
@@ -137,6 +148,7 @@ export const PROFILES: Record<ProfileName, WorkloadParams> = {
     jitter: 0.1,
     burst: { onUtilization: 0.9, offUtilization: 0.05, meanOnSec: 20, meanOffSec: 60 },
     kernelFraction: 0.2,
+    writeShare: 0.3,
     perBusySecond: { ...BASE_RATES, syscalls: 10_000 },
     idleWakeupsPerSec: 20,
     networkLoad: 0.2,
@@ -176,6 +188,7 @@ function validateWorkload(p: WorkloadParams): void {
   const fractions: [string, number][] = [
     ["utilization", p.utilization],
     ["kernelFraction", p.kernelFraction],
+    ["writeShare", p.writeShare],
   ];
   for (const [name, v] of fractions) {
     if (!(v >= 0 && v <= 1)) throw new RangeError(`${name} must be within [0, 1]`);
@@ -203,17 +216,19 @@ export interface BurstState {
 
 /**
  * The activity of one interval as a multiplier of the profile's mean (bursts and jitter), so that
- * computation and I/O rise and fall together. Advances the two-state Markov chain in `state`.
+ * computation and I/O rise and fall together. Advances the two-state Markov chain in `state`. The jitter
+ * is scaled by `jitterScale`: 1 for one second, less for the average of several (sampleStretchActivity).
  */
-export function sampleActivity(p: WorkloadParams, rng: Rng, state: BurstState): number {
+export function sampleActivity(p: WorkloadParams, rng: Rng, state: BurstState, jitterScale = 1): number {
+  const jitter = p.jitter * jitterScale;
   if (p.burst) {
     const b = p.burst;
     // Geometric holding times: leaving a state in a 1 s step has probability 1 / mean duration.
     if (rng.next() < 1 / (state.burstOn ? b.meanOnSec : b.meanOffSec)) state.burstOn = !state.burstOn;
     const u = state.burstOn ? b.onUtilization : b.offUtilization;
-    return (u / Math.max(p.utilization, 1e-9)) * Math.max(0, 1 + p.jitter * rng.normal());
+    return (u / Math.max(p.utilization, 1e-9)) * Math.max(0, 1 + jitter * rng.normal());
   }
-  return Math.max(0, 1 + p.jitter * rng.normal());
+  return Math.max(0, 1 + jitter * rng.normal());
 }
 
 /** Chance of leaving a burst state in a 1 s step, as sampleActivity draws it. */
@@ -242,7 +257,10 @@ export function runBurstChain(p: WorkloadParams, rng: Rng, state: BurstState, se
 /**
  * The activity of one second drawn from a stretch of `seconds`, the burst chain run through all of them:
  * the second sits at a uniformly drawn place in the stretch, so its burst state has the law of the
- * stretch's average share of burst time, whatever state the stretch began in.
+ * stretch's average share of burst time, whatever state the stretch began in. Its jitter is that of the
+ * stretch's average: each second's is drawn on its own, so over `seconds` of them it shrinks by √seconds,
+ * and a stretch counted `seconds` times spreads as the seconds it stands for would, not `seconds` times
+ * as far.
  */
 export function sampleStretchActivity(
   p: WorkloadParams,
@@ -250,10 +268,11 @@ export function sampleStretchActivity(
   state: BurstState,
   seconds: number,
 ): number {
-  if (!p.burst) return sampleActivity(p, rng, state);
+  const jitterScale = 1 / Math.sqrt(Math.max(1, seconds));
+  if (!p.burst) return sampleActivity(p, rng, state, jitterScale);
   const before = Math.floor(rng.next() * seconds);
   runBurstChain(p, rng, state, before);
-  const activity = sampleActivity(p, rng, state);
+  const activity = sampleActivity(p, rng, state, jitterScale);
   runBurstChain(p, rng, state, seconds - 1 - before);
   return activity;
 }

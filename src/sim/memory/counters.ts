@@ -67,8 +67,12 @@ export const C = {
   pageTableUpdates: 31,
   /** mmuext_op hypercalls (direct paging): new tables pinned, CR3 loads, TLB flushes. */
   mmuextOps: 32,
+  /** Of `walkRefs`, the references of the nested (EPT) dimension: what a native walk would not make. */
+  nestedRefs: 33,
+  /** Stores the guest kernel made into its own page tables (mapping, linking a table, unmapping). */
+  ptWrites: 34,
 } as const;
-export const NCOUNTERS = 33;
+export const NCOUNTERS = 35;
 
 /** The counter of each hypercall the memory model makes for a paravirtual guest. */
 export const HYPERCALL_COUNTER: Record<MmuHypercall, number> = {

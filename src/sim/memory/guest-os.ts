@@ -165,6 +165,7 @@ function writeGuestLeaf(vm: VmMemory, pool: TablePool, i: number, value: number)
  * a paravirtual guest cannot write them at all, so it asks Xen with an mmu_update.
  */
 function ptWrite(vm: VmMemory): void {
+  vm.counters[C.ptWrites]++;
   if (vm.shadow) vm.vmExit("page_table_write", vm.vcpuNow);
   else if (vm.direct) mmuUpdate(vm);
 }
@@ -181,6 +182,28 @@ export function unmapGuest(vm: VmMemory, asid: number, gva: number): boolean {
   writeGuestLeaf(vm, pool, i, 0);
   vm.guestAlloc.free(entryFrame(e), leafOrder(l), GUEST_DATA);
   vm.counters[C.guest4k + l - 1]--;
+  shootDown(vm, asid, gva, l);
+  return true;
+}
+
+/**
+ * A page-table update that keeps gva's mapping (mprotect, or fork marking a page copy-on-write): the guest
+ * rewrites the leaf entry and shoots down every vCPU's TLB, as for an unmap, but the frame stays.
+ */
+export function rewriteGuestLeaf(vm: VmMemory, asid: number, gva: number): boolean {
+  if (vm.gRoot[asid] < 0) return false;
+  const gpt = vm.gpt;
+  const i = gpt.findLeaf(vm.gRoot[asid], Math.floor(gva / PAGE_4K));
+  if (i < 0) return false;
+  const l = gpt.level;
+  const pool = gpt.pool(l);
+  writeGuestLeaf(vm, pool, i, pool.entries[i]);
+  shootDown(vm, asid, gva, l);
+  return true;
+}
+
+/** After the guest changed the entry for gva's page (a leaf at level `l`): every vCPU forgets it. */
+function shootDown(vm: VmMemory, asid: number, gva: number, l: number): void {
   if (vm.shadow) {
     // A kernel page is unmapped from every address space at once, and so from every shadow of one.
     if (inKernelHalf(vm, Math.floor(gva / PAGE_4K))) {
@@ -198,7 +221,6 @@ export function unmapGuest(vm: VmMemory, asid: number, gva: number): boolean {
     if (vm.holdsEntriesIn(tlb)) vm.counters[C.tlbInvalidations] += tlb.invalidatePage(gva, ctx, leafBytes(l));
     vm.flushPwc(v);
   }
-  return true;
 }
 
 /**

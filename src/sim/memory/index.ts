@@ -11,15 +11,29 @@ import { imageVm, restoreVm, type VmMemorySnapshot } from "./persist";
 import { type CompactTlbSnapshot, DEFAULT_TLB, Tlb, type TlbConfig, type TlbSnapshot } from "./tlb";
 import { type Translation, traceTranslate } from "./trace";
 import { type TouchResult, VmMemory } from "./vm";
+import { takeDirtyLog, type WorkloadSummary, workloadSummary } from "./workload";
 
 export { PAGE_1G, PAGE_2M, PAGE_4K, type PageSize } from "./constants";
 export { DirtyUnits, type Image, materialize, Tracked, type TypedArray } from "./dirty";
 export { HostMemoryExhausted, IsolationError } from "./frames";
-export { type PagingMode, resolveOptions, type VmMemoryOptions } from "./options";
+export { largePageSizes, type PagingMode, resolveOptions, type VmMemoryOptions } from "./options";
 export type { VmMemorySnapshot } from "./persist";
 export { DEFAULT_TLB, type TlbConfig, type TlbGeometry } from "./tlb";
 export type { EptWalkTrace, GuestLevelStep, MemoryReference, Translation } from "./trace";
 export { type TouchResult, VmMemory } from "./vm";
+export {
+  bootWorkload,
+  eptViolationsPerNewPage,
+  nestedRefsPerMiss,
+  packWorkload,
+  ptWritesPerUpdate,
+  sampleWorkload,
+  tlbMissShare,
+  unpackWorkload,
+  type WorkloadDemand,
+  type WorkloadSummary,
+  workloadSamples,
+} from "./workload";
 
 export interface VmMemorySummary {
   vmId: string;
@@ -80,6 +94,11 @@ export interface VmMemorySummary {
   invept: number;
   invvpid: number;
   remaps: number;
+  /**
+   * What the guest's workload played here, by sample (workload.ts): every count above holds the sampled
+   * events, each standing for `representedEvents / sampledEvents` of the workload's.
+   */
+  workload: WorkloadSummary;
 }
 
 export interface HostMemorySummary {
@@ -220,6 +239,11 @@ export class HostMemory {
     return vm.remap(gpa);
   }
 
+  /** The guest frames the workload stored to since the last call, ascending (a sample of them). */
+  takeDirtyLog(vmId: string): number[] {
+    return takeDirtyLog(this.get(vmId));
+  }
+
   /** The VM that owns the frame holding hpa, or null when it is free. */
   ownerOf(hpa: number): string | null {
     const o = this.frames.ownerOf(Math.floor(hpa / PAGE_4K));
@@ -291,6 +315,7 @@ export class HostMemory {
       invept: c[C.invept],
       invvpid: c[C.invvpid],
       remaps: c[C.remaps],
+      workload: workloadSummary(vm),
     };
   }
 

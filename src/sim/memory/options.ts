@@ -115,3 +115,12 @@ export function resolveOptions(o: VmMemoryOptions = {}): ResolvedVmOptions {
   }
   return r;
 }
+
+/**
+ * The leaf sizes of the seed's large-pages switch, for both tables: 2 MiB pages in the guest (transparent
+ * huge pages) and 2 MiB backing in the EPT; without it, 4 KiB pages in both.
+ */
+export function largePageSizes(largePages: boolean): { guestPageSize: PageSize; eptPageSize: PageSize } {
+  const size = largePages ? PAGE_2M : PAGE_4K;
+  return { guestPageSize: size, eptPageSize: size };
+}

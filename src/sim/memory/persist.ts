@@ -11,6 +11,7 @@ import { EPT_FORMAT, PAGING_FORMAT, RadixTable } from "./radix";
 import { TablePool, type TablePoolSnapshot } from "./tables";
 import type { CompactTlbSnapshot, Tlb, TlbSnapshot } from "./tlb";
 import { VmMemory } from "./vm";
+import { packWorkload, unpackWorkload } from "./workload";
 
 export interface VmMemorySnapshot {
   options: ResolvedVmOptions;
@@ -40,6 +41,8 @@ export interface VmMemorySnapshot {
   tlbs: Array<TlbSnapshot | CompactTlbSnapshot | LegacyTlbSnapshot>;
   pwc: Float64Array | null;
   ntlb: Float64Array | null;
+  /** The workload's tallies and dirty log (workload.ts); absent before its first sample. */
+  workload?: Float64Array;
 }
 
 /** A version-1 TLB: every slot of the first level, and its hits, misses, flushes and invalidations. */
@@ -80,6 +83,7 @@ export function imageVm(vm: VmMemory): Image<VmMemorySnapshot> {
     tlbs: vm.ownsTlbs ? vm.tlbs.map((t) => t.image()) : [],
     pwc: vm.pwc,
     ntlb: vm.ntlb,
+    ...(vm.workload ? { workload: packWorkload(vm.workload) } : {}),
   };
 }
 
@@ -131,5 +135,6 @@ export function restoreVm(
   });
   if (s.pwc) vm.pwc = s.pwc.slice();
   if (s.ntlb) vm.ntlb = s.ntlb.slice();
+  if (s.workload) vm.workload = unpackWorkload(s.workload);
   return vm;
 }

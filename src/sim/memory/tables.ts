@@ -29,7 +29,8 @@ export class TablePool {
   readonly dirty = new DirtyUnits();
   private freeSlots: number[] = [];
 
-  constructor(withChild: boolean, slots = 2) {
+  /** Directory pools start with room for the three tables above a first leaf, and the root. */
+  constructor(withChild: boolean, slots = withChild ? 4 : 2) {
     this.entries = new Float64Array(slots * ENTRIES);
     this.child = withChild ? new Int32Array(slots * ENTRIES).fill(-1) : null;
     this.frame = new Float64Array(slots);

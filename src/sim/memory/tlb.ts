@@ -197,6 +197,27 @@ class TlbArray {
     return n;
   }
 
+  /**
+   * `drop` for entries whose page numbers lie in [first, last], each kept in set `pn & mask`: only the sets
+   * such entries can be in are searched, all of them when the range has as many pages as there are sets.
+   */
+  dropPages(first: number, last: number, match: (tag: number, ctx: number) => boolean): number {
+    if (last - first + 1 >= this.sets) return this.drop(match);
+    const e = this.e;
+    let n = 0;
+    for (let pn = first; pn <= last; pn++) {
+      const start = (pn & this.mask) * this.span;
+      for (let i = start; i < start + this.span; i += SLOT) {
+        if (e[i] !== 0 && match(e[i] - 1, e[i + META] >> 2)) {
+          e.fill(0, i, i + SLOT);
+          this.dirty.mark(this.first + i / SLOT);
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+
   live(): number {
     let n = 0;
     for (let i = 0; i < this.e.length; i += SLOT) if (this.e[i] !== 0) n++;
@@ -382,12 +403,19 @@ export class Tlb {
     const g = globalContext(ctx);
     const mine = (c: number) => c === ctx || c === g;
     const overlaps = (pn: number, size: number) => pn * size < hi && (pn + 1) * size > lo;
+    // The page numbers of each size that overlap the range: only their sets can hold such an entry.
+    const first = (size: number) => Math.floor(lo / size);
+    const last = (size: number) => Math.ceil(hi / size) - 1;
+    const inStlb = (t: number, c: number) =>
+      mine(c) && overlaps(Math.floor(t / 2), t % 2 === 1 ? PAGE_2M : PAGE_4K);
     return (
-      this.a4.drop((t, c) => mine(c) && overlaps(t, PAGE_4K)) +
-      this.a2.drop((t, c) => mine(c) && overlaps(t, PAGE_2M)) +
-      this.a1.drop((t, c) => mine(c) && overlaps(t, PAGE_1G)) +
-      this.s.drop((t, c) => mine(c) && overlaps(Math.floor(t / 2), t % 2 === 1 ? PAGE_2M : PAGE_4K)) +
-      this.s1.drop((t, c) => mine(c) && overlaps(t, PAGE_1G))
+      this.a4.dropPages(first(PAGE_4K), last(PAGE_4K), (t, c) => mine(c) && overlaps(t, PAGE_4K)) +
+      this.a2.dropPages(first(PAGE_2M), last(PAGE_2M), (t, c) => mine(c) && overlaps(t, PAGE_2M)) +
+      this.a1.dropPages(first(PAGE_1G), last(PAGE_1G), (t, c) => mine(c) && overlaps(t, PAGE_1G)) +
+      // The STLB keeps a 4 KiB page in the set of its number and a 2 MiB page in the set of its own.
+      this.s.dropPages(first(PAGE_4K), last(PAGE_4K), inStlb) +
+      this.s.dropPages(first(PAGE_2M), last(PAGE_2M), inStlb) +
+      this.s1.dropPages(first(PAGE_1G), last(PAGE_1G), (t, c) => mine(c) && overlaps(t, PAGE_1G))
     );
   }
 

@@ -40,6 +40,7 @@ import { mmuextOp, populatePhysmap } from "./pv";
 import { EPT_FORMAT, PAGING_FORMAT, RadixTable } from "./radix";
 import { dropShadowTables, syncShadow } from "./shadow";
 import { Tlb } from "./tlb";
+import type { WorkloadImage } from "./workload";
 
 // Hot-path copies of the radix geometry, as reciprocals: multiplying by a power of two is
 // exact, and a division by a variable costs several times more on the walk's critical path.
@@ -130,6 +131,8 @@ export class VmMemory {
   mmuBatch = -1;
   /** Direct paging: a TLB flush waits for the end of the lazy-MMU section. */
   flushPending = false;
+  /** What the workload's sampled accesses did here (workload.ts); null until the first sample. */
+  workload: WorkloadImage | null = null;
 
   constructor(
     host: FrameAllocator,
@@ -208,6 +211,22 @@ export class VmMemory {
     const ctx = this.ctxBase + (asid & this.pcidMask);
     const hpa = tlb.lookup(gva, ctx, write);
     if (hpa >= 0) return hpa;
+    if (this.direct) return this.walkDirect(vcpu, asid, gva, write, ctx);
+    return this.shadow
+      ? this.walkShadow(vcpu, asid, gva, write, ctx)
+      : this.walk2d(vcpu, asid, gva, write, ctx);
+  }
+
+  /**
+   * An access the caller knows the TLB missed: the walk alone, counted as a miss. The workload's sampled
+   * accesses (workload.ts) stand for its TLB misses, which the rest of its traffic evicted from the TLB
+   * between samples, so they walk whatever the small sample left cached. Returns what `access` returns.
+   */
+  walkMiss(vcpu: number, asid: number, gva: number, write: boolean): number {
+    const tlb = this.tlbs[vcpu];
+    if (tlb.resident !== this.key + vcpu || this.curAsid[vcpu] !== asid) this.load(vcpu, asid);
+    const ctx = this.ctx(asid);
+    this.counters[C.tlbMisses]++;
     if (this.direct) return this.walkDirect(vcpu, asid, gva, write, ctx);
     return this.shadow
       ? this.walkShadow(vcpu, asid, gva, write, ctx)
@@ -363,6 +382,7 @@ export class VmMemory {
       }
     }
     let refs = 0;
+    let nestedRefs = 0;
     let writable = true;
     let global = false;
     let gpa = 0;
@@ -376,6 +396,7 @@ export class VmMemory {
           ? this.eptWalk(final ? gpa : tableGfn * 4096)
           : this.nestedTable(vcpu, tableGfn, ctx);
       refs += this.lastRefs;
+      nestedRefs += this.lastRefs;
       if (nested < 0 || final) {
         hpa = nested;
         break;
@@ -387,6 +408,7 @@ export class VmMemory {
       let e = arr[i];
       if ((e & PTE_P) === 0 || (write && (e & PTE_RW) === 0)) {
         c[C.walkRefs] += refs;
+        c[C.nestedRefs] += nestedRefs;
         this.lastRefs = refs;
         return FAULT_GUEST_PF;
       }
@@ -421,6 +443,7 @@ export class VmMemory {
       level--;
     }
     c[C.walkRefs] += refs;
+    c[C.nestedRefs] += nestedRefs;
     this.lastRefs = refs;
     this.lastGpa = final ? gpa : -1;
     if (hpa < 0) return hpa;

@@ -1,13 +1,22 @@
-// What must emerge from the CPU model: Nitro under 2% outside the guests (the seed's figure), Xen far
-// above it with dom0 and hypercalls as the cause; PV vs HVM memory costs (Bhargava et al. for walks).
+// What must emerge from the CPU model: Nitro within Gregg's 0.1–1.5% for hardware virtualization ("AWS EC2
+// Virtualization 2017") and under the seed's 2% outside the guests, Xen far above it with dom0 and
+// hypercalls as the cause; PV vs HVM memory costs (Bhargava et al. for walks).
 import { describe, expect, it } from "vitest";
-import { HostCpu, type HypervisorKind } from "../../../src/sim/cpu";
-import { C5_2XL, host96 } from "./fixtures";
+import {
+  HostCpu,
+  type HypervisorKind,
+  type Optimizations,
+  PROFILES,
+  type ProfileName,
+} from "../../../src/sim/cpu";
+import { C5_2XL, catalogCaps, host96, pvEntryCycles } from "./fixtures";
 
 // Four CPU-bound and four I/O-bound c5.2xlarge guests, two minutes of simulated time; on Xen, the
 // paravirtual guests of the classic design, all I/O through dom0.
-function mixedHost(kind: HypervisorKind): HostCpu {
-  const host = new HostCpu(host96(kind, kind === "xen" ? { xenGuestMode: "pv" } : {}));
+function mixedHost(kind: HypervisorKind, optimizations: Partial<Optimizations> = {}): HostCpu {
+  const host = new HostCpu(
+    host96(kind, kind === "xen" ? { xenGuestMode: "pv", optimizations } : { optimizations }),
+  );
   for (let i = 0; i < 4; i++) {
     host.addVm(`cpu-${i}`, C5_2XL, "cpu_intensive", 100 + i);
     host.addVm(`io-${i}`, C5_2XL, "io_intensive", 200 + i);
@@ -16,16 +25,83 @@ function mixedHost(kind: HypervisorKind): HostCpu {
   return host;
 }
 
+/** The top of Gregg's band for hardware virtualization with Nitro, in percent. */
+const GREGG_NITRO_MAX_PCT = 1.5;
+
 describe("where a host's CPU goes", () => {
   it("spends under 2% of a Nitro host's CPU outside the guests when they are CPU-bound and I/O-bound", () => {
-    const nitro = mixedHost("nitro").hostSummary();
+    const host = mixedHost("nitro");
+    const nitro = host.hostSummary();
     expect(nitro.cycles.guest).toBeGreaterThan(0);
     expect(nitro.hypervisorOverheadPct).toBeLessThan(2);
     expect(nitro.hypervisorOverheadPct).toBeGreaterThan(0);
-    // The cards carried every packet and I/O; no host core touched them.
-    expect(nitro.offload.hardwareSharePct).toBe(100);
-    expect(nitro.offload.hostIoCycles).toBe(0);
-    expect(nitro.cycles.dom0 + nitro.cycles.backend).toBe(0);
+    // The cards carried every packet and I/O the guests sent: the host's tally of the cards' work and the
+    // guests' own counts agree, operation for operation.
+    let packets = 0;
+    let ios = 0;
+    for (const id of host.vmIds()) {
+      packets += host.vmCounters(id).io.packets;
+      ios += host.vmCounters(id).io.diskIos;
+    }
+    expect(packets).toBeGreaterThan(1_000_000);
+    expect(nitro.offload.network.inHardware).toBe(packets);
+    expect(nitro.offload.storage.inHardware).toBe(ios);
+  });
+
+  it("owes Nitro's small overhead to its cards: the same guests' I/O in host software costs far more", () => {
+    const cards = mixedHost("nitro").hostSummary();
+    // Without SR-IOV the guests' packets go through virtio and vhost, on host cores.
+    const software = mixedHost("nitro", { sriov: false }).hostSummary();
+    expect(software.offload.network.onHostCpu).toBeGreaterThan(1_000_000);
+    expect(software.offload.hostIoCycles).toBeGreaterThan(cards.cycles.hypervisor);
+    expect(software.hypervisorOverheadPct).toBeGreaterThan(GREGG_NITRO_MAX_PCT);
+    expect(software.hypervisorOverheadPct).toBeGreaterThan(3 * cards.hypervisorOverheadPct);
+  });
+
+  it("keeps a Nitro host of one kind of guest within Gregg's 0.1–1.5%, whether CPU-, I/O- or memory-bound", () => {
+    // Eight c5.2xlarge guests of one profile each, at the bandwidths a host gives them (the catalog's
+    // sustained figures: an I/O-bound guest cannot stay at its "up to" burst), two minutes long.
+    const overheads = (["cpu_intensive", "io_intensive", "memory_intensive"] as ProfileName[]).map(
+      (profile) => {
+        const host = new HostCpu(host96("nitro"));
+        for (let i = 0; i < 8; i++) host.addVm(`vm-${i}`, catalogCaps("c5.2xlarge"), profile, 300 + i);
+        host.advance(120_000);
+        return host.hostSummary().hypervisorOverheadPct;
+      },
+    );
+    for (const pct of overheads) {
+      expect(pct).toBeGreaterThan(0);
+      expect(pct).toBeLessThanOrEqual(GREGG_NITRO_MAX_PCT);
+    }
+    // Computation alone needs the hypervisor least; I/O, whose completions wake halted vCPUs, most.
+    expect(overheads[0]).toBeLessThan(overheads[2]);
+    expect(overheads[2]).toBeLessThan(overheads[1]);
+  });
+
+  it("prices a CPUID exit's round trip between the 1,350 cycles of a bare exit and the 2,550 of a full KVM_RUN", () => {
+    // A guest whose only reason to leave is CPUID: no timers, I/O, memory events or idle wake-ups.
+    const quiet = Object.fromEntries(Object.keys(PROFILES.cpu_intensive.perBusySecond).map((k) => [k, 0]));
+    const host = new HostCpu(host96("nitro"));
+    host.addVm(
+      "cpuid",
+      C5_2XL,
+      {
+        base: "cpu_intensive",
+        utilization: 0.5,
+        idleWakeupsPerSec: 0,
+        networkLoad: 0,
+        storageLoad: 0,
+        perBusySecond: { ...quiet, cpuid: 100_000 },
+      },
+      1,
+    );
+    host.advance(10_000);
+    const c = host.vmCounters("cpuid");
+    expect(c.vmExits.cpuid).toBeGreaterThan(0);
+    expect(c.totalExits).toBe(c.vmExits.cpuid);
+    const roundTrip = c.cycles.hypervisor / c.vmExits.cpuid;
+    expect(roundTrip).toBeGreaterThanOrEqual(1350);
+    expect(roundTrip).toBeLessThanOrEqual(2550);
   });
 
   it("spends far more of a Xen host's CPU on the same guests, mostly in dom0 moving their I/O", () => {
@@ -43,16 +119,22 @@ describe("where a host's CPU goes", () => {
     expect(xio.overheadPct).toBeGreaterThan(20);
     expect(nio.overheadPct).toBeLessThan(5);
     expect(xio.cycles.dom0).toBeGreaterThan(xio.cycles.guest / 2);
-    expect(nio.cycles.dom0).toBe(0);
+    // Everything the Nitro host spent outside the same guest is a small part of what dom0 spent for it.
+    const nitroOutside = nio.cycles.hypervisor + nio.cycles.dom0 + nio.cycles.backend;
+    expect(nitroOutside).toBeLessThan(xio.cycles.dom0 / 10);
     // Each ring notification and each halt is a hypercall; each 64-bit PV system call bounces through Xen.
     expect(xio.hypercalls.event_channel_op).toBeGreaterThan(1000);
     expect(xio.hypercalls.sched_op).toBeGreaterThan(1000);
     expect(xio.pvTraps.syscall).toBeGreaterThan(xio.hypercalls.event_channel_op);
-    expect(xio.totalExits).toBe(0);
-    // On Nitro the same guest exits, but for halts and timers, never to move a packet.
+    // All of it through Xen's PV entry at its price, none by a VM exit: any exit path, at 1,350 cycles or
+    // more each, would show once it ran once a second (the rounding of counts dom0 slowed stays below that).
+    expect(Math.abs(xio.cycles.hypervisor - pvEntryCycles(xio))).toBeLessThan(1350 * 120);
+    // On Nitro the same guest exits, but for halts and timers, far fewer times than it moves packets.
     expect(nio.vmExits.hlt).toBeGreaterThan(0);
-    expect(nio.vmExits.io_instruction).toBe(0);
-    expect(nio.io.packetsInHardware).toBe(nio.io.packets);
+    expect(nio.vmExits.hlt + nio.vmExits.msr_write + nio.vmExits.external_interrupt).toBeGreaterThan(
+      0.9 * nio.totalExits,
+    );
+    expect(nio.totalExits).toBeLessThan(nio.io.packets / 10);
   });
 
   it("keeps CPU-bound guests near native on both kinds, because computation needs no hypervisor", () => {
@@ -85,7 +167,8 @@ describe("where a host's CPU goes", () => {
     const t2 = mixedHost("type2").hostSummary();
     expect(t2.cycles.hostOs).toBeGreaterThan(0);
     expect(t2.cycles.backend).toBeGreaterThan(0);
-    expect(t2.cycles.dom0).toBe(0);
+    // All the host CPU its guests' I/O took is its backends' (vhost, the device models).
+    expect(t2.offload.hostIoCycles).toBe(t2.cycles.backend);
     expect(t2.offload.network.onHostCpu).toBe(t2.offload.network.total);
     expect(t2.hypervisorOverheadPct).toBeGreaterThan(nitro.hypervisorOverheadPct * 5);
     expect(xen.hypervisorOverheadPct).toBeGreaterThan(nitro.hypervisorOverheadPct * 5);

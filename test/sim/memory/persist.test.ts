@@ -7,13 +7,16 @@ import {
   readPiece,
   SEGMENT_BYTES,
 } from "../../../src/host/segments";
+import { Rng } from "../../../src/sim/cpu/rng";
 import {
+  bootWorkload,
   DirtyUnits,
   HostMemory,
   type HostMemorySnapshot,
   PAGE_1G,
   PAGE_2M,
   PAGE_4K,
+  sampleWorkload,
   Tracked,
   type VmMemoryOptions,
 } from "../../../src/sim/memory/index";
@@ -122,6 +125,7 @@ type Op =
   | { k: "remap"; vm: number; page: number }
   | { k: "mmio"; vm: number; page: number }
   | { k: "recreate"; vm: number }
+  | { k: "sample"; vm: number; seed: number }
   | { k: "store" }
   | { k: "evict" };
 
@@ -158,12 +162,18 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       .map((a) => ({ k: "mmio" as const, ...a })),
   },
   { weight: 1, arbitrary: vmIndex.map((vm) => ({ k: "recreate" as const, vm })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .record({ vm: vmIndex, seed: fc.integer({ min: 1, max: 1000 }) })
+      .map((a) => ({ k: "sample" as const, ...a })),
+  },
   { weight: 3, arbitrary: fc.constant({ k: "store" as const }) },
   { weight: 1, arbitrary: fc.constant({ k: "evict" as const }) },
 );
 
 describe("storing the memory model in segments", () => {
-  it("reads back exactly the model it stored, however the writes and restores interleave", () => {
+  it("reads back exactly the model it stored, however the writes, workload samples and restores interleave", () => {
     fc.assert(
       fc.property(fc.array(op, { minLength: 10, maxLength: 80, size: "max" }), (ops) => {
         const names = Object.keys(SHAPES);
@@ -193,7 +203,19 @@ describe("storing the memory model in segments", () => {
           else if (o.k === "unmap") host.unmap(id, o.asid, gva);
           else if (o.k === "remap") host.remap(id, o.page * 2 * MiB + PAGE_4K);
           else if (o.k === "mmio") host.touchPhysical(id, GiB + o.page * PAGE_4K);
-          else {
+          else if (o.k === "sample") {
+            // The workload's samples walk, touch and rewrite table entries in place (memory/workload.ts).
+            const rng = new Rng(o.seed);
+            const random = () => rng.next();
+            const vm = host.vm(id);
+            if (!vm.workload) bootWorkload(vm, 0.3, random);
+            else
+              sampleWorkload(
+                vm,
+                { seconds: 300, misses: 1e6, newPages: 1e3, ptUpdates: 1e4, writeShare: 0.3 },
+                random,
+              );
+          } else {
             host.destroyVm(id);
             dropped.add(id);
             host.createVm(id, GiB, SHAPES[id]);
