@@ -51,6 +51,9 @@ const MUL14 = Uint8Array.from({ length: 256 }, (_, i) => gmul(i, 14));
 /** An AES-128 key schedule: 11 round keys of 16 bytes. */
 export class Aes128 {
   private readonly w = new Uint8Array(176);
+  /** The state and a scratch copy, reused: a frame is 256 blocks, each 10 rounds. */
+  private readonly s = new Uint8Array(16);
+  private readonly t = new Uint8Array(16);
 
   constructor(key: Uint8Array) {
     if (key.length !== 16) throw new RangeError("an AES-128 key is 16 bytes");
@@ -80,11 +83,11 @@ export class Aes128 {
   /** Encrypts the 16 bytes of `b` at `at` in place. */
   encryptBlock(b: Uint8Array, at = 0): void {
     const w = this.w;
-    const s = new Uint8Array(16);
+    const s = this.s;
+    const t = this.t;
     for (let i = 0; i < 16; i++) s[i] = b[at + i] ^ w[i];
     for (let round = 1; round <= 10; round++) {
       // SubBytes and ShiftRows together: row r of column c comes from column c + r.
-      const t = new Uint8Array(16);
       for (let c = 0; c < 4; c++) for (let r = 0; r < 4; r++) t[c * 4 + r] = SBOX[s[((c + r) % 4) * 4 + r]];
       if (round < 10) {
         for (let c = 0; c < 4; c++) {
@@ -106,11 +109,11 @@ export class Aes128 {
   /** Decrypts the 16 bytes of `b` at `at` in place. */
   decryptBlock(b: Uint8Array, at = 0): void {
     const w = this.w;
-    const s = new Uint8Array(16);
+    const s = this.s;
+    const t = this.t;
     for (let i = 0; i < 16; i++) s[i] = b[at + i] ^ w[160 + i];
     for (let round = 9; round >= 0; round--) {
       // InvShiftRows and InvSubBytes: row r of column c goes back to column c + r.
-      const t = new Uint8Array(16);
       for (let c = 0; c < 4; c++)
         for (let r = 0; r < 4; r++) t[((c + r) % 4) * 4 + r] = INV_SBOX[s[c * 4 + r]];
       for (let i = 0; i < 16; i++) t[i] ^= w[round * 16 + i];
