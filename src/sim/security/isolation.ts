@@ -30,6 +30,7 @@ export const FINDING_KINDS = [
   "unmeasured",
   // network
   "vni-mismatch",
+  "foreign-network",
   // storage
   "cross-account-attachment",
 ] as const;
