@@ -38,6 +38,26 @@ export const ACCESS: Record<string, Access> = {
 
   "GET /v1/events": "any",
 
+  // The network: an account's own VPCs, subnets, groups, peerings and interfaces.
+  "POST /v1/vpcs": "tenant",
+  "GET /v1/vpcs": "any",
+  "GET /v1/vpcs/{id}": "any",
+  "POST /v1/subnets": "tenant",
+  "GET /v1/subnets": "any",
+  "GET /v1/subnets/{id}": "any",
+  "POST /v1/security-groups": "tenant",
+  "GET /v1/security-groups": "any",
+  "GET /v1/security-groups/{id}": "any",
+  "POST /v1/security-groups/{id}/rules": "tenant",
+  "DELETE /v1/security-groups/{id}/rules/{ruleId}": "tenant",
+  "POST /v1/vpc-peering-connections": "tenant",
+  "GET /v1/vpc-peering-connections": "any",
+  "DELETE /v1/vpc-peering-connections/{id}": "tenant",
+  "GET /v1/network-interfaces": "any",
+  "GET /v1/network-interfaces/{id}": "any",
+  "GET /v1/network-events": "any",
+  // A send changes the flow state of the hosts' switches: the instance owner's.
+  "POST /v1/instances/{id}/network/send": "tenant",
   // The security model: a tenant audits and verifies the hosts of its own instances; the host's
   // view of a frame (ciphertext), the allow-list and tampering are the operator's.
   "GET /v1/hosts/{id}/isolation": "any",

@@ -18,7 +18,14 @@ import { hostRoutes } from "./routes/hosts";
 import { instanceTypes } from "./routes/instance-types";
 import { instanceRoutes } from "./routes/instances";
 import { memoryRoutes } from "./routes/memory";
+import { networkEventRoutes } from "./routes/network-events";
+import { networkInterfaceRoutes } from "./routes/network-interfaces";
+import { networkSendRoutes } from "./routes/network-send";
 import { securityRoutes } from "./routes/security";
+import { securityGroupRoutes } from "./routes/security-groups";
+import { subnetRoutes } from "./routes/subnets";
+import { vpcPeeringRoutes } from "./routes/vpc-peerings";
+import { vpcRoutes } from "./routes/vpcs";
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -53,6 +60,13 @@ app.route("/v1", memoryRoutes);
 app.route("/v1", eventRoutes);
 app.route("/v1", adminRoutes);
 app.route("/v1", accountRoutes);
+app.route("/v1", vpcRoutes);
+app.route("/v1", subnetRoutes);
+app.route("/v1", securityGroupRoutes);
+app.route("/v1", vpcPeeringRoutes);
+app.route("/v1", networkInterfaceRoutes);
+app.route("/v1", networkSendRoutes);
+app.route("/v1", networkEventRoutes);
 app.route("/v1", securityRoutes);
 
 let openapi: object | null = null;

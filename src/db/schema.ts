@@ -1,6 +1,7 @@
 // The D1 fleet inventory: the read model for listing and filtering across hosts. Host
 // Durable Objects are the truth for what runs on them; these rows mirror it.
-import { index, integer, primaryKey, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const hosts = sqliteTable(
   "hosts",
@@ -142,6 +143,145 @@ export const simClock = sqliteTable("sim_clock", {
   scale: real("scale").notNull(),
   generation: integer("generation").notNull().default(0),
 });
+
+// ---- Networking (fleet/vpcs.ts, subnets.ts, enis.ts, security-groups.ts): D1 is the truth
+// of an account's network configuration; the hosts' virtual switches hold only flow state.
+
+/** A VPC: its block, and the segment id (VNI) its frames carry on the physical network. */
+export const vpcs = sqliteTable(
+  "vpcs",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    cidr: text("cidr").notNull(),
+    vni: integer("vni").notNull().unique(),
+    isDefault: integer("is_default", { mode: "boolean" }).notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    index("vpcs_account").on(t.accountId, t.id),
+    // One default VPC per account, even when two first launches race to make it.
+    uniqueIndex("vpcs_default").on(t.accountId).where(sql`${t.isDefault} = 1`),
+  ],
+);
+
+export const subnets = sqliteTable(
+  "subnets",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    vpcId: text("vpc_id").notNull(),
+    zone: text("zone").notNull(),
+    cidr: text("cidr").notNull(),
+    isDefault: integer("is_default", { mode: "boolean" }).notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    index("subnets_account").on(t.accountId, t.id),
+    index("subnets_vpc").on(t.vpcId),
+    uniqueIndex("subnets_default").on(t.vpcId, t.zone).where(sql`${t.isDefault} = 1`),
+    // Two default subnets made at once for two zones cannot take the same block.
+    uniqueIndex("subnets_block").on(t.vpcId, t.cidr),
+  ],
+);
+
+/**
+ * Network interfaces. An address is held by one interface of its subnet at a time (the
+ * unique index is what makes two racing launches pick different ones); deleting the row
+ * frees it.
+ */
+export const networkInterfaces = sqliteTable(
+  "network_interfaces",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    subnetId: text("subnet_id").notNull(),
+    vpcId: text("vpc_id").notNull(),
+    zone: text("zone").notNull(),
+    instanceId: text("instance_id").notNull(),
+    macAddress: text("mac_address").notNull(),
+    privateIp: text("private_ip").notNull(),
+    ip: integer("ip").notNull(),
+    securityGroupIds: text("security_group_ids").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("network_interfaces_address").on(t.subnetId, t.ip),
+    // One (primary) interface per instance.
+    uniqueIndex("network_interfaces_instance").on(t.instanceId),
+    index("network_interfaces_account").on(t.accountId, t.id),
+    index("network_interfaces_vpc_ip").on(t.vpcId, t.ip),
+  ],
+);
+
+export const securityGroups = sqliteTable(
+  "security_groups",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    vpcId: text("vpc_id").notNull(),
+    name: text("name").notNull(),
+    description: text("description").notNull(),
+    isDefault: integer("is_default", { mode: "boolean" }).notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    index("security_groups_account").on(t.accountId, t.id),
+    uniqueIndex("security_groups_name").on(t.vpcId, t.name),
+  ],
+);
+
+export const securityGroupRules = sqliteTable(
+  "security_group_rules",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    groupId: text("group_id").notNull(),
+    direction: text("direction").notNull(),
+    protocol: text("protocol").notNull(),
+    fromPort: integer("from_port").notNull(),
+    toPort: integer("to_port").notNull(),
+    cidr: text("cidr"),
+    peerGroupId: text("peer_group_id"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("security_group_rules_group").on(t.groupId)],
+);
+
+/** A route between two VPCs of one account, both ways. */
+export const vpcPeerings = sqliteTable(
+  "vpc_peerings",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    requesterVpcId: text("requester_vpc_id").notNull(),
+    accepterVpcId: text("accepter_vpc_id").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("vpc_peerings_pair").on(t.requesterVpcId, t.accepterVpcId),
+    index("vpc_peerings_accepter").on(t.accepterVpcId),
+  ],
+);
+
+/** The network's event log (sim/network/events.ts), an account's own, written with each change. */
+export const networkEvents = sqliteTable(
+  "network_events",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull().unique(),
+    accountId: text("account_id").notNull(),
+    type: text("type").notNull(),
+    time: integer("time").notNull(),
+    networkInterfaceId: text("network_interface_id").notNull(),
+    instanceId: text("instance_id").notNull(),
+    privateIp: text("private_ip").notNull(),
+  },
+  (t) => [
+    index("network_events_account").on(t.accountId, t.seq),
+    index("network_events_instance").on(t.instanceId),
+  ],
+);
 
 /** Known-good digests of boot stages (sim/security/measured-boot.ts): what a trusted host may boot. */
 export const bootAllowList = sqliteTable(

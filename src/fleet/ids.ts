@@ -1,9 +1,12 @@
 // EC2-shaped identifiers: a prefix and 17 lowercase hex digits.
-export function newId(prefix: "i" | "r" | "h" | "key"): string {
+export function newId(prefix: "i" | "r" | "h" | "key" | NetworkIdPrefix): string {
   const bytes = crypto.getRandomValues(new Uint8Array(9));
   const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
   return `${prefix}-${hex.slice(0, 17)}`;
 }
+
+/** The network's resources, named as EC2 names them. */
+export type NetworkIdPrefix = "vpc" | "subnet" | "eni" | "sg" | "sgr" | "pcx";
 
 export const ID_PATTERN = {
   instance: /^i-[0-9a-f]{17}$/,

@@ -8,6 +8,7 @@ import type { PlacementStrategy } from "../sim/placement";
 import { type FleetEvent, type InstanceRecord, offeredInstance, type PagingOptions } from "../sim/records";
 import { completeToken, releaseToken, takeToken } from "./client-tokens";
 import type { Fleet } from "./context";
+import { attachNetwork, type NetworkChoice, planNetwork } from "./enis";
 import { checked, invalidParameter, isRefusal } from "./errors";
 import { newId } from "./ids";
 import { instanceView } from "./instance-view";
@@ -16,7 +17,7 @@ import { latestRecords } from "./mirror";
 import { creatorAccount } from "./ownership";
 import { place } from "./placement";
 
-export interface RunInstancesInput {
+export interface RunInstancesInput extends NetworkChoice {
   instanceType: string;
   minCount: number;
   maxCount: number;
@@ -50,6 +51,9 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
   if (input.clientToken !== undefined) checkClientToken("body.clientToken", input.clientToken);
   checkTags("body.tags", input.tags);
   checkLaunchBytes("body.maxCount", input.maxCount, input.tags);
+  // A subnet names the zone; without one, the default VPC's subnet of whichever zone it lands in.
+  const network = await planNetwork(fleet, input, input.availabilityZone, input.maxCount);
+  const zone = input.availabilityZone ?? network.zone;
   const reservationId = newId("r");
   const token = input.clientToken;
   if (token) {
@@ -63,7 +67,7 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
       accountId,
       reservationId,
       virtualizationType,
-      zone: input.availabilityZone,
+      zone,
       clientToken: token,
       tags: input.tags,
       workload: input.workload,
@@ -74,14 +78,7 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
   // Without a requested zone the instance takes its host's zone, filled in at admission.
   let events: FleetEvent[];
   try {
-    events = await place(
-      fleet,
-      type,
-      records,
-      input.minCount,
-      input.availabilityZone,
-      input.placementStrategy,
-    );
+    events = await place(fleet, type, records, input.minCount, zone, input.placementStrategy);
   } catch (err) {
     // A refusal launched nothing, so the token is free for a retry. After any other failure
     // the outcome is unknown: the token stays taken until it goes stale.
@@ -93,6 +90,7 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
     .filter((r) => r.reservationId === reservationId)
     .map((r) => ({ ...r, tags: input.tags }));
   launched.sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
+  await attachNetwork(fleet, network, launched);
   if (token) {
     const ids = launched.map((r) => r.instanceId);
     try {

@@ -124,6 +124,22 @@ export function checkLaunchCount(field: string, count: number): void {
   }
 }
 
+// ---- Networking. EC2's default quotas (Amazon VPC user guide, "Amazon VPC quotas"): 5 VPCs
+// per Region, 200 subnets per VPC, 2,500 security groups per Region, 60 inbound and 60
+// outbound rules per group, 5 groups per network interface, 50 active peerings per VPC.
+export const MAX_VPCS_PER_ACCOUNT = 5;
+export const MAX_SUBNETS_PER_VPC = 200;
+export const MAX_SECURITY_GROUPS_PER_ACCOUNT = 2500;
+export const MAX_RULES_PER_DIRECTION = 60;
+export const MAX_GROUPS_PER_INTERFACE = 5;
+export const MAX_PEERINGS_PER_VPC = 50;
+/** Rules one request may add. */
+export const MAX_RULES_PER_REQUEST = 20;
+/** Security group names and descriptions: up to 255 characters, as EC2's. */
+export const SG_NAME_MAX_LENGTH = 255;
+export const SG_DESCRIPTION_MAX_LENGTH = 255;
+/** One send's bytes: up to 1 TiB; the model prices it in closed form, so size costs nothing to compute. */
+export const MAX_SEND_BYTES = 2 ** 40;
 /**
  * An attestation nonce: 16 to 512 bytes, hex-encoded. The Nitro Security Module takes a nonce of up
  * to 512 bytes (AWS Nitro Enclaves User Guide, "Attestation document"); fewer than 16 is guessable.

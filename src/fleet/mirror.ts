@@ -13,6 +13,7 @@ import {
   type InstanceRecord,
   withoutTags,
 } from "../sim/records";
+import { releaseTerminated } from "./enis-release";
 import { recordToRow } from "./instance-rows";
 
 /** A statement of the mirror, as D1 runs it: SQL text and its bound values. */
@@ -183,7 +184,10 @@ export function mirrorStatements(db: Db, evs: readonly FleetEvent[]): Statement[
   const out: Statement[] = insertEvents(evs);
   // One row per instance, its newest record; one per host, of its newest use: a launch
   // of many instances is many events.
-  out.push(...upsertInstances(latestRecords(evs)));
+  const latest = latestRecords(evs);
+  out.push(...upsertInstances(latest));
+  // A terminated instance's interface goes with it, its address free again (enis-release.ts).
+  out.push(...releaseTerminated(latest.filter((r) => r.state === "terminated").map((r) => r.instanceId)));
   for (const e of evs) if (e.hostRecord && e.host) out.push(upsertHost(db, e.hostRecord, e.host));
   const newest = new Map<string, HostUsage>();
   for (const e of evs) {

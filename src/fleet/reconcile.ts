@@ -10,6 +10,7 @@ import type { InstanceRecord } from "../sim/records";
 import type { Fleet } from "./context";
 import { recordsOf, vmPages } from "./host-pages";
 import { IN_LIST, mirror, updateHostUsage, upsertInstances } from "./mirror";
+import { reconcileInterfaces } from "./network-reconcile";
 
 export interface Mismatch {
   hostId: string;
@@ -72,14 +73,17 @@ export async function reconcile(fleet: Fleet, repair: boolean) {
       });
     }
   }
+  const network = await reconcileInterfaces(fleet, repair);
   return {
     hostsChecked: hostRows.length,
     instancesChecked: t.instancesChecked,
+    // D1 against the host objects; the network's own check (D1 against itself) is reported beside it.
     agree: t.mismatchCount === 0,
     mismatches: t.mismatches,
     mismatchCount: t.mismatchCount,
     repaired: t.repaired,
     outboxPending: t.outboxPending,
+    network,
   };
 }
 

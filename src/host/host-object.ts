@@ -8,6 +8,7 @@ import type { HostCpuSummary, VmCpuCounters, WorkloadSpec } from "../sim/cpu";
 import { type AccessFaults, type ActResult, type Changes, HostModel } from "../sim/host";
 import type { InstanceAction } from "../sim/lifecycle";
 import type { HostMemorySummary, Translation, VmMemorySummary } from "../sim/memory";
+import { type EndpointRequest, type EndpointResult, playEndpoint } from "../sim/network/endpoint";
 import type { FleetEvent, HostRecord, HostState, HostUsage, InstanceRecord, VmRecord } from "../sim/records";
 import { attestationPayload, base64url } from "../sim/security/attestation";
 import { type GuestAccess, type GuestDataPlace, readGuest, writeGuest } from "../sim/security/guest-data";
@@ -15,6 +16,7 @@ import { auditHost } from "../sim/security/host-audit";
 import type { CheckResult } from "../sim/security/isolation";
 import type { BootRecord, BootStage } from "../sim/security/measured-boot";
 import { answerEvents, MEMORY_OWNERS_MAX, Priority, RECORDS_MAX, VM_PAGE_MAX } from "./answer";
+import { SqlFlowTable } from "./flows";
 import { OUTBOX_RETRY_MS, Outbox } from "./outbox";
 import { HostSecurity } from "./security";
 import { HostStorage } from "./storage";
@@ -258,6 +260,15 @@ export class HostObject extends DurableObject<Env> {
     return this.call(clock, (m, now) => ({ result: m.access(instanceId, req, now), changes: [] }), [
       instanceId,
     ]);
+  }
+
+  /** One end of a send through this host's virtual switch (sim/network/endpoint.ts). */
+  async networkEndpoint(req: EndpointRequest, clock: ClockState): Promise<HostCallResult<EndpointResult>> {
+    return this.call(
+      clock,
+      (m, now) => ({ result: playEndpoint(m, new SqlFlowTable(this.store.sql, now), req, now), changes: [] }),
+      [req.instanceId],
+    );
   }
 
   async memorySummary(

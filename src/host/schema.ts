@@ -40,6 +40,10 @@ const STEPS: readonly ((sql: Sql) => void)[] = [
     sql`DROP TABLE IF EXISTS memory_blobs`;
   },
   (sql) => {
+    // flows.ts: the virtual switch's tracked flows, per network interface on this host.
+    sql`CREATE TABLE IF NOT EXISTS vswitch_flows (eni_id TEXT NOT NULL, key TEXT NOT NULL, expires_at REAL NOT NULL, outbound INTEGER NOT NULL, inbound INTEGER NOT NULL, PRIMARY KEY (eni_id, key))`;
+  },
+  (sql) => {
     // security.ts: each VM's memory key, the frames guests wrote (ciphertext only), and the
     // boot record, the boot images changed on purpose, the verdict and the attestation key.
     sql`CREATE TABLE IF NOT EXISTS security_keys (vm_id TEXT PRIMARY KEY, key_id INTEGER NOT NULL, key BLOB NOT NULL)`;

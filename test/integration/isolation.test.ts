@@ -27,6 +27,16 @@ let b: Tenant;
 let doc: Doc;
 /** B's resources by kind, and the strings that would betray them. */
 const theirs = { instances: [] as string[], hosts: [] as string[], keyIds: [] as string[], account: "" };
+/** B's network, by the kind a path names; and A's own VPCs, for request bodies that name one. */
+const theirNet = {
+  vpcs: "",
+  subnets: "",
+  "security-groups": "",
+  rule: "",
+  "vpc-peering-connections": "",
+  "network-interfaces": "",
+};
+const ownNet = { vpcId: "", peerVpcId: "" };
 let sharedHost = "";
 let secrets: string[] = [];
 const MARK = "b-private-tag-7f3e";
@@ -45,6 +55,13 @@ async function stateOfB() {
     tokens: (await q("SELECT * FROM client_tokens WHERE account_id = ? ORDER BY token")).results,
     events: (await q("SELECT id FROM events WHERE account_id = ? ORDER BY seq")).results,
     accounts: (await q("SELECT * FROM accounts WHERE id = ?")).results,
+    vpcs: (await q("SELECT * FROM vpcs WHERE account_id = ? ORDER BY id")).results,
+    subnets: (await q("SELECT * FROM subnets WHERE account_id = ? ORDER BY id")).results,
+    interfaces: (await q("SELECT * FROM network_interfaces WHERE account_id = ? ORDER BY id")).results,
+    groups: (await q("SELECT * FROM security_groups WHERE account_id = ? ORDER BY id")).results,
+    rules: (await q("SELECT * FROM security_group_rules WHERE account_id = ? ORDER BY id")).results,
+    peerings: (await q("SELECT * FROM vpc_peerings WHERE account_id = ? ORDER BY id")).results,
+    networkEvents: (await q("SELECT id FROM network_events WHERE account_id = ? ORDER BY seq")).results,
     records,
   };
 }
@@ -53,6 +70,8 @@ async function stateOfB() {
 function targets(path: string): string[][] {
   const params = [...path.matchAll(/\{(\w+)\}/g)];
   if (params.length === 0) return [[]];
+  if (path === "/v1/security-groups/{id}/rules/{ruleId}")
+    return [[theirNet["security-groups"], theirNet.rule]];
   if (params.length > 1) throw new Error(`teach the isolation test about ${path}`);
   const kind = path.slice(0, params[0].index).split("/").filter(Boolean).pop();
   switch (kind) {
@@ -64,6 +83,12 @@ function targets(path: string): string[][] {
       return [[theirs.account]];
     case "keys":
       return [[theirs.keyIds[1]]];
+    case "vpcs":
+    case "subnets":
+    case "security-groups":
+    case "vpc-peering-connections":
+    case "network-interfaces":
+      return [[theirNet[kind]]];
     default:
       throw new Error(`no resource of B's for ${path}: teach the isolation test what it names`);
   }
@@ -71,7 +96,13 @@ function targets(path: string): string[][] {
 
 /** Query strings to try: the required parameters, then also every *Id parameter set to one of B's. */
 function queries(op: Operation): string[] {
-  const byName: Record<string, string> = { instanceId: theirs.instances[0], hostId: theirs.hosts[0] };
+  const byName: Record<string, string> = {
+    instanceId: theirs.instances[0],
+    hostId: theirs.hosts[0],
+    vpcId: theirNet.vpcs,
+    subnetId: theirNet.subnets,
+    networkInterfaceId: theirNet["network-interfaces"],
+  };
   const query = (op.parameters ?? []).filter((p) => p.in === "query");
   const required = query.filter((p) => p.required).map((p) => `${p.name}=${sample(p.schema, doc)}`);
   const ids = query.filter((p) => p.name.endsWith("Id"));
@@ -124,12 +155,60 @@ describe("tenant isolation, operation by operation from /openapi.json", () => {
       asB,
     );
     theirs.keyIds = [b.keyId, second.body.keyId];
+    // B's network: its default VPC's interface, subnet and group, a VPC of its own with a
+    // group and a rule, and a peering between the two.
+    type Eni = { networkInterfaceId: string; subnetId: string; vpcId: string; securityGroupIds: string[] };
+    const enis = await call<{ networkInterfaces: Eni[] }>(
+      "GET",
+      `/v1/network-interfaces?instanceId=${all[0].instanceId}`,
+      undefined,
+      asB,
+    );
+    const eni = enis.body.networkInterfaces[0];
+    const bVpc = await call<{ vpcId: string }>("POST", "/v1/vpcs", { cidrBlock: "10.8.0.0/16" }, asB);
+    const bGroup = await call<{ groupId: string }>(
+      "POST",
+      "/v1/security-groups",
+      { vpcId: bVpc.body.vpcId, groupName: "b-group" },
+      asB,
+    );
+    const bRules = await call<{ rules: { ruleId: string }[] }>(
+      "POST",
+      `/v1/security-groups/${bGroup.body.groupId}/rules`,
+      { rules: [{ direction: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, cidr: "10.0.0.0/8" }] },
+      asB,
+    );
+    const bPeering = await call<{ vpcPeeringConnectionId: string }>(
+      "POST",
+      "/v1/vpc-peering-connections",
+      { vpcId: eni.vpcId, peerVpcId: bVpc.body.vpcId },
+      asB,
+    );
+    Object.assign(theirNet, {
+      vpcs: eni.vpcId,
+      subnets: eni.subnetId,
+      "network-interfaces": eni.networkInterfaceId,
+      "security-groups": bGroup.body.groupId,
+      rule: bRules.body.rules[0].ruleId,
+      "vpc-peering-connections": bPeering.body.vpcPeeringConnectionId,
+    });
+    // A's own VPCs, which request bodies that name a VPC use: the first is the documents' example block.
+    const asA = bearer(a.apiKey);
+    ownNet.vpcId = (
+      await call<{ vpcId: string }>("POST", "/v1/vpcs", { cidrBlock: "10.0.0.0/16" }, asA)
+    ).body.vpcId;
+    ownNet.peerVpcId = (
+      await call<{ vpcId: string }>("POST", "/v1/vpcs", { cidrBlock: "10.1.0.0/16" }, asA)
+    ).body.vpcId;
     secrets = [
       ...theirs.instances,
       ...new Set([running, toStop, onShared].map((r) => r.body.reservationId)),
       ...theirs.keyIds,
       theirs.account,
       theirs.hosts[0],
+      ...Object.values(theirNet),
+      eni.vpcId,
+      bVpc.body.vpcId,
       MARK,
       b.apiKey,
     ];
@@ -157,7 +236,17 @@ describe("tenant isolation, operation by operation from /openapi.json", () => {
         const op = item[method];
         if (!op) continue;
         const schema = op.requestBody?.content["application/json"]?.schema;
-        const body = schema ? sample(schema, doc) : undefined;
+        const sampled = schema ? sample(schema, doc) : undefined;
+        // A body that names a VPC names one of A's own: the document's example id is nobody's.
+        const body =
+          sampled && typeof sampled === "object" && !Array.isArray(sampled)
+            ? Object.fromEntries(
+                Object.entries(sampled).map(([k, v]) => [
+                  k,
+                  k in ownNet ? ownNet[k as keyof typeof ownNet] : v,
+                ]),
+              )
+            : sampled;
         for (const target of targets(path)) {
           for (const query of queries(op)) {
             const url = `${target.reduce((p, id) => p.replace(/\{\w+\}/, id), path)}${query}`;

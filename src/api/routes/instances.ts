@@ -4,7 +4,7 @@ import { describeInstance, listInstances } from "../../fleet/instance-queries";
 import { instanceCpu } from "../../fleet/instance-telemetry";
 import { setWorkload } from "../../fleet/instance-workload";
 import { runInstances } from "../../fleet/launch";
-import { MAX_LAUNCH_COUNT, MAX_TAG_FILTERS } from "../../fleet/limits";
+import { MAX_GROUPS_PER_INTERFACE, MAX_LAUNCH_COUNT, MAX_TAG_FILTERS } from "../../fleet/limits";
 import type { InstanceAction } from "../../sim/lifecycle";
 import { fleetOf } from "../auth";
 import { router } from "../router";
@@ -21,8 +21,10 @@ import {
   Paging,
   problemResponses,
   Reservation,
+  SecurityGroupId,
   StateChange,
   StateNames,
+  SubnetId,
   TagFilter,
   Tags,
   VirtualizationType,
@@ -43,6 +45,9 @@ const RunInstances = z
     paging: Paging.default({}),
     // hvm or paravirtual where the type offers both (m3); the type's first when absent.
     virtualizationType: VirtualizationType.optional(),
+    // The primary interface's subnet (its zone is the launch's) and groups; the default VPC's when absent.
+    subnetId: SubnetId.optional(),
+    securityGroupIds: z.array(SecurityGroupId).max(MAX_GROUPS_PER_INTERFACE).optional(),
   })
   .openapi("RunInstances");
 

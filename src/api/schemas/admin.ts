@@ -63,5 +63,13 @@ export const ReconcileReport = z
     mismatches: z.array(Mismatch).max(MISMATCHES_LISTED),
     repaired: z.number(),
     outboxPending: z.number(),
+    network: z
+      .object({
+        interfacesChecked: z.number(),
+        leaked: z.number(),
+        released: z.number(),
+        instancesWithoutInterface: z.number(),
+      })
+      .openapi("NetworkReconcile"),
   })
   .openapi("ReconcileReport");

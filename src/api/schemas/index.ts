@@ -11,6 +11,7 @@ export * from "./cpu";
 export * from "./hosts";
 export * from "./instances";
 export * from "./memory";
+export * from "./network";
 export * from "./problem";
 export * from "./security";
 

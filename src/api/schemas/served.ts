@@ -3,6 +3,7 @@
 // one the answer lacks. (The route handlers' typing checks the values in the other direction.)
 import type { addKey, createAccount, listKeys, revokeKey } from "../../fleet/accounts";
 import type { clockView } from "../../fleet/clock";
+import type { describeInterface, listInterfaces } from "../../fleet/enis";
 import type { listEvents } from "../../fleet/events";
 import type { describeHost, hostMemory, listHosts, recommend, setHostState } from "../../fleet/hosts";
 import type { act } from "../../fleet/instance-actions";
@@ -10,7 +11,19 @@ import type { describeInstance, listInstances } from "../../fleet/instance-queri
 import type { instanceCpu, instanceMemory, translateAddress } from "../../fleet/instance-telemetry";
 import type { setWorkload } from "../../fleet/instance-workload";
 import type { runInstances } from "../../fleet/launch";
+import type { listNetworkEvents } from "../../fleet/network-events";
+import type { networkSend } from "../../fleet/network-send";
 import type { reconcile } from "../../fleet/reconcile";
+import type {
+  addRules,
+  createSecurityGroup,
+  describeSecurityGroup,
+  listSecurityGroups,
+  removeRule,
+} from "../../fleet/security-groups";
+import type { createSubnet, describeSubnet, listSubnets } from "../../fleet/subnets";
+import type { createPeering, deletePeering, listPeerings } from "../../fleet/vpc-peerings";
+import type { createVpc, describeVpc, listVpcs } from "../../fleet/vpcs";
 import type { ApiKey, KeyList, NewAccount, NewApiKey } from "./accounts";
 import type { Clock, EventPage, ReconcileReport } from "./admin";
 import type { CpuCounters, Recommendation } from "./cpu";
@@ -18,6 +31,20 @@ import type { Assert, Documents } from "./exact";
 import type { Host, HostDetail, HostPage } from "./hosts";
 import type { Instance, InstancePage, Reservation, StateChange } from "./instances";
 import type { HostMemorySummary, Translation, VmMemorySummary } from "./memory";
+import type {
+  NetworkEventPage,
+  NetworkInterface,
+  NetworkInterfacePage,
+  SecurityGroup,
+  SecurityGroupPage,
+  SendResult,
+  Subnet,
+  SubnetPage,
+  Vpc,
+  VpcPage,
+  VpcPeering,
+  VpcPeeringPage,
+} from "./network";
 
 type Answer<F extends (...args: never[]) => unknown> = Awaited<ReturnType<F>>;
 
@@ -42,4 +69,22 @@ export type Served = [
   Assert<Documents<typeof NewApiKey, Answer<typeof addKey>>>,
   Assert<Documents<typeof KeyList, Answer<typeof listKeys>>>,
   Assert<Documents<typeof ApiKey, Answer<typeof revokeKey>>>,
+  Assert<Documents<typeof Vpc, Answer<typeof createVpc>>>,
+  Assert<Documents<typeof Vpc, Answer<typeof describeVpc>>>,
+  Assert<Documents<typeof VpcPage, Answer<typeof listVpcs>>>,
+  Assert<Documents<typeof Subnet, Answer<typeof createSubnet>>>,
+  Assert<Documents<typeof Subnet, Answer<typeof describeSubnet>>>,
+  Assert<Documents<typeof SubnetPage, Answer<typeof listSubnets>>>,
+  Assert<Documents<typeof SecurityGroup, Answer<typeof createSecurityGroup>>>,
+  Assert<Documents<typeof SecurityGroup, Answer<typeof describeSecurityGroup>>>,
+  Assert<Documents<typeof SecurityGroup, Answer<typeof addRules>>>,
+  Assert<Documents<typeof SecurityGroup, Answer<typeof removeRule>>>,
+  Assert<Documents<typeof SecurityGroupPage, Answer<typeof listSecurityGroups>>>,
+  Assert<Documents<typeof VpcPeering, Answer<typeof createPeering>>>,
+  Assert<Documents<typeof VpcPeering, Answer<typeof deletePeering>>>,
+  Assert<Documents<typeof VpcPeeringPage, Answer<typeof listPeerings>>>,
+  Assert<Documents<typeof NetworkInterface, Answer<typeof describeInterface>>>,
+  Assert<Documents<typeof NetworkInterfacePage, Answer<typeof listInterfaces>>>,
+  Assert<Documents<typeof SendResult, Answer<typeof networkSend>>>,
+  Assert<Documents<typeof NetworkEventPage, Answer<typeof listNetworkEvents>>>,
 ];

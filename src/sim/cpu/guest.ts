@@ -640,6 +640,21 @@ export class GuestCpu {
     v[F.vmmCycles] += switches * this.costs.contextSwitch;
   }
 
+  /**
+   * What moving `packets` packets of one transfer costs along this guest's network path, priced as an
+   * interval's packets are (the guest's stack, its exits and hypercalls, the back end, the card), with the
+   * sending vCPU busy. A record of counters of its own: nothing of the guest's state changes.
+   */
+  priceTransfer(packets: number): Float64Array {
+    const v = new Float64Array(VM_FIELDS);
+    if (!(packets > 0)) return v;
+    const dom0Net = this.dom0Net;
+    this.guestWork(v, packets * this.costs.guestPerPacket, 1);
+    this.network(v, packets, 1);
+    this.dom0Net = dom0Net;
+    return v;
+  }
+
   private network(io: Float64Array, packets: number, busyFrac: number): number {
     if (packets <= 0) return 0;
     const costs = this.costs;

@@ -3,9 +3,16 @@
 // Durable Object serves. Figures come from costs.ts.
 import { HostMemory, largePageSizes, packWorkload, unpackWorkload, type VmMemory } from "../memory";
 import { catchUpPlan } from "./catch-up";
-import { type CostOverrides, type CycleCosts, type Hypercall, resolveCosts } from "./costs";
-import { CounterHistory, F, H, HOST_FIELDS, INTERVAL_MS, VM_FIELDS } from "./counters";
-import { type InstanceCaps, validateCaps } from "./devices";
+import {
+  type CostOverrides,
+  type CycleCosts,
+  EXIT_REASONS,
+  HYPERCALLS,
+  type Hypercall,
+  resolveCosts,
+} from "./costs";
+import { CounterHistory, EXIT0, F, H, HC0, HOST_FIELDS, INTERVAL_MS, VM_FIELDS } from "./counters";
+import { type Backend, type InstanceCaps, type NetPath, validateCaps } from "./devices";
 import { type DemandContext, GuestCpu, type GuestHost, type VmOptions } from "./guest";
 import {
   type HostDescription,
@@ -42,6 +49,25 @@ const MIB = 1024 * 1024;
 
 export class CpuCapacityError extends Error {
   override name = "CpuCapacityError";
+}
+
+/** One transfer's packets priced on the host of one end (GuestCpu.priceTransfer). */
+export interface TransferPrice {
+  netPath: NetPath;
+  backend: Backend;
+  packets: number;
+  /** The guest's own stack, the hypervisor's exits and hypercalls, a host back end, dom0: cycles. */
+  guestCycles: number;
+  vmmCycles: number;
+  backendCycles: number;
+  dom0Cycles: number;
+  /** Time on the Nitro card, ns: the card's processors, not the host's. */
+  cardNs: number;
+  exits: number;
+  hypercalls: number;
+  freqHz: number;
+  /** The type's sustained network bandwidth, each direction. */
+  networkGbps: number;
 }
 
 export class HostCpu {
@@ -125,6 +151,31 @@ export class HostCpu {
     let n = 0;
     for (const vm of this.list) n += vm.caps.vcpus;
     return n;
+  }
+
+  /** What `packets` packets of one transfer cost VM `vmId` here; null when it is not on this host. */
+  priceTransfer(vmId: string, packets: number): TransferPrice | null {
+    const vm = this.vms.get(vmId);
+    if (!vm) return null;
+    const v = vm.priceTransfer(packets);
+    let exits = 0;
+    for (let i = 0; i < EXIT_REASONS.length; i++) exits += v[EXIT0 + i];
+    let hypercalls = 0;
+    for (let i = 0; i < HYPERCALLS.length; i++) hypercalls += v[HC0 + i];
+    return {
+      netPath: vm.net,
+      backend: vm.netBe,
+      packets,
+      guestCycles: v[F.guestCycles],
+      vmmCycles: v[F.vmmCycles],
+      backendCycles: v[F.backendCycles],
+      dom0Cycles: v[F.dom0Cycles],
+      cardNs: v[F.cardNs],
+      exits,
+      hypercalls,
+      freqHz: this.freqHz,
+      networkGbps: vm.caps.networkGbps,
+    };
   }
 
   vmIds(): string[] {

@@ -14,10 +14,10 @@ export {
   type PvTrap,
 } from "./costs";
 export { INTERVAL_MS } from "./counters";
-export type { BlockPath, InstanceCaps, NetPath } from "./devices";
+export type { Backend, BlockPath, InstanceCaps, NetPath } from "./devices";
 export { type EbsVolume, VOLUME_TYPES, type VolumeType } from "./ebs-volume";
 export { type VmOptions, walkReferences } from "./guest";
-export { CpuCapacityError, HostCpu } from "./host-cpu";
+export { CpuCapacityError, HostCpu, type TransferPrice } from "./host-cpu";
 export {
   defaultOptimizations,
   type GuestMode,
