@@ -1,6 +1,6 @@
 // The isolation audit of one host: its object's checks over its model (memory, CPU, encryption),
-// the boot verdict against the allow-list, and the checks of kinds this fleet does not model yet,
-// reported as unavailable rather than passed. A tenant sees other accounts' instances unnamed.
+// the boot verdict against the allow-list, the network check over D1's interfaces and VPCs, and
+// the checks of kinds this fleet does not model yet (storage), reported as unavailable, not passed. A tenant sees other accounts' instances unnamed.
 import type { CheckResult } from "../sim/security/isolation";
 import { CHECK_NAMES, type CheckName, result } from "../sim/security/isolation";
 import type { Fleet } from "./context";
@@ -8,6 +8,7 @@ import { requireHostRow } from "./hosts";
 import { mirrorApplied } from "./mirror";
 import { sees } from "./ownership";
 import { judgeHost } from "./security-boot";
+import { auditNetwork } from "./security-network";
 
 /** How a tenant's audit names an instance of another account. */
 export const ANOTHER_ACCOUNT = "another-account";
@@ -18,8 +19,10 @@ export async function hostIsolation(fleet: Fleet, hostId: string) {
   await mirrorApplied(fleet.db, res.events);
   const { checks, accounts } = res.result;
   const boot = (await judgeHost(fleet, hostId)).check;
+  const network = await auditNetwork(fleet, accounts);
   const byName = new Map<CheckName, CheckResult>([
     [boot.check, boot],
+    [network.check, network],
     ...checks.map((c) => [c.check, c] as const),
   ]);
   const owner = new Map(accounts.map((a) => [a.instanceId, a.accountId]));

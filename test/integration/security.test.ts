@@ -204,9 +204,32 @@ describe("the isolation audit", () => {
       memory: "pass",
       cpu: "pass",
       encryption: "pass",
-      network: "unavailable",
+      network: "pass",
       storage: "unavailable",
     });
+    const examinedNetwork = clean.body.checks.find((c) => c.check === "network") as Check & {
+      examined: Array<{ what: string; count: number }>;
+    };
+    expect(examinedNetwork.examined).toContainEqual({ what: "interfaces", count: 2 });
+
+    // A wrong VNI: B's interface re-pointed in D1 at A's VPC, so its frames would carry A's segment.
+    const vpcOf = async (id: string) =>
+      (await env.DB.prepare("SELECT vpc_id FROM network_interfaces WHERE instance_id = ?").bind(id).first<{
+        vpc_id: string;
+      }>())!.vpc_id;
+    const [vpcA, vpcB] = [await vpcOf(ia.instanceId), await vpcOf(ib.instanceId)];
+    expect(vpcA).not.toBe(vpcB);
+    await env.DB.prepare("UPDATE network_interfaces SET vpc_id = ? WHERE instance_id = ?")
+      .bind(vpcA, ib.instanceId)
+      .run();
+    const wrongVni = await call<{ checks: Check[] }>("GET", `/v1/hosts/${h.hostId}/isolation`);
+    const netFail = wrongVni.body.checks.filter((c) => c.status === "fail");
+    expect(netFail.map((c) => c.check)).toEqual(["network"]);
+    expect(netFail[0].findings.map((f) => f.kind)).toContain("vni-mismatch");
+    expect(netFail[0].findings.every((f) => f.instanceIds[0] === ib.instanceId)).toBe(true);
+    await env.DB.prepare("UPDATE network_interfaces SET vpc_id = ? WHERE instance_id = ?")
+      .bind(vpcB, ib.instanceId)
+      .run();
 
     // A cross-account pin: B's first vCPU on A's first thread.
     await corrupt(h.hostId, (m) => {
