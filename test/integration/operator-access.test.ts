@@ -2,6 +2,7 @@
 // is called with the admin key (and with another account's key) against the guest's instance, its
 // host and its account, looking for the secret in the answer: as text, base64 (at every alignment,
 // either alphabet) or hex. Only the owner's own read finds it, which proves the search can succeed.
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   ADMIN_KEY,
@@ -25,6 +26,15 @@ let instance: InstanceBody;
 let hostId = "";
 let spareKeyId = "";
 let frameHpa = "";
+/** The owner's network resources by the path segment that names them (a placeholder where it has none). */
+const network: Record<string, string> = {};
+
+async function ownersFirst(table: string, prefix: string): Promise<string> {
+  const row = await env.DB.prepare(`SELECT id FROM ${table} WHERE account_id = ? ORDER BY id LIMIT 1`)
+    .bind(owner.accountId)
+    .first<{ id: string }>();
+  return row?.id ?? `${prefix}-00000000000000000`;
+}
 const SECRET = `guest-secret-${crypto.randomUUID()}`;
 
 /** Every way the secret could be carried in a JSON answer. */
@@ -55,6 +65,13 @@ function fill(path: string): string {
         return owner.accountId;
       case "keys":
         return spareKeyId;
+      case "vpcs":
+      case "subnets":
+      case "security-groups":
+      case "network-interfaces":
+      case "vpc-peering-connections":
+      case "rules":
+        return network[kind];
       default:
         throw new Error(`teach the operator-access test what ${path} names`);
     }
@@ -97,6 +114,12 @@ describe("no operator access to guest data", () => {
       bearer(owner.apiKey),
     );
     spareKeyId = spare.body.keyId;
+    network.vpcs = await ownersFirst("vpcs", "vpc");
+    network.subnets = await ownersFirst("subnets", "subnet");
+    network["security-groups"] = await ownersFirst("security_groups", "sg");
+    network["network-interfaces"] = await ownersFirst("network_interfaces", "eni");
+    network["vpc-peering-connections"] = "pcx-00000000000000000";
+    network.rules = "sgr-00000000000000000";
   });
 
   it("gives the secret back to its owner, from memory that holds it only as ciphertext", async () => {
