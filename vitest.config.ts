@@ -6,7 +6,12 @@ import { defineConfig } from "vitest/config";
 const TEST_ADMIN_KEY = `hfk_admin_${randomBytes(32).toString("base64url")}`;
 // wrangler.toml requires both secrets and reads them from the environment when no .dev.vars
 // has them; the bindings below set them for the Worker under test all the same.
-Object.assign(process.env, { HYPERFLEET_ADMIN_KEY: TEST_ADMIN_KEY, HYPERFLEET_DEMO_KEY: "none" });
+const TEST_WEBHOOK_KEY = randomBytes(32).toString("base64url");
+Object.assign(process.env, {
+  HYPERFLEET_ADMIN_KEY: TEST_ADMIN_KEY,
+  HYPERFLEET_DEMO_KEY: "none",
+  HYPERFLEET_WEBHOOK_KEY: TEST_WEBHOOK_KEY,
+});
 
 // Four projects: the pure models and the API's description in plain Node, the Worker inside
 // workerd, and the Worker behind wrangler's dev server over real HTTP on loopback
@@ -33,6 +38,7 @@ export default defineConfig({
                 DEMO_FLEET: "false",
                 HYPERFLEET_ADMIN_KEY: TEST_ADMIN_KEY,
                 HYPERFLEET_DEMO_KEY: "none",
+                HYPERFLEET_WEBHOOK_KEY: TEST_WEBHOOK_KEY,
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),
               },
             },

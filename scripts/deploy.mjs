@@ -32,7 +32,14 @@ if (config.includes(PLACEHOLDER)) {
   writeFileSync(CONFIG, config);
   console.log(`D1 database hyperfleet created (${id}); wrangler.toml updated`);
 }
-for (const queue of ["hyperfleet-events", "hyperfleet-events-dlq"]) {
+for (const queue of [
+  "hyperfleet-events",
+  "hyperfleet-events-dlq",
+  "hyperfleet-metrics",
+  "hyperfleet-metrics-dlq",
+  "hyperfleet-webhooks",
+  "hyperfleet-webhooks-dlq",
+]) {
   // Creating a queue that exists fails harmlessly.
   wrangler(["queues", "create", queue], { allowFail: true });
 }

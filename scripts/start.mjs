@@ -15,6 +15,8 @@ const secret = () => randomBytes(32).toString("base64url");
 const fresh = {
   HYPERFLEET_ADMIN_KEY: () => `hfk_admin_${secret()}`,
   HYPERFLEET_DEMO_KEY: () => `hfk_${randomBytes(9).toString("hex").slice(0, 17)}_${secret()}`,
+  // Encrypts webhook signing secrets at rest (src/events/secrets.ts).
+  HYPERFLEET_WEBHOOK_KEY: secret,
 };
 
 const text = existsSync(DEV_VARS) ? readFileSync(DEV_VARS, "utf8") : "";
@@ -52,7 +54,12 @@ The README's walk-through reads them, in another shell in this directory, with:
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
 const run = (args) => spawnSync("npx", ["wrangler", ...args], { stdio: "inherit", env });
 
-const migrated = run(["d1", "migrations", "apply", "DB", "--local"]);
+// A `--persist-to DIR` given for the server holds the database the migrations apply to.
+const args = process.argv.slice(2);
+const at = args.findIndex((a) => a === "--persist-to" || a.startsWith("--persist-to="));
+const persist = at < 0 ? [] : args[at].includes("=") ? [args[at]] : args.slice(at, at + 2);
+const migrated = run(["d1", "migrations", "apply", "DB", "--local", ...persist]);
 if (migrated.status !== 0) process.exit(migrated.status ?? 1);
-const dev = run(["dev", ...process.argv.slice(2)]);
+// Local development may send webhooks to a receiver on this machine (src/events/outbound.ts).
+const dev = run(["dev", "--var", "WEBHOOK_ALLOW_LOOPBACK:true", ...args]);
 process.exit(dev.status ?? 1);

@@ -1,11 +1,20 @@
 import { app } from "./api/app";
 import { consumeEvents } from "./events/consumer";
+import { consumeMetrics } from "./events/metrics-consumer";
+import { consumeWebhooks } from "./events/webhook-consumer";
 import { scheduled } from "./fleet/scheduled";
 import { HostObject } from "./host/host-object";
 
+/** One consumer per queue (wrangler.toml), chosen by the batch's queue name. */
+async function queue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  if (batch.queue === "hyperfleet-metrics") return consumeMetrics(batch, env);
+  if (batch.queue === "hyperfleet-webhooks") return consumeWebhooks(batch, env);
+  return consumeEvents(batch, env);
+}
+
 export default {
   fetch: app.fetch,
-  queue: consumeEvents,
+  queue,
   scheduled,
 } satisfies ExportedHandler<Env>;
 

@@ -37,6 +37,26 @@ export const ACCESS: Record<string, Access> = {
   "POST /v1/instances/{id}/memory/translate": "tenant",
 
   "GET /v1/events": "any",
+  "GET /v1/events/stream": "any",
+  "GET /v1/events/{id}": "any",
+
+  // Webhooks carry a tenant's own events; the admin reads them all and makes none.
+  "POST /v1/subscriptions": "tenant",
+  "GET /v1/subscriptions": "any",
+  "GET /v1/subscriptions/{id}": "any",
+  "PATCH /v1/subscriptions/{id}": "tenant",
+  "DELETE /v1/subscriptions/{id}": "tenant",
+  "POST /v1/subscriptions/{id}/rotate-secret": "tenant",
+  "GET /v1/subscriptions/{id}/deliveries": "any",
+  "POST /v1/subscriptions/{id}/deliveries/{deliveryId}/redeliver": "tenant",
+
+  // A tenant reads its instances' metrics; the admin every metric, hosts' own included.
+  "GET /v1/metrics": "any",
+  "GET /v1/metrics/statistics": "any",
+  "POST /v1/alarms": "tenant",
+  "GET /v1/alarms": "any",
+  "GET /v1/alarms/{id}": "any",
+  "DELETE /v1/alarms/{id}": "tenant",
 
   // The network: an account's own VPCs, subnets, groups, peerings and interfaces.
   "POST /v1/vpcs": "tenant",

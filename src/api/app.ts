@@ -18,14 +18,17 @@ import { hostRoutes } from "./routes/hosts";
 import { instanceTypes } from "./routes/instance-types";
 import { instanceRoutes } from "./routes/instances";
 import { memoryRoutes } from "./routes/memory";
+import { metricRoutes } from "./routes/metrics";
 import { networkEventRoutes } from "./routes/network-events";
 import { networkInterfaceRoutes } from "./routes/network-interfaces";
 import { networkSendRoutes } from "./routes/network-send";
 import { securityRoutes } from "./routes/security";
 import { securityGroupRoutes } from "./routes/security-groups";
 import { subnetRoutes } from "./routes/subnets";
+import { subscriptionRoutes } from "./routes/subscriptions";
 import { vpcPeeringRoutes } from "./routes/vpc-peerings";
 import { vpcRoutes } from "./routes/vpcs";
+import { EventEnvelope } from "./schemas";
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -60,6 +63,19 @@ app.route("/v1", memoryRoutes);
 app.route("/v1", eventRoutes);
 app.route("/v1", adminRoutes);
 app.route("/v1", accountRoutes);
+app.route("/v1", subscriptionRoutes);
+app.route("/v1", metricRoutes);
+
+// What a subscription's URL receives (Standard Webhooks): one event envelope per request.
+app.openAPIRegistry.registerWebhook({
+  method: "post",
+  path: "fleet-event",
+  summary: "An event, POSTed to each subscription that wants it, signed as Standard Webhooks specifies",
+  description:
+    "Headers: webhook-id (the same on every attempt of one delivery), webhook-timestamp (seconds), webhook-signature (`v1,` + base64 HMAC-SHA256 of `id.timestamp.body` under each signing secret, space-separated while a rotated secret's grace runs). Any 2xx acknowledges; anything else, or no answer within the timeout, is retried.",
+  request: { body: { content: { "application/json": { schema: EventEnvelope } } } },
+  responses: { 200: { description: "Acknowledged (any 2xx)" } },
+});
 app.route("/v1", vpcRoutes);
 app.route("/v1", subnetRoutes);
 app.route("/v1", securityGroupRoutes);

@@ -103,11 +103,17 @@ export const events = sqliteTable(
     state: text("state").notNull(),
     previousState: text("previous_state"),
     body: text("body").notNull(),
+    /** Wall time the fleet logged it at (ms); null on events logged before 0006. */
+    wallTime: integer("wall_time"),
+    /** The resource of an event about neither an instance nor a host (an alarm, a subscription). */
+    resourceId: text("resource_id"),
   },
   (t) => [
     index("events_instance").on(t.instanceId),
     index("events_type").on(t.type),
     index("events_account").on(t.accountId, t.seq),
+    index("events_resource").on(t.resourceId),
+    index("events_time").on(t.time),
   ],
 );
 
@@ -143,6 +149,144 @@ export const simClock = sqliteTable("sim_clock", {
   scale: real("scale").notNull(),
   generation: integer("generation").notNull().default(0),
 });
+
+// ---- metrics, alarms, webhooks (migration 0006) ----
+
+/**
+ * Metric samples as host objects send them (fleet/metrics-store.ts): one row per series (a
+ * metric and its dimensions) and simulated time, kept for RAW_RETENTION_MS.
+ */
+export const metricSamples = sqliteTable(
+  "metric_samples",
+  {
+    series: text("series").notNull(),
+    time: integer("time").notNull(),
+    /** The instance's account; null for a host's own metrics (the admin's alone). */
+    accountId: text("account_id"),
+    metric: text("metric").notNull(),
+    dims: text("dims").notNull(),
+    value: real("value").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.series, t.time] }),
+    index("metric_samples_metric").on(t.metric, t.time),
+    index("metric_samples_time").on(t.time),
+  ],
+);
+
+/** Rollups of each series over 1 min, 5 min and 1 h buckets, recomputed from the samples. */
+export const metricRollups = sqliteTable(
+  "metric_rollups",
+  {
+    series: text("series").notNull(),
+    period: integer("period").notNull(),
+    bucket: integer("bucket").notNull(),
+    accountId: text("account_id"),
+    metric: text("metric").notNull(),
+    dims: text("dims").notNull(),
+    count: integer("count").notNull(),
+    sum: real("sum").notNull(),
+    min: real("min").notNull(),
+    max: real("max").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.series, t.period, t.bucket] }),
+    index("metric_rollups_metric").on(t.metric, t.period, t.bucket),
+    index("metric_rollups_bucket").on(t.period, t.bucket),
+  ],
+);
+
+export const alarms = sqliteTable(
+  "alarms",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    name: text("name").notNull(),
+    metric: text("metric").notNull(),
+    dims: text("dims").notNull(),
+    statistic: text("statistic").notNull(),
+    /** Seconds, as CloudWatch's Period. */
+    period: integer("period").notNull(),
+    evaluationPeriods: integer("evaluation_periods").notNull(),
+    datapointsToAlarm: integer("datapoints_to_alarm").notNull(),
+    threshold: real("threshold").notNull(),
+    comparison: text("comparison").notNull(),
+    treatMissing: text("treat_missing").notNull(),
+    state: text("state").notNull(),
+    stateReason: text("state_reason").notNull(),
+    /** Simulated time of the last state change. */
+    stateTime: integer("state_time").notNull(),
+    /** The end of the last window evaluated (simulated ms). */
+    evaluatedTo: integer("evaluated_to"),
+    createdAt: integer("created_at").notNull(),
+    version: integer("version").notNull(),
+  },
+  (t) => [uniqueIndex("alarms_account_name").on(t.accountId, t.name), index("alarms_metric").on(t.metric)],
+);
+
+export const subscriptions = sqliteTable(
+  "subscriptions",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    url: text("url").notNull(),
+    eventTypes: text("event_types").notNull(),
+    resourceIds: text("resource_ids"),
+    enabled: integer("enabled").notNull(),
+    disabledReason: text("disabled_reason"),
+    /** The signing secrets, AES-GCM encrypted with HYPERFLEET_WEBHOOK_KEY (events/secrets.ts). */
+    secrets: text("secrets").notNull(),
+    /** Wall time of the first failure since the last success. */
+    failingSince: integer("failing_since"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("subscriptions_account").on(t.accountId, t.id)],
+);
+
+export const deliveries = sqliteTable(
+  "deliveries",
+  {
+    /** The webhook-id: the same on every attempt and on a redelivery. */
+    id: text("id").primaryKey(),
+    subscriptionId: text("subscription_id").notNull(),
+    accountId: text("account_id").notNull(),
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    eventTime: integer("event_time").notNull(),
+    eventSeq: integer("event_seq").notNull(),
+    body: text("body").notNull(),
+    /** pending, delivered, or dead (every attempt failed). */
+    status: text("status").notNull(),
+    attempts: integer("attempts").notNull(),
+    /** Attempts made before the current round (a redelivery starts a new one). */
+    roundStart: integer("round_start").notNull().default(0),
+    /** Wall time until which one consumer holds it to attempt it. */
+    leaseUntil: integer("lease_until"),
+    lastStatus: integer("last_status"),
+    lastError: text("last_error"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("deliveries_subscription_event").on(t.subscriptionId, t.eventId),
+    index("deliveries_subscription").on(t.subscriptionId, t.createdAt),
+  ],
+);
+
+export const deliveryAttempts = sqliteTable(
+  "delivery_attempts",
+  {
+    deliveryId: text("delivery_id").notNull(),
+    attempt: integer("attempt").notNull(),
+    at: integer("at").notNull(),
+    statusCode: integer("status_code"),
+    latencyMs: integer("latency_ms").notNull(),
+    excerpt: text("excerpt"),
+    error: text("error"),
+  },
+  (t) => [primaryKey({ columns: [t.deliveryId, t.attempt] })],
+);
 
 // ---- Networking (fleet/vpcs.ts, subnets.ts, enis.ts, security-groups.ts): D1 is the truth
 // of an account's network configuration; the hosts' virtual switches hold only flow state.

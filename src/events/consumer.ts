@@ -1,9 +1,11 @@
 // The events queue consumer: validates each message, mirrors it into D1 (idempotent by
-// event id and record version), acks it; retries with backoff; poison goes to the DLQ.
+// event id and record version), fans it out to webhook subscriptions (idempotent by
+// subscription and event), acks it; retries with backoff; poison goes to the DLQ.
 import { z } from "zod";
 import { database } from "../db/client";
 import { mirror, mirrorNew } from "../fleet/mirror";
 import { FLEET_EVENT_TYPES, type FleetEvent } from "../sim/records";
+import { fanOut } from "./fanout";
 
 // The kinds come from the one list the model emits from; `satisfies` makes the compiler
 // ask for a validator here whenever FleetEvent gains a field (and refuse a stray one).
@@ -47,6 +49,11 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
       db,
       valid.map((v) => v.event),
     );
+    await fanOut(
+      db,
+      env.WEBHOOKS,
+      valid.map((v) => v.event.id),
+    );
     for (const { msg } of valid) msg.ack();
     return;
   } catch (err) {
@@ -55,6 +62,7 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
   for (const { msg, event } of valid) {
     try {
       await mirror(db, [event]);
+      await fanOut(db, env.WEBHOOKS, [event.id]);
       msg.ack();
     } catch (err) {
       console.warn("mirroring a fleet event failed; retrying", err);

@@ -124,6 +124,40 @@ export function checkLaunchCount(field: string, count: number): void {
   }
 }
 
+// ---- subscriptions, alarms, metrics ----
+
+/** Webhook subscriptions per account (Svix and Stripe allow a few dozen endpoints). */
+export const MAX_SUBSCRIPTIONS_PER_ACCOUNT = 20;
+/** A receiver's URL, as browsers and proxies commonly take them. */
+export const URL_MAX_LENGTH = 2048;
+/** Event type patterns, and resource ids, one subscription may name. */
+export const MAX_SUBSCRIPTION_TYPES = 20;
+export const MAX_SUBSCRIPTION_RESOURCES = 20;
+/** How long a rotated secret may keep signing beside the new one: 0 s to 7 days (default 24 h). */
+export const ROTATION_GRACE_MAX_SECONDS = 7 * 24 * 3600;
+export const ROTATION_GRACE_DEFAULT_SECONDS = 24 * 3600;
+/** How much of a receiver's answer an attempt keeps. */
+export const RESPONSE_EXCERPT_CHARS = 512;
+
+/** CloudWatch's limits for one GetMetricStatistics: 1,440 datapoints, 10 extended statistics. */
+export const MAX_DATAPOINTS = 1440;
+export const MAX_EXTENDED_STATISTICS = 10;
+/** Samples read for percentiles in one request; a wider request is refused, naming the limit. */
+export const MAX_PERCENTILE_SAMPLES = 100_000;
+/** Alarms per account; CloudWatch's PutMetricAlarm takes names up to 255 characters. */
+export const MAX_ALARMS_PER_ACCOUNT = 100;
+export const ALARM_NAME_MAX_LENGTH = 255;
+/**
+ * CloudWatch's PutMetricAlarm: period × evaluation periods may not pass seven days, nor one day
+ * for periods shorter than an hour.
+ */
+export const ALARM_WINDOW_MAX_SECONDS = 604_800;
+export const ALARM_SHORT_WINDOW_MAX_SECONDS = 86_400;
+
+/** The SSE stream: how long one connection lasts at most, how often it looks for new events, and how many it sends at once. */
+export const EVENT_STREAM_MAX_SECONDS = 300;
+export const EVENT_STREAM_POLL_MS = 1000;
+export const EVENT_STREAM_BATCH = 100;
 // ---- Networking. EC2's default quotas (Amazon VPC user guide, "Amazon VPC quotas"): 5 VPCs
 // per Region, 200 subnets per VPC, 2,500 security groups per Region, 60 inbound and 60
 // outbound rules per group, 5 groups per network interface, 50 active peerings per VPC.

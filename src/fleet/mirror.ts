@@ -125,6 +125,7 @@ function insertEvents(evs: readonly FleetEvent[]): Statement[] {
       state: e.state,
       previousState: e.previousState,
       body: JSON.stringify(e.instance?.tags ? { ...e, instance: withoutTags(e.instance) } : e),
+      wallTime: Date.now(),
     }),
   );
   return jsonArrays(rows).map((json) => ({ sql: INSERT_EVENTS, params: [json] }));

@@ -17,6 +17,7 @@ import type { CheckResult } from "../sim/security/isolation";
 import type { BootRecord, BootStage } from "../sim/security/measured-boot";
 import { answerEvents, MEMORY_OWNERS_MAX, Priority, RECORDS_MAX, VM_PAGE_MAX } from "./answer";
 import { SqlFlowTable } from "./flows";
+import { MetricsSampler, samplingPeriodMs } from "./metrics-sampler";
 import { OUTBOX_RETRY_MS, Outbox } from "./outbox";
 import { HostSecurity } from "./security";
 import { HostStorage } from "./storage";
@@ -99,6 +100,7 @@ const newId = () => crypto.randomUUID();
 export class HostObject extends DurableObject<Env> {
   private readonly store: HostStorage;
   private readonly outbox: Outbox;
+  private readonly metrics: MetricsSampler;
   private readonly security: HostSecurity;
   private model: HostModel | null = null;
   private clock: ClockState | null = null;
@@ -109,6 +111,7 @@ export class HostObject extends DurableObject<Env> {
     super(ctx, env);
     this.store = new HostStorage(ctx.storage);
     this.outbox = new Outbox(this.store.sql, env.EVENTS);
+    this.metrics = new MetricsSampler(this.store.sql, env.METRICS, samplingPeriodMs(env));
     this.security = new HostSecurity(this.store.sql);
     ctx.blockConcurrencyWhile(async () => {
       this.store.migrate();
@@ -501,6 +504,7 @@ export class HostObject extends DurableObject<Env> {
       events = all.flatMap((c) => c.events);
       ownFrom = events.length - out.changes.reduce((n, c) => n + c.events.length, 0);
       this.store.transaction(() => {
+        this.metrics.sampleIfDue(m, now);
         this.store.save(m, all);
         this.security.save(m.memory.vmIds());
         sizes = this.outbox.append(events);
@@ -512,6 +516,7 @@ export class HostObject extends DurableObject<Env> {
     }
     // Delivery is off the caller's path: the outbox is durable and the alarm retries it.
     this.ctx.waitUntil(this.outbox.deliver());
+    this.ctx.waitUntil(this.metrics.deliver());
     await this.scheduleAlarm();
     const named = new Set(subjects);
     const answer = answerEvents(events, sizes, (e, i) =>
@@ -533,7 +538,11 @@ export class HostObject extends DurableObject<Env> {
     if (wall !== undefined) candidates.push(wall);
     const hold = m.nextHoldExpiryWallMs();
     if (hold !== null) candidates.push(hold);
-    if (this.outbox.pending() > 0) candidates.push(Date.now() + OUTBOX_RETRY_MS);
+    const sample = this.metrics.nextAt(m);
+    const sampleWall = sample === null ? undefined : wallTimeAt(this.clock, sample);
+    if (sampleWall !== undefined) candidates.push(sampleWall);
+    if (this.outbox.pending() > 0 || this.metrics.pending() > 0)
+      candidates.push(Date.now() + OUTBOX_RETRY_MS);
     if (candidates.length === 0) {
       await this.ctx.storage.deleteAlarm();
       return;

@@ -44,6 +44,12 @@ const STEPS: readonly ((sql: Sql) => void)[] = [
     sql`CREATE TABLE IF NOT EXISTS vswitch_flows (eni_id TEXT NOT NULL, key TEXT NOT NULL, expires_at REAL NOT NULL, outbound INTEGER NOT NULL, inbound INTEGER NOT NULL, PRIMARY KEY (eni_id, key))`;
   },
   (sql) => {
+    // metrics-sampler.ts: when the next sample is due, the memory totals of the last, and the
+    // samples not yet on the metrics queue.
+    sql`CREATE TABLE IF NOT EXISTS metrics_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)`;
+    sql`CREATE TABLE IF NOT EXISTS metrics_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL)`;
+  },
+  (sql) => {
     // security.ts: each VM's memory key, the frames guests wrote (ciphertext only), and the
     // boot record, the boot images changed on purpose, the verdict and the attestation key.
     sql`CREATE TABLE IF NOT EXISTS security_keys (vm_id TEXT PRIMARY KEY, key_id INTEGER NOT NULL, key BLOB NOT NULL)`;

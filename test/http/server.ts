@@ -58,6 +58,7 @@ export default async function setup(project: TestProject) {
       DEMO_FLEET: { type: "plain_text", value: "false" },
       HYPERFLEET_ADMIN_KEY: { type: "secret_text", value: adminKey },
       HYPERFLEET_DEMO_KEY: { type: "secret_text", value: "none" },
+      HYPERFLEET_WEBHOOK_KEY: { type: "secret_text", value: randomBytes(32).toString("base64url") },
     },
     dev: {
       server: { hostname: "127.0.0.1", port: await freePort() },

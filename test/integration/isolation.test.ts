@@ -2,7 +2,7 @@
 // it lists is called as tenant A against tenant B's resources, so a route added later is
 // tested the day it appears. Reads of B's resources are 404, writes are refused, lists and
 // every other answer never name anything of B's, and B's state is the same afterwards.
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ACCESS } from "../../src/api/access";
 import {
@@ -21,12 +21,32 @@ import {
   withKeys,
 } from "./helpers";
 import { type Doc, METHODS, type Operation, sample } from "./openapi";
+import { fanned, logEvent, subscribe } from "./webhook-helpers";
+
+/** A stream's whole text (it ends after maxSeconds), as the body the checks below read. */
+async function readStream(url: string, key: string): Promise<{ status: number; body: { code?: string } }> {
+  const res = await exports.default.fetch(new Request(`http://fleet.test${url}`, { headers: bearer(key) }));
+  const text = await res.text();
+  return {
+    status: res.status,
+    body: res.status === 200 ? ({ stream: text } as { code?: string }) : JSON.parse(text),
+  };
+}
 
 let a: Tenant;
 let b: Tenant;
 let doc: Doc;
 /** B's resources by kind, and the strings that would betray them. */
-const theirs = { instances: [] as string[], hosts: [] as string[], keyIds: [] as string[], account: "" };
+const theirs = {
+  instances: [] as string[],
+  hosts: [] as string[],
+  keyIds: [] as string[],
+  account: "",
+  subscription: "",
+  alarm: "",
+  event: "",
+  delivery: "",
+};
 /** B's network, by the kind a path names; and A's own VPCs, for request bodies that name one. */
 const theirNet = {
   vpcs: "",
@@ -54,6 +74,10 @@ async function stateOfB() {
     keys: (await q("SELECT * FROM api_keys WHERE account_id = ? ORDER BY id")).results,
     tokens: (await q("SELECT * FROM client_tokens WHERE account_id = ? ORDER BY token")).results,
     events: (await q("SELECT id FROM events WHERE account_id = ? ORDER BY seq")).results,
+    subscriptions: (await q("SELECT * FROM subscriptions WHERE account_id = ? ORDER BY id")).results,
+    deliveries: (await q("SELECT id, status, attempts FROM deliveries WHERE account_id = ? ORDER BY id"))
+      .results,
+    alarms: (await q("SELECT * FROM alarms WHERE account_id = ? ORDER BY id")).results,
     accounts: (await q("SELECT * FROM accounts WHERE id = ?")).results,
     vpcs: (await q("SELECT * FROM vpcs WHERE account_id = ? ORDER BY id")).results,
     subnets: (await q("SELECT * FROM subnets WHERE account_id = ? ORDER BY id")).results,
@@ -70,6 +94,8 @@ async function stateOfB() {
 function targets(path: string): string[][] {
   const params = [...path.matchAll(/\{(\w+)\}/g)];
   if (params.length === 0) return [[]];
+  if (path === "/v1/subscriptions/{id}/deliveries/{deliveryId}/redeliver")
+    return [[theirs.subscription, theirs.delivery]];
   if (path === "/v1/security-groups/{id}/rules/{ruleId}")
     return [[theirNet["security-groups"], theirNet.rule]];
   if (params.length > 1) throw new Error(`teach the isolation test about ${path}`);
@@ -83,6 +109,12 @@ function targets(path: string): string[][] {
       return [[theirs.account]];
     case "keys":
       return [[theirs.keyIds[1]]];
+    case "subscriptions":
+      return [[theirs.subscription]];
+    case "alarms":
+      return [[theirs.alarm]];
+    case "events":
+      return [[theirs.event]];
     case "vpcs":
     case "subnets":
     case "security-groups":
@@ -99,6 +131,9 @@ function queries(op: Operation): string[] {
   const byName: Record<string, string> = {
     instanceId: theirs.instances[0],
     hostId: theirs.hosts[0],
+    resourceId: theirs.instances[0],
+    // The stream from the start of the log: everything the caller may see.
+    lastEventId: "0",
     vpcId: theirNet.vpcs,
     subnetId: theirNet.subnets,
     networkInterfaceId: theirNet["network-interfaces"],
@@ -148,6 +183,34 @@ describe("tenant isolation, operation by operation from /openapi.json", () => {
       expect(res.status).toBe(200);
     }
     await advance(60);
+    // B's subscription (with a delivery of one of its events), alarm and events.
+    // Each on something that does not happen by itself meanwhile (B's state must hold still):
+    // the subscription wants one alarm's events alone, the alarm a metric no Nitro host reports.
+    const sub = await subscribe(b, {
+      url: "https://hooks.example.com/b",
+      eventTypes: ["alarm.*"],
+      resourceIds: ["alarm-0123456789abcdef0"],
+    });
+    theirs.subscription = sub.id;
+    const eventOfB = await logEvent(b.accountId);
+    theirs.event = eventOfB;
+    theirs.delivery = (await fanned([eventOfB]))[0].deliveryId;
+    const alarm = await call<{ alarmId: string }>(
+      "POST",
+      "/v1/alarms",
+      {
+        alarmName: "b-alarm",
+        metricName: "Hypercalls",
+        dimensions: { InstanceId: all[0].instanceId },
+        statistic: "Average",
+        period: 60,
+        evaluationPeriods: 1,
+        threshold: 1,
+        comparisonOperator: "GreaterThanThreshold",
+      },
+      asB,
+    );
+    theirs.alarm = alarm.body.alarmId;
     const second = await call<{ keyId: string }>(
       "POST",
       `/v1/accounts/${b.accountId}/keys`,
@@ -211,6 +274,11 @@ describe("tenant isolation, operation by operation from /openapi.json", () => {
       bVpc.body.vpcId,
       MARK,
       b.apiKey,
+      theirs.subscription,
+      theirs.alarm,
+      theirs.event,
+      theirs.delivery,
+      sub.secret.slice(6),
     ];
   });
 
@@ -249,13 +317,18 @@ describe("tenant isolation, operation by operation from /openapi.json", () => {
             : sampled;
         for (const target of targets(path)) {
           for (const query of queries(op)) {
-            const url = `${target.reduce((p, id) => p.replace(/\{\w+\}/, id), path)}${query}`;
-            const res = await call<{ code?: string }>(
-              method.toUpperCase(),
-              url,
-              body,
-              bearer(keys[n++ % keys.length]),
-            );
+            let url = `${target.reduce((p, id) => p.replace(/\{\w+\}/, id), path)}${query}`;
+            // The stream stays open for maxSeconds; a second of it holds all the log A may see.
+            const streamed = path === "/v1/events/stream";
+            if (streamed) url += `${url.includes("?") ? "&" : "?"}maxSeconds=1`;
+            const res = streamed
+              ? await readStream(url, keys[n++ % keys.length])
+              : await call<{ code?: string }>(
+                  method.toUpperCase(),
+                  url,
+                  body,
+                  bearer(keys[n++ % keys.length]),
+                );
             const what = `${method.toUpperCase()} ${url} -> ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`;
             const named = target.length > 0 && target[0] !== sharedHost;
             if (op["x-access"] === "admin") {

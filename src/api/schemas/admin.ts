@@ -1,24 +1,34 @@
 // The fleet's own records as the API shows them: its event log, its clock, and the report of
 // the repair path that compares D1 with the host objects.
 import { z } from "@hono/zod-openapi";
+import { ALARM_STATES, EVENT_TYPES } from "../../events/types";
 import { MISMATCHES_LISTED } from "../../fleet/reconcile";
 import { INSTANCE_STATES } from "../../sim/lifecycle";
-import { FLEET_EVENT_TYPES, HOST_STATES } from "../../sim/records";
+import { HOST_STATES } from "../../sim/records";
 import { EventId, HostId, InstanceId, MAX_PAGE, oneOf, Timestamp, text } from "./common";
 
-export const EventType = z.enum(FLEET_EVENT_TYPES);
+export const EventType = z.enum(EVENT_TYPES);
 
-/** An instance's state on instance events, the host's on host events. */
-const EventState = oneOf([...INSTANCE_STATES, ...HOST_STATES]);
+/**
+ * An instance's state on instance events, the host's on host events, an alarm's on alarm
+ * events, a subscription's (enabled or disabled) on subscription events.
+ */
+const EventState = oneOf([...INSTANCE_STATES, ...HOST_STATES, ...ALARM_STATES, "enabled", "disabled"]);
 
 export const Event = z
   .object({
     seq: z.number().int(),
     id: EventId,
-    type: oneOf(FLEET_EVENT_TYPES),
+    type: oneOf(EVENT_TYPES),
     time: Timestamp,
+    /** When the fleet logged it (wall time); null on events logged before it kept one. */
+    wallTime: Timestamp.nullable(),
     hostId: HostId.nullable(),
     instanceId: InstanceId.nullable(),
+    /** The alarm or subscription an event about neither an instance nor a host concerns. */
+    resourceId: text(32)
+      .regex(/^(alarm|sub)-[0-9a-f]{17}$/)
+      .nullable(),
     previousState: EventState.nullable(),
     state: EventState,
   })

@@ -8,12 +8,15 @@ export * from "./accounts";
 export * from "./admin";
 export * from "./common";
 export * from "./cpu";
+export * from "./event-envelopes";
 export * from "./hosts";
 export * from "./instances";
 export * from "./memory";
+export * from "./metrics";
 export * from "./network";
 export * from "./problem";
 export * from "./security";
+export * from "./subscriptions";
 
 export const InstanceIdParam = z.object({
   id: InstanceId.openapi({ param: { name: "id", in: "path" } }),

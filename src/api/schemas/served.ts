@@ -2,6 +2,7 @@
 // depth, so an answer cannot carry a field the document leaves out, nor the document promise
 // one the answer lacks. (The route handlers' typing checks the values in the other direction.)
 import type { addKey, createAccount, listKeys, revokeKey } from "../../fleet/accounts";
+import type { createAlarm, getAlarm, listAlarms } from "../../fleet/alarms";
 import type { clockView } from "../../fleet/clock";
 import type { describeInterface, listInterfaces } from "../../fleet/enis";
 import type { listEvents } from "../../fleet/events";
@@ -11,6 +12,7 @@ import type { describeInstance, listInstances } from "../../fleet/instance-queri
 import type { instanceCpu, instanceMemory, translateAddress } from "../../fleet/instance-telemetry";
 import type { setWorkload } from "../../fleet/instance-workload";
 import type { runInstances } from "../../fleet/launch";
+import type { listMetrics, metricStatistics } from "../../fleet/metrics";
 import type { listNetworkEvents } from "../../fleet/network-events";
 import type { networkSend } from "../../fleet/network-send";
 import type { reconcile } from "../../fleet/reconcile";
@@ -22,6 +24,14 @@ import type {
   removeRule,
 } from "../../fleet/security-groups";
 import type { createSubnet, describeSubnet, listSubnets } from "../../fleet/subnets";
+import type {
+  createSubscription,
+  getSubscription,
+  listSubscriptions,
+  rotateSecret,
+  updateSubscription,
+} from "../../fleet/subscriptions";
+import type { listDeliveries, redeliver } from "../../fleet/subscriptions-deliveries";
 import type { createPeering, deletePeering, listPeerings } from "../../fleet/vpc-peerings";
 import type { createVpc, describeVpc, listVpcs } from "../../fleet/vpcs";
 import type { ApiKey, KeyList, NewAccount, NewApiKey } from "./accounts";
@@ -31,6 +41,7 @@ import type { Assert, Documents } from "./exact";
 import type { Host, HostDetail, HostPage } from "./hosts";
 import type { Instance, InstancePage, Reservation, StateChange } from "./instances";
 import type { HostMemorySummary, Translation, VmMemorySummary } from "./memory";
+import type { Alarm, AlarmPage, MetricPage, MetricStatistics } from "./metrics";
 import type {
   NetworkEventPage,
   NetworkInterface,
@@ -45,6 +56,13 @@ import type {
   VpcPeering,
   VpcPeeringPage,
 } from "./network";
+import type {
+  Delivery,
+  DeliveryPage,
+  NewSubscription,
+  Subscription,
+  SubscriptionPage,
+} from "./subscriptions";
 
 type Answer<F extends (...args: never[]) => unknown> = Awaited<ReturnType<F>>;
 
@@ -69,6 +87,18 @@ export type Served = [
   Assert<Documents<typeof NewApiKey, Answer<typeof addKey>>>,
   Assert<Documents<typeof KeyList, Answer<typeof listKeys>>>,
   Assert<Documents<typeof ApiKey, Answer<typeof revokeKey>>>,
+  Assert<Documents<typeof NewSubscription, Answer<typeof createSubscription>>>,
+  Assert<Documents<typeof NewSubscription, Answer<typeof rotateSecret>>>,
+  Assert<Documents<typeof Subscription, Answer<typeof getSubscription>>>,
+  Assert<Documents<typeof Subscription, Answer<typeof updateSubscription>>>,
+  Assert<Documents<typeof SubscriptionPage, Answer<typeof listSubscriptions>>>,
+  Assert<Documents<typeof DeliveryPage, Answer<typeof listDeliveries>>>,
+  Assert<Documents<typeof Delivery, Answer<typeof redeliver>>>,
+  Assert<Documents<typeof MetricStatistics, Answer<typeof metricStatistics>>>,
+  Assert<Documents<typeof MetricPage, Answer<typeof listMetrics>>>,
+  Assert<Documents<typeof Alarm, Answer<typeof createAlarm>>>,
+  Assert<Documents<typeof Alarm, Answer<typeof getAlarm>>>,
+  Assert<Documents<typeof AlarmPage, Answer<typeof listAlarms>>>,
   Assert<Documents<typeof Vpc, Answer<typeof createVpc>>>,
   Assert<Documents<typeof Vpc, Answer<typeof describeVpc>>>,
   Assert<Documents<typeof VpcPage, Answer<typeof listVpcs>>>,

@@ -198,24 +198,71 @@ class TlbArray {
   }
 
   /**
-   * `drop` for entries whose page numbers lie in [first, last], each kept in set `pn & mask`: only the sets
-   * such entries can be in are searched, all of them when the range has as many pages as there are sets.
+   * Empties the live entries that translate part of [lo, hi) for `ctx` or under its VPID's global
+   * context `g`, and returns how many. An entry's tag is its page number of `size`, or in the STLB
+   * (`stlb`) that number times 2, plus 1 for a 2 MiB page. Each entry is kept in the set of its page
+   * number, so only the sets of page numbers [first, last] (of `size`) are searched, every set when
+   * the range has as many pages as there are sets, in slot order as a full search goes.
    */
-  dropPages(first: number, last: number, match: (tag: number, ctx: number) => boolean): number {
-    if (last - first + 1 >= this.sets) return this.drop(match);
-    const e = this.e;
+  dropOverlapping(
+    first: number,
+    last: number,
+    size: number,
+    stlb: boolean,
+    lo: number,
+    hi: number,
+    ctx: number,
+    g: number,
+  ): number {
     let n = 0;
+    if (last - first + 1 >= this.sets) {
+      const end = this.e.length;
+      for (let i = 0; i < end; i += SLOT) n += this.dropIfOverlapping(i, size, stlb, lo, hi, ctx, g);
+      return n;
+    }
+    const span = this.span;
     for (let pn = first; pn <= last; pn++) {
-      const start = (pn & this.mask) * this.span;
-      for (let i = start; i < start + this.span; i += SLOT) {
-        if (e[i] !== 0 && match(e[i] - 1, e[i + META] >> 2)) {
-          e.fill(0, i, i + SLOT);
-          this.dirty.mark(this.first + i / SLOT);
-          n++;
-        }
-      }
+      const start = (pn & this.mask) * span;
+      for (let i = start; i < start + span; i += SLOT)
+        n += this.dropIfOverlapping(i, size, stlb, lo, hi, ctx, g);
     }
     return n;
+  }
+
+  /** Empties slot `i` if it holds an entry `dropOverlapping` drops; returns 1 if it did, else 0. */
+  private dropIfOverlapping(
+    i: number,
+    size: number,
+    stlb: boolean,
+    lo: number,
+    hi: number,
+    ctx: number,
+    g: number,
+  ): number {
+    const e = this.e;
+    const key = e[i];
+    if (key === 0) return 0;
+    const c = e[i + META] >> 2;
+    if (c !== ctx && c !== g) return 0;
+    let pn = key - 1;
+    let bytes = size;
+    if (stlb) {
+      bytes = pn % 2 === 1 ? PAGE_2M : PAGE_4K;
+      pn = Math.floor(pn / 2);
+    }
+    if (!(pn * bytes < hi && (pn + 1) * bytes > lo)) return 0;
+    e[i] = 0;
+    e[i + META] = 0;
+    e[i + BASE] = 0;
+    this.dirty.mark(this.first + i / SLOT);
+    return 1;
+  }
+
+  /** Whether any live entry has an even tag: in the STLB, a 4 KiB page. */
+  holdsEven(): boolean {
+    const e = this.e;
+    for (let i = 0; i < e.length; i += SLOT) if (e[i] !== 0 && (e[i] - 1) % 2 === 0) return true;
+    return false;
   }
 
   live(): number {
@@ -249,6 +296,12 @@ export class Tlb {
   /** Slots filled or emptied since a store last took the TLB: lookups that hit mark nothing. */
   private readonly dirty = new DirtyUnits();
   private held = 0;
+  /**
+   * Whether a 4 KiB entry may be held (in the first-level 4 KiB array, or in the STLB): until one is, an
+   * INVLPG of a larger page need not search the many sets 4 KiB entries of it could be in. Not stored: a
+   * restored TLB works it out from its entries.
+   */
+  private small = false;
   /** Counters of the resident vCPU's VM (slots of counters.ts). */
   acct: Float64Array = new Float64Array(NCOUNTERS);
   /** The vCPU whose context is loaded (VmMemory.key + vcpu), or -1 before any has run here. */
@@ -377,6 +430,7 @@ export class Tlb {
     const m = pack(global ? globalContext(ctx) : ctx, (writable ? WRITABLE : 0) | (dirty ? DIRTY : 0));
     if (size === PAGE_4K) {
       const vpn = Math.floor(gva * 0.000244140625);
+      this.small = true;
       this.a4.insert(vpn, vpn & this.a4.mask, m, hpaBase, afterReadMiss);
       this.s.insert(vpn * 2, vpn & this.s.mask, m, hpaBase, afterReadMiss);
     } else if (size === PAGE_2M) {
@@ -401,21 +455,23 @@ export class Tlb {
     const lo = Math.floor(gva / bytes) * bytes;
     const hi = lo + bytes;
     const g = globalContext(ctx);
-    const mine = (c: number) => c === ctx || c === g;
-    const overlaps = (pn: number, size: number) => pn * size < hi && (pn + 1) * size > lo;
     // The page numbers of each size that overlap the range: only their sets can hold such an entry.
-    const first = (size: number) => Math.floor(lo / size);
-    const last = (size: number) => Math.ceil(hi / size) - 1;
-    const inStlb = (t: number, c: number) =>
-      mine(c) && overlaps(Math.floor(t / 2), t % 2 === 1 ? PAGE_2M : PAGE_4K);
+    const f4 = Math.floor(lo / PAGE_4K);
+    const l4 = Math.ceil(hi / PAGE_4K) - 1;
+    const f2 = Math.floor(lo / PAGE_2M);
+    const l2 = Math.ceil(hi / PAGE_2M) - 1;
+    const f1 = Math.floor(lo / PAGE_1G);
+    const l1 = Math.ceil(hi / PAGE_1G) - 1;
+    // The STLB keeps a 4 KiB page in the set of its number and a 2 MiB page in the set of its own; without
+    // 4 KiB entries, the sets of the 4 KiB page numbers can hold none of the range's that the others miss.
+    const small = this.small;
     return (
-      this.a4.dropPages(first(PAGE_4K), last(PAGE_4K), (t, c) => mine(c) && overlaps(t, PAGE_4K)) +
-      this.a2.dropPages(first(PAGE_2M), last(PAGE_2M), (t, c) => mine(c) && overlaps(t, PAGE_2M)) +
-      this.a1.dropPages(first(PAGE_1G), last(PAGE_1G), (t, c) => mine(c) && overlaps(t, PAGE_1G)) +
-      // The STLB keeps a 4 KiB page in the set of its number and a 2 MiB page in the set of its own.
-      this.s.dropPages(first(PAGE_4K), last(PAGE_4K), inStlb) +
-      this.s.dropPages(first(PAGE_2M), last(PAGE_2M), inStlb) +
-      this.s1.dropPages(first(PAGE_1G), last(PAGE_1G), (t, c) => mine(c) && overlaps(t, PAGE_1G))
+      (small ? this.a4.dropOverlapping(f4, l4, PAGE_4K, false, lo, hi, ctx, g) : 0) +
+      this.a2.dropOverlapping(f2, l2, PAGE_2M, false, lo, hi, ctx, g) +
+      this.a1.dropOverlapping(f1, l1, PAGE_1G, false, lo, hi, ctx, g) +
+      (small ? this.s.dropOverlapping(f4, l4, PAGE_4K, true, lo, hi, ctx, g) : 0) +
+      this.s.dropOverlapping(f2, l2, PAGE_2M, true, lo, hi, ctx, g) +
+      this.s1.dropOverlapping(f1, l1, PAGE_1G, false, lo, hi, ctx, g)
     );
   }
 
@@ -483,6 +539,7 @@ export class Tlb {
       this.residentUntagged = s.state[1] === 1;
       this.held = s.state[2];
     }
+    this.small = this.a4.live() > 0 || this.s.holdsEven();
     this.dirty.clear();
   }
 }

@@ -15,7 +15,7 @@ import { CATCH_UP_MAX_STEPS, catchUpPlan } from "../../../src/sim/cpu/catch-up";
 import { CounterHistory } from "../../../src/sim/cpu/counters";
 import { Rng } from "../../../src/sim/cpu/rng";
 import { runBurstChain, sampleActivity, sampleStretchActivity } from "../../../src/sim/cpu/workload";
-import { C5_LARGE } from "./fixtures";
+import { C5_LARGE, pvEntryCycles, pvRoundingSlack } from "./fixtures";
 
 const MINUTE = 60_000;
 /** The tests that step whole hosts for simulated hours: seconds of CPU on a shared machine. */
@@ -165,7 +165,14 @@ describe("catching up a long gap", () => {
               }
               expect(y.guestKernel).toBeLessThanOrEqual(y.guest);
               for (const r of EXIT_REASONS) expect(c.vmEntries[r]).toBe(c.vmExits[r]);
-              if (c.mode === "pv") expect(c.totalExits).toBe(0);
+              // A PV guest enters Xen by hypercalls and traps alone: its time there is what they price, more only by
+              // the rounding of counts the host slowed (an exit on any path would add 1,350 cycles and more each).
+              if (c.mode === "pv") {
+                const seconds = c.windowMs / 1000;
+                expect(c.cycles.hypervisor).toBeLessThanOrEqual(
+                  pvEntryCycles(c) + pvRoundingSlack(c, seconds),
+                );
+              }
               expect(c.memory.backedPages + c.memory.balloonedPages).toBeLessThanOrEqual(
                 (CAPS.memoryMiB * 1024) / 4,
               );

@@ -3,13 +3,25 @@
 // hypercalls as the cause; PV vs HVM memory costs (Bhargava et al. for walks).
 import { describe, expect, it } from "vitest";
 import {
+  DEFAULT_COSTS,
   HostCpu,
   type HypervisorKind,
   type Optimizations,
   PROFILES,
   type ProfileName,
 } from "../../../src/sim/cpu";
+import { Rng } from "../../../src/sim/cpu/rng";
+import { C } from "../../../src/sim/memory/counters";
+import {
+  bootWorkload,
+  HostMemory,
+  largePageSizes,
+  nestedRefsPerMiss,
+  sampleWorkload,
+} from "../../../src/sim/memory/index";
 import { C5_2XL, catalogCaps, host96, pvEntryCycles } from "./fixtures";
+
+const MIB = 1024 * 1024;
 
 // Four CPU-bound and four I/O-bound c5.2xlarge guests, two minutes of simulated time; on Xen, the
 // paravirtual guests of the classic design, all I/O through dom0.
@@ -145,20 +157,58 @@ describe("where a host's CPU goes", () => {
   });
 
   it("charges a memory-bound HVM guest for two-dimensional walks, which a PV guest with direct paging avoids", () => {
-    const make = (kind: HypervisorKind) => {
-      const host = new HostCpu(host96(kind, kind === "xen" ? { xenGuestMode: "pv" } : {}));
-      host.addVm("m", C5_2XL, "memory_intensive", 7);
-      host.advance(30_000);
-      return host.vmCounters("m");
-    };
-    const hvm = make("nitro");
-    const pv = make("xen");
+    // The HVM guest's memory model is one the test holds, so what it counted can be set against what the
+    // CPU model charged.
+    const memory = new HostMemory(2 ** 40);
+    memory.createVm("m", C5_2XL.memoryMiB * MIB, { vcpus: C5_2XL.vcpus, ...largePageSizes(false) });
+    const nitro = new HostCpu(host96("nitro"), 0, memory);
+    nitro.addVm("m", C5_2XL, "memory_intensive", 7);
+    nitro.advance(30_000);
+    const hvm = nitro.vmCounters("m");
+    const xen = new HostCpu(host96("xen", { xenGuestMode: "pv" }));
+    xen.addVm("m", C5_2XL, "memory_intensive", 7);
+    xen.advance(30_000);
+    const pv = xen.vmCounters("m");
     expect(hvm.cycles.translation).toBeGreaterThan(0);
-    expect(pv.cycles.translation).toBe(0);
+    expect(hvm.vmExits.ept_violation).toBeGreaterThan(0);
+
+    // The PV guest's walks are Xen direct paging's: its own tables hold machine frames and the hardware walks
+    // them alone. Played on such a memory model, the workload's misses count no nested reference, so the
+    // price of translation per miss, references times their cost, is nothing.
+    const direct = new HostMemory(2 ** 40);
+    direct.createVm("m", C5_2XL.memoryMiB * MIB, { vcpus: C5_2XL.vcpus, mode: "direct" });
+    const dvm = direct.vm("m");
+    const rng = new Rng(7);
+    const r = PROFILES.memory_intensive.perBusySecond;
+    bootWorkload(dvm, PROFILES.memory_intensive.writeShare, () => rng.next());
+    sampleWorkload(
+      dvm,
+      {
+        seconds: 30,
+        misses: r.tlbMisses * 30,
+        newPages: r.newPages * 30,
+        ptUpdates: r.ptUpdates * 30,
+        writeShare: 0.4,
+      },
+      () => rng.next(),
+    );
+    const walks = dvm.counters[C.walks];
+    expect(walks).toBeGreaterThan(0);
+    // At most one reference per level of the guest's own table (a walk that faults stops early), none in a
+    // second dimension.
+    expect(dvm.counters[C.walkRefs]).toBeLessThanOrEqual(4 * walks);
+    expect(dvm.counters[C.walkRefs]).toBeGreaterThan(3 * walks);
+    expect(dvm.counters[C.nestedRefs]).toBe(0);
+    expect(pv.cycles.translation).toBe(nestedRefsPerMiss(dvm) * DEFAULT_COSTS.pageWalkReference);
+
     // The price of direct paging: every batch of page-table writes is validated by Xen.
     expect(pv.hypercalls.mmu_update).toBeGreaterThan(0);
-    expect(hvm.hypercalls.mmu_update).toBe(0);
-    expect(hvm.vmExits.ept_violation).toBeGreaterThan(0);
+    // The HVM guest wrote its tables as often, and as the memory model counted it, with plain stores under
+    // EPT: the hypercalls it made are the ones its memory model counted, none.
+    const counted = memory.vm("m").counters;
+    expect(counted[C.ptWrites]).toBeGreaterThan(0);
+    expect(hvm.hypercalls.mmu_update).toBe(counted[C.mmuUpdates]);
+    expect(hvm.hypercalls.mmuext_op).toBe(counted[C.mmuextOps]);
   });
 
   it("puts a Type 2 host between the two: no dom0, but a host OS and user-space device models on host cores", () => {

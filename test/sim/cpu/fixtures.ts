@@ -67,3 +67,26 @@ export function pvEntryCycles(c: VmCpuCounters, costs: CycleCosts = DEFAULT_COST
     c.vcpuMigrations * costs.vcpuMigration
   );
 }
+
+/**
+ * How far a paravirtual guest's time in Xen may exceed `pvEntryCycles` over `seconds` when the host slowed
+ * it: each second's counts and cycles are scaled and rounded apart (host-cpu.ts), so each kind it counted
+ * may be off by half a count's price, and the cycles by half a cycle. An exit on any path adds at least
+ * costs.vmExitRoundTrip each time, which this bound leaves no room for at the rates exits come.
+ */
+export function pvRoundingSlack(
+  c: VmCpuCounters,
+  seconds: number,
+  costs: CycleCosts = DEFAULT_COSTS,
+): number {
+  let perSecond = 0.5;
+  for (const h of HYPERCALLS)
+    if (c.hypercalls[h] > 0) perSecond += 0.5 * (costs.pvHypercallEntry + costs.hypercallHandler[h]);
+  for (const t of PV_TRAPS)
+    if (c.pvTraps[t] > 0) perSecond += 0.5 * (costs.pvHypercallEntry + costs.pvTrapHandler[t]);
+  if (c.hypercalls.physdev_op > 0) perSecond += 0.5 * costs.exitHandler.external_interrupt;
+  if (c.memory.swapFaults > 0) perSecond += 0.5 * costs.hostSwapIn;
+  if (c.contextSwitches > 0) perSecond += 0.5 * costs.contextSwitch;
+  if (c.vcpuMigrations > 0) perSecond += 0.5 * costs.vcpuMigration;
+  return perSecond * seconds;
+}
