@@ -2,7 +2,7 @@
 // is called with the admin key (and with another account's key) against the guest's instance, its
 // host and its account, looking for the secret in the answer: as text, base64 (at every alignment,
 // either alphabet) or hex. Only the owner's own read finds it, which proves the search can succeed.
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   ADMIN_KEY,
@@ -73,7 +73,9 @@ function fill(path: string): string {
       case "rules":
         return network[kind];
       default:
-        throw new Error(`teach the operator-access test what ${path} names`);
+        // Resources of kinds that hold no guest data (events, subscriptions, alarms): a well-formed
+        // id that names none; the call still reaches the operation.
+        return "00000000-0000-4000-8000-000000000000";
     }
   });
 }
@@ -85,6 +87,34 @@ function query(op: Doc["paths"][string][string]): string {
     .filter((p) => p.required || known[p.name])
     .map((p) => `${p.name}=${encodeURIComponent(String(known[p.name] ?? sample(p.schema, doc)))}`);
   return parts.length ? `?${parts.join("&")}` : "";
+}
+
+/**
+ * One call's status and text. A stream (the event stream) is read for its first chunks only: it
+ * stays open by design, and what it would carry later is what the event list carries now.
+ */
+async function answer(method: string, path: string, body: unknown, key: string) {
+  const init: RequestInit = { method, headers: { ...bearer(key) } };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    (init.headers as Record<string, string>)["content-type"] = "application/json";
+  }
+  const res = await exports.default.fetch(new Request(`http://fleet.test${path}`, init));
+  if (!res.headers.get("content-type")?.startsWith("text/event-stream"))
+    return { status: res.status, text: await res.text() };
+  const reader = res.body!.getReader();
+  let text = "";
+  const until = Date.now() + 500;
+  while (Date.now() < until) {
+    const next = await Promise.race([
+      reader.read(),
+      new Promise<null>((r) => setTimeout(() => r(null), 200)),
+    ]);
+    if (!next || next.done) break;
+    text += new TextDecoder().decode(next.value);
+  }
+  await reader.cancel();
+  return { status: res.status, text };
 }
 
 describe("no operator access to guest data", () => {
@@ -156,10 +186,10 @@ describe("no operator access to guest data", () => {
       // Keep the fleet's allow-list as it is: an empty one would quarantine every host.
       if (path === "/v1/admin/boot-allow-list" && method === "PUT") body = { entries: list.body.entries };
       for (const key of [ADMIN_KEY, other.apiKey]) {
-        const res = await call(method, `${fill(path)}${query(op)}`, body, bearer(key));
+        const res = await answer(method, `${fill(path)}${query(op)}`, body, key);
         n++;
         codes.set(`${key === ADMIN_KEY ? "admin" : "other"} ${method} ${path}`, res.status);
-        const text = JSON.stringify(res.body);
+        const text = res.text;
         for (const d of disguises(SECRET))
           if (text.includes(d)) leaks.push(`${method} ${path} -> ${res.status}: ${d}`);
       }
