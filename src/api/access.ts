@@ -88,6 +88,20 @@ export const ACCESS: Record<string, Access> = {
   "GET /v1/network-events": "any",
   // A send changes the flow state of the hosts' switches: the instance owner's.
   "POST /v1/instances/{id}/network/send": "tenant",
+  // The security model: a tenant audits and verifies the hosts of its own instances; the host's
+  // view of a frame (ciphertext), the allow-list and tampering are the operator's.
+  "GET /v1/hosts/{id}/isolation": "any",
+  "GET /v1/hosts/{id}/boot": "any",
+  "GET /v1/hosts/{id}/attestation-key": "any",
+  "GET /v1/hosts/{id}/frame": "admin",
+  "POST /v1/admin/hosts/{id}/attest": "admin",
+  "POST /v1/admin/hosts/{id}/tamper": "admin",
+  "GET /v1/admin/boot-allow-list": "admin",
+  "PUT /v1/admin/boot-allow-list": "admin",
+  // Attestation and the guest's own data are its owner's alone: the admin key gets no plaintext.
+  "POST /v1/instances/{id}/attestation": "tenant",
+  "POST /v1/instances/{id}/memory/write": "tenant",
+  "POST /v1/instances/{id}/memory/read": "tenant",
 
   "POST /v1/accounts": "admin",
   "GET /v1/accounts/me": "any",

@@ -29,6 +29,7 @@ import { networkEventRoutes } from "./routes/network-events";
 import { networkInterfaceRoutes } from "./routes/network-interfaces";
 import { networkSendRoutes } from "./routes/network-send";
 import { scheduledEventRoutes } from "./routes/scheduled-events";
+import { securityRoutes } from "./routes/security";
 import { securityGroupRoutes } from "./routes/security-groups";
 import { storageNodeRoutes } from "./routes/storage-nodes";
 import { subnetRoutes } from "./routes/subnets";
@@ -108,6 +109,7 @@ app.route("/v1", vpcPeeringRoutes);
 app.route("/v1", networkInterfaceRoutes);
 app.route("/v1", networkSendRoutes);
 app.route("/v1", networkEventRoutes);
+app.route("/v1", securityRoutes);
 
 let openapi: object | null = null;
 app.get("/openapi.json", (c) => {

@@ -679,3 +679,31 @@ export const networkEvents = sqliteTable(
     index("network_events_instance").on(t.instanceId),
   ],
 );
+
+/** Known-good digests of boot stages (sim/security/measured-boot.ts): what a trusted host may boot. */
+export const bootAllowList = sqliteTable(
+  "boot_allow_list",
+  {
+    stage: text("stage").notNull(),
+    digest: text("digest").notNull(),
+    description: text("description").notNull(),
+    addedAt: integer("added_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.stage, t.digest] })],
+);
+
+/** Each host's latest verdict on its measured boot; a quarantined host gets no new instances. */
+export const hostAttestations = sqliteTable(
+  "host_attestations",
+  {
+    hostId: text("host_id").primaryKey(),
+    status: text("status").notNull(),
+    pcr: text("pcr").notNull(),
+    /** The digest of the configuration the fleet provisioned the host with. */
+    expectedConfig: text("expected_config").notNull(),
+    /** The boot check's findings, JSON. */
+    findings: text("findings").notNull(),
+    attestedAt: integer("attested_at").notNull(),
+  },
+  (t) => [index("host_attestations_status").on(t.status)],
+);

@@ -4,8 +4,8 @@
 // The host object stays the judge of admission: a stale view costs an offer that a host
 // turns down, never an overcommit, and a placement that finds no room in a view it did not
 // read itself reads D1 again before it answers that there is no capacity.
-import { and, eq } from "drizzle-orm";
-import { hosts } from "../db/schema";
+import { and, eq, notExists } from "drizzle-orm";
+import { hostAttestations, hosts } from "../db/schema";
 import type { HostCandidate } from "../sim/placement";
 import type { HostUsage } from "../sim/records";
 import type { Fleet } from "./context";
@@ -51,7 +51,7 @@ async function read(fleet: Fleet, family: string): Promise<View> {
       usageVersion: hosts.usageVersion,
     })
     .from(hosts)
-    .where(and(eq(hosts.family, family), eq(hosts.state, "available")));
+    .where(and(eq(hosts.family, family), eq(hosts.state, "available"), notQuarantined(fleet)));
   const view: View = { readAt: Date.now(), hosts: new Map(rows.map((r) => [r.id, r])) };
   // What this isolate learned from host objects while the read ran is newer than D1 may be.
   const before = viewsOf(fleet.env.DB).get(family);
@@ -96,4 +96,14 @@ export function noteUsage(fleet: Fleet, family: string, hostId: string, usage: H
 export function forgetCandidates(fleet: Fleet, family?: string): void {
   if (family === undefined) views.delete(fleet.env.DB);
   else viewsOf(fleet.env.DB).delete(family);
+}
+
+/** A host whose measured boot failed attestation (security-boot.ts) is never offered an instance. */
+function notQuarantined(fleet: Fleet) {
+  return notExists(
+    fleet.db
+      .select({ one: hostAttestations.hostId })
+      .from(hostAttestations)
+      .where(and(eq(hostAttestations.hostId, hosts.id), eq(hostAttestations.status, "quarantined"))),
+  );
 }

@@ -23,6 +23,7 @@ import { mirrorApplied } from "./mirror";
 import { sees } from "./ownership";
 import { pageOf } from "./paging";
 import { inParallel } from "./parallel";
+import { attestHost } from "./security-boot";
 
 export interface CreateHostInput {
   availabilityZone: string;
@@ -145,6 +146,8 @@ export async function createHost(fleet: Fleet, input: CreateHostInput): Promise<
   const record = newHostRecord(input, input.hostId ?? newId("h"), await fleet.now());
   const res = await fleet.host(record.hostId).init(record, await fleet.clock());
   await mirrorApplied(fleet.db, res.events);
+  // Its boot is measured and judged before placement may use it.
+  await attestHost(fleet, record.hostId);
   forgetCandidates(fleet, record.family);
   return hostView(res.result, res.usage.capacity, res.usage.version);
 }
@@ -166,6 +169,12 @@ export async function createHosts(fleet: Fleet, input: CreateHostsInput) {
   const answers = await inParallel(records, (r) => fleet.host(r.hostId).init(r, clock));
   const events = answers.flatMap((a) => (a.ok ? a.value.events : []));
   await mirrorApplied(fleet.db, events);
+  // Each new host's boot is measured and judged before placement may use it, as one host's is.
+  const attested = await inParallel(
+    records.filter((_r, i) => answers[i].ok),
+    (r) => attestHost(fleet, r.hostId),
+  );
+  for (const a of attested) if (!a.ok) console.warn("a new host's attestation did not finish", a.err);
   forgetCandidates(fleet, input.family);
   const failed = records.filter((_r, i) => !answers[i].ok).map((r) => r.hostId);
   for (const [i, a] of answers.entries()) {
@@ -229,7 +238,7 @@ export async function listHosts(fleet: Fleet, f: HostFilter) {
   return { hosts: page.map(fromRow), nextCursor };
 }
 
-async function requireHostRow(fleet: Fleet, hostId: string): Promise<HostRow> {
+export async function requireHostRow(fleet: Fleet, hostId: string): Promise<HostRow> {
   const row = await fleet.db
     .select()
     .from(hosts)

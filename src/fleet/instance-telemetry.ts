@@ -10,7 +10,7 @@ import { requireInstanceRow } from "./instance-queries";
 import { mirrorApplied } from "./mirror";
 
 /** The instance's row and the host it occupies; 409 on none, `lacking` saying what it then lacks. */
-async function hostedRow(fleet: Fleet, id: string, lacking: string) {
+export async function hostedRow(fleet: Fleet, id: string, lacking: string) {
   const row = await requireInstanceRow(fleet, id);
   if (!row.hostId || !occupiesHost(row.state as InstanceState)) {
     throw new ApiError(409, "IncorrectInstanceState", `The instance '${id}' is ${row.state}: ${lacking}`, {

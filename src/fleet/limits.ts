@@ -245,3 +245,17 @@ export const SG_NAME_MAX_LENGTH = 255;
 export const SG_DESCRIPTION_MAX_LENGTH = 255;
 /** One send's bytes: up to 1 TiB; the model prices it in closed form, so size costs nothing to compute. */
 export const MAX_SEND_BYTES = 2 ** 40;
+/**
+ * An attestation nonce: 16 to 512 bytes, hex-encoded. The Nitro Security Module takes a nonce of up
+ * to 512 bytes (AWS Nitro Enclaves User Guide, "Attestation document"); fewer than 16 is guessable.
+ */
+export const NONCE_MIN_HEX = 32;
+export const NONCE_MAX_HEX = 1024;
+export const NONCE_PATTERN = /^([0-9a-f]{2})+$/;
+
+/** A guest data read or write: at most one 4 KiB page, and the base64 text of that many bytes. */
+export const GUEST_DATA_MAX_BYTES = 4096;
+export const GUEST_DATA_MAX_BASE64 = Math.ceil(GUEST_DATA_MAX_BYTES / 3) * 4;
+
+/** Entries in the boot allow-list: every stage of every build the fleet runs, with room for rollouts. */
+export const ALLOW_LIST_MAX = 256;

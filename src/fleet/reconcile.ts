@@ -2,8 +2,8 @@
 // compared row by row with the inventory, and (when asked) D1 is brought in line with
 // the objects, which are the truth for what runs on them. A host is read a page at a time
 // (fleet/host-pages.ts), and one that cannot be read is reported while the rest go on.
-import { and, asc, gt, inArray, isNotNull } from "drizzle-orm";
-import { hosts, instances } from "../db/schema";
+import { and, asc, eq, gt, inArray, isNotNull } from "drizzle-orm";
+import { hostAttestations, hosts, instances } from "../db/schema";
 import { RECORDS_MAX } from "../host/answer";
 import { occupiesHost } from "../sim/lifecycle";
 import type { InstanceRecord } from "../sim/records";
@@ -19,7 +19,15 @@ import { reconcileStorage } from "./storage-reconcile";
 export interface Mismatch {
   hostId: string;
   instanceId: string | null;
-  kind: "missing-in-d1" | "stale-in-d1" | "host-usage" | "not-on-host" | "host-missing" | "host-error";
+  kind:
+    | "missing-in-d1"
+    | "stale-in-d1"
+    | "host-usage"
+    | "not-on-host"
+    | "host-missing"
+    | "host-error"
+    /** The host object's quarantine flag differs from the fleet's verdict in D1 (which rules). */
+    | "boot-verdict";
   detail: string;
 }
 
@@ -235,7 +243,27 @@ async function reconcileHost(
       detail: `D1 has ${h.usedVcpus} vCPUs/${h.vmCount} VMs, the host ${c.vcpus.used}/${c.vms}`,
     });
   }
+  // The verdict on the host's boot is the fleet's (D1, which placement reads); the host's flag copies it.
+  const verdict = await fleet.db
+    .select({ status: hostAttestations.status })
+    .from(hostAttestations)
+    .where(eq(hostAttestations.hostId, h.id))
+    .get();
+  const quarantined = verdict?.status === "quarantined";
+  const verdictDiffers = verdict !== undefined && quarantined !== view.quarantined;
+  if (verdictDiffers) {
+    note(t, {
+      hostId: h.id,
+      instanceId: null,
+      kind: "boot-verdict",
+      detail: `D1 has the host ${verdict.status}, the host ${view.quarantined ? "quarantined" : "trusted"}`,
+    });
+  }
   if (!repair) return;
+  if (verdictDiffers) {
+    await stub.setQuarantined(quarantined);
+    t.repaired++;
+  }
 
   // Repairs take the host's whole records, a bounded chunk at a time, each chunk written
   // before the next is read.

@@ -11,6 +11,11 @@ import type { HostMemorySummary, Translation, VmMemorySummary } from "../sim/mem
 import type { MigrationParams, MigrationReport } from "../sim/migration";
 import { type EndpointRequest, type EndpointResult, playEndpoint } from "../sim/network/endpoint";
 import type { FleetEvent, HostRecord, HostState, HostUsage, InstanceRecord, VmRecord } from "../sim/records";
+import { attestationPayload, base64url } from "../sim/security/attestation";
+import { type GuestAccess, type GuestDataPlace, readGuest, writeGuest } from "../sim/security/guest-data";
+import { auditHost } from "../sim/security/host-audit";
+import type { CheckResult } from "../sim/security/isolation";
+import type { BootRecord, BootStage } from "../sim/security/measured-boot";
 import type { TagChange } from "../sim/tags";
 import { answerEvents, MEMORY_OWNERS_MAX, Priority, RECORDS_MAX, VM_PAGE_MAX } from "./answer";
 import { BlockIo, type BlockIoTiming, type VolumeRates } from "./block-io";
@@ -19,6 +24,7 @@ import { MetricsSampler, samplingPeriodMs } from "./metrics-sampler";
 import { MIGRATION_HOLD_MS, planHere } from "./migration";
 import { OUTBOX_RETRY_MS, Outbox } from "./outbox";
 import { Residency } from "./residency";
+import { HostSecurity } from "./security";
 import { HostStorage } from "./storage";
 
 /**
@@ -44,6 +50,8 @@ export interface HostView {
 export interface ReconcileView extends HostView {
   heldCount: number;
   outboxPending: number;
+  /** The fleet's verdict on the host's boot, as the host holds it (it admits nothing when true). */
+  quarantined: boolean;
 }
 
 /** The host memory view as one caller sees it (hostMemory). */
@@ -105,6 +113,7 @@ export class HostObject extends DurableObject<Env> {
   private readonly outbox: Outbox;
   private readonly metrics: MetricsSampler;
   private readonly blockIo: BlockIo;
+  private readonly security: HostSecurity;
   private resident: HostModel | null = null;
   private readonly residency: Residency;
   private clock: ClockState | null = null;
@@ -117,6 +126,7 @@ export class HostObject extends DurableObject<Env> {
     this.outbox = new Outbox(this.store.sql, env.EVENTS);
     this.metrics = new MetricsSampler(this.store.sql, env.METRICS, samplingPeriodMs(env));
     this.blockIo = new BlockIo(this.store.sql);
+    this.security = new HostSecurity(this.store.sql);
     this.residency = new Residency(Number(env.HOST_IDLE_RELEASE_MS ?? 0), () => {
       this.resident = null;
       this.store.forget();
@@ -205,6 +215,8 @@ export class HostObject extends DurableObject<Env> {
     return this.call(
       clock,
       (m, now) => {
+        // A host whose boot failed its attestation takes nothing new, whoever offers.
+        if (this.security.quarantined) return { result: [], changes: [] };
         const { admitted, changes } = m.admit(instances, now, {
           commitIfAtLeast,
           holdExpiresWallMs: Date.now() + HOLD_MS,
@@ -371,6 +383,7 @@ export class HostObject extends DurableObject<Env> {
       ...this.view(m),
       heldCount: m.list().filter((v) => v.holdExpiresWallMs !== null).length,
       outboxPending: this.outbox.pending(),
+      quarantined: this.security.quarantined,
     };
   }
 
@@ -515,6 +528,134 @@ export class HostObject extends DurableObject<Env> {
     ]);
   }
 
+  // ---- security (sim/security, security.ts) ----
+
+  /** The host's measured boot (measured now if it never was) and whether it is quarantined. */
+  async boot(
+    clock: ClockState,
+  ): Promise<HostCallResult<{ host: HostRecord; record: BootRecord; quarantined: boolean }>> {
+    const at = await this.call(clock, (m, now) => ({ result: { host: m.host, now }, changes: [] }));
+    const record = await this.security.bootRecord(at.result.host, at.result.now);
+    return { ...at, result: { host: at.result.host, record, quarantined: this.security.quarantined } };
+  }
+
+  /** Changes one boot stage's image, as an attacker would, and boots the host's software again. */
+  async tamper(stage: BootStage, clock: ClockState): Promise<HostCallResult<BootRecord>> {
+    const at = await this.call(clock, (m, now) => ({ result: { host: m.host, now }, changes: [] }));
+    return { ...at, result: await this.security.tamper(at.result.host, stage, at.result.now) };
+  }
+
+  /** The fleet's verdict on this host's boot: a quarantined host admits nothing. */
+  async setQuarantined(quarantined: boolean): Promise<void> {
+    this.security.setQuarantined(quarantined);
+  }
+
+  /** The public half of the key this host signs attestation documents with. */
+  async attestationKey(): Promise<JsonWebKey | null> {
+    return this.model ? this.security.publicKey() : null;
+  }
+
+  /**
+   * A signed attestation document for an instance running here: null when it does not run here.
+   * The document is the exact bytes signed; the caller verifies before it parses.
+   */
+  async attest(
+    instanceId: string,
+    nonce: string,
+    clock: ClockState,
+  ): Promise<HostCallResult<{ document: string; signature: string } | null>> {
+    const at = await this.call(
+      clock,
+      (m, now) => {
+        const vm = m.vm(instanceId);
+        const here = vm !== undefined && vm.holdExpiresWallMs === null && m.memory.hasVm(instanceId);
+        return { result: here ? { host: m.host, now } : null, changes: [] };
+      },
+      [instanceId],
+    );
+    if (!at.result) return { ...at, result: null };
+    const boot = await this.security.bootRecord(at.result.host, at.result.now);
+    const payload = attestationPayload({
+      hostId: at.result.host.hostId,
+      instanceId,
+      nonce,
+      timestamp: at.result.now,
+      pcr: boot.pcr,
+      measurements: boot.measurements,
+    });
+    const bytes = new TextEncoder().encode(JSON.stringify(payload));
+    const signature = await this.security.sign(bytes);
+    return { ...at, result: { document: base64url.encode(bytes), signature: base64url.encode(signature) } };
+  }
+
+  /** The host's isolation checks over its model (memory, CPU, encryption). */
+  async isolation(clock: ClockState): Promise<
+    HostCallResult<{
+      checks: CheckResult[];
+      accounts: Array<{ instanceId: string; accountId: string | null }>;
+    }>
+  > {
+    return this.call(clock, (m) => {
+      this.security.encryption.sync(m.memory.vmIds());
+      return { result: auditHost(m, this.security.encryption), changes: [] };
+    });
+  }
+
+  /** The guest writes bytes at an address: they reach its frame encrypted under its key. */
+  async guestWrite(
+    instanceId: string,
+    access: GuestAccess,
+    bytes: Uint8Array,
+    clock: ClockState,
+  ): Promise<HostCallResult<GuestDataPlace | null>> {
+    return this.call(
+      clock,
+      (m, now) => ({
+        result: writeGuest(m, this.security.encryption, instanceId, access, bytes, now),
+        changes: [],
+      }),
+      [instanceId],
+    );
+  }
+
+  /** The guest reads bytes at an address, decrypted with its own key. */
+  async guestRead(
+    instanceId: string,
+    access: GuestAccess,
+    length: number,
+    clock: ClockState,
+  ): Promise<HostCallResult<(GuestDataPlace & { bytes: Uint8Array }) | null>> {
+    return this.call(
+      clock,
+      (m, now) => ({
+        result: readGuest(m, this.security.encryption, instanceId, access, length, now),
+        changes: [],
+      }),
+      [instanceId],
+    );
+  }
+
+  /** The host's view of the frame holding `hpa`: its owner, key slot and ciphertext, never plaintext. */
+  async frameView(
+    hpa: number,
+    clock: ClockState,
+  ): Promise<
+    HostCallResult<{ ownerId: string | null; keyId: number | null; ciphertext: Uint8Array | null } | null>
+  > {
+    return this.call(clock, (m) => {
+      if (!Number.isSafeInteger(hpa) || hpa < 0 || hpa >= m.memory.hostBytes)
+        return { result: null, changes: [] };
+      const hfn = Math.floor(hpa / 4096);
+      const ownerId = m.memory.ownerOf(hpa);
+      const enc = this.security.encryption;
+      const stored = enc.writtenFrames().find((f) => f.hfn === hfn);
+      return {
+        result: { ownerId, keyId: stored?.keyId ?? null, ciphertext: enc.hostView(hfn) },
+        changes: [],
+      };
+    });
+  }
+
   override async alarm(): Promise<void> {
     if (!this.model || !this.clock) return;
     await this.call(this.clock, () => ({ result: null, changes: [] }));
@@ -547,6 +688,7 @@ export class HostObject extends DurableObject<Env> {
       this.store.transaction(() => {
         this.metrics.sampleIfDue(m, now);
         this.store.save(m, all);
+        this.security.save(m.memory.vmIds());
         // An instance that left the host takes its instance store and I/O gates with it.
         for (const c of all) for (const r of c.removed) this.blockIo.dropInstance(r.instanceId);
         sizes = this.outbox.append(events);
@@ -614,6 +756,7 @@ export class HostObject extends DurableObject<Env> {
   /** Storage is the truth: the model as stored, or none if the host was never created. */
   private load(): void {
     const { clock, model: p } = this.store.load();
+    this.security.load();
     this.clock = clock;
     this.model = p ? new HostModel(p.host, p.vms, p.usageVersion, newId, p.cpu, p.memory) : null;
   }

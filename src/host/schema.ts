@@ -55,6 +55,13 @@ const STEPS: readonly ((sql: Sql) => void)[] = [
     sql`CREATE TABLE IF NOT EXISTS io_gates (key TEXT PRIMARY KEY, tat REAL NOT NULL)`;
     sql`CREATE TABLE IF NOT EXISTS instance_store (instance_id TEXT NOT NULL, n INTEGER NOT NULL, checksum TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (instance_id, n))`;
   },
+  (sql) => {
+    // security.ts: each VM's memory key, the frames guests wrote (ciphertext only), and the
+    // boot record, the boot images changed on purpose, the verdict and the attestation key.
+    sql`CREATE TABLE IF NOT EXISTS security_keys (vm_id TEXT PRIMARY KEY, key_id INTEGER NOT NULL, key BLOB NOT NULL)`;
+    sql`CREATE TABLE IF NOT EXISTS security_frames (hfn INTEGER PRIMARY KEY, key_id INTEGER NOT NULL, data BLOB NOT NULL)`;
+    sql`CREATE TABLE IF NOT EXISTS security_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`;
+  },
 ];
 
 export const SCHEMA_VERSION = STEPS.length;

@@ -69,7 +69,15 @@ export const Mismatch = z
   .object({
     hostId: HostId,
     instanceId: InstanceId.nullable(),
-    kind: z.enum(["missing-in-d1", "stale-in-d1", "host-usage", "not-on-host", "host-missing", "host-error"]),
+    kind: z.enum([
+      "missing-in-d1",
+      "stale-in-d1",
+      "host-usage",
+      "not-on-host",
+      "host-missing",
+      "host-error",
+      "boot-verdict",
+    ]),
     detail: text(256),
   })
   .openapi("Mismatch");

@@ -16,6 +16,7 @@ export * from "./memory";
 export * from "./metrics";
 export * from "./network";
 export * from "./problem";
+export * from "./security";
 export * from "./storage";
 export * from "./subscriptions";
 
