@@ -7,7 +7,10 @@ import { checkNetwork } from "../sim/security/network-check";
 import type { Fleet } from "./context";
 import { IN_LIST } from "./mirror";
 
-async function inChunks<T>(ids: readonly string[], read: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
+export async function inChunks<T>(
+  ids: readonly string[],
+  read: (chunk: string[]) => Promise<T[]>,
+): Promise<T[]> {
   const out: T[] = [];
   for (let at = 0; at < ids.length; at += IN_LIST) out.push(...(await read(ids.slice(at, at + IN_LIST))));
   return out;

@@ -19,6 +19,7 @@ import {
   type Problem,
   type Tenant,
 } from "./helpers";
+import { newVolume, storageZone } from "./storage-helpers";
 
 interface Check {
   check: string;
@@ -205,7 +206,7 @@ describe("the isolation audit", () => {
       cpu: "pass",
       encryption: "pass",
       network: "pass",
-      storage: "unavailable",
+      storage: "pass",
     });
     const examinedNetwork = clean.body.checks.find((c) => c.check === "network") as Check & {
       examined: Array<{ what: string; count: number }>;
@@ -283,6 +284,93 @@ describe("the isolation audit", () => {
     );
     expect(read.status).toBe(200);
     expect(atob(read.body.data)).not.toBe("account a's data");
+  });
+});
+
+describe("the isolation audit's storage check", () => {
+  it("passes a host whose instances have their own account's volumes, and fails exactly on a cross-account attachment", async () => {
+    const { zone, instanceId: spare } = await storageZone("m5", "m5.large");
+    const hostId = (await call<InstanceBody>("GET", `/v1/instances/${spare}`)).body.hostId;
+    const a = await newTenant("storage-a");
+    const b = await newTenant("storage-b");
+    const ia = await running(a, zone);
+    const ib = await running(b, zone);
+    expect(new Set([ia.hostId, ib.hostId])).toEqual(new Set([hostId]));
+    const volume = async (t: Tenant, instanceId: string) => {
+      const v = await newVolume(zone, {}, bearer(t.apiKey));
+      expect(v.status).toBe(201);
+      const at = await call(
+        "POST",
+        `/v1/volumes/${v.body.volumeId}/attach`,
+        { instanceId, device: "/dev/sdf" },
+        bearer(t.apiKey),
+      );
+      expect(at.status).toBe(200);
+      return v.body.volumeId;
+    };
+    const va = await volume(a, ia.instanceId);
+    await volume(b, ib.instanceId);
+    // The API refuses the cross-account attachment itself: to A, B's instance does not exist.
+    const refused = await call<Problem>(
+      "POST",
+      `/v1/volumes/${va}/attach`,
+      { instanceId: ib.instanceId, device: "/dev/sdg" },
+      bearer(a.apiKey),
+    );
+    expect(refused.status).toBe(404);
+
+    const clean = await call<{ isolated: boolean; checks: Check[] }>("GET", `/v1/hosts/${hostId}/isolation`);
+    expect(clean.body.isolated).toBe(true);
+    expect(statuses(clean.body.checks)).toEqual({
+      boot: "pass",
+      memory: "pass",
+      cpu: "pass",
+      encryption: "pass",
+      network: "pass",
+      storage: "pass",
+    });
+    const examined = clean.body.checks.find((c) => c.check === "storage") as Check & {
+      examined: Array<{ what: string; count: number }>;
+    };
+    expect(examined.examined).toContainEqual({ what: "attachments", count: 2 });
+
+    // A cross-account attachment written straight into D1: A's volume also attached to B's instance.
+    await env.DB.prepare(
+      "INSERT INTO volume_attachments (volume_id, instance_id, device, attached_at) VALUES (?, ?, '/dev/sdg', 0)",
+    )
+      .bind(va, ib.instanceId)
+      .run();
+    type Finding = Check["findings"][number] & { resource: string; expected: string; found: string };
+    const broken = await call<{ isolated: boolean; checks: Check[] }>("GET", `/v1/hosts/${hostId}/isolation`);
+    expect(broken.body.isolated).toBe(false);
+    const failing = broken.body.checks.filter((c) => c.status === "fail");
+    expect(failing.map((c) => c.check)).toEqual(["storage"]);
+    expect(failing[0].findings).toHaveLength(1);
+    const f = failing[0].findings[0] as Finding;
+    expect(f.kind).toBe("cross-account-attachment");
+    expect(f.instanceIds).toEqual([ib.instanceId]);
+    expect(f.resource).toBe(va);
+    expect(f.expected).toBe(b.accountId);
+    expect(f.found).toBe(a.accountId);
+    // B, auditing its own instance's host, sees the finding without A's volume or account.
+    const asB = await call<{ checks: Check[] }>(
+      "GET",
+      `/v1/hosts/${hostId}/isolation`,
+      undefined,
+      bearer(b.apiKey),
+    );
+    expect(asB.status).toBe(200);
+    expect(JSON.stringify(asB.body)).not.toContain(va);
+    expect(JSON.stringify(asB.body)).not.toContain(a.accountId);
+    const seenByB = asB.body.checks.find((c) => c.check === "storage")!.findings[0] as Finding;
+    expect(seenByB.instanceIds).toEqual([ib.instanceId]);
+    expect([seenByB.resource, seenByB.found]).toEqual(["another-account", "another-account"]);
+    // Undone, the host passes again.
+    await env.DB.prepare("DELETE FROM volume_attachments WHERE volume_id = ? AND instance_id = ?")
+      .bind(va, ib.instanceId)
+      .run();
+    const again = await call<{ isolated: boolean }>("GET", `/v1/hosts/${hostId}/isolation`);
+    expect(again.body.isolated).toBe(true);
   });
 });
 
