@@ -1,7 +1,9 @@
-// No operator access: a guest writes a secret into its memory, and every operation of /openapi.json
-// is called with the admin key (and with another account's key) against the guest's instance, its
-// host and its account, looking for the secret in the answer: as text, base64 (at every alignment,
-// either alphabet) or hex. Only the owner's own read finds it, which proves the search can succeed.
+// No operator access: a guest writes a secret into its memory, a block of its volume and a file of
+// its shared file system, and every operation of /openapi.json is called with the admin key (and
+// with another account's key) against the guest's instance, volume, snapshot, file system, open
+// file, storage node, host and account, looking for each secret in the answer: as text, base64 (at
+// every alignment, either alphabet) or hex. Only the owner's own reads find them, which proves the
+// search can succeed.
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -26,6 +28,9 @@ let instance: InstanceBody;
 let hostId = "";
 let spareKeyId = "";
 let frameHpa = "";
+/** The owner's volume (attached, one block holding BLOCK_SECRET), its snapshot, and a node holding a copy. */
+const storage = { volumeId: "", snapshotId: "", nodeId: "", fileSystemId: "", handleId: "" };
+const BLOCK_N = 5;
 /** The owner's network resources by the path segment that names them (a placeholder where it has none). */
 const network: Record<string, string> = {};
 
@@ -36,6 +41,19 @@ async function ownersFirst(table: string, prefix: string): Promise<string> {
   return row?.id ?? `${prefix}-00000000000000000`;
 }
 const SECRET = `guest-secret-${crypto.randomUUID()}`;
+const BLOCK_SECRET = `block-secret-${crypto.randomUUID()}`;
+const FILE_SECRET = `file-secret-${crypto.randomUUID()}`;
+const SECRETS = [SECRET, BLOCK_SECRET, FILE_SECRET];
+const FILE_PATH = "/owner/secret.txt";
+
+/** A 4 KiB block holding the marker at its start and again at an odd offset, zeros elsewhere. */
+function markedBlock(marker: string): string {
+  const b = new Uint8Array(4096);
+  const m = new TextEncoder().encode(marker);
+  b.set(m, 0);
+  b.set(m, 1001);
+  return Buffer.from(b).toString("base64");
+}
 
 /** Every way the secret could be carried in a JSON answer. */
 function disguises(secret: string): string[] {
@@ -65,6 +83,18 @@ function fill(path: string): string {
         return owner.accountId;
       case "keys":
         return spareKeyId;
+      case "volumes":
+        return storage.volumeId;
+      case "snapshots":
+        return storage.snapshotId;
+      case "storage-nodes":
+        return storage.nodeId;
+      case "filesystems":
+        return storage.fileSystemId;
+      case "handles":
+        return storage.handleId;
+      case "blocks":
+        return String(BLOCK_N);
       case "vpcs":
       case "subnets":
       case "security-groups":
@@ -81,7 +111,12 @@ function fill(path: string): string {
 }
 
 function query(op: Doc["paths"][string][string]): string {
-  const known: Record<string, string> = { instanceId: instance.instanceId, hostId, hpa: frameHpa };
+  const known: Record<string, string> = {
+    instanceId: instance.instanceId,
+    hostId,
+    hpa: frameHpa,
+    path: FILE_PATH,
+  };
   const parts = (op.parameters ?? [])
     .filter((p) => p.in === "query")
     .filter((p) => p.required || known[p.name])
@@ -117,6 +152,87 @@ async function answer(method: string, path: string, body: unknown, key: string) 
   return { status: res.status, text };
 }
 
+/** Storage nodes in three racks, the owner's volume with a marked block and a snapshot, and a file system with a marked file. */
+async function ownersStorage(zone: string) {
+  const as = bearer(owner.apiKey);
+  for (let r = 1; r <= 3; r++) {
+    const node = await call("POST", "/v1/storage-nodes", { availabilityZone: zone, rack: `${zone}-s${r}` });
+    expect(node.status).toBe(201);
+  }
+  const v = await call<{ volumeId: string; replicas: Array<{ nodeId: string }> }>(
+    "POST",
+    "/v1/volumes",
+    { availabilityZone: zone, volumeType: "gp3", sizeGiB: 8 },
+    as,
+  );
+  expect(v.status).toBe(201);
+  storage.volumeId = v.body.volumeId;
+  storage.nodeId = v.body.replicas[0].nodeId;
+  const at = await call(
+    "POST",
+    `/v1/volumes/${storage.volumeId}/attach`,
+    { instanceId: instance.instanceId, device: "/dev/sdf" },
+    as,
+  );
+  expect(at.status).toBe(200);
+  const w = await call(
+    "PUT",
+    `/v1/volumes/${storage.volumeId}/blocks/${BLOCK_N}`,
+    { data: markedBlock(BLOCK_SECRET) },
+    as,
+  );
+  expect(w.status).toBe(200);
+  const snap = await call<{ snapshotId: string }>(
+    "POST",
+    `/v1/volumes/${storage.volumeId}/snapshots`,
+    {},
+    as,
+  );
+  expect(snap.status).toBe(201);
+  storage.snapshotId = snap.body.snapshotId;
+
+  const fs = await call<{ fileSystemId: string }>("POST", "/v1/filesystems", { name: "owner" }, as);
+  expect(fs.status).toBe(201);
+  storage.fileSystemId = fs.body.fileSystemId;
+  const mt = await call(
+    "POST",
+    `/v1/filesystems/${fs.body.fileSystemId}/mount-targets`,
+    { availabilityZone: zone },
+    as,
+  );
+  expect(mt.status).toBe(201);
+  const open = (mode: "read" | "write") =>
+    call<{ handleId: string }>(
+      "POST",
+      `/v1/filesystems/${storage.fileSystemId}/open`,
+      { instanceId: instance.instanceId, path: FILE_PATH, mode },
+      as,
+    );
+  const wh = await open("write");
+  expect(wh.status).toBe(201);
+  const put = await call(
+    "PUT",
+    `/v1/filesystems/${storage.fileSystemId}/handles/${wh.body.handleId}`,
+    { data: btoa(FILE_SECRET) },
+    as,
+  );
+  expect(put.status).toBe(200);
+  expect(
+    (
+      await call(
+        "POST",
+        `/v1/filesystems/${storage.fileSystemId}/handles/${wh.body.handleId}/close`,
+        undefined,
+        as,
+      )
+    ).status,
+  ).toBe(200);
+  // A handle left open for reading: the walk tries to read the file through it.
+  const rh = await open("read");
+  expect(rh.status).toBe(201);
+  storage.handleId = rh.body.handleId;
+}
+
 describe("no operator access to guest data", () => {
   beforeAll(async () => {
     doc = (await raw<Doc>("GET", "/openapi.json")).body;
@@ -144,6 +260,7 @@ describe("no operator access to guest data", () => {
       bearer(owner.apiKey),
     );
     spareKeyId = spare.body.keyId;
+    await ownersStorage(zone);
     network.vpcs = await ownersFirst("vpcs", "vpc");
     network.subnets = await ownersFirst("subnets", "subnet");
     network["security-groups"] = await ownersFirst("security_groups", "sg");
@@ -172,6 +289,21 @@ describe("no operator access to guest data", () => {
     expect(frame.body.ownerId).toBe(instance.instanceId);
   });
 
+  it("gives the block and file secrets back to their owner, so the search can find them", async () => {
+    const as = bearer(owner.apiKey);
+    const block = await call("GET", `/v1/volumes/${storage.volumeId}/blocks/${BLOCK_N}`, undefined, as);
+    expect(block.status).toBe(200);
+    expect(disguises(BLOCK_SECRET).some((d) => JSON.stringify(block.body).includes(d))).toBe(true);
+    const file = await call(
+      "GET",
+      `/v1/filesystems/${storage.fileSystemId}/handles/${storage.handleId}`,
+      undefined,
+      as,
+    );
+    expect(file.status).toBe(200);
+    expect(disguises(FILE_SECRET).some((d) => JSON.stringify(file.body).includes(d))).toBe(true);
+  });
+
   it("finds the secret in no answer of any operation called with the admin key or another account's", async () => {
     const leaks: string[] = [];
     const codes = new Map<string, number>();
@@ -190,8 +322,9 @@ describe("no operator access to guest data", () => {
         n++;
         codes.set(`${key === ADMIN_KEY ? "admin" : "other"} ${method} ${path}`, res.status);
         const text = res.text;
-        for (const d of disguises(SECRET))
-          if (text.includes(d)) leaks.push(`${method} ${path} -> ${res.status}: ${d}`);
+        for (const secret of SECRETS)
+          for (const d of disguises(secret))
+            if (text.includes(d)) leaks.push(`${method} ${path} -> ${res.status}: ${d}`);
       }
     }
     expect(leaks).toEqual([]);
@@ -202,6 +335,14 @@ describe("no operator access to guest data", () => {
     expect(codes.get("admin POST /v1/instances/{id}/memory/read")).toBe(403);
     expect(codes.get("other POST /v1/instances/{id}/memory/read")).toBe(404);
     expect(codes.get("admin GET /v1/hosts/{id}/isolation")).toBe(200);
+    expect(codes.get("admin GET /v1/volumes/{id}")).toBe(200);
+    expect(codes.get("admin GET /v1/snapshots/{id}")).toBe(200);
+    expect(codes.get("admin GET /v1/storage-nodes/{id}")).toBe(200);
+    expect(codes.get("admin GET /v1/filesystems/{id}")).toBe(200);
+    expect(codes.get("admin GET /v1/volumes/{id}/blocks/{n}")).toBe(403);
+    expect(codes.get("other GET /v1/volumes/{id}/blocks/{n}")).toBe(404);
+    expect(codes.get("admin GET /v1/filesystems/{id}/handles/{handleId}")).toBe(403);
+    expect(codes.get("other GET /v1/filesystems/{id}/handles/{handleId}")).toBe(404);
     // And the secret is still there for its owner afterwards.
     const again = await call<{ data: string }>(
       "POST",
@@ -210,5 +351,12 @@ describe("no operator access to guest data", () => {
       bearer(owner.apiKey),
     );
     expect(atob(again.body.data)).toBe(SECRET);
+    const block = await call<{ data: string }>(
+      "GET",
+      `/v1/volumes/${storage.volumeId}/blocks/${BLOCK_N}`,
+      undefined,
+      bearer(owner.apiKey),
+    );
+    expect(block.body.data).toBe(markedBlock(BLOCK_SECRET));
   });
 });
