@@ -1,7 +1,8 @@
 // End to end as a user does it: `npm start` (the demo fleet on a clock at 10x), an access
 // key made with the demo tenant's key, and the aws CLI pointed at the endpoint, unmodified:
 // launch, describe with filters and pages, stop, start, reboot, terminate, client tokens,
-// capacity, tags, an action the endpoint does not offer and a bad signature.
+// capacity, tags, a volume attached and snapshotted, an action the endpoint does not offer and
+// a bad signature.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -218,5 +219,37 @@ describe("the aws CLI against npm start", () => {
     const bad = aws(["describe-instances"], { AWS_SECRET_ACCESS_KEY: "x".repeat(40) });
     expect(bad.status).not.toBe(0);
     expect(bad.err).toContain("SignatureDoesNotMatch");
+  }, 60_000);
+  it("creates a volume in the demo's storage, attaches it, snapshots, detaches and deletes it", async () => {
+    const [inst] = ok(["run-instances", "--instance-type", "m5.large", "--count", "1"]).Instances;
+    const zone: string = inst.Placement.AvailabilityZone;
+    await waitFor([inst.InstanceId], "running");
+    const vol = ok(["create-volume", "--size", "8", "--volume-type", "gp3", "--availability-zone", zone]);
+    expect(vol.VolumeId).toMatch(/^vol-[0-9a-f]{17}$/);
+    const att = ok([
+      "attach-volume",
+      "--volume-id",
+      vol.VolumeId,
+      "--instance-id",
+      inst.InstanceId,
+      "--device",
+      "/dev/sdf",
+    ]);
+    expect(att.State).toBe("attached");
+    const listed = ok([
+      "describe-volumes",
+      "--filters",
+      `Name=attachment.instance-id,Values=${inst.InstanceId}`,
+    ]);
+    expect(listed.Volumes.map((v: { VolumeId: string; State: string }) => [v.VolumeId, v.State])).toEqual([
+      [vol.VolumeId, "in-use"],
+    ]);
+    expect(aws(["delete-volume", "--volume-id", vol.VolumeId]).err).toContain("VolumeInUse");
+    const snap = ok(["create-snapshot", "--volume-id", vol.VolumeId]);
+    expect(snap.SnapshotId).toMatch(/^snap-[0-9a-f]{17}$/);
+    expect(snap.VolumeSize).toBe(8);
+    expect(ok(["detach-volume", "--volume-id", vol.VolumeId]).InstanceId).toBe(inst.InstanceId);
+    expect(aws(["delete-volume", "--volume-id", vol.VolumeId]).status).toBe(0);
+    expect(aws(["describe-volumes", "--volume-ids", vol.VolumeId]).err).toContain("InvalidVolume.NotFound");
   }, 60_000);
 });

@@ -1,13 +1,17 @@
 // The EC2 Query API driven by the AWS SDK for JavaScript v3, unmodified, against the Worker
 // behind wrangler's dev server: a client pointed at the endpoint with an account's access key.
 import {
+  AttachVolumeCommand,
   AuthorizeSecurityGroupIngressCommand,
+  CreatePlacementGroupCommand,
   CreateSecurityGroupCommand,
+  CreateSnapshotCommand,
   CreateSubnetCommand,
   CreateTagsCommand,
   CreateVolumeCommand,
   CreateVpcCommand,
   DeleteTagsCommand,
+  DeleteVolumeCommand,
   DescribeAvailabilityZonesCommand,
   DescribeHostsCommand,
   DescribeInstanceStatusCommand,
@@ -16,7 +20,9 @@ import {
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
   DescribeTagsCommand,
+  DescribeVolumesCommand,
   DescribeVpcsCommand,
+  DetachVolumeCommand,
   EC2Client,
   type Instance,
   paginateDescribeInstances,
@@ -525,7 +531,79 @@ describe("the AWS SDK against the EC2 endpoint", () => {
     expect(xml).toMatch(/<Code>InvalidAction<\/Code>/);
     expect(xml).toMatch(/<RequestID>[0-9a-f-]{36}<\/RequestID>/);
 
-    const volume = await failure(ec2.send(new CreateVolumeCommand({ AvailabilityZone: zone, Size: 8 })));
-    expect(volume.name).toBe("UnsupportedOperation");
+    const pending = await failure(
+      ec2.send(new CreatePlacementGroupCommand({ GroupName: "g", Strategy: "spread" })),
+    );
+    expect(pending.name).toBe("UnsupportedOperation");
+  });
+
+  it("creates a volume, attaches it to a running instance, snapshots, detaches and deletes it", async () => {
+    // A zone of its own, with a host and three storage nodes in three racks.
+    const vz = freshZone();
+    await addHost(vz);
+    for (let r = 1; r <= 3; r++) {
+      await api("POST", "/v1/storage-nodes", adminKey, { availabilityZone: vz, rack: `${vz}-ebs${r}` });
+    }
+    const run = await launch(1, { Placement: { AvailabilityZone: vz } });
+    const instanceId = run.Instances?.[0].InstanceId as string;
+    await advance(60);
+
+    const dry = await failure(
+      ec2.send(new CreateVolumeCommand({ AvailabilityZone: vz, Size: 8, DryRun: true })),
+    );
+    expect(dry.name).toBe("DryRunOperation");
+    const v = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: vz, Size: 8, VolumeType: "gp3" }));
+    const volumeId = v.VolumeId as string;
+    expect(volumeId).toMatch(/^vol-[0-9a-f]{17}$/);
+    expect(v).toMatchObject({ Size: 8, AvailabilityZone: vz, VolumeType: "gp3", Encrypted: true });
+    expect(v.KmsKeyId).toBeTruthy();
+
+    const a = await ec2.send(
+      new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId, Device: "/dev/sdf" }),
+    );
+    expect(a).toMatchObject({
+      VolumeId: volumeId,
+      InstanceId: instanceId,
+      Device: "/dev/sdf",
+      State: "attached",
+    });
+    expect(a.AttachTime).toBeInstanceOf(Date);
+
+    const inUse = await ec2.send(
+      new DescribeVolumesCommand({ Filters: [{ Name: "attachment.instance-id", Values: [instanceId] }] }),
+    );
+    expect(inUse.Volumes).toHaveLength(1);
+    expect(inUse.Volumes?.[0]).toMatchObject({ VolumeId: volumeId, State: "in-use", Size: 8 });
+    expect(inUse.Volumes?.[0].Attachments).toEqual([
+      expect.objectContaining({ InstanceId: instanceId, Device: "/dev/sdf", State: "attached" }),
+    ]);
+    expect((await failure(ec2.send(new DeleteVolumeCommand({ VolumeId: volumeId })))).name).toBe(
+      "VolumeInUse",
+    );
+
+    const snap = await ec2.send(new CreateSnapshotCommand({ VolumeId: volumeId }));
+    expect(snap.SnapshotId).toMatch(/^snap-[0-9a-f]{17}$/);
+    expect(snap).toMatchObject({ VolumeId: volumeId, VolumeSize: 8 });
+    expect(snap.StartTime).toBeInstanceOf(Date);
+
+    // A second volume: the zone's filter finds both.
+    await ec2.send(new CreateVolumeCommand({ AvailabilityZone: vz, Size: 4 }));
+    const first = await ec2.send(
+      new DescribeVolumesCommand({ Filters: [{ Name: "availability-zone", Values: [vz] }], MaxResults: 5 }),
+    );
+    expect(first.Volumes?.length).toBe(2);
+
+    const d = await ec2.send(new DetachVolumeCommand({ VolumeId: volumeId }));
+    expect(d).toMatchObject({ VolumeId: volumeId, InstanceId: instanceId, Device: "/dev/sdf" });
+    const detached = await ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] }));
+    expect(detached.Volumes?.[0].State).toBe("available");
+    expect(detached.Volumes?.[0].Attachments ?? []).toEqual([]);
+    expect((await failure(ec2.send(new DetachVolumeCommand({ VolumeId: volumeId })))).name).toBe(
+      "IncorrectState",
+    );
+
+    await ec2.send(new DeleteVolumeCommand({ VolumeId: volumeId }));
+    const gone = await failure(ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] })));
+    expect(gone.name).toBe("InvalidVolume.NotFound");
   });
 });

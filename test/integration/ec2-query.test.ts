@@ -358,3 +358,123 @@ describe("the Query endpoint", () => {
     expect(all(still.xml, "key")).toEqual(["env"]);
   });
 });
+
+describe("volumes through the Query endpoint", () => {
+  it("creates, attaches, describes, detaches, snapshots and deletes a volume, with EC2's codes", async () => {
+    const t = await newTenant("ebs");
+    const key = await newAccessKey(t);
+    const zone = freshZone();
+    await addHosts(zone, "m5", 1);
+    for (let r = 1; r <= 3; r++) {
+      const node = await call("POST", "/v1/storage-nodes", { availabilityZone: zone, rack: `${zone}-s${r}` });
+      expect(node.status).toBe(201);
+    }
+    const run = await query(key, {
+      Action: "RunInstances",
+      InstanceType: "m5.large",
+      MinCount: "1",
+      MaxCount: "1",
+      "Placement.AvailabilityZone": zone,
+    });
+    const [instanceId] = all(run.xml, "instanceId");
+    await advance(60);
+
+    const dry = await query(key, {
+      Action: "CreateVolume",
+      AvailabilityZone: zone,
+      Size: "8",
+      DryRun: "true",
+    });
+    expect(codeOf(dry.xml)).toBe("DryRunOperation");
+    const created = await query(key, {
+      Action: "CreateVolume",
+      AvailabilityZone: zone,
+      Size: "8",
+      VolumeType: "gp3",
+      ClientToken: "abc",
+    });
+    expect(created.status).toBe(200);
+    const [volumeId] = all(created.xml, "volumeId");
+    expect(volumeId).toMatch(/^vol-[0-9a-f]{17}$/);
+    expect(all(created.xml, "size")).toEqual(["8"]);
+    expect(all(created.xml, "availabilityZone")).toEqual([zone]);
+    expect(all(created.xml, "encrypted")).toEqual(["true"]);
+    expect(all(created.xml, "kmsKeyId")[0]).toBeTruthy();
+    expect(["creating", "available"]).toContain(all(created.xml, "status")[0]);
+
+    const attach = await query(key, {
+      Action: "AttachVolume",
+      VolumeId: volumeId,
+      InstanceId: instanceId,
+      Device: "/dev/sdf",
+    });
+    expect(attach.status).toBe(200);
+    expect(all(attach.xml, "device")).toEqual(["/dev/sdf"]);
+    expect(all(attach.xml, "instanceId")).toEqual([instanceId]);
+
+    const described = await query(key, {
+      Action: "DescribeVolumes",
+      "Filter.1.Name": "attachment.instance-id",
+      "Filter.1.Value.1": instanceId,
+      "Filter.2.Name": "status",
+      "Filter.2.Value.1": "in-use",
+    });
+    expect(all(described.xml, "volumeId")).toEqual([volumeId, volumeId]);
+    expect(all(described.xml, "status")).toEqual(["in-use", "attached"]);
+    const none = await query(key, {
+      Action: "DescribeVolumes",
+      "Filter.1.Name": "availability-zone",
+      "Filter.1.Value.1": "us-east-1z",
+    });
+    expect(all(none.xml, "volumeId")).toEqual([]);
+
+    // Attached, it cannot be deleted; a snapshot of it can be taken.
+    expect(codeOf((await query(key, { Action: "DeleteVolume", VolumeId: volumeId })).xml)).toBe(
+      "VolumeInUse",
+    );
+    const snap = await query(key, { Action: "CreateSnapshot", VolumeId: volumeId, Description: "nightly" });
+    expect(snap.status).toBe(200);
+    expect(all(snap.xml, "snapshotId")[0]).toMatch(/^snap-[0-9a-f]{17}$/);
+    expect(all(snap.xml, "volumeId")).toEqual([volumeId]);
+    expect(all(snap.xml, "volumeSize")).toEqual(["8"]);
+
+    const detach = await query(key, { Action: "DetachVolume", VolumeId: volumeId });
+    expect(detach.status).toBe(200);
+    expect(all(detach.xml, "instanceId")).toEqual([instanceId]);
+    expect(codeOf((await query(key, { Action: "DetachVolume", VolumeId: volumeId })).xml)).toBe(
+      "IncorrectState",
+    );
+    const available = await query(key, { Action: "DescribeVolumes", "VolumeId.1": volumeId });
+    expect(all(available.xml, "status")).toEqual(["available"]);
+
+    // Another account does not see it.
+    const other = await newAccessKey(await newTenant("ebs-other"));
+    const theirs = await query(other, { Action: "DescribeVolumes", "VolumeId.1": volumeId });
+    expect(codeOf(theirs.xml)).toBe("InvalidVolume.NotFound");
+
+    const deleted = await query(key, { Action: "DeleteVolume", VolumeId: volumeId });
+    expect(deleted.xml).toContain("<return>true</return>");
+    const gone = await query(key, { Action: "DescribeVolumes", "VolumeId.1": volumeId });
+    expect(codeOf(gone.xml)).toBe("InvalidVolume.NotFound");
+    // Pages: six volumes, five a page, then the one left and no token.
+    const made: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const v = await query(key, { Action: "CreateVolume", AvailabilityZone: zone, Size: "1" });
+      made.push(all(v.xml, "volumeId")[0]);
+    }
+    const page1 = await query(key, { Action: "DescribeVolumes", MaxResults: "5" });
+    expect(all(page1.xml, "volumeId")).toHaveLength(5);
+    const [token] = all(page1.xml, "nextToken");
+    expect(token).toBeTruthy();
+    const page2 = await query(key, { Action: "DescribeVolumes", MaxResults: "5", NextToken: token });
+    expect([...all(page1.xml, "volumeId"), ...all(page2.xml, "volumeId")].sort()).toEqual(made.sort());
+    expect(all(page2.xml, "nextToken")).toEqual([]);
+    const bad = await query(key, {
+      Action: "CreateVolume",
+      AvailabilityZone: zone,
+      Size: "8",
+      VolumeType: "sc9",
+    });
+    expect(codeOf(bad.xml)).toBe("InvalidParameterValue");
+  });
+});

@@ -5,6 +5,7 @@ import { describeInstanceStatus } from "./actions/instance-status";
 import { describeInstanceTypes } from "./actions/instance-types";
 import { INSTANCE_ACTIONS } from "./actions/instances";
 import { NETWORK_ACTIONS } from "./actions/network";
+import { STORAGE_ACTIONS } from "./actions/storage";
 import { TAG_ACTIONS } from "./actions/tags";
 import { describeAvailabilityZones } from "./actions/zones";
 import type { Action } from "./context";
@@ -13,22 +14,15 @@ export const ACTIONS: Record<string, Action> = {
   ...INSTANCE_ACTIONS,
   ...TAG_ACTIONS,
   ...NETWORK_ACTIONS,
+  ...STORAGE_ACTIONS,
   DescribeHosts: describeHosts,
   DescribeInstanceStatus: describeInstanceStatus,
   DescribeInstanceTypes: describeInstanceTypes,
   DescribeAvailabilityZones: describeAvailabilityZones,
 };
 
-const NO_STORAGE = "the fleet has no EBS volumes or snapshots to act on";
-
 /** EC2 actions whose fleet service does not exist: UnsupportedOperation, saying why. */
 export const PENDING: Record<string, string> = {
-  CreateVolume: NO_STORAGE,
-  AttachVolume: NO_STORAGE,
-  DetachVolume: NO_STORAGE,
-  DeleteVolume: NO_STORAGE,
-  DescribeVolumes: NO_STORAGE,
-  CreateSnapshot: NO_STORAGE,
   CreatePlacementGroup: "the fleet has no placement groups",
   AllocateHosts: "the fleet's hosts are the operator's; a tenant cannot allocate dedicated hosts",
 };
