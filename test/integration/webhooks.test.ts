@@ -2,15 +2,27 @@
 // independent implementation (the standardwebhooks package), retries that keep the
 // webhook-id, dead letters, redelivery, rotation, SSRF refusals, sealed secrets, and
 // deliveries that carry only the subscriber's own events.
+import { createMessageBatch } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
+import { consumeEvents } from "../../src/events/consumer";
 import { checkOutbound } from "../../src/events/outbound";
 import { openSecrets } from "../../src/events/secrets";
 import { retryDelaySeconds } from "../../src/events/webhook-consumer";
 import { Fleet } from "../../src/fleet/context";
 import { redeliver } from "../../src/fleet/subscriptions-deliveries";
-import { ADMIN_KEY, bearer, call, newTenant, type Problem } from "./helpers";
+import {
+  ADMIN_KEY,
+  addHosts,
+  advance,
+  bearer,
+  call,
+  freshZone,
+  launch,
+  newTenant,
+  type Problem,
+} from "./helpers";
 import {
   deliveryRow,
   fanned,
@@ -344,6 +356,103 @@ describe("a delivery", () => {
       .bind(eventId)
       .first<{ n: number }>();
     expect(n?.n).toBe(1);
+  });
+
+  it("carries storage events: a volume created and attached, once each however often the queue brings them", async () => {
+    const t = await newTenant("storage");
+    const sub = await subscribe(t, { url: URL_OK, eventTypes: ["volume.*"] });
+    const zone = freshZone();
+    await addHosts(zone, "m5", 1);
+    for (let r = 1; r <= 3; r++) {
+      const n = await call(
+        "POST",
+        "/v1/storage-nodes",
+        { availabilityZone: zone, rack: `${zone}-s${r}` },
+        bearer(ADMIN_KEY),
+      );
+      expect(n.status).toBe(201);
+    }
+    const l = await launch({ instanceType: "m5.large", availabilityZone: zone }, bearer(t.apiKey));
+    expect(l.status).toBe(201);
+    await advance(60);
+    const instanceId = l.body.instances[0].instanceId;
+    const v = await call<{ volumeId: string }>(
+      "POST",
+      "/v1/volumes",
+      { availabilityZone: zone, volumeType: "gp3", sizeGiB: 8 },
+      bearer(t.apiKey),
+    );
+    expect(v.status).toBe(201);
+    const a = await call(
+      "POST",
+      `/v1/volumes/${v.body.volumeId}/attach`,
+      { instanceId, device: "/dev/sdf" },
+      bearer(t.apiKey),
+    );
+    expect(a.status).toBe(200);
+    const logged = await env.DB.prepare(
+      "SELECT id, type, body FROM events WHERE resource_id = ? AND type IN ('volume.created', 'volume.attached') ORDER BY time, seq",
+    )
+      .bind(v.body.volumeId)
+      .all<{ id: string; type: string; body: string }>();
+    expect(logged.results.map((e) => e.type)).toEqual(["volume.created", "volume.attached"]);
+    // The events queue brings the batch, then brings it again: one delivery per event all the same.
+    for (let round = 0; round < 2; round++) {
+      const batch = createMessageBatch<unknown>(
+        "hyperfleet-events",
+        logged.results.map((e, i) => ({
+          id: `s${round}-${i}-${crypto.randomUUID()}`,
+          timestamp: new Date(),
+          attempts: round + 1,
+          body: JSON.parse(e.body),
+        })),
+      );
+      await consumeEvents(batch, { ...env, WEBHOOKS: heldQueue().queue } as Env);
+    }
+    const rows = await env.DB.prepare("SELECT event_type, event_id FROM deliveries WHERE subscription_id = ?")
+      .bind(sub.id)
+      .all<{ event_type: string; event_id: string }>();
+    const types = rows.results
+      .filter((r) => logged.results.some((e) => e.id === r.event_id))
+      .map((r) => r.event_type)
+      .sort();
+    expect(types).toEqual(["volume.attached", "volume.created"]);
+    // Fanning the same events out again makes no new delivery.
+    await fanned(logged.results.map((e) => e.id));
+    const n = await env.DB.prepare("SELECT count(*) AS n FROM deliveries WHERE subscription_id = ?")
+      .bind(sub.id)
+      .first<{ n: number }>();
+    expect(n?.n).toBe(rows.results.length);
+  });
+
+  it("reaches the subscriptions from the log when the events queue refuses the publish", async () => {
+    const t = await newTenant("nopublish");
+    const sub = await subscribe(t, { url: URL_OK, eventTypes: ["*"] });
+    const eventId = await logEvent(t.accountId);
+    const held = heldQueue();
+    const refusing = {
+      send: async () => {
+        throw new Error("queue unavailable");
+      },
+      sendBatch: async () => {
+        throw new Error("queue unavailable");
+      },
+    } as unknown as Queue;
+    const fleet = new Fleet(
+      { ...env, EVENTS: refusing, WEBHOOKS: held.queue } as Env,
+      {
+        accountId: t.accountId,
+      } as never,
+    );
+    const ev = { id: eventId } as never;
+    await fleet.publish([ev]);
+    await fleet.publish([ev]);
+    // Both publishes queue the one delivery not yet attempted; its row is one.
+    expect(new Set(held.sent.map((m) => (m as { deliveryId: string }).deliveryId)).size).toBe(1);
+    const rows = await env.DB.prepare("SELECT subscription_id FROM deliveries WHERE event_id = ?")
+      .bind(eventId)
+      .all<{ subscription_id: string }>();
+    expect(rows.results.map((r) => r.subscription_id)).toEqual([sub.id]);
   });
 
   it("disables a subscription that has failed every delivery for long, with an event saying so", async () => {
