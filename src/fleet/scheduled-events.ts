@@ -3,7 +3,7 @@
 // once the clock passes not-before the fleet acts. A retirement or a system maintenance live-migrates
 // the instance where it can; where it cannot (instance store, no room), a retirement stops it and a
 // maintenance reboots it. Reboot and stop events reboot and stop.
-import { and, eq, lte } from "drizzle-orm";
+import { and, eq, inArray, lte } from "drizzle-orm";
 import { instances, scheduledEvents } from "../db/schema";
 import type { InstanceAction } from "../sim/lifecycle";
 import { type FleetEvent, type InstanceRecord, withoutTags } from "../sim/records";
@@ -120,6 +120,28 @@ export async function instanceStatus(fleet: Fleet, instanceId: string) {
     instanceState: { code: row.stateCode, name: row.state },
     events: evs.sort((a, b) => a.notBefore - b.notBefore).map(eventView),
   };
+}
+
+/**
+ * The scheduled events of each of these instances, soonest first, as DescribeInstanceStatus
+ * lists them. The caller has already seen the instances (its own account's).
+ */
+export async function eventsOfInstances(fleet: Fleet, instanceIds: string[]) {
+  const byInstance = new Map<string, ReturnType<typeof eventView>[]>();
+  // D1 binds at most 100 parameters a statement.
+  for (let i = 0; i < instanceIds.length; i += 90) {
+    const chunk = instanceIds.slice(i, i + 90);
+    const rows = await fleet.db
+      .select()
+      .from(scheduledEvents)
+      .where(inArray(scheduledEvents.instanceId, chunk));
+    for (const e of rows.sort((a, b) => a.notBefore - b.notBefore)) {
+      const list = byInstance.get(e.instanceId) ?? [];
+      list.push(eventView(e));
+      byInstance.set(e.instanceId, list);
+    }
+  }
+  return byInstance;
 }
 
 /** Acts on every event whose not-before has passed. Each is claimed first, so it acts once. */

@@ -478,3 +478,70 @@ describe("volumes through the Query endpoint", () => {
     expect(codeOf(bad.xml)).toBe("InvalidParameterValue");
   });
 });
+
+describe("DescribeInstanceStatus", () => {
+  it("lists an instance's scheduled events in eventsSet, filters by them, and shows them to no other account", async () => {
+    const t = await newTenant("events");
+    const key = await newAccessKey(t);
+    const zone = freshZone();
+    await addHosts(zone, "m5", 1);
+    const run = await query(key, {
+      Action: "RunInstances",
+      InstanceType: "m5.large",
+      MinCount: "1",
+      MaxCount: "1",
+      "Placement.AvailabilityZone": zone,
+    });
+    const [instanceId] = all(run.xml, "instanceId");
+    await advance(600);
+    const empty = await query(key, { Action: "DescribeInstanceStatus", "InstanceId.1": instanceId });
+    expect(empty.status).toBe(200);
+    expect(all(empty.xml, "instanceEventId")).toEqual([]);
+
+    const now = (await call<{ nowMs: number }>("GET", "/v1/clock")).body.nowMs;
+    const notBefore = new Date(now + 3600_000).toISOString();
+    const scheduled = await call<{ instanceEventId: string; notAfter: string; description: string }>(
+      "POST",
+      `/v1/instances/${instanceId}/scheduled-events`,
+      { code: "system-reboot", notBefore },
+      { authorization: `Bearer ${ADMIN_KEY}` },
+    );
+    expect(scheduled.status).toBe(201);
+    const ev = scheduled.body;
+
+    const res = await query(key, { Action: "DescribeInstanceStatus", "InstanceId.1": instanceId });
+    expect(res.status).toBe(200);
+    const events = /<eventsSet>([\s\S]*?)<\/eventsSet>/.exec(res.xml)?.[1] ?? "";
+    expect(all(events, "instanceEventId")).toEqual([ev.instanceEventId]);
+    expect(ev.instanceEventId).toMatch(/^instance-event-/);
+    expect(all(events, "code")).toEqual(["system-reboot"]);
+    expect(all(events, "description")).toEqual([ev.description.replaceAll("'", "&apos;")]);
+    expect(all(events, "notBefore")).toEqual([notBefore]);
+    expect(all(events, "notAfter")).toEqual([ev.notAfter]);
+
+    const byCode = (code: string) =>
+      query(key, {
+        Action: "DescribeInstanceStatus",
+        "Filter.1.Name": "event.code",
+        "Filter.1.Value.1": code,
+      });
+    expect(all((await byCode("system-reboot")).xml, "instanceEventId")).toEqual([ev.instanceEventId]);
+    expect(all((await byCode("instance-stop")).xml, "instanceId")).toEqual([]);
+    const byDate = await query(key, {
+      Action: "DescribeInstanceStatus",
+      "Filter.1.Name": "event.not-before",
+      "Filter.1.Value.1": notBefore,
+    });
+    expect(all(byDate.xml, "instanceId")).toEqual([instanceId]);
+
+    // Another account: the instance is not found, and its own listing holds no event.
+    const other = await newAccessKey(await newTenant("events-other"));
+    const named = await query(other, { Action: "DescribeInstanceStatus", "InstanceId.1": instanceId });
+    expect(named.status).toBe(400);
+    expect(named.xml).not.toContain(ev.instanceEventId);
+    const listed = await query(other, { Action: "DescribeInstanceStatus", IncludeAllInstances: "true" });
+    expect(listed.status).toBe(200);
+    expect(listed.xml).not.toContain(ev.instanceEventId);
+    expect(all(listed.xml, "instanceId")).not.toContain(instanceId);
+  });
+});
