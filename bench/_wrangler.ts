@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import autocannon from "autocannon";
 
 export interface DevServer {
   base: string;
@@ -153,4 +154,9 @@ async function waitUp(base: string, adminKey: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error("server did not start");
+}
+
+/** One autocannon run, as a promise. */
+export function run(opts: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => autocannon(opts, (err, res) => (err ? reject(err) : resolve(res))));
 }

@@ -7,8 +7,8 @@
 import { SignatureV4 } from "@smithy/signature-v4";
 import type autocannon from "autocannon";
 import { WebSha256 } from "../test/web-sha256";
-import { run, startDevServer } from "./_dev-server";
 import { emit } from "./_emit";
+import { run, startDevServer } from "./_wrangler";
 
 const SUITE = "ec2";
 const CONNECTIONS = 16;

@@ -19,7 +19,8 @@ export function jsonSchemaOf(s: z.ZodType): Record<string, unknown> {
   return rest;
 }
 
-const idOf = (prefix: string, example: string) =>
+/** An EC2-style id: its prefix, a dash and 17 hex digits. */
+export const idOf = (prefix: string, example: string) =>
   z
     .string()
     .max(prefix.length + 18)

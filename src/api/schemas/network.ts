@@ -12,15 +12,8 @@ import { NETWORK_EVENT_TYPES } from "../../sim/network/events";
 import type { Ceiling } from "../../sim/network/path";
 import { PROTOCOLS } from "../../sim/network/security-group";
 import { MAX_VNI } from "../../sim/network/vswitch";
-import { HostId, Hypervisor, InstanceId, MAX_PAGE, Timestamp, Zone } from "./common";
+import { HostId, Hypervisor, InstanceId, idOf, MAX_PAGE, Timestamp, Zone } from "./common";
 import type { Assert, Same } from "./exact";
-
-const idOf = (prefix: string, example: string) =>
-  z
-    .string()
-    .max(prefix.length + 18)
-    .regex(new RegExp(`^${prefix}-[0-9a-f]{17}$`), `must look like ${prefix}- followed by 17 hex digits`)
-    .openapi({ example });
 
 export const VpcId = idOf("vpc", "vpc-0123456789abcdef0");
 export const SubnetId = idOf("subnet", "subnet-0123456789abcdef0");

@@ -16,15 +16,8 @@ import type { BlockPath } from "../../sim/cpu";
 import { BLOCK_BYTES } from "../../sim/storage/checksum";
 import { NODE_STATES, REPLICATION_FACTOR } from "../../sim/storage/replicas";
 import { MULTI_ATTACH_MAX, STORAGE_VOLUME_TYPES } from "../../sim/storage/volume-types";
-import { InstanceId, Rack, Timestamp, Zone } from "./common";
+import { InstanceId, idOf, Rack, Timestamp, Zone } from "./common";
 import type { Assert, Mirrors } from "./exact";
-
-const idOf = (prefix: string, example: string) =>
-  z
-    .string()
-    .max(prefix.length + 18)
-    .regex(new RegExp(`^${prefix}-[0-9a-f]{17}$`), `must look like ${prefix}- followed by 17 hex digits`)
-    .openapi({ example });
 
 export const VolumeId = idOf("vol", "vol-0123456789abcdef0");
 export const SnapshotId = idOf("snap", "snap-0123456789abcdef0");
