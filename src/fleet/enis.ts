@@ -6,20 +6,22 @@
 // (subnet, address) refuses a second holder, and the allocator then picks again.
 import { and, asc, eq, gt, inArray } from "drizzle-orm";
 import { networkEvents, networkInterfaces, securityGroups } from "../db/schema";
-import { IpAllocator, usableAddresses } from "../sim/network/ip-allocator";
+import { usableAddresses } from "../sim/network/ip-allocator";
 import { formatIp, parseCidr } from "../sim/network/ipv4";
 import { macAddress } from "../sim/network/mac";
 import type { Fleet } from "./context";
 import { ApiError, invalidParameter } from "./errors";
 import { newId } from "./ids";
 import { MAX_GROUPS_PER_INTERFACE } from "./limits";
-import { IN_LIST } from "./mirror";
-import { interfaceNotFound, isUniqueViolation } from "./network-errors";
+import { IN_LIST, type Statement } from "./mirror";
+import { interfaceNotFound } from "./network-errors";
+import { defaultNetwork, defaultSubnetIn, knownDefaultSubnet } from "./network-plan";
 import { creatorAccount, ownedBy } from "./ownership";
 import { pageOf } from "./paging";
 import { requireGroups } from "./security-groups";
-import { defaultSubnet, requireSubnet, type SubnetRow } from "./subnets";
-import { defaultVpc, requireVpc, type VpcRow } from "./vpcs";
+import { forgetAddresses, subnetAddresses } from "./subnet-addresses";
+import { requireSubnet, type SubnetRow } from "./subnets";
+import { requireVpc, type VpcRow } from "./vpcs";
 
 export type InterfaceRow = typeof networkInterfaces.$inferSelect;
 
@@ -61,24 +63,21 @@ export async function planNetwork(
   const accountId = creatorAccount(fleet.caller);
   let subnet: SubnetRow | null = null;
   let vpc: VpcRow;
+  let defaultGroupIds: string[] | null = null;
   if (choice.subnetId !== undefined) {
     subnet = await requireSubnet(fleet, choice.subnetId);
     if (zone !== undefined && zone !== subnet.zone) {
       throw invalidParameter("body.subnetId", `${subnet.id} is in ${subnet.zone}, not ${zone}`);
     }
     vpc = await requireVpc(fleet, subnet.vpcId);
-    const held = await fleet.db.$count(networkInterfaces, eq(networkInterfaces.subnetId, subnet.id));
-    const free = usableAddresses(parseCidr(subnet.cidr)!) - held;
-    if (free < count) {
-      throw new ApiError(
-        409,
-        "InsufficientFreeAddressesInSubnet",
-        `${subnet.id} (${subnet.cidr}) has ${free} free addresses; the launch may need ${count}`,
-        { field: "body.subnetId" },
-      );
-    }
+    await checkFree(fleet, subnet, count, "body.subnetId");
   } else {
-    vpc = await defaultVpc(fleet, accountId);
+    const net = await defaultNetwork(fleet, accountId);
+    vpc = net.vpc;
+    defaultGroupIds = net.groupIds;
+    // A launch into a zone whose default subnet this isolate knows is checked before it places.
+    const known = zone === undefined ? undefined : knownDefaultSubnet(fleet, accountId, zone);
+    if (known) await checkFree(fleet, known, count, "body.availabilityZone");
   }
   const ids = choice.securityGroupIds ?? [];
   if (ids.length > MAX_GROUPS_PER_INTERFACE) {
@@ -95,6 +94,8 @@ export async function planNetwork(
       );
     }
     groupIds = [...new Set(ids)].sort();
+  } else if (defaultGroupIds) {
+    groupIds = defaultGroupIds;
   } else {
     const g = await fleet.db
       .select({ id: securityGroups.id })
@@ -104,6 +105,22 @@ export async function planNetwork(
     groupIds = g ? [g.id] : [];
   }
   return { vpc, subnet, groupIds, zone: subnet?.zone };
+}
+
+const noFreeAddresses = (subnet: SubnetRow, free: number, count: number, field: string) =>
+  new ApiError(
+    409,
+    "InsufficientFreeAddressesInSubnet",
+    `${subnet.id} (${subnet.cidr}) has ${free} free addresses; the launch may need ${count}`,
+    { field },
+  );
+
+/** Refuses a launch of `count` that `subnet` has too few free addresses for, before anything launches. */
+async function checkFree(fleet: Fleet, subnet: SubnetRow, count: number, field: string): Promise<void> {
+  let view = await subnetAddresses(fleet, subnet);
+  // Addresses freed elsewhere since this isolate read them count too.
+  if (view.alloc.free < count && !view.read) view = await subnetAddresses(fleet, subnet, true);
+  if (view.alloc.free < count) throw noFreeAddresses(subnet, view.alloc.free, count, field);
 }
 
 /** D1 binds at most 100 parameters a statement: rows of up to 11 columns go 8 to an insert. */
@@ -124,75 +141,74 @@ const eventRow = (type: string, r: InterfaceRow, time: number) => ({
   privateIp: r.privateIp,
 });
 
-/** Takes addresses of `subnet` for `instanceIds` and stores their interfaces, with their events. */
-async function allocateIn(fleet: Fleet, plan: NetworkPlan, subnet: SubnetRow, instanceIds: string[]) {
-  const cidr = parseCidr(subnet.cidr)!;
-  for (let attempt = 0; ; attempt++) {
-    const held = await fleet.db
-      .select({ ip: networkInterfaces.ip })
-      .from(networkInterfaces)
-      .where(eq(networkInterfaces.subnetId, subnet.id));
-    const alloc = new IpAllocator(
-      cidr,
-      held.map((h) => h.ip),
-    );
-    const now = await fleet.now();
-    const rows: InterfaceRow[] = [];
-    // The first try takes the lowest free addresses; after losing a race, from a random point.
-    const from = attempt === 0 ? 0 : crypto.getRandomValues(new Uint32Array(1))[0] % usableAddresses(cidr);
-    for (const instanceId of instanceIds) {
-      const ip = alloc.allocate(from);
-      if (ip === null) throw new Error(`${subnet.id} has no free address left`);
-      rows.push({
-        id: newId("eni"),
-        accountId: subnet.accountId,
-        subnetId: subnet.id,
-        vpcId: plan.vpc.id,
-        zone: subnet.zone,
-        instanceId,
-        macAddress: macAddress(crypto.getRandomValues(new Uint8Array(6))),
-        privateIp: formatIp(ip),
-        ip,
-        securityGroupIds: JSON.stringify(plan.groupIds),
-        createdAt: now,
-      });
-    }
-    if (rows.length === 0) return [];
-    try {
-      const evs = rows.map((r) => eventRow("network-interface.attached", r, now));
-      const [first, ...rest] = [
-        ...chunks(rows).map((c) => fleet.db.insert(networkInterfaces).values(c)),
-        ...chunks(evs).map((c) => fleet.db.insert(networkEvents).values(c)),
-      ];
-      await fleet.db.batch([first, ...rest]);
-      return rows;
-    } catch (err) {
-      // Another launch took one of these addresses first: read the subnet again and pick anew.
-      if (!isUniqueViolation(err) || attempt >= 9) throw err;
-    }
-  }
+/** The interfaces of a launch, made but not stored yet, and the subnets their addresses came from. */
+export interface Interfaces {
+  rows: InterfaceRow[];
+  statements: Statement[];
+  subnetIds: Set<string>;
 }
 
 /**
- * Gives each launched instance its interface. The instances are launched already, so a
- * failure here is logged, not thrown: the instance runs without an interface until the
- * repair path (network-reconcile.ts) reports it.
+ * Makes the interfaces of `launched` (their addresses taken from the isolate's view of each
+ * subnet) and the statements that store them with their events, for the launch's own D1
+ * batch. `fresh` reads the subnets' addresses again (after a store refused one). A subnet
+ * with too few addresses left is a 409; the addresses taken before it are given back to
+ * the view by forgetting it.
  */
-export async function attachNetwork(
+export async function makeInterfaces(
   fleet: Fleet,
   plan: NetworkPlan,
   launched: readonly { instanceId: string; zone: string }[],
-): Promise<void> {
+  fresh: boolean,
+): Promise<Interfaces> {
+  const out: Interfaces = { rows: [], statements: [], subnetIds: new Set() };
+  if (launched.length === 0) return out;
   const byZone = new Map<string, string[]>();
   for (const i of launched) byZone.set(i.zone, [...(byZone.get(i.zone) ?? []), i.instanceId]);
-  for (const [zone, ids] of byZone) {
-    try {
-      const subnet = plan.subnet ?? (await defaultSubnet(fleet, plan.vpc, zone));
-      await allocateIn(fleet, plan, subnet, ids);
-    } catch (err) {
-      console.warn("attaching network interfaces failed; the instances run without them", err);
+  const now = await fleet.now();
+  try {
+    for (const [zone, ids] of byZone) {
+      const subnet = plan.subnet ?? (await defaultSubnetIn(fleet, plan.vpc, zone));
+      out.subnetIds.add(subnet.id);
+      let view = await subnetAddresses(fleet, subnet, fresh);
+      if (view.alloc.free < ids.length && !view.read) view = await subnetAddresses(fleet, subnet, true);
+      if (view.alloc.free < ids.length) {
+        throw noFreeAddresses(
+          subnet,
+          view.alloc.free,
+          ids.length,
+          plan.subnet ? "body.subnetId" : "body.availabilityZone",
+        );
+      }
+      const cidr = parseCidr(subnet.cidr)!;
+      // A store that lost an address to another isolate tries again from a random point, so
+      // that racing isolates stop picking the same addresses.
+      const from = fresh ? crypto.getRandomValues(new Uint32Array(1))[0] % usableAddresses(cidr) : 0;
+      for (const instanceId of ids) {
+        const ip = view.alloc.allocate(from)!;
+        out.rows.push({
+          id: newId("eni"),
+          accountId: subnet.accountId,
+          subnetId: subnet.id,
+          vpcId: plan.vpc.id,
+          zone: subnet.zone,
+          instanceId,
+          macAddress: macAddress(crypto.getRandomValues(new Uint8Array(6))),
+          privateIp: formatIp(ip),
+          ip,
+          securityGroupIds: JSON.stringify(plan.groupIds),
+          createdAt: now,
+        });
+      }
     }
+  } catch (err) {
+    forgetAddresses(fleet.env.DB, out.subnetIds);
+    throw err;
   }
+  const evs = out.rows.map((r) => eventRow("network-interface.attached", r, now));
+  for (const c of chunks(out.rows)) out.statements.push(fleet.db.insert(networkInterfaces).values(c).toSQL());
+  for (const c of chunks(evs)) out.statements.push(fleet.db.insert(networkEvents).values(c).toSQL());
+  return out;
 }
 
 /** Deletes the interfaces of `instanceIds` and frees their addresses, once (a second call finds none). */
@@ -210,6 +226,7 @@ export async function releaseNetwork(fleet: Fleet, instanceIds: readonly string[
     .where(inArray(networkInterfaces.instanceId, [...instanceIds]))
     .returning();
   if (gone.length > 0) {
+    forgetAddresses(fleet.env.DB, new Set(gone.map((r) => r.subnetId)));
     const now = await fleet.now();
     const evs = gone.map((r) => eventRow("network-interface.released", r, now));
     const [first, ...rest] = chunks(evs).map((c) => fleet.db.insert(networkEvents).values(c));

@@ -8,14 +8,17 @@ import type { PlacementStrategy } from "../sim/placement";
 import { type FleetEvent, type InstanceRecord, offeredInstance, type PagingOptions } from "../sim/records";
 import { completeToken, releaseToken, takeToken } from "./client-tokens";
 import type { Fleet } from "./context";
-import { attachNetwork, type NetworkChoice, planNetwork } from "./enis";
-import { checked, invalidParameter, isRefusal } from "./errors";
+import { type Interfaces, makeInterfaces, type NetworkChoice, type NetworkPlan, planNetwork } from "./enis";
+import { ApiError, checked, invalidParameter, isRefusal } from "./errors";
 import { newId } from "./ids";
 import { instanceView } from "./instance-view";
 import { checkClientToken, checkLaunchBytes, checkLaunchCount, checkTags, checkZone } from "./limits";
-import { latestRecords } from "./mirror";
+import { latestRecords, mirror, mirrorApplied } from "./mirror";
+import { isUniqueViolation } from "./network-errors";
 import { creatorAccount } from "./ownership";
+import { inParallel } from "./parallel";
 import { place } from "./placement";
+import { forgetAddresses } from "./subnet-addresses";
 
 export interface RunInstancesInput extends NetworkChoice {
   instanceType: string;
@@ -76,9 +79,14 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
     }),
   );
   // Without a requested zone the instance takes its host's zone, filled in at admission.
+  // The placed instances' interfaces are stored in the same D1 batch as their rows.
+  let attached = { ok: true } as Attached;
+  const store = async (evs: FleetEvent[]) => {
+    attached = await storeWithInterfaces(fleet, network, reservationId, evs);
+  };
   let events: FleetEvent[];
   try {
-    events = await place(fleet, type, records, input.minCount, zone, input.placementStrategy);
+    events = await place(fleet, type, records, input.minCount, zone, input.placementStrategy, store);
   } catch (err) {
     // A refusal launched nothing, so the token is free for a retry. After any other failure
     // the outcome is unknown: the token stays taken until it goes stale.
@@ -86,11 +94,22 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
     throw err;
   }
   // A launch's tags are its own, whatever its events carry (only an instance's first does).
-  const launched = latestRecords(events)
-    .filter((r) => r.reservationId === reservationId)
-    .map((r) => ({ ...r, tags: input.tags }));
+  const launched = placedOf(events, reservationId).map((r) => ({ ...r, tags: input.tags }));
   launched.sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
-  await attachNetwork(fleet, network, launched);
+  if (!attached.ok) {
+    // EC2 launches no instance it cannot give its network interface: these are terminated
+    // again, and the launch fails with the reason.
+    await rollBack(fleet, launched);
+    if (token) await releaseToken(fleet, token, reservationId);
+    throw attached.err instanceof ApiError
+      ? attached.err
+      : new ApiError(
+          500,
+          "InternalError",
+          "The instances' network interfaces could not be stored, so the launch was rolled back: its instances are terminated",
+          { instanceIds: launched.map((r) => r.instanceId) },
+        );
+  }
   if (token) {
     const ids = launched.map((r) => r.instanceId);
     try {
@@ -102,4 +121,58 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
     }
   }
   return { reservationId, instances: launched.map(instanceView) };
+}
+
+type Attached = { ok: true } | { ok: false; err: unknown };
+
+/** The instances of the reservation that a host committed, as the events leave them. */
+function placedOf(events: readonly FleetEvent[], reservationId: string) {
+  return latestRecords(events).filter((r) => r.reservationId === reservationId && r.state !== "terminated");
+}
+
+/** Attempts at storing a launch's interfaces when other launches take their addresses first. */
+const STORE_ATTEMPTS = 5;
+
+/**
+ * Mirrors a placement's events with the interfaces of the instances it placed, in one D1
+ * batch. An address another isolate took first fails the batch (its unique index): the
+ * addresses are read again and the batch goes again. Any other failure is the answer, for
+ * the launch to roll back; the events are then mirrored without interfaces (or, failing
+ * that, reach D1 through the events queue).
+ */
+async function storeWithInterfaces(
+  fleet: Fleet,
+  network: NetworkPlan,
+  reservationId: string,
+  events: FleetEvent[],
+): Promise<Attached> {
+  const placed = placedOf(events, reservationId);
+  for (let attempt = 0; ; attempt++) {
+    let made: Interfaces | null = null;
+    try {
+      made = await makeInterfaces(fleet, network, placed, attempt > 0);
+      await mirror(fleet.db, events, made.statements);
+      return { ok: true };
+    } catch (err) {
+      if (made) forgetAddresses(fleet.env.DB, made.subnetIds);
+      if (made && isUniqueViolation(err) && attempt + 1 < STORE_ATTEMPTS) continue;
+      await mirrorApplied(fleet.db, events);
+      return { ok: false, err };
+    }
+  }
+}
+
+/** Terminates instances that were placed but cannot stay: their hosts free them at once. */
+async function rollBack(fleet: Fleet, launched: readonly { instanceId: string; hostId: string | null }[]) {
+  const clock = await fleet.clock();
+  const onHosts = launched.filter((r) => r.hostId !== null);
+  const answers = await inParallel(onHosts, (r) =>
+    fleet.host(r.hostId!).act(r.instanceId, "terminate", clock),
+  );
+  const events: FleetEvent[] = [];
+  answers.forEach((a, i) => {
+    if (a.ok) events.push(...a.value.events);
+    else console.warn(`rolling back ${onHosts[i].instanceId} failed; reconcile will find it`, a.err);
+  });
+  await mirrorApplied(fleet.db, events);
 }

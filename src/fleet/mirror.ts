@@ -16,6 +16,7 @@ import {
 import { releaseTerminated } from "./enis-release";
 import { recordToRow } from "./instance-rows";
 import { storageNodeStatements } from "./storage-events";
+import { forgetAddresses } from "./subnet-addresses";
 
 /** A statement of the mirror, as D1 runs it: SQL text and its bound values. */
 export interface Statement {
@@ -232,6 +233,8 @@ export async function mirror(db: Db, evs: readonly FleetEvent[], extra: Statemen
   if (stmts.length === 0) return;
   const d1 = db.$client;
   await d1.batch(stmts.map((s) => d1.prepare(s.sql).bind(...s.params)));
+  // A terminated instance's address is free now: this isolate's view of its subnet is stale.
+  if (evs.some((e) => e.instance?.state === "terminated")) forgetAddresses(d1);
 }
 
 /** Ids in one `IN (...)` list, well under D1's 100 bound parameters per statement. */

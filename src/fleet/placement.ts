@@ -46,6 +46,11 @@ export async function place(
   minCount: number,
   zone: string | undefined,
   strategy: PlacementStrategy,
+  /**
+   * How the placement's events reach D1, whatever its outcome; it must not throw. By
+   * default they are mirrored as an applied change (a launch stores its interfaces with them).
+   */
+  store: (events: FleetEvent[]) => Promise<void> = (evs) => mirrorApplied(fleet.db, evs),
 ): Promise<FleetEvent[]> {
   const [clock, first] = await Promise.all([fleet.clock(), familyHosts(fleet, type.family)]);
   const request = {
@@ -158,7 +163,7 @@ export async function place(
         note(hostId, a.value.usage);
       } else console.warn("cancel of an admission hold failed; it lapses by itself", a.err);
     });
-    await mirrorApplied(fleet.db, events);
+    await store(events);
   }
   if (silent.hostId) {
     console.warn(

@@ -1,6 +1,9 @@
 // Subnets: a block of a VPC in one zone, from which network interfaces take their addresses.
 // A default VPC has a default subnet per zone, a /20 as EC2 makes them (172.31.0.0/20,
 // 172.31.16.0/20, ...), made here the first time an instance of the account lands in the zone.
+// A /16 holds sixteen /20s, enough for a Region (the largest, us-east-1, has six zones: AWS,
+// "Regions and Zones"), but a simulated fleet may have many more zones: the first eight take
+// EC2's /20s from the VPC's lower half, every later zone a /24 of the upper half (128 more).
 import { and, asc, count, eq, gt, inArray } from "drizzle-orm";
 import { networkInterfaces, subnets } from "../db/schema";
 import { usableAddresses } from "../sim/network/ip-allocator";
@@ -18,6 +21,8 @@ import { checkBlock, requireVpc, type VpcRow } from "./vpcs";
 export type SubnetRow = typeof subnets.$inferSelect;
 
 const DEFAULT_SUBNET_PREFIX = 20;
+/** The default subnet of a zone beyond the first eight: 251 addresses. */
+const SMALL_DEFAULT_SUBNET_PREFIX = 24;
 
 function viewOf(r: SubnetRow, held: number) {
   return {
@@ -94,14 +99,23 @@ export async function createSubnet(
   return subnetView(fleet, row);
 }
 
-/** The first /20 of `vpc` that no subnet of it overlaps. */
-function freeDefaultBlock(vpc: Cidr, taken: readonly Cidr[]): Cidr | null {
-  const step = 2 ** (32 - DEFAULT_SUBNET_PREFIX);
-  for (let base = vpc.base; base + step <= vpc.base + blockSize(vpc); base += step) {
-    const c = { base, prefix: DEFAULT_SUBNET_PREFIX };
+/** The first block of `prefix` bits within `range` that no block of `taken` overlaps. */
+function freeBlock(range: Cidr, prefix: number, taken: readonly Cidr[]): Cidr | null {
+  if (prefix < range.prefix) return null;
+  const step = 2 ** (32 - prefix);
+  for (let base = range.base; base + step <= range.base + blockSize(range); base += step) {
+    const c = { base, prefix };
     if (!taken.some((t) => overlaps(t, c))) return c;
   }
   return null;
+}
+
+/** A /20 of the VPC's lower half while there is one (EC2's layout), else a /24 anywhere in it. */
+export function freeDefaultBlock(vpc: Cidr, taken: readonly Cidr[]): Cidr | null {
+  const lowerHalf = { base: vpc.base, prefix: vpc.prefix + 1 };
+  return (
+    freeBlock(lowerHalf, DEFAULT_SUBNET_PREFIX, taken) ?? freeBlock(vpc, SMALL_DEFAULT_SUBNET_PREFIX, taken)
+  );
 }
 
 /** The default subnet of `vpc` in `zone`, made now if there is none. */
@@ -117,7 +131,7 @@ export async function defaultSubnet(fleet: Fleet, vpc: VpcRow, zone: string): Pr
     if (!block) {
       throw quotaExceeded(
         "InsufficientFreeAddressesInSubnet",
-        `${vpc.id} has no free /20 for a default subnet in ${zone}`,
+        `${vpc.id} (${vpc.cidr}) has no free block left for a default subnet in ${zone}`,
       );
     }
     const row: SubnetRow = {
