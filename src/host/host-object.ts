@@ -119,6 +119,8 @@ export class HostObject extends DurableObject<Env> {
   private clock: ClockState | null = null;
   /** Simulated time never runs backwards here, even for a request carrying an older clock. */
   private lastNow = Number.NEGATIVE_INFINITY;
+  /** The alarm this object last set (null: none); undefined when it does not know. */
+  private alarmAt: number | null | undefined = undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -657,6 +659,8 @@ export class HostObject extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    // The alarm that runs now is set no more.
+    this.alarmAt = undefined;
     if (!this.model || !this.clock) return;
     await this.call(this.clock, () => ({ result: null, changes: [] }));
   }
@@ -687,8 +691,10 @@ export class HostObject extends DurableObject<Env> {
       ownFrom = events.length - out.changes.reduce((n, c) => n + c.events.length, 0);
       this.store.transaction(() => {
         this.metrics.sampleIfDue(m, now);
+        // The memory model notes every VM it makes or destroys; storing it clears the notes.
+        const vmsChanged = m.memoryChanged.size > 0 || m.memoryDropped.size > 0;
         this.store.save(m, all);
-        this.security.save(m.memory.vmIds());
+        this.security.save(vmsChanged ? m.memory.vmIds() : null);
         // An instance that left the host takes its instance store and I/O gates with it.
         for (const c of all) for (const r of c.removed) this.blockIo.dropInstance(r.instanceId);
         sizes = this.outbox.append(events);
@@ -729,11 +735,12 @@ export class HostObject extends DurableObject<Env> {
     if (sampleWall !== undefined) candidates.push(sampleWall);
     if (this.outbox.pending() > 0 || this.metrics.pending() > 0)
       candidates.push(Date.now() + OUTBOX_RETRY_MS);
-    if (candidates.length === 0) {
-      await this.ctx.storage.deleteAlarm();
-      return;
-    }
-    await this.ctx.storage.setAlarm(Math.max(Date.now(), Math.min(...candidates)));
+    // Most calls leave the alarm where it was: storage is asked only for a change.
+    const at = candidates.length === 0 ? null : Math.max(Date.now(), Math.min(...candidates));
+    if (at === this.alarmAt) return;
+    this.alarmAt = at;
+    if (at === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(at);
   }
 
   private view(m: HostModel): HostView {
@@ -757,6 +764,9 @@ export class HostObject extends DurableObject<Env> {
   private load(): void {
     const { clock, model: p } = this.store.load();
     this.security.load();
+    this.outbox.forget();
+    this.metrics.forget();
+    this.alarmAt = undefined;
     this.clock = clock;
     this.model = p ? new HostModel(p.host, p.vms, p.usageVersion, newId, p.cpu, p.memory) : null;
   }

@@ -106,6 +106,13 @@ const SEND_BYTES = 192 * 1024;
 
 export class MetricsSampler {
   private delivering = false;
+  /**
+   * What metrics_state holds of the schedule, and the rows in metrics_outbox, as last read
+   * (undefined: not read since the object was made or its storage rolled back): a call with
+   * no sample due reads nothing.
+   */
+  private schedule = new Map<"nextAt" | "lastAt", number | null>();
+  private outboxRows: number | null = null;
 
   constructor(
     private readonly sql: Sql,
@@ -113,13 +120,24 @@ export class MetricsSampler {
     readonly periodMs: number,
   ) {}
 
-  private get(key: string): number | null {
+  private get(key: "nextAt" | "lastAt"): number | null {
+    const known = this.schedule.get(key);
+    if (known !== undefined) return known;
     const row = this.sql<{ value: string }>`SELECT value FROM metrics_state WHERE key = ${key}`[0];
-    return row ? Number(row.value) : null;
+    const value = row ? Number(row.value) : null;
+    this.schedule.set(key, value);
+    return value;
   }
 
   private set(key: string, value: number | string): void {
     this.sql`INSERT OR REPLACE INTO metrics_state (key, value) VALUES (${key}, ${String(value)})`;
+    if (key === "nextAt" || key === "lastAt") this.schedule.set(key, Number(value));
+  }
+
+  /** After the storage was rolled back: what it holds is read again. */
+  forget(): void {
+    this.schedule.clear();
+    this.outboxRows = null;
   }
 
   /** When the next sample is due (simulated ms), or null while no VM runs here. */
@@ -137,7 +155,10 @@ export class MetricsSampler {
     const nextAt = this.get("nextAt");
     if (vms.length === 0) {
       // Nothing runs: nothing to sample; the next VM to run starts the periods afresh.
-      if (nextAt !== null) this.sql`DELETE FROM metrics_state WHERE key = 'nextAt'`;
+      if (nextAt !== null) {
+        this.sql`DELETE FROM metrics_state WHERE key = 'nextAt'`;
+        this.schedule.set("nextAt", null);
+      }
       return 0;
     }
     const period = this.periodMs;
@@ -191,13 +212,15 @@ export class MetricsSampler {
       if (!here.has(key)) this.sql`DELETE FROM metrics_state WHERE key = ${key}`;
     }
     for (const msg of messages) this.sql`INSERT INTO metrics_outbox (body) VALUES (${JSON.stringify(msg)})`;
+    this.outboxRows = null;
     this.set("lastAt", now);
     this.set("nextAt", Math.floor(now / period) * period + period);
     return messages.length;
   }
 
   pending(): number {
-    return this.sql<{ n: number }>`SELECT count(*) AS n FROM metrics_outbox`[0].n;
+    this.outboxRows ??= this.sql<{ n: number }>`SELECT count(*) AS n FROM metrics_outbox`[0].n;
+    return this.outboxRows;
   }
 
   /** Sends what is pending, oldest first; what fails stays for the alarm to retry. */
@@ -205,17 +228,21 @@ export class MetricsSampler {
     if (this.delivering) return;
     this.delivering = true;
     try {
-      for (;;) {
+      while (this.pending() > 0) {
         const rows = this.sql<{
           seq: number;
           body: string;
         }>`SELECT seq, body FROM metrics_outbox ORDER BY seq LIMIT ${SEND_MESSAGES}`;
-        if (rows.length === 0) return;
+        if (rows.length === 0) {
+          this.outboxRows = 0;
+          return;
+        }
         const batch = takeBatch(rows, SEND_BYTES);
         await this.queue.sendBatch(
           batch.map((r) => ({ body: JSON.parse(r.body), contentType: "json" as const })),
         );
         this.sql`DELETE FROM metrics_outbox WHERE seq <= ${batch[batch.length - 1].seq}`;
+        this.outboxRows = null;
       }
     } catch (err) {
       console.warn("host metrics delivery failed; the alarm will retry", err);

@@ -32,6 +32,11 @@ export function takeBatch<R extends { body: string }>(rows: readonly R[], maxByt
 
 export class Outbox {
   private delivering = false;
+  /**
+   * Rows in the outbox as last counted; null once rows were added or taken (a transaction
+   * that added rows may yet roll back), so only a call that changed nothing skips the count.
+   */
+  private count: number | null = null;
 
   constructor(
     private readonly sql: Sql,
@@ -43,15 +48,23 @@ export class Outbox {
    * event's size in bytes as stored, so that a caller can budget them without encoding again.
    */
   append(events: readonly FleetEvent[]): number[] {
-    return events.map((e) => {
+    const sizes = events.map((e) => {
       const body = JSON.stringify(e);
       this.sql`INSERT INTO outbox (id, body) VALUES (${e.id}, ${body})`;
       return utf8.encode(body).length;
     });
+    if (events.length > 0) this.count = null;
+    return sizes;
   }
 
   pending(): number {
-    return this.sql<{ n: number }>`SELECT count(*) AS n FROM outbox`[0].n;
+    this.count ??= this.sql<{ n: number }>`SELECT count(*) AS n FROM outbox`[0].n;
+    return this.count;
+  }
+
+  /** After a transaction was rolled back: the next `pending` counts the rows again. */
+  forget(): void {
+    this.count = null;
   }
 
   /**
@@ -63,12 +76,16 @@ export class Outbox {
     if (this.delivering) return;
     this.delivering = true;
     try {
-      for (;;) {
+      while (this.pending() > 0) {
         const rows = this.sql<Row>`SELECT seq, body FROM outbox ORDER BY seq LIMIT ${OUTBOX_BATCH}`;
-        if (rows.length === 0) return;
+        if (rows.length === 0) {
+          this.count = 0;
+          return;
+        }
         const batch = takeBatch(rows, OUTBOX_BATCH_BYTES);
         await this.queue.sendBatch(batch.map((r) => ({ body: JSON.parse(r.body), contentType: "json" })));
         this.sql`DELETE FROM outbox WHERE seq <= ${batch[batch.length - 1].seq}`;
+        this.count = null;
       }
     } catch (err) {
       console.warn("host outbox delivery failed; the alarm will retry", err);

@@ -61,10 +61,14 @@ export class HostSecurity {
     this.signer = null;
   }
 
-  /** Writes what changed since the last save; run inside the call's transaction. */
-  save(vmIds: readonly string[]): void {
+  /**
+   * Writes what changed since the last save; run inside the call's transaction. `vmIds`,
+   * the VMs whose memory the host holds, only when that set may have changed (a VM's memory
+   * made or destroyed): a call that changed neither costs no walk over the VMs.
+   */
+  save(vmIds: readonly string[] | null): void {
     const e = this.encryption;
-    e.sync(vmIds);
+    if (vmIds !== null) e.sync(vmIds);
     for (const vmId of e.droppedKeys) this.sql`DELETE FROM security_keys WHERE vm_id = ${vmId}`;
     for (const hfn of e.droppedFrames) this.sql`DELETE FROM security_frames WHERE hfn = ${hfn}`;
     for (const vmId of e.changedKeys) {
