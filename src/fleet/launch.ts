@@ -101,13 +101,18 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
     // again, and the launch fails with the reason.
     await rollBack(fleet, launched);
     if (token) await releaseToken(fleet, token, reservationId);
-    throw attached.err instanceof ApiError
-      ? attached.err
+    const instanceIds = launched.map((r) => r.instanceId);
+    const rolledBack = `the launch was rolled back: its ${instanceIds.length} instances are terminated`;
+    const err = attached.err;
+    throw err instanceof ApiError
+      ? new ApiError(err.status, err.code, `${err.message}; ${rolledBack}`, { ...err.extra, instanceIds })
       : new ApiError(
           500,
           "InternalError",
-          "The instances' network interfaces could not be stored, so the launch was rolled back: its instances are terminated",
-          { instanceIds: launched.map((r) => r.instanceId) },
+          `The instances' network interfaces could not be stored; ${rolledBack}`,
+          {
+            instanceIds,
+          },
         );
   }
   if (token) {

@@ -1,6 +1,7 @@
 // The one error envelope: RFC 9457 problem details with an EC2-style `code`, and the named
 // members some problems add (the field at fault, the instance, the zones that have capacity).
 import { z } from "@hono/zod-openapi";
+import { MAX_LAUNCH_COUNT } from "../../fleet/limits";
 import { INSTANCE_STATES, type InstanceAction } from "../../sim/lifecycle";
 import { ClientToken, HostId, InstanceId, InstanceTypeName, text, Zone } from "./common";
 import type { Assert, Same } from "./exact";
@@ -27,6 +28,8 @@ export const ProblemExtras = z.object({
   field: FieldPath.optional(),
   fields: z.array(FieldPath).max(MAX_FIELDS).optional(),
   instanceId: InstanceId.optional(),
+  /** The instances of a launch that was rolled back (terminated again) after it placed them. */
+  instanceIds: z.array(InstanceId).max(MAX_LAUNCH_COUNT).optional(),
   hostId: HostId.optional(),
   instanceType: InstanceTypeName.optional(),
   zonesWithCapacity: z.array(Zone).max(MAX_ZONES).optional(),
