@@ -54,7 +54,8 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
   // each, and those the request already mirrored are skipped. If that fails, one at a
   // time, so that one that cannot be applied holds back no other.
   try {
-    await mirrorNew(
+    // Those the log had already (the request mirrored them) are read once, for both.
+    const logged = await mirrorNew(
       db,
       valid.map((v) => v.event),
     );
@@ -62,6 +63,7 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
       db,
       env.WEBHOOKS,
       valid.map((v) => v.event.id),
+      logged,
     );
     for (const { msg } of valid) msg.ack();
     return;

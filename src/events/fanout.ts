@@ -34,10 +34,17 @@ const INSERT_DELIVERIES = `INSERT INTO deliveries (id, subscription_id, account_
 /**
  * Makes the deliveries of the logged events `eventIds` and queues those not attempted yet.
  * Running it again for the same events queues again only what no attempt has taken up.
+ * `read`: log rows of some of them the caller has read already, which are not read again.
  */
-export async function fanOut(db: Db, queue: Queue, eventIds: readonly string[]): Promise<number> {
-  const ids = [...new Set(eventIds)];
-  const logged: LoggedEvent[] = [];
+export async function fanOut(
+  db: Db,
+  queue: Queue,
+  eventIds: readonly string[],
+  read: readonly LoggedEvent[] = [],
+): Promise<number> {
+  const have = new Map(read.map((e) => [e.id, e]));
+  const ids = [...new Set(eventIds)].filter((id) => !have.has(id));
+  const logged: LoggedEvent[] = [...new Set(eventIds)].flatMap((id) => have.get(id) ?? []);
   for (let at = 0; at < ids.length; at += IN_LIST) {
     logged.push(
       ...(await db

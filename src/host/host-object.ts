@@ -733,8 +733,7 @@ export class HostObject extends DurableObject<Env> {
     const sample = this.metrics.nextAt(m);
     const sampleWall = sample === null ? undefined : wallTimeAt(this.clock, sample);
     if (sampleWall !== undefined) candidates.push(sampleWall);
-    if (this.outbox.pending() > 0 || this.metrics.pending() > 0)
-      candidates.push(Date.now() + OUTBOX_RETRY_MS);
+    if (this.outbox.hasPending() || this.metrics.hasPending()) candidates.push(Date.now() + OUTBOX_RETRY_MS);
     // Most calls leave the alarm where it was: storage is asked only for a change.
     const at = candidates.length === 0 ? null : Math.max(Date.now(), Math.min(...candidates));
     if (at === this.alarmAt) return;

@@ -219,8 +219,13 @@ export class MetricsSampler {
   }
 
   pending(): number {
-    this.outboxRows ??= this.sql<{ n: number }>`SELECT count(*) AS n FROM metrics_outbox`[0].n;
+    this.outboxRows = this.sql<{ n: number }>`SELECT count(*) AS n FROM metrics_outbox`[0].n;
     return this.outboxRows;
+  }
+
+  /** Whether samples wait: counted again only after this sampler added or sent some. */
+  hasPending(): boolean {
+    return (this.outboxRows ?? this.pending()) > 0;
   }
 
   /** Sends what is pending, oldest first; what fails stays for the alarm to retry. */
@@ -228,7 +233,7 @@ export class MetricsSampler {
     if (this.delivering) return;
     this.delivering = true;
     try {
-      while (this.pending() > 0) {
+      while (this.hasPending()) {
         const rows = this.sql<{
           seq: number;
           body: string;

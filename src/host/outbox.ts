@@ -58,8 +58,13 @@ export class Outbox {
   }
 
   pending(): number {
-    this.count ??= this.sql<{ n: number }>`SELECT count(*) AS n FROM outbox`[0].n;
+    this.count = this.sql<{ n: number }>`SELECT count(*) AS n FROM outbox`[0].n;
     return this.count;
+  }
+
+  /** Whether events wait: counted again only after this outbox added or sent some. */
+  hasPending(): boolean {
+    return (this.count ?? this.pending()) > 0;
   }
 
   /** After a transaction was rolled back: the next `pending` counts the rows again. */
@@ -76,7 +81,7 @@ export class Outbox {
     if (this.delivering) return;
     this.delivering = true;
     try {
-      while (this.pending() > 0) {
+      while (this.hasPending()) {
         const rows = this.sql<Row>`SELECT seq, body FROM outbox ORDER BY seq LIMIT ${OUTBOX_BATCH}`;
         if (rows.length === 0) {
           this.count = 0;
