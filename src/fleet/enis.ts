@@ -3,7 +3,8 @@
 // launch may name a subnet and groups; without them the account's default VPC, its default
 // subnet in the instance's zone and the VPC's default group) and deleted, its address freed,
 // when the instance terminates. An address is never held twice: the store's unique index of
-// (subnet, address) refuses a second holder, and the allocator then picks again.
+// (subnet, address) refuses a second holder, and the launch reads the subnet's addresses
+// again and picks anew (subnet-addresses.ts keeps them in the isolate between launches).
 import { and, asc, eq, gt, inArray } from "drizzle-orm";
 import { networkEvents, networkInterfaces, securityGroups } from "../db/schema";
 import { usableAddresses } from "../sim/network/ip-allocator";

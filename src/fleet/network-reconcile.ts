@@ -1,8 +1,9 @@
 // The network's part of the repair path: an interface whose instance has terminated (or is
 // unknown) holds an address nobody uses; a terminate whose release failed leaves one behind.
 // Reconcile finds them and, when repairing, releases them, so addresses are never lost.
-// Instances with no interface are counted too: they launched before networking existed, or
-// their launch could not attach one (enis.ts attachNetwork), and they cannot send.
+// Instances with no interface are counted too: they launched before networking existed (a
+// launch that cannot store its instances' interfaces is rolled back, launch.ts), and they
+// cannot send.
 import { and, eq, isNotNull, isNull, ne, or } from "drizzle-orm";
 import { instances, networkInterfaces } from "../db/schema";
 import type { Fleet } from "./context";
