@@ -201,6 +201,40 @@ describe("the launch's request path", () => {
     expect(after.usage.capacity.vcpus.used).toBe(before.usage.capacity.vcpus.used);
   });
 
+  it("never hands out an address another isolate took since this one read the subnet: it reads again", async () => {
+    const t = await newTenant("taken-elsewhere");
+    const zone = freshZone();
+    await addHosts(zone, "m5", 1);
+    const as = bearer(t.apiKey);
+    const first = await launch({ instanceType: "m5.large", availabilityZone: zone }, as);
+    expect(first.status).toBe(201);
+    // The next lowest address, taken as a launch through another isolate would take it.
+    await env.DB.prepare(
+      `INSERT INTO network_interfaces (id, account_id, subnet_id, vpc_id, zone, instance_id, mac_address, private_ip, ip, security_group_ids, created_at)
+       SELECT 'eni-0000000000000beef', account_id, subnet_id, vpc_id, zone, 'i-0000000000000beef', mac_address, '172.31.0.5', ip + 1, security_group_ids, created_at
+       FROM network_interfaces WHERE instance_id = ?`,
+    )
+      .bind(first.body.instances[0].instanceId)
+      .run();
+    const next = await launch(
+      { instanceType: "m5.large", availabilityZone: zone, minCount: 2, maxCount: 2 },
+      as,
+    );
+    expect(next.status).toBe(201);
+    const rows = await env.DB.prepare(
+      "SELECT instance_id, ip, private_ip FROM network_interfaces WHERE account_id = ? ORDER BY ip",
+    )
+      .bind(t.accountId)
+      .all<{ instance_id: string; ip: number; private_ip: string }>();
+    // Four interfaces, four addresses; the launched two hold neither of the first two.
+    expect(new Set(rows.results.map((r) => r.ip)).size).toBe(4);
+    const launched = new Set(next.body.instances.map((i) => i.instanceId));
+    const theirs = rows.results.filter((r) => launched.has(r.instance_id)).map((r) => r.private_ip);
+    expect(theirs).toHaveLength(2);
+    expect(theirs).not.toContain("172.31.0.4");
+    expect(theirs).not.toContain("172.31.0.5");
+  });
+
   it("gives a default VPC's default subnets room for many zones: EC2's /20s for eight, then /24s", async () => {
     const t = await newTenant("many-zones");
     const as = bearer(t.apiKey);
