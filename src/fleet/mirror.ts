@@ -56,7 +56,7 @@ function jsonArrays(texts: readonly string[]): string[] {
  * JSON object's property of the same name as the table's column key. `WHERE true` tells
  * SQLite's parser that the ON CONFLICT clause after it belongs to the INSERT.
  */
-function insertFromJson(
+export function insertFromJson(
   table: Parameters<typeof getTableColumns>[0],
   name: string,
   skip: string[] = [],
