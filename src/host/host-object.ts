@@ -737,9 +737,9 @@ export class HostObject extends DurableObject<Env> {
     // Most calls leave the alarm where it was: storage is asked only for a change.
     const at = candidates.length === 0 ? null : Math.max(Date.now(), Math.min(...candidates));
     if (at === this.alarmAt) return;
-    this.alarmAt = at;
     if (at === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(at);
+    this.alarmAt = at;
   }
 
   private view(m: HostModel): HostView {
