@@ -5,7 +5,6 @@
 import { and, eq } from "drizzle-orm";
 import { instances, networkInterfaces, placementGroups, vpcs } from "../db/schema";
 import type { TransferPrice } from "../sim/cpu";
-import type { GroupStrategy } from "../sim/placement-groups";
 import type { EndpointRequest, EndpointResult } from "../sim/network/endpoint";
 import { formatCidr, formatIp, parseCidr, parseIp } from "../sim/network/ipv4";
 import { type Crossing, crossSubnets, type EdgeVerdict } from "../sim/network/network-acl";
@@ -13,6 +12,7 @@ import { pathHops, type TransferResult, transfer } from "../sim/network/path";
 import { route, type VpcRoute } from "../sim/network/routing";
 import type { PacketProtocol } from "../sim/network/security-group";
 import type { Datagram, Decision, SwitchPort } from "../sim/network/vswitch";
+import type { GroupStrategy } from "../sim/placement-groups";
 import type { Fleet } from "./context";
 import { type InterfaceRow, interfaceOf } from "./enis";
 import { ApiError, invalidParameter } from "./errors";

@@ -226,7 +226,7 @@ export class GroupPlacement {
       503,
       "InsufficientInstanceCapacity",
       `We currently do not have sufficient ${type.name} capacity${where} for the placement group '${this.spec.name}': ${shortfall(this.spec)}.`,
-      { instanceType: type.name, placementGroup: this.spec.name, strategy: this.spec.strategy },
+      { instanceType: type.name, placementGroup: this.spec.name },
       { "retry-after": "5" },
     );
   }

@@ -274,7 +274,9 @@ export const SendResult = z
     placementGroup: z
       .object({ groupName: PlacementGroupName, strategy: z.enum(GROUP_STRATEGIES) })
       .nullable()
-      .openapi({ description: "the placement group both ends share; a cluster group's single-flow limit is 10 Gbps" }),
+      .openapi({
+        description: "the placement group both ends share; a cluster group's single-flow limit is 10 Gbps",
+      }),
     source: End.nullable(),
     destination: End.nullable(),
     transfer: Transfer.nullable(),

@@ -30,6 +30,8 @@ export const ProblemExtras = z.object({
   hostId: HostId.optional(),
   instanceType: InstanceTypeName.optional(),
   zonesWithCapacity: z.array(Zone).max(MAX_ZONES).optional(),
+  /** The placement group whose rule a launch could not keep. */
+  placementGroup: text(255).optional(),
   clientToken: ClientToken.optional(),
   state: z
     .string()
