@@ -3,9 +3,11 @@ CREATE TABLE `network_acls` (
 	`account_id` text NOT NULL,
 	`vpc_id` text NOT NULL,
 	`is_default` integer NOT NULL,
+	`client_token` text,
 	`created_at` integer NOT NULL
 );
 --> statement-breakpoint
+CREATE UNIQUE INDEX `network_acls_client_token` ON `network_acls` (`account_id`,`client_token`);--> statement-breakpoint
 CREATE INDEX `network_acls_account` ON `network_acls` (`account_id`,`id`);--> statement-breakpoint
 CREATE INDEX `network_acls_vpc` ON `network_acls` (`vpc_id`);--> statement-breakpoint
 CREATE UNIQUE INDEX `network_acls_default` ON `network_acls` (`vpc_id`) WHERE "network_acls"."is_default" = 1;--> statement-breakpoint

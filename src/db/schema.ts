@@ -721,9 +721,12 @@ export const networkAcls = sqliteTable(
     accountId: text("account_id").notNull(),
     vpcId: text("vpc_id").notNull(),
     isDefault: integer("is_default", { mode: "boolean" }).notNull(),
+    /** CreateNetworkAcl's idempotency token; a retry with it finds this ACL. */
+    clientToken: text("client_token"),
     createdAt: integer("created_at").notNull(),
   },
   (t) => [
+    uniqueIndex("network_acls_client_token").on(t.accountId, t.clientToken),
     index("network_acls_account").on(t.accountId, t.id),
     index("network_acls_vpc").on(t.vpcId),
     uniqueIndex("network_acls_default").on(t.vpcId).where(sql`${t.isDefault} = 1`),

@@ -19,7 +19,7 @@ import type { Direction, Protocol } from "../sim/network/security-group";
 import type { Fleet } from "./context";
 import { ApiError, invalidParameter } from "./errors";
 import { newId } from "./ids";
-import { MAX_NACL_RULES_PER_DIRECTION, MAX_NETWORK_ACLS_PER_VPC } from "./limits";
+import { checkClientToken, MAX_NACL_RULES_PER_DIRECTION, MAX_NETWORK_ACLS_PER_VPC } from "./limits";
 import { IN_LIST } from "./mirror";
 import { aclAssociationNotFound, aclNotFound, isUniqueViolation, quotaExceeded } from "./network-errors";
 import { creatorAccount, ownedBy } from "./ownership";
@@ -132,6 +132,7 @@ export async function ensureAcls(fleet: Fleet, vpc: Pick<VpcRow, "id" | "account
       accountId: vpc.accountId,
       vpcId: vpc.id,
       isDefault: true,
+      clientToken: null,
       createdAt: now,
     };
     try {
@@ -203,9 +204,32 @@ async function requireAcl(fleet: Fleet, id: string): Promise<AclRow> {
   return row;
 }
 
-export async function createNetworkAcl(fleet: Fleet, input: { vpcId: string }) {
-  creatorAccount(fleet.caller);
+export async function createNetworkAcl(fleet: Fleet, input: { vpcId: string; clientToken?: string }) {
+  const accountId = creatorAccount(fleet.caller);
+  const token = input.clientToken;
+  if (token !== undefined) checkClientToken("body.clientToken", token);
   const vpc = await requireVpc(fleet, input.vpcId);
+  // A retry with the token answers the ACL it made; the token with another VPC is a mismatch.
+  const replay = async () => {
+    if (token === undefined) return null;
+    const made = await fleet.db
+      .select()
+      .from(networkAcls)
+      .where(and(eq(networkAcls.accountId, accountId), eq(networkAcls.clientToken, token)))
+      .get();
+    if (!made) return null;
+    if (made.vpcId !== vpc.id) {
+      throw new ApiError(
+        400,
+        "IdempotentParameterMismatch",
+        `body.clientToken: the token made ${made.id} in ${made.vpcId}, not in ${vpc.id}`,
+        { field: "body.clientToken" },
+      );
+    }
+    return describeNetworkAcl(fleet, made.id);
+  };
+  const earlier = await replay();
+  if (earlier) return earlier;
   await ensureAcls(fleet, vpc);
   const [{ n }] = await fleet.db
     .select({ n: count() })
@@ -223,9 +247,17 @@ export async function createNetworkAcl(fleet: Fleet, input: { vpcId: string }) {
     accountId: vpc.accountId,
     vpcId: vpc.id,
     isDefault: false,
+    clientToken: token ?? null,
     createdAt: await fleet.now(),
   };
-  await fleet.db.insert(networkAcls).values(row);
+  try {
+    await fleet.db.insert(networkAcls).values(row);
+  } catch (err) {
+    // A concurrent retry with the same token made it first.
+    const raced = isUniqueViolation(err) ? await replay() : null;
+    if (raced) return raced;
+    throw err;
+  }
   return aclView(row, [], []);
 }
 

@@ -12,7 +12,7 @@ import type {
   removeEntry,
 } from "../../fleet/network-acls";
 import { CATCH_ALL_RULE_NUMBER, MAX_RULE_NUMBER, MIN_RULE_NUMBER } from "../../sim/network/network-acl";
-import { idOf, MAX_PAGE, Timestamp } from "./common";
+import { ClientToken, idOf, MAX_PAGE, Timestamp } from "./common";
 import type { Assert, Documents } from "./exact";
 import { CidrBlock, Protocol, SubnetId, VpcId } from "./network";
 
@@ -62,7 +62,9 @@ export const NetworkAclAssociation = z
   })
   .openapi("NetworkAclAssociation");
 
-export const CreateNetworkAcl = z.strictObject({ vpcId: VpcId }).openapi("CreateNetworkAcl");
+export const CreateNetworkAcl = z
+  .strictObject({ vpcId: VpcId, clientToken: ClientToken.optional() })
+  .openapi("CreateNetworkAcl");
 export const AddNetworkAclEntry = z
   .strictObject({
     ruleNumber: RuleNumber,
