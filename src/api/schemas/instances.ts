@@ -140,7 +140,8 @@ export const InstancePlacementGroup = z
     groupName: PlacementGroupName,
     partitionNumber: z.number().int().min(1).max(MAX_PARTITIONS_PER_ZONE).nullable(),
   })
-  .openapi("InstancePlacementGroup");
+  // Inline, not a named component: a nullable $ref would not say that null is allowed.
+  .openapi({ description: "the placement group it was launched into" });
 export type InstancePlacementGroupChecked = Assert<
   Mirrors<typeof InstancePlacementGroup, PlacementMembership>
 >;

@@ -31,7 +31,11 @@ export const ProblemExtras = z.object({
   instanceType: InstanceTypeName.optional(),
   zonesWithCapacity: z.array(Zone).max(MAX_ZONES).optional(),
   /** The placement group whose rule a launch could not keep. */
-  placementGroup: text(255).optional(),
+  placementGroup: z
+    .string()
+    .max(255)
+    .regex(/^[\x20-\x7e]+$/)
+    .optional(),
   clientToken: ClientToken.optional(),
   state: z
     .string()
