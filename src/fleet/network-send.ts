@@ -309,14 +309,16 @@ export async function networkSend(fleet: Fleet, instanceId: string, input: SendI
   if (crossing.crosses && !crossing.allowed) {
     const edge = crossing.inbound ?? crossing.outbound;
     const way = crossing.inbound ? "inbound" : "outbound";
-    return dropped(
-      `${way}: denied by ${edgeRule(edge)} (network ACLs are stateless: replies need rules of their own)`,
-      {
-        route: routeView,
-        securityGroups: { egress, ingress: null },
-        networkAcls,
-      },
-    );
+    // A reply the security group let out as tracked still needs a rule of the ACL's own.
+    const stateless =
+      out.verdict.decidedBy.kind === "tracked"
+        ? " (network ACLs are stateless: a reply needs a rule of its own)"
+        : "";
+    return dropped(`${way}: denied by ${edgeRule(edge)}${stateless}`, {
+      route: routeView,
+      securityGroups: { egress, ingress: null },
+      networkAcls,
+    });
   }
   const inn = await play(dst.hostId, {
     instanceId: dst.id,

@@ -153,6 +153,7 @@ describe("network ACLs", () => {
       securityGroups: { egress: { allowed: true }, ingress: null },
     });
     expect(ssh.body.reason).toMatch(/rule 100 \(deny\)/);
+    expect(ssh.body.reason).not.toMatch(/stateless/);
     const web = await send(t, a, { destination: { instanceId: b }, protocol: "tcp", port: 80, bytes: 1000 });
     expect(web.body).toMatchObject({
       delivered: true,
@@ -224,6 +225,7 @@ describe("network ACLs", () => {
         inbound: null,
       },
     });
+    expect(reply.body.reason).toMatch(/catch-all rule.*stateless: a reply needs a rule of its own/);
     // An outbound rule for the ephemeral ports lets the reply out.
     await post(t, `/v1/network-acls/${acl.networkAclId}/entries`, {
       ruleNumber: 10,
