@@ -45,8 +45,10 @@ function groupView(g: GroupRow, instanceCount: number) {
   };
 }
 
+/** Not found, as the API's other 404s are; the EC2 Query API says EC2's InvalidPlacementGroup.Unknown. */
+export const GROUP_NOT_FOUND = "InvalidPlacementGroup.NotFound";
 const groupUnknown = (name: string) =>
-  new ApiError(404, "InvalidPlacementGroup.Unknown", `The Placement Group '${name}' is unknown.`, {});
+  new ApiError(404, GROUP_NOT_FOUND, `The Placement Group '${name}' is unknown.`, {});
 
 async function liveCounts(fleet: Fleet, ids: readonly string[]): Promise<Map<string, number>> {
   if (ids.length === 0) return new Map();

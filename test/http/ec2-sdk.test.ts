@@ -694,6 +694,17 @@ describe("placement groups and network ACLs through the AWS SDK", () => {
     await ec2.send(new DeletePlacementGroupCommand({ GroupName: "sdk-part" }));
     const unknown = await failure(ec2.send(new DescribePlacementGroupsCommand({ GroupNames: ["sdk-part"] })));
     expect(unknown.name).toBe("InvalidPlacementGroup.Unknown");
+    const launchUnknown = await failure(
+      ec2.send(
+        new RunInstancesCommand({
+          InstanceType: "m5.large",
+          MinCount: 1,
+          MaxCount: 1,
+          Placement: { AvailabilityZone: pz, GroupName: "sdk-part" },
+        }),
+      ),
+    );
+    expect(launchUnknown.name).toBe("InvalidPlacementGroup.Unknown");
   });
 
   it("creates a network ACL with numbered entries, associates it with a subnet and describes it", async () => {

@@ -218,7 +218,7 @@ describe("placement groups", () => {
     );
     expect(dup.body.code).toBe("InvalidPlacementGroup.Duplicate");
     const unknown = await run(t, { availabilityZone: zone, placementGroup: { groupName: "nope" } });
-    expect(unknown.body.code).toBe("InvalidPlacementGroup.Unknown");
+    expect(unknown.body.code).toBe("InvalidPlacementGroup.NotFound");
     const nonPartition = await run(t, {
       availabilityZone: zone,
       placementGroup: { groupName: "g1", partitionNumber: 1 },

@@ -19,6 +19,7 @@ import { MAX_PARTITIONS_PER_ZONE } from "../../../sim/placement-groups";
 import { type Action, type ActionContext, instanceItem, ready, reservations } from "../context";
 import { instanceFilter, instanceFilterNames } from "../filters";
 import { invalidValue, QueryError, unsupported } from "../query";
+import { withGroupCodes } from "./placement";
 
 const INSTANCE_ID = /^i-[0-9a-f]{17}$/;
 
@@ -127,22 +128,24 @@ const runInstancesAction: Action = async (ctx) => {
   }
   ready(ctx, q.bool("DryRun"));
   // ImageId is accepted and not modelled: every guest boots the same way here.
-  const res = await runInstances(ctx.fleet, {
-    instanceType,
-    minCount,
-    maxCount,
-    ...(zone !== undefined ? { availabilityZone: zone } : {}),
-    placementStrategy: "binpack",
-    ...(clientToken !== undefined ? { clientToken } : {}),
-    ...(subnetId !== undefined ? { subnetId } : {}),
-    ...(securityGroupIds.length > 0 ? { securityGroupIds } : {}),
-    ...(groupName
-      ? { placementGroup: { groupName, ...(partitionNumber !== undefined ? { partitionNumber } : {}) } }
-      : {}),
-    tags,
-    workload: "idle",
-    paging: {},
-  });
+  const res = await withGroupCodes(
+    runInstances(ctx.fleet, {
+      instanceType,
+      minCount,
+      maxCount,
+      ...(zone !== undefined ? { availabilityZone: zone } : {}),
+      placementStrategy: "binpack",
+      ...(clientToken !== undefined ? { clientToken } : {}),
+      ...(subnetId !== undefined ? { subnetId } : {}),
+      ...(securityGroupIds.length > 0 ? { securityGroupIds } : {}),
+      ...(groupName
+        ? { placementGroup: { groupName, ...(partitionNumber !== undefined ? { partitionNumber } : {}) } }
+        : {}),
+      tags,
+      workload: "idle",
+      paging: {},
+    }),
+  );
   return {
     reservationId: res.reservationId,
     ownerId: ctx.accountId,

@@ -2,6 +2,8 @@
 // fleet/network-acls.ts): CreatePlacementGroup, DescribePlacementGroups, DeletePlacementGroup,
 // CreateNetworkAcl, CreateNetworkAclEntry, DeleteNetworkAcl, DescribeNetworkAcls and
 // ReplaceNetworkAclAssociation, in EC2's shapes.
+
+import { ApiError } from "../../../fleet/errors";
 import { QUERY_MAX_RESULTS } from "../../../fleet/limits";
 import {
   addEntry,
@@ -15,6 +17,7 @@ import {
   createPlacementGroup,
   deletePlacementGroup,
   describePlacementGroup,
+  GROUP_NOT_FOUND,
   listPlacementGroups,
 } from "../../../fleet/placement-groups";
 import { MAX_RULE_NUMBER, MIN_RULE_NUMBER } from "../../../sim/network/network-acl";
@@ -40,6 +43,17 @@ function paged<T>(items: T[], id: (x: T) => string, p: { maxResults?: number; ne
 }
 
 // ---- placement groups
+
+/** A group the caller has none of by that name, with EC2's code for it. */
+export async function withGroupCodes<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    if (err instanceof ApiError && err.code === GROUP_NOT_FOUND)
+      throw new QueryError("InvalidPlacementGroup.Unknown", err.message);
+    throw err;
+  }
+}
 
 const groupItem = (g: GroupView) => ({
   groupName: g.groupName,
@@ -85,7 +99,9 @@ const describePlacementGroups: Action = async (ctx) => {
   ready(ctx, ctx.q.bool("DryRun"));
   let all: GroupView[];
   if (names.length > 0) {
-    all = await Promise.all([...new Set(names)].map((n) => describePlacementGroup(ctx.fleet, n)));
+    all = await withGroupCodes(
+      Promise.all([...new Set(names)].map((n) => describePlacementGroup(ctx.fleet, n))),
+    );
   } else {
     all = [];
     let cursor: string | undefined;
@@ -110,7 +126,7 @@ const describePlacementGroups: Action = async (ctx) => {
 const deletePlacementGroupAction: Action = async (ctx) => {
   const groupName = ctx.q.required("GroupName");
   ready(ctx, ctx.q.bool("DryRun"));
-  await deletePlacementGroup(ctx.fleet, groupName);
+  await withGroupCodes(deletePlacementGroup(ctx.fleet, groupName));
   return { return: true };
 };
 
