@@ -18,6 +18,7 @@ import { isUniqueViolation } from "./network-errors";
 import { creatorAccount } from "./ownership";
 import { inParallel } from "./parallel";
 import { place } from "./placement";
+import { groupLaunch } from "./placement-groups";
 import { forgetAddresses } from "./subnet-addresses";
 
 export interface RunInstancesInput extends NetworkChoice {
@@ -32,6 +33,8 @@ export interface RunInstancesInput extends NetworkChoice {
   paging: PagingOptions;
   /** Where the type offers more than one; its first (hvm) when absent. */
   virtualizationType?: VirtualizationType;
+  /** The placement group to launch into (EC2's Placement.GroupName and PartitionNumber). */
+  placementGroup?: { groupName: string; partitionNumber?: number };
 }
 
 export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
@@ -57,6 +60,7 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
   // A subnet names the zone; without one, the default VPC's subnet of whichever zone it lands in.
   const network = await planNetwork(fleet, input, input.availabilityZone, input.maxCount);
   const zone = input.availabilityZone ?? network.zone;
+  const group = input.placementGroup ? await groupLaunch(fleet, input.placementGroup, input.maxCount) : null;
   const reservationId = newId("r");
   const token = input.clientToken;
   if (token) {
@@ -64,7 +68,7 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
     if (replay) return replay;
   }
 
-  const records: InstanceRecord[] = Array.from({ length: input.maxCount }, () =>
+  const records: InstanceRecord[] = Array.from({ length: input.maxCount }, (_, i) =>
     offeredInstance(type, {
       instanceId: newId("i"),
       accountId,
@@ -76,6 +80,7 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
       workload: input.workload,
       placementStrategy: input.placementStrategy,
       paging: input.paging,
+      placementGroup: group?.memberships[i],
     }),
   );
   // Without a requested zone the instance takes its host's zone, filled in at admission.
@@ -86,7 +91,16 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
   };
   let events: FleetEvent[];
   try {
-    events = await place(fleet, type, records, input.minCount, zone, input.placementStrategy, store);
+    events = await place(
+      fleet,
+      type,
+      records,
+      input.minCount,
+      zone,
+      input.placementStrategy,
+      group?.placement,
+      store,
+    );
   } catch (err) {
     // A refusal launched nothing, so the token is free for a retry. After any other failure
     // the outcome is unknown: the token stays taken until it goes stale.
