@@ -6,6 +6,7 @@ import { OPERATOR } from "../../src/fleet/accounts";
 import { Fleet } from "../../src/fleet/context";
 import { runStep, type StepMessage } from "../../src/fleet/migration-steps";
 import { addHosts, advance, call, freshZone, getInstance, hostView, launch, type Problem } from "./helpers";
+import { allSteps, driveSteps } from "./migration-driver";
 
 interface EvacuationBody {
   evacuationId: string;
@@ -26,11 +27,7 @@ interface EvacuationBody {
 }
 
 async function finishAll(migrationIds: string[]) {
-  const fleet = new Fleet(env, OPERATOR);
-  const queue: StepMessage[] = migrationIds.flatMap((migrationId) =>
-    (["reserve", "precopy", "switch", "release"] as const).map((step) => ({ migrationId, step })),
-  );
-  while (queue.length > 0) queue.push(...(await runStep(fleet, queue.shift()!)));
+  await driveSteps(allSteps(migrationIds));
 }
 
 async function fill(zone: string, type: string, count: number) {

@@ -19,6 +19,7 @@ import {
   newTenant,
   type Problem,
 } from "./helpers";
+import { allSteps, clockNow, driveSteps, step } from "./migration-driver";
 
 interface MigrationBody {
   migrationId: string;
@@ -30,34 +31,18 @@ interface MigrationBody {
   mode: string;
   downtimeMs: number | null;
   ram: { total: number; transferred: number; remaining: number; dirtySyncCount: number } | null;
+  startedAt: string | null;
+  switchAt: string | null;
+  lastPageAt: string | null;
   rounds: { round: number; pagesSent: number }[];
   policy: string | null;
 }
 
 const TERMINAL = ["completed", "failed", "cancelled"];
 
-/** Delivers steps until none is left: each message `copies` times, in an order `pick` chooses. */
-async function drive(first: StepMessage[], copies = 1, pick: (n: number) => number = () => 0) {
-  const fleet = new Fleet(env, OPERATOR);
-  const queue: StepMessage[] = [];
-  for (const m of first) for (let c = 0; c < copies; c++) queue.push(m);
-  let delivered = 0;
-  while (queue.length > 0) {
-    const [msg] = queue.splice(pick(queue.length) % queue.length, 1);
-    delivered++;
-    for (const next of await runStep(fleet, msg)) for (let c = 0; c < copies; c++) queue.push(next);
-  }
-  return delivered;
-}
-
 /** Drives a migration from wherever its row is to its end. */
 async function finish(migrationId: string, copies = 1, pick?: (n: number) => number) {
-  const steps: StepMessage[] = (["reserve", "precopy", "switch", "release"] as const).map((step) => ({
-    migrationId,
-    step,
-  }));
-  // Every step, whichever the row is at: those not due are no-ops, the due one starts the chain.
-  await drive(steps, copies, pick);
+  await driveSteps(allSteps([migrationId]), copies, pick);
   return (await call<MigrationBody>("GET", `/v1/migrations/${migrationId}`)).body;
 }
 
@@ -291,16 +276,21 @@ describe("live migration", () => {
 });
 
 describe("live migration under random faults", () => {
-  it("ends every migration with the instance on exactly one host (or down with a reason) and nothing reserved", async () => {
-    type Fault = { at: number; kind: "fail-source" | "fail-destination" | "cancel" | "duplicate" };
+  it("ends every migration with the instance on exactly one host (or down with a reason) and nothing reserved, as the simulated times of its faults decide", async () => {
+    type Fault = {
+      at: number;
+      kind: "fail-source" | "fail-destination" | "cancel" | "duplicate" | "advance";
+      seconds: number;
+    };
     await fc.assert(
       fc.asyncProperty(
         fc.array(
           fc.record({
-            at: fc.integer({ min: 0, max: 6 }),
-            kind: fc.constantFrom("fail-source", "fail-destination", "cancel", "duplicate"),
+            at: fc.integer({ min: 0, max: 7 }),
+            kind: fc.constantFrom("fail-source", "fail-destination", "cancel", "duplicate", "advance"),
+            seconds: fc.integer({ min: 1, max: 90 }),
           }),
-          { maxLength: 3 },
+          { maxLength: 4 },
         ),
         fc.constantFrom("precopy", "postcopy"),
         fc.integer({ min: 0, max: 1000 }),
@@ -313,25 +303,40 @@ describe("live migration under random faults", () => {
           const destination = ids.find((h) => h !== source)!;
           const m = await call<MigrationBody>("POST", `/v1/instances/${id}/migrate`, { mode });
           expect(m.status).toBe(202);
-          const fleet = new Fleet(env, OPERATOR);
           const queue: StepMessage[] = [{ migrationId: m.body.migrationId, step: "reserve" }];
           let s = seed;
           const pick = (n: number) => {
             s = (s * 1103515245 + 12345) >>> 0;
             return s % n;
           };
-          for (let tick = 0; queue.length > 0 || tick <= 6; tick++) {
+          // The simulated times the test failed each host and had a cancel accepted: the oracle.
+          let sourceFailed: number | null = null;
+          let destinationFailed: number | null = null;
+          let cancelled: number | null = null;
+          // Only the test's advances move the manual clock.
+          let now = await clockNow();
+          // Eight ticks of faults and deliveries; what is still queued after them, finish() delivers.
+          for (let tick = 0; tick <= 7; tick++) {
             for (const f of faults.filter((x) => x.at === tick)) {
-              if (f.kind === "fail-source")
+              if (f.kind === "fail-source" && sourceFailed === null) {
                 await call("PUT", `/v1/hosts/${source}/state`, { state: "failed" });
-              if (f.kind === "fail-destination")
+                sourceFailed = now;
+              }
+              if (f.kind === "fail-destination" && destinationFailed === null) {
                 await call("PUT", `/v1/hosts/${destination}/state`, { state: "failed" });
-              if (f.kind === "cancel") await call("POST", `/v1/migrations/${m.body.migrationId}/cancel`);
+                destinationFailed = now;
+              }
+              if (f.kind === "cancel") {
+                const c = await call("POST", `/v1/migrations/${m.body.migrationId}/cancel`);
+                if (c.status === 200) cancelled = now;
+              }
               if (f.kind === "duplicate") queue.push(...queue);
+              if (f.kind === "advance") now = (await advance(f.seconds)).nowMs;
             }
-            if (queue.length === 0) continue;
-            const [msg] = queue.splice(pick(queue.length), 1);
-            queue.push(...(await runStep(fleet, msg)));
+            const due = queue.flatMap((q, i) => (q.at === undefined || q.at <= now ? [i] : []));
+            if (due.length === 0) continue;
+            const [msg] = queue.splice(due[pick(due.length)], 1);
+            queue.push(...(await step(msg)));
           }
           // Whatever was lost on the way, the steps from where the row is finish it.
           const done = await finish(m.body.migrationId);
@@ -341,18 +346,46 @@ describe("live migration under random faults", () => {
           expect(w.on.length).toBeLessThanOrEqual(1);
           const inst = (await getInstance(id)).body;
           const down = ["stopped", "stopping", "terminated", "shutting-down"];
+          const switchAt = done.switchAt === null ? null : Date.parse(done.switchAt);
+          const lastPageAt = done.lastPageAt === null ? null : Date.parse(done.lastPageAt);
+          const before = (t: number | null, limit: number | null) =>
+            t !== null && (limit === null || t < limit);
+          if (done.status === "completed") {
+            // It switched, and no host it needed failed before it had all its memory.
+            expect(switchAt).not.toBeNull();
+            expect(before(sourceFailed, lastPageAt)).toBe(false);
+            expect(before(destinationFailed, lastPageAt)).toBe(false);
+            if (destinationFailed === null) {
+              expect(inst.state.name).toBe("running");
+              expect(w.on).toEqual([done.destinationHostId]);
+            } else expect(down).toContain(inst.state.name);
+          } else if (done.status === "cancelled") {
+            expect(cancelled).not.toBeNull();
+            if (switchAt !== null) expect(cancelled!).toBeLessThan(switchAt);
+          } else if (done.reason?.includes("post-copy, before the last page")) {
+            // Lost in post-copy: its source failed after the switch and before the last page.
+            expect(sourceFailed).not.toBeNull();
+            expect(sourceFailed!).toBeGreaterThanOrEqual(switchAt!);
+            expect(sourceFailed!).toBeLessThan(lastPageAt!);
+            expect(["shutting-down", "terminated"]).toContain(inst.state.name);
+          } else {
+            // Failed: a host failed before it ended (these hosts have room for it).
+            expect(before(sourceFailed, lastPageAt) || before(destinationFailed, lastPageAt)).toBe(true);
+          }
           if (down.includes(inst.state.name)) {
-            // Down with its host, or lost in post-copy (terminating where it had arrived): it says why.
+            // Down with a host, or lost in post-copy (terminating where it had arrived): it says why.
+            expect(sourceFailed !== null || destinationFailed !== null).toBe(true);
             expect(w.on.length === 0 || inst.hostId === w.on[0]).toBe(true);
-            if (done.status === "failed" && done.mode === "postcopy" && done.reason?.includes("post-copy"))
-              expect(["shutting-down", "terminated"]).toContain(inst.state.name);
           } else {
             // Running: on exactly one host, the one its row names, and the right one for the outcome.
             expect(w.on).toHaveLength(1);
             expect(inst.hostId).toBe(w.on[0]);
             expect(inst.state.name === "running" || inst.state.name === "pending").toBe(true);
             if (done.status === "completed") expect(w.on[0]).toBe(done.destinationHostId);
-            else expect(w.on[0]).toBe(source);
+            else {
+              expect(w.on[0]).toBe(source);
+              expect(sourceFailed).toBeNull();
+            }
           }
         },
       ),

@@ -19,6 +19,7 @@ import {
   newTenant,
   type Problem,
 } from "./helpers";
+import { allSteps, driveSteps } from "./migration-driver";
 
 interface StatusBody {
   instanceState: { name: string };
@@ -32,12 +33,7 @@ interface StatusBody {
 }
 
 async function finish(migrationId: string) {
-  const fleet = new Fleet(env, OPERATOR);
-  const queue: StepMessage[] = (["reserve", "precopy", "switch", "release"] as const).map((step) => ({
-    migrationId,
-    step,
-  }));
-  while (queue.length > 0) queue.push(...(await runStep(fleet, queue.shift()!)));
+  await driveSteps(allSteps([migrationId]));
 }
 
 async function running(zone: string, type = "m5.large") {
@@ -73,12 +69,17 @@ describe("scheduled events", () => {
     expect((await status(id)).events[0].state).toBe("scheduled");
     await advance(3600);
     const ev = (await status(id)).events[0];
-    expect(ev.state).toBe("completed");
+    // Acting while its migration runs: it completes only once the instance has left.
+    expect(ev.state).toBe("acting");
     expect(ev.migrationId).not.toBeNull();
     await finish(ev.migrationId!);
     const inst = (await getInstance(id)).body;
     expect(inst.hostId).not.toBe(from);
     expect(inst.state.name).toBe("running");
+    expect((await status(id)).events[0]).toMatchObject({
+      state: "completed",
+      outcome: expect.stringMatching(/completed: the instance left its host/),
+    });
     const evs = await call<{ events: { type: string }[] }>("GET", `/v1/events?instanceId=${id}&limit=100`);
     const types = evs.body.events.map((e) => e.type);
     expect(types).toContain("instance.event-scheduled");
