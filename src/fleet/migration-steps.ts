@@ -301,12 +301,15 @@ export async function runStep(
       const a = await destination.arriveIncoming(mark.result.instance, row.id, clock);
       await mirrorApplied(fleet.db, a.events);
       arrived = a.result === "arrived";
-    } else {
-      // Not on the source any more: either this switch already happened (a redelivery), or the
-      // source failed after the switch, before this step ran, and stopped a guest that had left.
+    }
+    if (!arrived) {
+      // Already there: this switch happened in a step that ran beside this one, or before it (a
+      // redelivery).
       const here = await destination.records([row.instanceId]);
       arrived = (here?.onHost ?? []).some((i) => i.hostId === destinationId);
-      if (!arrived && sourceFailed !== null) {
+      // Or the source failed after the switch time, before any switch step ran, and stopped a guest
+      // that had in fact left.
+      if (!arrived && mark.result.status !== "marked" && sourceFailed !== null) {
         const inst = await fleet.db.select().from(instances).where(eq(instances.id, row.instanceId)).get();
         if (inst && inst.state === "stopped") {
           const rec = rowToRecord(inst);

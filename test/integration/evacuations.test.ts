@@ -1,10 +1,4 @@
-// Evacuating a host: into maintenance, every running instance live-migrated to the rest of its family
-// within the room there is; what cannot move stays, and the evacuation says why.
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { OPERATOR } from "../../src/fleet/accounts";
-import { Fleet } from "../../src/fleet/context";
-import { runStep, type StepMessage } from "../../src/fleet/migration-steps";
 import { addHosts, advance, call, freshZone, getInstance, hostView, launch, type Problem } from "./helpers";
 import { allSteps, driveSteps } from "./migration-driver";
 

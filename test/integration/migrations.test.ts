@@ -275,6 +275,124 @@ describe("live migration", () => {
   });
 });
 
+describe("live migration in simulated time", () => {
+  /** A migration started and run up to its switch, which waits for the clock. */
+  async function upToSwitch(mode: "precopy" | "postcopy") {
+    const zone = freshZone();
+    const hosts = await addHosts(zone, "m5", 2);
+    const ids = hosts.map((h) => h.hostId);
+    const id = await runningInstance(zone);
+    const source = (await getInstance(id)).body.hostId!;
+    const destination = ids.find((h) => h !== source)!;
+    const m = await call<MigrationBody>("POST", `/v1/instances/${id}/migrate`, { mode });
+    const migrationId = m.body.migrationId;
+    await step({ migrationId, step: "reserve" });
+    const waiting = await step({ migrationId, step: "precopy" });
+    const v = (await call<MigrationBody>("GET", `/v1/migrations/${migrationId}`)).body;
+    expect(v.status).toBe("active");
+    const switchAt = Date.parse(v.switchAt!);
+    const lastPageAt = Date.parse(v.lastPageAt!);
+    // The switch is due when the rounds have run, in simulated time, and not before.
+    expect(waiting).toEqual([{ migrationId, step: "switch", at: switchAt }]);
+    expect(switchAt).toBeGreaterThan(Date.parse(v.startedAt!));
+    expect(await step({ migrationId, step: "switch" })).toEqual(waiting);
+    expect((await call<MigrationBody>("GET", `/v1/migrations/${migrationId}`)).body.status).toBe("active");
+    return { id, ids, source, destination, migrationId, switchAt, lastPageAt };
+  }
+
+  /** Moves the clock to `t` (or just past it). */
+  async function advanceTo(t: number) {
+    const now = await clockNow();
+    if (t > now) await advance(Math.ceil((t - now) / 1000));
+  }
+
+  it("keeps a post-copied guest whose source fails after its last page arrived, though the release step runs after the failure", async () => {
+    const m = await upToSwitch("postcopy");
+    expect(m.lastPageAt).toBeGreaterThan(m.switchAt + 1000);
+    await advanceTo(m.switchAt);
+    await step({ migrationId: m.migrationId, step: "switch" });
+    expect((await call<MigrationBody>("GET", `/v1/migrations/${m.migrationId}`)).body.status).toBe(
+      "postcopy-active",
+    );
+    // The last page arrives; only then does the source fail, and only after that does release run.
+    await advanceTo(m.lastPageAt + 1000);
+    await call("PUT", `/v1/hosts/${m.source}/state`, { state: "failed" });
+    await step({ migrationId: m.migrationId, step: "release" });
+    const done = await finish(m.migrationId);
+    expect(done.status).toBe("completed");
+    const inst = (await getInstance(m.id)).body;
+    expect(inst.state.name).toBe("running");
+    expect(inst.hostId).toBe(m.destination);
+    expect(await whereabouts(m.id, m.ids)).toEqual({ on: [m.destination], held: 0 });
+  });
+
+  it("loses a post-copied guest whose source fails after the switch and before its last page arrives", async () => {
+    const m = await upToSwitch("postcopy");
+    await advanceTo(m.switchAt);
+    await step({ migrationId: m.migrationId, step: "switch" });
+    // Post-copy is not over: release waits for the last page.
+    expect(await step({ migrationId: m.migrationId, step: "release" })).toEqual([
+      { migrationId: m.migrationId, step: "release", at: m.lastPageAt },
+    ]);
+    await advance(1);
+    await call("PUT", `/v1/hosts/${m.source}/state`, { state: "failed" });
+    const done = await finish(m.migrationId);
+    expect(done.status).toBe("failed");
+    expect(done.reason).toMatch(/during post-copy, before the last page arrived/);
+    expect(["shutting-down", "terminated"]).toContain((await getInstance(m.id)).body.state.name);
+    expect((await whereabouts(m.id, m.ids)).held).toBe(0);
+  });
+
+  it("moves a guest whose source fails after the switch time but before the switch step runs", async () => {
+    const m = await upToSwitch("precopy");
+    await advanceTo(m.switchAt + 1000);
+    // In simulated time the guest had already left: a cancel is too late, and the failure cannot stop it.
+    const late = await call<Problem>("POST", `/v1/migrations/${m.migrationId}/cancel`);
+    expect(late.status).toBe(409);
+    await call("PUT", `/v1/hosts/${m.source}/state`, { state: "failed" });
+    const done = await finish(m.migrationId);
+    expect(done.status).toBe("completed");
+    const inst = (await getInstance(m.id)).body;
+    expect(inst.state.name).toBe("running");
+    expect(inst.hostId).toBe(m.destination);
+    expect(await whereabouts(m.id, m.ids)).toEqual({ on: [m.destination], held: 0 });
+  });
+
+  it("stops a guest whose source fails before the switch time, though the switch step runs after", async () => {
+    const m = await upToSwitch("precopy");
+    await call("PUT", `/v1/hosts/${m.source}/state`, { state: "failed" });
+    await advanceTo(m.switchAt + 1000);
+    const done = await finish(m.migrationId);
+    expect(done.status).toBe("failed");
+    expect(done.reason).toMatch(/source host failed at .*, before the switch/);
+    expect((await getInstance(m.id)).body.state.name).toBe("stopped");
+    expect(await whereabouts(m.id, m.ids)).toEqual({ on: [], held: 0 });
+  });
+
+  it("takes a guest down with a destination that fails after the switch time but before the switch step runs", async () => {
+    const m = await upToSwitch("precopy");
+    await advanceTo(m.switchAt + 1000);
+    await call("PUT", `/v1/hosts/${m.destination}/state`, { state: "failed" });
+    const done = await finish(m.migrationId);
+    expect(done.status).toBe("failed");
+    expect(done.reason).toMatch(/destination host .* failed at .*, after the guest moved there/);
+    const inst = (await getInstance(m.id)).body;
+    expect(inst.state.name).toBe("stopped");
+    expect(inst.hostId).toBeNull();
+    expect(await whereabouts(m.id, m.ids)).toEqual({ on: [], held: 0 });
+  });
+
+  it("cancels while the rounds run, up to the switch time", async () => {
+    const m = await upToSwitch("precopy");
+    const c = await call<MigrationBody>("POST", `/v1/migrations/${m.migrationId}/cancel`);
+    expect(c.status).toBe(200);
+    await advanceTo(m.switchAt + 1000);
+    const done = await finish(m.migrationId);
+    expect(done.status).toBe("cancelled");
+    expect(await whereabouts(m.id, m.ids)).toEqual({ on: [m.source], held: 0 });
+  });
+});
+
 describe("live migration under random faults", () => {
   it("ends every migration with the instance on exactly one host (or down with a reason) and nothing reserved, as the simulated times of its faults decide", async () => {
     type Fault = {
@@ -348,13 +466,13 @@ describe("live migration under random faults", () => {
           const down = ["stopped", "stopping", "terminated", "shutting-down"];
           const switchAt = done.switchAt === null ? null : Date.parse(done.switchAt);
           const lastPageAt = done.lastPageAt === null ? null : Date.parse(done.lastPageAt);
-          const before = (t: number | null, limit: number | null) =>
+          const failedBefore = (t: number | null, limit: number | null) =>
             t !== null && (limit === null || t < limit);
           if (done.status === "completed") {
             // It switched, and no host it needed failed before it had all its memory.
             expect(switchAt).not.toBeNull();
-            expect(before(sourceFailed, lastPageAt)).toBe(false);
-            expect(before(destinationFailed, lastPageAt)).toBe(false);
+            expect(failedBefore(sourceFailed, lastPageAt)).toBe(false);
+            expect(failedBefore(destinationFailed, lastPageAt)).toBe(false);
             if (destinationFailed === null) {
               expect(inst.state.name).toBe("running");
               expect(w.on).toEqual([done.destinationHostId]);
@@ -370,7 +488,10 @@ describe("live migration under random faults", () => {
             expect(["shutting-down", "terminated"]).toContain(inst.state.name);
           } else {
             // Failed: a host failed before it ended (these hosts have room for it).
-            expect(before(sourceFailed, lastPageAt) || before(destinationFailed, lastPageAt)).toBe(true);
+            expect(
+              failedBefore(sourceFailed, lastPageAt) || failedBefore(destinationFailed, lastPageAt),
+              `${done.status}: ${done.reason}`,
+            ).toBe(true);
           }
           if (down.includes(inst.state.name)) {
             // Down with a host, or lost in post-copy (terminating where it had arrived): it says why.

@@ -1,11 +1,4 @@
-// Scheduled events as EC2 has them: the operator schedules one, it shows on the instance and is an
-// event, and once the clock passes not-before the fleet acts: a retirement migrates where it can,
-// else stops; reboot and stop events reboot and stop.
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { OPERATOR } from "../../src/fleet/accounts";
-import { Fleet } from "../../src/fleet/context";
-import { runStep, type StepMessage } from "../../src/fleet/migration-steps";
 import {
   ADMIN_KEY,
   addHosts,
