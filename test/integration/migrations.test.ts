@@ -514,3 +514,142 @@ describe("live migration under random faults", () => {
     );
   });
 });
+
+describe("evacuation and retirement under random faults", () => {
+  it("ends with every instance on exactly one host or down, nothing reserved, the evacuation exact and the retirement completed only if its instance left", async () => {
+    type Fault = { at: number; kind: "fail-host" | "cancel" | "duplicate" | "advance"; n: number };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom("evacuation", "retirement"),
+        fc.array(
+          fc.record({
+            at: fc.integer({ min: 0, max: 5 }),
+            kind: fc.constantFrom("fail-host", "cancel", "duplicate", "advance"),
+            n: fc.integer({ min: 1, max: 90 }),
+          }),
+          { maxLength: 3 },
+        ),
+        fc.integer({ min: 0, max: 1000 }),
+        async (scenario, faults: Fault[], seed) => {
+          const zone = freshZone();
+          const ids = (await addHosts(zone, "m5", 3)).map((h) => h.hostId);
+          const res = await launch({
+            instanceType: "m5.2xlarge",
+            availabilityZone: zone,
+            minCount: 2,
+            maxCount: 2,
+          });
+          expect(res.status).toBe(201);
+          await advance(600);
+          const instanceIds: string[] = res.body.instances.map((i: { instanceId: string }) => i.instanceId);
+          const home = res.body.instances[0].hostId as string;
+          let migrationIds: string[];
+          let evacuationId: string | null = null;
+          let eventId: string | null = null;
+          if (scenario === "evacuation") {
+            const e = await call<{ evacuationId: string; migrations: { migrationId: string }[] }>(
+              "POST",
+              `/v1/hosts/${home}/evacuate`,
+              {},
+            );
+            expect(e.status).toBe(202);
+            evacuationId = e.body.evacuationId;
+            migrationIds = e.body.migrations.map((m) => m.migrationId);
+          } else {
+            const now = await clockNow();
+            const ev = await call<{ instanceEventId: string }>(
+              "POST",
+              `/v1/instances/${instanceIds[0]}/scheduled-events`,
+              { code: "instance-retirement", notBefore: new Date(now + 10_000).toISOString() },
+            );
+            expect(ev.status).toBe(201);
+            eventId = ev.body.instanceEventId;
+            await advance(20);
+            const st = await call<{ events: { migrationId: string | null; state: string }[] }>(
+              "GET",
+              `/v1/instances/${instanceIds[0]}/status`,
+            );
+            expect(st.body.events[0].state).toBe("acting");
+            migrationIds = [st.body.events[0].migrationId!];
+          }
+          const queue: StepMessage[] = migrationIds.map((migrationId) => ({ migrationId, step: "reserve" }));
+          let s = seed;
+          const pick = (n: number) => {
+            s = (s * 1103515245 + 12345) >>> 0;
+            return s % n;
+          };
+          let now = await clockNow();
+          for (let tick = 0; tick <= 5; tick++) {
+            for (const f of faults.filter((x) => x.at === tick)) {
+              if (f.kind === "fail-host")
+                await call("PUT", `/v1/hosts/${ids[f.n % ids.length]}/state`, { state: "failed" });
+              if (f.kind === "cancel")
+                await call("POST", `/v1/migrations/${migrationIds[f.n % migrationIds.length]}/cancel`);
+              if (f.kind === "duplicate") queue.push(...queue);
+              if (f.kind === "advance") now = (await advance(f.n)).nowMs;
+            }
+            const due = queue.flatMap((q, i) => (q.at === undefined || q.at <= now ? [i] : []));
+            if (due.length === 0) continue;
+            const [msg] = queue.splice(due[pick(due.length)], 1);
+            queue.push(...(await step(msg)));
+          }
+          await driveSteps(allSteps(migrationIds));
+          const down = ["stopped", "stopping", "terminated", "shutting-down"];
+          const outcomes = new Map<string, MigrationBody>();
+          for (const m of migrationIds) {
+            const v = (await call<MigrationBody>("GET", `/v1/migrations/${m}`)).body;
+            expect(TERMINAL).toContain(v.status);
+            outcomes.set(v.instanceId, v);
+          }
+          // Each instance on exactly one host (the one its record names) or down; nothing held anywhere.
+          let held = 0;
+          const on = new Map<string, string[]>();
+          for (const h of ids) {
+            const v = await hostView(h);
+            held += v.heldCount;
+            for (const vm of v.vms) on.set(vm.instanceId, [...(on.get(vm.instanceId) ?? []), h]);
+          }
+          expect(held).toBe(0);
+          for (const id of instanceIds) {
+            const inst = (await getInstance(id)).body;
+            const where = on.get(id) ?? [];
+            if (down.includes(inst.state.name)) expect(where.length).toBeLessThanOrEqual(1);
+            else {
+              expect(where).toEqual([inst.hostId]);
+              const m = outcomes.get(id);
+              if (m?.status === "completed") expect(inst.hostId).toBe(m.destinationHostId);
+            }
+          }
+          if (evacuationId) {
+            const e = (
+              await call<{
+                state: string;
+                done: boolean;
+                moved: { instanceId: string; destinationHostId: string }[];
+                notMoved: { instanceId: string; reason: string }[];
+              }>("GET", `/v1/evacuations/${evacuationId}`)
+            ).body;
+            expect(e.done).toBe(true);
+            // Every instance is named once: moved, or not moved with a reason.
+            const named = [...e.moved.map((m) => m.instanceId), ...e.notMoved.map((n) => n.instanceId)];
+            expect(named.sort()).toEqual([...instanceIds].sort());
+            expect(e.state).toBe(e.notMoved.length === 0 ? "completed" : "incomplete");
+            for (const m of e.moved) expect(outcomes.get(m.instanceId)?.status).toBe("completed");
+            for (const n of e.notMoved) expect(n.reason.length).toBeGreaterThan(0);
+          } else {
+            const st = await call<{ events: { instanceEventId: string; state: string; outcome: string }[] }>(
+              "GET",
+              `/v1/instances/${instanceIds[0]}/status`,
+            );
+            const ev = st.body.events.find((e) => e.instanceEventId === eventId)!;
+            const m = outcomes.get(instanceIds[0])!;
+            // Completed exactly when its instance left by the migration; otherwise failed, saying why.
+            expect(ev.state).toBe(m.status === "completed" ? "completed" : "failed");
+            expect(ev.outcome).toContain(m.migrationId);
+          }
+        },
+      ),
+      { numRuns: 8 },
+    );
+  });
+});
