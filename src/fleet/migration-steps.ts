@@ -298,8 +298,22 @@ export async function runStep(
         await mirrorApplied(fleet.db, lost.events);
         return (await fail(fleet, current, "switch", reason)) ? next("release") : [];
       }
-      const a = await destination.arriveIncoming(mark.result.instance, row.id, clock);
+      let a = await destination.arriveIncoming(mark.result.instance, row.id, clock);
       await mirrorApplied(fleet.db, a.events);
+      if (a.result === "not-reserved") {
+        // The hold lapses in wall time, the rounds run in simulated time: on a slow clock the hold
+        // can lapse before the switch. The destination admits the guest again if it still has room.
+        const again = await destination.reserveIncoming(
+          { ...mark.result.instance, state: "running" },
+          row.id,
+          clock,
+        );
+        await mirrorApplied(fleet.db, again.events);
+        if (again.result === "reserved") {
+          a = await destination.arriveIncoming(mark.result.instance, row.id, clock);
+          await mirrorApplied(fleet.db, a.events);
+        }
+      }
       arrived = a.result === "arrived";
     }
     if (!arrived) {

@@ -382,6 +382,35 @@ describe("live migration in simulated time", () => {
     expect(await whereabouts(m.id, m.ids)).toEqual({ on: [], held: 0 });
   });
 
+  it("admits the guest again when the destination's hold lapsed before the switch time, and fails it when the room is gone", async () => {
+    const m = await upToSwitch("precopy");
+    // The hold lapses in wall time, as on a clock slower than the rounds: the destination drops it.
+    const lapse = async (host: string, instanceId: string, migrationId: string) => {
+      const fleet = new Fleet(env, OPERATOR);
+      await fleet.host(host).releaseIncoming(instanceId, migrationId, await fleet.clock());
+    };
+    await lapse(m.destination, m.id, m.migrationId);
+    expect((await whereabouts(m.id, m.ids)).held).toBe(0);
+    await advanceTo(m.switchAt + 1000);
+    const done = await finish(m.migrationId);
+    expect(done.status).toBe("completed");
+    expect(await whereabouts(m.id, m.ids)).toEqual({ on: [m.destination], held: 0 });
+
+    // The same, but the room went to another instance meanwhile: the migration fails, the guest stays.
+    const n = await upToSwitch("precopy");
+    await lapse(n.destination, n.id, n.migrationId);
+    const filler = await launch({
+      instanceType: "m5.24xlarge",
+      availabilityZone: (await getInstance(n.id)).body.availabilityZone,
+    });
+    expect(filler.status).toBe(201);
+    await advanceTo(n.switchAt + 1000);
+    const failed = await finish(n.migrationId);
+    expect(failed.status).toBe("failed");
+    expect(failed.reason).toMatch(/no longer held the reservation/);
+    expect(await whereabouts(n.id, n.ids)).toEqual({ on: [n.source], held: 0 });
+  });
+
   it("cancels while the rounds run, up to the switch time", async () => {
     const m = await upToSwitch("precopy");
     const c = await call<MigrationBody>("POST", `/v1/migrations/${m.migrationId}/cancel`);
