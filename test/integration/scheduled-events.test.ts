@@ -198,6 +198,27 @@ describe("scheduled events", () => {
     expect(report.body.scheduledEventsReclaimed).toBeGreaterThanOrEqual(1);
     expect((await status(id)).events[0].state).toBe("completed");
 
+    // A retirement whose request recorded its migration's id and stopped before creating it: past
+    // its lease it is scheduled again, and acts.
+    const retiring = await running(zone);
+    await schedule(retiring, "instance-retirement", 10);
+    const orphan = (await status(retiring)).events[0];
+    const claimedAt = (await call<{ nowMs: number }>("GET", "/v1/clock")).body.nowMs;
+    await env.DB.prepare(
+      "UPDATE scheduled_events SET state = 'acting', acted_at = ?, migration_id = 'mig-0123456789abcdef0' WHERE id = ?",
+    )
+      .bind(claimedAt, orphan.instanceEventId)
+      .run();
+    await advance(SCHEDULED_EVENT_LEASE_MS / 1000);
+    await reclaim(true);
+    expect((await status(retiring)).events[0]).toMatchObject({ state: "scheduled", migrationId: null });
+    await advance(1);
+    const retried = (await status(retiring)).events[0];
+    expect(retried.state).toBe("acting");
+    expect(retried.migrationId).not.toBe("mig-0123456789abcdef0");
+    await finish(retried.migrationId!);
+    expect((await status(retiring)).events[0].state).toBe("completed");
+
     // A stop claimed by a request that stopped before it acted: only once its lease has passed does
     // it go back to scheduled, and then it acts.
     const stopping = await running(zone);
