@@ -275,6 +275,41 @@ describe("live migration", () => {
   });
 });
 
+/**
+ * Fresh zones of two m5 hosts with a running m5.large each, made ten at a time up front (a property's
+ * runs then spend their time on the migration, not on building fleets); more are made as needed.
+ */
+function twoHostFleets(expected: number) {
+  const ready: { ids: string[]; id: string; source: string }[] = [];
+  async function make(n: number) {
+    const zones = Array.from({ length: n }, () => freshZone());
+    const hostIds = await Promise.all(
+      zones.map(async (z) => (await addHosts(z, "m5", 2)).map((h) => h.hostId)),
+    );
+    // One at a time: launches into new zones at once race on the default VPC's subnets.
+    const launched: Awaited<ReturnType<typeof launch>>[] = [];
+    for (const z of zones) launched.push(await launch({ instanceType: "m5.large", availabilityZone: z }));
+    await advance(600);
+    for (let k = 0; k < n; k++) {
+      expect(launched[k].status).toBe(201);
+      const inst = launched[k].body.instances[0];
+      ready.push({ ids: hostIds[k], id: inst.instanceId, source: inst.hostId! });
+    }
+  }
+  let left = expected;
+  return {
+    async take() {
+      if (ready.length === 0) {
+        await make(Math.max(1, Math.min(10, left)));
+      }
+      left--;
+      const f = ready.shift()!;
+      expect((await getInstance(f.id)).body.state.name).toBe("running");
+      return f;
+    },
+  };
+}
+
 describe("live migration in simulated time", () => {
   /** A migration started and run up to its switch, which waits for the clock. */
   async function upToSwitch(mode: "precopy" | "postcopy") {
@@ -424,6 +459,7 @@ describe("live migration in simulated time", () => {
 
 describe("live migration under random faults", () => {
   it("ends every migration with the instance on exactly one host (or down with a reason) and nothing reserved, as the simulated times of its faults decide", async () => {
+    const fleets = twoHostFleets(30);
     type Fault = {
       at: number;
       kind: "fail-source" | "fail-destination" | "cancel" | "duplicate" | "advance";
@@ -442,11 +478,7 @@ describe("live migration under random faults", () => {
         fc.constantFrom("precopy", "postcopy"),
         fc.integer({ min: 0, max: 1000 }),
         async (faults: Fault[], mode, seed) => {
-          const zone = freshZone();
-          const hosts = await addHosts(zone, "m5", 2);
-          const ids = hosts.map((h) => h.hostId);
-          const id = await runningInstance(zone);
-          const source = (await getInstance(id)).body.hostId!;
+          const { ids, id, source } = await fleets.take();
           const destination = ids.find((h) => h !== source)!;
           const m = await call<MigrationBody>("POST", `/v1/instances/${id}/migrate`, { mode });
           expect(m.status).toBe(202);
