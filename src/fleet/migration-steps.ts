@@ -361,7 +361,12 @@ export async function runStep(
     await undo(fleet, row);
     const sourceFailed = await failedSince(fleet, row.sourceHostId, switchAt);
     const destinationFailed = await failedSince(fleet, row.destinationHostId!, switchAt);
-    if (sourceFailed !== null && sourceFailed < lastPageAt) {
+    // Whichever host failed first (before the last page) decided what became of the guest.
+    if (
+      sourceFailed !== null &&
+      sourceFailed < lastPageAt &&
+      (destinationFailed === null || sourceFailed < destinationFailed)
+    ) {
       // The source failed before the last page arrived: the guest has lost memory it can never get back.
       const reason = `the source host failed at ${at(sourceFailed)}, during post-copy, before the last page arrived at ${at(lastPageAt)}: the instance is lost`;
       const t = await fleet.host(row.destinationHostId!).act(row.instanceId, "terminate", clock);
