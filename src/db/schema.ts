@@ -480,9 +480,16 @@ export const migrations = sqliteTable(
     version: integer("version").notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
+    /** Simulated ms the pre-copy (or post-copy) began on the source. */
+    startedAt: integer("started_at"),
+    /** Simulated ms the guest resumes on the destination: the switch step acts only from then. */
+    switchAt: integer("switch_at"),
+    /** Simulated ms post-copy's last page arrives (the switch, for a pre-copy): the end of the migration. */
+    lastPageAt: integer("last_page_at"),
   },
   (t) => [
     index("migrations_account").on(t.accountId, t.id),
+    index("migrations_open_step").on(t.step),
     index("migrations_instance").on(t.instanceId),
     index("migrations_evacuation").on(t.evacuationId),
     uniqueIndex("migrations_one_open").on(t.instanceId).where(sql`${t.step} <> 'done'`),
@@ -498,6 +505,10 @@ export const evacuations = sqliteTable(
     /** JSON: [{ instanceId, reason }] of the instances left on the host. */
     skipped: text("skipped").notNull(),
     createdAt: integer("created_at").notNull(),
+    /** JSON: the ids of every instance on the host when the evacuation began. */
+    instanceIds: text("instance_ids").notNull().default("[]"),
+    /** starting until every instance has a migration or a reason it stays; then started. */
+    state: text("state").notNull().default("started"),
   },
   (t) => [index("evacuations_host").on(t.hostId)],
 );
@@ -514,7 +525,7 @@ export const scheduledEvents = sqliteTable(
     /** Simulated ms: the fleet acts once the clock passes notBefore. */
     notBefore: integer("not_before").notNull(),
     notAfter: integer("not_after").notNull(),
-    /** scheduled, completed or failed. */
+    /** scheduled, acting (claimed; for a migration, until it ends), completed or failed. */
     state: text("state").notNull(),
     outcome: text("outcome"),
     /** The live migration a retirement or maintenance started. */
@@ -525,6 +536,7 @@ export const scheduledEvents = sqliteTable(
   (t) => [
     index("scheduled_events_instance").on(t.instanceId),
     index("scheduled_events_due").on(t.state, t.notBefore),
+    index("scheduled_events_acting").on(t.state, t.actedAt),
   ],
 );
 

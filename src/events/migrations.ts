@@ -6,7 +6,11 @@ import { Fleet } from "../fleet/context";
 import { MIGRATION_STEPS, runStep } from "../fleet/migration-steps";
 import { sendSteps } from "../fleet/migrations";
 
-const stepSchema = z.strictObject({ migrationId: z.string().min(1).max(64), step: z.enum(MIGRATION_STEPS) });
+const stepSchema = z.strictObject({
+  migrationId: z.string().min(1).max(64),
+  step: z.enum(MIGRATION_STEPS),
+  at: z.number().int().nonnegative().optional(),
+});
 
 export async function consumeMigrations(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   for (const msg of batch.messages) {

@@ -5,6 +5,7 @@ import { hosts, instances } from "../db/schema";
 import type { ClockMode, ClockState } from "../sim/clock";
 import { advanceClock, clockView, configureClock } from "./clock";
 import type { Fleet } from "./context";
+import { resumeDueMigrations } from "./migration-reconcile";
 import { mirrorApplied } from "./mirror";
 import { actOnDueEvents } from "./scheduled-events";
 
@@ -41,6 +42,7 @@ export async function advanceTime(fleet: Fleet, byMs: number) {
   const clock = await advanceClock(fleet.db, fleet.env, byMs);
   const settled = await settleHosts(fleet, clock, true);
   await actOnDueEvents(fleet);
+  await resumeDueMigrations(fleet);
   return { ...clockView(clock), ...settled };
 }
 

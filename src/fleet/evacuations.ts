@@ -30,15 +30,29 @@ export async function evacuateHost(fleet: Fleet, hostId: string, input: Evacuate
         hostId,
       },
     );
-  const set = await fleet.host(hostId).setState("maintenance", await fleet.clock());
-  await mirrorApplied(fleet.db, set.events);
-  const id = newId("evac");
-  const now = await fleet.now();
-  await fleet.db.insert(evacuations).values({ id, hostId, skipped: "[]", createdAt: now });
   const onHost = await fleet.db
     .select({ id: instances.id, state: instances.state })
     .from(instances)
     .where(eq(instances.hostId, hostId));
+  const id = newId("evac");
+  const now = await fleet.now();
+  // The record names every instance first, so that whatever happens later it can say of each one
+  // whether it moved; it stays `starting` until each has a migration or a reason it stays.
+  await fleet.db.insert(evacuations).values({
+    id,
+    hostId,
+    skipped: "[]",
+    createdAt: now,
+    instanceIds: JSON.stringify(onHost.map((i) => i.id)),
+    state: "starting",
+  });
+  try {
+    const set = await fleet.host(hostId).setState("maintenance", await fleet.clock());
+    await mirrorApplied(fleet.db, set.events);
+  } catch (err) {
+    await fleet.db.delete(evacuations).where(eq(evacuations.id, id));
+    throw err;
+  }
   const skipped: { instanceId: string; reason: string }[] = [];
   for (const i of onHost) {
     if (i.state !== "running") {
@@ -53,17 +67,29 @@ export async function evacuateHost(fleet: Fleet, hostId: string, input: Evacuate
         id,
       );
     } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      skipped.push({ instanceId: i.id, reason: `${err.code}: ${err.message}`.slice(0, 512) });
+      // Whatever stops one migration from starting, the others still start, and this one says why.
+      const reason =
+        err instanceof ApiError
+          ? `${err.code}: ${err.message}`
+          : `its migration could not start: ${err instanceof Error ? err.message : String(err)}`;
+      skipped.push({ instanceId: i.id, reason: reason.slice(0, 512) });
     }
   }
   await fleet.db
     .update(evacuations)
-    .set({ skipped: JSON.stringify(skipped) })
+    .set({ skipped: JSON.stringify(skipped), state: "started" })
     .where(eq(evacuations.id, id));
   return describeEvacuation(fleet, id);
 }
 
+export type EvacuationState = "starting" | "in-progress" | "completed" | "incomplete";
+
+/**
+ * An evacuation's progress, and of each instance that was on the host whether it moved (and where)
+ * or why not: it could not start, its migration failed or was cancelled, or the evacuation stopped
+ * before it reached it. `completed` when every instance moved, `incomplete` when all ended and some
+ * did not.
+ */
 export async function describeEvacuation(fleet: Fleet, id: string) {
   const e = await fleet.db.select().from(evacuations).where(eq(evacuations.id, id)).get();
   if (!e) throw evacuationNotFound(id);
@@ -79,18 +105,58 @@ export async function describeEvacuation(fleet: Fleet, id: string) {
     .where(and(eq(migrations.evacuationId, id), inArray(migrations.sourceHostId, [e.hostId])));
   const count = (s: string) => ms.filter((m) => m.status === s).length;
   const ended = ms.filter((m) => TERMINAL_STATUSES.includes(m.status as never)).length;
+  const skipped = JSON.parse(e.skipped) as { instanceId: string; reason: string }[];
+  const moved = ms
+    .filter((m) => m.status === "completed")
+    .map((m) => ({
+      instanceId: m.instanceId,
+      migrationId: m.migrationId,
+      destinationHostId: m.destinationHostId!,
+    }));
+  const notMoved: { instanceId: string; migrationId: string | null; reason: string }[] = [
+    ...skipped.map((s) => ({ instanceId: s.instanceId, migrationId: null, reason: s.reason })),
+    ...ms
+      .filter((m) => m.status === "failed" || m.status === "cancelled")
+      .map((m) => ({
+        instanceId: m.instanceId,
+        migrationId: m.migrationId,
+        reason: `its migration ${m.status}: ${m.reason ?? "no reason recorded"}`.slice(0, 512),
+      })),
+  ];
+  const accounted = new Set([...ms.map((m) => m.instanceId), ...skipped.map((s) => s.instanceId)]);
+  // Only an evacuation still starting (or whose request stopped part way) leaves an instance with neither.
+  const unreached = (JSON.parse(e.instanceIds) as string[]).filter((i) => !accounted.has(i));
+  for (const instanceId of unreached)
+    notMoved.push({
+      instanceId,
+      migrationId: null,
+      reason:
+        "the evacuation has not started its migration: it stopped (or is still starting) before it got there",
+    });
+  const starting = e.state === "starting";
+  const done = !starting && ended === ms.length;
+  const state: EvacuationState = starting
+    ? "starting"
+    : !done
+      ? "in-progress"
+      : notMoved.length === 0
+        ? "completed"
+        : "incomplete";
   return {
     evacuationId: e.id,
     hostId: e.hostId,
     createdAt: new Date(e.createdAt).toISOString(),
+    state,
     total: ms.length,
     completed: count("completed"),
     failed: count("failed"),
     cancelled: count("cancelled"),
     inProgress: ms.length - ended,
-    done: ended === ms.length,
+    done,
     migrations: ms,
-    skipped: JSON.parse(e.skipped) as { instanceId: string; reason: string }[],
+    skipped,
+    moved,
+    notMoved,
   };
 }
 

@@ -28,6 +28,8 @@ export const TERMINAL_STATUSES: readonly MigrationStatus[] = ["completed", "fail
 export interface StepMessage {
   migrationId: string;
   step: (typeof MIGRATION_STEPS)[number];
+  /** Simulated ms from which the step acts (the switch, post-copy's last page); absent: at once. */
+  at?: number;
 }
 
 export type MigrationRow = typeof migrations.$inferSelect;
@@ -77,7 +79,12 @@ async function advance(
   fleet: Fleet,
   row: MigrationRow,
   from: MigrationStep,
-  set: Partial<Pick<MigrationRow, "status" | "step" | "report" | "reason" | "destinationHostId">>,
+  set: Partial<
+    Pick<
+      MigrationRow,
+      "status" | "step" | "report" | "reason" | "destinationHostId" | "startedAt" | "switchAt" | "lastPageAt"
+    >
+  >,
 ): Promise<boolean> {
   const now = await fleet.now();
   const moved = await fleet.db
@@ -157,6 +164,15 @@ async function chooseDestination(
 /** How many destinations placement may choose in turn when one turns out to be full. */
 const DESTINATION_TRIES = 3;
 
+/** A simulated time as the reasons say it. */
+const at = (ms: number) => new Date(ms).toISOString();
+
+/** When a host last failed, if that was after the migration began (an earlier failure is not this one's). */
+async function failedSince(fleet: Fleet, hostId: string, since: number): Promise<number | null> {
+  const f = (await fleet.host(hostId).failure(await fleet.clock())).result;
+  return f.failedAt !== null && f.failedAt >= since ? f.failedAt : null;
+}
+
 export async function runStep(
   fleet: Fleet,
   msg: StepMessage,
@@ -167,8 +183,11 @@ export async function runStep(
   // Unknown, finished, or at another step: a duplicate or a message from the past.
   if (!row || row.step !== msg.step) return [];
   const clock = await fleet.clock();
+  const now = await fleet.now();
   const params = JSON.parse(row.params) as MigrationParams;
-  const next = (step: StepMessage["step"]): StepMessage[] => [{ migrationId: row.id, step }];
+  const next = (step: StepMessage["step"], due?: number | null): StepMessage[] => [
+    { migrationId: row.id, step, ...(due != null ? { at: due } : {}) },
+  ];
 
   if (msg.step === "reserve") {
     const rec = await instanceRecord(fleet, row.instanceId);
@@ -221,73 +240,152 @@ export async function runStep(
       if (await fail(fleet, row, "precopy", report.reason, report)) return next("release");
       return settleLost(fleet, row.id);
     }
-    const status = report.mode === "postcopy" ? "postcopy-active" : "device";
+    // The rounds run in simulated time from now: the guest resumes on the destination at the switch,
+    // and (post-copy) has all its memory once the last page arrives. The steps that follow act at
+    // those times, and decide by them what a host failure did.
+    const switchAt = now + Math.ceil(report.switchedAtMs ?? report.totalTimeMs);
+    const lastPageAt = switchAt + Math.ceil(report.postcopy?.durationMs ?? 0);
     if (
       await advance(fleet, row, "precopy", {
-        status,
         step: "switch",
         report: JSON.stringify(report),
         reason: report.reason,
+        startedAt: now,
+        switchAt,
+        lastPageAt,
       })
     )
-      return next("switch");
+      return next("switch", switchAt);
     return settleLost(fleet, row.id);
   }
 
   if (msg.step === "switch") {
+    const switchAt = row.switchAt ?? now;
+    if (now < switchAt) return next("switch", switchAt);
     const destinationId = row.destinationHostId!;
     const source = fleet.host(row.sourceHostId);
     const destination = fleet.host(destinationId);
+    // Which came first in simulated time, a host failure or the switch, decides; not which step ran first.
+    const sourceFailed = await failedSince(fleet, row.sourceHostId, row.createdAt);
+    const destinationFailed = await failedSince(fleet, destinationId, row.createdAt);
+    if (sourceFailed !== null && sourceFailed < switchAt && (destinationFailed ?? Infinity) >= sourceFailed) {
+      const reason = `the source host failed at ${at(sourceFailed)}, before the switch at ${at(switchAt)}: the guest went down with it`;
+      return (await fail(fleet, row, "switch", reason)) ? next("release") : [];
+    }
+    if (destinationFailed !== null && destinationFailed < switchAt) {
+      const reason = `the destination ${destinationId} failed at ${at(destinationFailed)}, before the switch at ${at(switchAt)}: the guest stays on its source`;
+      return (await fail(fleet, row, "switch", reason)) ? next("release") : [];
+    }
+    const report = row.report ? (JSON.parse(row.report) as MigrationReport) : null;
+    const postcopy = report?.mode === "postcopy";
+    // The guest pauses (pre-copy's stop-and-copy) or resumes on the destination (post-copy). A
+    // cancel that won the row first leaves the hosts as they are.
+    const switching: MigrationStatus = postcopy ? "postcopy-active" : "device";
+    let current = row;
+    if (row.status !== switching) {
+      if (!(await advance(fleet, row, "switch", { status: switching }))) return settleLost(fleet, row.id);
+      current = (await rowOf(fleet, row.id))!;
+    }
     const mark = await source.markOutgoing(row.instanceId, row.id, clock);
     await mirrorApplied(fleet.db, mark.events);
     let arrived = false;
     if (mark.result.status === "marked" && mark.result.instance) {
-      const a = await destination.arriveIncoming(mark.result.instance, row.id, clock);
+      if (destinationFailed !== null) {
+        // The destination failed after the switch but before this step ran: in simulated time the
+        // guest had moved there and went down with it, so it leaves its source stopped.
+        const reason = `Server.InternalError: the destination host ${destinationId} failed at ${at(destinationFailed)}, after the guest moved there at ${at(switchAt)}`;
+        const lost = await source.loseOutgoing(row.instanceId, row.id, reason, clock);
+        await mirrorApplied(fleet.db, lost.events);
+        return (await fail(fleet, current, "switch", reason)) ? next("release") : [];
+      }
+      let a = await destination.arriveIncoming(mark.result.instance, row.id, clock);
       await mirrorApplied(fleet.db, a.events);
+      if (a.result === "not-reserved") {
+        // The hold lapses in wall time, the rounds run in simulated time: on a slow clock the hold
+        // can lapse before the switch. The destination admits the guest again if it still has room.
+        const again = await destination.reserveIncoming(
+          { ...mark.result.instance, state: "running" },
+          row.id,
+          clock,
+        );
+        await mirrorApplied(fleet.db, again.events);
+        if (again.result === "reserved") {
+          a = await destination.arriveIncoming(mark.result.instance, row.id, clock);
+          await mirrorApplied(fleet.db, a.events);
+        }
+      }
       arrived = a.result === "arrived";
-    } else {
-      // Not on the source any more: either this switch already happened (a redelivery), or the
-      // guest went down with its source before the switch.
+    }
+    if (!arrived) {
+      // Already there: this switch happened in a step that ran beside this one, or before it (a
+      // redelivery).
       const here = await destination.records([row.instanceId]);
       arrived = (here?.onHost ?? []).some((i) => i.hostId === destinationId);
+      // Or the source failed after the switch time, before any switch step ran, and stopped a guest
+      // that had in fact left.
+      if (!arrived && mark.result.status !== "marked" && sourceFailed !== null) {
+        const inst = await fleet.db.select().from(instances).where(eq(instances.id, row.instanceId)).get();
+        if (inst && inst.state === "stopped") {
+          const rec = rowToRecord(inst);
+          const a = await destination.arriveIncoming(
+            { ...rec, state: "running", stateCode: 16, hostId: row.sourceHostId },
+            row.id,
+            clock,
+          );
+          await mirrorApplied(fleet.db, a.events);
+          arrived = a.result === "arrived";
+        }
+      }
     }
     if (!arrived) {
       const reason =
         mark.result.status === "marked"
           ? `the destination ${destinationId} no longer held the reservation`
           : "the instance stopped on its source host before the switch";
-      return (await fail(fleet, row, "switch", reason)) ? next("release") : [];
+      return (await fail(fleet, current, "switch", reason)) ? next("release") : [];
     }
     const d = await source.departOutgoing(row.instanceId, row.id, destinationId, clock);
     await mirrorApplied(fleet.db, d.events);
-    const status = row.status === "postcopy-active" ? "postcopy-active" : "completed";
-    if (await advance(fleet, row, "switch", { status, step: "release" })) return next("release");
+    const status = postcopy ? "postcopy-active" : "completed";
+    if (await advance(fleet, current, "switch", { status, step: "release" }))
+      return next("release", postcopy ? (row.lastPageAt ?? switchAt) : null);
     return [];
   }
 
   // release: give back whatever is still held, then the row is done.
-  await undo(fleet, row);
   if (row.status === "postcopy-active") {
-    // Post-copy pulls pages from the source until the last arrives: if the source failed first,
-    // the guest on the destination has lost memory it can never get back.
-    const src = await fleet.db
-      .select({ state: hosts.state })
-      .from(hosts)
-      .where(eq(hosts.id, row.sourceHostId))
-      .get();
-    if (src?.state === "failed") {
+    // Post-copy ends when the last page arrives; until then the guest's memory is partly on its source.
+    const switchAt = row.switchAt ?? now;
+    const lastPageAt = row.lastPageAt ?? now;
+    if (now < lastPageAt) return next("release", lastPageAt);
+    await undo(fleet, row);
+    const sourceFailed = await failedSince(fleet, row.sourceHostId, switchAt);
+    const destinationFailed = await failedSince(fleet, row.destinationHostId!, switchAt);
+    // Whichever host failed first (before the last page) decided what became of the guest.
+    if (
+      sourceFailed !== null &&
+      sourceFailed < lastPageAt &&
+      (destinationFailed === null || sourceFailed < destinationFailed)
+    ) {
+      // The source failed before the last page arrived: the guest has lost memory it can never get back.
+      const reason = `the source host failed at ${at(sourceFailed)}, during post-copy, before the last page arrived at ${at(lastPageAt)}: the instance is lost`;
       const t = await fleet.host(row.destinationHostId!).act(row.instanceId, "terminate", clock);
       await mirrorApplied(fleet.db, t.events);
-      await advance(fleet, row, "release", {
-        status: "failed",
-        step: "done",
-        reason: "the source host failed during post-copy before the last page arrived: the instance is lost",
-      });
+      if (await advance(fleet, row, "release", { status: "failed", step: "done", reason }))
+        await afterMigration(fleet, row.id, "failed");
       return [];
     }
-    await advance(fleet, row, "release", { status: "completed", step: "done" });
+    if (destinationFailed !== null && destinationFailed < lastPageAt) {
+      const reason = `the destination ${row.destinationHostId} failed at ${at(destinationFailed)}, during post-copy: the guest went down with it`;
+      if (await advance(fleet, row, "release", { status: "failed", step: "done", reason }))
+        await afterMigration(fleet, row.id, "failed");
+      return [];
+    }
+    if (await advance(fleet, row, "release", { status: "completed", step: "done" }))
+      await afterMigration(fleet, row.id, "completed");
     return [];
   }
+  await undo(fleet, row);
   if (await advance(fleet, row, "release", { step: "done" })) await afterMigration(fleet, row.id, row.status);
   return [];
 }

@@ -3,6 +3,7 @@
 import { and, asc, eq, gt, ne, type SQL } from "drizzle-orm";
 import { hosts, instances, migrations } from "../db/schema";
 import { findInstanceType } from "../sim/catalog";
+import { wallTimeAt } from "../sim/clock";
 import type { MigrationMode, MigrationParams, MigrationReport, PolicyName } from "../sim/migration";
 import type { Fleet } from "./context";
 import { ApiError, hostNotFound, invalidParameter } from "./errors";
@@ -32,11 +33,32 @@ export const migrationNotFound = (id: string) =>
     migrationId: id,
   });
 
-/** Sends the steps; a failed send leaves the row where it is, for reconcile to send again. */
+/** Queues hold a message back at most this long (Cloudflare Queues' limit on delaySeconds). */
+const MAX_DELAY_SECONDS = 12 * 3600;
+
+/**
+ * Sends the steps; a failed send leaves the row where it is, for reconcile to send again. A step
+ * due later in simulated time is held back until the wall time at which the clock gets there; on a
+ * manual clock only an advance gets there, and the advance sends it (resumeDueMigrations).
+ */
 export async function sendSteps(fleet: Fleet, steps: readonly StepMessage[]): Promise<void> {
   if (steps.length === 0) return;
+  const clock = await fleet.clock();
+  const now = await fleet.now();
+  const batch: MessageSendRequest<StepMessage>[] = [];
+  for (const body of steps) {
+    if (body.at === undefined || body.at <= now) {
+      batch.push({ body, contentType: "json" });
+      continue;
+    }
+    const wall = wallTimeAt(clock, body.at);
+    if (wall === undefined) continue;
+    const delaySeconds = Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.ceil((wall - Date.now()) / 1000)));
+    batch.push({ body, contentType: "json", delaySeconds });
+  }
+  if (batch.length === 0) return;
   try {
-    await fleet.env.MIGRATIONS.sendBatch(steps.map((body) => ({ body, contentType: "json" as const })));
+    await fleet.env.MIGRATIONS.sendBatch(batch);
   } catch (err) {
     console.warn("sending migration steps failed; reconcile sends them again", err);
   }
@@ -48,6 +70,7 @@ export async function createMigration(
   instanceId: string,
   input: StartMigrationInput,
   evacuationId: string | null = null,
+  id: string = newId("mig"),
 ): Promise<MigrationRow> {
   const row = await requireInstanceRow(fleet, instanceId);
   if (row.state !== "running" || !row.hostId) {
@@ -107,7 +130,7 @@ export async function createMigration(
   };
   const now = await fleet.now();
   const record: MigrationRow = {
-    id: newId("mig"),
+    id,
     accountId: row.accountId,
     instanceId,
     sourceHostId: row.hostId,
@@ -122,6 +145,9 @@ export async function createMigration(
     version: 1,
     createdAt: now,
     updatedAt: now,
+    startedAt: null,
+    switchAt: null,
+    lastPageAt: null,
   };
   try {
     await fleet.db.insert(migrations).values(record);
@@ -186,11 +212,16 @@ export async function listMigrations(fleet: Fleet, f: MigrationFilter) {
   };
 }
 
-/** Cancels before the switch (as QEMU's migrate_cancel, which cannot undo a switch either). */
+/**
+ * Cancels before the switch (as QEMU's migrate_cancel, which cannot undo a switch either): while
+ * the rounds run, up to the simulated time of the switch.
+ */
 export async function cancelMigration(fleet: Fleet, id: string) {
   const row = await requireMigration(fleet, id);
-  if (row.step === "reserve" || row.step === "precopy") {
-    const now = await fleet.now();
+  const now = await fleet.now();
+  const beforeSwitch =
+    row.step === "switch" && row.status === "active" && row.switchAt !== null && now < row.switchAt;
+  if (row.step === "reserve" || row.step === "precopy" || beforeSwitch) {
     const moved = await fleet.db
       .update(migrations)
       .set({
@@ -238,6 +269,9 @@ export function migrationView(row: MigrationRow) {
     reason: row.reason,
     createdAt: new Date(row.createdAt).toISOString(),
     updatedAt: new Date(row.updatedAt).toISOString(),
+    startedAt: row.startedAt === null ? null : new Date(row.startedAt).toISOString(),
+    switchAt: row.switchAt === null ? null : new Date(row.switchAt).toISOString(),
+    lastPageAt: row.lastPageAt === null ? null : new Date(row.lastPageAt).toISOString(),
     converged: r ? r.converged : null,
     totalTimeMs: r ? r.totalTimeMs : null,
     setupTimeMs: r ? r.setupTimeMs : null,

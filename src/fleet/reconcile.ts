@@ -14,6 +14,7 @@ import { resumeMigrations } from "./migration-reconcile";
 import { IN_LIST, mirror, updateHostUsage, upsertInstances } from "./mirror";
 import { reconcileInterfaces } from "./network-reconcile";
 import { inParallel } from "./parallel";
+import { reclaimScheduledEvents } from "./scheduled-events";
 import { reconcileStorage } from "./storage-reconcile";
 
 export interface Mismatch {
@@ -100,6 +101,7 @@ export async function reconcile(fleet: Fleet, repair: boolean) {
   // Repaired host rows may change what placement should see.
   if (t.repaired > 0) forgetCandidates(fleet);
   const migrationSteps = await resumeMigrations(fleet, repair);
+  const events = await reclaimScheduledEvents(fleet, repair);
   const network = await reconcileInterfaces(fleet, repair);
   // The block store's objects and rows, in the same pass.
   const storage = await reconcileStorage(fleet, repair);
@@ -115,6 +117,8 @@ export async function reconcile(fleet: Fleet, repair: boolean) {
     outboxPending: t.outboxPending,
     migrationsOpen: migrationSteps.open,
     migrationsResumed: migrationSteps.resumed,
+    scheduledEventsActing: events.acting,
+    scheduledEventsReclaimed: events.reclaimed,
     network,
     storage,
   };

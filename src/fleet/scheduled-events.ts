@@ -2,9 +2,10 @@
 // (not-before, not-after); it shows on the instance (DescribeInstanceStatus) and is a fleet event;
 // once the clock passes not-before the fleet acts. A retirement or a system maintenance live-migrates
 // the instance where it can; where it cannot (instance store, no room), a retirement stops it and a
-// maintenance reboots it. Reboot and stop events reboot and stop.
+// maintenance reboots it. Reboot and stop events reboot and stop. An event whose migration runs stays
+// `acting` until the migration ends: completed only if the instance left its host.
 import { and, eq, inArray, lte } from "drizzle-orm";
-import { instances, scheduledEvents } from "../db/schema";
+import { instances, migrations, scheduledEvents } from "../db/schema";
 import type { InstanceAction } from "../sim/lifecycle";
 import { type FleetEvent, type InstanceRecord, withoutTags } from "../sim/records";
 import type { Fleet } from "./context";
@@ -160,37 +161,45 @@ export async function actOnDueEvents(fleet: Fleet): Promise<number> {
       .where(and(eq(scheduledEvents.id, e.id), eq(scheduledEvents.state, "scheduled")))
       .returning();
     if (claimed.length === 0) continue;
-    let outcome: string;
-    let migrationId: string | null = null;
-    let ok = true;
+    let acting: Acting;
     try {
-      ({ outcome, migrationId } = await actOn(fleet, e));
+      acting = await actOn(fleet, claimed[0]);
     } catch (err) {
-      ok = false;
-      outcome = err instanceof Error ? err.message.slice(0, 512) : String(err);
+      acting = { done: true, ok: false, outcome: err instanceof Error ? err.message : String(err) };
     }
-    await finishEvent(fleet, e, ok ? "completed" : "failed", outcome, migrationId, now);
+    // A live migration under way finishes the event when it ends (afterMigration).
+    if (acting.done) await finishEvent(fleet, e, acting.ok ? "completed" : "failed", acting.outcome, now);
+    else
+      await fleet.db
+        .update(scheduledEvents)
+        .set({ outcome: acting.outcome })
+        .where(and(eq(scheduledEvents.id, e.id), eq(scheduledEvents.state, "acting")));
     acted++;
   }
   return acted;
 }
 
+type Acting = { done: true; ok: boolean; outcome: string } | { done: false; outcome: string };
+
+/** Ends an acting event, once: false if it had already ended. */
 async function finishEvent(
   fleet: Fleet,
   e: EventRow,
   state: "completed" | "failed",
   outcome: string,
-  migrationId: string | null,
   now: number,
-) {
-  await fleet.db
+): Promise<boolean> {
+  const ended = await fleet.db
     .update(scheduledEvents)
-    .set({ state, outcome, migrationId })
-    .where(eq(scheduledEvents.id, e.id));
+    .set({ state, outcome: outcome.slice(0, 1024) })
+    .where(and(eq(scheduledEvents.id, e.id), eq(scheduledEvents.state, "acting")))
+    .returning({ id: scheduledEvents.id });
+  if (ended.length === 0) return false;
   const inst = await fleet.db.select().from(instances).where(eq(instances.id, e.instanceId)).get();
   const ev = fleetEvent("instance.event-completed", { ...e, state }, now, inst ? rowToRecord(inst) : null);
   await mirrorApplied(fleet.db, [ev]);
   await fleet.publish([ev]);
+  return true;
 }
 
 async function lifecycle(fleet: Fleet, id: string, action: InstanceAction): Promise<string> {
@@ -198,46 +207,130 @@ async function lifecycle(fleet: Fleet, id: string, action: InstanceAction): Prom
   return `${action}: ${r.previousState.name} -> ${r.currentState.name}`;
 }
 
-async function actOn(fleet: Fleet, e: EventRow): Promise<{ outcome: string; migrationId: string | null }> {
+const fallbackOf = (code: ScheduledEventCode): InstanceAction =>
+  code === "instance-retirement" ? "stop" : "reboot";
+
+async function actOn(fleet: Fleet, e: EventRow): Promise<Acting> {
   const code = e.code as ScheduledEventCode;
   if (code === "instance-stop")
-    return { outcome: await lifecycle(fleet, e.instanceId, "stop"), migrationId: null };
+    return { done: true, ok: true, outcome: await lifecycle(fleet, e.instanceId, "stop") };
   if (code === "instance-reboot" || code === "system-reboot")
-    return { outcome: await lifecycle(fleet, e.instanceId, "reboot"), migrationId: null };
-  // Retirement and maintenance: live-migrate where it can.
+    return { done: true, ok: true, outcome: await lifecycle(fleet, e.instanceId, "reboot") };
+  // Retirement and maintenance: live-migrate where it can. The migration's id is on the event before
+  // the migration exists, so that whatever stops this request part way, reconcile finds which it was.
+  const migrationId = newId("mig");
+  await fleet.db
+    .update(scheduledEvents)
+    .set({ migrationId })
+    .where(and(eq(scheduledEvents.id, e.id), eq(scheduledEvents.state, "acting")));
   try {
-    const m = await createMigration(fleet, e.instanceId, { mode: "precopy" });
-    return { outcome: `live migration ${m.id} started`, migrationId: m.id };
+    await createMigration(fleet, e.instanceId, { mode: "precopy" }, null, migrationId);
+    return { done: false, outcome: `live migration ${migrationId} under way` };
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
-    const fallback: InstanceAction = code === "instance-retirement" ? "stop" : "reboot";
+    await fleet.db
+      .update(scheduledEvents)
+      .set({ migrationId: null })
+      .where(and(eq(scheduledEvents.id, e.id), eq(scheduledEvents.migrationId, migrationId)));
     return {
-      outcome: `no live migration (${err.code}: ${err.message.slice(0, 200)}); ${await lifecycle(fleet, e.instanceId, fallback)}`,
-      migrationId: null,
+      done: true,
+      ok: true,
+      outcome: `no live migration (${err.code}: ${err.message.slice(0, 200)}); ${await lifecycle(fleet, e.instanceId, fallbackOf(code))}`,
     };
   }
 }
 
 /**
- * A retirement whose migration ended without moving the instance: the fleet stops it, as EC2
- * stops an instance on retired hardware. Called by the migration's release step.
+ * Ends the event whose live migration ended (called by the migration's last step, and by reconcile).
+ * Completed only if the instance left its host; otherwise the event fails, saying why, and the fleet
+ * does what it does to an instance that cannot move: a retirement stops it (as EC2 stops an instance
+ * on retired hardware), a maintenance reboots it.
  */
 export async function afterMigration(fleet: Fleet, migrationId: string, status: string): Promise<void> {
-  if (status === "completed") return;
   const e = await fleet.db
     .select()
     .from(scheduledEvents)
-    .where(eq(scheduledEvents.migrationId, migrationId))
+    .where(and(eq(scheduledEvents.migrationId, migrationId), eq(scheduledEvents.state, "acting")))
     .get();
-  if (e?.code !== "instance-retirement" || e.outcome?.includes("stop:")) return;
-  let outcome: string;
-  try {
-    outcome = `${e.outcome}; it ${status}; ${await lifecycle(fleet, e.instanceId, "stop")}`;
-  } catch (err) {
-    outcome = `${e.outcome}; it ${status}; the stop failed: ${err instanceof Error ? err.message : String(err)}`;
+  if (!e) return;
+  const now = await fleet.now();
+  if (status === "completed") {
+    await finishEvent(
+      fleet,
+      e,
+      "completed",
+      `live migration ${migrationId} completed: the instance left its host`,
+      now,
+    );
+    return;
   }
-  await fleet.db
-    .update(scheduledEvents)
-    .set({ outcome: outcome.slice(0, 1024) })
-    .where(eq(scheduledEvents.id, e.id));
+  const m = await fleet.db
+    .select({ reason: migrations.reason })
+    .from(migrations)
+    .where(eq(migrations.id, migrationId))
+    .get();
+  let fallback: string;
+  try {
+    fallback = await lifecycle(fleet, e.instanceId, fallbackOf(e.code as ScheduledEventCode));
+  } catch (err) {
+    fallback = `the ${fallbackOf(e.code as ScheduledEventCode)} failed: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  await finishEvent(
+    fleet,
+    e,
+    "failed",
+    `live migration ${migrationId} ${status}: ${m?.reason ?? "no reason recorded"}; ${fallback}`,
+    now,
+  );
+}
+
+/** How long (simulated) an event may be `acting` with nothing to show for it before reconcile takes it back. */
+export const SCHEDULED_EVENT_LEASE_MS = 5 * 60_000;
+
+/**
+ * The scheduled events' part of the repair path. An event claimed (`acting`) whose finishing step was
+ * lost would stay so forever: one whose migration ended is finished as that migration's last step
+ * would have; one whose migration was never created, or that acted without one and never finished,
+ * goes back to `scheduled` once its lease has passed, to act again (a stop that had already taken
+ * effect is finished instead, so it does not fail on a stopped instance).
+ */
+export async function reclaimScheduledEvents(
+  fleet: Fleet,
+  repair: boolean,
+): Promise<{ acting: number; reclaimed: number }> {
+  const now = await fleet.now();
+  const acting = await fleet.db
+    .select()
+    .from(scheduledEvents)
+    .where(eq(scheduledEvents.state, "acting"))
+    .limit(1000);
+  let reclaimed = 0;
+  for (const e of acting) {
+    const m = e.migrationId
+      ? await fleet.db
+          .select({ step: migrations.step, status: migrations.status })
+          .from(migrations)
+          .where(eq(migrations.id, e.migrationId))
+          .get()
+      : undefined;
+    if (m && m.step !== "done") continue; // its migration is under way (and reconcile resumes it)
+    if (m) {
+      if (repair) await afterMigration(fleet, e.migrationId!, m.status);
+      reclaimed++;
+      continue;
+    }
+    if ((e.actedAt ?? 0) > now - SCHEDULED_EVENT_LEASE_MS) continue;
+    reclaimed++;
+    if (!repair) continue;
+    const inst = await fleet.db.select().from(instances).where(eq(instances.id, e.instanceId)).get();
+    if (e.code === "instance-stop" && inst && (inst.state === "stopping" || inst.state === "stopped")) {
+      await finishEvent(fleet, e, "completed", `the instance had stopped (${inst.state})`, now);
+      continue;
+    }
+    await fleet.db
+      .update(scheduledEvents)
+      .set({ state: "scheduled", migrationId: null, actedAt: null })
+      .where(and(eq(scheduledEvents.id, e.id), eq(scheduledEvents.state, "acting")));
+  }
+  return { acting: acting.length, reclaimed };
 }

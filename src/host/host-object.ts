@@ -518,6 +518,25 @@ export class HostObject extends DurableObject<Env> {
     );
   }
 
+  async loseOutgoing(instanceId: string, migrationId: string, reason: string, clock: ClockState) {
+    return this.call(
+      clock,
+      (m, now) => {
+        const r = m.loseOutgoing(instanceId, migrationId, reason, now);
+        return { result: r.result, changes: [r.changes] };
+      },
+      [instanceId],
+    );
+  }
+
+  /** The host's state and when (simulated) it last failed: a migration step decides by it. */
+  async failure(clock: ClockState): Promise<HostCallResult<{ state: HostState; failedAt: number | null }>> {
+    return this.call(clock, (m) => ({
+      result: { state: m.host.state, failedAt: m.host.failedAt ?? null },
+      changes: [],
+    }));
+  }
+
   /** The pre-copy (or post-copy) run of a guest running here; changes nothing. */
   async planMigration(
     instanceId: string,

@@ -475,7 +475,7 @@ export class HostModel {
     const changes = emptyChanges();
     if (state === this.host.state) return changes;
     const previous = this.host.state;
-    this.host = { ...this.host, state };
+    this.host = { ...this.host, state, ...(state === "failed" ? { failedAt: now } : {}) };
     if (state === "failed") {
       const held = this.list().filter((vm) => vm.holdExpiresWallMs !== null);
       const cancelled = this.cancel(held.map((vm) => vm.instance.instanceId));
@@ -745,6 +745,28 @@ export class HostModel {
     this.depart(vm, now, changes);
     this.instanceEvent(changes, "instance.migrated", now, vm.instance, vm.instance.state);
     return { result: "departed", changes };
+  }
+
+  /**
+   * The guest had switched to a destination that then failed before this host heard of the switch:
+   * in simulated time it went down with that host, so it leaves this one stopped, as a host failure
+   * leaves a guest that has run.
+   */
+  loseOutgoing(
+    instanceId: string,
+    migrationId: string,
+    reason: string,
+    at: number,
+  ): { result: "lost" | "gone"; changes: Changes } {
+    const changes = emptyChanges();
+    const vm = this.vms.get(instanceId);
+    if (!vm || vm.migration?.id !== migrationId) return { result: "gone", changes };
+    const before = vm.instance.state;
+    vm.migration = null;
+    this.enter(vm, "stopped", at, reason);
+    this.depart(vm, at, changes);
+    this.instanceEvent(changes, "instance.state-changed", at, vm.instance, before);
+    return { result: "lost", changes };
   }
 
   /** Takes a VM that has stopped or terminated off the host: threads, memory, CPU model. */

@@ -19,6 +19,11 @@ export interface HostRecord {
   hw: HostHardware;
   state: HostState;
   createdAt: number;
+  /**
+   * Simulated ms at which the host last failed, if it ever did: a live migration decides by it
+   * whether its guest had left (or its last page had arrived) before the failure.
+   */
+  failedAt?: number;
   /** The seed's optimization switches where they differ from the hypervisor's defaults. */
   optimizations?: Partial<Optimizations>;
 }

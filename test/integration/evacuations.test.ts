@@ -2,10 +2,8 @@
 // within the room there is; what cannot move stays, and the evacuation says why.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { OPERATOR } from "../../src/fleet/accounts";
-import { Fleet } from "../../src/fleet/context";
-import { runStep, type StepMessage } from "../../src/fleet/migration-steps";
 import { addHosts, advance, call, freshZone, getInstance, hostView, launch, type Problem } from "./helpers";
+import { allSteps, driveSteps } from "./migration-driver";
 
 interface EvacuationBody {
   evacuationId: string;
@@ -23,14 +21,13 @@ interface EvacuationBody {
     reason: string | null;
   }[];
   skipped: { instanceId: string; reason: string }[];
+  state: string;
+  moved: { instanceId: string; migrationId: string; destinationHostId: string }[];
+  notMoved: { instanceId: string; migrationId: string | null; reason: string }[];
 }
 
 async function finishAll(migrationIds: string[]) {
-  const fleet = new Fleet(env, OPERATOR);
-  const queue: StepMessage[] = migrationIds.flatMap((migrationId) =>
-    (["reserve", "precopy", "switch", "release"] as const).map((step) => ({ migrationId, step })),
-  );
-  while (queue.length > 0) queue.push(...(await runStep(fleet, queue.shift()!)));
+  await driveSteps(allSteps(migrationIds));
 }
 
 async function fill(zone: string, type: string, count: number) {
@@ -59,6 +56,9 @@ describe("host evacuation", () => {
     await finishAll(res.body.migrations.map((m) => m.migrationId));
     const after = await call<EvacuationBody>("GET", `/v1/evacuations/${res.body.evacuationId}`);
     expect(after.body).toMatchObject({ total: 4, completed: 4, failed: 0, inProgress: 0, done: true });
+    expect(after.body.state).toBe("completed");
+    expect(after.body.moved.map((m) => m.instanceId).sort()).toEqual([...ids].sort());
+    expect(after.body.notMoved).toEqual([]);
     const evacuated = await hostView(hostId);
     expect(evacuated.vms).toHaveLength(0);
     expect(evacuated.heldCount).toBe(0);
@@ -90,6 +90,17 @@ describe("host evacuation", () => {
     expect(after).toMatchObject({ total: 2, completed: 1, failed: 1, done: true });
     const failed = after.migrations.find((m) => m.status === "failed")!;
     expect(failed.reason).toMatch(/InsufficientInstanceCapacity/);
+    expect(after.state).toBe("incomplete");
+    expect(after.notMoved).toEqual([
+      {
+        instanceId: failed.instanceId,
+        migrationId: failed.migrationId,
+        reason: expect.stringMatching(/its migration failed: InsufficientInstanceCapacity/),
+      },
+    ]);
+    expect(after.moved.map((m) => m.instanceId)).toEqual(
+      after.migrations.filter((m) => m.status === "completed").map((m) => m.instanceId),
+    );
     expect((await getInstance(failed.instanceId)).body.hostId).toBe(a.hostId);
     expect((await hostView(a.hostId)).heldCount).toBe(0);
     expect((await hostView(b.hostId)).heldCount).toBe(0);
@@ -111,5 +122,73 @@ describe("host evacuation", () => {
       acceptInstanceStoreLoss: "yes",
     });
     expect(bad.status).toBe(400);
+  });
+  it("says exactly which instances moved and which did not and why when one cannot start and one is cancelled, and leaves nothing reserved", async () => {
+    const zone = freshZone();
+    const hosts = await addHosts(zone, "m5", 3);
+    const ids = hosts.map((h) => h.hostId);
+    const { ids: instanceIds, hostId } = await fill(zone, "m5.2xlarge", 3);
+    const [busy, cancelled, moves] = instanceIds;
+    // One is already migrating on its own when the evacuation begins: its migration cannot start.
+    const own = await call<{ migrationId: string }>("POST", `/v1/instances/${busy}/migrate`, {});
+    expect(own.status).toBe(202);
+    const res = await call<EvacuationBody>("POST", `/v1/hosts/${hostId}/evacuate`, {});
+    expect(res.status).toBe(202);
+    expect(res.body.state).toBe("in-progress");
+    expect(res.body.skipped).toEqual([
+      { instanceId: busy, reason: expect.stringMatching(/already being migrated/) },
+    ]);
+    const ofCancelled = res.body.migrations.find((m) => m.instanceId === cancelled)!;
+    expect((await call("POST", `/v1/migrations/${ofCancelled.migrationId}/cancel`)).status).toBe(200);
+    await finishAll([own.body.migrationId, ...res.body.migrations.map((m) => m.migrationId)]);
+
+    const after = (await call<EvacuationBody>("GET", `/v1/evacuations/${res.body.evacuationId}`)).body;
+    expect(after.state).toBe("incomplete");
+    expect(after.done).toBe(true);
+    expect(after.moved).toEqual([
+      { instanceId: moves, migrationId: expect.any(String), destinationHostId: expect.any(String) },
+    ]);
+    expect(after.notMoved).toEqual(
+      expect.arrayContaining([
+        { instanceId: busy, migrationId: null, reason: expect.stringMatching(/already being migrated/) },
+        {
+          instanceId: cancelled,
+          migrationId: ofCancelled.migrationId,
+          reason: expect.stringMatching(/cancelled: cancelled by the caller/),
+        },
+      ]),
+    );
+    expect(after.notMoved).toHaveLength(2);
+    // Every instance runs on exactly one host: the moved one where the evacuation says, the cancelled
+    // one where it was; and no host holds a reservation.
+    for (const id of instanceIds) {
+      const on: string[] = [];
+      for (const h of ids) if ((await hostView(h)).vms.some((v) => v.instanceId === id)) on.push(h);
+      expect(on).toHaveLength(1);
+      expect((await getInstance(id)).body.state.name).toBe("running");
+      if (id === moves) expect(on[0]).toBe(after.moved[0].destinationHostId);
+      if (id === cancelled) expect(on[0]).toBe(hostId);
+    }
+    for (const h of ids) expect((await hostView(h)).heldCount).toBe(0);
+  });
+
+  it("names the instances an evacuation stopped before reaching as not moved", async () => {
+    const zone = freshZone();
+    await addHosts(zone, "m5", 2);
+    const { ids: instanceIds, hostId } = await fill(zone, "m5.2xlarge", 2);
+    // An evacuation whose request stopped after it recorded its instances, before any migration.
+    const now = (await call<{ nowMs: number }>("GET", "/v1/clock")).body.nowMs;
+    const id = "evac-0123456789abcdef0";
+    await env.DB.prepare(
+      "INSERT INTO evacuations (id, host_id, skipped, created_at, instance_ids, state) VALUES (?, ?, '[]', ?, ?, 'starting')",
+    )
+      .bind(id, hostId, now, JSON.stringify(instanceIds))
+      .run();
+    const view = (await call<EvacuationBody>("GET", `/v1/evacuations/${id}`)).body;
+    expect(view.state).toBe("starting");
+    expect(view.done).toBe(false);
+    expect(view.moved).toEqual([]);
+    expect(view.notMoved.map((n) => n.instanceId).sort()).toEqual([...instanceIds].sort());
+    expect(view.notMoved[0].reason).toMatch(/has not started its migration/);
   });
 });

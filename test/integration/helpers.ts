@@ -179,7 +179,9 @@ export async function launch(body: Record<string, unknown>, headers: Record<stri
 }
 
 export async function advance(seconds: number) {
-  const res = await call<{ settledEvents: number }>("POST", "/v1/admin/clock/advance", { seconds });
+  const res = await call<{ settledEvents: number; nowMs: number }>("POST", "/v1/admin/clock/advance", {
+    seconds,
+  });
   if (res.status !== 200) throw new Error(`advance failed: ${JSON.stringify(res.body)}`);
   return res.body;
 }

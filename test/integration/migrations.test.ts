@@ -19,6 +19,7 @@ import {
   newTenant,
   type Problem,
 } from "./helpers";
+import { allSteps, clockNow, driveSteps, step } from "./migration-driver";
 
 interface MigrationBody {
   migrationId: string;
@@ -30,34 +31,18 @@ interface MigrationBody {
   mode: string;
   downtimeMs: number | null;
   ram: { total: number; transferred: number; remaining: number; dirtySyncCount: number } | null;
+  startedAt: string | null;
+  switchAt: string | null;
+  lastPageAt: string | null;
   rounds: { round: number; pagesSent: number }[];
   policy: string | null;
 }
 
 const TERMINAL = ["completed", "failed", "cancelled"];
 
-/** Delivers steps until none is left: each message `copies` times, in an order `pick` chooses. */
-async function drive(first: StepMessage[], copies = 1, pick: (n: number) => number = () => 0) {
-  const fleet = new Fleet(env, OPERATOR);
-  const queue: StepMessage[] = [];
-  for (const m of first) for (let c = 0; c < copies; c++) queue.push(m);
-  let delivered = 0;
-  while (queue.length > 0) {
-    const [msg] = queue.splice(pick(queue.length) % queue.length, 1);
-    delivered++;
-    for (const next of await runStep(fleet, msg)) for (let c = 0; c < copies; c++) queue.push(next);
-  }
-  return delivered;
-}
-
 /** Drives a migration from wherever its row is to its end. */
 async function finish(migrationId: string, copies = 1, pick?: (n: number) => number) {
-  const steps: StepMessage[] = (["reserve", "precopy", "switch", "release"] as const).map((step) => ({
-    migrationId,
-    step,
-  }));
-  // Every step, whichever the row is at: those not due are no-ops, the due one starts the chain.
-  await drive(steps, copies, pick);
+  await driveSteps(allSteps([migrationId]), copies, pick);
   return (await call<MigrationBody>("GET", `/v1/migrations/${migrationId}`)).body;
 }
 
@@ -290,48 +275,247 @@ describe("live migration", () => {
   });
 });
 
+/**
+ * Fresh zones of two m5 hosts with a running m5.large each, made ten at a time up front (a property's
+ * runs then spend their time on the migration, not on building fleets); more are made as needed.
+ */
+function twoHostFleets(expected: number) {
+  const ready: { ids: string[]; id: string; source: string }[] = [];
+  async function make(n: number) {
+    const zones = Array.from({ length: n }, () => freshZone());
+    const hostIds = await Promise.all(
+      zones.map(async (z) => (await addHosts(z, "m5", 2)).map((h) => h.hostId)),
+    );
+    // One at a time: launches into new zones at once race on the default VPC's subnets.
+    const launched: Awaited<ReturnType<typeof launch>>[] = [];
+    for (const z of zones) launched.push(await launch({ instanceType: "m5.large", availabilityZone: z }));
+    await advance(600);
+    for (let k = 0; k < n; k++) {
+      expect(launched[k].status).toBe(201);
+      const inst = launched[k].body.instances[0];
+      ready.push({ ids: hostIds[k], id: inst.instanceId, source: inst.hostId! });
+    }
+  }
+  let left = expected;
+  return {
+    async take() {
+      if (ready.length === 0) {
+        await make(Math.max(1, Math.min(10, left)));
+      }
+      left--;
+      const f = ready.shift()!;
+      expect((await getInstance(f.id)).body.state.name).toBe("running");
+      return f;
+    },
+  };
+}
+
+describe("live migration in simulated time", () => {
+  /** A migration started and run up to its switch, which waits for the clock. */
+  async function upToSwitch(mode: "precopy" | "postcopy") {
+    const zone = freshZone();
+    const hosts = await addHosts(zone, "m5", 2);
+    const ids = hosts.map((h) => h.hostId);
+    const id = await runningInstance(zone);
+    const source = (await getInstance(id)).body.hostId!;
+    const destination = ids.find((h) => h !== source)!;
+    const m = await call<MigrationBody>("POST", `/v1/instances/${id}/migrate`, { mode });
+    const migrationId = m.body.migrationId;
+    await step({ migrationId, step: "reserve" });
+    const waiting = await step({ migrationId, step: "precopy" });
+    const v = (await call<MigrationBody>("GET", `/v1/migrations/${migrationId}`)).body;
+    expect(v.status).toBe("active");
+    const switchAt = Date.parse(v.switchAt!);
+    const lastPageAt = Date.parse(v.lastPageAt!);
+    // The switch is due when the rounds have run, in simulated time, and not before.
+    expect(waiting).toEqual([{ migrationId, step: "switch", at: switchAt }]);
+    expect(switchAt).toBeGreaterThan(Date.parse(v.startedAt!));
+    expect(await step({ migrationId, step: "switch" })).toEqual(waiting);
+    expect((await call<MigrationBody>("GET", `/v1/migrations/${migrationId}`)).body.status).toBe("active");
+    return { id, ids, source, destination, migrationId, switchAt, lastPageAt };
+  }
+
+  /** Moves the clock to `t` (or just past it). */
+  async function advanceTo(t: number) {
+    const now = await clockNow();
+    if (t > now) await advance(Math.ceil((t - now) / 1000));
+  }
+
+  it("keeps a post-copied guest whose source fails after its last page arrived, though the release step runs after the failure", async () => {
+    const m = await upToSwitch("postcopy");
+    expect(m.lastPageAt).toBeGreaterThan(m.switchAt + 1000);
+    await advanceTo(m.switchAt);
+    await step({ migrationId: m.migrationId, step: "switch" });
+    expect((await call<MigrationBody>("GET", `/v1/migrations/${m.migrationId}`)).body.status).toBe(
+      "postcopy-active",
+    );
+    // The last page arrives; only then does the source fail, and only after that does release run.
+    await advanceTo(m.lastPageAt + 1000);
+    await call("PUT", `/v1/hosts/${m.source}/state`, { state: "failed" });
+    await step({ migrationId: m.migrationId, step: "release" });
+    const done = await finish(m.migrationId);
+    expect(done.status).toBe("completed");
+    const inst = (await getInstance(m.id)).body;
+    expect(inst.state.name).toBe("running");
+    expect(inst.hostId).toBe(m.destination);
+    expect(await whereabouts(m.id, m.ids)).toEqual({ on: [m.destination], held: 0 });
+  });
+
+  it("loses a post-copied guest whose source fails after the switch and before its last page arrives", async () => {
+    const m = await upToSwitch("postcopy");
+    await advanceTo(m.switchAt);
+    await step({ migrationId: m.migrationId, step: "switch" });
+    // Post-copy is not over: release waits for the last page.
+    expect(await step({ migrationId: m.migrationId, step: "release" })).toEqual([
+      { migrationId: m.migrationId, step: "release", at: m.lastPageAt },
+    ]);
+    await advance(1);
+    await call("PUT", `/v1/hosts/${m.source}/state`, { state: "failed" });
+    const done = await finish(m.migrationId);
+    expect(done.status).toBe("failed");
+    expect(done.reason).toMatch(/during post-copy, before the last page arrived/);
+    expect(["shutting-down", "terminated"]).toContain((await getInstance(m.id)).body.state.name);
+    expect((await whereabouts(m.id, m.ids)).held).toBe(0);
+  });
+
+  it("moves a guest whose source fails after the switch time but before the switch step runs", async () => {
+    const m = await upToSwitch("precopy");
+    await advanceTo(m.switchAt + 1000);
+    // In simulated time the guest had already left: a cancel is too late, and the failure cannot stop it.
+    const late = await call<Problem>("POST", `/v1/migrations/${m.migrationId}/cancel`);
+    expect(late.status).toBe(409);
+    await call("PUT", `/v1/hosts/${m.source}/state`, { state: "failed" });
+    const done = await finish(m.migrationId);
+    expect(done.status).toBe("completed");
+    const inst = (await getInstance(m.id)).body;
+    expect(inst.state.name).toBe("running");
+    expect(inst.hostId).toBe(m.destination);
+    expect(await whereabouts(m.id, m.ids)).toEqual({ on: [m.destination], held: 0 });
+  });
+
+  it("stops a guest whose source fails before the switch time, though the switch step runs after", async () => {
+    const m = await upToSwitch("precopy");
+    await call("PUT", `/v1/hosts/${m.source}/state`, { state: "failed" });
+    await advanceTo(m.switchAt + 1000);
+    const done = await finish(m.migrationId);
+    expect(done.status).toBe("failed");
+    expect(done.reason).toMatch(/source host failed at .*, before the switch/);
+    expect((await getInstance(m.id)).body.state.name).toBe("stopped");
+    expect(await whereabouts(m.id, m.ids)).toEqual({ on: [], held: 0 });
+  });
+
+  it("takes a guest down with a destination that fails after the switch time but before the switch step runs", async () => {
+    const m = await upToSwitch("precopy");
+    await advanceTo(m.switchAt + 1000);
+    await call("PUT", `/v1/hosts/${m.destination}/state`, { state: "failed" });
+    const done = await finish(m.migrationId);
+    expect(done.status).toBe("failed");
+    expect(done.reason).toMatch(/destination host .* failed at .*, after the guest moved there/);
+    const inst = (await getInstance(m.id)).body;
+    expect(inst.state.name).toBe("stopped");
+    expect(inst.hostId).toBeNull();
+    expect(await whereabouts(m.id, m.ids)).toEqual({ on: [], held: 0 });
+  });
+
+  it("admits the guest again when the destination's hold lapsed before the switch time, and fails it when the room is gone", async () => {
+    const m = await upToSwitch("precopy");
+    // The hold lapses in wall time, as on a clock slower than the rounds: the destination drops it.
+    const lapse = async (host: string, instanceId: string, migrationId: string) => {
+      const fleet = new Fleet(env, OPERATOR);
+      await fleet.host(host).releaseIncoming(instanceId, migrationId, await fleet.clock());
+    };
+    await lapse(m.destination, m.id, m.migrationId);
+    expect((await whereabouts(m.id, m.ids)).held).toBe(0);
+    await advanceTo(m.switchAt + 1000);
+    const done = await finish(m.migrationId);
+    expect(done.status).toBe("completed");
+    expect(await whereabouts(m.id, m.ids)).toEqual({ on: [m.destination], held: 0 });
+
+    // The same, but the room went to another instance meanwhile: the migration fails, the guest stays.
+    const n = await upToSwitch("precopy");
+    await lapse(n.destination, n.id, n.migrationId);
+    const filler = await launch({
+      instanceType: "m5.24xlarge",
+      availabilityZone: (await getInstance(n.id)).body.availabilityZone,
+    });
+    expect(filler.status).toBe(201);
+    await advanceTo(n.switchAt + 1000);
+    const failed = await finish(n.migrationId);
+    expect(failed.status).toBe("failed");
+    expect(failed.reason).toMatch(/no longer held the reservation/);
+    expect(await whereabouts(n.id, n.ids)).toEqual({ on: [n.source], held: 0 });
+  });
+
+  it("cancels while the rounds run, up to the switch time", async () => {
+    const m = await upToSwitch("precopy");
+    const c = await call<MigrationBody>("POST", `/v1/migrations/${m.migrationId}/cancel`);
+    expect(c.status).toBe(200);
+    await advanceTo(m.switchAt + 1000);
+    const done = await finish(m.migrationId);
+    expect(done.status).toBe("cancelled");
+    expect(await whereabouts(m.id, m.ids)).toEqual({ on: [m.source], held: 0 });
+  });
+});
+
 describe("live migration under random faults", () => {
-  it("ends every migration with the instance on exactly one host (or down with a reason) and nothing reserved", async () => {
-    type Fault = { at: number; kind: "fail-source" | "fail-destination" | "cancel" | "duplicate" };
+  it("ends every migration with the instance on exactly one host (or down with a reason) and nothing reserved, as the simulated times of its faults decide", async () => {
+    const fleets = twoHostFleets(30);
+    type Fault = {
+      at: number;
+      kind: "fail-source" | "fail-destination" | "cancel" | "duplicate" | "advance";
+      seconds: number;
+    };
     await fc.assert(
       fc.asyncProperty(
         fc.array(
           fc.record({
-            at: fc.integer({ min: 0, max: 6 }),
-            kind: fc.constantFrom("fail-source", "fail-destination", "cancel", "duplicate"),
+            at: fc.integer({ min: 0, max: 7 }),
+            kind: fc.constantFrom("fail-source", "fail-destination", "cancel", "duplicate", "advance"),
+            seconds: fc.integer({ min: 1, max: 90 }),
           }),
-          { maxLength: 3 },
+          { maxLength: 4 },
         ),
         fc.constantFrom("precopy", "postcopy"),
         fc.integer({ min: 0, max: 1000 }),
         async (faults: Fault[], mode, seed) => {
-          const zone = freshZone();
-          const hosts = await addHosts(zone, "m5", 2);
-          const ids = hosts.map((h) => h.hostId);
-          const id = await runningInstance(zone);
-          const source = (await getInstance(id)).body.hostId!;
+          const { ids, id, source } = await fleets.take();
           const destination = ids.find((h) => h !== source)!;
           const m = await call<MigrationBody>("POST", `/v1/instances/${id}/migrate`, { mode });
           expect(m.status).toBe(202);
-          const fleet = new Fleet(env, OPERATOR);
           const queue: StepMessage[] = [{ migrationId: m.body.migrationId, step: "reserve" }];
           let s = seed;
           const pick = (n: number) => {
             s = (s * 1103515245 + 12345) >>> 0;
             return s % n;
           };
-          for (let tick = 0; queue.length > 0 || tick <= 6; tick++) {
+          // The simulated times the test failed each host and had a cancel accepted: the oracle.
+          let sourceFailed: number | null = null;
+          let destinationFailed: number | null = null;
+          let cancelled: number | null = null;
+          // Only the test's advances move the manual clock.
+          let now = await clockNow();
+          // Eight ticks of faults and deliveries; what is still queued after them, finish() delivers.
+          for (let tick = 0; tick <= 7; tick++) {
             for (const f of faults.filter((x) => x.at === tick)) {
-              if (f.kind === "fail-source")
+              if (f.kind === "fail-source" && sourceFailed === null) {
                 await call("PUT", `/v1/hosts/${source}/state`, { state: "failed" });
-              if (f.kind === "fail-destination")
+                sourceFailed = now;
+              }
+              if (f.kind === "fail-destination" && destinationFailed === null) {
                 await call("PUT", `/v1/hosts/${destination}/state`, { state: "failed" });
-              if (f.kind === "cancel") await call("POST", `/v1/migrations/${m.body.migrationId}/cancel`);
+                destinationFailed = now;
+              }
+              if (f.kind === "cancel") {
+                const c = await call("POST", `/v1/migrations/${m.body.migrationId}/cancel`);
+                if (c.status === 200) cancelled = now;
+              }
               if (f.kind === "duplicate") queue.push(...queue);
+              if (f.kind === "advance") now = (await advance(f.seconds)).nowMs;
             }
-            if (queue.length === 0) continue;
-            const [msg] = queue.splice(pick(queue.length), 1);
-            queue.push(...(await runStep(fleet, msg)));
+            const due = queue.flatMap((q, i) => (q.at === undefined || q.at <= now ? [i] : []));
+            if (due.length === 0) continue;
+            const [msg] = queue.splice(due[pick(due.length)], 1);
+            queue.push(...(await step(msg)));
           }
           // Whatever was lost on the way, the steps from where the row is finish it.
           const done = await finish(m.body.migrationId);
@@ -341,22 +525,192 @@ describe("live migration under random faults", () => {
           expect(w.on.length).toBeLessThanOrEqual(1);
           const inst = (await getInstance(id)).body;
           const down = ["stopped", "stopping", "terminated", "shutting-down"];
+          const switchAt = done.switchAt === null ? null : Date.parse(done.switchAt);
+          const lastPageAt = done.lastPageAt === null ? null : Date.parse(done.lastPageAt);
+          const failedBefore = (t: number | null, limit: number | null) =>
+            t !== null && (limit === null || t < limit);
+          if (done.status === "completed") {
+            // It switched, and no host it needed failed before it had all its memory.
+            expect(switchAt).not.toBeNull();
+            expect(failedBefore(sourceFailed, lastPageAt)).toBe(false);
+            expect(failedBefore(destinationFailed, lastPageAt)).toBe(false);
+            if (destinationFailed === null) {
+              expect(inst.state.name).toBe("running");
+              expect(w.on).toEqual([done.destinationHostId]);
+            } else expect(down).toContain(inst.state.name);
+          } else if (done.status === "cancelled") {
+            expect(cancelled).not.toBeNull();
+            if (switchAt !== null) expect(cancelled!).toBeLessThan(switchAt);
+          } else if (done.reason?.includes("post-copy, before the last page")) {
+            // Lost in post-copy: its source failed after the switch and before the last page.
+            expect(sourceFailed).not.toBeNull();
+            expect(sourceFailed!).toBeGreaterThanOrEqual(switchAt!);
+            expect(sourceFailed!).toBeLessThan(lastPageAt!);
+            expect(["shutting-down", "terminated"]).toContain(inst.state.name);
+          } else {
+            // Failed: a host failed before it ended (these hosts have room for it).
+            expect(
+              failedBefore(sourceFailed, lastPageAt) || failedBefore(destinationFailed, lastPageAt),
+              `${done.status}: ${done.reason}`,
+            ).toBe(true);
+          }
           if (down.includes(inst.state.name)) {
-            // Down with its host, or lost in post-copy (terminating where it had arrived): it says why.
+            // Down with a host, or lost in post-copy (terminating where it had arrived): it says why.
+            expect(sourceFailed !== null || destinationFailed !== null).toBe(true);
             expect(w.on.length === 0 || inst.hostId === w.on[0]).toBe(true);
-            if (done.status === "failed" && done.mode === "postcopy" && done.reason?.includes("post-copy"))
-              expect(["shutting-down", "terminated"]).toContain(inst.state.name);
           } else {
             // Running: on exactly one host, the one its row names, and the right one for the outcome.
             expect(w.on).toHaveLength(1);
             expect(inst.hostId).toBe(w.on[0]);
             expect(inst.state.name === "running" || inst.state.name === "pending").toBe(true);
             if (done.status === "completed") expect(w.on[0]).toBe(done.destinationHostId);
-            else expect(w.on[0]).toBe(source);
+            else {
+              expect(w.on[0]).toBe(source);
+              expect(sourceFailed).toBeNull();
+            }
           }
         },
       ),
       { numRuns: 30 },
+    );
+  });
+});
+
+describe("evacuation and retirement under random faults", () => {
+  it("ends with every instance on exactly one host or down, nothing reserved, the evacuation exact and the retirement completed only if its instance left", async () => {
+    type Fault = { at: number; kind: "fail-host" | "cancel" | "duplicate" | "advance"; n: number };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom("evacuation", "retirement"),
+        fc.array(
+          fc.record({
+            at: fc.integer({ min: 0, max: 5 }),
+            kind: fc.constantFrom("fail-host", "cancel", "duplicate", "advance"),
+            n: fc.integer({ min: 1, max: 90 }),
+          }),
+          { maxLength: 3 },
+        ),
+        fc.integer({ min: 0, max: 1000 }),
+        async (scenario, faults: Fault[], seed) => {
+          const zone = freshZone();
+          const ids = (await addHosts(zone, "m5", 3)).map((h) => h.hostId);
+          const res = await launch({
+            instanceType: "m5.2xlarge",
+            availabilityZone: zone,
+            minCount: 2,
+            maxCount: 2,
+          });
+          expect(res.status).toBe(201);
+          await advance(600);
+          const instanceIds: string[] = res.body.instances.map((i: { instanceId: string }) => i.instanceId);
+          const home = res.body.instances[0].hostId as string;
+          let migrationIds: string[];
+          let evacuationId: string | null = null;
+          let eventId: string | null = null;
+          if (scenario === "evacuation") {
+            const e = await call<{ evacuationId: string; migrations: { migrationId: string }[] }>(
+              "POST",
+              `/v1/hosts/${home}/evacuate`,
+              {},
+            );
+            expect(e.status).toBe(202);
+            evacuationId = e.body.evacuationId;
+            migrationIds = e.body.migrations.map((m) => m.migrationId);
+          } else {
+            const now = await clockNow();
+            const ev = await call<{ instanceEventId: string }>(
+              "POST",
+              `/v1/instances/${instanceIds[0]}/scheduled-events`,
+              { code: "instance-retirement", notBefore: new Date(now + 10_000).toISOString() },
+            );
+            expect(ev.status).toBe(201);
+            eventId = ev.body.instanceEventId;
+            await advance(20);
+            const st = await call<{ events: { migrationId: string | null; state: string }[] }>(
+              "GET",
+              `/v1/instances/${instanceIds[0]}/status`,
+            );
+            expect(st.body.events[0].state).toBe("acting");
+            migrationIds = [st.body.events[0].migrationId!];
+          }
+          const queue: StepMessage[] = migrationIds.map((migrationId) => ({ migrationId, step: "reserve" }));
+          let s = seed;
+          const pick = (n: number) => {
+            s = (s * 1103515245 + 12345) >>> 0;
+            return s % n;
+          };
+          let now = await clockNow();
+          for (let tick = 0; tick <= 5; tick++) {
+            for (const f of faults.filter((x) => x.at === tick)) {
+              if (f.kind === "fail-host")
+                await call("PUT", `/v1/hosts/${ids[f.n % ids.length]}/state`, { state: "failed" });
+              if (f.kind === "cancel")
+                await call("POST", `/v1/migrations/${migrationIds[f.n % migrationIds.length]}/cancel`);
+              if (f.kind === "duplicate") queue.push(...queue);
+              if (f.kind === "advance") now = (await advance(f.n)).nowMs;
+            }
+            const due = queue.flatMap((q, i) => (q.at === undefined || q.at <= now ? [i] : []));
+            if (due.length === 0) continue;
+            const [msg] = queue.splice(due[pick(due.length)], 1);
+            queue.push(...(await step(msg)));
+          }
+          await driveSteps(allSteps(migrationIds));
+          const down = ["stopped", "stopping", "terminated", "shutting-down"];
+          const outcomes = new Map<string, MigrationBody>();
+          for (const m of migrationIds) {
+            const v = (await call<MigrationBody>("GET", `/v1/migrations/${m}`)).body;
+            expect(TERMINAL).toContain(v.status);
+            outcomes.set(v.instanceId, v);
+          }
+          // Each instance on exactly one host (the one its record names) or down; nothing held anywhere.
+          let held = 0;
+          const on = new Map<string, string[]>();
+          for (const h of ids) {
+            const v = await hostView(h);
+            held += v.heldCount;
+            for (const vm of v.vms) on.set(vm.instanceId, [...(on.get(vm.instanceId) ?? []), h]);
+          }
+          expect(held).toBe(0);
+          for (const id of instanceIds) {
+            const inst = (await getInstance(id)).body;
+            const where = on.get(id) ?? [];
+            if (down.includes(inst.state.name)) expect(where.length).toBeLessThanOrEqual(1);
+            else {
+              expect(where).toEqual([inst.hostId]);
+              const m = outcomes.get(id);
+              if (m?.status === "completed") expect(inst.hostId).toBe(m.destinationHostId);
+            }
+          }
+          if (evacuationId) {
+            const e = (
+              await call<{
+                state: string;
+                done: boolean;
+                moved: { instanceId: string; destinationHostId: string }[];
+                notMoved: { instanceId: string; reason: string }[];
+              }>("GET", `/v1/evacuations/${evacuationId}`)
+            ).body;
+            expect(e.done).toBe(true);
+            // Every instance is named once: moved, or not moved with a reason.
+            const named = [...e.moved.map((m) => m.instanceId), ...e.notMoved.map((n) => n.instanceId)];
+            expect(named.sort()).toEqual([...instanceIds].sort());
+            expect(e.state).toBe(e.notMoved.length === 0 ? "completed" : "incomplete");
+            for (const m of e.moved) expect(outcomes.get(m.instanceId)?.status).toBe("completed");
+            for (const n of e.notMoved) expect(n.reason.length).toBeGreaterThan(0);
+          } else {
+            const st = await call<{ events: { instanceEventId: string; state: string; outcome: string }[] }>(
+              "GET",
+              `/v1/instances/${instanceIds[0]}/status`,
+            );
+            const ev = st.body.events.find((e) => e.instanceEventId === eventId)!;
+            const m = outcomes.get(instanceIds[0])!;
+            // Completed exactly when its instance left by the migration; otherwise failed, saying why.
+            expect(ev.state).toBe(m.status === "completed" ? "completed" : "failed");
+            expect(ev.outcome).toContain(m.migrationId);
+          }
+        },
+      ),
+      { numRuns: 8 },
     );
   });
 });

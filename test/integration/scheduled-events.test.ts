@@ -1,11 +1,12 @@
 // Scheduled events as EC2 has them: the operator schedules one, it shows on the instance and is an
 // event, and once the clock passes not-before the fleet acts: a retirement migrates where it can,
-// else stops; reboot and stop events reboot and stop.
+// else stops; reboot and stop events reboot and stop. A retirement completes only once its instance
+// has left; an event whose ending was lost is reclaimed by reconcile.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { OPERATOR } from "../../src/fleet/accounts";
 import { Fleet } from "../../src/fleet/context";
-import { runStep, type StepMessage } from "../../src/fleet/migration-steps";
+import { reclaimScheduledEvents, SCHEDULED_EVENT_LEASE_MS } from "../../src/fleet/scheduled-events";
 import {
   ADMIN_KEY,
   addHosts,
@@ -19,6 +20,7 @@ import {
   newTenant,
   type Problem,
 } from "./helpers";
+import { allSteps, driveSteps } from "./migration-driver";
 
 interface StatusBody {
   instanceState: { name: string };
@@ -32,12 +34,7 @@ interface StatusBody {
 }
 
 async function finish(migrationId: string) {
-  const fleet = new Fleet(env, OPERATOR);
-  const queue: StepMessage[] = (["reserve", "precopy", "switch", "release"] as const).map((step) => ({
-    migrationId,
-    step,
-  }));
-  while (queue.length > 0) queue.push(...(await runStep(fleet, queue.shift()!)));
+  await driveSteps(allSteps([migrationId]));
 }
 
 async function running(zone: string, type = "m5.large") {
@@ -73,12 +70,17 @@ describe("scheduled events", () => {
     expect((await status(id)).events[0].state).toBe("scheduled");
     await advance(3600);
     const ev = (await status(id)).events[0];
-    expect(ev.state).toBe("completed");
+    // Acting while its migration runs: it completes only once the instance has left.
+    expect(ev.state).toBe("acting");
     expect(ev.migrationId).not.toBeNull();
     await finish(ev.migrationId!);
     const inst = (await getInstance(id)).body;
     expect(inst.hostId).not.toBe(from);
     expect(inst.state.name).toBe("running");
+    expect((await status(id)).events[0]).toMatchObject({
+      state: "completed",
+      outcome: expect.stringMatching(/completed: the instance left its host/),
+    });
     const evs = await call<{ events: { type: string }[] }>("GET", `/v1/events?instanceId=${id}&limit=100`);
     const types = evs.body.events.map((e) => e.type);
     expect(types).toContain("instance.event-scheduled");
@@ -98,10 +100,18 @@ describe("scheduled events", () => {
     await advance(20);
     const ev = (await status(alone)).events[0];
     expect(ev.migrationId).not.toBeNull();
+    expect(ev.state).toBe("acting");
     await finish(ev.migrationId!);
     await advance(600);
     expect((await getInstance(alone)).body.state.name).toBe("stopped");
     expect((await status(alone)).events[0].outcome).toMatch(/stop: running -> stopping/);
+    // The instance never left by migration: the retirement failed, and says why and what was done instead.
+    expect((await status(alone)).events[0]).toMatchObject({
+      state: "failed",
+      outcome: expect.stringMatching(
+        /live migration mig-[0-9a-f]+ failed: InsufficientInstanceCapacity.*; stop:/,
+      ),
+    });
 
     const zone2 = freshZone();
     await addHosts(zone2, "m5d", 2);
@@ -155,5 +165,80 @@ describe("scheduled events", () => {
       bearer((await defaultTenant()).apiKey),
     );
     expect(tenant.status).toBe(403);
+  });
+  it("reclaims an event left acting when the step that should end it is lost", async () => {
+    const zone = freshZone();
+    await addHosts(zone, "m5", 2);
+    const id = await running(zone);
+    await schedule(id, "instance-retirement", 10);
+    await advance(20);
+    const ev = (await status(id)).events[0];
+    await finish(ev.migrationId!);
+    expect((await status(id)).events[0].state).toBe("completed");
+    // The migration ended but the write that ended its event was lost: it is acting again.
+    const reset = () =>
+      env.DB.prepare("UPDATE scheduled_events SET state = 'acting', outcome = NULL WHERE id = ?")
+        .bind(ev.instanceEventId)
+        .run();
+    await reset();
+    const reclaim = (repair: boolean) => reclaimScheduledEvents(new Fleet(env, OPERATOR), repair);
+    expect((await reclaim(false)).reclaimed).toBeGreaterThanOrEqual(1);
+    expect((await status(id)).events[0].state).toBe("acting");
+    await reclaim(true);
+    expect((await status(id)).events[0]).toMatchObject({
+      state: "completed",
+      outcome: expect.stringMatching(/completed: the instance left its host/),
+    });
+    // The admin's reconcile does the same.
+    await reset();
+    const report = await call<{ scheduledEventsReclaimed: number }>("POST", "/v1/admin/reconcile", {
+      repair: true,
+    });
+    expect(report.status).toBe(200);
+    expect(report.body.scheduledEventsReclaimed).toBeGreaterThanOrEqual(1);
+    expect((await status(id)).events[0].state).toBe("completed");
+
+    // A retirement whose request recorded its migration's id and stopped before creating it: past
+    // its lease it is scheduled again, and acts.
+    const retiring = await running(zone);
+    await schedule(retiring, "instance-retirement", 10);
+    const orphan = (await status(retiring)).events[0];
+    const claimedAt = (await call<{ nowMs: number }>("GET", "/v1/clock")).body.nowMs;
+    await env.DB.prepare(
+      "UPDATE scheduled_events SET state = 'acting', acted_at = ?, migration_id = 'mig-0123456789abcdef0' WHERE id = ?",
+    )
+      .bind(claimedAt, orphan.instanceEventId)
+      .run();
+    await advance(SCHEDULED_EVENT_LEASE_MS / 1000);
+    await reclaim(true);
+    expect((await status(retiring)).events[0]).toMatchObject({ state: "scheduled", migrationId: null });
+    await advance(1);
+    const retried = (await status(retiring)).events[0];
+    expect(retried.state).toBe("acting");
+    expect(retried.migrationId).not.toBe("mig-0123456789abcdef0");
+    await finish(retried.migrationId!);
+    expect((await status(retiring)).events[0].state).toBe("completed");
+
+    // A stop claimed by a request that stopped before it acted: only once its lease has passed does
+    // it go back to scheduled, and then it acts.
+    const stopping = await running(zone);
+    await schedule(stopping, "instance-stop", 10);
+    const now = (await call<{ nowMs: number }>("GET", "/v1/clock")).body.nowMs;
+    const stuck = (await status(stopping)).events[0];
+    await env.DB.prepare("UPDATE scheduled_events SET state = 'acting', acted_at = ? WHERE id = ?")
+      .bind(now, stuck.instanceEventId)
+      .run();
+    await advance(20);
+    await reclaim(true);
+    expect((await status(stopping)).events[0].state).toBe("acting");
+    expect((await getInstance(stopping)).body.state.name).toBe("running");
+    await advance(SCHEDULED_EVENT_LEASE_MS / 1000);
+    await reclaim(true);
+    expect((await status(stopping)).events[0].state).toBe("scheduled");
+    await advance(1);
+    expect((await status(stopping)).events[0]).toMatchObject({
+      state: "completed",
+      outcome: "stop: running -> stopping",
+    });
   });
 });

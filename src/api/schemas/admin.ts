@@ -117,6 +117,11 @@ export const ReconcileReport = z
     migrationsResumed: z
       .number()
       .openapi({ description: "of those, how many had the step their record is at sent again (repair)" }),
+    scheduledEventsActing: z.number().openapi({ description: "scheduled events claimed and not yet ended" }),
+    scheduledEventsReclaimed: z.number().openapi({
+      description:
+        "of those, how many had lost the step that ends them: ended as their migration did, or (past their lease) scheduled again",
+    }),
     network: z
       .object({
         interfacesChecked: z.number(),

@@ -117,6 +117,18 @@ export const Migration = z
     ),
     createdAt: Timestamp,
     updatedAt: Timestamp,
+    startedAt: orNull(Timestamp.openapi({ description: "simulated time the rounds began on the source" })),
+    switchAt: orNull(
+      Timestamp.openapi({
+        description: "simulated time the guest resumes on the destination; the switch happens no earlier",
+      }),
+    ),
+    lastPageAt: orNull(
+      Timestamp.openapi({
+        description:
+          "simulated time the migration ends: post-copy's last page arrives (the switch, for a pre-copy); a source that fails before it loses a post-copied guest",
+      }),
+    ),
     converged: orNull(z.boolean()),
     totalTimeMs: orNull(z.number()),
     setupTimeMs: orNull(z.number()),
@@ -188,6 +200,24 @@ export const Evacuation = z
       .max(10_000),
     skipped: z
       .array(z.object({ instanceId: InstanceId, reason: oneLine(512) }).openapi("EvacuationSkipped"))
+      .max(10_000),
+    state: z.enum(["starting", "in-progress", "completed", "incomplete"]).openapi({
+      description:
+        "completed: every instance that was on the host moved; incomplete: all ended and some did not move (notMoved says why)",
+    }),
+    moved: z
+      .array(
+        z
+          .object({ instanceId: InstanceId, migrationId: MigrationId, destinationHostId: HostId })
+          .openapi("EvacuationMoved"),
+      )
+      .max(10_000),
+    notMoved: z
+      .array(
+        z
+          .object({ instanceId: InstanceId, migrationId: orNull(MigrationId), reason: oneLine(512) })
+          .openapi("EvacuationNotMoved"),
+      )
       .max(10_000),
   })
   .openapi("Evacuation");
