@@ -118,6 +118,9 @@ export function freeDefaultBlock(vpc: Cidr, taken: readonly Cidr[]): Cidr | null
   );
 }
 
+/** How often a default-subnet insert that lost a race reads again before giving up. */
+const DEFAULT_SUBNET_RACE_RETRIES = 32;
+
 /** The default subnet of `vpc` in `zone`, made now if there is none. */
 export async function defaultSubnet(fleet: Fleet, vpc: VpcRow, zone: string): Promise<SubnetRow> {
   for (let attempt = 0; ; attempt++) {
@@ -147,8 +150,10 @@ export async function defaultSubnet(fleet: Fleet, vpc: VpcRow, zone: string): Pr
       await fleet.db.insert(subnets).values(row);
       return row;
     } catch (err) {
-      // Another launch made this zone's default subnet first: read it again.
-      if (!isUniqueViolation(err) || attempt >= 3) throw err;
+      // Another launch made this zone's default subnet, or took this block for another zone's,
+      // first: read again. Each retry means a concurrent launch made progress, so launches into
+      // many new zones at once all finish; the bound only stops a loop that cannot.
+      if (!isUniqueViolation(err) || attempt >= DEFAULT_SUBNET_RACE_RETRIES) throw err;
     }
   }
 }
