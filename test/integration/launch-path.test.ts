@@ -261,4 +261,22 @@ describe("the launch's request path", () => {
       .first<{ n: number }>();
     expect(enis?.n).toBe(18);
   });
+  it("launches into many new zones at once: each gets its own default subnet, none fails the race", async () => {
+    const t = await newTenant("zones-at-once");
+    const as = bearer(t.apiKey);
+    const base = freshZone().replace(/-1a$/, "");
+    const zones = Array.from({ length: 10 }, (_, k) => `${base}${String.fromCharCode(97 + k)}-1a`);
+    for (const zone of zones) await addHosts(zone, "m5", 1);
+    const results = await Promise.all(
+      zones.map((zone) => launch({ instanceType: "m5.large", availabilityZone: zone }, as)),
+    );
+    expect(results.map((r) => r.status)).toEqual(zones.map(() => 201));
+    const rows = await env.DB.prepare(
+      "SELECT zone, cidr FROM subnets WHERE account_id = ? AND is_default = 1",
+    )
+      .bind(t.accountId)
+      .all<{ zone: string; cidr: string }>();
+    expect(new Set(rows.results.map((r) => r.zone))).toEqual(new Set(zones));
+    expect(new Set(rows.results.map((r) => r.cidr)).size).toBe(zones.length);
+  });
 });
