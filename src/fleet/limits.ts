@@ -151,6 +151,8 @@ export const ROTATION_GRACE_MAX_SECONDS = 7 * 24 * 3600;
 export const ROTATION_GRACE_DEFAULT_SECONDS = 24 * 3600;
 /** How much of a receiver's answer an attempt keeps. */
 export const RESPONSE_EXCERPT_CHARS = 512;
+/** The most of a receiver's body an attempt reads: enough for the excerpt in any UTF-8 (4 bytes a character). */
+export const RESPONSE_EXCERPT_BYTES = 4 * RESPONSE_EXCERPT_CHARS;
 
 /** CloudWatch's limits for one GetMetricStatistics: 1,440 datapoints, 10 extended statistics. */
 export const MAX_DATAPOINTS = 1440;
