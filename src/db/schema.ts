@@ -361,6 +361,9 @@ export const volumeAttachments = sqliteTable(
   (t) => [
     primaryKey({ columns: [t.volumeId, t.instanceId] }),
     index("volume_attachments_instance").on(t.instanceId),
+    // One volume per device of an instance. (Migration 0014 also adds triggers that refuse a second
+    // attachment of a volume that is not Multi-Attach, and a seventeenth of one that is.)
+    uniqueIndex("volume_attachments_device").on(t.instanceId, t.device),
   ],
 );
 
