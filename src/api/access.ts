@@ -124,6 +124,9 @@ export const ACCESS: Record<string, Access> = {
   "POST /v1/volumes/{id}/detach": "tenant",
   "PUT /v1/volumes/{id}/blocks/{n}": "tenant",
   "GET /v1/volumes/{id}/blocks/{n}": "tenant",
+  // A load run drains the attachment's limits: a change, its owner's. Its counters are a reading.
+  "POST /v1/volumes/{id}/load": "tenant",
+  "GET /v1/volumes/{id}/io": "any",
   "POST /v1/volumes/{id}/snapshots": "tenant",
   "GET /v1/snapshots": "any",
   "GET /v1/snapshots/{id}": "any",

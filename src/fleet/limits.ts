@@ -261,3 +261,12 @@ export const GUEST_DATA_MAX_BASE64 = Math.ceil(GUEST_DATA_MAX_BYTES / 3) * 4;
 
 /** Entries in the boot allow-list: every stage of every build the fleet runs, with room for rollouts. */
 export const ALLOW_LIST_MAX = 256;
+
+/**
+ * A volume load run: I/Os of whole 4 KiB blocks up to 1 MiB (st1's largest single operation; an SSD
+ * volume counts one past 256 KiB as several), and at most a million of them, enough to drain the
+ * smallest st1 volume's burst bucket (125 GiB of credits spent at about 26 MiB/s net: ~152,000 I/Os of
+ * 1 MiB) several times over while the host's loop stays well under a second.
+ */
+export const LOAD_IO_MAX_KIB = 1024;
+export const LOAD_IOS_MAX = 1_000_000;

@@ -18,7 +18,13 @@ import type { CheckResult } from "../sim/security/isolation";
 import type { BootRecord, BootStage } from "../sim/security/measured-boot";
 import type { TagChange } from "../sim/tags";
 import { answerEvents, MEMORY_OWNERS_MAX, Priority, RECORDS_MAX, VM_PAGE_MAX } from "./answer";
-import { BlockIo, type BlockIoTiming, type VolumeRates } from "./block-io";
+import {
+  BlockIo,
+  type BlockIoCounters,
+  type BlockIoLoad,
+  type BlockIoTiming,
+  type VolumeRates,
+} from "./block-io";
 import { SqlFlowTable } from "./flows";
 import { MetricsSampler, samplingPeriodMs } from "./metrics-sampler";
 import { MIGRATION_HOLD_MS, planHere } from "./migration";
@@ -405,6 +411,39 @@ export class HostObject extends DurableObject<Env> {
         result: { status: "ok", value: this.blockIo.pass(m.host, vm.value, volumeId, rates, bytes, now) },
         changes: [],
       };
+    });
+  }
+
+  /** A run of `count` I/Os of `bytes` through an attachment's gates, all asked for at once (block-io.ts). */
+  async blockIoLoad(
+    instanceId: string,
+    volumeId: string,
+    rates: VolumeRates,
+    bytes: number,
+    count: number,
+    clock: ClockState,
+  ): Promise<HostCallResult<LocalIo<{ load: BlockIoLoad; counters: BlockIoCounters }>>> {
+    return this.call<LocalIo<{ load: BlockIoLoad; counters: BlockIoCounters }>>(clock, (m, now) => {
+      const vm = this.runningVm(m, instanceId);
+      if (vm.status !== "ok") return { result: vm, changes: [] };
+      const load = this.blockIo.load(m.host, vm.value, volumeId, rates, bytes, count, now);
+      return {
+        result: { status: "ok", value: { load, counters: this.blockIo.counters(instanceId, volumeId) } },
+        changes: [],
+      };
+    });
+  }
+
+  /** An attachment's I/O counters. */
+  async blockIoCounters(
+    instanceId: string,
+    volumeId: string,
+    clock: ClockState,
+  ): Promise<HostCallResult<LocalIo<BlockIoCounters>>> {
+    return this.call<LocalIo<BlockIoCounters>>(clock, (m) => {
+      const vm = this.runningVm(m, instanceId);
+      if (vm.status !== "ok") return { result: vm, changes: [] };
+      return { result: { status: "ok", value: this.blockIo.counters(instanceId, volumeId) }, changes: [] };
     });
   }
 

@@ -56,6 +56,7 @@ import type {
 import type { listDeliveries, redeliver } from "../../fleet/subscriptions-deliveries";
 import type { attachVolume, detachVolume } from "../../fleet/volume-attachments";
 import type { readBlock, writeBlock } from "../../fleet/volume-blocks";
+import type { runVolumeLoad, volumeIoCounters } from "../../fleet/volume-load";
 import type { createVolume, deleteVolume, describeVolume, listVolumes } from "../../fleet/volumes";
 import type { createPeering, deletePeering, listPeerings } from "../../fleet/vpc-peerings";
 import type { createVpc, describeVpc, listVpcs } from "../../fleet/vpcs";
@@ -102,6 +103,8 @@ import type {
   StorageNodeChange,
   StorageNodePage,
   Volume,
+  VolumeIoCounters,
+  VolumeLoad,
   VolumePage,
 } from "./storage";
 import type {
@@ -162,6 +165,8 @@ export type Served = [
   Assert<Documents<typeof DeletedVolume, Answer<typeof deleteVolume>>>,
   Assert<Documents<typeof BlockWrite, Answer<typeof writeBlock>>>,
   Assert<Documents<typeof BlockRead, Answer<typeof readBlock>>>,
+  Assert<Documents<typeof VolumeLoad, Answer<typeof runVolumeLoad>>>,
+  Assert<Documents<typeof VolumeIoCounters, Answer<typeof volumeIoCounters>>>,
   Assert<Documents<typeof Snapshot, Answer<typeof createSnapshot>>>,
   Assert<Documents<typeof Snapshot, Answer<typeof describeSnapshot>>>,
   Assert<Documents<typeof SnapshotPage, Answer<typeof listSnapshots>>>,
