@@ -23,6 +23,11 @@ export const ACCESS: Record<string, Access> = {
   "GET /v1/hosts": "any",
   "GET /v1/hosts/{id}": "any",
   "GET /v1/hosts/{id}/memory": "any",
+  // Dedicated Hosts are an account's own: it allocates and releases them; the operator reads them all.
+  "POST /v1/dedicated-hosts": "tenant",
+  "GET /v1/dedicated-hosts": "any",
+  "GET /v1/dedicated-hosts/{id}": "any",
+  "POST /v1/dedicated-hosts/release": "tenant",
 
   "POST /v1/instances": "tenant",
   "GET /v1/instances": "any",

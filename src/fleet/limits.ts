@@ -270,3 +270,8 @@ export const ALLOW_LIST_MAX = 256;
  */
 export const LOAD_IO_MAX_KIB = 1024;
 export const LOAD_IOS_MAX = 1_000_000;
+
+/** AllocateHosts' Quantity, per call: a small bound of this fleet's own (EC2's is the account's quota). */
+export const DEDICATED_HOSTS_PER_CALL_MAX = 16;
+/** DescribeHosts' MaxResults: 5 to 500 (Amazon EC2 API Reference, DescribeHosts). */
+export const DEDICATED_HOSTS_PAGE_MAX = 500;

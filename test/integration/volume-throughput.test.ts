@@ -163,3 +163,36 @@ describe("volume throughput under load", () => {
     expect((await call("GET", `/v1/volumes/${v.volumeId}/io`, undefined, other)).status).toBe(404);
   });
 });
+
+describe("CreateVolume's client token", () => {
+  it("makes one volume for a token used twice with the same parameters, and refuses other parameters", async () => {
+    const { zone } = await storageZone("m5", "m5.large");
+    const body = { availabilityZone: zone, volumeType: "gp3", sizeGiB: 8, clientToken: "vol-token-1" };
+    const first = await call<{ volumeId: string } & Problem>("POST", "/v1/volumes", body);
+    expect(first.status).toBe(201);
+    const again = await call<{ volumeId: string }>("POST", "/v1/volumes", body);
+    expect(again.status).toBe(201);
+    expect(again.body.volumeId).toBe(first.body.volumeId);
+    const other = await call<Problem>("POST", "/v1/volumes", { ...body, sizeGiB: 9 });
+    expect(other.status).toBe(409);
+    expect(other.body.code).toBe("IdempotentParameterMismatch");
+    // Racing calls with one fresh token: one volume, and every answer names it.
+    const racing = await Promise.all(
+      Array.from({ length: 3 }, () =>
+        call<{ volumeId: string }>("POST", "/v1/volumes", { ...body, clientToken: "vol-token-2" }),
+      ),
+    );
+    expect(racing.map((r) => r.status)).toEqual([201, 201, 201]);
+    expect(new Set(racing.map((r) => r.body.volumeId)).size).toBe(1);
+    const listed = await call<{ volumes: { volumeId: string }[] }>(
+      "GET",
+      `/v1/volumes?availabilityZone=${zone}&limit=50`,
+    );
+    expect(listed.body.volumes).toHaveLength(2);
+    // Another account's equal token is its own.
+    const t = await newTenant("vol-token-other");
+    const theirs = await call<{ volumeId: string }>("POST", "/v1/volumes", body, bearer(t.apiKey));
+    expect(theirs.status).toBe(201);
+    expect(theirs.body.volumeId).not.toBe(first.body.volumeId);
+  });
+});

@@ -1,6 +1,6 @@
 // Every action the EC2 endpoint answers, by name, and those it names but cannot answer yet.
 
-import { describeHosts } from "./actions/hosts";
+import { allocateHostsAction, describeHosts, releaseHostsAction } from "./actions/hosts";
 import { describeInstanceStatus } from "./actions/instance-status";
 import { describeInstanceTypes } from "./actions/instance-types";
 import { INSTANCE_ACTIONS } from "./actions/instances";
@@ -16,6 +16,8 @@ export const ACTIONS: Record<string, Action> = {
   ...NETWORK_ACTIONS,
   ...STORAGE_ACTIONS,
   DescribeHosts: describeHosts,
+  AllocateHosts: allocateHostsAction,
+  ReleaseHosts: releaseHostsAction,
   DescribeInstanceStatus: describeInstanceStatus,
   DescribeInstanceTypes: describeInstanceTypes,
   DescribeAvailabilityZones: describeAvailabilityZones,
@@ -24,5 +26,4 @@ export const ACTIONS: Record<string, Action> = {
 /** EC2 actions whose fleet service does not exist: UnsupportedOperation, saying why. */
 export const PENDING: Record<string, string> = {
   CreatePlacementGroup: "the fleet has no placement groups",
-  AllocateHosts: "the fleet's hosts are the operator's; a tenant cannot allocate dedicated hosts",
 };

@@ -48,6 +48,9 @@ const RunInstances = z
     // The primary interface's subnet (its zone is the launch's) and groups; the default VPC's when absent.
     subnetId: SubnetId.optional(),
     securityGroupIds: z.array(SecurityGroupId).max(MAX_GROUPS_PER_INTERFACE).optional(),
+    // On the account's Dedicated Hosts: the one named, or (tenancy "host") any with auto-placement on.
+    tenancy: z.enum(["default", "host"]).optional(),
+    hostId: HostId.optional(),
   })
   .openapi("RunInstances");
 

@@ -12,6 +12,7 @@ import {
   BlockRead,
   BlockWrite,
   Checksum,
+  ClientToken,
   DeletedVolume,
   Device,
   InstanceId,
@@ -51,6 +52,9 @@ const CreateVolume = z
     multiAttachEnabled: z.boolean().optional(),
     snapshotId: SnapshotId.optional(),
     kmsKeyId: KmsKeyId.optional(),
+    clientToken: ClientToken.optional().openapi({
+      description: "A retry with the same token and parameters answers with the volume the first call made",
+    }),
   })
   .openapi("CreateVolume", { example: { availabilityZone: "us-east-1a", volumeType: "gp3", sizeGiB: 8 } });
 

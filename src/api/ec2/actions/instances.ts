@@ -94,20 +94,25 @@ const runInstancesAction: Action = async (ctx) => {
   if (zone !== undefined && (zone.length > ZONE_MAX_LENGTH || !ZONE_PATTERN.test(zone))) {
     throw invalidValue("Placement.AvailabilityZone", `'${zone.slice(0, 64)}' is not an availability zone`);
   }
-  for (const name of ["Placement.GroupName", "Placement.HostId"]) {
+  for (const name of ["Placement.GroupName"]) {
     const v = q.string(name);
     if (v !== undefined && v !== "") {
-      throw unsupported(
-        name,
-        "this fleet has no placement groups or dedicated hosts a tenant can launch onto yet",
-      );
+      throw unsupported(name, "this fleet has no placement groups a tenant can launch into yet");
     }
   }
+  // Dedicated Hosts: tenancy "host" (any of the account's with auto-placement on) or a named host.
+  const hostId = q.string("Placement.HostId") || undefined;
+  if (hostId !== undefined && !/^h-[0-9a-f]{17}$/.test(hostId)) {
+    throw new QueryError(
+      "InvalidHostID.Malformed",
+      `Invalid id: "${hostId.slice(0, 64)}" (expecting "h-...")`,
+    );
+  }
   const tenancy = q.string("Placement.Tenancy");
-  if (tenancy !== undefined && tenancy !== "default") {
+  if (tenancy !== undefined && tenancy !== "default" && tenancy !== "host") {
     throw unsupported(
       `Placement.Tenancy '${tenancy.slice(0, 32)}'`,
-      "every instance here runs on shared hosts",
+      "instances here run on shared hosts or on the account's Dedicated Hosts",
     );
   }
   const subnetId = q.string("SubnetId");
@@ -131,6 +136,8 @@ const runInstancesAction: Action = async (ctx) => {
     ...(clientToken !== undefined ? { clientToken } : {}),
     ...(subnetId !== undefined ? { subnetId } : {}),
     ...(securityGroupIds.length > 0 ? { securityGroupIds } : {}),
+    ...(tenancy === "host" ? { tenancy: "host" as const } : {}),
+    ...(hostId !== undefined ? { hostId } : {}),
     tags,
     workload: "idle",
     paging: {},
