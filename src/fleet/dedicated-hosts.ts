@@ -255,7 +255,7 @@ export async function releaseHosts(fleet: Fleet, hostIds: string[]) {
     ).map((r) => [r.hostId, r]),
   );
   const released: string[] = [];
-  const failed: { hostId: string; code: string; message: string }[] = [];
+  const failed: { hostId: string; code: "InvalidHostID.NotFound" | "IncorrectState"; message: string }[] = [];
   const clock = await fleet.clock();
   for (const hostId of hostIds) {
     const row = mine.get(hostId);

@@ -93,7 +93,9 @@ export const dedicatedHostRoutes = router()
         body: {
           content: {
             "application/json": {
-              schema: z.strictObject({ hostIds: z.array(HostId).min(1).max(DEDICATED_HOSTS_PER_CALL_MAX) }),
+              schema: z
+                .strictObject({ hostIds: z.array(HostId).min(1).max(DEDICATED_HOSTS_PER_CALL_MAX) })
+                .openapi("ReleaseHosts", { example: { hostIds: ["h-0123456789abcdef0"] } }),
             },
           },
           required: true,

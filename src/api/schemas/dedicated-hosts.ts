@@ -51,7 +51,15 @@ export const ReleasedHosts = z
   .object({
     released: z.array(HostId).max(DEDICATED_HOSTS_PER_CALL_MAX),
     failed: z
-      .array(z.object({ hostId: HostId, code: text(64), message: text(256) }).openapi("UnreleasedHost"))
+      .array(
+        z
+          .object({
+            hostId: HostId,
+            code: z.enum(["InvalidHostID.NotFound", "IncorrectState"]),
+            message: text(256),
+          })
+          .openapi("UnreleasedHost"),
+      )
       .max(DEDICATED_HOSTS_PER_CALL_MAX),
   })
   .openapi("ReleasedHosts");
