@@ -339,6 +339,7 @@ export async function dedicatedPool(
     hosts: rows.map(({ h }) => ({
       id: h.id,
       zone: h.zone,
+      rack: h.rack,
       family: h.family,
       state: h.state,
       freeVcpus: h.freeVcpus,

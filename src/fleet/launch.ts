@@ -17,6 +17,7 @@ import { checkClientToken, checkLaunchBytes, checkLaunchCount, checkTags, checkZ
 import { latestRecords } from "./mirror";
 import { creatorAccount } from "./ownership";
 import { place } from "./placement";
+import { groupLaunch } from "./placement-groups";
 
 export interface RunInstancesInput extends NetworkChoice {
   instanceType: string;
@@ -30,6 +31,8 @@ export interface RunInstancesInput extends NetworkChoice {
   paging: PagingOptions;
   /** Where the type offers more than one; its first (hvm) when absent. */
   virtualizationType?: VirtualizationType;
+  /** The placement group to launch into (EC2's Placement.GroupName and PartitionNumber). */
+  placementGroup?: { groupName: string; partitionNumber?: number };
   /** "host": on the account's Dedicated Hosts (the one `hostId` names, or any with auto-placement on). */
   tenancy?: "default" | "host";
   hostId?: string;
@@ -64,6 +67,7 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
   // A subnet names the zone; without one, the default VPC's subnet of whichever zone it lands in.
   const network = await planNetwork(fleet, input, requestedZone, input.maxCount);
   const zone = requestedZone ?? network.zone;
+  const group = input.placementGroup ? await groupLaunch(fleet, input.placementGroup, input.maxCount) : null;
   const reservationId = newId("r");
   const token = input.clientToken;
   if (token) {
@@ -71,7 +75,7 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
     if (replay) return replay;
   }
 
-  const records: InstanceRecord[] = Array.from({ length: input.maxCount }, () =>
+  const records: InstanceRecord[] = Array.from({ length: input.maxCount }, (_, i) =>
     offeredInstance(type, {
       instanceId: newId("i"),
       accountId,
@@ -83,12 +87,22 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
       workload: input.workload,
       placementStrategy: input.placementStrategy,
       paging: input.paging,
+      placementGroup: group?.memberships[i],
     }),
   );
   // Without a requested zone the instance takes its host's zone, filled in at admission.
   let events: FleetEvent[];
   try {
-    events = await place(fleet, type, records, input.minCount, zone, input.placementStrategy, pool);
+    events = await place(
+      fleet,
+      type,
+      records,
+      input.minCount,
+      zone,
+      input.placementStrategy,
+      group?.placement,
+      pool,
+    );
   } catch (err) {
     // A refusal launched nothing, so the token is free for a retry. After any other failure
     // the outcome is unknown: the token stays taken until it goes stale.

@@ -29,4 +29,6 @@ export const HostIdParam = z.object({
 });
 export * from "./dedicated-hosts";
 export * from "./migrations";
+export * from "./network-acls";
+export * from "./placement-groups";
 export * from "./scheduled-events";

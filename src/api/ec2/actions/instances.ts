@@ -15,9 +15,11 @@ import {
 } from "../../../fleet/limits";
 import { findInstanceType } from "../../../sim/catalog";
 import { decide, type InstanceAction, type InstanceState } from "../../../sim/lifecycle";
+import { MAX_PARTITIONS_PER_ZONE } from "../../../sim/placement-groups";
 import { type Action, type ActionContext, instanceItem, ready, reservations } from "../context";
 import { instanceFilter, instanceFilterNames } from "../filters";
 import { invalidValue, QueryError, unsupported } from "../query";
+import { withGroupCodes } from "./placement";
 
 const INSTANCE_ID = /^i-[0-9a-f]{17}$/;
 
@@ -94,11 +96,14 @@ const runInstancesAction: Action = async (ctx) => {
   if (zone !== undefined && (zone.length > ZONE_MAX_LENGTH || !ZONE_PATTERN.test(zone))) {
     throw invalidValue("Placement.AvailabilityZone", `'${zone.slice(0, 64)}' is not an availability zone`);
   }
-  for (const name of ["Placement.GroupName"]) {
-    const v = q.string(name);
-    if (v !== undefined && v !== "") {
-      throw unsupported(name, "this fleet has no placement groups a tenant can launch into yet");
-    }
+  const groupName = q.string("Placement.GroupName");
+  const partitionNumber = q.int("Placement.PartitionNumber", 1, MAX_PARTITIONS_PER_ZONE);
+  if (partitionNumber !== undefined && !groupName) {
+    throw invalidValue("Placement.PartitionNumber", "a partition number needs Placement.GroupName");
+  }
+  // EC2 also takes the group's id; the fleet's groups are named by their account's names.
+  if (q.string("Placement.GroupId") !== undefined) {
+    throw unsupported("Placement.GroupId", "name the group with Placement.GroupName");
   }
   // Dedicated Hosts: tenancy "host" (any of the account's with auto-placement on) or a named host.
   const hostId = q.string("Placement.HostId") || undefined;
@@ -127,21 +132,26 @@ const runInstancesAction: Action = async (ctx) => {
   }
   ready(ctx, q.bool("DryRun"));
   // ImageId is accepted and not modelled: every guest boots the same way here.
-  const res = await runInstances(ctx.fleet, {
-    instanceType,
-    minCount,
-    maxCount,
-    ...(zone !== undefined ? { availabilityZone: zone } : {}),
-    placementStrategy: "binpack",
-    ...(clientToken !== undefined ? { clientToken } : {}),
-    ...(subnetId !== undefined ? { subnetId } : {}),
-    ...(securityGroupIds.length > 0 ? { securityGroupIds } : {}),
-    ...(tenancy === "host" ? { tenancy: "host" as const } : {}),
-    ...(hostId !== undefined ? { hostId } : {}),
-    tags,
-    workload: "idle",
-    paging: {},
-  });
+  const res = await withGroupCodes(
+    runInstances(ctx.fleet, {
+      instanceType,
+      minCount,
+      maxCount,
+      ...(zone !== undefined ? { availabilityZone: zone } : {}),
+      placementStrategy: "binpack",
+      ...(clientToken !== undefined ? { clientToken } : {}),
+      ...(subnetId !== undefined ? { subnetId } : {}),
+      ...(securityGroupIds.length > 0 ? { securityGroupIds } : {}),
+      ...(groupName
+        ? { placementGroup: { groupName, ...(partitionNumber !== undefined ? { partitionNumber } : {}) } }
+        : {}),
+      ...(tenancy === "host" ? { tenancy: "host" as const } : {}),
+      ...(hostId !== undefined ? { hostId } : {}),
+      tags,
+      workload: "idle",
+      paging: {},
+    }),
+  );
   return {
     reservationId: res.reservationId,
     ownerId: ctx.accountId,
