@@ -23,6 +23,11 @@ export const ACCESS: Record<string, Access> = {
   "GET /v1/hosts": "any",
   "GET /v1/hosts/{id}": "any",
   "GET /v1/hosts/{id}/memory": "any",
+  // Dedicated Hosts are an account's own: it allocates and releases them; the operator reads them all.
+  "POST /v1/dedicated-hosts": "tenant",
+  "GET /v1/dedicated-hosts": "any",
+  "GET /v1/dedicated-hosts/{id}": "any",
+  "POST /v1/dedicated-hosts/release": "tenant",
 
   "POST /v1/instances": "tenant",
   "GET /v1/instances": "any",
@@ -136,6 +141,9 @@ export const ACCESS: Record<string, Access> = {
   "POST /v1/volumes/{id}/detach": "tenant",
   "PUT /v1/volumes/{id}/blocks/{n}": "tenant",
   "GET /v1/volumes/{id}/blocks/{n}": "tenant",
+  // A load run drains the attachment's limits: a change, its owner's. Its counters are a reading.
+  "POST /v1/volumes/{id}/load": "tenant",
+  "GET /v1/volumes/{id}/io": "any",
   "POST /v1/volumes/{id}/snapshots": "tenant",
   "GET /v1/snapshots": "any",
   "GET /v1/snapshots/{id}": "any",

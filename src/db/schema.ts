@@ -103,6 +103,35 @@ export const clientTokens = sqliteTable(
   (t) => [primaryKey({ columns: [t.accountId, t.token] })],
 );
 
+/** Client tokens of calls that make one resource (CreateVolume, AllocateHosts): fleet/resource-tokens.ts. */
+export const resourceTokens = sqliteTable(
+  "resource_tokens",
+  {
+    accountId: text("account_id").notNull(),
+    kind: text("kind").notNull(),
+    token: text("token").notNull(),
+    paramsHash: text("params_hash").notNull(),
+    resourceId: text("resource_id").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.kind, t.token] })],
+);
+
+/** A fleet host an account has taken as its Dedicated Host (fleet/dedicated-hosts.ts, host/tenancy.ts). */
+export const dedicatedHosts = sqliteTable(
+  "dedicated_hosts",
+  {
+    hostId: text("host_id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    zone: text("zone").notNull(),
+    family: text("family").notNull(),
+    /** "on": the account's launches for a dedicated host without a host id may land here. */
+    autoPlacement: text("auto_placement").notNull(),
+    allocatedAt: integer("allocated_at").notNull(),
+  },
+  (t) => [index("dedicated_hosts_account").on(t.accountId, t.zone, t.family)],
+);
+
 export const events = sqliteTable(
   "events",
   {
@@ -366,6 +395,9 @@ export const volumeAttachments = sqliteTable(
   (t) => [
     primaryKey({ columns: [t.volumeId, t.instanceId] }),
     index("volume_attachments_instance").on(t.instanceId),
+    // One volume per device of an instance. (Migration 0014 also adds triggers that refuse a second
+    // attachment of a volume that is not Multi-Attach, and a seventeenth of one that is.)
+    uniqueIndex("volume_attachments_device").on(t.instanceId, t.device),
   ],
 );
 

@@ -36,22 +36,57 @@ function kindOfV4([a, b, c, d]: number[]): Kind {
   return null;
 }
 
-function kindOfV6(host: string): Kind {
-  const h = host.toLowerCase();
-  if (h === "::1" || h === "0:0:0:0:0:0:0:1") return "loopback";
-  if (h === "::" || h === "0:0:0:0:0:0:0:0") return "reserved";
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
-  if (mapped) return kindOfV4(ipv4(mapped[1]) ?? [0, 0, 0, 0]) ?? null;
-  const hexMapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(h);
-  if (hexMapped) {
-    const hi = Number.parseInt(hexMapped[1], 16);
-    const lo = Number.parseInt(hexMapped[2], 16);
-    return kindOfV4([hi >> 8, hi & 255, lo >> 8, lo & 255]);
+/** An IPv6 address as its eight 16-bit groups, an embedded dotted IPv4 tail included; null if it is not one. */
+function ipv6Groups(host: string): number[] | null {
+  let h = host.replace(/%.*$/, "");
+  const dotted = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(h);
+  if (dotted) {
+    const v4 = ipv4(dotted[2]);
+    if (!v4) return null;
+    h = `${dotted[1]}${((v4[0] << 8) | v4[1]).toString(16)}:${((v4[2] << 8) | v4[3]).toString(16)}`;
   }
-  if (h.startsWith("fd00:ec2:")) return "metadata";
-  if (/^f[cd][0-9a-f]{0,2}:/.test(h)) return "private";
-  if (/^fe[89ab][0-9a-f]?:/.test(h)) return "link-local";
-  if (/^ff[0-9a-f]{0,2}:/.test(h)) return "reserved";
+  const halves = h.split("::");
+  if (halves.length > 2) return null;
+  const part = (s: string) => (s === "" ? [] : s.split(":"));
+  const head = part(halves[0]);
+  const tail = halves.length === 2 ? part(halves[1]) : [];
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 2 ? missing < 1 : missing !== 0) return null;
+  const groups = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill("0"), ...tail];
+  if (!groups.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return null;
+  return groups.map((g) => Number.parseInt(g, 16));
+}
+
+const v4Of = (hi: number, lo: number) => [hi >> 8, hi & 255, lo >> 8, lo & 255];
+
+/**
+ * An IPv6 address's kind, seeing through every spelling that carries an IPv4 address (RFC 4291
+ * IPv4-compatible ::a.b.c.d and IPv4-mapped ::ffff:a.b.c.d, RFC 2765's ::ffff:0:a.b.c.d, RFC 6052's
+ * NAT64 64:ff9b::/96, RFC 3056's 6to4 2002::/16): each is judged as the IPv4 address it reaches.
+ */
+function kindOfV6(host: string): Kind {
+  const g = ipv6Groups(host.toLowerCase());
+  if (!g) return "reserved";
+  const zeros = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
+  if (zeros(0, 8)) return "reserved";
+  if (zeros(0, 7) && g[7] === 1) return "loopback";
+  // ::a.b.c.d (deprecated: refused whatever it holds), ::ffff:a.b.c.d and ::ffff:0:a.b.c.d.
+  if (zeros(0, 6)) return kindOfV4(v4Of(g[6], g[7])) ?? "reserved";
+  if (zeros(0, 5) && g[5] === 0xffff) return kindOfV4(v4Of(g[6], g[7]));
+  if (zeros(0, 4) && g[4] === 0xffff && g[5] === 0) return kindOfV4(v4Of(g[6], g[7]));
+  // NAT64's well-known prefix reaches the IPv4 address in its last 32 bits; the local-use one (RFC 8215,
+  // 64:ff9b:1::/48) reaches whatever the operator's translator does.
+  if (g[0] === 0x64 && g[1] === 0xff9b) {
+    if (zeros(2, 6)) return kindOfV4(v4Of(g[6], g[7]));
+    return g[2] === 1 ? "private" : "reserved";
+  }
+  if (g[0] === 0x2002) return kindOfV4(v4Of(g[1], g[2]));
+  if (g[0] === 0xfd00 && g[1] === 0xec2) return "metadata";
+  if ((g[0] & 0xfe00) === 0xfc00) return "private";
+  if ((g[0] & 0xffc0) === 0xfe80) return "link-local";
+  // Site-local (deprecated, RFC 3879), multicast, documentation (2001:db8::/32) and Teredo (2001::/32).
+  if ((g[0] & 0xffc0) === 0xfec0 || (g[0] & 0xff00) === 0xff00) return "reserved";
+  if (g[0] === 0x2001 && (g[1] === 0xdb8 || g[1] === 0)) return "reserved";
   return null;
 }
 

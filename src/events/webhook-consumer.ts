@@ -9,7 +9,7 @@ import { z } from "zod";
 import { type Db, database } from "../db/client";
 import { subscriptions } from "../db/schema";
 import { readClock } from "../fleet/clock";
-import { RESPONSE_EXCERPT_CHARS } from "../fleet/limits";
+import { RESPONSE_EXCERPT_BYTES, RESPONSE_EXCERPT_CHARS } from "../fleet/limits";
 import { simNow } from "../sim/clock";
 import { fanOut } from "./fanout";
 import { type ControlEvent, logStatement } from "./log";
@@ -54,6 +54,30 @@ export function retryDelaySeconds(base: number, failed: number, random: () => nu
   return Math.max(1, Math.round(full * (0.5 + 0.5 * random())));
 }
 
+/**
+ * The first `maxBytes` of an answer's body, decoded; the rest is never read (the stream is cancelled),
+ * so a receiver that answers with an endless or huge body costs the consumer no more than this.
+ */
+export async function readPrefix(res: Response, maxBytes: number): Promise<string> {
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const kept = new Uint8Array(maxBytes);
+  let got = 0;
+  try {
+    while (got < maxBytes) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const take = Math.min(value.byteLength, maxBytes - got);
+      kept.set(value.subarray(0, take), got);
+      got += take;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  // A character cut at the end decodes as U+FFFD, which the excerpt may carry.
+  return new TextDecoder().decode(kept.subarray(0, got));
+}
+
 /** Control characters (newlines too) as spaces: what is kept of an answer is read as one line. */
 const printable = (s: string) => s.replace(/\p{Cc}/gu, " ");
 
@@ -85,25 +109,66 @@ export async function consumeWebhooks(
   }
 }
 
+interface Claimed {
+  id: string;
+  subscription_id: string;
+  account_id: string;
+  body: string;
+  attempts: number;
+  round_start: number;
+}
+
 async function attempt(env: Env, db: Db, deliveryId: string, d: WebhookDeps): Promise<Outcome> {
   const cfg = webhookSettings(env);
   const d1 = db.$client;
   const now = d.now();
-  // The lease: of two copies of one message (queues deliver at least once), one attempts.
+  const leaseUntil = now + cfg.timeoutMs + 30_000;
+  // The lease: of two copies of one message (queues deliver at least once), one attempts. A lease
+  // expires, so a delivery whose attempt died without a word (the isolate gone) is taken up again.
   const claimed = await d1
     .prepare(
       `UPDATE deliveries SET lease_until = ?1 WHERE id = ?2 AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?3) RETURNING *`,
     )
-    .bind(now + cfg.timeoutMs + 30_000, deliveryId, now)
-    .first<{
-      id: string;
-      subscription_id: string;
-      account_id: string;
-      body: string;
-      attempts: number;
-      round_start: number;
-    }>();
-  if (!claimed) return { ack: true };
+    .bind(leaseUntil, deliveryId, now)
+    .first<Claimed>();
+  if (!claimed) {
+    // Still pending under another attempt's lease: this copy comes back once the lease has run out,
+    // rather than being dropped, in case that attempt never finishes. Delivered or dead: done.
+    const row = await d1
+      .prepare("SELECT status, lease_until FROM deliveries WHERE id = ?")
+      .bind(deliveryId)
+      .first<{ status: string; lease_until: number | null }>();
+    if (row?.status === "pending" && row.lease_until !== null && row.lease_until >= now) {
+      return { retryInSeconds: Math.max(1, Math.ceil((row.lease_until - now) / 1000) + 1) };
+    }
+    return { ack: true };
+  }
+  try {
+    return await attemptClaimed(env, db, claimed, now, d);
+  } catch (err) {
+    // The attempt failed before it recorded an outcome: give the lease back, so the queue's retry
+    // of this message claims it at once (had this not run, the lease would expire on its own).
+    await d1
+      .prepare(
+        "UPDATE deliveries SET lease_until = NULL WHERE id = ? AND status = 'pending' AND lease_until = ?",
+      )
+      .bind(deliveryId, leaseUntil)
+      .run()
+      .catch((e) => console.warn("releasing a webhook delivery's lease failed; it will expire", e));
+    throw err;
+  }
+}
+
+async function attemptClaimed(
+  env: Env,
+  db: Db,
+  claimed: Claimed,
+  now: number,
+  d: WebhookDeps,
+): Promise<Outcome> {
+  const cfg = webhookSettings(env);
+  const d1 = db.$client;
+  const deliveryId = claimed.id;
   const [sub] = await db.select().from(subscriptions).where(eq(subscriptions.id, claimed.subscription_id));
   const n = claimed.attempts + 1;
   const record = (r: {
@@ -157,7 +222,7 @@ async function attempt(env: Env, db: Db, deliveryId: string, d: WebhookDeps): Pr
       signal: AbortSignal.timeout(cfg.timeoutMs),
     });
     status = res.status;
-    excerpt = printable((await res.text()).slice(0, RESPONSE_EXCERPT_CHARS));
+    excerpt = printable((await readPrefix(res, RESPONSE_EXCERPT_BYTES)).slice(0, RESPONSE_EXCERPT_CHARS));
   } catch (err) {
     const timedOut = err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");
     error = timedOut

@@ -9,6 +9,7 @@ import { hostAttestations, hosts } from "../db/schema";
 import type { HostCandidate } from "../sim/placement";
 import type { HostUsage } from "../sim/records";
 import type { Fleet } from "./context";
+import { notDedicated } from "./dedicated-hosts";
 
 /**
  * How long an isolate trusts what it read. Other isolates' launches and hosts added through
@@ -54,7 +55,9 @@ async function read(fleet: Fleet, family: string): Promise<View> {
       usageVersion: hosts.usageVersion,
     })
     .from(hosts)
-    .where(and(eq(hosts.family, family), eq(hosts.state, "available"), notQuarantined(fleet)));
+    .where(
+      and(eq(hosts.family, family), eq(hosts.state, "available"), notQuarantined(fleet), notDedicated(fleet)),
+    );
   const view: View = { readAt: Date.now(), hosts: new Map(rows.map((r) => [r.id, r])) };
   // What this isolate learned from host objects while the read ran is newer than D1 may be.
   const before = viewsOf(fleet.env.DB).get(family);

@@ -1,7 +1,7 @@
 // Host inventory: creating hosts (admin), listing them from D1, describing one from its object.
 // A tenant sees only the hosts its instances occupy, and on each only its own VMs by name.
-import { and, asc, eq, exists, gt, type SQL, sql } from "drizzle-orm";
-import { hosts, instances } from "../db/schema";
+import { and, asc, eq, exists, gt, or, type SQL, sql } from "drizzle-orm";
+import { dedicatedHosts, hosts, instances } from "../db/schema";
 import type { VmSummary } from "../host/host-object";
 import type { CapacitySummary } from "../sim/admission";
 import { type Family, HOST_SHAPES, hostedShape } from "../sim/catalog";
@@ -212,11 +212,20 @@ export interface HostFilter {
 function visibleHosts(fleet: Fleet): SQL | undefined {
   const caller = fleet.caller;
   if (caller.role === "admin") return undefined;
-  return exists(
-    fleet.db
-      .select({ one: instances.id })
-      .from(instances)
-      .where(and(eq(instances.hostId, hosts.id), eq(instances.accountId, caller.accountId))),
+  // The hosts of its instances, and its Dedicated Hosts, empty ones included.
+  return or(
+    exists(
+      fleet.db
+        .select({ one: instances.id })
+        .from(instances)
+        .where(and(eq(instances.hostId, hosts.id), eq(instances.accountId, caller.accountId))),
+    ),
+    exists(
+      fleet.db
+        .select({ one: dedicatedHosts.hostId })
+        .from(dedicatedHosts)
+        .where(and(eq(dedicatedHosts.hostId, hosts.id), eq(dedicatedHosts.accountId, caller.accountId))),
+    ),
   );
 }
 

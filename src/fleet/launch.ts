@@ -8,6 +8,7 @@ import type { PlacementStrategy } from "../sim/placement";
 import { type FleetEvent, type InstanceRecord, offeredInstance, type PagingOptions } from "../sim/records";
 import { completeToken, releaseToken, takeToken } from "./client-tokens";
 import type { Fleet } from "./context";
+import { dedicatedPool } from "./dedicated-hosts";
 import { type Interfaces, makeInterfaces, type NetworkChoice, type NetworkPlan, planNetwork } from "./enis";
 import { ApiError, checked, invalidParameter, isRefusal } from "./errors";
 import { newId } from "./ids";
@@ -35,6 +36,9 @@ export interface RunInstancesInput extends NetworkChoice {
   virtualizationType?: VirtualizationType;
   /** The placement group to launch into (EC2's Placement.GroupName and PartitionNumber). */
   placementGroup?: { groupName: string; partitionNumber?: number };
+  /** "host": on the account's Dedicated Hosts (the one `hostId` names, or any with auto-placement on). */
+  tenancy?: "default" | "host";
+  hostId?: string;
 }
 
 export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
@@ -57,9 +61,15 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
   if (input.clientToken !== undefined) checkClientToken("body.clientToken", input.clientToken);
   checkTags("body.tags", input.tags);
   checkLaunchBytes("body.maxCount", input.maxCount, input.tags);
+  // A launch for a dedicated host goes to the account's own (dedicated-hosts.ts); a named one names the zone.
+  const pool =
+    input.tenancy === "host" || input.hostId !== undefined
+      ? await dedicatedPool(fleet, type, input.availabilityZone, input.hostId)
+      : undefined;
+  const requestedZone = input.availabilityZone ?? pool?.zone;
   // A subnet names the zone; without one, the default VPC's subnet of whichever zone it lands in.
-  const network = await planNetwork(fleet, input, input.availabilityZone, input.maxCount);
-  const zone = input.availabilityZone ?? network.zone;
+  const network = await planNetwork(fleet, input, requestedZone, input.maxCount);
+  const zone = requestedZone ?? network.zone;
   const group = input.placementGroup ? await groupLaunch(fleet, input.placementGroup, input.maxCount) : null;
   const reservationId = newId("r");
   const token = input.clientToken;
@@ -100,6 +110,7 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
       input.placementStrategy,
       group?.placement,
       store,
+      pool,
     );
   } catch (err) {
     // A refusal launched nothing, so the token is free for a retry. After any other failure

@@ -151,6 +151,8 @@ export const ROTATION_GRACE_MAX_SECONDS = 7 * 24 * 3600;
 export const ROTATION_GRACE_DEFAULT_SECONDS = 24 * 3600;
 /** How much of a receiver's answer an attempt keeps. */
 export const RESPONSE_EXCERPT_CHARS = 512;
+/** The most of a receiver's body an attempt reads: enough for the excerpt in any UTF-8 (4 bytes a character). */
+export const RESPONSE_EXCERPT_BYTES = 4 * RESPONSE_EXCERPT_CHARS;
 
 /** CloudWatch's limits for one GetMetricStatistics: 1,440 datapoints, 10 extended statistics. */
 export const MAX_DATAPOINTS = 1440;
@@ -271,3 +273,17 @@ export const GUEST_DATA_MAX_BASE64 = Math.ceil(GUEST_DATA_MAX_BYTES / 3) * 4;
 
 /** Entries in the boot allow-list: every stage of every build the fleet runs, with room for rollouts. */
 export const ALLOW_LIST_MAX = 256;
+
+/**
+ * A volume load run: I/Os of whole 4 KiB blocks up to 1 MiB (st1's largest single operation; an SSD
+ * volume counts one past 256 KiB as several), and at most a million of them, enough to drain the
+ * smallest st1 volume's burst bucket (125 GiB of credits spent at about 26 MiB/s net: ~152,000 I/Os of
+ * 1 MiB) several times over while the host's loop stays well under a second.
+ */
+export const LOAD_IO_MAX_KIB = 1024;
+export const LOAD_IOS_MAX = 1_000_000;
+
+/** AllocateHosts' Quantity, per call: a small bound of this fleet's own (EC2's is the account's quota). */
+export const DEDICATED_HOSTS_PER_CALL_MAX = 16;
+/** DescribeHosts' MaxResults: 5 to 500 (Amazon EC2 API Reference, DescribeHosts). */
+export const DEDICATED_HOSTS_PAGE_MAX = 500;

@@ -8,6 +8,7 @@ import { type PlacementStrategy, planOffers, rankHosts } from "../sim/placement"
 import type { FleetEvent, HostUsage, InstanceRecord } from "../sim/records";
 import { type Candidate, familyHosts, noteUsage } from "./candidates";
 import type { Fleet } from "./context";
+import type { DedicatedPool } from "./dedicated-hosts";
 import { ApiError, invalidParameter, OutcomeUnknown } from "./errors";
 import { mirrorApplied } from "./mirror";
 import { inParallel } from "./parallel";
@@ -54,8 +55,13 @@ export async function place(
    * default they are mirrored as an applied change (a launch stores its interfaces with them).
    */
   store: (events: FleetEvent[]) => Promise<void> = (evs) => mirrorApplied(fleet.db, evs),
+  /** A launch for a dedicated host: only these hosts (the account's own), offered as such. */
+  pool?: DedicatedPool,
 ): Promise<FleetEvent[]> {
-  const [clock, first] = await Promise.all([fleet.clock(), familyHosts(fleet, type.family)]);
+  const [clock, first] = await Promise.all([
+    fleet.clock(),
+    pool ? { hosts: pool.hosts, read: true } : familyHosts(fleet, type.family),
+  ]);
   const request = {
     family: type.family,
     zone,
@@ -135,7 +141,7 @@ export async function place(
       }
       const commitIfAtLeast = Math.max(1, minCount - placed);
       const answers = await inParallel(offers, (o) =>
-        fleet.host(o.hostId).admit(o.offer, commitIfAtLeast, clock),
+        fleet.host(o.hostId).admit(o.offer, commitIfAtLeast, clock, pool?.tenancy),
       );
       const admittedNow = new Set<string>();
       offers.forEach(({ hostId, offer }, i) => {

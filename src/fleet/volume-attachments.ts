@@ -98,18 +98,24 @@ export async function attachVolume(
       now,
       inst.id,
     );
-    const won = await commitVolume(
-      fleet,
-      v.row,
-      { state: "in-use" },
-      (g) => [
-        {
-          sql: `INSERT INTO volume_attachments (volume_id, instance_id, device, attached_at) SELECT ?, ?, ?, ? WHERE ${g.sql}`,
-          params: [volumeId, inst.id, input.device, now, ...g.params],
-        },
-      ],
-      [event],
-    );
+    let won: boolean;
+    try {
+      won = await commitVolume(
+        fleet,
+        v.row,
+        { state: "in-use" },
+        (g) => [
+          {
+            sql: `INSERT INTO volume_attachments (volume_id, instance_id, device, attached_at) SELECT ?, ?, ?, ? WHERE ${g.sql}`,
+            params: [volumeId, inst.id, input.device, now, ...g.params],
+          },
+        ],
+        [event],
+      );
+    } catch (err) {
+      // D1 refused the batch (so none of it applied): another attach won a race past the checks above.
+      throw (await lostRace(fleet, err, volumeId, inst.id, input.device)) ?? err;
+    }
     if (!won) return null;
     const after = {
       ...v,
@@ -121,6 +127,44 @@ export async function attachVolume(
     };
     return volumeView(after);
   });
+}
+
+/** The conflict a refused attachment batch ran into, named as the checks above name it; null if not one. */
+async function lostRace(
+  fleet: Fleet,
+  err: unknown,
+  volumeId: string,
+  instanceId: string,
+  device: string,
+): Promise<ApiError | null> {
+  const text = String(err instanceof Error ? err.message : err);
+  if (/UNIQUE constraint failed: volume_attachments\.instance_id, volume_attachments\.device/.test(text)) {
+    const holder = await fleet.db
+      .select({ volumeId: volumeAttachments.volumeId })
+      .from(volumeAttachments)
+      .where(and(eq(volumeAttachments.instanceId, instanceId), eq(volumeAttachments.device, device)))
+      .get();
+    return new ApiError(
+      409,
+      "IncorrectState",
+      `${device} on ${instanceId} was taken${holder ? ` by ${holder.volumeId}` : ""} while this attach ran`,
+      { field: "body.device", instanceId, device },
+    );
+  }
+  if (/volume_attachments: the volume is attached and not Multi-Attach/.test(text)) {
+    return new ApiError(409, "VolumeInUse", `The volume '${volumeId}' was attached elsewhere meanwhile`, {
+      field: "volumeId",
+    });
+  }
+  if (/volume_attachments: a Multi-Attach volume attaches to 16/.test(text)) {
+    return new ApiError(
+      409,
+      "VolumeInUse",
+      `A Multi-Attach volume attaches to ${MULTI_ATTACH_MAX} instances at most`,
+      { field: "volumeId" },
+    );
+  }
+  return null;
 }
 
 export async function detachVolume(fleet: Fleet, volumeId: string, input: { instanceId?: string }) {

@@ -72,8 +72,11 @@ function attachmentFor(v: VolumeRecord, instanceId: string | undefined) {
   return a;
 }
 
-/** Passes one I/O through the host of the attached instance; answers its price and timing. */
-async function passIo(fleet: Fleet, v: VolumeRecord, instanceId: string | undefined) {
+/**
+ * Where an I/O of the volume goes: the attachment (the one named, or the only one), its running
+ * instance's host, and the volume's limits.
+ */
+export async function ioTarget(fleet: Fleet, v: VolumeRecord, instanceId: string | undefined) {
   const att = attachmentFor(v, instanceId);
   const inst = await requireInstanceRow(fleet, att.instanceId).catch(() => {
     throw instanceNotFound(att.instanceId);
@@ -95,8 +98,14 @@ async function passIo(fleet: Fleet, v: VolumeRecord, instanceId: string | undefi
     throughputMiBps: v.row.throughputMiBps,
     multiAttach: v.row.multiAttach,
   });
+  return { att, inst, hostId: inst.hostId, rates, notRunning };
+}
+
+/** Passes one I/O through the host of the attached instance; answers its price and timing. */
+async function passIo(fleet: Fleet, v: VolumeRecord, instanceId: string | undefined) {
+  const { att, inst, hostId, rates, notRunning } = await ioTarget(fleet, v, instanceId);
   const res = await fleet
-    .host(inst.hostId)
+    .host(hostId)
     .blockIoPass(inst.id, v.row.id, rates, BLOCK_BYTES, await fleet.clock());
   const r = res.result;
   if (r.status === "not-running") throw notRunning(r.state);

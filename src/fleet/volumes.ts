@@ -8,13 +8,15 @@ import { resolveVolume, type StorageVolumeType, VolumeSpecError } from "../sim/s
 import type { Fleet } from "./context";
 import { ApiError, invalidParameter } from "./errors";
 import { newId } from "./ids";
-import { checkZone, KMS_KEY_ID_PATTERN } from "./limits";
+import { checkClientToken, checkZone, KMS_KEY_ID_PATTERN } from "./limits";
 import { creatorAccount, ownedBy, sees } from "./ownership";
 import { pageOf } from "./paging";
+import { keepToken, lostTokenRace, type Token, tokenFor, tokenResource } from "./resource-tokens";
 import { insertEventIf, storageEvent } from "./storage-events";
 import { liveNodes, nodeStub } from "./storage-node-rows";
 import {
   commitVolume,
+  loadVolume,
   requireVolume,
   type VolumeRecord,
   volumeSubject,
@@ -31,6 +33,8 @@ export interface CreateVolume {
   multiAttachEnabled?: boolean;
   snapshotId?: string;
   kmsKeyId?: string;
+  /** EC2's ClientToken: a retry with it and the same parameters answers with the volume it made. */
+  clientToken?: string;
 }
 
 export const snapshotNotFound = (id: string) =>
@@ -40,9 +44,24 @@ export const snapshotNotFound = (id: string) =>
 
 const regionOf = (zone: string) => zone.slice(0, -1);
 
+/** The volume an earlier call with the same client token made. */
+async function replayed(fleet: Fleet, volumeId: string) {
+  const v = await loadVolume(fleet, volumeId);
+  if (!v) throw new ApiError(404, "InvalidVolume.NotFound", `The volume '${volumeId}' does not exist`);
+  return volumeView(v);
+}
+
 export async function createVolume(fleet: Fleet, input: CreateVolume) {
   const accountId = creatorAccount(fleet.caller);
   checkZone("body.availabilityZone", input.availabilityZone);
+  let token: Token | null = null;
+  if (input.clientToken !== undefined) {
+    checkClientToken("body.clientToken", input.clientToken);
+    const { clientToken, ...params } = input;
+    token = await tokenFor(accountId, "volume", clientToken, { ...params });
+    const earlier = await tokenResource(fleet, token);
+    if (earlier) return replayed(fleet, earlier);
+  }
   if (input.kmsKeyId !== undefined && !KMS_KEY_ID_PATTERN.test(input.kmsKeyId)) {
     throw invalidParameter("body.kmsKeyId", "must be a KMS key id (a UUID) or a key ARN");
   }
@@ -119,9 +138,19 @@ export async function createVolume(fleet: Fleet, input: CreateVolume) {
       .values(chosen.map((n) => ({ volumeId, nodeId: n.nodeId, rack: n.rack, state: "in-sync" })))
       .toSQL(),
     insertEventIf(event, { sql: "1", params: [] }),
+    ...(token ? [keepToken(token, volumeId, now)] : []),
   ];
   const d1 = fleet.db.$client;
-  await d1.batch(stmts.map((st) => d1.prepare(st.sql).bind(...st.params)));
+  try {
+    await d1.batch(stmts.map((st) => d1.prepare(st.sql).bind(...st.params)));
+  } catch (err) {
+    if (!token || !lostTokenRace(err)) throw err;
+    // A call with the same token landed first: nothing of this one is in D1; its copies go too.
+    await Promise.all(opened.map((id) => nodeStub(fleet, id).dropReplica(volumeId)));
+    const earlier = await tokenResource(fleet, token);
+    if (!earlier) throw err;
+    return replayed(fleet, earlier);
+  }
   await fleet.publish([event]);
   return volumeView({
     row,

@@ -18,7 +18,13 @@ import type { CheckResult } from "../sim/security/isolation";
 import type { BootRecord, BootStage } from "../sim/security/measured-boot";
 import type { TagChange } from "../sim/tags";
 import { answerEvents, MEMORY_OWNERS_MAX, Priority, RECORDS_MAX, VM_PAGE_MAX } from "./answer";
-import { BlockIo, type BlockIoTiming, type VolumeRates } from "./block-io";
+import {
+  BlockIo,
+  type BlockIoCounters,
+  type BlockIoLoad,
+  type BlockIoTiming,
+  type VolumeRates,
+} from "./block-io";
 import { SqlFlowTable } from "./flows";
 import { MetricsSampler, samplingPeriodMs } from "./metrics-sampler";
 import { MIGRATION_HOLD_MS, planHere } from "./migration";
@@ -26,6 +32,7 @@ import { OUTBOX_RETRY_MS, Outbox } from "./outbox";
 import { Residency } from "./residency";
 import { HostSecurity } from "./security";
 import { HostStorage } from "./storage";
+import { HostTenancy, type Tenancy } from "./tenancy";
 
 /**
  * What every call answers besides its own result: the events it caused, within the answer's
@@ -114,6 +121,7 @@ export class HostObject extends DurableObject<Env> {
   private readonly metrics: MetricsSampler;
   private readonly blockIo: BlockIo;
   private readonly security: HostSecurity;
+  private readonly tenancy: HostTenancy;
   private resident: HostModel | null = null;
   private readonly residency: Residency;
   private clock: ClockState | null = null;
@@ -129,6 +137,7 @@ export class HostObject extends DurableObject<Env> {
     this.metrics = new MetricsSampler(this.store.sql, env.METRICS, samplingPeriodMs(env));
     this.blockIo = new BlockIo(this.store.sql);
     this.security = new HostSecurity(this.store.sql);
+    this.tenancy = new HostTenancy(this.store.sql);
     this.residency = new Residency(Number(env.HOST_IDLE_RELEASE_MS ?? 0), () => {
       this.resident = null;
       this.store.forget();
@@ -213,13 +222,17 @@ export class HostObject extends DurableObject<Env> {
     instances: InstanceRecord[],
     commitIfAtLeast: number,
     clock: ClockState,
+    tenancy: Tenancy = "default",
   ): Promise<HostCallResult<string[]>> {
     return this.call(
       clock,
       (m, now) => {
         // A host whose boot failed its attestation takes nothing new, whoever offers.
         if (this.security.quarantined) return { result: [], changes: [] };
-        const { admitted, changes } = m.admit(instances, now, {
+        // A dedicated host takes only its owner's dedicated launches; a shared one none of those.
+        const admissible = this.tenancy.admissible(instances, tenancy);
+        if (admissible.length === 0) return { result: [], changes: [] };
+        const { admitted, changes } = m.admit(admissible, now, {
           commitIfAtLeast,
           holdExpiresWallMs: Date.now() + HOLD_MS,
         });
@@ -410,6 +423,67 @@ export class HostObject extends DurableObject<Env> {
     });
   }
 
+  /** Dedicates this host to an account (EC2's AllocateHosts), if no other account's instance is on it. */
+  async dedicate(accountId: string, clock: ClockState): Promise<HostCallResult<boolean>> {
+    return this.call(clock, (m) => ({
+      result: this.tenancy.dedicate(
+        accountId,
+        m.list().map((v) => v.instance),
+      ),
+      changes: [],
+    }));
+  }
+
+  /** Shares the host again (EC2's ReleaseHosts), once its owner has no instance on it. */
+  async undedicate(
+    accountId: string,
+    clock: ClockState,
+  ): Promise<HostCallResult<"released" | "not-owner" | "in-use">> {
+    return this.call(clock, (m) => ({
+      result: this.tenancy.release(
+        accountId,
+        m
+          .list()
+          .map((v) => v.instance)
+          .filter((i) => i.state !== "terminated"),
+      ),
+      changes: [],
+    }));
+  }
+
+  /** A run of `count` I/Os of `bytes` through an attachment's gates, all asked for at once (block-io.ts). */
+  async blockIoLoad(
+    instanceId: string,
+    volumeId: string,
+    rates: VolumeRates,
+    bytes: number,
+    count: number,
+    clock: ClockState,
+  ): Promise<HostCallResult<LocalIo<{ load: BlockIoLoad; counters: BlockIoCounters }>>> {
+    return this.call<LocalIo<{ load: BlockIoLoad; counters: BlockIoCounters }>>(clock, (m, now) => {
+      const vm = this.runningVm(m, instanceId);
+      if (vm.status !== "ok") return { result: vm, changes: [] };
+      const load = this.blockIo.load(m.host, vm.value, volumeId, rates, bytes, count, now);
+      return {
+        result: { status: "ok", value: { load, counters: this.blockIo.counters(instanceId, volumeId) } },
+        changes: [],
+      };
+    });
+  }
+
+  /** An attachment's I/O counters. */
+  async blockIoCounters(
+    instanceId: string,
+    volumeId: string,
+    clock: ClockState,
+  ): Promise<HostCallResult<LocalIo<BlockIoCounters>>> {
+    return this.call<LocalIo<BlockIoCounters>>(clock, (m) => {
+      const vm = this.runningVm(m, instanceId);
+      if (vm.status !== "ok") return { result: vm, changes: [] };
+      return { result: { status: "ok", value: this.blockIo.counters(instanceId, volumeId) }, changes: [] };
+    });
+  }
+
   /** Writes a block of a running instance's instance store (its type's local NVMe disks). */
   async instanceStoreWrite(
     instanceId: string,
@@ -459,6 +533,11 @@ export class HostObject extends DurableObject<Env> {
     return this.call(
       clock,
       (m) => {
+        // Another account's dedicated host is never a destination.
+        const owner = this.tenancy.owner;
+        if (owner !== null && owner !== rec.accountId && !m.vm(rec.instanceId)) {
+          return { result: "unavailable" as const, changes: [] };
+        }
         const r = m.reserveIncoming(rec, migrationId, Date.now() + MIGRATION_HOLD_MS);
         return { result: r.result, changes: [r.changes] };
       },

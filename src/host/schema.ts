@@ -62,6 +62,12 @@ const STEPS: readonly ((sql: Sql) => void)[] = [
     sql`CREATE TABLE IF NOT EXISTS security_frames (hfn INTEGER PRIMARY KEY, key_id INTEGER NOT NULL, data BLOB NOT NULL)`;
     sql`CREATE TABLE IF NOT EXISTS security_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`;
   },
+  (sql) => {
+    // block-io.ts: each volume attachment's I/O counters (I/Os, operations, bytes, I/Os each gate held).
+    sql`CREATE TABLE IF NOT EXISTS io_counters (scope TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL, PRIMARY KEY (scope, name))`;
+    // tenancy.ts: the account a dedicated host belongs to (no row while it is shared).
+    sql`CREATE TABLE IF NOT EXISTS host_tenancy (id INTEGER PRIMARY KEY CHECK (id = 1), account_id TEXT NOT NULL)`;
+  },
 ];
 
 export const SCHEMA_VERSION = STEPS.length;

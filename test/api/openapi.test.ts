@@ -25,6 +25,7 @@ const FREE_TEXT = new Set([
   "Instance.stateTransitionReason",
   "Mismatch.detail",
   "StorageMismatch.detail",
+  "UnreleasedHost.message",
 ]);
 
 let doc: Document;

@@ -33,6 +33,7 @@ import {
   type Instance,
   paginateDescribeInstances,
   RebootInstancesCommand,
+  ReleaseHostsCommand,
   ReplaceNetworkAclAssociationCommand,
   RunInstancesCommand,
   StartInstancesCommand,
@@ -538,8 +539,17 @@ describe("the AWS SDK against the EC2 endpoint", () => {
     expect(xml).toMatch(/<Code>InvalidAction<\/Code>/);
     expect(xml).toMatch(/<RequestID>[0-9a-f-]{36}<\/RequestID>/);
 
+    // Every action named is served now; what the fleet cannot do is a parameter: dedicated instance
+    // tenancy (EC2's "dedicated", as against a Dedicated Host's "host").
     const pending = await failure(
-      ec2.send(new AllocateHostsCommand({ AvailabilityZone: zone, Quantity: 1 })),
+      ec2.send(
+        new RunInstancesCommand({
+          InstanceType: "m5.large",
+          MinCount: 1,
+          MaxCount: 1,
+          Placement: { AvailabilityZone: zone, Tenancy: "dedicated" },
+        }),
+      ),
     );
     expect(pending.name).toBe("UnsupportedOperation");
   });
@@ -775,5 +785,146 @@ describe("placement groups and network ACLs through the AWS SDK", () => {
     expect(shown.Entries).toContainEqual(
       expect.objectContaining({ RuleNumber: 32767, RuleAction: "deny", Egress: true }),
     );
+  });
+});
+
+describe("Dedicated Hosts and client tokens through the AWS SDK", () => {
+  it("allocates a Dedicated Host, launches onto it by id and by auto-placement, keeps others off, and releases it", async () => {
+    const hz = freshZone();
+    await addHost(hz);
+    await addHost(hz);
+    const other = await newAccount("sdk-dh-other");
+    const theirs = client(other);
+
+    const token = `dh-${hz}`;
+    const got = await ec2.send(
+      new AllocateHostsCommand({
+        AvailabilityZone: hz,
+        InstanceType: "m5.large",
+        Quantity: 1,
+        AutoPlacement: "on",
+        ClientToken: token,
+      }),
+    );
+    expect(got.HostIds).toHaveLength(1);
+    const dh = got.HostIds?.[0] as string;
+    // The same token and parameters: the same host; other parameters: the mismatch.
+    const again = await ec2.send(
+      new AllocateHostsCommand({
+        AvailabilityZone: hz,
+        InstanceType: "m5.large",
+        Quantity: 1,
+        AutoPlacement: "on",
+        ClientToken: token,
+      }),
+    );
+    expect(again.HostIds).toEqual([dh]);
+    const mismatch = await failure(
+      ec2.send(
+        new AllocateHostsCommand({
+          AvailabilityZone: hz,
+          InstanceType: "m5.large",
+          Quantity: 1,
+          ClientToken: token,
+        }),
+      ),
+    );
+    expect(mismatch.name).toBe("IdempotentParameterMismatch");
+
+    const described = await ec2.send(new DescribeHostsCommand({ HostIds: [dh] }));
+    expect(described.Hosts?.[0]).toMatchObject({
+      HostId: dh,
+      AutoPlacement: "on",
+      AvailabilityZone: hz,
+      HostProperties: expect.objectContaining({ InstanceFamily: "m5" }),
+    });
+    expect(described.Hosts?.[0].OwnerId).toBe(me.accountId);
+    // Another account neither sees it nor may launch onto it.
+    const unseen = await failure(theirs.send(new DescribeHostsCommand({ HostIds: [dh] })));
+    expect(unseen.name).toBe("InvalidHostID.NotFound");
+    const refused = await failure(
+      theirs.send(
+        new RunInstancesCommand({
+          InstanceType: "m5.large",
+          MinCount: 1,
+          MaxCount: 1,
+          Placement: { HostId: dh },
+        }),
+      ),
+    );
+    expect(refused.name).toBe("InvalidHostID.NotFound");
+    const shared = await theirs.send(
+      new RunInstancesCommand({
+        InstanceType: "m5.large",
+        MinCount: 4,
+        MaxCount: 4,
+        Placement: { AvailabilityZone: hz },
+      }),
+    );
+    const sharedIds = (shared.Instances ?? []).map((i) => i.InstanceId as string);
+    await advance(60);
+    const theirsOn = await theirs.send(new DescribeInstancesCommand({ InstanceIds: sharedIds }));
+    const hostsOf = (r: typeof theirsOn) =>
+      (r.Reservations ?? []).flatMap((x) => x.Instances ?? []).map((i) => i.Placement?.HostId);
+    expect(hostsOf(theirsOn).every((h) => h !== undefined && h !== dh)).toBe(true);
+
+    const byId = await ec2.send(
+      new RunInstancesCommand({
+        InstanceType: "m5.large",
+        MinCount: 1,
+        MaxCount: 1,
+        Placement: { HostId: dh },
+      }),
+    );
+    const byTenancy = await ec2.send(
+      new RunInstancesCommand({
+        InstanceType: "m5.large",
+        MinCount: 1,
+        MaxCount: 1,
+        Placement: { Tenancy: "host", AvailabilityZone: hz },
+      }),
+    );
+    const mineIds = [...(byId.Instances ?? []), ...(byTenancy.Instances ?? [])].map(
+      (i) => i.InstanceId as string,
+    );
+    await advance(60);
+    const mineOn = await ec2.send(new DescribeInstancesCommand({ InstanceIds: mineIds }));
+    expect(hostsOf(mineOn)).toEqual([dh, dh]);
+    const withInstances = await ec2.send(new DescribeHostsCommand({ HostIds: [dh] }));
+    expect(withInstances.Hosts?.[0].Instances?.map((i) => i.InstanceId).sort()).toEqual([...mineIds].sort());
+
+    const busy = await ec2.send(new ReleaseHostsCommand({ HostIds: [dh] }));
+    expect(busy.Successful ?? []).toEqual([]);
+    expect(busy.Unsuccessful?.[0]).toMatchObject({ ResourceId: dh, Error: { Code: "IncorrectState" } });
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: mineIds }));
+    await advance(60);
+    const released = await ec2.send(new ReleaseHostsCommand({ HostIds: [dh] }));
+    expect(released.Successful).toEqual([dh]);
+  });
+
+  it("creates one volume for a client token used twice, and refuses it with other parameters", async () => {
+    const vz = freshZone();
+    await addHost(vz);
+    for (let r = 1; r <= 3; r++) {
+      await api("POST", "/v1/storage-nodes", adminKey, { availabilityZone: vz, rack: `${vz}-tok${r}` });
+    }
+    const token = `vol-${vz}`;
+    const first = await ec2.send(
+      new CreateVolumeCommand({ AvailabilityZone: vz, Size: 8, VolumeType: "gp3", ClientToken: token }),
+    );
+    const second = await ec2.send(
+      new CreateVolumeCommand({ AvailabilityZone: vz, Size: 8, VolumeType: "gp3", ClientToken: token }),
+    );
+    expect(second.VolumeId).toBe(first.VolumeId);
+    const mismatch = await failure(
+      ec2.send(
+        new CreateVolumeCommand({ AvailabilityZone: vz, Size: 16, VolumeType: "gp3", ClientToken: token }),
+      ),
+    );
+    expect(mismatch.name).toBe("IdempotentParameterMismatch");
+    const listed = await ec2.send(
+      new DescribeVolumesCommand({ Filters: [{ Name: "availability-zone", Values: [vz] }] }),
+    );
+    expect(listed.Volumes?.map((v) => v.VolumeId)).toEqual([first.VolumeId]);
   });
 });

@@ -180,7 +180,8 @@ describe("the Query endpoint", () => {
         "UnsupportedOperation",
       ],
       [{ ...launch, "Placement.AvailabilityZone": "nowhere" }, "InvalidParameterValue"],
-      [{ ...launch, "Placement.HostId": "h-00000000000000001" }, "UnsupportedOperation"],
+      // A Dedicated Host that is not the caller's is not found.
+      [{ ...launch, "Placement.HostId": "h-00000000000000001" }, "InvalidHostID.NotFound"],
       [{ Action: "StopInstances", "InstanceId.1": "i-0123" }, "InvalidInstanceID.Malformed"],
       [{ Action: "StopInstances", "InstanceId.1": "i-0123456789abcdef0" }, "InvalidInstanceID.NotFound"],
       [{ Action: "StopInstances" }, "MissingParameter"],

@@ -51,6 +51,7 @@ const theirs = {
   alarm: "",
   event: "",
   delivery: "",
+  dedicatedHost: "",
 };
 /** B's block storage and file system, and a storage node (the fleet's: only the admin's to touch). */
 const storage = { volume: "", snapshot: "", fileSystem: "", handle: "", node: "" };
@@ -86,6 +87,9 @@ async function stateOfB() {
     keys: (await q("SELECT * FROM api_keys WHERE account_id = ? ORDER BY id")).results,
     accessKeys: (await q("SELECT * FROM access_keys WHERE account_id = ? ORDER BY id")).results,
     tokens: (await q("SELECT * FROM client_tokens WHERE account_id = ? ORDER BY token")).results,
+    resourceTokens: (await q("SELECT * FROM resource_tokens WHERE account_id = ? ORDER BY kind, token"))
+      .results,
+    dedicatedHosts: (await q("SELECT * FROM dedicated_hosts WHERE account_id = ? ORDER BY host_id")).results,
     events: (await q("SELECT id FROM events WHERE account_id = ? ORDER BY seq")).results,
     subscriptions: (await q("SELECT * FROM subscriptions WHERE account_id = ? ORDER BY id")).results,
     deliveries: (await q("SELECT id, status, attempts FROM deliveries WHERE account_id = ? ORDER BY id"))
@@ -181,6 +185,8 @@ function targets(path: string): string[][] {
       return [["evac-0123456789abcdef0"]];
     case "access-keys":
       return [[theirs.accessKeyIds[0]]];
+    case "dedicated-hosts":
+      return [[theirs.dedicatedHost]];
     case "vpcs":
     case "subnets":
     case "security-groups":
@@ -378,6 +384,18 @@ describe("tenant isolation, operation by operation from /openapi.json", () => {
       asB,
     );
     theirs.accessKeyIds = [accessKey.body.accessKeyId];
+    // An empty m5 host in the zone of the document's examples, where A allocates a Dedicated Host of its own.
+    await addHosts("us-east-1a", "m5", 1);
+    // B's Dedicated Host: an empty host of its own zone, B's alone.
+    const [hd] = await addHosts(own, "c5", 1);
+    const dh = await call<{ hostIds: string[] }>(
+      "POST",
+      "/v1/dedicated-hosts",
+      { availabilityZone: own, instanceFamily: "c5" },
+      asB,
+    );
+    expect(dh.body.hostIds).toEqual([hd.hostId]);
+    theirs.dedicatedHost = hd.hostId;
     // B's network: its default VPC's interface, subnet and group, a VPC of its own with a
     // group and a rule, and a peering between the two.
     type Eni = { networkInterfaceId: string; subnetId: string; vpcId: string; securityGroupIds: string[] };

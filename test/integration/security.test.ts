@@ -334,11 +334,12 @@ describe("the isolation audit's storage check", () => {
     };
     expect(examined.examined).toContainEqual({ what: "attachments", count: 2 });
 
-    // A cross-account attachment written straight into D1: A's volume also attached to B's instance.
+    // A cross-account attachment written straight into D1: A's volume's attachment moved to B's instance.
+    // (D1 refuses a second attachment of a volume that is not Multi-Attach, so it is moved, not added.)
     await env.DB.prepare(
-      "INSERT INTO volume_attachments (volume_id, instance_id, device, attached_at) VALUES (?, ?, '/dev/sdg', 0)",
+      "UPDATE volume_attachments SET instance_id = ?, device = '/dev/sdg' WHERE volume_id = ?",
     )
-      .bind(va, ib.instanceId)
+      .bind(ib.instanceId, va)
       .run();
     type Finding = Check["findings"][number] & { resource: string; expected: string; found: string };
     const broken = await call<{ isolated: boolean; checks: Check[] }>("GET", `/v1/hosts/${hostId}/isolation`);

@@ -1,6 +1,6 @@
 // Every action the EC2 endpoint answers, by name, and those it names but cannot answer yet.
 
-import { describeHosts } from "./actions/hosts";
+import { allocateHostsAction, describeHosts, releaseHostsAction } from "./actions/hosts";
 import { describeInstanceStatus } from "./actions/instance-status";
 import { describeInstanceTypes } from "./actions/instance-types";
 import { INSTANCE_ACTIONS } from "./actions/instances";
@@ -18,12 +18,12 @@ export const ACTIONS: Record<string, Action> = {
   ...STORAGE_ACTIONS,
   ...PLACEMENT_ACTIONS,
   DescribeHosts: describeHosts,
+  AllocateHosts: allocateHostsAction,
+  ReleaseHosts: releaseHostsAction,
   DescribeInstanceStatus: describeInstanceStatus,
   DescribeInstanceTypes: describeInstanceTypes,
   DescribeAvailabilityZones: describeAvailabilityZones,
 };
 
 /** EC2 actions whose fleet service does not exist: UnsupportedOperation, saying why. */
-export const PENDING: Record<string, string> = {
-  AllocateHosts: "the fleet's hosts are the operator's; a tenant cannot allocate dedicated hosts",
-};
+export const PENDING: Record<string, string> = {};

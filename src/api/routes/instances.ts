@@ -51,6 +51,9 @@ const RunInstances = z
     securityGroupIds: z.array(SecurityGroupId).max(MAX_GROUPS_PER_INTERFACE).optional(),
     // A placement group of the account's: its rule (cluster, partition, spread) decides the racks.
     placementGroup: LaunchPlacementGroup.optional(),
+    // On the account's Dedicated Hosts: the one named, or (tenancy "host") any with auto-placement on.
+    tenancy: z.enum(["default", "host"]).optional(),
+    hostId: HostId.optional(),
   })
   .openapi("RunInstances");
 

@@ -1,8 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { STORAGE_PAGE_MAX } from "../../fleet/limits";
+import { LOAD_IO_MAX_KIB, LOAD_IOS_MAX, STORAGE_PAGE_MAX } from "../../fleet/limits";
 import { createSnapshot, describeSnapshot, listSnapshots } from "../../fleet/snapshots";
 import { attachVolume, detachVolume } from "../../fleet/volume-attachments";
 import { readBlock, writeBlock } from "../../fleet/volume-blocks";
+import { runVolumeLoad, volumeIoCounters } from "../../fleet/volume-load";
 import { createVolume, deleteVolume, describeVolume, listVolumes } from "../../fleet/volumes";
 import { fleetOf } from "../auth";
 import { router } from "../router";
@@ -11,6 +12,7 @@ import {
   BlockRead,
   BlockWrite,
   Checksum,
+  ClientToken,
   DeletedVolume,
   Device,
   InstanceId,
@@ -21,6 +23,8 @@ import {
   SnapshotPage,
   Volume,
   VolumeId,
+  VolumeIoCounters,
+  VolumeLoad,
   VolumePage,
   VolumeType,
   Zone,
@@ -48,6 +52,9 @@ const CreateVolume = z
     multiAttachEnabled: z.boolean().optional(),
     snapshotId: SnapshotId.optional(),
     kmsKeyId: KmsKeyId.optional(),
+    clientToken: ClientToken.optional().openapi({
+      description: "A retry with the same token and parameters answers with the volume the first call made",
+    }),
   })
   .openapi("CreateVolume", { example: { availabilityZone: "us-east-1a", volumeType: "gp3", sizeGiB: 8 } });
 
@@ -191,6 +198,49 @@ export const volumeRoutes = router()
       const { id, n } = c.req.valid("param");
       return c.json(await readBlock(fleetOf(c), id, n, c.req.valid("query")), 200);
     },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/volumes/{id}/load",
+      tags: ["volumes"],
+      summary:
+        "Run a sequential load: many I/Os of one size at once through the attached instance's path, held to the lower of the volume's and the instance's limits",
+      request: {
+        params: VolumeParam,
+        body: {
+          content: {
+            "application/json": {
+              schema: z
+                .strictObject({
+                  instanceId: InstanceId.optional(),
+                  ioSizeKiB: z.number().int().min(4).max(LOAD_IO_MAX_KIB).multipleOf(4),
+                  count: z.number().int().min(1).max(LOAD_IOS_MAX),
+                })
+                .openapi("VolumeLoadRequest", { example: { ioSizeKiB: 256, count: 4000 } }),
+            },
+          },
+          required: true,
+        },
+      },
+      responses: {
+        200: json(VolumeLoad, "The run: its rates and what held it"),
+        ...problemResponses(400, 404, 409),
+      },
+    }),
+    async (c) => c.json(await runVolumeLoad(fleetOf(c), c.req.valid("param").id, c.req.valid("json")), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/volumes/{id}/io",
+      tags: ["volumes"],
+      summary: "An attachment's I/O counters: I/Os, bytes, and how many I/Os each limit held",
+      request: { params: VolumeParam, query: z.strictObject({ instanceId: InstanceId.optional() }) },
+      responses: { 200: json(VolumeIoCounters, "The counters"), ...problemResponses(400, 404, 409) },
+    }),
+    async (c) =>
+      c.json(await volumeIoCounters(fleetOf(c), c.req.valid("param").id, c.req.valid("query")), 200),
   )
   .openapi(
     createRoute({

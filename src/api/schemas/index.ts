@@ -27,6 +27,7 @@ export const InstanceIdParam = z.object({
 export const HostIdParam = z.object({
   id: HostId.openapi({ param: { name: "id", in: "path" } }),
 });
+export * from "./dedicated-hosts";
 export * from "./migrations";
 export * from "./network-acls";
 export * from "./placement-groups";

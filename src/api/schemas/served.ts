@@ -5,6 +5,12 @@ import type { createAccessKey, listAccessKeys, revokeAccessKey } from "../../fle
 import type { addKey, createAccount, listKeys, revokeKey } from "../../fleet/accounts";
 import type { createAlarm, getAlarm, listAlarms } from "../../fleet/alarms";
 import type { clockView } from "../../fleet/clock";
+import type {
+  allocateHosts,
+  describeDedicatedHost,
+  listDedicatedHosts,
+  releaseHosts,
+} from "../../fleet/dedicated-hosts";
 import type { describeInterface, listInterfaces } from "../../fleet/enis";
 import type { listEvents } from "../../fleet/events";
 import type {
@@ -56,6 +62,7 @@ import type {
 import type { listDeliveries, redeliver } from "../../fleet/subscriptions-deliveries";
 import type { attachVolume, detachVolume } from "../../fleet/volume-attachments";
 import type { readBlock, writeBlock } from "../../fleet/volume-blocks";
+import type { runVolumeLoad, volumeIoCounters } from "../../fleet/volume-load";
 import type { createVolume, deleteVolume, describeVolume, listVolumes } from "../../fleet/volumes";
 import type { createPeering, deletePeering, listPeerings } from "../../fleet/vpc-peerings";
 import type { createVpc, describeVpc, listVpcs } from "../../fleet/vpcs";
@@ -63,6 +70,7 @@ import type { AccessKey, AccessKeyList, NewAccessKey } from "./access-keys";
 import type { ApiKey, KeyList, NewAccount, NewApiKey } from "./accounts";
 import type { Clock, EventPage, ReconcileReport } from "./admin";
 import type { CpuCounters, Recommendation } from "./cpu";
+import type { AllocatedHosts, DedicatedHost, DedicatedHostPage, ReleasedHosts } from "./dedicated-hosts";
 import type { Assert, Documents } from "./exact";
 import type { Host, HostBatch, HostDetail, HostPage } from "./hosts";
 import type { Instance, InstancePage, Reservation, StateChange } from "./instances";
@@ -102,6 +110,8 @@ import type {
   StorageNodeChange,
   StorageNodePage,
   Volume,
+  VolumeIoCounters,
+  VolumeLoad,
   VolumePage,
 } from "./storage";
 import type {
@@ -162,6 +172,12 @@ export type Served = [
   Assert<Documents<typeof DeletedVolume, Answer<typeof deleteVolume>>>,
   Assert<Documents<typeof BlockWrite, Answer<typeof writeBlock>>>,
   Assert<Documents<typeof BlockRead, Answer<typeof readBlock>>>,
+  Assert<Documents<typeof VolumeLoad, Answer<typeof runVolumeLoad>>>,
+  Assert<Documents<typeof AllocatedHosts, Answer<typeof allocateHosts>>>,
+  Assert<Documents<typeof DedicatedHost, Answer<typeof describeDedicatedHost>>>,
+  Assert<Documents<typeof DedicatedHostPage, Answer<typeof listDedicatedHosts>>>,
+  Assert<Documents<typeof ReleasedHosts, Answer<typeof releaseHosts>>>,
+  Assert<Documents<typeof VolumeIoCounters, Answer<typeof volumeIoCounters>>>,
   Assert<Documents<typeof Snapshot, Answer<typeof createSnapshot>>>,
   Assert<Documents<typeof Snapshot, Answer<typeof describeSnapshot>>>,
   Assert<Documents<typeof SnapshotPage, Answer<typeof listSnapshots>>>,

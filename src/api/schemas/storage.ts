@@ -12,6 +12,7 @@ import {
   STORAGE_PAGE_MAX,
 } from "../../fleet/limits";
 import { VOLUME_STATES } from "../../fleet/volume-records";
+import { GATE_NAMES, type GateName } from "../../host/block-io";
 import type { BlockPath } from "../../sim/cpu";
 import { BLOCK_BYTES } from "../../sim/storage/checksum";
 import { NODE_STATES, REPLICATION_FACTOR } from "../../sim/storage/replicas";
@@ -128,6 +129,9 @@ export type BlockIoPathChecked = Assert<
   Mirrors<z.ZodEnum<{ [K in (typeof blockPaths)[number]]: K }>, BlockPath>
 >;
 
+/** A gate of the I/O path (host/block-io.ts), inline wherever it appears. */
+const blockGate = () => z.enum(GATE_NAMES);
+
 export const BlockIo = z
   .object({
     instanceId: InstanceId,
@@ -143,9 +147,74 @@ export const BlockIo = z
     startedAt: z.number(),
     completesAt: z.number(),
     queuedMs: z.number(),
-    heldBy: z.enum(["instance-iops", "instance-bytes", "volume-iops", "volume-bytes", "backend"]).nullable(),
+    heldBy: blockGate().nullable(),
   })
   .openapi("BlockIo");
+
+/** How many I/Os each gate held (the one that held each longest). */
+const HeldBy = z
+  .object(
+    Object.fromEntries(GATE_NAMES.map((g) => [g, z.number().int()])) as { [K in GateName]: z.ZodNumber },
+  )
+  .openapi("BlockGateCounts");
+
+export const VolumeIoCounters = z
+  .object({
+    volumeId: VolumeId,
+    instanceId: InstanceId,
+    device: Device,
+    ios: z.number().int(),
+    operations: z.number().int().openapi({
+      description: "I/Os as the IOPS limits count them: one past the volume's largest counts as several",
+    }),
+    bytes: z.number().int(),
+    heldBy: HeldBy,
+  })
+  .openapi("VolumeIoCounters");
+
+export const VolumeLoad = z
+  .object({
+    volumeId: VolumeId,
+    instanceId: InstanceId,
+    device: Device,
+    ioSizeKiB: z.number().int(),
+    ios: z.number().int(),
+    operations: z.number().int(),
+    bytes: z.number().int(),
+    requestedAt: z.number().openapi({ description: "Simulated ms; every I/O of the run is asked for then" }),
+    firstStartedAt: z.number(),
+    lastCompletedAt: z.number(),
+    spanMs: z.number().openapi({ description: "From the request until the gates let the last I/O through" }),
+    iops: z.number().nullable(),
+    throughputMiBps: z.number().nullable(),
+    limits: z
+      .object({
+        volumeIops: z.number(),
+        volumeMiBps: z.number().openapi({ description: "Sustained: st1's baseline, which fills its bucket" }),
+        volumeBurstMiBps: z
+          .number()
+          .nullable()
+          .openapi({ description: "st1's burst rate while credits last" }),
+        instanceIops: z.number(),
+        instanceMiBps: z.number().openapi({ description: "The instance type's EBS bandwidth" }),
+        backendIops: z.number().nullable(),
+      })
+      .openapi("VolumeLoadLimits"),
+    heldBy: HeldBy,
+    boundBy: blockGate().nullable().openapi({ description: "The gate that held most of the run's I/Os" }),
+    burstBalancePct: z.number().nullable().openapi({
+      description: "st1: what is left of the burst bucket after the run (CloudWatch's BurstBalance)",
+    }),
+    counters: z
+      .object({
+        ios: z.number().int(),
+        operations: z.number().int(),
+        bytes: z.number().int(),
+        heldBy: HeldBy,
+      })
+      .openapi("VolumeIoTotals"),
+  })
+  .openapi("VolumeLoad");
 
 export const BlockWrite = z
   .object({

@@ -87,11 +87,19 @@ export function ioCost(
   return c;
 }
 
-/** A rate limit in units per second (I/Os or bytes); `tat` is when its next unit may start, in ms. */
+/**
+ * A rate limit in units per second (I/Os or bytes); `tat` is when its next unit may start, in ms. With a
+ * `toleranceMs`, units may start that much ahead of the rate: a bucket of `rate × toleranceMs / 1000`
+ * units that fills at `rate` (GCRA's burst tolerance), full while `tat` lies in the past.
+ */
 export interface Gate {
   rate: number;
   tat: number;
+  toleranceMs?: number;
 }
+
+/** When a gate lets its next unit start. */
+export const gateOpensAt = (g: Gate): number => g.tat - (g.toleranceMs ?? 0);
 
 /**
  * Passes `units` through every gate at once, starting no earlier than `now` nor than any gate allows;
@@ -103,12 +111,19 @@ export function passGates(
   now: number,
 ): { start: number; done: number } {
   let start = now;
-  for (const g of gates) start = Math.max(start, g.tat);
+  for (const g of gates) start = Math.max(start, gateOpensAt(g));
   let done = start;
   gates.forEach((g, i) => {
     const ms = Number.isFinite(g.rate) ? (1000 * units[i]) / g.rate : 0;
-    g.tat = start + ms;
-    done = Math.max(done, g.tat);
+    g.tat = Math.max(g.tat, start) + ms;
+    done = Math.max(done, g.tat - (g.toleranceMs ?? 0));
   });
   return { start, done };
+}
+
+/** What is left in a gate's bucket at `now`, as a share of the whole (1 for a gate without one). */
+export function bucketShare(g: Gate, now: number): number {
+  const tol = g.toleranceMs ?? 0;
+  if (tol <= 0) return 1;
+  return Math.min(1, Math.max(0, 1 - Math.max(0, g.tat - now) / tol));
 }

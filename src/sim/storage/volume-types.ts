@@ -142,9 +142,52 @@ export function resolveVolume(r: VolumeRequest): VolumeShape {
   return { type: r.type, sizeGiB: r.sizeGiB, iops, throughputMiBps, multiAttach: r.multiAttach ?? false };
 }
 
+/**
+ * st1's burst bucket ("Throughput credits and burst performance", EBS user guide, hdd-vols): credits fill
+ * at the 40 MiB/s-per-TiB baseline, are spent at up to 250 MiB/s per TiB (never past 500 MiB/s), and a
+ * volume holds 1 TiB of credits per TiB of its size (a 1 TiB volume "can hold up to 1 TiB-worth").
+ */
+export const ST1_BURST_MIBPS_PER_TIB = 250;
+export const ST1_BUCKET_BYTES_PER_TIB = 1024 * 1024 * MIB;
+
+/**
+ * The largest I/O counted as one operation: 256 KiB on SSD volumes, 1 MiB on HDD ones; a larger one
+ * counts as several (EBS user guide, "I/O characteristics and monitoring").
+ */
+export const MAX_IO_BYTES: Record<StorageVolumeType, number> = {
+  gp3: 256 * 1024,
+  io2: 256 * 1024,
+  st1: 1024 * 1024,
+};
+
+export interface VolumeRateLimits {
+  iops: number;
+  /** The sustained throughput (st1: its baseline, which fills the bucket). */
+  bytesPerSec: number;
+  latencyMs: number;
+  /** The most one I/O moves and still counts as one operation. */
+  maxIoBytes: number;
+  /** st1's burst: the peak throughput while credits last, and the bucket's size. Null for the SSD types. */
+  burst: { bytesPerSec: number; bucketBytes: number } | null;
+}
+
 /** The volume's own limits in operations and bytes per second, and its typical service time. */
-export function volumeRates(v: VolumeShape): { iops: number; bytesPerSec: number; latencyMs: number } {
-  return { iops: v.iops, bytesPerSec: v.throughputMiBps * MIB, latencyMs: SPECS[v.type].latencyMs };
+export function volumeRates(v: VolumeShape): VolumeRateLimits {
+  const tib = v.sizeGiB / 1024;
+  const burst =
+    v.type === "st1"
+      ? {
+          bytesPerSec: Math.min(ST1_MAX_MIBPS, ST1_BURST_MIBPS_PER_TIB * tib) * MIB,
+          bucketBytes: ST1_BUCKET_BYTES_PER_TIB * tib,
+        }
+      : null;
+  return {
+    iops: v.iops,
+    bytesPerSec: v.throughputMiBps * MIB,
+    latencyMs: SPECS[v.type].latencyMs,
+    maxIoBytes: MAX_IO_BYTES[v.type],
+    burst,
+  };
 }
 
 /** EC2's recommended device names for EBS volumes on Linux: /dev/sd[f-p] (or the xvd form). */

@@ -1,10 +1,19 @@
-// DescribeHosts: the hosts a tenant's instances occupy (the fleet's hosts are the
-// operator's; fleet/hosts.ts decides what a tenant sees), in EC2's Dedicated Host shape,
-// with the tenant's own instances on each.
+// DescribeHosts: the tenant's Dedicated Hosts and the hosts its instances occupy (fleet/hosts.ts
+// decides what a tenant sees), in EC2's Dedicated Host shape, with the tenant's own instances on each;
+// AllocateHosts and ReleaseHosts over the fleet's Dedicated Hosts (fleet/dedicated-hosts.ts).
+import { inArray } from "drizzle-orm";
+import { dedicatedHosts } from "../../../db/schema";
+import { allocateHosts, releaseHosts } from "../../../fleet/dedicated-hosts";
 import { listHosts } from "../../../fleet/hosts";
+import {
+  CLIENT_TOKEN_MAX_LENGTH,
+  CLIENT_TOKEN_PATTERN,
+  DEDICATED_HOSTS_PER_CALL_MAX,
+} from "../../../fleet/limits";
+import { FAMILIES, findInstanceType } from "../../../sim/catalog";
 import type { HostState } from "../../../sim/records";
 import { type Action, ready } from "../context";
-import { invalidValue, QueryError } from "../query";
+import { invalidValue, QueryError, unsupported } from "../query";
 import { allInstances } from "./instances";
 
 /** The fleet's host states as EC2 names a Dedicated Host's. */
@@ -58,14 +67,25 @@ export const describeHosts: Action = async (ctx) => {
   }
   const hostIds = page.hosts.map((h) => h.hostId);
   const mine = hostIds.length ? await allInstances(ctx, { hostId: hostIds }) : [];
+  // A Dedicated Host says its own auto-placement and when it was allocated; a shared one is the fleet's.
+  const dedicated = new Map(
+    hostIds.length
+      ? (await ctx.fleet.db.select().from(dedicatedHosts).where(inArray(dedicatedHosts.hostId, hostIds))).map(
+          (d) => [d.hostId, d],
+        )
+      : [],
+  );
   return {
     hostSet: page.hosts.map((h) => ({
       hostId: h.hostId,
       availabilityZone: h.availabilityZone,
       state: EC2_STATE[h.state as HostState] ?? h.state,
-      autoPlacement: "on",
+      autoPlacement: dedicated.get(h.hostId)?.autoPlacement ?? "on",
       hostRecovery: "off",
-      allocationTime: h.createdAt,
+      allocationTime: dedicated.has(h.hostId)
+        ? new Date(dedicated.get(h.hostId)?.allocatedAt ?? 0).toISOString()
+        : h.createdAt,
+      ownerId: dedicated.get(h.hostId)?.accountId,
       hostProperties: {
         instanceFamily: h.family,
         sockets: h.sockets,
@@ -78,5 +98,75 @@ export const describeHosts: Action = async (ctx) => {
         .map((i) => ({ instanceId: i.instanceId, instanceType: i.instanceType, ownerId: ctx.accountId })),
     })),
     nextToken: page.nextCursor ?? undefined,
+  };
+};
+
+const ON_OFF = new Set(["on", "off"]);
+
+export const allocateHostsAction: Action = async (ctx) => {
+  const { q } = ctx;
+  const availabilityZone = q.required("AvailabilityZone");
+  const instanceType = q.string("InstanceType");
+  const instanceFamily = q.string("InstanceFamily");
+  if (instanceType !== undefined && !findInstanceType(instanceType))
+    throw invalidValue(
+      "InstanceType",
+      `'${instanceType.slice(0, 64)}' is not an instance type this fleet offers`,
+    );
+  if (instanceFamily !== undefined && !(FAMILIES as readonly string[]).includes(instanceFamily))
+    throw invalidValue(
+      "InstanceFamily",
+      `'${instanceFamily.slice(0, 16)}' is not one of ${FAMILIES.join(", ")}`,
+    );
+  if ((instanceType === undefined) === (instanceFamily === undefined)) {
+    throw new QueryError(
+      "InvalidParameterCombination",
+      "Specify exactly one of InstanceType and InstanceFamily",
+    );
+  }
+  const quantity = q.int("Quantity", 1, DEDICATED_HOSTS_PER_CALL_MAX) ?? 1;
+  const autoPlacement = q.string("AutoPlacement") ?? "off";
+  if (!ON_OFF.has(autoPlacement)) throw invalidValue("AutoPlacement", "must be on or off");
+  const recovery = q.string("HostRecovery");
+  if (recovery !== undefined && recovery !== "off")
+    throw unsupported("HostRecovery", "hosts here do not recover");
+  const clientToken = q.string("ClientToken");
+  if (clientToken !== undefined && !CLIENT_TOKEN_PATTERN.test(clientToken)) {
+    throw invalidValue("ClientToken", `must be 1 to ${CLIENT_TOKEN_MAX_LENGTH} printable ASCII characters`);
+  }
+  if (q.list("TagSpecification.1.Tag").length || q.string("TagSpecification.1.ResourceType")) {
+    throw unsupported("TagSpecification", "Dedicated Hosts here carry no tags");
+  }
+  ready(ctx, q.bool("DryRun"));
+  const r = await allocateHosts(ctx.fleet, {
+    availabilityZone,
+    ...(instanceType !== undefined ? { instanceType } : {}),
+    ...(instanceFamily !== undefined ? { instanceFamily } : {}),
+    quantity,
+    autoPlacement: autoPlacement as "on" | "off",
+    ...(clientToken !== undefined ? { clientToken } : {}),
+  });
+  return { hostIdSet: r.hostIds };
+};
+
+export const releaseHostsAction: Action = async (ctx) => {
+  const { q } = ctx;
+  const ids = q.list("HostId");
+  if (ids.length === 0)
+    throw new QueryError("MissingParameter", "The request must contain the parameter HostId");
+  for (const id of ids) {
+    if (!HOST_ID.test(id))
+      throw new QueryError("InvalidHostID.Malformed", `Invalid id: "${id.slice(0, 64)}" (expecting "h-...")`);
+  }
+  if (ids.length > DEDICATED_HOSTS_PER_CALL_MAX)
+    throw invalidValue("HostId", `at most ${DEDICATED_HOSTS_PER_CALL_MAX}`);
+  ready(ctx, q.bool("DryRun"));
+  const r = await releaseHosts(ctx.fleet, ids);
+  return {
+    successful: r.released,
+    unsuccessful: r.failed.map((f) => ({
+      error: { code: f.code, message: f.message },
+      resourceId: f.hostId,
+    })),
   };
 };

@@ -96,10 +96,6 @@ const runInstancesAction: Action = async (ctx) => {
   if (zone !== undefined && (zone.length > ZONE_MAX_LENGTH || !ZONE_PATTERN.test(zone))) {
     throw invalidValue("Placement.AvailabilityZone", `'${zone.slice(0, 64)}' is not an availability zone`);
   }
-  const hostId = q.string("Placement.HostId");
-  if (hostId !== undefined && hostId !== "") {
-    throw unsupported("Placement.HostId", "this fleet has no dedicated hosts a tenant can launch onto yet");
-  }
   const groupName = q.string("Placement.GroupName");
   const partitionNumber = q.int("Placement.PartitionNumber", 1, MAX_PARTITIONS_PER_ZONE);
   if (partitionNumber !== undefined && !groupName) {
@@ -109,11 +105,19 @@ const runInstancesAction: Action = async (ctx) => {
   if (q.string("Placement.GroupId") !== undefined) {
     throw unsupported("Placement.GroupId", "name the group with Placement.GroupName");
   }
+  // Dedicated Hosts: tenancy "host" (any of the account's with auto-placement on) or a named host.
+  const hostId = q.string("Placement.HostId") || undefined;
+  if (hostId !== undefined && !/^h-[0-9a-f]{17}$/.test(hostId)) {
+    throw new QueryError(
+      "InvalidHostID.Malformed",
+      `Invalid id: "${hostId.slice(0, 64)}" (expecting "h-...")`,
+    );
+  }
   const tenancy = q.string("Placement.Tenancy");
-  if (tenancy !== undefined && tenancy !== "default") {
+  if (tenancy !== undefined && tenancy !== "default" && tenancy !== "host") {
     throw unsupported(
       `Placement.Tenancy '${tenancy.slice(0, 32)}'`,
-      "every instance here runs on shared hosts",
+      "instances here run on shared hosts or on the account's Dedicated Hosts",
     );
   }
   const subnetId = q.string("SubnetId");
@@ -141,6 +145,8 @@ const runInstancesAction: Action = async (ctx) => {
       ...(groupName
         ? { placementGroup: { groupName, ...(partitionNumber !== undefined ? { partitionNumber } : {}) } }
         : {}),
+      ...(tenancy === "host" ? { tenancy: "host" as const } : {}),
+      ...(hostId !== undefined ? { hostId } : {}),
       tags,
       workload: "idle",
       paging: {},

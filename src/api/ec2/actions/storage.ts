@@ -1,7 +1,7 @@
 // The EBS actions, translated to the fleet's volume and snapshot services (fleet/volumes.ts,
 // volume-attachments.ts, snapshots.ts): CreateVolume, AttachVolume, DetachVolume,
 // DeleteVolume, DescribeVolumes, CreateSnapshot.
-import { QUERY_MAX_RESULTS } from "../../../fleet/limits";
+import { CLIENT_TOKEN_MAX_LENGTH, CLIENT_TOKEN_PATTERN, QUERY_MAX_RESULTS } from "../../../fleet/limits";
 import { createSnapshot } from "../../../fleet/snapshots";
 import { attachVolume, detachVolume } from "../../../fleet/volume-attachments";
 import type { VolumeView } from "../../../fleet/volume-records";
@@ -71,8 +71,10 @@ const createVolumeAction: Action = async (ctx) => {
   const snapshotId = q.string("SnapshotId");
   const kmsKeyId = q.string("KmsKeyId");
   if (q.bool("Encrypted") === false) throw unsupported("Encrypted=false", "every volume here is encrypted");
-  // Volumes here take no client token: the SDKs fill one in, and it is read and not kept.
-  q.string("ClientToken");
+  const clientToken = q.string("ClientToken");
+  if (clientToken !== undefined && !CLIENT_TOKEN_PATTERN.test(clientToken)) {
+    throw invalidValue("ClientToken", `must be 1 to ${CLIENT_TOKEN_MAX_LENGTH} printable ASCII characters`);
+  }
   noTags(ctx);
   ready(ctx, q.bool("DryRun"));
   const v = await createVolume(ctx.fleet, {
@@ -84,6 +86,7 @@ const createVolumeAction: Action = async (ctx) => {
     ...(multiAttachEnabled !== undefined ? { multiAttachEnabled } : {}),
     ...(snapshotId !== undefined ? { snapshotId } : {}),
     ...(kmsKeyId !== undefined ? { kmsKeyId } : {}),
+    ...(clientToken !== undefined ? { clientToken } : {}),
   });
   return volumeItem(v);
 };
