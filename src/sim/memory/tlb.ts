@@ -111,25 +111,31 @@ function setsOf(g: TlbGeometry, label: string): number {
  * Its slots and sets are views of its TLB's, where every slot it writes is marked for a store.
  */
 class TlbArray {
-  readonly sets: number;
-  readonly ways: number;
-  readonly mask: number;
+  // `declare`d so each field's representation comes from the constructor's store (see VmMemory).
+  declare readonly sets: number;
+  declare readonly ways: number;
+  declare readonly mask: number;
   /** Numbers per set: ways * SLOT. */
-  readonly span: number;
+  declare readonly span: number;
   /** SLOT numbers per slot; a found entry is named by the index of its key here. */
-  readonly e: Float64Array;
-  readonly fifo: Uint8Array;
+  declare readonly e: Float64Array;
+  declare readonly fifo: Uint8Array;
+  /** Where this array's slots begin among its TLB's, and the TLB's marks of slots written. */
+  declare private readonly first: number;
+  declare private readonly dirty: DirtyUnits;
 
   constructor(
     g: TlbGeometry,
     label: string,
     /** The TLB's slots and sets, and where this array's slots and sets begin in them. */
     entries: Float64Array,
-    private readonly first: number,
+    first: number,
     fifo: Uint8Array,
     firstSet: number,
-    private readonly dirty: DirtyUnits,
+    dirty: DirtyUnits,
   ) {
+    this.first = first;
+    this.dirty = dirty;
     this.sets = setsOf(g, label);
     this.ways = g.ways;
     this.mask = this.sets - 1;
@@ -283,16 +289,16 @@ class TlbArray {
  * geometry, where the hardware divides it between them.
  */
 export class Tlb {
-  readonly config: TlbConfig;
-  private a4: TlbArray;
-  private a2: TlbArray;
-  private a1: TlbArray;
+  declare readonly config: TlbConfig;
+  declare private a4: TlbArray;
+  declare private a2: TlbArray;
+  declare private a1: TlbArray;
   /** The STLB: 4 KiB pages under tag vpn * 2, 2 MiB pages under pn * 2 + 1, each in the set of its page number. */
-  private s: TlbArray;
-  private s1: TlbArray;
+  declare private s: TlbArray;
+  declare private s1: TlbArray;
   /** Every array's slots and sets, end to end (TlbSnapshot): the arrays are views of them. */
-  private readonly slots: Float64Array;
-  private readonly fifo: Uint8Array;
+  declare private readonly slots: Float64Array;
+  declare private readonly fifo: Uint8Array;
   /** Slots filled or emptied since a store last took the TLB: lookups that hit mark nothing. */
   private readonly dirty = new DirtyUnits();
   private held = 0;

@@ -78,33 +78,36 @@ export interface EptLeaf {
  * tracer (trace.ts) can follow the same structures; nothing outside sim/memory should write them.
  */
 export class VmMemory {
-  readonly opts: ResolvedVmOptions;
-  readonly memoryBytes: number;
-  readonly owner: number;
-  readonly vpid: number;
-  readonly host: FrameAllocator;
-  readonly guestLevels: number;
-  readonly eptLevels: number;
-  readonly shadow: boolean;
+  // Fields the constructor sets are `declare`d, not defined: a field defined without a value starts
+  // as undefined, and V8 then keeps every such field tagged, so each number read on a walk is checked
+  // and each double boxed. Declared, a field takes its representation from the constructor's store.
+  declare readonly opts: ResolvedVmOptions;
+  declare readonly memoryBytes: number;
+  declare readonly owner: number;
+  declare readonly vpid: number;
+  declare readonly host: FrameAllocator;
+  declare readonly guestLevels: number;
+  declare readonly eptLevels: number;
+  declare readonly shadow: boolean;
   /** Xen PV direct paging: the guest's tables are the hardware's; the EPT tables hold its P2M. */
-  readonly direct: boolean;
+  declare readonly direct: boolean;
   /** "Enable VPID": entries carry this VM's VPID; without it, VPID 0 and a flush at every VM transition. */
-  readonly vpidEnabled: boolean;
+  declare readonly vpidEnabled: boolean;
   /** CR4.PCIDE: entries carry the address space's PCID; without it, PCID 0 and a flush at every MOV to CR3. */
-  readonly pcidEnabled: boolean;
+  declare readonly pcidEnabled: boolean;
   /** VPID and PCID tag bits of a TLB context: ctx(asid) = ctxBase + (asid & pcidMask). */
-  readonly ctxBase: number;
-  readonly pcidMask: number;
+  declare readonly ctxBase: number;
+  declare readonly pcidMask: number;
   /** Names this VM's vCPU v on a thread as key + v (owners are 16-bit, vCPUs at most 256). */
-  readonly key: number;
+  declare readonly key: number;
   /** The TLBs are this VM's own (no host threads): they are saved with the VM, not with the host. */
-  readonly ownsTlbs: boolean;
+  declare readonly ownsTlbs: boolean;
   counters = new Float64Array(NCOUNTERS);
-  guestAlloc: FrameAllocator;
+  declare guestAlloc: FrameAllocator;
   /** The guest's page tables (GVA → GPA), one tree per address space, rooted in gRoot. */
-  gpt: RadixTable;
+  declare gpt: RadixTable;
   /** The EPT (GPA → HPA), rooted in eptRoot. Under shadow paging it is the hypervisor's own map. */
-  ept: RadixTable;
+  declare ept: RadixTable;
   /** Shadow tables (GVA → HPA), one tree per address space, rooted in sRoot; null under EPT. */
   spt: RadixTable | null = null;
   eptRoot = -1;
@@ -113,11 +116,11 @@ export class VmMemory {
   sRoot: Int32Array | null = null;
   /** The TLBs of each vCPU's thread; vCPUs that share a thread share the object. */
   tlbs: Tlb[] = [];
-  curAsid: Int32Array;
+  declare curAsid: Int32Array;
   // Page-walk caches, per vCPU, direct-mapped. pwc: [tag, ctx, gfn, slot] per (vcpu, level, set).
-  pwcSets: number;
+  declare pwcSets: number;
   pwc: Float64Array | null = null;
-  ntlbSets: number;
+  declare ntlbSets: number;
   ntlb: Float64Array | null = null;
   /** Scratch outputs of the hot walks, so they return plain numbers. */
   lastRefs = 0;
