@@ -5,9 +5,14 @@
 // Entries are tagged with a VPID and a PCID (SDM Vol. 3C §28.3.1; ASID on AMD); a global entry
 // (G bit, SDM Vol. 3A §4.10.2.4) matches every PCID of its VPID.
 
-import { PAGE_1G, PAGE_2M, PAGE_4K, type PageSize } from "./constants";
-import { C, NCOUNTERS } from "./counters";
+import type { PageSize } from "./constants";
+import * as paging from "./constants";
+import * as counters from "./counters";
 import { DirtyUnits, type Image, materialize, Tracked } from "./dirty";
+
+// Read as this module's own consts, which V8 folds into the compiled lookups (an import is a checked cell).
+const { PAGE_1G, PAGE_2M, PAGE_4K } = paging;
+const { C, NCOUNTERS } = counters;
 
 export interface TlbGeometry {
   entries: number;
@@ -168,25 +173,28 @@ class TlbArray {
     const e = this.e;
     const key = tag + 1;
     const ctx = meta >> 2;
-    const start = set * this.span;
-    let i = -1;
+    // Slots are numbered within the array (k), so the mark needs no division by SLOT.
+    const first = set * this.ways;
+    let k = -1;
     if (!absent) {
-      for (let j = start; j < start + this.span; j += SLOT) {
+      for (let w = 0; w < this.ways; w++) {
+        const j = (first + w) * SLOT;
         if (e[j] === key && e[j + META] >> 2 === ctx) {
-          i = j;
+          k = first + w;
           break;
         }
       }
     }
-    if (i < 0) {
+    if (k < 0) {
       const way = this.fifo[set];
-      i = start + way * SLOT;
+      k = first + way;
       this.fifo[set] = way + 1 === this.ways ? 0 : way + 1;
     }
+    const i = k * SLOT;
     e[i] = key;
     e[i + META] = meta;
     e[i + BASE] = base;
-    this.dirty.mark(this.first + i / SLOT);
+    this.dirty.mark(this.first + k);
   }
 
   /** Empties the live entries for which `match(tag, storedCtx)` holds; returns how many. */

@@ -5,7 +5,22 @@
 // paging) and persist.ts.
 
 import type { MemoryExitReason } from "../exits";
-import {
+import type { Order, PageSize } from "./constants";
+import * as paging from "./constants";
+import * as counters from "./counters";
+import { handleEptViolation, remapBacking } from "./ept";
+import { FrameAllocator, HostMemoryExhausted } from "./frames";
+import { createSpace, handleGuestPageFault, unmapGuest, unmapGuestRange } from "./guest-os";
+import { type ResolvedVmOptions, resolveOptions, type VmMemoryOptions } from "./options";
+import { mmuextOp, populatePhysmap } from "./pv";
+import { EPT_FORMAT, PAGING_FORMAT, RadixTable } from "./radix";
+import { dropShadowTables, syncShadow } from "./shadow";
+import { Tlb } from "./tlb";
+import type { WorkloadImage } from "./workload";
+
+// The hot paths read the constants as this module's own: V8 reads an imported binding through a cell
+// it checks on every use, where a module's own const folds into the compiled code.
+const {
   ENTRIES,
   EPT_PS,
   EPT_RWX,
@@ -19,10 +34,8 @@ import {
   leafOrder,
   MAX_ASID,
   ORDER_4K,
-  type Order,
   PAGE_2M,
   PAGE_4K,
-  type PageSize,
   PTE_A,
   PTE_D,
   PTE_G,
@@ -30,17 +43,8 @@ import {
   PTE_PS,
   PTE_RW,
   SPAN,
-} from "./constants";
-import { C, EXIT_COUNTER, NCOUNTERS } from "./counters";
-import { handleEptViolation, remapBacking } from "./ept";
-import { FrameAllocator, HostMemoryExhausted } from "./frames";
-import { createSpace, handleGuestPageFault, unmapGuest, unmapGuestRange } from "./guest-os";
-import { type ResolvedVmOptions, resolveOptions, type VmMemoryOptions } from "./options";
-import { mmuextOp, populatePhysmap } from "./pv";
-import { EPT_FORMAT, PAGING_FORMAT, RadixTable } from "./radix";
-import { dropShadowTables, syncShadow } from "./shadow";
-import { Tlb } from "./tlb";
-import type { WorkloadImage } from "./workload";
+} = paging;
+const { C, EXIT_COUNTER, NCOUNTERS } = counters;
 
 // Hot-path copies of the radix geometry, as reciprocals: multiplying by a power of two is
 // exact, and a division by a variable costs several times more on the walk's critical path.
