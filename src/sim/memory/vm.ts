@@ -388,6 +388,9 @@ export class VmMemory {
         }
       }
     }
+    // The page number's low 27 bits index levels 1 to 3 with int32 shifts; the bits above, levels 4 and 5.
+    const vlo = vpn & 0x7ffffff;
+    const vhi = Math.floor(vpn * 7.450580596923828e-9);
     let refs = 0;
     let nestedRefs = 0;
     let writable = true;
@@ -409,7 +412,7 @@ export class VmMemory {
         break;
       }
       refs++;
-      const idx = Math.floor(vpn * INV_SPAN[level]) & 511;
+      const idx = level > 3 ? (vhi >>> (9 * level - 36)) & 511 : (vlo >>> (9 * level - 9)) & 511;
       const arr = level === 1 ? leafE : dirE;
       const i = slot * ENTRIES + idx;
       let e = arr[i];
