@@ -304,6 +304,10 @@ export class Tlb {
   /** The STLB: 4 KiB pages under tag vpn * 2, 2 MiB pages under pn * 2 + 1, each in the set of its page number. */
   declare private s: TlbArray;
   declare private s1: TlbArray;
+  /** The first-level 4 KiB array's slots and geometry, on the TLB itself for the lookup that hits. */
+  declare private readonly e4: Float64Array;
+  declare private readonly mask4: number;
+  declare private readonly span4: number;
   /** Every array's slots and sets, end to end (TlbSnapshot): the arrays are views of them. */
   declare private readonly slots: Float64Array;
   declare private readonly fifo: Uint8Array;
@@ -349,6 +353,9 @@ export class Tlb {
       return a;
     });
     this.a4 = a4;
+    this.e4 = a4.e;
+    this.mask4 = a4.mask;
+    this.span4 = a4.span;
     this.a2 = a2;
     this.a1 = a1;
     this.s = s;
@@ -363,17 +370,17 @@ export class Tlb {
     // Multiplying by 2^-12 (etc.) is exact and far cheaper than a float division.
     const vpn = Math.floor(gva * 0.000244140625);
     const key = vpn + 1;
-    const a4 = this.a4;
-    const e = a4.e;
-    let i = (vpn & a4.mask) * a4.span;
-    const end = i + a4.span;
+    const e = this.e4;
+    const span = this.span4;
+    let i = (vpn & this.mask4) * span;
+    const end = i + span;
     for (; i < end; i += SLOT) {
       if (e[i] === key) {
         const m = e[i + META];
         const c = m >> 2;
         if ((c === ctx || c === -1 - (ctx >> 12)) && (!write || (m & DIRTY) !== 0)) {
           this.acct[HITS]++;
-          return e[i + BASE] + (gva - vpn * 4096);
+          return e[i + BASE] + (gva & 4095);
         }
       }
     }

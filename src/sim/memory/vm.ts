@@ -459,7 +459,8 @@ export class VmMemory {
     if (hpa < 0) return hpa;
     if (this.lastEptSize < size) size = this.lastEptSize;
     this.lastSize = size as PageSize;
-    const off = gva - Math.floor(gva * (1 / size)) * size;
+    // gva is a safe integer and size a power of two below 2^31: ToInt32 keeps the bits the mask takes.
+    const off = gva & (size - 1);
     // Walks follow a lookup that missed, so after a read the TLB cannot hold the page.
     this.tlbs[vcpu].insert(gva, ctx, size as PageSize, hpa - off, writable, write, global, !write);
     return hpa;
@@ -559,7 +560,7 @@ export class VmMemory {
         if (hpa < 0) return hpa;
         if (this.lastEptSize < size) size = this.lastEptSize;
         this.lastSize = size as PageSize;
-        const off = gva - Math.floor(gva * (1 / size)) * size;
+        const off = gva & (size - 1);
         // As in walk2d: a read's walk follows a lookup that missed. The G bit counts as on any walk,
         // though a PV guest's kernel never sets it (guest-os.ts).
         const global = (e & PTE_G) !== 0;
