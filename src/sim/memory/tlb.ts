@@ -101,6 +101,12 @@ export interface CompactTlbSnapshot {
   held: number;
 }
 
+/** The slots of a TLB without storage: nothing is cached, and nothing may be written here. */
+const NO_SLOTS = new Float64Array(0);
+
+/** All-zero slots of each length, shown to a store for a TLB without storage (never written). */
+const zeroSlots = new Map<number, Float64Array>();
+
 /** Sets in an array of geometry `g`, which must be a power of two. */
 function setsOf(g: TlbGeometry, label: string): number {
   const sets = g.entries / g.ways;
@@ -122,11 +128,12 @@ class TlbArray {
   declare readonly mask: number;
   /** Numbers per set: ways * SLOT. */
   declare readonly span: number;
-  /** SLOT numbers per slot; a found entry is named by the index of its key here. */
-  declare readonly e: Float64Array;
+  /** SLOT numbers per slot; a found entry is named by the index of its key here. Empty while its TLB has no storage. */
+  declare e: Float64Array;
   declare readonly fifo: Uint8Array;
-  /** Where this array's slots begin among its TLB's, and the TLB's marks of slots written. */
+  /** Where this array's slots begin among its TLB's, how many it has, and the TLB's marks of slots written. */
   declare private readonly first: number;
+  declare private readonly entries: number;
   declare private readonly dirty: DirtyUnits;
 
   constructor(
@@ -140,13 +147,21 @@ class TlbArray {
     dirty: DirtyUnits,
   ) {
     this.first = first;
+    this.entries = g.entries;
     this.dirty = dirty;
     this.sets = setsOf(g, label);
     this.ways = g.ways;
     this.mask = this.sets - 1;
     this.span = g.ways * SLOT;
-    this.e = entries.subarray(first * SLOT, (first + g.entries) * SLOT);
+    this.e = NO_SLOTS;
+    this.view(entries);
     this.fifo = fifo.subarray(firstSet, firstSet + this.sets);
+  }
+
+  /** Makes `e` this array's part of the TLB's slots, or empty when the TLB has none. */
+  view(slots: Float64Array): void {
+    this.e =
+      slots.length === 0 ? NO_SLOTS : slots.subarray(this.first * SLOT, (this.first + this.entries) * SLOT);
   }
 
   /** Where in `e` the entry is that translates `tag` for `ctx` (its own or a global entry of its VPID), or -1. */
@@ -305,11 +320,17 @@ export class Tlb {
   declare private s: TlbArray;
   declare private s1: TlbArray;
   /** The first-level 4 KiB array's slots and geometry, on the TLB itself for the lookup that hits. */
-  declare private readonly e4: Float64Array;
+  declare private e4: Float64Array;
   declare private readonly mask4: number;
   declare private readonly span4: number;
-  /** Every array's slots and sets, end to end (TlbSnapshot): the arrays are views of them. */
-  declare private readonly slots: Float64Array;
+  /**
+   * Every array's slots and sets, end to end (TlbSnapshot): the arrays are views of them. The slots
+   * (40 KiB in the default geometry, nearly all of it the STLB) are made when a vCPU first runs on the
+   * thread and given back when no vCPU is resident and no entry is left (`release`): until then NO_SLOTS,
+   * which holds what an empty TLB holds. The sets' FIFO positions stay, so replacement goes on as before.
+   */
+  declare private slots: Float64Array;
+  declare private readonly slotCount: number;
   declare private readonly fifo: Uint8Array;
   /** Slots filled or emptied since a store last took the TLB: lookups that hit mark nothing. */
   private readonly dirty = new DirtyUnits();
@@ -342,7 +363,8 @@ export class Tlb {
       slots += g.entries;
       sets += setsOf(g, label);
     }
-    this.slots = new Float64Array(slots * SLOT);
+    this.slotCount = slots;
+    this.slots = NO_SLOTS;
     this.fifo = new Uint8Array(sets);
     slots = 0;
     sets = 0;
@@ -360,6 +382,33 @@ export class Tlb {
     this.a1 = a1;
     this.s = s;
     this.s1 = s1;
+  }
+
+  /** Bytes of entry storage the TLB holds now: none until a vCPU first runs on its thread. */
+  get storageBytes(): number {
+    return this.slots.byteLength;
+  }
+
+  /** Makes the entry storage, empty, if the TLB has none: a vCPU is about to run on the thread. */
+  allocate(): void {
+    if (this.slots.length !== 0) return;
+    this.setSlots(new Float64Array(this.slotCount * SLOT));
+  }
+
+  /**
+   * Gives the entry storage back when no vCPU is resident and no entry is cached: what is left is what a
+   * TLB without storage holds. Returns whether it did.
+   */
+  release(): boolean {
+    if (this.slots.length === 0 || this.resident >= 0 || this.entries() > 0) return false;
+    this.setSlots(NO_SLOTS);
+    return true;
+  }
+
+  private setSlots(slots: Float64Array): void {
+    this.slots = slots;
+    for (const a of this.arrays()) a.view(slots);
+    this.e4 = this.a4.e;
   }
 
   /**
@@ -448,6 +497,8 @@ export class Tlb {
     global = false,
     afterReadMiss = false,
   ): void {
+    // A vCPU runs here (VmMemory.enter made the storage); a TLB used on its own makes it now.
+    if (this.slots.length === 0) this.allocate();
     const m = pack(global ? globalContext(ctx) : ctx, (writable ? WRITABLE : 0) | (dirty ? DIRTY : 0));
     if (size === PAGE_4K) {
       const vpn = Math.floor(gva * 0.000244140625);
@@ -473,6 +524,7 @@ export class Tlb {
    * may be cached as many smaller entries; they all go.
    */
   invalidatePage(gva: number, ctx: number, bytes: PageSize = PAGE_4K): number {
+    if (this.slots.length === 0) return 0;
     const lo = Math.floor(gva / bytes) * bytes;
     const hi = lo + bytes;
     const g = globalContext(ctx);
@@ -525,7 +577,11 @@ export class Tlb {
   /** The TLB live (dirty.ts): its slots with the marks of those filled or emptied since a store took them. */
   image(): Image<TlbSnapshot> {
     return {
-      entries: new Tracked(this.slots, SLOT, this.dirty),
+      entries: new Tracked(
+        this.slots.length === 0 ? zeros(this.slotCount * SLOT) : this.slots,
+        SLOT,
+        this.dirty,
+      ),
       fifo: this.fifo,
       state: Int32Array.of(this.resident, this.residentUntagged ? 1 : 0, this.held),
     };
@@ -543,24 +599,40 @@ export class Tlb {
     if (s.fifo.length !== this.fifo.length) throw new RangeError("TLB snapshot of another geometry");
     this.fifo.set(s.fifo);
     if ("slot" in s) {
-      this.slots.fill(0);
+      this.resident = s.resident;
+      this.residentUntagged = s.residentUntagged;
+      this.held = s.held;
+      // Storage only for a TLB that caches something or has a vCPU resident, as if it had run since.
+      this.setSlots(
+        s.slot.length > 0 || s.resident >= 0 ? new Float64Array(this.slotCount * SLOT) : NO_SLOTS,
+      );
       for (let k = 0; k < s.slot.length; k++) {
         const i = s.slot[k] * SLOT;
         this.slots[i] = s.tag[k] + 1;
         this.slots[i + META] = pack(s.ctx[k], s.perm[k]);
         this.slots[i + BASE] = s.base[k];
       }
-      this.resident = s.resident;
-      this.residentUntagged = s.residentUntagged;
-      this.held = s.held;
     } else {
-      if (s.entries.length !== this.slots.length) throw new RangeError("TLB snapshot of another geometry");
-      this.slots.set(s.entries);
+      if (s.entries.length !== this.slotCount * SLOT)
+        throw new RangeError("TLB snapshot of another geometry");
       this.resident = s.state[0];
       this.residentUntagged = s.state[1] === 1;
       this.held = s.state[2];
+      const live = s.entries.some((x) => x !== 0);
+      this.setSlots(live || this.resident >= 0 ? new Float64Array(this.slotCount * SLOT) : NO_SLOTS);
+      if (live) this.slots.set(s.entries);
     }
     this.small = this.a4.live() > 0 || this.s.holdsEven();
     this.dirty.clear();
   }
+}
+
+/** The shared all-zero slots of `length` numbers. */
+function zeros(length: number): Float64Array {
+  let z = zeroSlots.get(length);
+  if (!z) {
+    z = new Float64Array(length);
+    zeroSlots.set(length, z);
+  }
+  return z;
 }

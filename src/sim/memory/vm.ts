@@ -265,6 +265,8 @@ export class VmMemory {
     }
     // Paging-structure caches are kept per vCPU here; an untagged one's entries do not survive its entry.
     if (tlb.resident >= 0 && !this.vpidEnabled) this.flushPwc(vcpu);
+    // The thread's TLB gets its storage when a vCPU first runs on it.
+    tlb.allocate();
     tlb.resident = this.key + vcpu;
     tlb.residentUntagged = !this.vpidEnabled;
     tlb.acct = this.counters;
@@ -787,6 +789,8 @@ export class VmMemory {
         t.residentUntagged = false;
         t.acct = new Float64Array(NCOUNTERS);
       }
+      // A thread left with no vCPU resident and nothing cached gives its TLB storage back.
+      t.release();
     }
     let frames = 0;
     const blocks = [...this.hostBlocks()];
