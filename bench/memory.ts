@@ -481,8 +481,69 @@ function translateAndStore(): void {
   });
 }
 
-if (process.argv.includes("--heap")) heap();
-else {
+/**
+ * What one host object's models take, for fleets of many hosts: an m5 host with no VMs, and one with
+ * four m5.xlarge just placed (their vCPUs have run their boot samples on the threads they were given).
+ */
+function hostObjects(): void {
+  const gc = (globalThis as { gc?: () => void }).gc as () => void;
+  const used = () => {
+    gc();
+    gc();
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
+  const type = findInstanceType("m5.xlarge");
+  if (!type) throw new Error("m5.xlarge is not in the catalog");
+  const make = (i: number, vms: number): HostModel => {
+    const shape = HOST_SHAPES.m5;
+    const host: HostRecord = {
+      hostId: `h-${i}`,
+      zone: "us-east-1a",
+      rack: "us-east-1a-rack-1",
+      family: "m5",
+      hypervisor: shape.hypervisor,
+      state: "available",
+      createdAt: 0,
+      hw: { ...shape },
+    };
+    let n = 0;
+    const m = new HostModel(host, [], 0, () => `e-${i}-${n++}`);
+    const instances = Array.from({ length: vms }, (_, v) => ({
+      ...offeredInstance(type, {
+        instanceId: `i-${i.toString(16).padStart(8, "0")}${v.toString(16).padStart(9, "0")}`,
+        accountId: "123456789012",
+        reservationId: `r-${i}-${v}`,
+      }),
+      zone: host.zone,
+      nvmeGB: 0,
+    }));
+    if (vms > 0) m.admit(instances, 0, { commitIfAtLeast: 1, holdExpiresWallMs: 0 });
+    return m;
+  };
+  for (const [vms, hosts] of [
+    [0, 400],
+    [4, 40],
+  ] as const) {
+    make(-1, vms);
+    const before = used();
+    const keep = Array.from({ length: hosts }, (_, i) => make(i, vms));
+    const bytes = (used() - before) / keep.length;
+    emit({
+      suite,
+      name: `heap_per_m5_host_with_${vms}_vms`,
+      value: Math.round(bytes / 1024),
+      unit: "KiB",
+      hosts,
+      vmType: vms > 0 ? type.name : null,
+    });
+  }
+}
+
+if (process.argv.includes("--heap")) {
+  heap();
+  hostObjects();
+} else {
   speed();
   shadowVsEpt();
   pageWalkCaches();
