@@ -132,18 +132,18 @@ export interface HistorySnapshot {
 }
 
 export class CounterHistory {
-  readonly fields: number;
+  declare readonly fields: number;
   /** Intervals recorded so far. */
   intervals = 0;
   /** The rings only hold intervals from here on (after a restore from a lean snapshot). */
   ringStart = 0;
   /** The second ring only holds single intervals from here on: what came before was a stretch. */
   secondsFrom = 0;
-  readonly total: Float64Array;
-  private readonly seconds: Float64Array;
-  private readonly minutes: Float64Array;
+  declare readonly total: Float64Array;
+  declare private readonly seconds: Float64Array;
+  declare private readonly minutes: Float64Array;
   /** The minute in progress; folded into `minutes` when it fills. */
-  private readonly minuteAcc: Float64Array;
+  declare private readonly minuteAcc: Float64Array;
 
   constructor(fields: number) {
     this.fields = fields;

@@ -25,7 +25,7 @@ import {
   type VolumeLimits,
 } from "./allowance";
 import { type CycleCosts, EXIT_REASONS, HYPERCALLS, type Hypercall, PV_TRAPS } from "./costs";
-import { CounterHistory, EXIT0, F, HC0, indexTable, TRAP0, VM_FIELDS } from "./counters";
+import * as counters from "./counters";
 import {
   type Backend,
   BLKBACK_THREADS,
@@ -56,6 +56,9 @@ import {
   type WorkloadSpec,
 } from "./workload";
 
+// Counter slots read as this module's own consts: V8 folds those into the compiled steps, where an
+// imported binding is a cell it checks on every use.
+const { CounterHistory, EXIT0, F, HC0, indexTable, TRAP0, VM_FIELDS } = counters;
 const X = indexTable(EXIT_REASONS, EXIT0);
 const HC = indexTable(HYPERCALLS, HC0);
 const TR = indexTable(PV_TRAPS, TRAP0);
@@ -145,30 +148,30 @@ export interface DemandContext {
 }
 
 export class GuestCpu {
-  readonly id: string;
-  readonly caps: InstanceCaps;
-  readonly seed: number;
-  readonly mode: GuestMode;
-  readonly opt: Optimizations;
-  readonly options: VmOptions;
-  readonly net: NetPath;
-  readonly blk: BlockPath;
-  readonly netBe: Backend;
-  readonly blkBe: Backend;
-  readonly weight: number;
-  spec: WorkloadSpec;
-  params: WorkloadParams;
-  readonly rng: Rng;
+  declare readonly id: string;
+  declare readonly caps: InstanceCaps;
+  declare readonly seed: number;
+  declare readonly mode: GuestMode;
+  declare readonly opt: Optimizations;
+  declare readonly options: VmOptions;
+  declare readonly net: NetPath;
+  declare readonly blk: BlockPath;
+  declare readonly netBe: Backend;
+  declare readonly blkBe: Backend;
+  declare readonly weight: number;
+  declare spec: WorkloadSpec;
+  declare params: WorkloadParams;
+  declare readonly rng: Rng;
   burstOn = false;
   backedPages = 0;
   balloonedPages = 0;
   threads: number[] = [];
   history = new CounterHistory(VM_FIELDS);
   /** What the type's cards let through, the volume's own limits, and the credits left in the buckets. */
-  readonly allowances: IoAllowances;
-  readonly volumeLimits: VolumeLimits;
-  credits: Credits;
-  private readonly bursts: boolean;
+  declare readonly allowances: IoAllowances;
+  declare readonly volumeLimits: VolumeLimits;
+  declare credits: Credits;
+  declare private readonly bursts: boolean;
   private readonly netMeter: NetworkMeter = {
     packetsOut: 0,
     packetsIn: 0,
@@ -205,7 +208,7 @@ export class GuestCpu {
    * The draws of the memory side (the samples, and the exits their counts price), apart from `rng` so that
    * when and how the memory model is sampled leaves the rest of the guest's intervals as they were.
    */
-  readonly memoryRng: Rng;
+  declare readonly memoryRng: Rng;
   private readonly random = (): number => this.memoryRng.next();
   /**
    * What the memory model's counts make of one event, read again after each sample or a change of workload
@@ -223,12 +226,12 @@ export class GuestCpu {
   charges = false;
 
   private readonly exitCost = new Float64Array(EXIT_REASONS.length);
-  private readonly userspaceExitCost: number;
+  declare private readonly userspaceExitCost: number;
   private readonly hcCost = new Float64Array(HYPERCALLS.length);
   private readonly trapCost = new Float64Array(PV_TRAPS.length);
-  private readonly dom0HypercallCost: number;
-  private readonly costs: CycleCosts;
-  private readonly traits: HypervisorTraits;
+  declare private readonly dom0HypercallCost: number;
+  declare private readonly costs: CycleCosts;
+  declare private readonly traits: HypervisorTraits;
 
   constructor({ id, caps, spec, seed, host, options = {} }: GuestCpuInit) {
     this.id = id;

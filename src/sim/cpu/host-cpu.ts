@@ -11,7 +11,7 @@ import {
   type Hypercall,
   resolveCosts,
 } from "./costs";
-import { CounterHistory, EXIT0, F, H, HC0, HOST_FIELDS, INTERVAL_MS, VM_FIELDS } from "./counters";
+import * as counters from "./counters";
 import { type Backend, type InstanceCaps, type NetPath, validateCaps } from "./devices";
 import { type DemandContext, GuestCpu, type GuestHost, type VmOptions } from "./guest";
 import {
@@ -33,6 +33,9 @@ import {
 } from "./snapshot";
 import { type HostCpuSummary, hostSummary, type VmCpuCounters, vmCounters } from "./summaries";
 import type { WorkloadSpec } from "./workload";
+
+// Counter slots read as this module's own consts, which V8 folds into the compiled steps (guest.ts).
+const { CounterHistory, EXIT0, F, H, HC0, HOST_FIELDS, INTERVAL_MS, VM_FIELDS } = counters;
 
 const CYCLE_FIELDS = [
   F.guestCycles,
@@ -71,31 +74,31 @@ export interface TransferPrice {
 }
 
 export class HostCpu {
-  readonly description: HostDescription;
-  readonly host: ResolvedHost;
-  readonly traits: HypervisorTraits;
-  readonly costs: CycleCosts;
-  readonly freqHz: number;
-  nowMs: number;
+  declare readonly description: HostDescription;
+  declare readonly host: ResolvedHost;
+  declare readonly traits: HypervisorTraits;
+  declare readonly costs: CycleCosts;
+  declare readonly freqHz: number;
+  declare nowMs: number;
   private readonly vms = new Map<string, GuestCpu>();
   private list: GuestCpu[] = [];
-  private readonly pins: PinMap;
-  private readonly poolThreads: number;
-  private readonly scheduler: VcpuScheduler;
-  private readonly guestHost: GuestHost;
+  declare private readonly pins: PinMap;
+  declare private readonly poolThreads: number;
+  declare private readonly scheduler: VcpuScheduler;
+  declare private readonly guestHost: GuestHost;
   /**
    * The memory model the guests' workloads drive (memory/workload.ts): the host's own when it has one,
    * else one of this model's, with a VM for each HVM guest (paged as its large-pages switch says).
    */
-  private memory: HostMemory;
-  private readonly ownsMemory: boolean;
+  declare private memory: HostMemory;
+  declare private readonly ownsMemory: boolean;
   private history = new CounterHistory(HOST_FIELDS);
   /** The scheduler and the scratch arrays know the current VM list. */
   private listed = false;
   private readonly hostRec = new Float64Array(HOST_FIELDS);
   /** One VM's record for the interval, reused for each in turn (one array stays in cache, not one per VM). */
   private readonly vmRec = new Float64Array(VM_FIELDS);
-  private readonly ctx: DemandContext;
+  declare private readonly ctx: DemandContext;
   // Per-VM scratch for one interval, indexed like `list`.
   private scratch = {
     g: new Float64Array(0),

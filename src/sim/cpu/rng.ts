@@ -2,7 +2,7 @@
 // snapshot stays a number and the same seed replays the same intervals.
 
 export class Rng {
-  state: number;
+  declare state: number;
 
   constructor(seed: number) {
     this.state = seed >>> 0;

@@ -45,19 +45,19 @@ export interface FrameAllocatorSnapshot {
  * Every frame has exactly one owner cell, which is what makes isolation checkable.
  */
 export class FrameAllocator {
-  readonly frames: number;
-  readonly gigs: number;
-  private gigOwner: Int32Array;
-  private gigRec: Int32Array;
-  private midOwner: Int32Array;
-  private midLeaf: Int32Array;
-  private midFree: Int32Array;
+  declare readonly frames: number;
+  declare readonly gigs: number;
+  declare private gigOwner: Int32Array;
+  declare private gigRec: Int32Array;
+  declare private midOwner: Int32Array;
+  declare private midLeaf: Int32Array;
+  declare private midFree: Int32Array;
   private midCount = 0;
   private midFreeList: number[] = [];
-  private leafOwner: Uint16Array;
-  private leafFree: Int32Array;
+  declare private leafOwner: Uint16Array;
+  declare private leafFree: Int32Array;
   /** First frame of each split 2 MiB slot, so a partial leaf knows where it lives. */
-  private leafBase: Int32Array;
+  declare private leafBase: Int32Array;
   private leafCount = 0;
   private leafFreeList: number[] = [];
   // Insertion-ordered sets keep allocation deterministic without sorting.
@@ -67,7 +67,7 @@ export class FrameAllocator {
   /** Split 1 GiB records and split 2 MiB slots written since a store last took the allocator. */
   private readonly dirtyMid = new DirtyUnits();
   private readonly dirtyLeaf = new DirtyUnits();
-  freeFrames: number;
+  declare freeFrames: number;
 
   constructor(frames: number) {
     if (!Number.isInteger(frames) || frames <= 0 || frames % FRAMES_2M !== 0) {

@@ -135,14 +135,14 @@ export class UnknownVmError extends Error {
 }
 
 export class HostMemory {
-  readonly hostBytes: number;
-  private frames: FrameAllocator;
+  declare readonly hostBytes: number;
+  declare private frames: FrameAllocator;
   private vms = new Map<string, VmMemory>();
   private owners = new Map<number, string>();
   /** The TLBs of each hardware thread a pinned vCPU has run on, shared by every vCPU scheduled there. */
   private threadTlbs = new Map<number, Tlb>();
   /** Geometry of the host CPU's TLBs. */
-  readonly tlbConfig: TlbConfig;
+  declare readonly tlbConfig: TlbConfig;
 
   constructor(hostBytes: number, tlb: TlbConfig = DEFAULT_TLB) {
     if (!Number.isSafeInteger(hostBytes) || hostBytes <= 0 || hostBytes % (2 * 1024 * 1024) !== 0) {

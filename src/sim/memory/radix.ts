@@ -25,12 +25,12 @@ export const EPT_FORMAT: EntryFormat = { present: EPT_RWX, dirFlags: EPT_RWX };
  */
 export class RadixTable {
   /** Tables at levels 2 and up, whose entries may point at lower tables. */
-  dir: TablePool;
+  declare dir: TablePool;
   /** Tables at level 1: leaf entries only. */
-  leaf: TablePool;
-  readonly levels: number;
-  readonly present: number;
-  readonly dirFlags: number;
+  declare leaf: TablePool;
+  declare readonly levels: number;
+  declare readonly present: number;
+  declare readonly dirFlags: number;
   /** Level of the entry where the last `findLeaf` or `descend` stopped. */
   level = 0;
 

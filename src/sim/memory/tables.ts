@@ -20,10 +20,10 @@ export interface TablePoolSnapshot {
  * lookup. Leaf-level tables have no children and skip that array (half their cost).
  */
 export class TablePool {
-  entries: Float64Array;
-  child: Int32Array | null;
+  declare entries: Float64Array;
+  declare child: Int32Array | null;
   /** Physical frame that holds each table (a GPA frame for guest tables, an HPA frame otherwise). */
-  frame: Float64Array;
+  declare frame: Float64Array;
   used = 0;
   /** Slots written since a store last took the pool (entries, child pointers or frame). */
   readonly dirty = new DirtyUnits();

@@ -5,9 +5,14 @@
 // Entries are tagged with a VPID and a PCID (SDM Vol. 3C §28.3.1; ASID on AMD); a global entry
 // (G bit, SDM Vol. 3A §4.10.2.4) matches every PCID of its VPID.
 
-import { PAGE_1G, PAGE_2M, PAGE_4K, type PageSize } from "./constants";
-import { C, NCOUNTERS } from "./counters";
+import type { PageSize } from "./constants";
+import * as paging from "./constants";
+import * as counters from "./counters";
 import { DirtyUnits, type Image, materialize, Tracked } from "./dirty";
+
+// Read as this module's own consts, which V8 folds into the compiled lookups (an import is a checked cell).
+const { PAGE_1G, PAGE_2M, PAGE_4K } = paging;
+const { C, NCOUNTERS } = counters;
 
 export interface TlbGeometry {
   entries: number;
@@ -96,6 +101,12 @@ export interface CompactTlbSnapshot {
   held: number;
 }
 
+/** The slots of a TLB without storage: nothing is cached, and nothing may be written here. */
+const NO_SLOTS = new Float64Array(0);
+
+/** All-zero slots of each length, shown to a store for a TLB without storage (never written). */
+const zeroSlots = new Map<number, Float64Array>();
+
 /** Sets in an array of geometry `g`, which must be a power of two. */
 function setsOf(g: TlbGeometry, label: string): number {
   const sets = g.entries / g.ways;
@@ -111,31 +122,46 @@ function setsOf(g: TlbGeometry, label: string): number {
  * Its slots and sets are views of its TLB's, where every slot it writes is marked for a store.
  */
 class TlbArray {
-  readonly sets: number;
-  readonly ways: number;
-  readonly mask: number;
+  // `declare`d so each field's representation comes from the constructor's store (see VmMemory).
+  declare readonly sets: number;
+  declare readonly ways: number;
+  declare readonly mask: number;
   /** Numbers per set: ways * SLOT. */
-  readonly span: number;
-  /** SLOT numbers per slot; a found entry is named by the index of its key here. */
-  readonly e: Float64Array;
-  readonly fifo: Uint8Array;
+  declare readonly span: number;
+  /** SLOT numbers per slot; a found entry is named by the index of its key here. Empty while its TLB has no storage. */
+  declare e: Float64Array;
+  declare readonly fifo: Uint8Array;
+  /** Where this array's slots begin among its TLB's, how many it has, and the TLB's marks of slots written. */
+  declare private readonly first: number;
+  declare private readonly entries: number;
+  declare private readonly dirty: DirtyUnits;
 
   constructor(
     g: TlbGeometry,
     label: string,
     /** The TLB's slots and sets, and where this array's slots and sets begin in them. */
     entries: Float64Array,
-    private readonly first: number,
+    first: number,
     fifo: Uint8Array,
     firstSet: number,
-    private readonly dirty: DirtyUnits,
+    dirty: DirtyUnits,
   ) {
+    this.first = first;
+    this.entries = g.entries;
+    this.dirty = dirty;
     this.sets = setsOf(g, label);
     this.ways = g.ways;
     this.mask = this.sets - 1;
     this.span = g.ways * SLOT;
-    this.e = entries.subarray(first * SLOT, (first + g.entries) * SLOT);
+    this.e = NO_SLOTS;
+    this.view(entries);
     this.fifo = fifo.subarray(firstSet, firstSet + this.sets);
+  }
+
+  /** Makes `e` this array's part of the TLB's slots, or empty when the TLB has none. */
+  view(slots: Float64Array): void {
+    this.e =
+      slots.length === 0 ? NO_SLOTS : slots.subarray(this.first * SLOT, (this.first + this.entries) * SLOT);
   }
 
   /** Where in `e` the entry is that translates `tag` for `ctx` (its own or a global entry of its VPID), or -1. */
@@ -162,25 +188,28 @@ class TlbArray {
     const e = this.e;
     const key = tag + 1;
     const ctx = meta >> 2;
-    const start = set * this.span;
-    let i = -1;
+    // Slots are numbered within the array (k), so the mark needs no division by SLOT.
+    const first = set * this.ways;
+    let k = -1;
     if (!absent) {
-      for (let j = start; j < start + this.span; j += SLOT) {
+      for (let w = 0; w < this.ways; w++) {
+        const j = (first + w) * SLOT;
         if (e[j] === key && e[j + META] >> 2 === ctx) {
-          i = j;
+          k = first + w;
           break;
         }
       }
     }
-    if (i < 0) {
+    if (k < 0) {
       const way = this.fifo[set];
-      i = start + way * SLOT;
+      k = first + way;
       this.fifo[set] = way + 1 === this.ways ? 0 : way + 1;
     }
+    const i = k * SLOT;
     e[i] = key;
     e[i + META] = meta;
     e[i + BASE] = base;
-    this.dirty.mark(this.first + i / SLOT);
+    this.dirty.mark(this.first + k);
   }
 
   /** Empties the live entries for which `match(tag, storedCtx)` holds; returns how many. */
@@ -283,16 +312,26 @@ class TlbArray {
  * geometry, where the hardware divides it between them.
  */
 export class Tlb {
-  readonly config: TlbConfig;
-  private a4: TlbArray;
-  private a2: TlbArray;
-  private a1: TlbArray;
+  declare readonly config: TlbConfig;
+  declare private a4: TlbArray;
+  declare private a2: TlbArray;
+  declare private a1: TlbArray;
   /** The STLB: 4 KiB pages under tag vpn * 2, 2 MiB pages under pn * 2 + 1, each in the set of its page number. */
-  private s: TlbArray;
-  private s1: TlbArray;
-  /** Every array's slots and sets, end to end (TlbSnapshot): the arrays are views of them. */
-  private readonly slots: Float64Array;
-  private readonly fifo: Uint8Array;
+  declare private s: TlbArray;
+  declare private s1: TlbArray;
+  /** The first-level 4 KiB array's slots and geometry, on the TLB itself for the lookup that hits. */
+  declare private e4: Float64Array;
+  declare private readonly mask4: number;
+  declare private readonly span4: number;
+  /**
+   * Every array's slots and sets, end to end (TlbSnapshot): the arrays are views of them. The slots
+   * (40 KiB in the default geometry, nearly all of it the STLB) are made when a vCPU first runs on the
+   * thread and given back when no vCPU is resident and no entry is left (`release`): until then NO_SLOTS,
+   * which holds what an empty TLB holds. The sets' FIFO positions stay, so replacement goes on as before.
+   */
+  declare private slots: Float64Array;
+  declare private readonly slotCount: number;
+  declare private readonly fifo: Uint8Array;
   /** Slots filled or emptied since a store last took the TLB: lookups that hit mark nothing. */
   private readonly dirty = new DirtyUnits();
   private held = 0;
@@ -324,7 +363,8 @@ export class Tlb {
       slots += g.entries;
       sets += setsOf(g, label);
     }
-    this.slots = new Float64Array(slots * SLOT);
+    this.slotCount = slots;
+    this.slots = NO_SLOTS;
     this.fifo = new Uint8Array(sets);
     slots = 0;
     sets = 0;
@@ -335,10 +375,40 @@ export class Tlb {
       return a;
     });
     this.a4 = a4;
+    this.e4 = a4.e;
+    this.mask4 = a4.mask;
+    this.span4 = a4.span;
     this.a2 = a2;
     this.a1 = a1;
     this.s = s;
     this.s1 = s1;
+  }
+
+  /** Bytes of entry storage the TLB holds now: none until a vCPU first runs on its thread. */
+  get storageBytes(): number {
+    return this.slots.byteLength;
+  }
+
+  /** Makes the entry storage, empty, if the TLB has none: a vCPU is about to run on the thread. */
+  allocate(): void {
+    if (this.slots.length !== 0) return;
+    this.setSlots(new Float64Array(this.slotCount * SLOT));
+  }
+
+  /**
+   * Gives the entry storage back when no vCPU is resident and no entry is cached: what is left is what a
+   * TLB without storage holds. Returns whether it did.
+   */
+  release(): boolean {
+    if (this.slots.length === 0 || this.resident >= 0 || this.entries() > 0) return false;
+    this.setSlots(NO_SLOTS);
+    return true;
+  }
+
+  private setSlots(slots: Float64Array): void {
+    this.slots = slots;
+    for (const a of this.arrays()) a.view(slots);
+    this.e4 = this.a4.e;
   }
 
   /**
@@ -349,17 +419,17 @@ export class Tlb {
     // Multiplying by 2^-12 (etc.) is exact and far cheaper than a float division.
     const vpn = Math.floor(gva * 0.000244140625);
     const key = vpn + 1;
-    const a4 = this.a4;
-    const e = a4.e;
-    let i = (vpn & a4.mask) * a4.span;
-    const end = i + a4.span;
+    const e = this.e4;
+    const span = this.span4;
+    let i = (vpn & this.mask4) * span;
+    const end = i + span;
     for (; i < end; i += SLOT) {
       if (e[i] === key) {
         const m = e[i + META];
         const c = m >> 2;
         if ((c === ctx || c === -1 - (ctx >> 12)) && (!write || (m & DIRTY) !== 0)) {
           this.acct[HITS]++;
-          return e[i + BASE] + (gva - vpn * 4096);
+          return e[i + BASE] + (gva & 4095);
         }
       }
     }
@@ -427,6 +497,8 @@ export class Tlb {
     global = false,
     afterReadMiss = false,
   ): void {
+    // A vCPU runs here (VmMemory.enter made the storage); a TLB used on its own makes it now.
+    if (this.slots.length === 0) this.allocate();
     const m = pack(global ? globalContext(ctx) : ctx, (writable ? WRITABLE : 0) | (dirty ? DIRTY : 0));
     if (size === PAGE_4K) {
       const vpn = Math.floor(gva * 0.000244140625);
@@ -452,6 +524,7 @@ export class Tlb {
    * may be cached as many smaller entries; they all go.
    */
   invalidatePage(gva: number, ctx: number, bytes: PageSize = PAGE_4K): number {
+    if (this.slots.length === 0) return 0;
     const lo = Math.floor(gva / bytes) * bytes;
     const hi = lo + bytes;
     const g = globalContext(ctx);
@@ -504,7 +577,11 @@ export class Tlb {
   /** The TLB live (dirty.ts): its slots with the marks of those filled or emptied since a store took them. */
   image(): Image<TlbSnapshot> {
     return {
-      entries: new Tracked(this.slots, SLOT, this.dirty),
+      entries: new Tracked(
+        this.slots.length === 0 ? zeros(this.slotCount * SLOT) : this.slots,
+        SLOT,
+        this.dirty,
+      ),
       fifo: this.fifo,
       state: Int32Array.of(this.resident, this.residentUntagged ? 1 : 0, this.held),
     };
@@ -522,24 +599,40 @@ export class Tlb {
     if (s.fifo.length !== this.fifo.length) throw new RangeError("TLB snapshot of another geometry");
     this.fifo.set(s.fifo);
     if ("slot" in s) {
-      this.slots.fill(0);
+      this.resident = s.resident;
+      this.residentUntagged = s.residentUntagged;
+      this.held = s.held;
+      // Storage only for a TLB that caches something or has a vCPU resident, as if it had run since.
+      this.setSlots(
+        s.slot.length > 0 || s.resident >= 0 ? new Float64Array(this.slotCount * SLOT) : NO_SLOTS,
+      );
       for (let k = 0; k < s.slot.length; k++) {
         const i = s.slot[k] * SLOT;
         this.slots[i] = s.tag[k] + 1;
         this.slots[i + META] = pack(s.ctx[k], s.perm[k]);
         this.slots[i + BASE] = s.base[k];
       }
-      this.resident = s.resident;
-      this.residentUntagged = s.residentUntagged;
-      this.held = s.held;
     } else {
-      if (s.entries.length !== this.slots.length) throw new RangeError("TLB snapshot of another geometry");
-      this.slots.set(s.entries);
+      if (s.entries.length !== this.slotCount * SLOT)
+        throw new RangeError("TLB snapshot of another geometry");
       this.resident = s.state[0];
       this.residentUntagged = s.state[1] === 1;
       this.held = s.state[2];
+      const live = s.entries.some((x) => x !== 0);
+      this.setSlots(live || this.resident >= 0 ? new Float64Array(this.slotCount * SLOT) : NO_SLOTS);
+      if (live) this.slots.set(s.entries);
     }
     this.small = this.a4.live() > 0 || this.s.holdsEven();
     this.dirty.clear();
   }
+}
+
+/** The shared all-zero slots of `length` numbers. */
+function zeros(length: number): Float64Array {
+  let z = zeroSlots.get(length);
+  if (!z) {
+    z = new Float64Array(length);
+    zeroSlots.set(length, z);
+  }
+  return z;
 }

@@ -5,7 +5,22 @@
 // paging) and persist.ts.
 
 import type { MemoryExitReason } from "../exits";
-import {
+import type { Order, PageSize } from "./constants";
+import * as paging from "./constants";
+import * as counters from "./counters";
+import { handleEptViolation, remapBacking } from "./ept";
+import { FrameAllocator, HostMemoryExhausted } from "./frames";
+import { createSpace, handleGuestPageFault, unmapGuest, unmapGuestRange } from "./guest-os";
+import { type ResolvedVmOptions, resolveOptions, type VmMemoryOptions } from "./options";
+import { mmuextOp, populatePhysmap } from "./pv";
+import { EPT_FORMAT, PAGING_FORMAT, RadixTable } from "./radix";
+import { dropShadowTables, syncShadow } from "./shadow";
+import { Tlb } from "./tlb";
+import type { WorkloadImage } from "./workload";
+
+// The hot paths read the constants as this module's own: V8 reads an imported binding through a cell
+// it checks on every use, where a module's own const folds into the compiled code.
+const {
   ENTRIES,
   EPT_PS,
   EPT_RWX,
@@ -19,10 +34,8 @@ import {
   leafOrder,
   MAX_ASID,
   ORDER_4K,
-  type Order,
   PAGE_2M,
   PAGE_4K,
-  type PageSize,
   PTE_A,
   PTE_D,
   PTE_G,
@@ -30,17 +43,8 @@ import {
   PTE_PS,
   PTE_RW,
   SPAN,
-} from "./constants";
-import { C, EXIT_COUNTER, NCOUNTERS } from "./counters";
-import { handleEptViolation, remapBacking } from "./ept";
-import { FrameAllocator, HostMemoryExhausted } from "./frames";
-import { createSpace, handleGuestPageFault, unmapGuest, unmapGuestRange } from "./guest-os";
-import { type ResolvedVmOptions, resolveOptions, type VmMemoryOptions } from "./options";
-import { mmuextOp, populatePhysmap } from "./pv";
-import { EPT_FORMAT, PAGING_FORMAT, RadixTable } from "./radix";
-import { dropShadowTables, syncShadow } from "./shadow";
-import { Tlb } from "./tlb";
-import type { WorkloadImage } from "./workload";
+} = paging;
+const { C, EXIT_COUNTER, NCOUNTERS } = counters;
 
 // Hot-path copies of the radix geometry, as reciprocals: multiplying by a power of two is
 // exact, and a division by a variable costs several times more on the walk's critical path.
@@ -78,33 +82,36 @@ export interface EptLeaf {
  * tracer (trace.ts) can follow the same structures; nothing outside sim/memory should write them.
  */
 export class VmMemory {
-  readonly opts: ResolvedVmOptions;
-  readonly memoryBytes: number;
-  readonly owner: number;
-  readonly vpid: number;
-  readonly host: FrameAllocator;
-  readonly guestLevels: number;
-  readonly eptLevels: number;
-  readonly shadow: boolean;
+  // Fields the constructor sets are `declare`d, not defined: a field defined without a value starts
+  // as undefined, and V8 then keeps every such field tagged, so each number read on a walk is checked
+  // and each double boxed. Declared, a field takes its representation from the constructor's store.
+  declare readonly opts: ResolvedVmOptions;
+  declare readonly memoryBytes: number;
+  declare readonly owner: number;
+  declare readonly vpid: number;
+  declare readonly host: FrameAllocator;
+  declare readonly guestLevels: number;
+  declare readonly eptLevels: number;
+  declare readonly shadow: boolean;
   /** Xen PV direct paging: the guest's tables are the hardware's; the EPT tables hold its P2M. */
-  readonly direct: boolean;
+  declare readonly direct: boolean;
   /** "Enable VPID": entries carry this VM's VPID; without it, VPID 0 and a flush at every VM transition. */
-  readonly vpidEnabled: boolean;
+  declare readonly vpidEnabled: boolean;
   /** CR4.PCIDE: entries carry the address space's PCID; without it, PCID 0 and a flush at every MOV to CR3. */
-  readonly pcidEnabled: boolean;
+  declare readonly pcidEnabled: boolean;
   /** VPID and PCID tag bits of a TLB context: ctx(asid) = ctxBase + (asid & pcidMask). */
-  readonly ctxBase: number;
-  readonly pcidMask: number;
+  declare readonly ctxBase: number;
+  declare readonly pcidMask: number;
   /** Names this VM's vCPU v on a thread as key + v (owners are 16-bit, vCPUs at most 256). */
-  readonly key: number;
+  declare readonly key: number;
   /** The TLBs are this VM's own (no host threads): they are saved with the VM, not with the host. */
-  readonly ownsTlbs: boolean;
+  declare readonly ownsTlbs: boolean;
   counters = new Float64Array(NCOUNTERS);
-  guestAlloc: FrameAllocator;
+  declare guestAlloc: FrameAllocator;
   /** The guest's page tables (GVA → GPA), one tree per address space, rooted in gRoot. */
-  gpt: RadixTable;
+  declare gpt: RadixTable;
   /** The EPT (GPA → HPA), rooted in eptRoot. Under shadow paging it is the hypervisor's own map. */
-  ept: RadixTable;
+  declare ept: RadixTable;
   /** Shadow tables (GVA → HPA), one tree per address space, rooted in sRoot; null under EPT. */
   spt: RadixTable | null = null;
   eptRoot = -1;
@@ -113,11 +120,11 @@ export class VmMemory {
   sRoot: Int32Array | null = null;
   /** The TLBs of each vCPU's thread; vCPUs that share a thread share the object. */
   tlbs: Tlb[] = [];
-  curAsid: Int32Array;
+  declare curAsid: Int32Array;
   // Page-walk caches, per vCPU, direct-mapped. pwc: [tag, ctx, gfn, slot] per (vcpu, level, set).
-  pwcSets: number;
+  declare pwcSets: number;
   pwc: Float64Array | null = null;
-  ntlbSets: number;
+  declare ntlbSets: number;
   ntlb: Float64Array | null = null;
   /** Scratch outputs of the hot walks, so they return plain numbers. */
   lastRefs = 0;
@@ -258,6 +265,8 @@ export class VmMemory {
     }
     // Paging-structure caches are kept per vCPU here; an untagged one's entries do not survive its entry.
     if (tlb.resident >= 0 && !this.vpidEnabled) this.flushPwc(vcpu);
+    // The thread's TLB gets its storage when a vCPU first runs on it.
+    tlb.allocate();
     tlb.resident = this.key + vcpu;
     tlb.residentUntagged = !this.vpidEnabled;
     tlb.acct = this.counters;
@@ -381,6 +390,9 @@ export class VmMemory {
         }
       }
     }
+    // The page number's low 27 bits index levels 1 to 3 with int32 shifts; the bits above, levels 4 and 5.
+    const vlo = vpn & 0x7ffffff;
+    const vhi = Math.floor(vpn * 7.450580596923828e-9);
     let refs = 0;
     let nestedRefs = 0;
     let writable = true;
@@ -402,7 +414,7 @@ export class VmMemory {
         break;
       }
       refs++;
-      const idx = Math.floor(vpn * INV_SPAN[level]) & 511;
+      const idx = level > 3 ? (vhi >>> (9 * level - 36)) & 511 : (vlo >>> (9 * level - 9)) & 511;
       const arr = level === 1 ? leafE : dirE;
       const i = slot * ENTRIES + idx;
       let e = arr[i];
@@ -449,7 +461,8 @@ export class VmMemory {
     if (hpa < 0) return hpa;
     if (this.lastEptSize < size) size = this.lastEptSize;
     this.lastSize = size as PageSize;
-    const off = gva - Math.floor(gva * (1 / size)) * size;
+    // gva is a safe integer and size a power of two below 2^31: ToInt32 keeps the bits the mask takes.
+    const off = gva & (size - 1);
     // Walks follow a lookup that missed, so after a read the TLB cannot hold the page.
     this.tlbs[vcpu].insert(gva, ctx, size as PageSize, hpa - off, writable, write, global, !write);
     return hpa;
@@ -549,7 +562,7 @@ export class VmMemory {
         if (hpa < 0) return hpa;
         if (this.lastEptSize < size) size = this.lastEptSize;
         this.lastSize = size as PageSize;
-        const off = gva - Math.floor(gva * (1 / size)) * size;
+        const off = gva & (size - 1);
         // As in walk2d: a read's walk follows a lookup that missed. The G bit counts as on any walk,
         // though a PV guest's kernel never sets it (guest-os.ts).
         const global = (e & PTE_G) !== 0;
@@ -776,6 +789,8 @@ export class VmMemory {
         t.residentUntagged = false;
         t.acct = new Float64Array(NCOUNTERS);
       }
+      // A thread left with no vCPU resident and nothing cached gives its TLB storage back.
+      t.release();
     }
     let frames = 0;
     const blocks = [...this.hostBlocks()];

@@ -3,8 +3,8 @@
 /** vCPUs per host thread: least-loaded first, so 1:1 until overcommitted. */
 export class PinMap {
   /** vCPUs pinned per thread. */
-  readonly load: Int32Array;
-  readonly first: number;
+  declare readonly load: Int32Array;
+  declare readonly first: number;
 
   /** Threads [first, threads) are available to guests (dom0 may own the ones below). */
   constructor(threads: number, first: number) {

@@ -13,8 +13,8 @@ import { waterfill } from "./waterfill";
  */
 export class PinnedScheduler implements VcpuScheduler {
   readonly name = "pinned";
-  private readonly threads: number;
-  private readonly poolThreads: number;
+  declare private readonly threads: number;
+  declare private readonly poolThreads: number;
   private vms: readonly ScheduledVm[] = [];
   /** Indices of the VMs with a vCPU on each host thread (a VM twice if two of its vCPUs share one). */
   private byThread: number[][] = [];

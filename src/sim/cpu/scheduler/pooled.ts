@@ -16,7 +16,7 @@ const MIGRATING_SHARE = 0.3;
 abstract class PooledScheduler implements VcpuScheduler {
   abstract readonly name: "credit" | "cfs";
   protected vms: readonly ScheduledVm[] = [];
-  private readonly poolThreads: number;
+  declare private readonly poolThreads: number;
 
   constructor(poolThreads: number) {
     this.poolThreads = poolThreads;
