@@ -104,6 +104,8 @@ export async function startDevServer(vars: Record<string, string> = {}): Promise
       "--env-file",
       secrets,
       ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+      // BENCH_INSPECTOR_PORT: where a profiler can attach to the Worker's isolate.
+      ...(process.env.BENCH_INSPECTOR_PORT ? ["--inspector-port", process.env.BENCH_INSPECTOR_PORT] : []),
     ],
     // BENCH_VERBOSE=1 shows the server's own output (errors, a restart), on stderr.
     {

@@ -33,7 +33,7 @@ export interface Statement {
 const BULK_BYTES = 90 * 1024;
 
 /** Groups JSON texts into arrays of at most BULK_BYTES (a larger text goes alone). */
-function jsonArrays(texts: readonly string[]): string[] {
+export function jsonArrays(texts: readonly string[]): string[] {
   const out: string[] = [];
   let part: string[] = [];
   let bytes = 0;
@@ -55,7 +55,7 @@ function jsonArrays(texts: readonly string[]): string[] {
  * JSON object's property of the same name as the table's column key. `WHERE true` tells
  * SQLite's parser that the ON CONFLICT clause after it belongs to the INSERT.
  */
-function insertFromJson(
+export function insertFromJson(
   table: Parameters<typeof getTableColumns>[0],
   name: string,
   skip: string[] = [],
