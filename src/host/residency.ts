@@ -1,10 +1,11 @@
 // Letting an idle host object go. The model of a host with a few VMs holds over a megabyte
 // of typed arrays (above all the TLBs of every hardware thread a VM runs on), and `wrangler
 // dev` runs every host object of the fleet in one isolate, which the runtime restarts past
-// 128 MB; and every open object keeps its SQLite database open, which in one process share
-// SQLite's heap (workerd caps it at 512 MiB: measured here, an object with this project's
-// schema holds about 200 KB of it, and past about 2,400 open objects SQLite answers
-// SQLITE_NOMEM). The runtime closes an object only some ten seconds after its last call, so
+// 128 MB; and every open object keeps its SQLite database open, and in one process they share
+// SQLite's heap (measured here: past about 2,400 open objects with this project's schema, about
+// 3,300 with a one-table schema, SQLite answers SQLITE_NOMEM; REFERENCES.md, "Fleet scale in one
+// local runtime"). The runtime closes an object only some ten seconds after its last call, and
+// never while a request that called it is still running, so
 // a fleet of thousands of hosts made or filled at hundreds a second fits only if an object
 // that nobody called for a while closes itself: its model and its database go, and the next
 // call opens it again from storage, the truth. What that costs: the CPU model's per-second
