@@ -40,7 +40,7 @@ const HOST_SHAPE = {
   memoryMiB: 4 * 16_384 + 1_024,
 };
 const VM_TYPE = "m5.xlarge";
-const RELEASE_MS = process.env.HOST_IDLE_RELEASE_MS ?? "250";
+const RELEASE_MS = process.env.HOST_IDLE_RELEASE_MS ?? "100";
 
 interface HostRow {
   hostId: string;
