@@ -19,6 +19,8 @@ export interface DevServer {
    * a bench sees what failed and no request is answered twice.
    */
   direct: string | null;
+  /** Looks for the runtime's socket again: a runtime that wrangler restarted listens elsewhere. */
+  findDirect(): Promise<string | null>;
   adminKey: string;
   /** The resident memory of the server's workerd processes together, in MiB. */
   workerdRssMiB(): number;
@@ -140,6 +142,7 @@ export async function startDevServer(vars: Record<string, string> = {}): Promise
   return {
     base,
     direct: await directBase(server.pid, port, adminKey),
+    findDirect: () => directBase(server.pid, port, adminKey),
     adminKey,
     workerdRssMiB: () =>
       server.pid

@@ -76,7 +76,7 @@ async function main() {
   // may restart the Worker; the proxy, if used, says so with that 503) is sent again: a host
   // batch may then make a few hosts twice (the inventory is counted below); a launch carries a
   // client token, so that its retry answers with what the first attempt launched.
-  const base = server.direct ?? server.base;
+  let base = server.direct ?? server.base;
   let restarts = 0;
   const cuts: string[] = [];
   const api = async <T>(method: string, path: string, body?: unknown, key = server.adminKey) => {
@@ -97,6 +97,8 @@ async function main() {
         const cause = (err as { cause?: { code?: string } }).cause?.code ?? String(err);
         if (cuts.length < 5) cuts.push(`${method} ${path.split("?")[0]}: ${cause}`);
         await new Promise((r) => setTimeout(r, 1000));
+        // Refused: the runtime was restarted, on another port.
+        if (cause === "ECONNREFUSED" && server.direct) base = (await server.findDirect()) ?? server.base;
         continue;
       }
       if (status === 503 && text.includes("restarted mid-request") && attempt < 5) {
