@@ -88,6 +88,18 @@ export const ACCESS: Record<string, Access> = {
   "GET /v1/network-events": "any",
   // A send changes the flow state of the hosts' switches: the instance owner's.
   "POST /v1/instances/{id}/network/send": "tenant",
+  "POST /v1/network-acls": "tenant",
+  "GET /v1/network-acls": "any",
+  "GET /v1/network-acls/{id}": "any",
+  "DELETE /v1/network-acls/{id}": "tenant",
+  "POST /v1/network-acls/{id}/entries": "tenant",
+  "DELETE /v1/network-acls/{id}/entries/{direction}/{ruleNumber}": "tenant",
+  "PUT /v1/subnets/{id}/network-acl": "tenant",
+  // Placement groups: an account's own; the admin reads them all.
+  "POST /v1/placement-groups": "tenant",
+  "GET /v1/placement-groups": "any",
+  "GET /v1/placement-groups/{name}": "any",
+  "DELETE /v1/placement-groups/{name}": "tenant",
   // The security model: a tenant audits and verifies the hosts of its own instances; the host's
   // view of a frame (ciphertext), the allow-list and tampering are the operator's.
   "GET /v1/hosts/{id}/isolation": "any",

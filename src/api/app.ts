@@ -25,9 +25,11 @@ import { instanceRoutes } from "./routes/instances";
 import { memoryRoutes } from "./routes/memory";
 import { metricRoutes } from "./routes/metrics";
 import { migrationRoutes } from "./routes/migrations";
+import { networkAclRoutes } from "./routes/network-acls";
 import { networkEventRoutes } from "./routes/network-events";
 import { networkInterfaceRoutes } from "./routes/network-interfaces";
 import { networkSendRoutes } from "./routes/network-send";
+import { placementGroupRoutes } from "./routes/placement-groups";
 import { scheduledEventRoutes } from "./routes/scheduled-events";
 import { securityRoutes } from "./routes/security";
 import { securityGroupRoutes } from "./routes/security-groups";
@@ -110,6 +112,8 @@ app.route("/v1", networkInterfaceRoutes);
 app.route("/v1", networkSendRoutes);
 app.route("/v1", networkEventRoutes);
 app.route("/v1", securityRoutes);
+app.route("/v1", networkAclRoutes);
+app.route("/v1", placementGroupRoutes);
 
 let openapi: object | null = null;
 app.get("/openapi.json", (c) => {

@@ -73,9 +73,14 @@ export const instances = sqliteTable(
     /** A start or terminate of a stopped instance in flight: who holds it, and until when (wall ms). */
     claim: text("claim"),
     claimExpires: integer("claim_expires"),
+    /** The placement group it was launched into (placement-groups.ts), and its partition in a partition group. */
+    placementGroupId: text("placement_group_id"),
+    placementGroupName: text("placement_group_name"),
+    placementPartition: integer("placement_partition"),
   },
   (t) => [
     index("instances_state").on(t.state),
+    index("instances_placement_group").on(t.placementGroupId),
     index("instances_host").on(t.hostId),
     index("instances_zone").on(t.zone),
     index("instances_type").on(t.instanceType),
@@ -706,4 +711,72 @@ export const hostAttestations = sqliteTable(
     attestedAt: integer("attested_at").notNull(),
   },
   (t) => [index("host_attestations_status").on(t.status)],
+);
+
+/** Network ACLs (sim/network/network-acl.ts): a VPC's default one, made on first need, and custom ones. */
+export const networkAcls = sqliteTable(
+  "network_acls",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    vpcId: text("vpc_id").notNull(),
+    isDefault: integer("is_default", { mode: "boolean" }).notNull(),
+    /** CreateNetworkAcl's idempotency token; a retry with it finds this ACL. */
+    clientToken: text("client_token"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("network_acls_client_token").on(t.accountId, t.clientToken),
+    index("network_acls_account").on(t.accountId, t.id),
+    index("network_acls_vpc").on(t.vpcId),
+    uniqueIndex("network_acls_default").on(t.vpcId).where(sql`${t.isDefault} = 1`),
+  ],
+);
+
+/** A network ACL's numbered rules, unique by number in each direction. */
+export const networkAclEntries = sqliteTable(
+  "network_acl_entries",
+  {
+    aclId: text("acl_id").notNull(),
+    accountId: text("account_id").notNull(),
+    direction: text("direction").notNull(),
+    ruleNumber: integer("rule_number").notNull(),
+    protocol: text("protocol").notNull(),
+    fromPort: integer("from_port").notNull(),
+    toPort: integer("to_port").notNull(),
+    cidr: text("cidr").notNull(),
+    action: text("action").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.aclId, t.direction, t.ruleNumber] })],
+);
+
+/** Each subnet's one network ACL. */
+export const networkAclAssociations = sqliteTable(
+  "network_acl_associations",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    subnetId: text("subnet_id").notNull(),
+    aclId: text("acl_id").notNull(),
+    vpcId: text("vpc_id").notNull(),
+  },
+  (t) => [
+    uniqueIndex("network_acl_associations_subnet").on(t.subnetId),
+    index("network_acl_associations_acl").on(t.aclId),
+  ],
+);
+
+/** Placement groups (sim/placement-groups.ts), an account's own, unique by name. */
+export const placementGroups = sqliteTable(
+  "placement_groups",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull(),
+    name: text("name").notNull(),
+    strategy: text("strategy").notNull(),
+    partitionCount: integer("partition_count"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("placement_groups_name").on(t.accountId, t.name)],
 );

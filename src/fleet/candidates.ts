@@ -19,6 +19,8 @@ export const CANDIDATES_TTL_MS = 1_000;
 /** A candidate and the version of the use its free capacity is from. */
 export interface Candidate extends HostCandidate {
   usageVersion: number;
+  /** Its rack: placement groups place by rack (placement-groups.ts). */
+  rack: string;
 }
 
 interface View {
@@ -43,6 +45,7 @@ async function read(fleet: Fleet, family: string): Promise<View> {
     .select({
       id: hosts.id,
       zone: hosts.zone,
+      rack: hosts.rack,
       family: hosts.family,
       state: hosts.state,
       freeVcpus: hosts.freeVcpus,

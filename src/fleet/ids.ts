@@ -24,7 +24,7 @@ export function newId(
 }
 
 /** The network's resources, named as EC2 names them. */
-export type NetworkIdPrefix = "vpc" | "subnet" | "eni" | "sg" | "sgr" | "pcx";
+export type NetworkIdPrefix = "vpc" | "subnet" | "eni" | "sg" | "sgr" | "pcx" | "acl" | "aclassoc" | "pg";
 
 export const ID_PATTERN = {
   instance: /^i-[0-9a-f]{17}$/,

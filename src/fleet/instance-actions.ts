@@ -14,6 +14,7 @@ import { requireInstanceRow } from "./instance-queries";
 import { rowToRecord } from "./instance-rows";
 import { mirror, mirrorAnswer } from "./mirror";
 import { place } from "./placement";
+import { groupOfRecord } from "./placement-groups";
 
 /** Longer than the repair path's period, so a start whose mirror write was lost cannot run twice. */
 const CLAIM_MS = 15 * 60_000;
@@ -99,6 +100,7 @@ async function actOffHost(fleet: Fleet, rec: InstanceRecord, action: InstanceAct
       1,
       rec.zone,
       rec.placementStrategy as PlacementStrategy,
+      await groupOfRecord(fleet, rec),
     );
   } catch (err) {
     // After a refusal nothing moved and the claim goes back; when a host went silent the

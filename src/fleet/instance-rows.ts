@@ -46,6 +46,15 @@ export function rowToRecord(r: InstanceRow): InstanceRecord {
     nvmeGB: r.nvmeGB,
     threads: JSON.parse(r.threads) as number[],
     terminatedAt: r.terminatedAt,
+    ...(r.placementGroupId
+      ? {
+          placementGroup: {
+            groupId: r.placementGroupId,
+            groupName: r.placementGroupName ?? "",
+            partitionNumber: r.placementPartition,
+          },
+        }
+      : {}),
   };
 }
 
@@ -80,5 +89,8 @@ export function recordToRow(i: InstanceRecord) {
     terminatedAt: i.terminatedAt,
     claim: null,
     claimExpires: null,
+    placementGroupId: i.placementGroup?.groupId ?? null,
+    placementGroupName: i.placementGroup?.groupName ?? null,
+    placementPartition: i.placementGroup?.partitionNumber ?? null,
   };
 }

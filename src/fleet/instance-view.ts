@@ -23,6 +23,7 @@ export function instanceView(i: InstanceRecord) {
     memoryMiB: i.memoryMiB,
     instanceStorageGB: i.nvmeGB,
     cpuPinning: i.threads,
+    placementGroup: i.placementGroup ?? null,
   };
 }
 export type InstanceView = ReturnType<typeof instanceView>;

@@ -16,6 +16,7 @@ import { checkClientToken, checkLaunchBytes, checkLaunchCount, checkTags, checkZ
 import { latestRecords } from "./mirror";
 import { creatorAccount } from "./ownership";
 import { place } from "./placement";
+import { groupLaunch } from "./placement-groups";
 
 export interface RunInstancesInput extends NetworkChoice {
   instanceType: string;
@@ -29,6 +30,8 @@ export interface RunInstancesInput extends NetworkChoice {
   paging: PagingOptions;
   /** Where the type offers more than one; its first (hvm) when absent. */
   virtualizationType?: VirtualizationType;
+  /** The placement group to launch into (EC2's Placement.GroupName and PartitionNumber). */
+  placementGroup?: { groupName: string; partitionNumber?: number };
 }
 
 export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
@@ -54,6 +57,7 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
   // A subnet names the zone; without one, the default VPC's subnet of whichever zone it lands in.
   const network = await planNetwork(fleet, input, input.availabilityZone, input.maxCount);
   const zone = input.availabilityZone ?? network.zone;
+  const group = input.placementGroup ? await groupLaunch(fleet, input.placementGroup, input.maxCount) : null;
   const reservationId = newId("r");
   const token = input.clientToken;
   if (token) {
@@ -61,7 +65,7 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
     if (replay) return replay;
   }
 
-  const records: InstanceRecord[] = Array.from({ length: input.maxCount }, () =>
+  const records: InstanceRecord[] = Array.from({ length: input.maxCount }, (_, i) =>
     offeredInstance(type, {
       instanceId: newId("i"),
       accountId,
@@ -73,12 +77,21 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
       workload: input.workload,
       placementStrategy: input.placementStrategy,
       paging: input.paging,
+      placementGroup: group?.memberships[i],
     }),
   );
   // Without a requested zone the instance takes its host's zone, filled in at admission.
   let events: FleetEvent[];
   try {
-    events = await place(fleet, type, records, input.minCount, zone, input.placementStrategy);
+    events = await place(
+      fleet,
+      type,
+      records,
+      input.minCount,
+      zone,
+      input.placementStrategy,
+      group?.placement,
+    );
   } catch (err) {
     // A refusal launched nothing, so the token is free for a retry. After any other failure
     // the outcome is unknown: the token stays taken until it goes stale.

@@ -252,6 +252,18 @@ export const MAX_SECURITY_GROUPS_PER_ACCOUNT = 2500;
 export const MAX_RULES_PER_DIRECTION = 60;
 export const MAX_GROUPS_PER_INTERFACE = 5;
 export const MAX_PEERINGS_PER_VPC = 50;
+/**
+ * Network ACLs (Amazon VPC user guide, "Amazon VPC quotas", "Network ACLs"): 200 per VPC, 20
+ * rules each way by default; rule numbers 1 to 32766 (sim/network/network-acl.ts).
+ */
+export const MAX_NETWORK_ACLS_PER_VPC = 200;
+export const MAX_NACL_RULES_PER_DIRECTION = 20;
+/**
+ * Placement groups (EC2 user guide, "Placement group rules and limitations"): 500 per account
+ * in a Region, names of up to 255 ASCII characters, unique in the account.
+ */
+export const MAX_PLACEMENT_GROUPS_PER_ACCOUNT = 500;
+export const PLACEMENT_GROUP_NAME_MAX_LENGTH = 255;
 /** Rules one request may add. */
 export const MAX_RULES_PER_REQUEST = 20;
 /** Security group names and descriptions: up to 255 characters, as EC2's. */

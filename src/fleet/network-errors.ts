@@ -12,6 +12,10 @@ export const interfaceNotFound = (id: string) =>
 export const peeringNotFound = (id: string) =>
   notFound("InvalidVpcPeeringConnectionID.NotFound", "vpc peering connection", id);
 
+export const aclNotFound = (id: string) => notFound("InvalidNetworkAclID.NotFound", "network ACL", id);
+export const aclAssociationNotFound = (id: string) =>
+  notFound("InvalidAssociationID.NotFound", "network ACL association", id);
+
 export const quotaExceeded = (code: string, message: string) => new ApiError(400, code, message, {});
 
 /** A D1 unique-index violation: another request took the name, address or pair first. */

@@ -3,20 +3,23 @@
 // hosts (which track the flows), and the path the frames take and what it achieves, priced by
 // each host's CPU model. A packet the network drops is an answer, not an error: it says why.
 import { and, eq } from "drizzle-orm";
-import { instances, networkInterfaces, vpcs } from "../db/schema";
+import { instances, networkInterfaces, placementGroups, vpcs } from "../db/schema";
 import type { TransferPrice } from "../sim/cpu";
 import type { EndpointRequest, EndpointResult } from "../sim/network/endpoint";
 import { formatCidr, formatIp, parseCidr, parseIp } from "../sim/network/ipv4";
+import { type Crossing, crossSubnets, type EdgeVerdict } from "../sim/network/network-acl";
 import { pathHops, type TransferResult, transfer } from "../sim/network/path";
 import { route, type VpcRoute } from "../sim/network/routing";
 import type { PacketProtocol } from "../sim/network/security-group";
 import type { Datagram, Decision, SwitchPort } from "../sim/network/vswitch";
+import type { GroupStrategy } from "../sim/placement-groups";
 import type { Fleet } from "./context";
 import { type InterfaceRow, interfaceOf } from "./enis";
 import { ApiError, invalidParameter } from "./errors";
 import { requireInstanceRow } from "./instance-queries";
 import { MAX_SEND_BYTES } from "./limits";
 import { mirrorApplied } from "./mirror";
+import { subnetEdges } from "./network-acls";
 import { switchRules } from "./security-groups";
 import { peersOf } from "./vpc-peerings";
 
@@ -42,6 +45,10 @@ export interface SendAnswer {
   route: { kind: "local" | "peering"; vpcId: string; peeringId: string | null } | null;
   path: ReturnType<typeof pathView> | null;
   securityGroups: { egress: DecisionView | null; ingress: DecisionView | null };
+  /** The subnets' edges: not crossed within one subnet; the inbound edge is not reached when the outbound denies. */
+  networkAcls: ReturnType<typeof aclsView> | null;
+  /** The placement group both ends share, if they do: a cluster group's raises the single-flow limit. */
+  placementGroup: { groupName: string; strategy: GroupStrategy } | null;
   source: ReturnType<typeof endView> | null;
   destination: ReturnType<typeof endView> | null;
   transfer: TransferResult | null;
@@ -60,6 +67,34 @@ function decisionView(d: Decision, direction: "egress" | "ingress", allowed: boo
     ruleId: d.kind === "rule" ? d.ruleId : null,
     groupId: d.kind === "rule" ? d.groupId : null,
   };
+}
+
+function edgeView(e: EdgeVerdict) {
+  return {
+    networkAclId: e.aclId,
+    subnetId: e.subnetId,
+    allowed: e.allowed,
+    ruleNumber: e.decidedBy.ruleNumber,
+    ruleAction: e.decidedBy.action,
+    decidedBy: e.decidedBy.kind,
+  };
+}
+
+function aclsView(c: Crossing) {
+  return {
+    crossed: c.crosses,
+    outbound: c.crosses ? edgeView(c.outbound) : null,
+    inbound: c.crosses && c.inbound ? edgeView(c.inbound) : null,
+  };
+}
+
+/** "rule 90 (deny) of acl-..." or "the catch-all rule (*) of acl-...". */
+function edgeRule(e: EdgeVerdict): string {
+  const rule =
+    e.decidedBy.kind === "catch-all"
+      ? "the catch-all rule (*, 32767)"
+      : `rule ${e.decidedBy.ruleNumber} (${e.decidedBy.action})`;
+  return `${rule} of ${e.aclId} on ${e.subnetId}`;
 }
 
 function priceView(p: TransferPrice) {
@@ -178,6 +213,8 @@ export async function networkSend(fleet: Fleet, instanceId: string, input: SendI
     route: null,
     path: null,
     securityGroups: { egress: null, ingress: null },
+    networkAcls: null,
+    placementGroup: null,
     source: null,
     destination: null,
     transfer: null,
@@ -265,6 +302,24 @@ export async function networkSend(fleet: Fleet, instanceId: string, input: SendI
       { route: routeView, securityGroups: { egress, ingress: null } },
     );
   }
+  // Out of the source subnet and into the destination's: each edge's network ACL, stateless.
+  const edges = await subnetEdges(fleet, [srcEni.subnetId, dstEni.subnetId]);
+  const crossing = crossSubnets(edges.get(srcEni.subnetId)!, edges.get(dstEni.subnetId)!, datagram);
+  const networkAcls = aclsView(crossing);
+  if (crossing.crosses && !crossing.allowed) {
+    const edge = crossing.inbound ?? crossing.outbound;
+    const way = crossing.inbound ? "inbound" : "outbound";
+    // A reply the security group let out as tracked still needs a rule of the ACL's own.
+    const stateless =
+      out.verdict.decidedBy.kind === "tracked"
+        ? " (network ACLs are stateless: a reply needs a rule of its own)"
+        : "";
+    return dropped(`${way}: denied by ${edgeRule(edge)}${stateless}`, {
+      route: routeView,
+      securityGroups: { egress, ingress: null },
+      networkAcls,
+    });
+  }
   const inn = await play(dst.hostId, {
     instanceId: dst.id,
     direction: "ingress",
@@ -278,19 +333,21 @@ export async function networkSend(fleet: Fleet, instanceId: string, input: SendI
     return dropped(`the destination ${dst.id} is not running on its host`, {
       route: routeView,
       securityGroups: { egress, ingress: null },
+      networkAcls,
     });
   }
   const ingress = decisionView(inn.verdict.decidedBy, "ingress", inn.verdict.allowed);
   if (!inn.verdict.allowed) {
     return dropped(
       `inbound: no rule of ${dstGroups.join(", ")} allows ${input.protocol} port ${input.port} from ${srcEni.privateIp}, and no tracked flow matches`,
-      { route: routeView, securityGroups: { egress, ingress } },
+      { route: routeView, securityGroups: { egress, ingress }, networkAcls },
     );
   }
   const mtu = Math.min(out.maxFrame, inn.maxFrame);
   const sp = out.prices.find((p) => p.mtu === mtu)!.price;
   const dp = inn.prices.find((p) => p.mtu === mtu)!.price;
   const fwd = out.forwarding!;
+  const shared = await sharedGroup(fleet, src.placementGroupId, dst.placementGroupId);
   const t = transfer(
     { hostId: out.hostId, rack: out.rack, zone: out.zone, price: sp },
     { hostId: inn.hostId, rack: inn.rack, zone: inn.zone, price: dp },
@@ -298,16 +355,26 @@ export async function networkSend(fleet: Fleet, instanceId: string, input: SendI
     input.protocol,
     input.bytes,
     mtu,
+    shared?.strategy === "cluster",
   );
   return {
     ...answerBase(),
     route: routeView,
     path: pathView(out, inn),
     securityGroups: { egress, ingress },
+    networkAcls,
+    placementGroup: shared,
     source: endView(out, sp),
     destination: endView(inn, dp),
     transfer: t,
   };
+}
+
+/** The group both instances were launched into, when they share one. */
+async function sharedGroup(fleet: Fleet, a: string | null, b: string | null) {
+  if (!a || a !== b) return null;
+  const g = await fleet.db.select().from(placementGroups).where(eq(placementGroups.id, a)).get();
+  return g ? { groupName: g.name, strategy: g.strategy as GroupStrategy } : null;
 }
 
 function endView(e: Ok, p: TransferPrice) {

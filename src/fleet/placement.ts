@@ -11,6 +11,7 @@ import type { Fleet } from "./context";
 import { ApiError, invalidParameter, OutcomeUnknown } from "./errors";
 import { mirrorApplied } from "./mirror";
 import { inParallel } from "./parallel";
+import type { GroupPlacement } from "./placement-groups";
 
 function capacityError(type: InstanceType, zone: string | undefined, zonesWithCapacity: string[]): ApiError {
   const where = zone ? `in the Availability Zone (${zone})` : "in any Availability Zone";
@@ -46,6 +47,8 @@ export async function place(
   minCount: number,
   zone: string | undefined,
   strategy: PlacementStrategy,
+  /** The placement group the records join: its rule decides which hosts are offered what. */
+  group?: GroupPlacement,
 ): Promise<FleetEvent[]> {
   const [clock, first] = await Promise.all([fleet.clock(), familyHosts(fleet, type.family)]);
   const request = {
@@ -54,6 +57,15 @@ export async function place(
     vcpus: type.vcpus,
     memoryMiB: type.memoryMiB,
     nvmeGB: type.instanceStorage.totalGB,
+  };
+  /** Offers of the plan's counts, records taken in order. */
+  const sliced = (ranked: Candidate[], remaining: InstanceRecord[]) => {
+    let at = 0;
+    return planOffers(ranked, remaining.length, request, strategy).map((o) => {
+      const offer = remaining.slice(at, at + o.count);
+      at += o.count;
+      return { hostId: o.hostId, offer };
+    });
   };
   // This placement's own view of the hosts, newest use first; hosts that took fewer than
   // they were offered are full for this type.
@@ -104,8 +116,9 @@ export async function place(
   try {
     while (remaining.length > 0) {
       const open = [...known.values()].filter((h) => !full.has(h.id));
-      const plan = planOffers(rankHosts(open, request, strategy), remaining.length, request, strategy);
-      if (plan.length === 0) {
+      const ranked = rankHosts(open, request, strategy) as Candidate[];
+      const offers = group ? group.offers(ranked, remaining, request) : sliced(ranked, remaining);
+      if (offers.length === 0) {
         // No room in a view this placement did not read itself: D1 may know better.
         if (readD1) break;
         readD1 = true;
@@ -116,12 +129,6 @@ export async function place(
         continue;
       }
       const commitIfAtLeast = Math.max(1, minCount - placed);
-      let at = 0;
-      const offers = plan.map((o) => {
-        const offer = remaining.slice(at, at + o.count);
-        at += o.count;
-        return { hostId: o.hostId, offer };
-      });
       const answers = await inParallel(offers, (o) =>
         fleet.host(o.hostId).admit(o.offer, commitIfAtLeast, clock),
       );
@@ -135,6 +142,13 @@ export async function place(
         events.push(...a.value.events);
         note(hostId, a.value.usage);
         const admitted = a.value.result;
+        if (group && admitted.length > 0) {
+          const taken = new Set(admitted);
+          group.admitted(
+            known.get(hostId)!,
+            offer.filter((r) => taken.has(r.instanceId)),
+          );
+        }
         if (admitted.length < offer.length) full.add(hostId);
         if (admitted.length === 0) return;
         if (admitted.length < commitIfAtLeast) held.set(hostId, admitted);
@@ -172,6 +186,7 @@ export async function place(
     if (zone && !(await fleet.db.select({ z: hosts.zone }).from(hosts).where(eq(hosts.zone, zone)).get())) {
       throw invalidParameter("availabilityZone", `'${zone}' is not a zone of this fleet`);
     }
+    if (group) throw group.capacityError(type, zone);
     const elsewhere = rankHosts([...known.values()], { ...request, zone: undefined }, "spread")
       .map((h) => h.zone)
       .filter((z) => z !== zone);

@@ -81,6 +81,16 @@ export interface InstanceRecord {
   nvmeGB: number;
   threads: number[];
   terminatedAt: number | null;
+  /** The placement group it was launched into (placement-groups.ts); absent when none. */
+  placementGroup?: PlacementMembership | null;
+}
+
+/** An instance's place in a placement group, as EC2's Placement shows it. */
+export interface PlacementMembership {
+  groupId: string;
+  groupName: string;
+  /** Its partition, in a partition group; null in the others. */
+  partitionNumber: number | null;
 }
 
 /**
@@ -176,7 +186,14 @@ export type InstanceOffer = Pick<InstanceRecord, "instanceId" | "accountId" | "r
   Partial<
     Pick<
       InstanceRecord,
-      "virtualizationType" | "zone" | "clientToken" | "tags" | "workload" | "placementStrategy" | "paging"
+      | "virtualizationType"
+      | "zone"
+      | "clientToken"
+      | "tags"
+      | "workload"
+      | "placementStrategy"
+      | "paging"
+      | "placementGroup"
     >
   >;
 
@@ -211,5 +228,6 @@ export function offeredInstance(type: InstanceType, o: InstanceOffer): InstanceR
     nvmeGB: type.instanceStorage.totalGB,
     threads: [],
     terminatedAt: null,
+    ...(o.placementGroup ? { placementGroup: o.placementGroup } : {}),
   };
 }

@@ -1,8 +1,11 @@
 // The EC2 Query API driven by the AWS SDK for JavaScript v3, unmodified, against the Worker
 // behind wrangler's dev server: a client pointed at the endpoint with an account's access key.
 import {
+  AllocateHostsCommand,
   AttachVolumeCommand,
   AuthorizeSecurityGroupIngressCommand,
+  CreateNetworkAclCommand,
+  CreateNetworkAclEntryCommand,
   CreatePlacementGroupCommand,
   CreateSecurityGroupCommand,
   CreateSnapshotCommand,
@@ -10,6 +13,7 @@ import {
   CreateTagsCommand,
   CreateVolumeCommand,
   CreateVpcCommand,
+  DeletePlacementGroupCommand,
   DeleteTagsCommand,
   DeleteVolumeCommand,
   DescribeAvailabilityZonesCommand,
@@ -17,6 +21,8 @@ import {
   DescribeInstanceStatusCommand,
   DescribeInstancesCommand,
   DescribeInstanceTypesCommand,
+  DescribeNetworkAclsCommand,
+  DescribePlacementGroupsCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
   DescribeTagsCommand,
@@ -27,6 +33,7 @@ import {
   type Instance,
   paginateDescribeInstances,
   RebootInstancesCommand,
+  ReplaceNetworkAclAssociationCommand,
   RunInstancesCommand,
   StartInstancesCommand,
   StopInstancesCommand,
@@ -532,7 +539,7 @@ describe("the AWS SDK against the EC2 endpoint", () => {
     expect(xml).toMatch(/<RequestID>[0-9a-f-]{36}<\/RequestID>/);
 
     const pending = await failure(
-      ec2.send(new CreatePlacementGroupCommand({ GroupName: "g", Strategy: "spread" })),
+      ec2.send(new AllocateHostsCommand({ AvailabilityZone: zone, Quantity: 1 })),
     );
     expect(pending.name).toBe("UnsupportedOperation");
   });
@@ -605,5 +612,168 @@ describe("the AWS SDK against the EC2 endpoint", () => {
     await ec2.send(new DeleteVolumeCommand({ VolumeId: volumeId }));
     const gone = await failure(ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] })));
     expect(gone.name).toBe("InvalidVolume.NotFound");
+  });
+});
+
+describe("placement groups and network ACLs through the AWS SDK", () => {
+  it("creates spread and partition groups, launches into them with Placement, and deletes a group once empty", async () => {
+    const pz = freshZone();
+    for (let r = 1; r <= 3; r++) {
+      await api("POST", "/v1/hosts", adminKey, { availabilityZone: pz, family: "m5", rack: `${pz}-r${r}` });
+    }
+    const made = await ec2.send(
+      new CreatePlacementGroupCommand({ GroupName: "sdk-spread", Strategy: "spread" }),
+    );
+    expect(made.PlacementGroup).toMatchObject({
+      GroupName: "sdk-spread",
+      Strategy: "spread",
+      State: "available",
+      SpreadLevel: "rack",
+    });
+    await ec2.send(
+      new CreatePlacementGroupCommand({ GroupName: "sdk-part", Strategy: "partition", PartitionCount: 2 }),
+    );
+    const tooMany = await failure(
+      ec2.send(
+        new CreatePlacementGroupCommand({ GroupName: "sdk-x", Strategy: "partition", PartitionCount: 9 }),
+      ),
+    );
+    expect(tooMany.name).toBe("InvalidParameterValue");
+    const listed = await ec2.send(
+      new DescribePlacementGroupsCommand({ Filters: [{ Name: "strategy", Values: ["partition"] }] }),
+    );
+    expect(listed.PlacementGroups?.map((g) => [g.GroupName, g.PartitionCount])).toEqual([["sdk-part", 2]]);
+
+    const spread = await ec2.send(
+      new RunInstancesCommand({
+        InstanceType: "m5.large",
+        MinCount: 3,
+        MaxCount: 3,
+        Placement: { AvailabilityZone: pz, GroupName: "sdk-spread" },
+      }),
+    );
+    expect(spread.Instances?.map((i) => i.Placement?.GroupName)).toEqual([
+      "sdk-spread",
+      "sdk-spread",
+      "sdk-spread",
+    ]);
+    const hosts = new Set(spread.Instances?.map((i) => i.Placement?.HostId));
+    expect(hosts.size).toBe(3);
+    // Three racks, three members: a fourth has no rack of its own left.
+    const full = await failure(
+      ec2.send(
+        new RunInstancesCommand({
+          InstanceType: "m5.large",
+          MinCount: 1,
+          MaxCount: 1,
+          Placement: { AvailabilityZone: pz, GroupName: "sdk-spread" },
+        }),
+      ),
+    );
+    expect(full.name).toBe("InsufficientInstanceCapacity");
+    expect(full.message).toMatch(/sdk-spread/);
+
+    const part = await ec2.send(
+      new RunInstancesCommand({
+        InstanceType: "m5.large",
+        MinCount: 1,
+        MaxCount: 1,
+        Placement: { AvailabilityZone: pz, GroupName: "sdk-part", PartitionNumber: 2 },
+      }),
+    );
+    expect(part.Instances?.[0].Placement).toMatchObject({ GroupName: "sdk-part", PartitionNumber: 2 });
+    const described = await ec2.send(
+      new DescribeInstancesCommand({ InstanceIds: [part.Instances![0].InstanceId!] }),
+    );
+    expect(described.Reservations?.[0].Instances?.[0].Placement?.PartitionNumber).toBe(2);
+
+    const inUse = await failure(ec2.send(new DeletePlacementGroupCommand({ GroupName: "sdk-part" })));
+    expect(inUse.name).toBe("InvalidPlacementGroup.InUse");
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [part.Instances![0].InstanceId!] }));
+    await advance(120);
+    await ec2.send(new DeletePlacementGroupCommand({ GroupName: "sdk-part" }));
+    const unknown = await failure(ec2.send(new DescribePlacementGroupsCommand({ GroupNames: ["sdk-part"] })));
+    expect(unknown.name).toBe("InvalidPlacementGroup.Unknown");
+    const launchUnknown = await failure(
+      ec2.send(
+        new RunInstancesCommand({
+          InstanceType: "m5.large",
+          MinCount: 1,
+          MaxCount: 1,
+          Placement: { AvailabilityZone: pz, GroupName: "sdk-part" },
+        }),
+      ),
+    );
+    expect(launchUnknown.name).toBe("InvalidPlacementGroup.Unknown");
+  });
+
+  it("creates a network ACL with numbered entries, associates it with a subnet and describes it", async () => {
+    const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: "10.30.0.0/16" }));
+    const vpcId = vpc.Vpc!.VpcId!;
+    const subnet = await ec2.send(
+      new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: "10.30.1.0/24", AvailabilityZone: zone }),
+    );
+    const subnetId = subnet.Subnet!.SubnetId!;
+    const acl = await ec2.send(new CreateNetworkAclCommand({ VpcId: vpcId }));
+    const aclId = acl.NetworkAcl!.NetworkAclId!;
+    expect(acl.NetworkAcl).toMatchObject({ VpcId: vpcId, IsDefault: false });
+    // The same client token again answers the same ACL rather than a second one.
+    const token = "acl-token-1";
+    const once = await ec2.send(new CreateNetworkAclCommand({ VpcId: vpcId, ClientToken: token }));
+    const twice = await ec2.send(new CreateNetworkAclCommand({ VpcId: vpcId, ClientToken: token }));
+    expect(twice.NetworkAcl?.NetworkAclId).toBe(once.NetworkAcl?.NetworkAclId);
+    expect(twice.ClientToken).toBe(token);
+    await ec2.send(
+      new CreateNetworkAclEntryCommand({
+        NetworkAclId: aclId,
+        RuleNumber: 100,
+        Protocol: "6",
+        RuleAction: "deny",
+        Egress: false,
+        CidrBlock: "0.0.0.0/0",
+        PortRange: { From: 22, To: 22 },
+      }),
+    );
+    const dup = await failure(
+      ec2.send(
+        new CreateNetworkAclEntryCommand({
+          NetworkAclId: aclId,
+          RuleNumber: 100,
+          Protocol: "-1",
+          RuleAction: "allow",
+          Egress: false,
+          CidrBlock: "0.0.0.0/0",
+        }),
+      ),
+    );
+    expect(dup.name).toBe("NetworkAclEntryAlreadyExists");
+    // The subnet starts on its VPC's default ACL; its association moves to the new one.
+    const before = await ec2.send(
+      new DescribeNetworkAclsCommand({ Filters: [{ Name: "association.subnet-id", Values: [subnetId] }] }),
+    );
+    expect(before.NetworkAcls?.map((a) => a.IsDefault)).toEqual([true]);
+    const assoc = before.NetworkAcls![0].Associations!.find((a) => a.SubnetId === subnetId)!;
+    const replaced = await ec2.send(
+      new ReplaceNetworkAclAssociationCommand({
+        AssociationId: assoc.NetworkAclAssociationId,
+        NetworkAclId: aclId,
+      }),
+    );
+    expect(replaced.NewAssociationId).toMatch(/^aclassoc-/);
+    const after = await ec2.send(new DescribeNetworkAclsCommand({ NetworkAclIds: [aclId] }));
+    const shown = after.NetworkAcls![0];
+    expect(shown.Associations?.map((a) => a.SubnetId)).toEqual([subnetId]);
+    expect(shown.Entries).toContainEqual(
+      expect.objectContaining({
+        RuleNumber: 100,
+        Protocol: "6",
+        RuleAction: "deny",
+        Egress: false,
+        PortRange: { From: 22, To: 22 },
+      }),
+    );
+    expect(shown.Entries).toContainEqual(
+      expect.objectContaining({ RuleNumber: 32767, RuleAction: "deny", Egress: true }),
+    );
   });
 });

@@ -62,7 +62,10 @@ const theirNet = {
   rule: "",
   "vpc-peering-connections": "",
   "network-interfaces": "",
+  "network-acls": "",
 };
+/** B's placement group, by name (names are each account's own). */
+const B_GROUP = "b-group-5c1d";
 const ownNet = { vpcId: "", peerVpcId: "" };
 let sharedHost = "";
 /** The zone of the host both tenants use: where A's own launches go, never onto B's host. */
@@ -115,6 +118,16 @@ async function stateOfB() {
     rules: (await q("SELECT * FROM security_group_rules WHERE account_id = ? ORDER BY id")).results,
     peerings: (await q("SELECT * FROM vpc_peerings WHERE account_id = ? ORDER BY id")).results,
     networkEvents: (await q("SELECT id FROM network_events WHERE account_id = ? ORDER BY seq")).results,
+    networkAcls: (await q("SELECT * FROM network_acls WHERE account_id = ? ORDER BY id")).results,
+    networkAclEntries: (
+      await q(
+        "SELECT * FROM network_acl_entries WHERE account_id = ? ORDER BY acl_id, direction, rule_number",
+      )
+    ).results,
+    networkAclAssociations: (
+      await q("SELECT * FROM network_acl_associations WHERE account_id = ? ORDER BY id")
+    ).results,
+    placementGroups: (await q("SELECT * FROM placement_groups WHERE account_id = ? ORDER BY id")).results,
     records,
   };
 }
@@ -128,6 +141,8 @@ function targets(path: string): string[][] {
   if (path === "/v1/security-groups/{id}/rules/{ruleId}")
     return [[theirNet["security-groups"], theirNet.rule]];
   if (params.length > 1) {
+    if (path === "/v1/network-acls/{id}/entries/{direction}/{ruleNumber}")
+      return [[theirNet["network-acls"], "ingress", "100"]];
     if (path === "/v1/volumes/{id}/blocks/{n}") return [[storage.volume, "0"]];
     if (path === "/v1/instances/{id}/instance-store/blocks/{n}")
       return theirs.instances.map((id) => [id, "0"]);
@@ -171,7 +186,10 @@ function targets(path: string): string[][] {
     case "security-groups":
     case "vpc-peering-connections":
     case "network-interfaces":
+    case "network-acls":
       return [[theirNet[kind]]];
+    case "placement-groups":
+      return [[B_GROUP]];
     default:
       throw new Error(`no resource of B's for ${path}: teach the isolation test what it names`);
   }
@@ -389,7 +407,38 @@ describe("tenant isolation, operation by operation from /openapi.json", () => {
       { vpcId: eni.vpcId, peerVpcId: bVpc.body.vpcId },
       asB,
     );
+    // A network ACL of B's VPC with a rule, associated with nothing, and a placement group.
+    const bAcl = await call<{ networkAclId: string }>(
+      "POST",
+      "/v1/network-acls",
+      { vpcId: bVpc.body.vpcId },
+      asB,
+    );
+    expect(
+      (
+        await call(
+          "POST",
+          `/v1/network-acls/${bAcl.body.networkAclId}/entries`,
+          {
+            ruleNumber: 100,
+            direction: "ingress",
+            protocol: "all",
+            cidrBlock: "0.0.0.0/0",
+            ruleAction: "allow",
+          },
+          asB,
+        )
+      ).status,
+    ).toBe(200);
+    const bPg = await call<{ groupId: string }>(
+      "POST",
+      "/v1/placement-groups",
+      { groupName: B_GROUP, strategy: "spread" },
+      asB,
+    );
+    expect(bPg.status).toBe(201);
     Object.assign(theirNet, {
+      "network-acls": bAcl.body.networkAclId,
       vpcs: eni.vpcId,
       subnets: eni.subnetId,
       "network-interfaces": eni.networkInterfaceId,
@@ -423,6 +472,8 @@ describe("tenant isolation, operation by operation from /openapi.json", () => {
       ...Object.values(theirNet),
       eni.vpcId,
       bVpc.body.vpcId,
+      // The group's id, not its name: a refusal may say back the name the caller asked for.
+      bPg.body.groupId,
       MARK,
       b.apiKey,
       theirs.subscription,

@@ -5,6 +5,7 @@ import { describeInstanceStatus } from "./actions/instance-status";
 import { describeInstanceTypes } from "./actions/instance-types";
 import { INSTANCE_ACTIONS } from "./actions/instances";
 import { NETWORK_ACTIONS } from "./actions/network";
+import { PLACEMENT_ACTIONS } from "./actions/placement";
 import { STORAGE_ACTIONS } from "./actions/storage";
 import { TAG_ACTIONS } from "./actions/tags";
 import { describeAvailabilityZones } from "./actions/zones";
@@ -15,6 +16,7 @@ export const ACTIONS: Record<string, Action> = {
   ...TAG_ACTIONS,
   ...NETWORK_ACTIONS,
   ...STORAGE_ACTIONS,
+  ...PLACEMENT_ACTIONS,
   DescribeHosts: describeHosts,
   DescribeInstanceStatus: describeInstanceStatus,
   DescribeInstanceTypes: describeInstanceTypes,
@@ -23,6 +25,5 @@ export const ACTIONS: Record<string, Action> = {
 
 /** EC2 actions whose fleet service does not exist: UnsupportedOperation, saying why. */
 export const PENDING: Record<string, string> = {
-  CreatePlacementGroup: "the fleet has no placement groups",
   AllocateHosts: "the fleet's hosts are the operator's; a tenant cannot allocate dedicated hosts",
 };

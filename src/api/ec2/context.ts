@@ -45,7 +45,9 @@ export function instanceItem(i: InstanceView) {
     launchTime: i.launchTime,
     placement: {
       availabilityZone: i.availabilityZone,
-      groupName: "",
+      groupName: i.placementGroup?.groupName ?? "",
+      groupId: i.placementGroup?.groupId,
+      partitionNumber: i.placementGroup?.partitionNumber ?? undefined,
       tenancy: "default",
       hostId: i.hostId ?? undefined,
     },

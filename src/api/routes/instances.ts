@@ -17,6 +17,7 @@ import {
   InstanceIdParam,
   InstancePage,
   InstanceTypeName,
+  LaunchPlacementGroup,
   Limit,
   Paging,
   problemResponses,
@@ -48,6 +49,8 @@ const RunInstances = z
     // The primary interface's subnet (its zone is the launch's) and groups; the default VPC's when absent.
     subnetId: SubnetId.optional(),
     securityGroupIds: z.array(SecurityGroupId).max(MAX_GROUPS_PER_INTERFACE).optional(),
+    // A placement group of the account's: its rule (cluster, partition, spread) decides the racks.
+    placementGroup: LaunchPlacementGroup.optional(),
   })
   .openapi("RunInstances");
 

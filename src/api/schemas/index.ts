@@ -28,4 +28,6 @@ export const HostIdParam = z.object({
   id: HostId.openapi({ param: { name: "id", in: "path" } }),
 });
 export * from "./migrations";
+export * from "./network-acls";
+export * from "./placement-groups";
 export * from "./scheduled-events";

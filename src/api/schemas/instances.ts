@@ -1,6 +1,7 @@
 // Instances as the API shows them, and what a launch chooses for them: the workload the CPU
 // model runs and the paging the memory model runs.
 import { z } from "@hono/zod-openapi";
+import { PLACEMENT_GROUP_NAME_MAX_LENGTH } from "../../fleet/limits";
 import {
   type InstanceType as CatalogType,
   FAMILIES,
@@ -9,13 +10,15 @@ import {
 } from "../../sim/catalog";
 import { PROFILE_NAMES, type WorkloadSpec } from "../../sim/cpu";
 import { INSTANCE_STATES } from "../../sim/lifecycle";
-import type { PagingOptions } from "../../sim/records";
+import { MAX_PARTITIONS_PER_ZONE } from "../../sim/placement-groups";
+import type { PagingOptions, PlacementMembership } from "../../sim/records";
 import {
   ClientToken,
   HostId,
   Hypervisor,
   InstanceId,
   InstanceTypeName,
+  idOf,
   MAX_PAGE,
   oneOf,
   ReservationId,
@@ -123,6 +126,26 @@ export const VirtualizationType = z
 
 export const InstanceState = z.object({ code: z.number().int(), name: StateNames }).openapi("InstanceState");
 
+export const PlacementGroupId = idOf("pg", "pg-0123456789abcdef0");
+/** A placement group's name: up to 255 ASCII characters, as EC2's. */
+export const PlacementGroupName = z
+  .string()
+  .min(1)
+  .max(PLACEMENT_GROUP_NAME_MAX_LENGTH)
+  .regex(/^[\x20-\x7e]+$/, "must be printable ASCII")
+  .openapi({ example: "web-spread" });
+export const InstancePlacementGroup = z
+  .object({
+    groupId: PlacementGroupId,
+    groupName: PlacementGroupName,
+    partitionNumber: z.number().int().min(1).max(MAX_PARTITIONS_PER_ZONE).nullable(),
+  })
+  // Inline, not a named component: a nullable $ref would not say that null is allowed.
+  .openapi({ description: "the placement group it was launched into" });
+export type InstancePlacementGroupChecked = Assert<
+  Mirrors<typeof InstancePlacementGroup, PlacementMembership>
+>;
+
 export const Instance = z
   .object({
     instanceId: InstanceId,
@@ -148,6 +171,7 @@ export const Instance = z
       .array(z.number().int())
       .max(MAX_VCPUS)
       .openapi({ description: "host hardware thread of each vCPU" }),
+    placementGroup: InstancePlacementGroup.nullable(),
   })
   .openapi("Instance");
 

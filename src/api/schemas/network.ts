@@ -12,8 +12,10 @@ import { NETWORK_EVENT_TYPES } from "../../sim/network/events";
 import type { Ceiling } from "../../sim/network/path";
 import { PROTOCOLS } from "../../sim/network/security-group";
 import { MAX_VNI } from "../../sim/network/vswitch";
+import { GROUP_STRATEGIES } from "../../sim/placement-groups";
 import { HostId, Hypervisor, InstanceId, idOf, MAX_PAGE, Timestamp, Zone } from "./common";
 import type { Assert, Same } from "./exact";
+import { PlacementGroupName } from "./instances";
 
 export const VpcId = idOf("vpc", "vpc-0123456789abcdef0");
 export const SubnetId = idOf("subnet", "subnet-0123456789abcdef0");
@@ -185,6 +187,17 @@ const Decision = z
   })
   .openapi("SecurityGroupDecision");
 
+const AclDecision = z
+  .object({
+    networkAclId: idOf("acl", "acl-0123456789abcdef0"),
+    subnetId: SubnetId,
+    allowed: z.boolean(),
+    ruleNumber: z.number().int().min(1).max(32767),
+    ruleAction: z.enum(["allow", "deny"]),
+    decidedBy: z.enum(["rule", "catch-all"]),
+  })
+  .openapi("NetworkAclDecision");
+
 const Cost = z
   .object({
     packets: z.number(),
@@ -255,6 +268,15 @@ export const SendResult = z
       })
       .nullable(),
     securityGroups: z.object({ egress: Decision.nullable(), ingress: Decision.nullable() }),
+    networkAcls: z
+      .object({ crossed: z.boolean(), outbound: AclDecision.nullable(), inbound: AclDecision.nullable() })
+      .nullable(),
+    placementGroup: z
+      .object({ groupName: PlacementGroupName, strategy: z.enum(GROUP_STRATEGIES) })
+      .nullable()
+      .openapi({
+        description: "the placement group both ends share; a cluster group's single-flow limit is 10 Gbps",
+      }),
     source: End.nullable(),
     destination: End.nullable(),
     transfer: Transfer.nullable(),

@@ -30,6 +30,12 @@ export const ProblemExtras = z.object({
   hostId: HostId.optional(),
   instanceType: InstanceTypeName.optional(),
   zonesWithCapacity: z.array(Zone).max(MAX_ZONES).optional(),
+  /** The placement group whose rule a launch could not keep. */
+  placementGroup: z
+    .string()
+    .max(255)
+    .regex(/^[\x20-\x7e]+$/)
+    .optional(),
   clientToken: ClientToken.optional(),
   state: z
     .string()

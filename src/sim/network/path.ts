@@ -9,6 +9,12 @@ import type { PacketProtocol } from "./security-group";
 import type { Forwarding } from "./vswitch";
 
 export const SINGLE_FLOW_GBPS = 5;
+/**
+ * A single flow between two instances of one cluster placement group: up to 10 Gbps (same
+ * user guide page, "Single-flow traffic"). Such instances share a rack (placement-groups.ts),
+ * so their frames also cross one top-of-rack switch rather than ToR, spine, ToR.
+ */
+export const CLUSTER_SINGLE_FLOW_GBPS = 10;
 export const JUMBO_MTU = 9001;
 export const STANDARD_MTU = 1500;
 /** IPv4 20 bytes, and TCP 20 or UDP/ICMP 8. */
@@ -100,6 +106,8 @@ export function transfer(
   protocol: PacketProtocol,
   bytes: number,
   mtu: number,
+  /** Both ends are in one cluster placement group: the single-flow limit is the cluster's. */
+  sameClusterGroup = false,
 ): TransferResult {
   const packets = packetsFor(bytes, mtu, protocol);
   if (src.price.packets !== packets || dst.price.packets !== packets) {
@@ -113,7 +121,7 @@ export function transfer(
   const ceilingsGbps: Record<Ceiling, number> = {
     "source-instance-bandwidth": src.price.networkGbps,
     "destination-instance-bandwidth": dst.price.networkGbps,
-    "single-flow": SINGLE_FLOW_GBPS,
+    "single-flow": sameClusterGroup ? CLUSTER_SINGLE_FLOW_GBPS : SINGLE_FLOW_GBPS,
     "source-vcpu": gbpsAt(s.cpuNs, payload),
     "destination-vcpu": gbpsAt(d.cpuNs, payload),
     "source-backend": gbpsAt(s.backendNs, payload),

@@ -93,14 +93,16 @@ export class VirtualSwitch {
   }
 }
 
-const viewOut = (d: Datagram) => ({
+/** A datagram as its sender's interface sees it. */
+export const viewOut = (d: Datagram) => ({
   protocol: d.protocol,
   localPort: d.srcPort,
   remoteIp: d.dstIp,
   remotePort: d.dstPort,
 });
 
-const viewIn = (d: Datagram) => ({
+/** A datagram as its receiver's interface sees it. */
+export const viewIn = (d: Datagram) => ({
   protocol: d.protocol,
   localPort: d.dstPort,
   remoteIp: d.srcIp,

@@ -15,9 +15,11 @@ import {
 } from "../../../fleet/limits";
 import { findInstanceType } from "../../../sim/catalog";
 import { decide, type InstanceAction, type InstanceState } from "../../../sim/lifecycle";
+import { MAX_PARTITIONS_PER_ZONE } from "../../../sim/placement-groups";
 import { type Action, type ActionContext, instanceItem, ready, reservations } from "../context";
 import { instanceFilter, instanceFilterNames } from "../filters";
 import { invalidValue, QueryError, unsupported } from "../query";
+import { withGroupCodes } from "./placement";
 
 const INSTANCE_ID = /^i-[0-9a-f]{17}$/;
 
@@ -94,14 +96,18 @@ const runInstancesAction: Action = async (ctx) => {
   if (zone !== undefined && (zone.length > ZONE_MAX_LENGTH || !ZONE_PATTERN.test(zone))) {
     throw invalidValue("Placement.AvailabilityZone", `'${zone.slice(0, 64)}' is not an availability zone`);
   }
-  for (const name of ["Placement.GroupName", "Placement.HostId"]) {
-    const v = q.string(name);
-    if (v !== undefined && v !== "") {
-      throw unsupported(
-        name,
-        "this fleet has no placement groups or dedicated hosts a tenant can launch onto yet",
-      );
-    }
+  const hostId = q.string("Placement.HostId");
+  if (hostId !== undefined && hostId !== "") {
+    throw unsupported("Placement.HostId", "this fleet has no dedicated hosts a tenant can launch onto yet");
+  }
+  const groupName = q.string("Placement.GroupName");
+  const partitionNumber = q.int("Placement.PartitionNumber", 1, MAX_PARTITIONS_PER_ZONE);
+  if (partitionNumber !== undefined && !groupName) {
+    throw invalidValue("Placement.PartitionNumber", "a partition number needs Placement.GroupName");
+  }
+  // EC2 also takes the group's id; the fleet's groups are named by their account's names.
+  if (q.string("Placement.GroupId") !== undefined) {
+    throw unsupported("Placement.GroupId", "name the group with Placement.GroupName");
   }
   const tenancy = q.string("Placement.Tenancy");
   if (tenancy !== undefined && tenancy !== "default") {
@@ -122,19 +128,24 @@ const runInstancesAction: Action = async (ctx) => {
   }
   ready(ctx, q.bool("DryRun"));
   // ImageId is accepted and not modelled: every guest boots the same way here.
-  const res = await runInstances(ctx.fleet, {
-    instanceType,
-    minCount,
-    maxCount,
-    ...(zone !== undefined ? { availabilityZone: zone } : {}),
-    placementStrategy: "binpack",
-    ...(clientToken !== undefined ? { clientToken } : {}),
-    ...(subnetId !== undefined ? { subnetId } : {}),
-    ...(securityGroupIds.length > 0 ? { securityGroupIds } : {}),
-    tags,
-    workload: "idle",
-    paging: {},
-  });
+  const res = await withGroupCodes(
+    runInstances(ctx.fleet, {
+      instanceType,
+      minCount,
+      maxCount,
+      ...(zone !== undefined ? { availabilityZone: zone } : {}),
+      placementStrategy: "binpack",
+      ...(clientToken !== undefined ? { clientToken } : {}),
+      ...(subnetId !== undefined ? { subnetId } : {}),
+      ...(securityGroupIds.length > 0 ? { securityGroupIds } : {}),
+      ...(groupName
+        ? { placementGroup: { groupName, ...(partitionNumber !== undefined ? { partitionNumber } : {}) } }
+        : {}),
+      tags,
+      workload: "idle",
+      paging: {},
+    }),
+  );
   return {
     reservationId: res.reservationId,
     ownerId: ctx.accountId,
