@@ -11,6 +11,16 @@ import autocannon from "autocannon";
 
 export interface DevServer {
   base: string;
+  /**
+   * The runtime's own socket for the Worker, without wrangler's dev proxy in front (null if
+   * it was not found). The proxy answers any network error of a request that is not a GET with
+   * 503 "Your worker restarted mid-request" (it compares the Worker's URL with the request's
+   * path in it against one without, so they always differ); talking to the runtime directly,
+   * a bench sees what failed and no request is answered twice.
+   */
+  direct: string | null;
+  /** Looks for the runtime's socket again: a runtime that wrangler restarted listens elsewhere. */
+  findDirect(): Promise<string | null>;
   adminKey: string;
   /** The resident memory of the server's workerd processes together, in MiB. */
   workerdRssMiB(): number;
@@ -104,6 +114,8 @@ export async function startDevServer(vars: Record<string, string> = {}): Promise
       "--env-file",
       secrets,
       ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+      // BENCH_INSPECTOR_PORT: where a profiler can attach to the Worker's isolate.
+      ...(process.env.BENCH_INSPECTOR_PORT ? ["--inspector-port", process.env.BENCH_INSPECTOR_PORT] : []),
     ],
     // BENCH_VERBOSE=1 shows the server's own output (errors, a restart), on stderr.
     {
@@ -129,6 +141,8 @@ export async function startDevServer(vars: Record<string, string> = {}): Promise
   }
   return {
     base,
+    direct: await directBase(server.pid, port, adminKey),
+    findDirect: () => directBase(server.pid, port, adminKey),
     adminKey,
     workerdRssMiB: () =>
       server.pid
@@ -139,6 +153,38 @@ export async function startDevServer(vars: Record<string, string> = {}): Promise
         : 0,
     stop,
   };
+}
+
+/** The Worker's socket in the runtime: a workerd port other than the proxy's that serves this Worker. */
+async function directBase(
+  pid: number | undefined,
+  proxyPort: number,
+  adminKey: string,
+): Promise<string | null> {
+  if (!pid) return null;
+  const workerd = new Set(
+    tree(pid)
+      .map((p) => ({ p, name: rssMiB(p)?.name }))
+      .filter((x) => x.name === "workerd")
+      .map((x) => x.p),
+  );
+  const listening = spawnSync("ss", ["-ltnpH"], { encoding: "utf8" }).stdout ?? "";
+  const ports = listening
+    .split("\n")
+    .filter((l) => [...l.matchAll(/pid=(\d+),/g)].some((m) => workerd.has(Number(m[1]))))
+    .map((l) => Number(/127\.0\.0\.1:(\d+)/.exec(l)?.[1]))
+    .filter((p) => p > 0 && p !== proxyPort);
+  for (const port of ports) {
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      const res = await fetch(`${base}/v1/clock`, {
+        headers: { authorization: `Bearer ${adminKey}` },
+        signal: AbortSignal.timeout(2000),
+      });
+      if (res.ok && ((await res.json()) as { mode?: string }).mode) return base;
+    } catch {}
+  }
+  return null;
 }
 
 /** Up, and ours: the clock answers this server's admin key (another server would refuse it). */

@@ -1,5 +1,6 @@
 // What every fleet service needs for one request: who is calling, the bindings, the D1
 // client, the clock (read once per request), and the stubs of host objects.
+
 import { type Db, database } from "../db/client";
 import { fanOut } from "../events/fanout";
 import type { ClockState } from "../sim/clock";
@@ -7,6 +8,7 @@ import { simNow } from "../sim/clock";
 import type { FleetEvent } from "../sim/records";
 import type { Caller } from "./accounts";
 import { readClock } from "./clock";
+import { hostStub } from "./host-stub";
 
 export class Fleet {
   readonly db: Db;
@@ -34,7 +36,7 @@ export class Fleet {
   }
 
   host(hostId: string) {
-    return this.env.HOST.getByName(hostId);
+    return hostStub(this.env.HOST, hostId);
   }
 
   /** Events made outside any host (a stopped instance terminated): to the queue, or failing that straight to webhooks. */

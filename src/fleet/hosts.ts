@@ -16,14 +16,13 @@ import type { HostRecord, HostState } from "../sim/records";
 import { forgetCandidates } from "./candidates";
 import type { Fleet } from "./context";
 import { ApiError, hostNotFound, invalidParameter } from "./errors";
+import { makeHosts } from "./host-creation";
 import { vmPages } from "./host-pages";
 import { newId } from "./ids";
 import { checkHostCount, checkRack, checkZone, RACK_MAX_LENGTH } from "./limits";
 import { mirrorApplied } from "./mirror";
 import { sees } from "./ownership";
 import { pageOf } from "./paging";
-import { inParallel } from "./parallel";
-import { attestHost } from "./security-boot";
 
 export interface CreateHostInput {
   availabilityZone: string;
@@ -144,38 +143,25 @@ function newHostRecord(input: CreateHostInput, hostId: string, now: number): Hos
 
 export async function createHost(fleet: Fleet, input: CreateHostInput): Promise<HostView> {
   const record = newHostRecord(input, input.hostId ?? newId("h"), await fleet.now());
-  const res = await fleet.host(record.hostId).init(record, await fleet.clock());
-  await mirrorApplied(fleet.db, res.events);
-  // Its boot is measured and judged before placement may use it.
-  await attestHost(fleet, record.hostId);
-  forgetCandidates(fleet, record.family);
-  return hostView(res.result, res.usage.capacity, res.usage.version);
+  const [made] = await makeHosts(fleet, [record]);
+  if (!made.ok) throw made.err;
+  return hostView(made.value.host, made.value.usage.capacity, made.value.usage.version);
 }
 
 export type CreateHostsInput = Omit<CreateHostInput, "hostId"> & { count: number };
 
 /**
  * `count` hosts of one shape in one request: their objects are made many at a time, and
- * their rows go to D1 in one batch. A host whose object did not answer may or may not
- * exist: the answer names it, and reconcile (which lists D1's hosts) never sees it until
- * its object mirrors its creation through the queue.
+ * their rows and verdicts go to D1 in one batch (host-creation.ts). A host whose object did
+ * not answer may or may not exist: the answer names it, and reconcile (which lists D1's
+ * hosts) never sees it until its object mirrors its creation through the queue.
  */
 export async function createHosts(fleet: Fleet, input: CreateHostsInput) {
   checkHostCount("body.count", input.count);
   const now = await fleet.now();
   // Every host's record is checked before any object is made: bad input makes nothing.
   const records = Array.from({ length: input.count }, () => newHostRecord(input, newId("h"), now));
-  const clock = await fleet.clock();
-  const answers = await inParallel(records, (r) => fleet.host(r.hostId).init(r, clock));
-  const events = answers.flatMap((a) => (a.ok ? a.value.events : []));
-  await mirrorApplied(fleet.db, events);
-  // Each new host's boot is measured and judged before placement may use it, as one host's is.
-  const attested = await inParallel(
-    records.filter((_r, i) => answers[i].ok),
-    (r) => attestHost(fleet, r.hostId),
-  );
-  for (const a of attested) if (!a.ok) console.warn("a new host's attestation did not finish", a.err);
-  forgetCandidates(fleet, input.family);
+  const answers = await makeHosts(fleet, records);
   const failed = records.filter((_r, i) => !answers[i].ok).map((r) => r.hostId);
   for (const [i, a] of answers.entries()) {
     if (!a.ok) console.warn(`host ${records[i].hostId} did not answer its creation`, a.err);

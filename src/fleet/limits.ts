@@ -23,6 +23,14 @@ export const MAX_LAUNCH_COUNT = 100;
 export const MAX_HOSTS_PER_REQUEST = 1_000;
 
 /**
+ * Hosts one page of reconcile reads (POST /v1/admin/reconcile with hostLimit). The runtime
+ * keeps every object a request called open until the request ends, each holding its SQLite
+ * database in the process's shared SQLite heap (host/residency.ts): a fleet of tens of
+ * thousands of hosts is compared a page at a time.
+ */
+export const MAX_RECONCILE_HOSTS = 1_000;
+
+/**
  * The bytes of one launch's records: its answer, its rows and its first events all grow
  * as count × record. The most instances with the largest tags in ASCII (about 20 KB each)
  * fit; tags as long in wider characters (up to three bytes each in UTF-8) fit fewer, and a
@@ -128,6 +136,12 @@ export function checkLaunchBytes(field: string, count: number, tags: Record<stri
 export function checkHostCount(field: string, count: number): void {
   if (!Number.isInteger(count) || count < 1 || count > MAX_HOSTS_PER_REQUEST) {
     throw invalidParameter(field, `must be an integer from 1 to ${MAX_HOSTS_PER_REQUEST}`);
+  }
+}
+
+export function checkReconcileHosts(field: string, count: number): void {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_RECONCILE_HOSTS) {
+    throw invalidParameter(field, `must be an integer from 1 to ${MAX_RECONCILE_HOSTS}`);
   }
 }
 

@@ -34,7 +34,7 @@ export interface Statement {
 const BULK_BYTES = 90 * 1024;
 
 /** Groups JSON texts into arrays of at most BULK_BYTES (a larger text goes alone). */
-function jsonArrays(texts: readonly string[]): string[] {
+export function jsonArrays(texts: readonly string[]): string[] {
   const out: string[] = [];
   let part: string[] = [];
   let bytes = 0;

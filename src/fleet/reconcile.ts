@@ -2,7 +2,7 @@
 // compared row by row with the inventory, and (when asked) D1 is brought in line with
 // the objects, which are the truth for what runs on them. A host is read a page at a time
 // (fleet/host-pages.ts), and one that cannot be read is reported while the rest go on.
-import { and, asc, eq, gt, inArray, isNotNull } from "drizzle-orm";
+import { and, asc, gt, inArray, isNotNull, sql } from "drizzle-orm";
 import { hostAttestations, hosts, instances } from "../db/schema";
 import { RECORDS_MAX } from "../host/answer";
 import { occupiesHost } from "../sim/lifecycle";
@@ -10,6 +10,7 @@ import type { InstanceRecord } from "../sim/records";
 import { forgetCandidates } from "./candidates";
 import type { Fleet } from "./context";
 import { recordsOf, vmPages } from "./host-pages";
+import { checkReconcileHosts, MAX_RECONCILE_HOSTS } from "./limits";
 import { resumeMigrations } from "./migration-reconcile";
 import { IN_LIST, mirror, updateHostUsage, upsertInstances } from "./mirror";
 import { reconcileInterfaces } from "./network-reconcile";
@@ -59,9 +60,34 @@ function note(t: Tally, m: Mismatch): void {
   if (t.mismatches.length < MISMATCHES_LISTED) t.mismatches.push(m);
 }
 
-export async function reconcile(fleet: Fleet, repair: boolean) {
-  const hostRows = await fleet.db.select().from(hosts).orderBy(asc(hosts.id));
-  const rowsByHost = await instancesByHost(fleet);
+/** A page of the fleet's hosts: those after `afterHostId` (in order of id), at most `limit`. */
+export interface HostPage {
+  afterHostId?: string;
+  limit: number;
+}
+
+/**
+ * Compares every host object with D1, or, given `page`, the hosts of that page and the rows
+ * of D1 that name them; the fleet-wide parts (migrations, interfaces, storage) are checked
+ * once, on the page that starts a walk (no `afterHostId`). `nextHostId` continues the walk.
+ */
+export async function reconcile(fleet: Fleet, repair: boolean, page?: HostPage) {
+  if (page) checkReconcileHosts("body.hostLimit", page.limit);
+  const hostRows = page
+    ? await fleet.db
+        .select()
+        .from(hosts)
+        .where(page.afterHostId ? gt(hosts.id, page.afterHostId) : undefined)
+        .orderBy(asc(hosts.id))
+        .limit(page.limit + 1)
+    : await fleet.db.select().from(hosts).orderBy(asc(hosts.id));
+  const more = page !== undefined && hostRows.length > page.limit;
+  if (more) hostRows.pop();
+  const rowsByHost = await instancesByHost(fleet, page ? hostRows.map((h) => h.id) : undefined);
+  const verdicts = await verdictsOf(
+    fleet,
+    hostRows.map((h) => h.id),
+  );
   // Hosts are read many at a time, each into its own tally, added up in the hosts' order.
   const tallies = await inParallel(hostRows, async (h) => {
     const own: Tally = {
@@ -72,7 +98,7 @@ export async function reconcile(fleet: Fleet, repair: boolean) {
       outboxPending: 0,
     };
     try {
-      await reconcileHost(fleet, h, rowsByHost.get(h.id) ?? [], repair, own);
+      await reconcileHost(fleet, h, rowsByHost.get(h.id) ?? [], verdicts.get(h.id), repair, own);
     } catch (err) {
       // One host that cannot be read (or repaired) must not keep the others from it.
       note(own, {
@@ -100,12 +126,19 @@ export async function reconcile(fleet: Fleet, repair: boolean) {
   }
   // Repaired host rows may change what placement should see.
   if (t.repaired > 0) forgetCandidates(fleet);
-  const migrationSteps = await resumeMigrations(fleet, repair);
-  const events = await reclaimScheduledEvents(fleet, repair);
-  const network = await reconcileInterfaces(fleet, repair);
+  // The fleet-wide parts once a walk: on its first page (or the whole fleet's one pass).
+  const whole = !page?.afterHostId;
+  const migrationSteps = whole ? await resumeMigrations(fleet, repair) : { open: 0, resumed: 0 };
+  const events = whole ? await reclaimScheduledEvents(fleet, repair) : { acting: 0, reclaimed: 0 };
+  const network = whole
+    ? await reconcileInterfaces(fleet, repair)
+    : { interfacesChecked: 0, leaked: 0, released: 0, instancesWithoutInterface: 0 };
   // The block store's objects and rows, in the same pass.
-  const storage = await reconcileStorage(fleet, repair);
+  const storage = whole
+    ? await reconcileStorage(fleet, repair)
+    : { nodesChecked: 0, replicasChecked: 0, agree: true, mismatchCount: 0, mismatches: [], repaired: 0 };
   return {
+    nextHostId: more ? hostRows[hostRows.length - 1].id : null,
     hostsChecked: hostRows.length,
     instancesChecked: t.instancesChecked,
     // D1 against the host objects and the storage node objects; the network's own check (D1
@@ -131,14 +164,18 @@ const ROWS_PAGE = 5_000;
  * D1's rows that name a host, by host: one read of the inventory a page at a time, rather
  * than a query for each of the fleet's hosts.
  */
-async function instancesByHost(fleet: Fleet): Promise<Map<string, Brief[]>> {
+async function instancesByHost(fleet: Fleet, hostIds?: string[]): Promise<Map<string, Brief[]>> {
   const out = new Map<string, Brief[]>();
   let after: string | null = null;
+  const onHosts =
+    hostIds === undefined
+      ? isNotNull(instances.hostId)
+      : sql`${instances.hostId} IN (SELECT value FROM json_each(${JSON.stringify(hostIds)}))`;
   for (;;) {
     const page: Brief[] = await fleet.db
       .select(brief)
       .from(instances)
-      .where(and(isNotNull(instances.hostId), after === null ? undefined : gt(instances.id, after)))
+      .where(and(onHosts, after === null ? undefined : gt(instances.id, after)))
       .orderBy(asc(instances.id))
       .limit(ROWS_PAGE);
     for (const r of page) {
@@ -151,10 +188,26 @@ async function instancesByHost(fleet: Fleet): Promise<Map<string, Brief[]>> {
   }
 }
 
+/** The fleet's verdicts on the hosts' boots (D1, which placement reads), read once for all of them. */
+async function verdictsOf(fleet: Fleet, hostIds: string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (let at = 0; at < hostIds.length; at += MAX_RECONCILE_HOSTS) {
+    const rows = await fleet.db
+      .select({ hostId: hostAttestations.hostId, status: hostAttestations.status })
+      .from(hostAttestations)
+      .where(
+        sql`${hostAttestations.hostId} IN (SELECT value FROM json_each(${JSON.stringify(hostIds.slice(at, at + MAX_RECONCILE_HOSTS))}))`,
+      );
+    for (const r of rows) out.set(r.hostId, r.status);
+  }
+  return out;
+}
+
 async function reconcileHost(
   fleet: Fleet,
   h: HostRow,
   rows: Brief[],
+  verdictStatus: string | undefined,
   repair: boolean,
   t: Tally,
 ): Promise<void> {
@@ -248,11 +301,7 @@ async function reconcileHost(
     });
   }
   // The verdict on the host's boot is the fleet's (D1, which placement reads); the host's flag copies it.
-  const verdict = await fleet.db
-    .select({ status: hostAttestations.status })
-    .from(hostAttestations)
-    .where(eq(hostAttestations.hostId, h.id))
-    .get();
+  const verdict = verdictStatus === undefined ? undefined : { status: verdictStatus };
   const quarantined = verdict?.status === "quarantined";
   const verdictDiffers = verdict !== undefined && quarantined !== view.quarantined;
   if (verdictDiffers) {

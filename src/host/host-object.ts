@@ -29,7 +29,7 @@ import { SqlFlowTable } from "./flows";
 import { MetricsSampler, samplingPeriodMs } from "./metrics-sampler";
 import { MIGRATION_HOLD_MS, planHere } from "./migration";
 import { OUTBOX_RETRY_MS, Outbox } from "./outbox";
-import { Residency } from "./residency";
+import { CLOSED_WHILE_IDLE, Residency } from "./residency";
 import { HostSecurity } from "./security";
 import { HostStorage } from "./storage";
 import { HostTenancy, type Tenancy } from "./tenancy";
@@ -138,10 +138,20 @@ export class HostObject extends DurableObject<Env> {
     this.blockIo = new BlockIo(this.store.sql);
     this.security = new HostSecurity(this.store.sql);
     this.tenancy = new HostTenancy(this.store.sql);
-    this.residency = new Residency(Number(env.HOST_IDLE_RELEASE_MS ?? 0), () => {
-      this.resident = null;
-      this.store.forget();
-    });
+    this.residency = new Residency(
+      Number(env.HOST_IDLE_RELEASE_MS ?? 0),
+      () => {
+        this.resident = null;
+        this.store.forget();
+        // Closing the object closes its database too (residency.ts); the next call opens both.
+        try {
+          ctx.abort(CLOSED_WHILE_IDLE);
+        } catch {
+          // The runtime throws to unwind whatever called abort; the object is closed either way.
+        }
+      },
+      () => this.outbox.pending() === 0 && this.metrics.pending() === 0,
+    );
     ctx.blockConcurrencyWhile(async () => {
       this.store.migrate();
       this.load();
@@ -167,6 +177,22 @@ export class HostObject extends DurableObject<Env> {
     // The host record is stored with the host.created event, in the call's transaction.
     this.model = new HostModel(host, [], 0, newId);
     return this.call(clock, (m, now) => ({ result: m.host, changes: [m.created(now)] }));
+  }
+
+  /**
+   * Makes the host (as init) and measures its boot in the same round trip, so that the fleet
+   * can judge a new host's boot without calling it again (fleet/host-creation.ts).
+   */
+  async create(
+    host: HostRecord,
+    clock: ClockState,
+  ): Promise<HostCallResult<{ host: HostRecord; record: BootRecord; quarantined: boolean }>> {
+    return this.residency.during(async () => {
+      const made = await this.init(host, clock);
+      // Measured at the simulated time the creation ran (call() keeps it in lastNow).
+      const record = await this.security.bootRecord(made.result, this.lastNow);
+      return { ...made, result: { host: made.result, record, quarantined: this.security.quarantined } };
+    });
   }
 
   /** The host, its counts, and what its hypervisor spent over the last `cpuWindowMs`. */
@@ -634,15 +660,19 @@ export class HostObject extends DurableObject<Env> {
   async boot(
     clock: ClockState,
   ): Promise<HostCallResult<{ host: HostRecord; record: BootRecord; quarantined: boolean }>> {
-    const at = await this.call(clock, (m, now) => ({ result: { host: m.host, now }, changes: [] }));
-    const record = await this.security.bootRecord(at.result.host, at.result.now);
-    return { ...at, result: { host: at.result.host, record, quarantined: this.security.quarantined } };
+    return this.residency.during(async () => {
+      const at = await this.call(clock, (m, now) => ({ result: { host: m.host, now }, changes: [] }));
+      const record = await this.security.bootRecord(at.result.host, at.result.now);
+      return { ...at, result: { host: at.result.host, record, quarantined: this.security.quarantined } };
+    });
   }
 
   /** Changes one boot stage's image, as an attacker would, and boots the host's software again. */
   async tamper(stage: BootStage, clock: ClockState): Promise<HostCallResult<BootRecord>> {
-    const at = await this.call(clock, (m, now) => ({ result: { host: m.host, now }, changes: [] }));
-    return { ...at, result: await this.security.tamper(at.result.host, stage, at.result.now) };
+    return this.residency.during(async () => {
+      const at = await this.call(clock, (m, now) => ({ result: { host: m.host, now }, changes: [] }));
+      return { ...at, result: await this.security.tamper(at.result.host, stage, at.result.now) };
+    });
   }
 
   /** The fleet's verdict on this host's boot: a quarantined host admits nothing. */
@@ -652,7 +682,7 @@ export class HostObject extends DurableObject<Env> {
 
   /** The public half of the key this host signs attestation documents with. */
   async attestationKey(): Promise<JsonWebKey | null> {
-    return this.model ? this.security.publicKey() : null;
+    return this.residency.during(async () => (this.model ? this.security.publicKey() : null));
   }
 
   /**
@@ -660,6 +690,14 @@ export class HostObject extends DurableObject<Env> {
    * The document is the exact bytes signed; the caller verifies before it parses.
    */
   async attest(
+    instanceId: string,
+    nonce: string,
+    clock: ClockState,
+  ): Promise<HostCallResult<{ document: string; signature: string } | null>> {
+    return this.residency.during(() => this.attestHere(instanceId, nonce, clock));
+  }
+
+  private async attestHere(
     instanceId: string,
     nonce: string,
     clock: ClockState,
@@ -771,6 +809,14 @@ export class HostObject extends DurableObject<Env> {
     fn: (m: HostModel, now: number) => { result: T; changes: Changes[] },
     subjects: readonly string[] = [],
   ): Promise<HostCallResult<T>> {
+    return this.residency.during(() => this.settleAndRun(clock, fn, subjects));
+  }
+
+  private async settleAndRun<T>(
+    clock: ClockState,
+    fn: (m: HostModel, now: number) => { result: T; changes: Changes[] },
+    subjects: readonly string[],
+  ): Promise<HostCallResult<T>> {
     const m = this.model;
     if (!m) throw new Error("host is not initialized");
     const current = this.saveClock(clock);
@@ -805,8 +851,8 @@ export class HostObject extends DurableObject<Env> {
     // Delivery is off the caller's path: the outbox is durable and the alarm retries it.
     // Once delivered, the alarm is set again without the retry, so that a host with nothing
     // due is not woken (and kept open) for a delivery that already happened.
-    this.ctx.waitUntil(this.outbox.deliver().then(() => this.scheduleAlarm()));
-    this.ctx.waitUntil(this.metrics.deliver());
+    this.ctx.waitUntil(this.residency.during(() => this.outbox.deliver().then(() => this.scheduleAlarm())));
+    this.ctx.waitUntil(this.residency.during(() => this.metrics.deliver()));
     await this.scheduleAlarm();
     const named = new Set(subjects);
     const answer = answerEvents(events, sizes, (e, i) =>

@@ -1,10 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { clockView } from "../../fleet/clock";
 import { advanceTime, changeClock } from "../../fleet/clock-changes";
+import { invalidParameter } from "../../fleet/errors";
 import { reconcile } from "../../fleet/reconcile";
 import { fleetOf } from "../auth";
 import { router } from "../router";
-import { Clock, ClockChange, problemResponses, ReconcileReport } from "../schemas";
+import { Clock, ClockChange, problemResponses, ReconcileReport, ReconcileRequest } from "../schemas";
 
 const MAX_ADVANCE_S = 30 * 24 * 3600;
 
@@ -86,7 +87,7 @@ export const adminRoutes = router()
       summary: "Compare D1 with every host object; with repair, bring D1 in line",
       request: {
         body: {
-          content: { "application/json": { schema: z.strictObject({ repair: z.boolean().default(false) }) } },
+          content: { "application/json": { schema: ReconcileRequest } },
           required: false,
         },
       },
@@ -101,7 +102,12 @@ export const adminRoutes = router()
       },
     }),
     async (c) => {
-      const body = c.req.valid("json") as { repair?: boolean } | undefined;
-      return c.json(await reconcile(fleetOf(c), body?.repair ?? false), 200);
+      const body = c.req.valid("json") as z.infer<typeof ReconcileRequest> | undefined;
+      const page =
+        body?.hostLimit === undefined ? undefined : { limit: body.hostLimit, afterHostId: body.afterHostId };
+      if (body?.afterHostId !== undefined && page === undefined) {
+        throw invalidParameter("body.afterHostId", "continues a walk of pages: give hostLimit with it");
+      }
+      return c.json(await reconcile(fleetOf(c), body?.repair ?? false, page), 200);
     },
   );

@@ -2,6 +2,7 @@
 // the repair path that compares D1 with the host objects.
 import { z } from "@hono/zod-openapi";
 import { ALARM_STATES, EVENT_TYPES } from "../../events/types";
+import { MAX_RECONCILE_HOSTS } from "../../fleet/limits";
 import { MISMATCHES_LISTED } from "../../fleet/reconcile";
 import { STORAGE_MISMATCHES_LISTED } from "../../fleet/storage-reconcile";
 import { VOLUME_STATES } from "../../fleet/volume-records";
@@ -103,8 +104,23 @@ export const StorageReconcile = z
   })
   .openapi("StorageReconcile");
 
+/** Reconcile's request: the whole fleet at once, or (with hostLimit) a page of its hosts. */
+export const ReconcileRequest = z
+  .strictObject({
+    repair: z.boolean().default(false),
+    hostLimit: z.number().int().min(1).max(MAX_RECONCILE_HOSTS).optional().openapi({
+      description: "compare only this many hosts, in order of id; the answer's nextHostId continues",
+    }),
+    afterHostId: HostId.optional().openapi({ description: "the previous page's nextHostId" }),
+  })
+  .openapi("ReconcileRequest");
+
 export const ReconcileReport = z
   .object({
+    nextHostId: HostId.nullable().openapi({
+      description:
+        "with hostLimit: the host to continue after (afterHostId) for the next page; null on the last",
+    }),
     hostsChecked: z.number(),
     instancesChecked: z.number(),
     agree: z.boolean(),
