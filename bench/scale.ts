@@ -169,6 +169,19 @@ async function main() {
       );
     }
 
+    // The scenario's VMs need addresses: a zone's default subnet is a /20 (4,090 usable, as on
+    // EC2), so the bench gives its account a VPC whose one subnet is the largest EC2 allows, a /16
+    // (65,531 usable: AWS reserves five of each subnet's addresses).
+    const vpc = await api<{ vpcId: string }>("POST", "/v1/vpcs", { cidrBlock: "10.0.0.0/16" }, keys[0]);
+    const subnet = await api<{ subnetId: string }>(
+      "POST",
+      "/v1/subnets",
+      { vpcId: vpc.body.vpcId, cidrBlock: "10.0.0.0/16", availabilityZone: ZONE },
+      keys[0],
+    );
+    if (!subnet.body.subnetId)
+      throw new Error(`the bench's subnet was refused: ${JSON.stringify(subnet.body)}`);
+
     // VMs, in launches of the most a launch may carry, CONNECTIONS at a time.
     const t2 = performance.now();
     const launches = Array.from({ length: Math.ceil(VMS / LAUNCH_COUNT) }, (_x, i) => ({
@@ -181,7 +194,7 @@ async function main() {
         "/v1/instances",
         {
           instanceType: VM_TYPE,
-          availabilityZone: ZONE,
+          subnetId: subnet.body.subnetId,
           minCount: 1,
           maxCount: count,
           placementStrategy: "binpack",
