@@ -77,6 +77,9 @@ export const instances = sqliteTable(
     placementGroupId: text("placement_group_id"),
     placementGroupName: text("placement_group_name"),
     placementPartition: integer("placement_partition"),
+    /** The launch's tenancy ("host": the account's Dedicated Hosts) and the dedicated host it named, if any. */
+    tenancy: text("tenancy").notNull().default("default"),
+    hostAffinity: text("host_affinity"),
   },
   (t) => [
     index("instances_state").on(t.state),

@@ -130,6 +130,66 @@ async function viewsOf(fleet: Fleet, ids: readonly string[]) {
 
 export type DedicatedHostView = Awaited<ReturnType<typeof viewsOf>>[number];
 
+/**
+ * Takes one free host for the account, or none (another call claimed it first, or an instance got there
+ * meanwhile). The inventory first, so that shared placement stops offering the host; then its object,
+ * the judge, which refuses if another account's instance got there meanwhile. Throws with the row still
+ * claimed if the object fails: the caller undoes it.
+ */
+async function claimHost(
+  fleet: Fleet,
+  hostId: string,
+  accountId: string,
+  input: AllocateHostsInput,
+  family: Family,
+  now: number,
+  clock: Awaited<ReturnType<Fleet["clock"]>>,
+  /** Told of the row once it is this call's, so that a failure after it can undo it. */
+  claimed: (hostId: string) => void,
+): Promise<string | null> {
+  const inserted = await fleet.db
+    .insert(dedicatedHosts)
+    .values({
+      hostId,
+      accountId,
+      zone: input.availabilityZone,
+      family,
+      autoPlacement: input.autoPlacement,
+      allocatedAt: now,
+    })
+    .onConflictDoNothing()
+    .returning({ hostId: dedicatedHosts.hostId });
+  if (inserted.length === 0) return null;
+  claimed(hostId);
+  const ok = await fleet.host(hostId).dedicate(accountId, clock);
+  if (ok.result) return hostId;
+  await fleet.db
+    .delete(dedicatedHosts)
+    .where(and(eq(dedicatedHosts.hostId, hostId), eq(dedicatedHosts.accountId, accountId)));
+  return null;
+}
+
+/**
+ * Undoes a failed call's claims: the hosts it dedicated go back (object, then row), and the row of the
+ * host it was claiming when it failed goes (its object may have been dedicated before the failure, so it
+ * is asked to give it back too; a host that was never the account's answers so and keeps no row).
+ */
+async function undoClaims(
+  fleet: Fleet,
+  accountId: string,
+  taken: readonly string[],
+  claiming: string | null,
+) {
+  const clock = await fleet.clock();
+  await Promise.allSettled(taken.map((id) => giveBack(fleet, accountId, id)));
+  if (claiming) {
+    await Promise.allSettled([fleet.host(claiming).undedicate(accountId, clock)]);
+    await fleet.db
+      .delete(dedicatedHosts)
+      .where(and(eq(dedicatedHosts.hostId, claiming), eq(dedicatedHosts.accountId, accountId)));
+  }
+}
+
 export async function allocateHosts(fleet: Fleet, input: AllocateHostsInput) {
   const accountId = creatorAccount(fleet.caller);
   checkZone("body.availabilityZone", input.availabilityZone);
@@ -155,26 +215,22 @@ export async function allocateHosts(fleet: Fleet, input: AllocateHostsInput) {
   const clock = await fleet.clock();
   const now = await fleet.now();
   const taken: string[] = [];
-  for (const hostId of await freeHosts(fleet, family, input.availabilityZone)) {
-    if (taken.length === input.quantity) break;
-    // The inventory first, so that shared placement stops offering the host; then its object, the judge,
-    // which refuses if another account's instance got there meanwhile.
-    const claimed = await fleet.db
-      .insert(dedicatedHosts)
-      .values({
-        hostId,
-        accountId,
-        zone: input.availabilityZone,
-        family,
-        autoPlacement: input.autoPlacement,
-        allocatedAt: now,
-      })
-      .onConflictDoNothing()
-      .returning({ hostId: dedicatedHosts.hostId });
-    if (claimed.length === 0) continue;
-    const ok = await fleet.host(hostId).dedicate(accountId, clock);
-    if (ok.result) taken.push(hostId);
-    else await fleet.db.delete(dedicatedHosts).where(eq(dedicatedHosts.hostId, hostId));
+  // Any failure part-way undoes this call's claims: a claimed row whose object never became the
+  // account's would hide the host from shared placement for good, and a 500 must leave nothing taken.
+  let claimedNow: string | null = null;
+  try {
+    for (const hostId of await freeHosts(fleet, family, input.availabilityZone)) {
+      if (taken.length === input.quantity) break;
+      const claim = (id: string | null) => {
+        claimedNow = id;
+      };
+      if (await claimHost(fleet, hostId, accountId, input, family, now, clock, claim)) taken.push(hostId);
+      claimedNow = null;
+    }
+  } catch (err) {
+    await undoClaims(fleet, accountId, taken, claimedNow);
+    forgetCandidates(fleet, family);
+    throw err;
   }
   forgetCandidates(fleet, family);
   if (taken.length < input.quantity) {
@@ -301,8 +357,9 @@ export async function dedicatedPool(
   type: InstanceType,
   zone: string | undefined,
   hostId: string | undefined,
+  /** The account whose hosts these are: the caller's, or (a start) the instance's. */
+  accountId: string = creatorAccount(fleet.caller),
 ): Promise<DedicatedPool & { zone: string | undefined }> {
-  const accountId = creatorAccount(fleet.caller);
   const where = [eq(dedicatedHosts.accountId, accountId)];
   if (hostId !== undefined) where.push(eq(dedicatedHosts.hostId, hostId));
   else {

@@ -9,9 +9,10 @@ import { decide, type InstanceAction, type InstanceState, occupiesHost, STATE_CO
 import type { PlacementStrategy } from "../sim/placement";
 import type { InstanceRecord } from "../sim/records";
 import type { Fleet } from "./context";
+import { dedicatedPool } from "./dedicated-hosts";
 import { ApiError, incorrectState, isRefusal } from "./errors";
 import { requireInstanceRow } from "./instance-queries";
-import { rowToRecord } from "./instance-rows";
+import { type InstanceRow, rowToRecord } from "./instance-rows";
 import { mirror, mirrorAnswer } from "./mirror";
 import { place } from "./placement";
 import { groupOfRecord } from "./placement-groups";
@@ -42,7 +43,7 @@ export async function act(fleet: Fleet, id: string, action: InstanceAction): Pro
       if (r.status === "illegal") throw incorrectState(id, r.instance.state, action);
       continue;
     }
-    return actOffHost(fleet, rowToRecord(row), action);
+    return actOffHost(fleet, rowToRecord(row), action, row);
   }
   throw new ApiError(409, "IncorrectInstanceState", `The instance '${id}' is changing hosts; retry`, {
     instanceId: id,
@@ -50,7 +51,12 @@ export async function act(fleet: Fleet, id: string, action: InstanceAction): Pro
 }
 
 /** Stopped (or terminated) instances hold no host: D1 is their record, guarded by a claim. */
-async function actOffHost(fleet: Fleet, rec: InstanceRecord, action: InstanceAction): Promise<StateChange> {
+async function actOffHost(
+  fleet: Fleet,
+  rec: InstanceRecord,
+  action: InstanceAction,
+  row: Pick<InstanceRow, "tenancy" | "hostAffinity">,
+): Promise<StateChange> {
   const outcome = decide(rec.state, action);
   const previousState = stateOf(rec.state);
   if (outcome.kind === "illegal") throw incorrectState(rec.instanceId, rec.state, action);
@@ -90,9 +96,20 @@ async function actOffHost(fleet: Fleet, rec: InstanceRecord, action: InstanceAct
     return { instanceId: rec.instanceId, previousState, currentState: stateOf("terminated") };
   }
 
-  // Start: a stopped instance may land on another host, as on EC2.
+  // Start: a stopped instance may land on another host, as on EC2; one launched for a dedicated host
+  // goes back to its account's dedicated hosts (the one it named, if it named one), never to a shared one.
   const type = findInstanceType(rec.instanceType)!;
   try {
+    const pool =
+      row.tenancy === "host"
+        ? await dedicatedPool(
+            fleet,
+            type,
+            rec.zone,
+            row.hostAffinity ?? undefined,
+            rec.accountId ?? undefined,
+          )
+        : undefined;
     await place(
       fleet,
       type,
@@ -101,11 +118,21 @@ async function actOffHost(fleet: Fleet, rec: InstanceRecord, action: InstanceAct
       rec.zone,
       rec.placementStrategy as PlacementStrategy,
       await groupOfRecord(fleet, rec),
+      undefined,
+      pool,
     );
   } catch (err) {
     // After a refusal nothing moved and the claim goes back; when a host went silent the
     // start may have landed, so the claim stays until it expires.
     if (isRefusal(err)) await release();
+    if (row.tenancy === "host" && err instanceof ApiError && err.code === "InsufficientInstanceCapacity") {
+      throw new ApiError(
+        409,
+        "InsufficientHostCapacity",
+        `The instance '${rec.instanceId}' runs on dedicated hosts, and ${row.hostAffinity ? `its dedicated host '${row.hostAffinity}' has` : `none of its account's dedicated hosts in ${rec.zone} has`} room for a ${type.name}; it stays stopped`,
+        { instanceId: rec.instanceId, field: "instanceId" },
+      );
+    }
     throw err;
   }
   return { instanceId: rec.instanceId, previousState, currentState: stateOf("pending") };

@@ -14,7 +14,7 @@ import { ApiError, checked, invalidParameter, isRefusal } from "./errors";
 import { newId } from "./ids";
 import { instanceView } from "./instance-view";
 import { checkClientToken, checkLaunchBytes, checkLaunchCount, checkTags, checkZone } from "./limits";
-import { latestRecords, mirror, mirrorApplied } from "./mirror";
+import { latestRecords, mirror, mirrorApplied, type Statement } from "./mirror";
 import { isUniqueViolation } from "./network-errors";
 import { creatorAccount } from "./ownership";
 import { inParallel } from "./parallel";
@@ -97,7 +97,9 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
   // The placed instances' interfaces are stored in the same D1 batch as their rows.
   let attached = { ok: true } as Attached;
   const store = async (evs: FleetEvent[]) => {
-    attached = await storeWithInterfaces(fleet, network, reservationId, evs);
+    attached = await storeWithInterfaces(fleet, network, reservationId, evs, (placed) =>
+      pool ? [keepTenancy(placed, input.hostId)] : [],
+    );
   };
   let events: FleetEvent[];
   try {
@@ -160,6 +162,17 @@ function placedOf(events: readonly FleetEvent[], reservationId: string) {
   return latestRecords(events).filter((r) => r.reservationId === reservationId && r.state !== "terminated");
 }
 
+/**
+ * Marks instances launched for a dedicated host, with the host the launch named (none: auto-placement),
+ * so that a start after a stop places them on the account's dedicated hosts again (instance-actions.ts).
+ */
+function keepTenancy(placed: readonly { instanceId: string }[], hostId: string | undefined): Statement {
+  return {
+    sql: `UPDATE "instances" SET "tenancy" = 'host', "host_affinity" = ? WHERE "id" IN (SELECT value FROM json_each(?))`,
+    params: [hostId ?? null, JSON.stringify(placed.map((r) => r.instanceId))],
+  };
+}
+
 /** Attempts at storing a launch's interfaces when other launches take their addresses first. */
 const STORE_ATTEMPTS = 5;
 
@@ -175,13 +188,14 @@ async function storeWithInterfaces(
   network: NetworkPlan,
   reservationId: string,
   events: FleetEvent[],
+  tenancyOf: (placed: readonly { instanceId: string }[]) => Statement[],
 ): Promise<Attached> {
   const placed = placedOf(events, reservationId);
   for (let attempt = 0; ; attempt++) {
     let made: Interfaces | null = null;
     try {
       made = await makeInterfaces(fleet, network, placed, attempt > 0);
-      await mirror(fleet.db, events, made.statements);
+      await mirror(fleet.db, events, [...made.statements, ...tenancyOf(placed)]);
       return { ok: true };
     } catch (err) {
       if (made) forgetAddresses(fleet.env.DB, made.subnetIds);

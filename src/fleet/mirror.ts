@@ -78,7 +78,9 @@ export function insertFromJson(
 // An event's record after the instance's first leaves its tags out (sim/records.ts
 // EventInstance): the row keeps the tags it has. A row that does not exist yet needs them,
 // so such a record fails (NOT NULL) until the instance's first event has been applied.
-const INSTANCES = insertFromJson(instances, "instances", [], {
+// A launch's tenancy and host affinity are written once, by the launch (launch.ts), and no record
+// carries them: the mirror leaves them as they are.
+const INSTANCES = insertFromJson(instances, "instances", ["tenancy", "hostAffinity"], {
   tags: `COALESCE(json_extract(j.value, '$.tags'), (SELECT "tags" FROM "instances" WHERE "id" = json_extract(j.value, '$.id')))`,
 });
 const UPSERT_INSTANCES = `${INSTANCES.sql} ON CONFLICT ("id") DO UPDATE SET ${INSTANCES.updates} WHERE excluded."version" > "instances"."version"`;
