@@ -8,7 +8,7 @@ import type { Fleet } from "./context";
 import { ApiError } from "./errors";
 import { sha256Hex } from "./ids";
 import { rowToRecord } from "./instance-rows";
-import { type InstanceView, instanceView } from "./instance-view";
+import { type InstanceView, rowView } from "./instance-view";
 import { MAX_LAUNCH_COUNT } from "./limits";
 import { creatorAccount } from "./ownership";
 
@@ -65,7 +65,7 @@ async function tokenReplay(
       const rows = ids.length
         ? await fleet.db.select().from(instances).where(inArray(instances.id, ids)).orderBy(asc(instances.id))
         : [];
-      return { reservationId: row.reservationId, instances: rows.map((r) => instanceView(rowToRecord(r))) };
+      return { reservationId: row.reservationId, instances: rows.map(rowView) };
     }
     if (Date.now() - row.createdAt > TOKEN_STALE_MS) {
       // A launch that never completed its token may still have launched (its answer said
@@ -81,7 +81,7 @@ async function tokenReplay(
         await completeToken(fleet, token, row.reservationId, ids);
         return {
           reservationId: row.reservationId,
-          instances: launched.map((r) => instanceView(rowToRecord(r))),
+          instances: launched.map(rowView),
         };
       }
       await fleet.db.delete(clientTokens).where(heldBy(accountId, token, row.reservationId));

@@ -7,8 +7,8 @@ import { type InstanceState, settlesTo, TERMINATED_VISIBLE_MS } from "../sim/lif
 import { simNowSql } from "./clock";
 import type { Fleet } from "./context";
 import { instanceNotFound, invalidParameter } from "./errors";
-import { type InstanceRow, rowToRecord } from "./instance-rows";
-import { instanceView } from "./instance-view";
+import { type InstanceRow, rowToRecord, tenancyOf } from "./instance-rows";
+import { instanceView, rowView } from "./instance-view";
 import { MAX_TAG_FILTERS, PAGE_MAX_BYTES } from "./limits";
 import { mirrorApplied, upsertInstance } from "./mirror";
 import { ownedBy } from "./ownership";
@@ -47,9 +47,9 @@ export async function describeInstance(fleet: Fleet, id: string) {
     const settled = res.result;
     const newer = settled && settled.version > row.version ? [upsertInstance(settled)] : [];
     await mirrorApplied(fleet.db, res.events, newer);
-    if (settled && settled.version >= row.version) return instanceView(settled);
+    if (settled && settled.version >= row.version) return instanceView(settled, tenancyOf(row));
   }
-  return instanceView(rowToRecord(row));
+  return rowView(row);
 }
 
 export interface InstanceFilter {
@@ -164,7 +164,7 @@ export async function listInstances(fleet: Fleet, f: InstanceFilter) {
     .orderBy(asc(sized.id));
   const found = rows.length > 0 ? rows[0].found : 0;
   const { page, nextCursor } = pageWithin(rows, found, f.limit, PAGE_MAX_BYTES, (r) => r.id);
-  return { instances: page.map((r) => instanceView(rowToRecord(r))), nextCursor };
+  return { instances: page.map(rowView), nextCursor };
 }
 
 /**

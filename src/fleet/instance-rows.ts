@@ -19,6 +19,10 @@ export function decodeWorkload(text: string): WorkloadSpec {
   return text.startsWith("{") ? (JSON.parse(text) as WorkloadSpec) : (text as WorkloadSpec);
 }
 
+/** The launch's tenancy the row keeps ("host": launched for a dedicated host). */
+export const tenancyOf = (r: Pick<InstanceRow, "tenancy">): "default" | "host" =>
+  r.tenancy === "host" ? "host" : "default";
+
 export function rowToRecord(r: InstanceRow): InstanceRecord {
   return {
     instanceId: r.id,

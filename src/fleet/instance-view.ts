@@ -1,7 +1,12 @@
 // An instance as the API shows it: EC2's field names, state as code and name, ISO times.
 import type { InstanceRecord } from "../sim/records";
+import { type InstanceRow, rowToRecord, tenancyOf } from "./instance-rows";
 
-export function instanceView(i: InstanceRecord) {
+/**
+ * `tenancy` is the launch's, kept on the instance's row ("host": launched for a dedicated host); a
+ * record does not carry it.
+ */
+export function instanceView(i: InstanceRecord, tenancy: "default" | "host" = "default") {
   return {
     instanceId: i.instanceId,
     reservationId: i.reservationId,
@@ -24,6 +29,12 @@ export function instanceView(i: InstanceRecord) {
     instanceStorageGB: i.nvmeGB,
     cpuPinning: i.threads,
     placementGroup: i.placementGroup ?? null,
+    tenancy,
   };
 }
 export type InstanceView = ReturnType<typeof instanceView>;
+
+/** The view of an instance's D1 row, with the tenancy the row keeps. */
+export function rowView(r: InstanceRow) {
+  return instanceView(rowToRecord(r), tenancyOf(r));
+}

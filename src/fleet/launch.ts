@@ -152,7 +152,7 @@ export async function runInstances(fleet: Fleet, input: RunInstancesInput) {
       console.warn("completing a client token failed; its launch stands", err);
     }
   }
-  return { reservationId, instances: launched.map(instanceView) };
+  return { reservationId, instances: launched.map((r) => instanceView(r, pool ? "host" : "default")) };
 }
 
 type Attached = { ok: true } | { ok: false; err: unknown };

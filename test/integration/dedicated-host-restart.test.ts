@@ -40,7 +40,7 @@ async function start(t: Tenant, id: string) {
 }
 
 const getInstance = (t: Tenant, id: string) =>
-  call<InstanceBody & Problem>("GET", `/v1/instances/${id}`, undefined, as(t));
+  call<InstanceBody & { tenancy: string } & Problem>("GET", `/v1/instances/${id}`, undefined, as(t));
 
 async function tenancyRow(id: string) {
   return env.DB.prepare("SELECT tenancy, host_affinity FROM instances WHERE id = ?")
@@ -69,6 +69,8 @@ describe("a stopped instance of a dedicated host", () => {
     expect(back.state.name).toBe("running");
     expect(back.hostId).toBe(dh);
     expect(back.hostId).not.toBe(shared.hostId);
+    expect(l.body.instances[0]).toMatchObject({ tenancy: "host" });
+    expect(back).toMatchObject({ tenancy: "host" });
 
     // The host fills with the account's other instances while this one is stopped: the start has nowhere
     // to go (the shared host does not count), so it fails and the instance stays stopped.
@@ -115,6 +117,7 @@ describe("a stopped instance of a dedicated host", () => {
     for (const id of ids) expect(await tenancyRow(id)).toEqual({ tenancy: "host", host_affinity: null });
     // A plain launch keeps the default tenancy.
     const plain = await launch({ instanceType: "m5.large", availabilityZone: zone }, as(a));
+    expect(plain.body.instances[0]).toMatchObject({ tenancy: "default" });
     expect(await tenancyRow(plain.body.instances[0].instanceId)).toEqual({
       tenancy: "default",
       host_affinity: null,

@@ -48,7 +48,7 @@ export function instanceItem(i: InstanceView) {
       groupName: i.placementGroup?.groupName ?? "",
       groupId: i.placementGroup?.groupId,
       partitionNumber: i.placementGroup?.partitionNumber ?? undefined,
-      tenancy: "default",
+      tenancy: i.tenancy,
       hostId: i.hostId ?? undefined,
     },
     monitoring: { state: "disabled" },

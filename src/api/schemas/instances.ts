@@ -172,6 +172,9 @@ export const Instance = z
       .max(MAX_VCPUS)
       .openapi({ description: "host hardware thread of each vCPU" }),
     placementGroup: InstancePlacementGroup.nullable(),
+    tenancy: oneOf(["default", "host"]).openapi({
+      description: "host: launched for the account's Dedicated Hosts, and started on them again",
+    }),
   })
   .openapi("Instance");
 
