@@ -546,3 +546,37 @@ describe("DescribeInstanceStatus", () => {
     expect(all(listed.xml, "instanceId")).not.toContain(instanceId);
   });
 });
+
+describe("tenancy", () => {
+  it("shows an instance launched on a Dedicated Host as tenancy host, a shared one as default", async () => {
+    const t = await newTenant("ec2-tenancy");
+    const key = await newAccessKey(t);
+    const zone = freshZone();
+    await addHosts(zone, "m5", 2);
+    const got = await call<{ hostIds: string[] }>(
+      "POST",
+      "/v1/dedicated-hosts",
+      { availabilityZone: zone, instanceFamily: "m5" },
+      bearer(t),
+    );
+    const [dh] = got.body.hostIds;
+    const run = (extra: Record<string, string>) =>
+      query(key, {
+        Action: "RunInstances",
+        InstanceType: "m5.large",
+        MinCount: "1",
+        MaxCount: "1",
+        "Placement.AvailabilityZone": zone,
+        ...extra,
+      });
+    const onHost = await run({ "Placement.HostId": dh });
+    expect(onHost.status, onHost.xml).toBe(200);
+    expect(all(onHost.xml, "tenancy")).toEqual(["host"]);
+    const shared = await run({});
+    expect(shared.status, shared.xml).toBe(200);
+    expect(all(shared.xml, "tenancy")).toEqual(["default"]);
+    const [id] = all(onHost.xml, "instanceId");
+    const described = await query(key, { Action: "DescribeInstances", "InstanceId.1": id });
+    expect(all(described.xml, "tenancy")).toEqual(["host"]);
+  });
+});
