@@ -105,7 +105,7 @@ export function forgetCandidates(fleet: Fleet, family?: string): void {
 }
 
 /** A host whose measured boot failed attestation (security-boot.ts) is never offered an instance. */
-function notQuarantined(fleet: Fleet) {
+export function notQuarantined(fleet: Fleet) {
   return notExists(
     fleet.db
       .select({ one: hostAttestations.hostId })

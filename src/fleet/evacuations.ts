@@ -30,10 +30,12 @@ export async function evacuateHost(fleet: Fleet, hostId: string, input: Evacuate
         hostId,
       },
     );
-  const onHost = await fleet.db
-    .select({ id: instances.id, state: instances.state })
-    .from(instances)
-    .where(eq(instances.hostId, hostId));
+  const readOnHost = () =>
+    fleet.db
+      .select({ id: instances.id, state: instances.state })
+      .from(instances)
+      .where(eq(instances.hostId, hostId));
+  let onHost = await readOnHost();
   const id = newId("evac");
   const now = await fleet.now();
   // The record names every instance first, so that whatever happens later it can say of each one
@@ -52,6 +54,16 @@ export async function evacuateHost(fleet: Fleet, hostId: string, input: Evacuate
   } catch (err) {
     await fleet.db.delete(evacuations).where(eq(evacuations.id, id));
     throw err;
+  }
+  // An instance admitted between the first read and the host's maintenance is on it too: read
+  // again now that the host admits nothing more, and name it with the rest.
+  const late = (await readOnHost()).filter((i) => !onHost.some((o) => o.id === i.id));
+  if (late.length > 0) {
+    onHost = [...onHost, ...late];
+    await fleet.db
+      .update(evacuations)
+      .set({ instanceIds: JSON.stringify(onHost.map((i) => i.id)) })
+      .where(eq(evacuations.id, id));
   }
   const skipped: { instanceId: string; reason: string }[] = [];
   for (const i of onHost) {

@@ -3,14 +3,18 @@
 // row is at that step, and every host call it makes is idempotent, so a message delivered twice,
 // late or out of order changes nothing. A step whose row moved on while it ran (a cancel) undoes
 // what it did on the hosts; what it undoes is itself idempotent.
-import { and, eq, inArray, ne } from "drizzle-orm";
-import { hosts, instances, migrations } from "../db/schema";
+import { and, eq, exists, inArray, ne } from "drizzle-orm";
+import { dedicatedHosts, hosts, instances, migrations } from "../db/schema";
 import type { MigrationParams, MigrationReport } from "../sim/migration";
 import { rankHosts } from "../sim/placement";
+import { planGroupOffers, shortfall } from "../sim/placement-groups";
 import { type FleetEvent, type InstanceRecord, withoutTags } from "../sim/records";
+import { notQuarantined } from "./candidates";
 import type { Fleet } from "./context";
+import { notDedicated } from "./dedicated-hosts";
 import { rowToRecord } from "./instance-rows";
 import { mirrorApplied } from "./mirror";
+import { groupOfRecord } from "./placement-groups";
 import { afterMigration } from "./scheduled-events";
 
 export const MIGRATION_STEPS = ["reserve", "precopy", "switch", "release"] as const;
@@ -134,17 +138,34 @@ async function settleLost(fleet: Fleet, id: string): Promise<StepMessage[]> {
   return [];
 }
 
-/** The best host of the instance's family for it, the source aside: placement's binpack ranking. */
+/**
+ * The best host of the instance's family for it, the source aside: placement's binpack ranking over
+ * the hosts placement would offer it. An instance on an account's dedicated host moves only among that
+ * account's dedicated hosts; any other only among shared ones (never a dedicated or quarantined host).
+ * A placement group member's choice keeps the group's rule against the other members. Either a host,
+ * or why there is none.
+ */
 async function chooseDestination(
   fleet: Fleet,
   row: MigrationRow,
   rec: InstanceRecord,
   avoid: readonly string[],
-): Promise<string | null> {
+): Promise<{ hostId: string } | { reason: string }> {
+  const owner = await dedicatedOwner(fleet, row.sourceHostId);
+  const tenancy =
+    owner === null
+      ? notDedicated(fleet)
+      : exists(
+          fleet.db
+            .select({ one: dedicatedHosts.hostId })
+            .from(dedicatedHosts)
+            .where(and(eq(dedicatedHosts.hostId, hosts.id), eq(dedicatedHosts.accountId, owner))),
+        );
   const all = await fleet.db
     .select({
       id: hosts.id,
       zone: hosts.zone,
+      rack: hosts.rack,
       family: hosts.family,
       state: hosts.state,
       freeVcpus: hosts.freeVcpus,
@@ -152,13 +173,54 @@ async function chooseDestination(
       freeNvmeGB: hosts.freeNvmeGB,
     })
     .from(hosts)
-    .where(and(eq(hosts.family, rec.family), eq(hosts.state, "available"), ne(hosts.id, row.sourceHostId)));
+    .where(
+      and(
+        eq(hosts.family, rec.family),
+        eq(hosts.state, "available"),
+        ne(hosts.id, row.sourceHostId),
+        notQuarantined(fleet),
+        tenancy,
+      ),
+    );
+  const racks = new Map(all.map((h) => [h.id, h.rack]));
+  const req = {
+    family: rec.family,
+    zone: rec.zone,
+    vcpus: rec.vcpus,
+    memoryMiB: rec.memoryMiB,
+    nvmeGB: rec.nvmeGB,
+  };
   const ranked = rankHosts(
     all.filter((h) => !avoid.includes(h.id)),
-    { family: rec.family, zone: rec.zone, vcpus: rec.vcpus, memoryMiB: rec.memoryMiB, nvmeGB: rec.nvmeGB },
+    req,
     "binpack",
+  ).map((h) => ({ ...h, rack: racks.get(h.id)! }));
+  const where = owner === null ? "" : " dedicated";
+  const none = `InsufficientInstanceCapacity: no other available${where} ${rec.family} host can take ${rec.instanceType}`;
+  const group = await groupOfRecord(fleet, rec, true);
+  if (!group) return ranked[0] ? { hostId: ranked[0].id } : { reason: none };
+  if (ranked.length === 0) return { reason: none };
+  const [offer] = planGroupOffers(
+    group.spec,
+    group.members,
+    ranked,
+    [{ instanceId: rec.instanceId, partition: rec.placementGroup?.partitionNumber ?? null }],
+    req,
   );
-  return ranked[0]?.id ?? null;
+  if (offer) return { hostId: offer.hostId };
+  return {
+    reason: `InsufficientInstanceCapacity: no other available${where} ${rec.family} host can take ${rec.instanceType} in the placement group '${group.spec.name}': ${shortfall(group.spec)}`,
+  };
+}
+
+/** The account whose dedicated host this is, or null for a shared host. */
+async function dedicatedOwner(fleet: Fleet, hostId: string): Promise<string | null> {
+  const d = await fleet.db
+    .select({ accountId: dedicatedHosts.accountId })
+    .from(dedicatedHosts)
+    .where(eq(dedicatedHosts.hostId, hostId))
+    .get();
+  return d?.accountId ?? null;
 }
 
 /** How many destinations placement may choose in turn when one turns out to be full. */
@@ -194,16 +256,18 @@ export async function runStep(
     if (!rec) return (await fail(fleet, row, "reserve", "the instance is gone")) ? next("release") : [];
     let destination = row.destinationHostId;
     if (!destination) {
-      destination = await chooseDestination(fleet, row, rec, avoid);
-      if (!destination) {
-        const reason = `InsufficientInstanceCapacity: no other available ${rec.family} host can take ${rec.instanceType}`;
-        return (await fail(fleet, row, "reserve", reason)) ? next("release") : [];
-      }
+      const chosen = await chooseDestination(fleet, row, rec, avoid);
+      if ("reason" in chosen)
+        return (await fail(fleet, row, "reserve", chosen.reason)) ? next("release") : [];
+      destination = chosen.hostId;
       // The choice is recorded before anything is reserved, so a redelivery reserves the same host.
       if (!(await advance(fleet, row, "reserve", { destinationHostId: destination }))) return [];
       return runStep(fleet, msg, tries, avoid);
     }
-    const r = await fleet.host(destination).reserveIncoming({ ...rec, state: "running" }, row.id, clock);
+    const fromDedicated = (await dedicatedOwner(fleet, row.sourceHostId)) !== null;
+    const r = await fleet
+      .host(destination)
+      .reserveIncoming({ ...rec, state: "running" }, row.id, clock, fromDedicated ? "host" : "default");
     await mirrorApplied(fleet.db, r.events);
     if (r.result === "reserved" || r.result === "arrived") {
       if (await advance(fleet, row, "reserve", { status: "active", step: "precopy" })) return next("precopy");

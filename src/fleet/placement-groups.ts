@@ -5,7 +5,7 @@
 // each plan from the members they read, so they may both pick the same free rack (a spread group
 // could then hold two instances on one rack); the host objects, which decide admission, know
 // nothing of groups.
-import { and, asc, count, eq, gt, inArray, isNotNull } from "drizzle-orm";
+import { and, asc, count, eq, gt, inArray, isNotNull, ne } from "drizzle-orm";
 import { hosts, instances, placementGroups } from "../db/schema";
 import type { InstanceType } from "../sim/catalog";
 import type { PlacementRequest } from "../sim/placement";
@@ -175,8 +175,8 @@ export async function deletePlacementGroup(fleet: Fleet, name: string) {
   return { ...groupView(g, 0), state: "deleted" as const };
 }
 
-/** Where the group's live members run, as placement needs it. */
-async function membersOf(fleet: Fleet, groupId: string): Promise<GroupMember[]> {
+/** Where the group's live members run, as placement needs it; `without` leaves one instance out. */
+async function membersOf(fleet: Fleet, groupId: string, without?: string): Promise<GroupMember[]> {
   return fleet.db
     .select({ zone: hosts.zone, rack: hosts.rack, partition: instances.placementPartition })
     .from(instances)
@@ -186,6 +186,7 @@ async function membersOf(fleet: Fleet, groupId: string): Promise<GroupMember[]> 
         eq(instances.placementGroupId, groupId),
         inArray(instances.state, LIVE_STATES),
         isNotNull(instances.hostId),
+        without !== undefined ? ne(instances.id, without) : undefined,
       ),
     );
 }
@@ -276,14 +277,21 @@ export async function groupLaunch(
   };
 }
 
-/** A stopped instance's group, as its start places it again. */
-export async function groupOfRecord(fleet: Fleet, rec: InstanceRecord): Promise<GroupPlacement | undefined> {
+/**
+ * A stopped instance's group, as its start places it again; a running one's as its migration places it
+ * (`withoutSelf`: the other members only, since the instance leaves where it runs).
+ */
+export async function groupOfRecord(
+  fleet: Fleet,
+  rec: InstanceRecord,
+  withoutSelf = false,
+): Promise<GroupPlacement | undefined> {
   const m = rec.placementGroup;
   if (!m) return undefined;
   const g = await fleet.db.select().from(placementGroups).where(eq(placementGroups.id, m.groupId)).get();
   if (!g) return undefined;
   return new GroupPlacement(
     { name: g.name, strategy: g.strategy as GroupStrategy, partitionCount: g.partitionCount },
-    await membersOf(fleet, g.id),
+    await membersOf(fleet, g.id, withoutSelf ? rec.instanceId : undefined),
   );
 }

@@ -555,13 +555,22 @@ export class HostObject extends DurableObject<Env> {
 
   // ---- live migration: each a step of fleet/migration-steps.ts, each idempotent ----
 
-  async reserveIncoming(rec: InstanceRecord, migrationId: string, clock: ClockState) {
+  /** `tenancy` "host": the instance comes from its account's dedicated host, and only another of those takes it. */
+  async reserveIncoming(
+    rec: InstanceRecord,
+    migrationId: string,
+    clock: ClockState,
+    tenancy: Tenancy = "default",
+  ) {
     return this.call(
       clock,
       (m) => {
-        // Another account's dedicated host is never a destination.
+        // Another account's dedicated host is never a destination, nor a shared one for an instance
+        // coming from a dedicated host.
         const owner = this.tenancy.owner;
-        if (owner !== null && owner !== rec.accountId && !m.vm(rec.instanceId)) {
+        const refused =
+          (owner !== null && owner !== rec.accountId) || (tenancy === "host" && owner !== rec.accountId);
+        if (refused && !m.vm(rec.instanceId)) {
           return { result: "unavailable" as const, changes: [] };
         }
         const r = m.reserveIncoming(rec, migrationId, Date.now() + MIGRATION_HOLD_MS);

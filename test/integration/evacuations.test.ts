@@ -2,6 +2,9 @@
 // within the room there is; what cannot move stays, and the evacuation says why.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { OPERATOR } from "../../src/fleet/accounts";
+import { Fleet } from "../../src/fleet/context";
+import { evacuateHost } from "../../src/fleet/evacuations";
 import { addHosts, advance, call, freshZone, getInstance, hostView, launch, type Problem } from "./helpers";
 import { allSteps, driveSteps } from "./migration-driver";
 
@@ -190,5 +193,40 @@ describe("host evacuation", () => {
     expect(view.moved).toEqual([]);
     expect(view.notMoved.map((n) => n.instanceId).sort()).toEqual([...instanceIds].sort());
     expect(view.notMoved[0].reason).toMatch(/has not started its migration/);
+  });
+  it("names an instance admitted between its first look at the host and the host's maintenance", async () => {
+    const zone = freshZone();
+    await addHosts(zone, "m5", 2);
+    const { ids: first, hostId } = await fill(zone, "m5.2xlarge", 2);
+    // A launch lands on the host after the evacuation read what was there, just before the host
+    // went into maintenance: the evacuation must still name it.
+    const fleet = new Fleet(env, OPERATOR);
+    const real = fleet.host.bind(fleet);
+    let late = "";
+    fleet.host = ((id: string) => {
+      const stub = real(id);
+      if (id !== hostId) return stub;
+      return new Proxy(stub, {
+        get(target, prop) {
+          if (prop === "setState")
+            return async (...args: Parameters<typeof stub.setState>) => {
+              const res = await launch({ instanceType: "m5.large", availabilityZone: zone });
+              expect(res.status).toBe(201);
+              expect(res.body.instances[0].hostId).toBe(hostId);
+              late = res.body.instances[0].instanceId;
+              return target.setState(...args);
+            };
+          const value = Reflect.get(target, prop);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+    }) as typeof fleet.host;
+    const evac = await evacuateHost(fleet, hostId, {});
+    expect(late).not.toBe("");
+    const view = (await call<EvacuationBody>("GET", `/v1/evacuations/${evac.evacuationId}`)).body;
+    // Each instance named once: the two running ones migrating, the late one staying with its reason.
+    const named = [...view.migrations, ...view.skipped].map((m) => m.instanceId);
+    expect(named.sort()).toEqual([...first, late].sort());
+    expect(view.notMoved.find((n) => n.instanceId === late)?.reason).toMatch(/pending|running|migrat/);
   });
 });
