@@ -7,7 +7,6 @@ import { clientTokens, instances } from "../db/schema";
 import type { Fleet } from "./context";
 import { ApiError } from "./errors";
 import { sha256Hex } from "./ids";
-import { rowToRecord } from "./instance-rows";
 import { type InstanceView, rowView } from "./instance-view";
 import { MAX_LAUNCH_COUNT } from "./limits";
 import { creatorAccount } from "./ownership";

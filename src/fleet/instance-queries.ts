@@ -7,7 +7,7 @@ import { type InstanceState, settlesTo, TERMINATED_VISIBLE_MS } from "../sim/lif
 import { simNowSql } from "./clock";
 import type { Fleet } from "./context";
 import { instanceNotFound, invalidParameter } from "./errors";
-import { type InstanceRow, rowToRecord, tenancyOf } from "./instance-rows";
+import { type InstanceRow, tenancyOf } from "./instance-rows";
 import { instanceView, rowView } from "./instance-view";
 import { MAX_TAG_FILTERS, PAGE_MAX_BYTES } from "./limits";
 import { mirrorApplied, upsertInstance } from "./mirror";
