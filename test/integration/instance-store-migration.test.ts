@@ -4,22 +4,15 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { OPERATOR } from "../../src/fleet/accounts";
-import { Fleet } from "../../src/fleet/context";
-import { runStep, type StepMessage } from "../../src/fleet/migration-steps";
 import { addHosts, advance, call, freshZone, getInstance, launch, type Problem } from "./helpers";
+import { allSteps, driveSteps } from "./migration-driver";
 
 const block = btoa(String.fromCharCode(...Array.from({ length: 4096 }, (_, i) => (i * 7 + 1) & 0xff)));
 const zeros = btoa(String.fromCharCode(...new Uint8Array(4096)));
 
-/** Runs every step of a migration, redelivering none, until it ends. */
+/** Runs every step of a migration until it ends, the clock advanced to each step that waits for its time. */
 async function finish(migrationId: string) {
-  const fleet = new Fleet(env, OPERATOR);
-  const queue: StepMessage[] = (["reserve", "precopy", "switch", "release"] as const).map((step) => ({
-    migrationId,
-    step,
-  }));
-  while (queue.length > 0) queue.push(...(await runStep(fleet, queue.shift()!)));
+  await driveSteps(allSteps([migrationId]));
   return (await call<{ status: string; destinationHostId: string }>("GET", `/v1/migrations/${migrationId}`))
     .body;
 }
