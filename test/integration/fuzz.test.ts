@@ -322,7 +322,8 @@ describe("random requests at every operation", () => {
             const capacity =
               res.status === 503 &&
               (text.includes('"InsufficientInstanceCapacity"') ||
-                text.includes('"InsufficientVolumeCapacity"'));
+                text.includes('"InsufficientVolumeCapacity"') ||
+                text.includes('"InsufficientHostCapacity"'));
             // The one 5xx the API promises is a refusal as well: it too must change nothing.
             const refused = res.status >= 400;
             expect(res.status < 500 || capacity, what).toBe(true);
