@@ -5,17 +5,12 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { addHosts, advance, call, freshZone, getInstance, launch, type Problem } from "./helpers";
-import { allSteps, driveSteps } from "./migration-driver";
+import { finishMigration } from "./migration-driver";
 
 const block = btoa(String.fromCharCode(...Array.from({ length: 4096 }, (_, i) => (i * 7 + 1) & 0xff)));
 const zeros = btoa(String.fromCharCode(...new Uint8Array(4096)));
 
-/** Runs every step of a migration until it ends, the clock advanced to each step that waits for its time. */
-async function finish(migrationId: string) {
-  await driveSteps(allSteps([migrationId]));
-  return (await call<{ status: string; destinationHostId: string }>("GET", `/v1/migrations/${migrationId}`))
-    .body;
-}
+const finish = (migrationId: string) => finishMigration(migrationId);
 
 async function storedBlocks(hostId: string, instanceId: string): Promise<number> {
   return runInDurableObject(env.HOST.getByName(hostId), async (_obj, state) => {

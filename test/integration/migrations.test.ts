@@ -19,7 +19,7 @@ import {
   newTenant,
   type Problem,
 } from "./helpers";
-import { allSteps, clockNow, driveSteps, step } from "./migration-driver";
+import { allSteps, clockNow, driveSteps, finishMigration, step } from "./migration-driver";
 
 interface MigrationBody {
   migrationId: string;
@@ -40,11 +40,8 @@ interface MigrationBody {
 
 const TERMINAL = ["completed", "failed", "cancelled"];
 
-/** Drives a migration from wherever its row is to its end. */
-async function finish(migrationId: string, copies = 1, pick?: (n: number) => number) {
-  await driveSteps(allSteps([migrationId]), copies, pick);
-  return (await call<MigrationBody>("GET", `/v1/migrations/${migrationId}`)).body;
-}
+const finish = (migrationId: string, copies = 1, pick?: (n: number) => number) =>
+  finishMigration<MigrationBody>(migrationId, copies, pick);
 
 async function runningInstance(zone: string, type = "m5.large", extra: Record<string, unknown> = {}) {
   const res = await launch({ instanceType: type, availabilityZone: zone, ...extra });
