@@ -1,4 +1,4 @@
-// `wrangler dev` for the HTTP benchmarks: a fresh local state in a temporary directory, the
+// wrangler's dev server for the HTTP benchmarks (scripts/dev-server.mjs): a fresh local state in a temporary directory, the
 // bench's own secrets, migrations applied, the demo fleet off and the clock manual (nothing
 // settles while the bench runs); and the resident memory of its workerd processes.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -7,7 +7,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
+
+const devServerScript = fileURLToPath(new URL("../scripts/dev-server.mjs", import.meta.url));
 
 export interface DevServer {
   base: string;
@@ -94,29 +97,34 @@ export async function startDevServer(vars: Record<string, string> = {}): Promise
     { env, stdio: "ignore" },
   );
   if (migrate.status !== 0) throw new Error("migrations failed");
+  // wrangler's dev server, started through its API with the DevTools inspector off
+  // (scripts/dev-server.mjs says why); BENCH_WRANGLER_CLI=1 runs `wrangler dev` itself, with it on.
+  const cli = process.env.BENCH_WRANGLER_CLI === "1";
+  const common = [
+    "--port",
+    String(port),
+    "--ip",
+    "127.0.0.1",
+    "--persist-to",
+    persist,
+    "--log-level",
+    process.env.BENCH_VERBOSE ? "log" : "error",
+    "--var",
+    "DEMO_FLEET:false",
+    "--var",
+    "SIM_CLOCK:manual",
+    "--env-file",
+    secrets,
+    ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+  ];
+  // BENCH_INSPECTOR_PORT: where a profiler can attach to the Worker's isolate.
+  if (process.env.BENCH_INSPECTOR_PORT) common.push("--inspector-port", process.env.BENCH_INSPECTOR_PORT);
+  const [command, args] = cli
+    ? ["npx", ["wrangler", "dev", ...common]]
+    : [process.execPath, [devServerScript, ...common]];
   const server: ChildProcess = spawn(
-    "npx",
-    [
-      "wrangler",
-      "dev",
-      "--port",
-      String(port),
-      "--ip",
-      "127.0.0.1",
-      "--persist-to",
-      persist,
-      "--log-level",
-      process.env.BENCH_VERBOSE ? "log" : "error",
-      "--var",
-      "DEMO_FLEET:false",
-      "--var",
-      "SIM_CLOCK:manual",
-      "--env-file",
-      secrets,
-      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
-      // BENCH_INSPECTOR_PORT: where a profiler can attach to the Worker's isolate.
-      ...(process.env.BENCH_INSPECTOR_PORT ? ["--inspector-port", process.env.BENCH_INSPECTOR_PORT] : []),
-    ],
+    command,
+    args,
     // BENCH_VERBOSE=1 shows the server's own output (errors, a restart), on stderr.
     {
       env,
