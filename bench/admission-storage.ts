@@ -21,7 +21,9 @@ function countingStorage() {
         counts.statements++;
         const write = /^\s*(INSERT|DELETE|UPDATE)/i.test(query);
         if (write) counts.writes++;
-        return { toArray: () => [], rowsWritten: write ? 1 : 0, rowsRead: 0 };
+        // An INSERT writes a row per tuple of values; a DELETE is counted as one.
+        const rows = write ? Math.max(1, query.split("), (").length) : 0;
+        return { toArray: () => [], rowsWritten: rows, rowsRead: 0 };
       },
     },
     transactionSync<T>(fn: () => T): T {
@@ -103,6 +105,7 @@ for (const [label, stepMs] of [
   }
   const last = per[per.length - 1];
   emit({ suite, name: `admission_48_statements_${label}`, value: last.statements, unit: "statements" });
+  emit({ suite, name: `admission_48_rows_${label}`, value: last.rows, unit: "rows" });
   emit({ suite, name: `admission_48_bytes_${label}`, value: last.bytes, unit: "bytes" });
   emit({
     suite,

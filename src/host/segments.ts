@@ -9,7 +9,7 @@
 // ones. `diffPiece` and `readPiece` are pure (tests apply their writes to a map); the tables
 // are at the end.
 import { type DirtyUnits, Tracked, type TypedArray } from "../sim/memory";
-import type { Sql } from "./sql";
+import { deleteIn, insertRows, type Sql } from "./sql";
 import { KINDS, type Kind, kindOf } from "./typed-arrays";
 
 /** 4 KiB: one page-table page, the unit the model writes; SQLite rows hold up to 2 MB. */
@@ -47,9 +47,20 @@ const isSmall = (byteLength: number) => byteLength < SEGMENT_BYTES;
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 
+/** Field names recur from call to call (the same paths in every VM's piece): encoded once. */
+const encodedNames = new Map<string, Uint8Array>();
+function encodedName(name: string): Uint8Array {
+  let bytes = encodedNames.get(name);
+  if (!bytes) {
+    bytes = utf8.encode(name);
+    if (encodedNames.size < 4096) encodedNames.set(name, bytes);
+  }
+  return bytes;
+}
+
 /** The packed row: for each array, its name's length and bytes, then its own length and bytes. */
 export function packSmall(fields: readonly { name: string; bytes: Uint8Array }[]): ArrayBuffer {
-  const names = fields.map((f) => utf8.encode(f.name));
+  const names = fields.map((f) => encodedName(f.name));
   let size = 0;
   for (const [i, f] of fields.entries()) size += 8 + names[i].length + f.bytes.length;
   const out = new Uint8Array(size);
@@ -283,7 +294,7 @@ export function diffPiece(
  * True when `image` would write nothing over `stored`: the same arrays under the same names and of
  * the same kinds, each unmarked (a large tracked one) or equal to the bytes last written, and no
  * value besides arrays, whose JSON would need comparing (such an image answers false, and is
- * diffed). Far cheaper than `diffPiece` for the many pieces a call leaves alone, the threads' TLBs.
+ * diffed); the JSON is the same when the arrays' names are. Far cheaper than `diffPiece` for the many pieces a call leaves alone, the threads' TLBs.
  */
 export function unchangedPiece(image: unknown, stored: PieceState): boolean {
   let seen = 0;
@@ -296,9 +307,15 @@ export function unchangedPiece(image: unknown, stored: PieceState): boolean {
       if (v instanceof Tracked && !f.packed) return v.marks.units().length === 0;
       return f.copy !== null && sameBytes(bytesOf(array), f.copy, 0, f.byteLength);
     }
-    if (Array.isArray(v)) return v.every((x, i) => same(x, `${path}.${i}`));
+    // The arrays' names then say where each sits, so the same names mean the same JSON; an empty
+    // container, or a key a name could not tell from a path or an index, answers false.
+    if (Array.isArray(v)) return v.length > 0 && v.every((x, i) => same(x, `${path}.${i}`));
     if (v !== null && typeof v === "object") {
-      for (const [k, x] of Object.entries(v)) if (!same(x, path === "" ? k : `${path}.${k}`)) return false;
+      const entries = Object.entries(v);
+      if (entries.length === 0) return false;
+      for (const [k, x] of entries) {
+        if (k.includes(".") || /^\d+$/.test(k) || !same(x, path === "" ? k : `${path}.${k}`)) return false;
+      }
       return true;
     }
     return false;
@@ -363,46 +380,6 @@ export function readPiece<T>(
 // ---- the tables: memory_pieces (piece, json) and memory_segments (piece, field, idx, data)
 
 /**
- * A Durable Object's SQLite binds at most 100 values to a statement
- * (developers.cloudflare.com/durable-objects/platform/limits/): 25 segment rows of four.
- */
-const MAX_BOUND = 100;
-const SEGMENTS_PER_INSERT = Math.floor(MAX_BOUND / 4);
-const FIELDS_PER_DELETE = MAX_BOUND - 1;
-
-/** The same text the `sql` tag would get from a literal: `parts` joined by bound values. */
-function statement(parts: readonly string[]): TemplateStringsArray {
-  return Object.assign([...parts], { raw: [...parts] }) as unknown as TemplateStringsArray;
-}
-
-const insertTexts = new Map<number, TemplateStringsArray>();
-/** `INSERT OR REPLACE INTO memory_segments ... VALUES (?, ?, ?, ?), ...` for `n` rows. */
-function insertSegments(n: number): TemplateStringsArray {
-  let text = insertTexts.get(n);
-  if (!text) {
-    const parts = ["INSERT OR REPLACE INTO memory_segments (piece, field, idx, data) VALUES ("];
-    for (let i = 0; i < n; i++) parts.push(", ", ", ", ", ", i === n - 1 ? ")" : "), (");
-    text = statement(parts);
-    insertTexts.set(n, text);
-  }
-  return text;
-}
-
-const dropTexts = new Map<number, TemplateStringsArray>();
-/** `DELETE FROM memory_segments WHERE piece = ? AND field IN (?, ...)` for `n` fields. */
-function dropFields(n: number): TemplateStringsArray {
-  let text = dropTexts.get(n);
-  if (!text) {
-    const parts = ["DELETE FROM memory_segments WHERE piece = ", " AND field IN ("];
-    for (let i = 1; i < n; i++) parts.push(", ");
-    parts.push(")");
-    text = statement(parts);
-    dropTexts.set(n, text);
-  }
-  return text;
-}
-
-/**
  * Applies a piece's writes; run it inside the call's transaction. `absent`: the caller knows
  * the store holds nothing of the piece, so a fresh write need not clear it first. Segments go
  * in as few statements as the limit on bound values allows.
@@ -410,17 +387,15 @@ function dropFields(n: number): TemplateStringsArray {
 export function writePiece(sql: Sql, piece: string, w: PieceWrite, absent = false): void {
   if (w.fresh && !absent) deletePiece(sql, piece);
   if (w.json !== null) sql`INSERT OR REPLACE INTO memory_pieces (piece, json) VALUES (${piece}, ${w.json})`;
-  for (let i = 0; i < w.drop.length; i += FIELDS_PER_DELETE) {
-    const fields = w.drop.slice(i, i + FIELDS_PER_DELETE);
-    sql(dropFields(fields.length), piece, ...fields);
-  }
+  deleteIn(sql, "DELETE FROM memory_segments WHERE piece = ? AND field", [piece], w.drop);
   for (const t of w.truncate) {
     sql`DELETE FROM memory_segments WHERE piece = ${piece} AND field = ${t.field} AND idx >= ${t.from}`;
   }
-  for (let i = 0; i < w.segments.length; i += SEGMENTS_PER_INSERT) {
-    const rows = w.segments.slice(i, i + SEGMENTS_PER_INSERT);
-    sql(insertSegments(rows.length), ...rows.flatMap((s) => [piece, s.field, s.idx, s.data]));
-  }
+  insertRows(
+    sql,
+    "INSERT OR REPLACE INTO memory_segments (piece, field, idx, data)",
+    w.segments.map((s) => [piece, s.field, s.idx, s.data]),
+  );
 }
 
 export function deletePiece(sql: Sql, piece: string): void {

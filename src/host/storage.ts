@@ -11,7 +11,7 @@ import type { HostRecord, InstanceRecord, VmRecord } from "../sim/records";
 import { type CpuHostPart, type CpuVmRow, diffCpuVms, hostPart, joinCpu } from "./cpu-rows";
 import { migrate } from "./schema";
 import { deletePiece, diffPiece, type PieceState, readPieces, unchangedPiece, writePiece } from "./segments";
-import { type Sql, type SqlWrites, sqlOver } from "./sql";
+import { deleteIn, insertRows, type Sql, type SqlWrites, sqlOver } from "./sql";
 
 // The keys of `meta` that hold the model, and what each holds (as JSON). The schema's
 // version key beside them belongs to schema.ts.
@@ -80,7 +80,11 @@ export class HostStorage {
     this.storedCpuVms.clear();
     this.storedMemory.clear();
     this.memoryKnown = false;
-    if (!host) return { clock: this.storedClock, model: null };
+    if (!host) {
+      // Nothing to build, but what the store holds of memory (nothing, for a host never made) is known.
+      this.loadMemory();
+      return { clock: this.storedClock, model: null };
+    }
     return {
       clock: this.storedClock,
       model: {
@@ -157,14 +161,14 @@ export class HostStorage {
       this.setMeta("cpuHost", host);
       this.storedCpuHost = host;
     }
-    const sql = this.sql;
+    const rows: SqlStorageValue[][] = [];
     const gone = diffCpuVms(
       snap.vms.map((vm) => ({ id: vm.id, json: JSON.stringify(vm) })),
       this.storedCpuVms,
-      (id, row) =>
-        sql`INSERT OR REPLACE INTO cpu_vms (vm_id, seq, json) VALUES (${id}, ${row.seq}, ${row.json})`,
+      (id, row) => rows.push([id, row.seq, row.json]),
     );
-    for (const id of gone) sql`DELETE FROM cpu_vms WHERE vm_id = ${id}`;
+    insertRows(this.sql, "INSERT OR REPLACE INTO cpu_vms (vm_id, seq, json)", rows);
+    deleteIn(this.sql, "DELETE FROM cpu_vms WHERE vm_id", [], gone);
   }
 
   private loadCpu(host: CpuHostPart | null): HostCpuSnapshot | null {
