@@ -4,7 +4,9 @@
 // and what authentication costs, as a share of a launch: the clock read with the admin key
 // (checked against the Worker's secret, no D1 read, no rate limit) against the same read
 // with an account's key (looked up in D1 with the clock, and rate-limited). Requests go
-// with one account's keys, a key per connection (each key has its own rate limit).
+// with one account's keys, each request with the next key of a pool large enough that no key
+// reaches its rate limit (src/api/rate-limit.ts: 200 requests per 10 s a key): a run that
+// did would measure 429s.
 import autocannon from "autocannon";
 import { emit } from "./_emit";
 import { startDevServer } from "./_wrangler";
@@ -19,6 +21,8 @@ const CONNECTIONS = 16;
 const LAUNCH_CONNECTIONS = Number(process.env.BENCH_LAUNCH_CONNECTIONS ?? CONNECTIONS);
 /** Turns of the admin-key and account-key runs of the clock route. */
 const AUTH_ROUNDS = 4;
+/** Keys in the pool: at 20 requests a second each, 1,920 requests a second in all. */
+const KEYS = 96;
 let BASE = "";
 let ADMIN_KEY = "";
 
@@ -43,11 +47,40 @@ async function tenantKeys(n: number): Promise<string[]> {
   return keys;
 }
 
-/** Gives each autocannon connection its own key, with the request's other headers. */
-function keyPerConnection(keys: string[], headers: Record<string, string> = {}) {
+/** The first answers that were not a success, for the figures that count errors. */
+const failures: string[] = [];
+
+/**
+ * Sends each request with the next key of the pool, with the request's other headers; keeps
+ * the first few answers that failed.
+ */
+function rotatingKeys(keys: string[], headers: Record<string, string> = {}): autocannon.Request {
   let next = 0;
-  return (client: autocannon.Client) =>
-    client.setHeaders({ ...headers, authorization: `Bearer ${keys[next++ % keys.length]}` });
+  return {
+    setupRequest: (req) => ({
+      ...req,
+      headers: { ...req.headers, ...headers, authorization: `Bearer ${keys[next++ % keys.length]}` },
+    }),
+    onResponse: (status: number, body: string) => {
+      if (status >= 400 && failures.length < 3) failures.push(`${status} ${body.slice(0, 300)}`);
+    },
+  } as autocannon.Request;
+}
+
+/** The runs' answers by status code, and their connection errors. */
+function statuses(rs: autocannon.Result[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of rs) {
+    for (const [code, { count }] of Object.entries(r.statusCodeStats ?? {}))
+      out[code] = (out[code] ?? 0) + (count ?? 0);
+    if (r.errors > 0) out.errors = (out.errors ?? 0) + r.errors;
+  }
+  return out;
+}
+
+/** Failed answers seen so far, emptied: what the errors figures say went wrong. */
+function firstFailures(): string[] {
+  return failures.splice(0);
 }
 
 function run(opts: autocannon.Options): Promise<autocannon.Result> {
@@ -67,10 +100,15 @@ async function main() {
       });
       if (res.status !== 201) throw new Error(`host create: ${res.status}`);
     }
-    const keys = await tenantKeys(Math.max(CONNECTIONS, LAUNCH_CONNECTIONS));
+    const keys = await tenantKeys(KEYS);
     // Warm the isolate and the host objects once, outside any measurement.
     await run({ url: `${BASE}/healthz`, connections: 4, amount: 500 });
-    await run({ url: `${BASE}/v1/clock`, connections: 4, amount: 200, setupClient: keyPerConnection(keys) });
+    await run({
+      url: `${BASE}/v1/clock`,
+      connections: 4,
+      amount: 200,
+      requests: [rotatingKeys(keys)],
+    });
 
     const trivial = await run({ url: `${BASE}/healthz`, connections: CONNECTIONS, duration: DURATION_S });
     const ceiling = trivial.requests.average;
@@ -88,7 +126,7 @@ async function main() {
     for (let round = 0; round < AUTH_ROUNDS; round++) {
       const base = { url: `${BASE}/v1/clock`, connections: CONNECTIONS, duration: DURATION_S / 2 };
       clockRuns.admin.push(await run({ ...base, headers: { authorization: `Bearer ${ADMIN_KEY}` } }));
-      clockRuns.tenant.push(await run({ ...base, setupClient: keyPerConnection(keys) }));
+      clockRuns.tenant.push(await run({ ...base, requests: [rotatingKeys(keys)] }));
     }
     const rate = (rs: autocannon.Result[]) =>
       rs.reduce((n, r) => n + r.requests.total, 0) / rs.reduce((t, r) => t + r.duration, 0);
@@ -107,6 +145,8 @@ async function main() {
         rounds: AUTH_ROUNDS,
         ratio_to_trivial: value / ceiling,
         errors: rs.reduce((n, r) => n + r.non2xx + r.errors, 0),
+        statuses: statuses(rs),
+        failures: firstFailures(),
       });
     }
 
@@ -116,7 +156,7 @@ async function main() {
       connections: LAUNCH_CONNECTIONS,
       amount: launches,
       method: "POST",
-      setupClient: keyPerConnection(keys, { "content-type": "application/json" }),
+      requests: [rotatingKeys(keys, { "content-type": "application/json" })],
       body: JSON.stringify({
         instanceType: "m5.large",
         tags: { bench: "api" },
@@ -136,7 +176,14 @@ async function main() {
     emit({ suite: SUITE, name: "launch_latency_p50", value: launch.latency.p50, unit: "ms" });
     emit({ suite: SUITE, name: "launch_latency_p97_5", value: launch.latency.p97_5, unit: "ms" });
     emit({ suite: SUITE, name: "launch_latency_p99", value: launch.latency.p99, unit: "ms" });
-    emit({ suite: SUITE, name: "launch_errors", value: launch.non2xx + launch.errors, unit: "requests" });
+    emit({
+      suite: SUITE,
+      name: "launch_errors",
+      value: launch.non2xx + launch.errors,
+      unit: "requests",
+      statuses: statuses([launch]),
+      failures: firstFailures(),
+    });
     // Machine time per request at the same concurrency (the server saturates this machine's
     // cores): what an account's key adds to a request, as a share of a launch's.
     const authMs = 1000 / tenantRate - 1000 / adminRate;
@@ -157,7 +204,7 @@ async function main() {
       url: `${BASE}/v1/instances?limit=100`,
       connections: CONNECTIONS,
       duration: DURATION_S,
-      setupClient: keyPerConnection(keys),
+      requests: [rotatingKeys(keys)],
     });
     emit({
       suite: SUITE,
@@ -168,6 +215,8 @@ async function main() {
       page: 100,
       ratio_to_trivial: list.requests.average / ceiling,
       errors: list.non2xx + list.errors,
+      statuses: statuses([list]),
+      failures: firstFailures(),
     });
     emit({ suite: SUITE, name: "list_latency_p50", value: list.latency.p50, unit: "ms" });
     emit({ suite: SUITE, name: "list_latency_p99", value: list.latency.p99, unit: "ms" });

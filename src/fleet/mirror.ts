@@ -3,7 +3,6 @@
 // applying an event twice, or late, or out of order never moves a row backwards.
 import { getTableColumns, inArray } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { bindingOf } from "../db/group-commit";
 import { events, hosts, instances } from "../db/schema";
 import type { ActResult } from "../sim/host";
 import {
@@ -237,7 +236,7 @@ export async function mirror(db: Db, evs: readonly FleetEvent[], extra: Statemen
   const d1 = db.$client;
   await d1.batch(stmts.map((s) => d1.prepare(s.sql).bind(...s.params)));
   // A terminated instance's address is free now: this isolate's view of its subnet is stale.
-  if (evs.some((e) => e.instance?.state === "terminated")) forgetAddresses(bindingOf(d1));
+  if (evs.some((e) => e.instance?.state === "terminated")) forgetAddresses(d1);
 }
 
 /** Ids in one `IN (...)` list, well under D1's 100 bound parameters per statement. */
