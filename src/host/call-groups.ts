@@ -17,21 +17,22 @@ export interface GroupLimits<P> {
   maxWeight: number;
 }
 
+/** One caller's call: one part or more, which always run in the same group, in order. */
 interface Entry<P, R> {
-  part: P;
-  resolve: (r: R) => void;
+  parts: P[];
+  resolve: (r: R[]) => void;
   reject: (err: unknown) => void;
 }
 
 /**
- * Parts submitted while a group is forming or running wait and go in the next group, in the
- * order they came. A group that throws is an error for each of its parts: none of them was
+ * Calls submitted while a group is forming or running wait and go in the next group, in the
+ * order they came. A group that throws is an error for each of its calls: none of them was
  * applied (the host call rolls back as a whole), and none is run again on its own.
  */
 export class CallGroups<P, R> {
   private waiting: Entry<P, R>[] = [];
   private busy = false;
-  /** Groups run and parts they carried, since the object opened. */
+  /** Groups run and the parts they carried, since the object opened. */
   readonly counts = { groups: 0, parts: 0 };
 
   constructor(
@@ -40,9 +41,10 @@ export class CallGroups<P, R> {
     private readonly limits: GroupLimits<P>,
   ) {}
 
-  submit(part: P): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      this.waiting.push({ part, resolve, reject });
+  /** Runs `parts` in one group (with other callers' calls, if any came with them). */
+  submit(parts: P[]): Promise<R[]> {
+    return new Promise<R[]>((resolve, reject) => {
+      this.waiting.push({ parts, resolve, reject });
       if (!this.busy) {
         this.busy = true;
         void this.drain();
@@ -57,13 +59,16 @@ export class CallGroups<P, R> {
       await new Promise((r) => setTimeout(r, 0));
       while (this.waiting.length > 0) {
         const group = this.take();
+        const parts = group.flatMap((e) => e.parts);
         this.counts.groups++;
-        this.counts.parts += group.length;
+        this.counts.parts += parts.length;
         try {
-          const answers = await this.run(group.map((e) => e.part));
-          group.forEach((e, i) => {
-            e.resolve(answers[i]);
-          });
+          const answers = await this.run(parts);
+          let at = 0;
+          for (const e of group) {
+            e.resolve(answers.slice(at, at + e.parts.length));
+            at += e.parts.length;
+          }
         } catch (err) {
           for (const e of group) e.reject(err);
         }
@@ -73,15 +78,20 @@ export class CallGroups<P, R> {
     }
   }
 
-  /** The next group: the first waiting part always, then as many as the limits take. */
+  /** The next group: the first waiting call always, then as many as the limits take. */
   private take(): Entry<P, R>[] {
     const { maxParts, weight, maxWeight } = this.limits;
+    const sizeOf = (e: Entry<P, R>) => ({
+      n: e.parts.length,
+      w: e.parts.reduce((t, p) => t + weight(p), 0),
+    });
     const group = [this.waiting.shift()!];
-    let w = weight(group[0].part);
-    while (this.waiting.length > 0 && group.length < maxParts) {
-      const next = weight(this.waiting[0].part);
-      if (w + next > maxWeight) break;
-      w += next;
+    let { n, w } = sizeOf(group[0]);
+    while (this.waiting.length > 0) {
+      const next = sizeOf(this.waiting[0]);
+      if (n + next.n > maxParts || w + next.w > maxWeight) break;
+      n += next.n;
+      w += next.w;
       group.push(this.waiting.shift()!);
     }
     return group;

@@ -286,16 +286,24 @@ export class HostObject extends DurableObject<Env> {
   }
 
   /**
-   * Several admissions, commits and cancels, in order, each answered as if it had been a call
-   * of its own; they run in as few host calls as the group limits allow (call-groups.ts).
+   * Several admissions, commits and cancels as one host call, in order, each answered as if it
+   * had been a call of its own; all applied, or none (the call throws). At most GROUP_MAX_CALLS
+   * ops and GROUP_MAX_RECORDS records.
    */
   async placeMany(ops: PlacementOp[], clock: ClockState): Promise<HostCallResult<PlacementOpResult>[]> {
-    return Promise.all(ops.map((op) => this.place(op, clock)));
+    const records = ops.reduce((n, op) => n + opRecords(op), 0);
+    if (ops.length === 0 || ops.length > GROUP_MAX_CALLS || records > GROUP_MAX_RECORDS) {
+      throw new RangeError(
+        `1 to ${GROUP_MAX_CALLS} ops and at most ${GROUP_MAX_RECORDS} records in one call (${ops.length} ops, ${records} records)`,
+      );
+    }
+    return this.residency.during(() => this.placements.submit(ops.map((op) => ({ op, clock }))));
   }
 
   /** A placement call joins the next group of them (call-groups.ts). */
-  private place(op: PlacementOp, clock: ClockState): Promise<HostCallResult<PlacementOpResult>> {
-    return this.residency.during(() => this.placements.submit({ op, clock }));
+  private async place(op: PlacementOp, clock: ClockState): Promise<HostCallResult<PlacementOpResult>> {
+    const [one] = await this.residency.during(() => this.placements.submit([{ op, clock }]));
+    return one;
   }
 
   /** Runs a group of placement calls as one host call, at the newest clock any of them read. */

@@ -8,6 +8,7 @@ import { OPERATOR } from "../../src/fleet/accounts";
 import { Fleet } from "../../src/fleet/context";
 import type { CallGroups } from "../../src/host/call-groups";
 import type { HostObject } from "../../src/host/host-object";
+import { GROUP_MAX_CALLS } from "../../src/host/placement-ops";
 import { findInstanceType } from "../../src/sim/catalog";
 import { offeredInstance } from "../../src/sim/records";
 import { addHosts, bearer, call, freshZone, hostView, launch, newTenant } from "./helpers";
@@ -203,5 +204,30 @@ describe("placement calls that reach a host together", () => {
       clock,
     );
     expect(again.map((a) => a.result)).toEqual([["i-0b000000000000b01"], ["i-0b000000000000b02"]]);
+  });
+
+  it("refuses a call of more ops than a group takes, and applies none of it", async () => {
+    const zone = freshZone();
+    const [host] = await addHosts(zone, "m5", 1);
+    const clock = await new Fleet(env, OPERATOR).clock();
+    const stub = env.HOST.getByName(host.hostId);
+    const ops = Array.from({ length: GROUP_MAX_CALLS + 1 }, (_, k) => ({
+      op: "admit" as const,
+      instances: [offer(`i-0c${String(k).padStart(15, "0")}`, zone)],
+      commitIfAtLeast: 1,
+      tenancy: "default" as const,
+    }));
+    const refused = await stub.placeMany(ops, clock).then(
+      () => "answered",
+      (err: Error) => err.message,
+    );
+    expect(refused).toContain(`1 to ${GROUP_MAX_CALLS} ops`);
+    expect((await hostView(host.hostId)).usage.capacity.vcpus.used).toBe(0);
+    // As many as a group takes run as one.
+    const before = await groupCounts(host.hostId);
+    const answers = await stub.placeMany(ops.slice(0, 48), clock);
+    expect(answers.map((a) => a.result)).toEqual(ops.slice(0, 48).map((o) => [o.instances[0].instanceId]));
+    const after = await groupCounts(host.hostId);
+    expect(after.groups - before.groups).toBe(1);
   });
 });
