@@ -1,9 +1,11 @@
 import { drizzle } from "drizzle-orm/d1";
+import { groupCommitting } from "./group-commit";
 import * as schema from "./schema";
 
 export type Db = ReturnType<typeof make>;
 
-const make = (d1: D1Database) => drizzle(d1, { schema });
+// Its batches go to D1 by group commit (group-commit.ts).
+const make = (d1: D1Database) => drizzle(groupCommitting(d1), { schema });
 
 // Building a drizzle client walks the whole schema (its relational config), which cost a
 // launch more than its own queries' SQL did: one client per binding, made once.

@@ -3,7 +3,7 @@
 // subscription and event), acks it; retries with backoff; poison goes to the DLQ.
 import { z } from "zod";
 import { database } from "../db/client";
-import { mirror, mirrorNew } from "../fleet/mirror";
+import { eventAccount, mirror, mirrorNew } from "../fleet/mirror";
 import { FLEET_EVENT_TYPES, type FleetEvent } from "../sim/records";
 import { fanOut } from "./fanout";
 
@@ -54,8 +54,9 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
   // each, and those the request already mirrored are skipped. If that fails, one at a
   // time, so that one that cannot be applied holds back no other.
   try {
-    // Those the log had already (the request mirrored them) are read once, for both.
-    const logged = await mirrorNew(
+    // Those the log had already (the request mirrored them) are not written again; the
+    // log's rows are read only for events of accounts with a subscription.
+    await mirrorNew(
       db,
       valid.map((v) => v.event),
     );
@@ -63,7 +64,7 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
       db,
       env.WEBHOOKS,
       valid.map((v) => v.event.id),
-      logged,
+      new Map(valid.map((v) => [v.event.id, eventAccount(v.event)])),
     );
     for (const { msg } of valid) msg.ack();
     return;

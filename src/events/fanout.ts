@@ -34,44 +34,36 @@ const INSERT_DELIVERIES = `INSERT INTO deliveries (id, subscription_id, account_
 /**
  * Makes the deliveries of the logged events `eventIds` and queues those not attempted yet.
  * Running it again for the same events queues again only what no attempt has taken up.
- * `read`: log rows of some of them the caller has read already, which are not read again.
+ * `accounts`: the events' accounts, when the caller has them (the events themselves do): the
+ * log is then read only for the events of accounts that have a subscription, and not at all
+ * when none has, as for most events.
  */
 export async function fanOut(
   db: Db,
   queue: Queue,
   eventIds: readonly string[],
-  read: readonly LoggedEvent[] = [],
+  accounts?: ReadonlyMap<string, string | null>,
 ): Promise<number> {
-  const have = new Map(read.map((e) => [e.id, e]));
-  const ids = [...new Set(eventIds)].filter((id) => !have.has(id));
-  const logged: LoggedEvent[] = [...new Set(eventIds)].flatMap((id) => have.get(id) ?? []);
-  for (let at = 0; at < ids.length; at += IN_LIST) {
-    logged.push(
-      ...(await db
-        .select()
-        .from(events)
-        .where(inArray(events.id, ids.slice(at, at + IN_LIST)))),
-    );
-  }
-  const accounts = [...new Set(logged.map((e) => e.accountId).filter((a): a is string => a !== null))];
-  if (accounts.length === 0) return 0;
-  const subs: { id: string; accountId: string; eventTypes: string; resourceIds: string | null }[] = [];
-  for (let at = 0; at < accounts.length; at += IN_LIST) {
-    subs.push(
-      ...(await db
-        .select({
-          id: subscriptions.id,
-          accountId: subscriptions.accountId,
-          eventTypes: subscriptions.eventTypes,
-          resourceIds: subscriptions.resourceIds,
-        })
-        .from(subscriptions)
-        .where(
-          sql`${subscriptions.enabled} = 1 AND ${inArray(subscriptions.accountId, accounts.slice(at, at + IN_LIST))}`,
-        )),
-    );
-  }
+  const ids = [...new Set(eventIds)];
+  const logged: LoggedEvent[] = [];
+  const readLog = async (want: readonly string[]) => {
+    for (let at = 0; at < want.length; at += IN_LIST) {
+      logged.push(
+        ...(await db
+          .select()
+          .from(events)
+          .where(inArray(events.id, want.slice(at, at + IN_LIST)))),
+      );
+    }
+  };
+  if (!accounts) await readLog(ids);
+  const owners = accounts ? ids.map((id) => accounts.get(id) ?? null) : logged.map((e) => e.accountId);
+  const subs = await subscriptionsOf(db, [...new Set(owners.filter((a): a is string => a !== null))]);
   if (subs.length === 0) return 0;
+  if (accounts) {
+    const subscribed = new Set(subs.map((s) => s.accountId));
+    await readLog(ids.filter((id) => subscribed.has(accounts.get(id) ?? "")));
+  }
   const rows: Record<string, unknown>[] = [];
   const now = Date.now();
   for (const e of [...logged].sort((a, b) => a.time - b.time || a.seq - b.seq)) {
@@ -122,4 +114,25 @@ export async function fanOut(
     }));
   for (let at = 0; at < messages.length; at += 100) await queue.sendBatch(messages.slice(at, at + 100));
   return messages.length;
+}
+
+/** The enabled subscriptions of `accounts`. */
+async function subscriptionsOf(db: Db, accounts: readonly string[]) {
+  const subs: { id: string; accountId: string; eventTypes: string; resourceIds: string | null }[] = [];
+  for (let at = 0; at < accounts.length; at += IN_LIST) {
+    subs.push(
+      ...(await db
+        .select({
+          id: subscriptions.id,
+          accountId: subscriptions.accountId,
+          eventTypes: subscriptions.eventTypes,
+          resourceIds: subscriptions.resourceIds,
+        })
+        .from(subscriptions)
+        .where(
+          sql`${subscriptions.enabled} = 1 AND ${inArray(subscriptions.accountId, accounts.slice(at, at + IN_LIST))}`,
+        )),
+    );
+  }
+  return subs;
 }

@@ -3,6 +3,7 @@
 // applying an event twice, or late, or out of order never moves a row backwards.
 import { getTableColumns, inArray } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { bindingOf } from "../db/group-commit";
 import { events, hosts, instances } from "../db/schema";
 import type { ActResult } from "../sim/host";
 import {
@@ -118,7 +119,7 @@ function insertEvents(evs: readonly FleetEvent[]): Statement[] {
   const rows = evs.map((e) =>
     JSON.stringify({
       id: e.id,
-      accountId: e.instance?.accountId ?? e.subject?.accountId ?? null,
+      accountId: eventAccount(e),
       type: e.type,
       time: e.time,
       hostId: e.hostId,
@@ -236,36 +237,37 @@ export async function mirror(db: Db, evs: readonly FleetEvent[], extra: Statemen
   const d1 = db.$client;
   await d1.batch(stmts.map((s) => d1.prepare(s.sql).bind(...s.params)));
   // A terminated instance's address is free now: this isolate's view of its subnet is stale.
-  if (evs.some((e) => e.instance?.state === "terminated")) forgetAddresses(d1);
+  if (evs.some((e) => e.instance?.state === "terminated")) forgetAddresses(bindingOf(d1));
 }
 
 /** Ids in one `IN (...)` list, well under D1's 100 bound parameters per statement. */
 export const IN_LIST = 90;
 
 /**
- * Mirrors the events of `evs` that the log does not have yet, and answers the log's rows of
- * those it had. The queue brings every event again after the request that made it mirrored
- * it; since a logged event's rows were applied with it (one transaction), such a
- * redelivery costs one read of the log (which the webhook fan-out then uses), not a rewrite
- * of rows.
+ * Mirrors the events of `evs` that the log does not have yet. The queue brings every event
+ * again after the request that made it mirrored it; since a logged event's rows were
+ * applied with it (one transaction), such a redelivery costs a read of the log's ids, not
+ * a rewrite of rows.
  */
-export async function mirrorNew(db: Db, evs: readonly FleetEvent[]): Promise<(typeof events.$inferSelect)[]> {
-  const logged: (typeof events.$inferSelect)[] = [];
+export async function mirrorNew(db: Db, evs: readonly FleetEvent[]): Promise<void> {
+  const known = new Set<string>();
   const ids = [...new Set(evs.map((e) => e.id))];
   for (let at = 0; at < ids.length; at += IN_LIST) {
-    logged.push(
-      ...(await db
-        .select()
-        .from(events)
-        .where(inArray(events.id, ids.slice(at, at + IN_LIST)))),
-    );
+    const part = await db
+      .select({ id: events.id })
+      .from(events)
+      .where(inArray(events.id, ids.slice(at, at + IN_LIST)));
+    for (const r of part) known.add(r.id);
   }
-  const known = new Set(logged.map((r) => r.id));
   await mirror(
     db,
     evs.filter((e) => !known.has(e.id)),
   );
-  return logged;
+}
+
+/** The account an event is logged under (the log's `account_id`, as insertEvents writes it). */
+export function eventAccount(e: FleetEvent): string | null {
+  return e.instance?.accountId ?? e.subject?.accountId ?? null;
 }
 
 /**
