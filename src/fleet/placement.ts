@@ -1,7 +1,6 @@
 // Placement of a launch (or of a start of a stopped instance): rank the hosts the isolate
 // knows (candidates.ts, sim/placement.ts), offer the instances to many hosts' objects at once,
-// and launch at least the minimum or nothing at all. Concurrent placements' calls to one host
-// go to it together (host-batch.ts).
+// and launch at least the minimum or nothing at all.
 import { eq } from "drizzle-orm";
 import { hosts } from "../db/schema";
 import type { InstanceType } from "../sim/catalog";
@@ -11,7 +10,6 @@ import { type Candidate, familyHosts, noteUsage } from "./candidates";
 import type { Fleet } from "./context";
 import type { DedicatedPool } from "./dedicated-hosts";
 import { ApiError, invalidParameter, OutcomeUnknown } from "./errors";
-import { admitOn, cancelOn, commitOn } from "./host-batch";
 import { mirrorApplied } from "./mirror";
 import { inParallel } from "./parallel";
 import type { GroupPlacement } from "./placement-groups";
@@ -108,7 +106,7 @@ export async function place(
   /** Commits the holds, all at once; false when a host did not answer (its outcome unknown). */
   const commitHeld = async (): Promise<boolean> => {
     const holds = [...held];
-    const answers = await inParallel(holds, ([hostId, ids]) => commitOn(fleet.env.HOST, hostId, ids, clock));
+    const answers = await inParallel(holds, ([hostId, ids]) => fleet.host(hostId).commit(ids, clock));
     holds.forEach(([hostId, ids], i) => {
       const a = answers[i];
       if (!a.ok) {
@@ -143,7 +141,7 @@ export async function place(
       }
       const commitIfAtLeast = Math.max(1, minCount - placed);
       const answers = await inParallel(offers, (o) =>
-        admitOn(fleet.env.HOST, o.hostId, o.offer, commitIfAtLeast, clock, pool?.tenancy),
+        fleet.host(o.hostId).admit(o.offer, commitIfAtLeast, clock, pool?.tenancy),
       );
       const admittedNow = new Set<string>();
       offers.forEach(({ hostId, offer }, i) => {
@@ -177,7 +175,7 @@ export async function place(
     // Below the minimum, or after a host went silent: every hold left is given back. A hold
     // whose commit may have landed is given back too; a committed instance ignores it.
     const holds = [...held];
-    const answers = await inParallel(holds, ([hostId, ids]) => cancelOn(fleet.env.HOST, hostId, ids, clock));
+    const answers = await inParallel(holds, ([hostId, ids]) => fleet.host(hostId).cancel(ids, clock));
     holds.forEach(([hostId], i) => {
       const a = answers[i];
       if (a.ok) {
