@@ -9,7 +9,6 @@ import { hostAttestations, hosts } from "../db/schema";
 import type { HostCandidate } from "../sim/placement";
 import type { HostUsage } from "../sim/records";
 import type { Fleet } from "./context";
-import { notDedicated } from "./dedicated-hosts";
 
 /**
  * How long an isolate trusts what it read. Other isolates' launches and hosts added through
@@ -41,23 +40,34 @@ function viewsOf(d1: D1Database): Map<string, View> {
   return v;
 }
 
+/**
+ * The family's available hosts, neither quarantined nor dedicated, as one JSON array of
+ * arrays: at 20,000 hosts D1 hands over one value rather than 20,000 rows of named columns,
+ * about a quarter of the time.
+ */
+const CANDIDATES_SQL = `SELECT json_group_array(json_array(h.id, h.zone, h.rack, h.state, h.free_vcpus, h.free_memory_mib, h.free_nvme_gb, h.usage_version)) AS list
+  FROM hosts AS h
+  WHERE h.family = ? AND h.state = 'available'
+    AND NOT EXISTS (SELECT 1 FROM host_attestations AS a WHERE a.host_id = h.id AND a.status = 'quarantined')
+    AND NOT EXISTS (SELECT 1 FROM dedicated_hosts AS d WHERE d.host_id = h.id)`;
+
+type CandidateTuple = [string, string, string, string, number, number, number, number];
+
 async function read(fleet: Fleet, family: string): Promise<View> {
-  const rows = await fleet.db
-    .select({
-      id: hosts.id,
-      zone: hosts.zone,
-      rack: hosts.rack,
-      family: hosts.family,
-      state: hosts.state,
-      freeVcpus: hosts.freeVcpus,
-      freeMemoryMiB: hosts.freeMemoryMiB,
-      freeNvmeGB: hosts.freeNvmeGB,
-      usageVersion: hosts.usageVersion,
-    })
-    .from(hosts)
-    .where(
-      and(eq(hosts.family, family), eq(hosts.state, "available"), notQuarantined(fleet), notDedicated(fleet)),
-    );
+  const row = await fleet.db.$client.prepare(CANDIDATES_SQL).bind(family).first<{ list: string }>();
+  const rows: Candidate[] = (JSON.parse(row?.list ?? "[]") as CandidateTuple[]).map(
+    ([id, zone, rack, state, freeVcpus, freeMemoryMiB, freeNvmeGB, usageVersion]) => ({
+      id,
+      zone,
+      rack,
+      family,
+      state: state as Candidate["state"],
+      freeVcpus,
+      freeMemoryMiB,
+      freeNvmeGB,
+      usageVersion,
+    }),
+  );
   const view: View = { readAt: Date.now(), hosts: new Map(rows.map((r) => [r.id, r])) };
   // What this isolate learned from host objects while the read ran is newer than D1 may be.
   const before = viewsOf(fleet.env.DB).get(family);
