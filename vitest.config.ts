@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
@@ -16,6 +17,11 @@ Object.assign(process.env, {
   HYPERFLEET_SECRETS_KEY: TEST_SECRETS_KEY,
 });
 
+// The runtime's own module, for the projects in plain Node (src/db/group-commit.ts imports it).
+const NODE_ALIASES = {
+  "cloudflare:workers": fileURLToPath(new URL("./test/node/cloudflare-workers.ts", import.meta.url)),
+};
+
 // Four projects: the pure models and the API's description in plain Node, the Worker inside
 // workerd, and the Worker behind wrangler's dev server over real HTTP on loopback
 // (test/http/server.ts starts it).
@@ -25,9 +31,11 @@ export default defineConfig({
     reporters: ["default", ["json", { outputFile: ".vitest-report.json" }]],
     projects: [
       {
+        resolve: { alias: NODE_ALIASES },
         test: { name: "sim", include: ["test/sim/**/*.test.ts"], environment: "node" },
       },
       {
+        resolve: { alias: NODE_ALIASES },
         test: { name: "api", include: ["test/api/**/*.test.ts"], environment: "node" },
       },
       {

@@ -1,5 +1,7 @@
 // The host object's tables and their versions. The version is a key in `meta`, the one
 // table every version has, so an upgrade knows what it finds before it changes anything.
+import type { HostCpuSnapshot } from "../sim/cpu";
+import { writeCpuRows } from "./cpu-rows";
 import { isPacked, unpack } from "./pack";
 import { diffPiece, writePiece } from "./segments";
 import type { Sql } from "./sql";
@@ -67,6 +69,19 @@ const STEPS: readonly ((sql: Sql) => void)[] = [
     sql`CREATE TABLE IF NOT EXISTS io_counters (scope TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL, PRIMARY KEY (scope, name))`;
     // tenancy.ts: the account a dedicated host belongs to (no row while it is shared).
     sql`CREATE TABLE IF NOT EXISTS host_tenancy (id INTEGER PRIMARY KEY CHECK (id = 1), account_id TEXT NOT NULL)`;
+  },
+  (sql) => {
+    // cpu-rows.ts: the CPU model's snapshot split into its host part (meta key cpuHost) and a row
+    // per VM, so a call rewrites the VMs it changed rather than all of them. A store that held
+    // the snapshot whole (meta key cpu) is split here. The memory model's pieces change layout
+    // without a step (segments.ts reads both; the next write moves a piece to the new one), but
+    // this version keeps older code from reading pieces it would misread.
+    sql`CREATE TABLE IF NOT EXISTS cpu_vms (vm_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, json TEXT NOT NULL)`;
+    const whole = sql<{ value: string }>`SELECT value FROM meta WHERE key = 'cpu'`[0];
+    if (whole) {
+      writeCpuRows(sql, JSON.parse(whole.value) as HostCpuSnapshot);
+      sql`DELETE FROM meta WHERE key = 'cpu'`;
+    }
   },
 ];
 

@@ -3,14 +3,24 @@
 // segments changed since the last write, so a store rewrites those alone. A segment of zeros
 // that the store does not hold yet is left out and reads back as zeros (an array's last segment
 // is always written: it gives the length), so a new TLB or frame map costs rows for what it
-// holds, not for its size. `diffPiece` and `readPiece` are pure (tests apply their writes to a
-// map); the tables are at the end.
+// holds, not for its size. The arrays shorter than a segment (counters, free lists, fill
+// pointers) go together in one packed row of their piece, rewritten whole when any of them
+// changes, so a piece costs a row per segment of its large arrays and one for all its small
+// ones. `diffPiece` and `readPiece` are pure (tests apply their writes to a map); the tables
+// are at the end.
 import { type DirtyUnits, Tracked, type TypedArray } from "../sim/memory";
-import type { Sql } from "./sql";
+import { deleteIn, insertRows, type Sql } from "./sql";
 import { KINDS, type Kind, kindOf } from "./typed-arrays";
 
 /** 4 KiB: one page-table page, the unit the model writes; SQLite rows hold up to 2 MB. */
 export const SEGMENT_BYTES = 4096;
+
+/**
+ * The field under which a piece's small arrays are stored together, as segment 0: no path of
+ * an image's JSON starts with `$`. A piece stored before packing has its small arrays in
+ * segments of their own; it reads either way, and its next write moves them to the pack.
+ */
+export const PACKED_FIELD = "$packed";
 
 /** Arrays up to this size keep, after a load, a copy of their bytes to compare the next write with. */
 const COPY_ON_LOAD_BYTES = 16 * 1024;
@@ -24,14 +34,74 @@ interface SegmentRef {
 /** What the store holds of one array, as far as this object knows. */
 interface FieldState {
   byteLength: number;
-  /** For an array the model does not track, the bytes last written, to compare with. */
+  /** For an array the model does not track, and for any packed one, the bytes last written, to compare with. */
   copy: Uint8Array | null;
+  /** Stored in the piece's packed row rather than in segments of its own. */
+  packed: boolean;
+  kind: Kind;
+}
+
+/** An array goes in the packed row when it is shorter than a segment. */
+const isSmall = (byteLength: number) => byteLength < SEGMENT_BYTES;
+
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
+/** Field names recur from call to call (the same paths in every VM's piece): encoded once. */
+const encodedNames = new Map<string, Uint8Array>();
+function encodedName(name: string): Uint8Array {
+  let bytes = encodedNames.get(name);
+  if (!bytes) {
+    bytes = utf8.encode(name);
+    if (encodedNames.size < 4096) encodedNames.set(name, bytes);
+  }
+  return bytes;
+}
+
+/** The packed row: for each array, its name's length and bytes, then its own length and bytes. */
+export function packSmall(fields: readonly { name: string; bytes: Uint8Array }[]): ArrayBuffer {
+  const names = fields.map((f) => encodedName(f.name));
+  let size = 0;
+  for (const [i, f] of fields.entries()) size += 8 + names[i].length + f.bytes.length;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const [i, f] of fields.entries()) {
+    view.setUint32(at, names[i].length, true);
+    out.set(names[i], at + 4);
+    at += 4 + names[i].length;
+    view.setUint32(at, f.bytes.length, true);
+    out.set(f.bytes, at + 4);
+    at += 4 + f.bytes.length;
+  }
+  return out.buffer;
+}
+
+export function unpackSmall(data: ArrayBuffer): Map<string, Uint8Array<ArrayBuffer>> {
+  const bytes = new Uint8Array(data);
+  const view = new DataView(data);
+  const out = new Map<string, Uint8Array<ArrayBuffer>>();
+  let at = 0;
+  while (at < bytes.length) {
+    if (at + 4 > bytes.length) throw new Error("packed row is cut short");
+    const nameLength = view.getUint32(at, true);
+    const name = utf8Decoder.decode(bytes.subarray(at + 4, at + 4 + nameLength));
+    at += 4 + nameLength;
+    if (at + 4 > bytes.length) throw new Error("packed row is cut short");
+    const length = view.getUint32(at, true);
+    if (at + 4 + length > bytes.length) throw new Error(`packed array ${name} is cut short`);
+    out.set(name, bytes.slice(at + 4, at + 4 + length));
+    at += 4 + length;
+  }
+  return out;
 }
 
 /** What the store holds of one piece: its JSON and its arrays. */
 export interface PieceState {
   json: string;
   fields: Map<string, FieldState>;
+  /** Whether the store holds a packed row for the piece. */
+  packHeld: boolean;
 }
 
 export interface PieceWrite {
@@ -84,10 +154,11 @@ function sameBytes(a: Uint8Array, b: Uint8Array, start: number, end: number): bo
 
 /**
  * The writes that bring a stored piece (`stored`, or nothing) to `image`, and what the store
- * then holds. A tracked array contributes the segments its marks touch, an untracked one the
- * segments that differ from what was last written, and either one every segment past the
- * length it had and its new last segment, less those of zeros past what the store holds; the
- * marks are cleared, since the writes now carry them.
+ * then holds. A small array is compared with what was last written, and any change among them
+ * rewrites the packed row. A large tracked array contributes the segments its marks touch, an
+ * untracked one the segments that differ from what was last written, and either one every
+ * segment past the length it had and its new last segment, less those of zeros past what the
+ * store holds; the marks are cleared, since the writes now carry them.
  */
 export function diffPiece(
   image: unknown,
@@ -96,11 +167,42 @@ export function diffPiece(
   const write: PieceWrite = { fresh: !stored, json: null, segments: [], truncate: [], drop: [] };
   const fields = new Map<string, FieldState>();
   const marks = new Set<DirtyUnits>();
+  const small: { name: string; bytes: Uint8Array }[] = [];
+  /** Whether the packed row the store holds differs from the one `small` makes. */
+  let packChanged = false;
+
+  const smallField = (name: string, kind: Kind, bytes: Uint8Array, before: FieldState | undefined): void => {
+    small.push({ name, bytes });
+    if (before && !before.packed) {
+      // Stored before packing, or large until now: its segments go, it joins the pack.
+      write.drop.push(name);
+      packChanged = true;
+    } else if (
+      !before?.copy ||
+      before.byteLength !== bytes.length ||
+      !sameBytes(bytes, before.copy, 0, bytes.length)
+    ) {
+      packChanged = true;
+    }
+    const copy =
+      before?.copy && before.byteLength === bytes.length ? before.copy : new Uint8Array(bytes.length);
+    copy.set(bytes);
+    fields.set(name, { byteLength: bytes.length, copy, packed: true, kind });
+  };
 
   const field = (name: string, value: TypedArray | Tracked): void => {
     const array = value instanceof Tracked ? value.array : value;
     const bytes = bytesOf(array);
-    const before = stored?.fields.get(name);
+    if (value instanceof Tracked) marks.add(value.marks);
+    const kind = kindOf(array);
+    const stateBefore = stored?.fields.get(name);
+    if (isSmall(bytes.length)) {
+      smallField(name, kind, bytes, stateBefore);
+      return;
+    }
+    // An array that was packed has no segments yet: it is written as new, and leaves the pack.
+    const before = stateBefore?.packed ? undefined : stateBefore;
+    if (stateBefore?.packed) packChanged = true;
     /** Segments below this one may be in the store; none at or past it are. */
     const held = before ? segmentCount(before.byteLength) : 0;
     const last = segmentCount(bytes.length) - 1;
@@ -108,7 +210,6 @@ export function diffPiece(
     const all = () => {
       for (let s = 0; s < segmentCount(bytes.length); s++) dirty.add(s);
     };
-    if (value instanceof Tracked) marks.add(value.marks);
     if (!before) all();
     else {
       if (value instanceof Tracked) {
@@ -152,7 +253,7 @@ export function diffPiece(
           copy.set(bytes.subarray(s * SEGMENT_BYTES, (s + 1) * SEGMENT_BYTES), s * SEGMENT_BYTES);
       } else copy = bytes.slice();
     }
-    fields.set(name, { byteLength: bytes.length, copy });
+    fields.set(name, { byteLength: bytes.length, copy, packed: false, kind });
   };
 
   const walk = (v: unknown, path: string): unknown => {
@@ -174,24 +275,74 @@ export function diffPiece(
 
   const json = JSON.stringify(walk(image, ""));
   if (json !== stored?.json) write.json = json;
-  if (stored) for (const name of stored.fields.keys()) if (!fields.has(name)) write.drop.push(name);
+  if (stored) {
+    for (const [name, f] of stored.fields) {
+      if (fields.has(name)) continue;
+      if (f.packed) packChanged = true;
+      else write.drop.push(name);
+    }
+  }
+  const packHeld = stored?.packHeld ?? false;
+  if (small.length > 0 && (packChanged || !packHeld)) {
+    write.segments.push({ field: PACKED_FIELD, idx: 0, data: packSmall(small) });
+  } else if (small.length === 0 && packHeld) write.drop.push(PACKED_FIELD);
   for (const m of marks) m.clear();
-  return { write, state: { json, fields } };
+  return { write, state: { json, fields, packHeld: small.length > 0 } };
+}
+
+/**
+ * True when `image` would write nothing over `stored`: the same arrays under the same names and of
+ * the same kinds, each unmarked (a large tracked one) or equal to the bytes last written, and no
+ * value besides arrays, whose JSON would need comparing (such an image answers false, and is
+ * diffed); the JSON is the same when the arrays' names are. Far cheaper than `diffPiece` for the many pieces a call leaves alone, the threads' TLBs.
+ */
+export function unchangedPiece(image: unknown, stored: PieceState): boolean {
+  let seen = 0;
+  const same = (v: unknown, path: string): boolean => {
+    if (v instanceof Tracked || (ArrayBuffer.isView(v) && !(v instanceof DataView))) {
+      const array = v instanceof Tracked ? v.array : (v as TypedArray);
+      const f = stored.fields.get(path);
+      seen++;
+      if (!f || f.byteLength !== array.byteLength || f.kind !== kindOf(array)) return false;
+      if (v instanceof Tracked && !f.packed) return v.marks.units().length === 0;
+      return f.copy !== null && sameBytes(bytesOf(array), f.copy, 0, f.byteLength);
+    }
+    // The arrays' names then say where each sits, so the same names mean the same JSON; an empty
+    // container, or a key a name could not tell from a path or an index, answers false.
+    if (Array.isArray(v)) return v.length > 0 && v.every((x, i) => same(x, `${path}.${i}`));
+    if (v !== null && typeof v === "object") {
+      const entries = Object.entries(v);
+      if (entries.length === 0) return false;
+      for (const [k, x] of entries) {
+        if (k.includes(".") || /^\d+$/.test(k) || !same(x, path === "" ? k : `${path}.${k}`)) return false;
+      }
+      return true;
+    }
+    return false;
+  };
+  return same(image, "") && seen === stored.fields.size;
 }
 
 /**
  * The piece a store holds, from its JSON and its segments (in any order; one left out is
- * zeros), and the state to diff the next image against. Arrays of up to COPY_ON_LOAD_BYTES
- * keep a copy to compare with: the TLBs' fill pointers, the counters and the frame maps'
- * lists. A larger untracked one (a big page-walk cache) is rewritten whole by the first write
- * after a load.
+ * zeros; a small array may be in the packed row instead), and the state to diff the next
+ * image against. Arrays of up to COPY_ON_LOAD_BYTES keep a copy to compare with: the TLBs'
+ * fill pointers, the counters and the frame maps' lists. A larger untracked one (a big
+ * page-walk cache) is rewritten whole by the first write after a load.
  */
 export function readPiece<T>(
   json: string,
   segments: readonly StoredSegment[],
 ): { value: T; state: PieceState } {
   const byField = new Map<string, StoredSegment[]>();
+  let packed = new Map<string, Uint8Array<ArrayBuffer>>();
+  let packHeld = false;
   for (const s of segments) {
+    if (s.field === PACKED_FIELD) {
+      packed = unpackSmall(s.data);
+      packHeld = true;
+      continue;
+    }
     const list = byField.get(s.field);
     if (list) list.push(s);
     else byField.set(s.field, [s]);
@@ -200,6 +351,12 @@ export function readPiece<T>(
   const value = JSON.parse(json, (_key, v: unknown) => {
     if (v === null || typeof v !== "object" || !("$seg" in v)) return v;
     const ref = v as SegmentRef;
+    const Ctor = KINDS[ref.$seg];
+    const small = packed.get(ref.field);
+    if (small) {
+      fields.set(ref.field, { byteLength: small.length, copy: small.slice(), packed: true, kind: ref.$seg });
+      return new Ctor(small.buffer, 0, small.length / Ctor.BYTES_PER_ELEMENT);
+    }
     const parts = (byField.get(ref.field) ?? []).sort((a, b) => a.idx - b.idx);
     const last = parts.at(-1);
     const byteLength = last ? last.idx * SEGMENT_BYTES + last.data.byteLength : 0;
@@ -209,26 +366,36 @@ export function readPiece<T>(
         throw new Error(`segment ${p.idx} of ${ref.field} is short`);
       bytes.set(new Uint8Array(p.data), p.idx * SEGMENT_BYTES);
     }
-    fields.set(ref.field, { byteLength, copy: byteLength <= COPY_ON_LOAD_BYTES ? bytes.slice() : null });
-    const Ctor = KINDS[ref.$seg];
+    fields.set(ref.field, {
+      byteLength,
+      copy: byteLength <= COPY_ON_LOAD_BYTES ? bytes.slice() : null,
+      packed: false,
+      kind: ref.$seg,
+    });
     return new Ctor(bytes.buffer, 0, byteLength / Ctor.BYTES_PER_ELEMENT);
   }) as T;
-  return { value, state: { json, fields } };
+  return { value, state: { json, fields, packHeld } };
 }
 
 // ---- the tables: memory_pieces (piece, json) and memory_segments (piece, field, idx, data)
 
-/** Applies a piece's writes; run it inside the call's transaction. */
-export function writePiece(sql: Sql, piece: string, w: PieceWrite): void {
-  if (w.fresh) deletePiece(sql, piece);
+/**
+ * Applies a piece's writes; run it inside the call's transaction. `absent`: the caller knows
+ * the store holds nothing of the piece, so a fresh write need not clear it first. Segments go
+ * in as few statements as the limit on bound values allows.
+ */
+export function writePiece(sql: Sql, piece: string, w: PieceWrite, absent = false): void {
+  if (w.fresh && !absent) deletePiece(sql, piece);
   if (w.json !== null) sql`INSERT OR REPLACE INTO memory_pieces (piece, json) VALUES (${piece}, ${w.json})`;
-  for (const field of w.drop) sql`DELETE FROM memory_segments WHERE piece = ${piece} AND field = ${field}`;
+  deleteIn(sql, "DELETE FROM memory_segments WHERE piece = ? AND field", [piece], w.drop);
   for (const t of w.truncate) {
     sql`DELETE FROM memory_segments WHERE piece = ${piece} AND field = ${t.field} AND idx >= ${t.from}`;
   }
-  for (const s of w.segments) {
-    sql`INSERT OR REPLACE INTO memory_segments (piece, field, idx, data) VALUES (${piece}, ${s.field}, ${s.idx}, ${s.data})`;
-  }
+  insertRows(
+    sql,
+    "INSERT OR REPLACE INTO memory_segments (piece, field, idx, data)",
+    w.segments.map((s) => [piece, s.field, s.idx, s.data]),
+  );
 }
 
 export function deletePiece(sql: Sql, piece: string): void {

@@ -1,14 +1,17 @@
 // A host object's own storage: its schema, its meta keys, and the model in pieces (the
 // host record, its VMs, the CPU model, the memory model), each written by its own method
-// so a call can store only the pieces it changed, and of the memory model only the parts.
+// so a call can store only the pieces it changed, and of those only the parts: a VM's row
+// of the CPU model (cpu-rows.ts), a VM's or a thread's piece of the memory model, and of a
+// piece the segments it wrote (segments.ts).
 import type { ClockState } from "../sim/clock";
 import type { HostCpuSnapshot } from "../sim/cpu";
 import type { Changes, HostModel } from "../sim/host";
 import type { HostMemorySnapshot } from "../sim/memory";
 import type { HostRecord, InstanceRecord, VmRecord } from "../sim/records";
+import { type CpuHostPart, type CpuVmRow, diffCpuVms, hostPart, joinCpu } from "./cpu-rows";
 import { migrate } from "./schema";
-import { deletePiece, diffPiece, type PieceState, readPieces, writePiece } from "./segments";
-import { type Sql, type SqlWrites, sqlOver } from "./sql";
+import { deletePiece, diffPiece, type PieceState, readPieces, unchangedPiece, writePiece } from "./segments";
+import { deleteIn, insertRows, type Sql, type SqlWrites, sqlOver } from "./sql";
 
 // The keys of `meta` that hold the model, and what each holds (as JSON). The schema's
 // version key beside them belongs to schema.ts.
@@ -16,8 +19,11 @@ interface Meta {
   host: HostRecord;
   clock: ClockState;
   usageVersion: number;
-  cpu: HostCpuSnapshot;
+  /** The CPU model's host part; each VM's part is a row of cpu_vms (cpu-rows.ts). */
+  cpuHost: CpuHostPart;
 }
+
+type ThreadTlb = NonNullable<HostMemorySnapshot["threadTlbs"]>[number]["tlb"];
 
 /** Everything a HostModel is built from. */
 export interface StoredModel {
@@ -36,9 +42,13 @@ export class HostStorage {
   private storedHost: HostRecord | null = null;
   private storedClock: ClockState | null = null;
   private storedUsageVersion: number | null = null;
-  private storedCpu: string | null = null;
+  private storedCpuHost: string | null = null;
+  /** What cpu_vms holds, VM by VM. */
+  private storedCpuVms = new Map<string, CpuVmRow>();
   /** What memory_pieces and memory_segments hold, piece by piece. */
   private storedMemory = new Map<string, PieceState>();
+  /** Whether `storedMemory` names every piece the store holds (it does once loaded), so a piece it does not name is absent. */
+  private memoryKnown = false;
 
   constructor(private readonly storage: DurableObjectStorage) {
     this.sql = sqlOver(storage.sql, this.written);
@@ -66,16 +76,22 @@ export class HostStorage {
     this.storedHost = host;
     this.storedClock = read("clock");
     this.storedUsageVersion = read("usageVersion");
-    this.storedCpu = meta.get("cpu") ?? null;
+    this.storedCpuHost = meta.get("cpuHost") ?? null;
+    this.storedCpuVms.clear();
     this.storedMemory.clear();
-    if (!host) return { clock: this.storedClock, model: null };
+    this.memoryKnown = false;
+    if (!host) {
+      // Nothing to build, but what the store holds of memory (nothing, for a host never made) is known.
+      this.loadMemory();
+      return { clock: this.storedClock, model: null };
+    }
     return {
       clock: this.storedClock,
       model: {
         host,
         vms: this.sql<{ body: string }>`SELECT body FROM vms`.map((r) => JSON.parse(r.body) as VmRecord),
         usageVersion: this.storedUsageVersion ?? 0,
-        cpu: read("cpu"),
+        cpu: this.loadCpu(read("cpuHost")),
         memory: this.loadMemory(),
       },
     };
@@ -89,8 +105,10 @@ export class HostStorage {
     this.storedHost = null;
     this.storedClock = null;
     this.storedUsageVersion = null;
-    this.storedCpu = null;
+    this.storedCpuHost = null;
+    this.storedCpuVms.clear();
     this.storedMemory.clear();
+    this.memoryKnown = false;
   }
 
   /** Stores a call's changes to the model: call it inside the call's transaction. */
@@ -133,13 +151,31 @@ export class HostStorage {
 
   /**
    * The CPU model moves only when a call runs it forward (or adds, removes or reprofiles a
-   * VM); a call that does neither, such as a translation, leaves the stored row alone.
+   * VM); a call that does neither, such as a translation, leaves the stored rows alone, and
+   * one that admits a VM within the simulated second writes the new VM's row alone.
    */
   private saveCpu(m: HostModel): void {
-    const json = JSON.stringify(m.cpuSnapshot());
-    if (json === this.storedCpu) return;
-    this.setMeta("cpu", json);
-    this.storedCpu = json;
+    const snap = m.cpuSnapshot();
+    const host = JSON.stringify(hostPart(snap));
+    if (host !== this.storedCpuHost) {
+      this.setMeta("cpuHost", host);
+      this.storedCpuHost = host;
+    }
+    const rows: SqlStorageValue[][] = [];
+    const gone = diffCpuVms(
+      snap.vms.map((vm) => ({ id: vm.id, json: JSON.stringify(vm) })),
+      this.storedCpuVms,
+      (id, row) => rows.push([id, row.seq, row.json]),
+    );
+    insertRows(this.sql, "INSERT OR REPLACE INTO cpu_vms (vm_id, seq, json)", rows);
+    deleteIn(this.sql, "DELETE FROM cpu_vms WHERE vm_id", [], gone);
+  }
+
+  private loadCpu(host: CpuHostPart | null): HostCpuSnapshot | null {
+    if (!host) return null;
+    const rows = this.sql<{ vm_id: string; seq: number; json: string }>`SELECT vm_id, seq, json FROM cpu_vms`;
+    for (const r of rows) this.storedCpuVms.set(r.vm_id, { json: r.json, seq: r.seq });
+    return joinCpu(host, rows);
   }
 
   /** The model replaces its host record on every change, so an unchanged one is the same object. */
@@ -167,36 +203,48 @@ export class HostStorage {
   }
 
   /**
-   * Only the frame map and the VMs that changed, and of those only the segments written since
-   * the last save (segments.ts): what a call stores depends on what it touched, not on how
-   * much memory the guests touched before.
+   * Only the frame map, the threads' TLBs and the VMs that changed, and of those only the
+   * segments written since the last save (segments.ts): what a call stores depends on what it
+   * touched, not on how much memory the guests touched before nor on how many VMs there are.
+   * Each thread's TLBs are a piece of their own (`tlb:<thread>`), so a new VM's threads add
+   * pieces rather than growing the frame map's JSON.
    */
   private saveMemory(m: HostModel): void {
     if (m.memoryChanged.size === 0 && m.memoryDropped.size === 0) return;
     for (const id of m.memoryDropped) {
-      deletePiece(this.sql, `vm:${id}`);
+      if (!this.memoryKnown || this.storedMemory.has(`vm:${id}`)) deletePiece(this.sql, `vm:${id}`);
       this.storedMemory.delete(`vm:${id}`);
     }
-    const pieces: [string, unknown][] = [["frames", m.memory.imageFrames()]];
+    const pieces: [string, unknown][] = [["frames", m.memory.imageFrameMap()]];
+    for (const t of m.memory.threads()) pieces.push([`tlb:${t}`, m.memory.imageThreadTlb(t)]);
     for (const id of m.memoryChanged) pieces.push([`vm:${id}`, m.memory.imageVm(id)]);
     for (const [piece, image] of pieces) {
-      const { write, state } = diffPiece(image, this.storedMemory.get(piece));
-      writePiece(this.sql, piece, write);
+      const stored = this.storedMemory.get(piece);
+      if (stored && unchangedPiece(image, stored)) continue;
+      const { write, state } = diffPiece(image, stored);
+      writePiece(this.sql, piece, write, this.memoryKnown);
       this.storedMemory.set(piece, state);
     }
     m.memoryChanged.clear();
     m.memoryDropped.clear();
   }
 
+  /** The frame map's piece, each thread's and each VM's; a store written before threads had pieces holds them in the frame map's. */
   private loadMemory(): HostMemorySnapshot | null {
     const pieces = readPieces(this.sql);
+    this.memoryKnown = true;
     const frames = pieces.get("frames");
+    for (const [piece, { state }] of pieces) this.storedMemory.set(piece, state);
     if (!frames) return null;
     const vms: HostMemorySnapshot["vms"] = [];
-    for (const [piece, { value, state }] of pieces) {
-      this.storedMemory.set(piece, state);
+    const head = frames.value as Omit<HostMemorySnapshot, "vms">;
+    const threadTlbs = [...(head.threadTlbs ?? [])];
+    for (const [piece, { value }] of pieces) {
       if (piece.startsWith("vm:")) vms.push(value as HostMemorySnapshot["vms"][number]);
+      else if (piece.startsWith("tlb:"))
+        threadTlbs.push({ thread: Number(piece.slice(4)), tlb: value as ThreadTlb });
     }
-    return { ...(frames.value as Omit<HostMemorySnapshot, "vms">), vms };
+    threadTlbs.sort((a, b) => a.thread - b.thread);
+    return { ...head, threadTlbs, vms };
   }
 }

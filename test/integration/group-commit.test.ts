@@ -81,7 +81,9 @@ describe("group commit of D1 batches", () => {
         ]),
       ),
     );
-    outcomes.forEach((o, i) => expect(o.status).toBe(i === 7 ? "rejected" : "fulfilled"));
+    outcomes.forEach((o, i) => {
+      expect(o.status).toBe(i === 7 ? "rejected" : "fulfilled");
+    });
     const failed = outcomes[7] as PromiseRejectedResult;
     expect(String(failed.reason)).toMatch(/UNIQUE/);
     const rows = await env.DB.prepare(`SELECT id FROM ${t} ORDER BY id`).all<{ id: string }>();

@@ -352,12 +352,28 @@ export class HostMemory {
    */
   imageFrames(): Image<Omit<HostMemorySnapshot, "vms">> {
     return {
-      version: 3,
-      hostBytes: this.hostBytes,
-      frames: this.frames.image(),
-      tlb: this.tlbConfig,
-      threadTlbs: [...this.threadTlbs].map(([thread, tlb]) => ({ thread, tlb: tlb.image() })),
+      ...this.imageFrameMap(),
+      threadTlbs: this.threads().map((thread) => ({ thread, tlb: this.imageThreadTlb(thread) })),
     };
+  }
+
+  /**
+   * The host-wide state without the threads' TLBs, which `imageThreadTlb` gives one by one: a store
+   * that keeps each thread's apart writes for a new VM's threads what they hold, not a list of all.
+   */
+  imageFrameMap(): Image<Omit<HostMemorySnapshot, "vms" | "threadTlbs">> {
+    return { version: 3, hostBytes: this.hostBytes, frames: this.frames.image(), tlb: this.tlbConfig };
+  }
+
+  /** The hardware threads that have TLBs, in order. */
+  threads(): number[] {
+    return [...this.threadTlbs.keys()].sort((a, b) => a - b);
+  }
+
+  imageThreadTlb(thread: number): Image<TlbSnapshot> {
+    const tlb = this.threadTlbs.get(thread);
+    if (!tlb) throw new RangeError(`thread ${thread} has no TLBs`);
+    return tlb.image();
   }
 
   imageVm(vmId: string): Image<HostMemorySnapshot["vms"][number]> {

@@ -1,0 +1,235 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { type CpuVmRow, diffCpuVms } from "../../../src/host/cpu-rows";
+import {
+  diffPiece,
+  PACKED_FIELD,
+  type PieceState,
+  type PieceWrite,
+  readPiece,
+  SEGMENT_BYTES,
+  unchangedPiece,
+} from "../../../src/host/segments";
+import { legacyPiece } from "./legacy-pieces";
+
+/** One piece's rows (memory_pieces and memory_segments) as maps, written as writePiece writes them. */
+class OnePiece {
+  json: string | null = null;
+  segments = new Map<string, Map<number, ArrayBuffer>>();
+  rows = 0;
+
+  apply(w: PieceWrite): void {
+    if (w.fresh) {
+      this.json = null;
+      this.segments.clear();
+    }
+    if (w.json !== null) this.json = w.json;
+    for (const f of w.drop) this.segments.delete(f);
+    for (const t of w.truncate) {
+      for (const idx of [...(this.segments.get(t.field)?.keys() ?? [])]) {
+        if (idx >= t.from) this.segments.get(t.field)?.delete(idx);
+      }
+    }
+    for (const s of w.segments) {
+      const f = this.segments.get(s.field) ?? new Map<number, ArrayBuffer>();
+      this.segments.set(s.field, f);
+      f.set(s.idx, s.data);
+      this.rows++;
+    }
+  }
+
+  read(): { value: unknown; state: PieceState } {
+    if (this.json === null) throw new Error("nothing stored");
+    const segments = [...this.segments].flatMap(([field, m]) =>
+      [...m].map(([idx, data]) => ({ field, idx, data })),
+    );
+    return readPiece(this.json, segments);
+  }
+}
+
+/** A value with each typed array as its kind and bytes, so that two compare exactly. */
+function plain(v: unknown): unknown {
+  if (ArrayBuffer.isView(v)) {
+    return `${v.constructor.name}:${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("hex")}`;
+  }
+  if (Array.isArray(v)) return v.map(plain);
+  if (v !== null && typeof v === "object")
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
+  return v;
+}
+
+const KINDS = { Float64Array, Int32Array, Uint16Array, Uint8Array } as const;
+type KindName = keyof typeof KINDS;
+
+// Lengths in bytes around the edges that matter: empty, small (packed), just under and over a
+// segment, and a few segments.
+const byteLength = fc.oneof(
+  fc.constantFrom(
+    0,
+    8,
+    64,
+    SEGMENT_BYTES - 8,
+    SEGMENT_BYTES,
+    SEGMENT_BYTES + 8,
+    2 * SEGMENT_BYTES,
+    3 * SEGMENT_BYTES - 16,
+  ),
+  fc.integer({ min: 0, max: 3 * SEGMENT_BYTES }),
+);
+const typed = fc
+  .record({
+    kind: fc.constantFrom<KindName>("Float64Array", "Int32Array", "Uint16Array", "Uint8Array"),
+    bytes: byteLength,
+    // Mostly zeros, as the model's arrays are, with a few values set.
+    writes: fc.array(fc.tuple(fc.nat(), fc.integer({ min: -1000, max: 1000 })), { maxLength: 6 }),
+  })
+  .map(({ kind, bytes, writes }) => {
+    const Ctor = KINDS[kind];
+    const a = new Ctor(Math.floor(bytes / Ctor.BYTES_PER_ELEMENT));
+    for (const [i, v] of writes) if (a.length > 0) a[i % a.length] = v;
+    return a;
+  });
+const leaf = fc.oneof(
+  { weight: 3, arbitrary: typed },
+  {
+    weight: 1,
+    arbitrary: fc.oneof(fc.integer(), fc.string({ maxLength: 4 }), fc.boolean(), fc.constant(null)),
+  },
+);
+// Images whose fields appear and disappear from one to the next: keys from a small pool.
+const image = fc.dictionary(
+  fc.constantFrom("a", "b", "c", "tlbs", "x.y"),
+  fc.oneof({ weight: 3, arbitrary: leaf }, { weight: 1, arbitrary: fc.array(typed, { maxLength: 3 }) }),
+  { maxKeys: 5 },
+);
+
+describe("the memory store's layout: segments, and a packed row of the small arrays", () => {
+  it("reads back the last image written, whatever images came before, in either layout, with or without reloads", () => {
+    fc.assert(
+      fc.property(
+        fc.array(image, { minLength: 1, maxLength: 6 }),
+        fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }),
+        fc.boolean(),
+        (images, reloads, legacyFirst) => {
+          const store = new OnePiece();
+          let state: PieceState | undefined;
+          images.forEach((img, i) => {
+            if (i === 0 && legacyFirst) {
+              // The first image as the store held it before packing: every array in its own segments.
+              const old = legacyPiece(img);
+              store.json = old.json;
+              for (const s of old.segments)
+                store.apply({ fresh: false, json: null, segments: [s], truncate: [], drop: [] });
+              state = store.read().state;
+            } else {
+              const { write, state: next } = diffPiece(img, state);
+              store.apply(write);
+              state = next;
+            }
+            const back = store.read();
+            expect(plain(back.value)).toEqual(plain(img));
+            // The writer goes on from what it read back (a host object after an eviction) or from what it believed.
+            if (reloads[i]) state = back.state;
+          });
+          // After a write in the new layout, no small array has segments of its own.
+          if (!legacyFirst || images.length > 1) {
+            for (const [field, segs] of store.segments) {
+              if (field === PACKED_FIELD) continue;
+              const total = [...segs].reduce(
+                (n, [idx, d]) => Math.max(n, idx * SEGMENT_BYTES + d.byteLength),
+                0,
+              );
+              expect(total).toBeGreaterThanOrEqual(SEGMENT_BYTES);
+            }
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it("puts a piece's small arrays in one row, so a piece costs a row per large segment and one more", () => {
+    const image = {
+      counters: new Float64Array(35),
+      free: Int32Array.of(3, 4, 5),
+      fill: new Uint8Array(100),
+      table: new Float64Array(3 * (SEGMENT_BYTES / 8)).fill(1),
+    };
+    const { write } = diffPiece(image, undefined);
+    expect(write.segments.map((s) => `${s.field}:${s.idx}`).sort()).toEqual(
+      [`${PACKED_FIELD}:0`, "table:0", "table:1", "table:2"].sort(),
+    );
+  });
+
+  it("sees an untouched piece as unchanged, and nothing it calls unchanged would write anything", () => {
+    fc.assert(
+      fc.property(image, image, (a, b) => {
+        const { state } = diffPiece(a, undefined);
+        // The same arrays again (copies): unchanged, when there is nothing but arrays to compare,
+        // in no empty container and under no key that reads as a path.
+        const again = structuredClone(a);
+        const onlyArrays =
+          Object.keys(a).length > 0 &&
+          Object.entries(a).every(
+            ([k, v]) =>
+              !k.includes(".") &&
+              (ArrayBuffer.isView(v) ||
+                (Array.isArray(v) && v.length > 0 && v.every((x) => ArrayBuffer.isView(x)))),
+          );
+        if (onlyArrays) expect(unchangedPiece(again, state)).toBe(true);
+        if (unchangedPiece(b, state)) {
+          const { write } = diffPiece(b, state);
+          expect(write).toEqual({ fresh: false, json: null, segments: [], truncate: [], drop: [] });
+        }
+      }),
+      { numRuns: 400 },
+    );
+  });
+});
+
+describe("the CPU model's rows, one per VM", () => {
+  it("holds each VM's last JSON, in the model's order, writing only the rows that changed or moved", () => {
+    const ids = fc.constantFrom("i-a", "i-b", "i-c", "i-d", "i-e", "i-f");
+    // Each step is the model's VMs in order (some new, some gone, some reordered) and their JSON.
+    const step = fc.uniqueArray(fc.tuple(ids, fc.integer({ min: 0, max: 2 })), {
+      selector: ([id]) => id,
+      maxLength: 6,
+    });
+    fc.assert(
+      fc.property(
+        fc.array(step, { minLength: 1, maxLength: 8 }),
+        fc.array(fc.boolean(), { minLength: 8 }),
+        (steps, reloads) => {
+          const table = new Map<string, { seq: number; json: string }>();
+          let believed = new Map<string, CpuVmRow>();
+          let previous: readonly (readonly [string, number])[] = [];
+          steps.forEach((vms, i) => {
+            const written: string[] = [];
+            const list = vms.map(([id, v]) => ({ id, json: `{"id":"${id}","v":${v}}` }));
+            const gone = diffCpuVms(list, believed, (id, row) => {
+              written.push(id);
+              table.set(id, { ...row });
+            });
+            for (const id of gone) table.delete(id);
+            // The table, read in the order of places, is the model's VMs in order.
+            const read = [...table]
+              .sort((x, y) => x[1].seq - y[1].seq)
+              .map(([id, r]) => ({ id, json: r.json }));
+            expect(read).toEqual(list);
+            // A VM kept in place with the same JSON is not rewritten: appending one writes one row.
+            const before = new Map(previous.map(([id, v]) => [id, v]));
+            const same =
+              previous.length <= vms.length &&
+              previous.every(([id, v], k) => vms[k][0] === id && vms[k][1] === v);
+            if (same) expect(written).toEqual(vms.slice(previous.length).map(([id]) => id));
+            // A VM whose JSON changed, and a new one, are always rewritten.
+            for (const [id, v] of vms) if (before.get(id) !== v) expect(written).toContain(id);
+            previous = vms;
+            if (reloads[i]) believed = new Map([...table].map(([id, r]) => [id, { ...r }]));
+          });
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
