@@ -35,6 +35,16 @@ export function answerEvents(
   priority: (e: FleetEvent, index: number) => Priority,
   budget = ANSWER_EVENT_BYTES,
 ): AnswerEvents {
+  const chosen = choose(events, sizes, priority, budget);
+  return { events: events.filter((_e, i) => chosen.has(i)), omitted: events.length - chosen.size };
+}
+
+function choose(
+  events: readonly FleetEvent[],
+  sizes: readonly number[],
+  priority: (e: FleetEvent, index: number) => Priority,
+  budget: number,
+): Set<number> {
   const ranked = events.map((e, i) => ({ i, p: priority(e, i) }));
   // A stable sort keeps each priority in the model's order.
   ranked.sort((a, b) => a.p - b.p);
@@ -45,7 +55,51 @@ export function answerEvents(
     chosen.add(i);
     bytes += sizes[i];
   }
-  return { events: events.filter((_e, i) => chosen.has(i)), omitted: events.length - chosen.size };
+  return chosen;
+}
+
+/**
+ * The events of one call made of several callers' parts (a group of admissions, host-object
+ * `placeMany`), one answer per part. Every event goes to one part: a part's own changes to it,
+ * an event the call's settle made to the first part that named its instance, or else to the
+ * first part; each event reaches D1 through the placement that gets it (and the outbox in any
+ * case). The whole call's answer keeps to one budget, chosen as `answerEvents` chooses: own
+ * events of every part first, then those about named instances, then the rest; a part counts
+ * as omitted those of its events that did not fit.
+ *
+ * `owner[i]` is the part whose own change made event i, or -1 for the settle's.
+ */
+export function answerParts(
+  events: readonly FleetEvent[],
+  sizes: readonly number[],
+  owner: readonly number[],
+  subjects: readonly (readonly string[])[],
+  budget = ANSWER_EVENT_BYTES,
+): AnswerEvents[] {
+  const named = new Map<string, number>();
+  subjects.forEach((ids, p) => {
+    for (const id of ids) if (!named.has(id)) named.set(id, p);
+  });
+  const part = events.map((e, i) =>
+    owner[i] >= 0 ? owner[i] : e.instanceId !== null ? (named.get(e.instanceId) ?? 0) : 0,
+  );
+  const chosen = choose(
+    events,
+    sizes,
+    (e, i) =>
+      owner[i] >= 0
+        ? Priority.Own
+        : e.instanceId !== null && named.has(e.instanceId)
+          ? Priority.Subject
+          : Priority.Other,
+    budget,
+  );
+  const out = subjects.map((): AnswerEvents => ({ events: [], omitted: 0 }));
+  events.forEach((e, i) => {
+    if (chosen.has(i)) out[part[i]].events.push(e);
+    else out[part[i]].omitted++;
+  });
+  return out;
 }
 
 /** The host memory view lists the largest owners of frames, this many at most. */

@@ -17,7 +17,7 @@ import { auditHost } from "../sim/security/host-audit";
 import type { CheckResult } from "../sim/security/isolation";
 import type { BootRecord, BootStage } from "../sim/security/measured-boot";
 import type { TagChange } from "../sim/tags";
-import { answerEvents, MEMORY_OWNERS_MAX, Priority, RECORDS_MAX, VM_PAGE_MAX } from "./answer";
+import { answerParts, MEMORY_OWNERS_MAX, RECORDS_MAX, VM_PAGE_MAX } from "./answer";
 import {
   BlockIo,
   type BlockIoCounters,
@@ -25,10 +25,19 @@ import {
   type BlockIoTiming,
   type VolumeRates,
 } from "./block-io";
+import { CallGroups } from "./call-groups";
 import { SqlFlowTable } from "./flows";
 import { MetricsSampler, samplingPeriodMs } from "./metrics-sampler";
 import { MIGRATION_HOLD_MS, planHere } from "./migration";
 import { OUTBOX_RETRY_MS, Outbox } from "./outbox";
+import {
+  GROUP_MAX_CALLS,
+  GROUP_MAX_RECORDS,
+  opRecords,
+  opSubjects,
+  type PlacementOp,
+  type PlacementOpResult,
+} from "./placement-ops";
 import { CLOSED_WHILE_IDLE, Residency } from "./residency";
 import { HostSecurity } from "./security";
 import { HostStorage } from "./storage";
@@ -111,6 +120,12 @@ export type LocalIo<T> =
   | { status: "not-running"; state: InstanceRecord["state"] }
   | { status: "not-here" };
 
+/** One caller's part of a host call: its change to the model, and the instances it asked about. */
+interface CallPart<T> {
+  fn: (m: HostModel, now: number) => { result: T; changes: Changes[] };
+  subjects: readonly string[];
+}
+
 /** How long an admission hold lives if the launch that made it never commits or cancels. */
 const HOLD_MS = 60_000;
 const newId = () => crypto.randomUUID();
@@ -122,6 +137,14 @@ export class HostObject extends DurableObject<Env> {
   private readonly blockIo: BlockIo;
   private readonly security: HostSecurity;
   private readonly tenancy: HostTenancy;
+  private readonly placements = new CallGroups<
+    { op: PlacementOp; clock: ClockState },
+    HostCallResult<PlacementOpResult>
+  >((parts) => this.placeGroup(parts), {
+    maxParts: GROUP_MAX_CALLS,
+    weight: (p) => opRecords(p.op),
+    maxWeight: GROUP_MAX_RECORDS,
+  });
   private resident: HostModel | null = null;
   private readonly residency: Residency;
   private clock: ClockState | null = null;
@@ -250,30 +273,70 @@ export class HostObject extends DurableObject<Env> {
     clock: ClockState,
     tenancy: Tenancy = "default",
   ): Promise<HostCallResult<string[]>> {
-    return this.call(
-      clock,
-      (m, now) => {
-        // A host whose boot failed its attestation takes nothing new, whoever offers.
-        if (this.security.quarantined) return { result: [], changes: [] };
-        // A dedicated host takes only its owner's dedicated launches; a shared one none of those.
-        const admissible = this.tenancy.admissible(instances, tenancy);
-        if (admissible.length === 0) return { result: [], changes: [] };
-        const { admitted, changes } = m.admit(admissible, now, {
-          commitIfAtLeast,
-          holdExpiresWallMs: Date.now() + HOLD_MS,
-        });
-        return { result: admitted, changes: [changes] };
-      },
-      instances.map((i) => i.instanceId),
-    );
+    const a = await this.place({ op: "admit", instances, commitIfAtLeast, tenancy }, clock);
+    return a as HostCallResult<string[]>;
   }
 
   async commit(ids: string[], clock: ClockState): Promise<HostCallResult<null>> {
-    return this.call(clock, (m, now) => ({ result: null, changes: [m.commit(ids, now)] }), ids);
+    return (await this.place({ op: "commit", ids }, clock)) as HostCallResult<null>;
   }
 
   async cancel(ids: string[], clock: ClockState): Promise<HostCallResult<null>> {
-    return this.call(clock, (m) => ({ result: null, changes: [m.cancel(ids)] }), ids);
+    return (await this.place({ op: "cancel", ids }, clock)) as HostCallResult<null>;
+  }
+
+  /**
+   * Several admissions, commits and cancels as one host call, in order, each answered as if it
+   * had been a call of its own; all applied, or none (the call throws). At most GROUP_MAX_CALLS
+   * ops and GROUP_MAX_RECORDS records.
+   */
+  async placeMany(ops: PlacementOp[], clock: ClockState): Promise<HostCallResult<PlacementOpResult>[]> {
+    const records = ops.reduce((n, op) => n + opRecords(op), 0);
+    if (ops.length === 0 || ops.length > GROUP_MAX_CALLS || records > GROUP_MAX_RECORDS) {
+      throw new RangeError(
+        `1 to ${GROUP_MAX_CALLS} ops and at most ${GROUP_MAX_RECORDS} records in one call (${ops.length} ops, ${records} records)`,
+      );
+    }
+    return this.residency.during(() => this.placements.submit(ops.map((op) => ({ op, clock }))));
+  }
+
+  /** A placement call joins the next group of them (call-groups.ts). */
+  private async place(op: PlacementOp, clock: ClockState): Promise<HostCallResult<PlacementOpResult>> {
+    const [one] = await this.residency.during(() => this.placements.submit([{ op, clock }]));
+    return one;
+  }
+
+  /** Runs a group of placement calls as one host call, at the newest clock any of them read. */
+  private placeGroup(
+    parts: { op: PlacementOp; clock: ClockState }[],
+  ): Promise<HostCallResult<PlacementOpResult>[]> {
+    const clock = parts.reduce((c, p) => newer(c, p.clock), parts[0].clock);
+    return this.callParts(
+      clock,
+      parts.map(({ op }) => ({
+        fn: (m: HostModel, now: number) => this.placementOp(m, now, op),
+        subjects: opSubjects(op),
+      })),
+    );
+  }
+
+  private placementOp(
+    m: HostModel,
+    now: number,
+    op: PlacementOp,
+  ): { result: PlacementOpResult; changes: Changes[] } {
+    if (op.op === "commit") return { result: null, changes: [m.commit(op.ids, now)] };
+    if (op.op === "cancel") return { result: null, changes: [m.cancel(op.ids)] };
+    // A host whose boot failed its attestation takes nothing new, whoever offers.
+    if (this.security.quarantined) return { result: [], changes: [] };
+    // A dedicated host takes only its owner's dedicated launches; a shared one none of those.
+    const admissible = this.tenancy.admissible(op.instances, op.tenancy);
+    if (admissible.length === 0) return { result: [], changes: [] };
+    const { admitted, changes } = m.admit(admissible, now, {
+      commitIfAtLeast: op.commitIfAtLeast,
+      holdExpiresWallMs: Date.now() + HOLD_MS,
+    });
+    return { result: admitted, changes: [changes] };
   }
 
   async act(
@@ -818,30 +881,39 @@ export class HostObject extends DurableObject<Env> {
     fn: (m: HostModel, now: number) => { result: T; changes: Changes[] },
     subjects: readonly string[] = [],
   ): Promise<HostCallResult<T>> {
-    return this.residency.during(() => this.settleAndRun(clock, fn, subjects));
+    const [one] = await this.callParts(clock, [{ fn, subjects }]);
+    return one;
+  }
+
+  /** One call made of several callers' parts, run in order; one answer per part. */
+  private async callParts<T>(clock: ClockState, parts: readonly CallPart<T>[]): Promise<HostCallResult<T>[]> {
+    return this.residency.during(() => this.settleAndRun(clock, parts));
   }
 
   private async settleAndRun<T>(
     clock: ClockState,
-    fn: (m: HostModel, now: number) => { result: T; changes: Changes[] },
-    subjects: readonly string[],
-  ): Promise<HostCallResult<T>> {
+    parts: readonly CallPart<T>[],
+  ): Promise<HostCallResult<T>[]> {
     const m = this.model;
     if (!m) throw new Error("host is not initialized");
     const current = this.saveClock(clock);
     const now = Math.max(simNow(current, Date.now()), this.lastNow);
     this.lastNow = now;
-    let out: { result: T; changes: Changes[] };
+    let outs: { result: T; changes: Changes[] }[];
     let events: FleetEvent[];
-    let ownFrom: number;
+    /** The part whose own change made each event; -1 for the settle's. */
+    let owner: number[];
     let sizes: number[] = [];
     try {
-      // Due transitions come first: whatever the caller asks happens at `now`.
+      // Due transitions come first: whatever the callers ask happens at `now`.
       const before = [m.expireHolds(Date.now()), m.settle(now)];
-      out = fn(m, now);
-      const all = [...before, ...out.changes];
+      outs = parts.map((p) => p.fn(m, now));
+      const all = [...before, ...outs.flatMap((o) => o.changes)];
       events = all.flatMap((c) => c.events);
-      ownFrom = events.length - out.changes.reduce((n, c) => n + c.events.length, 0);
+      owner = [
+        ...before.flatMap((c) => c.events.map(() => -1)),
+        ...outs.flatMap((o, p) => o.changes.flatMap((c) => c.events.map(() => p))),
+      ];
       this.store.transaction(() => {
         this.metrics.sampleIfDue(m, now);
         // The memory model notes every VM it makes or destroys; storing it clears the notes.
@@ -853,7 +925,7 @@ export class HostObject extends DurableObject<Env> {
         sizes = this.outbox.append(events);
       });
     } catch (err) {
-      // Storage is the truth: drop whatever the model did in memory.
+      // Storage is the truth: drop whatever the model did in memory, every part's.
       this.load();
       throw err;
     }
@@ -863,15 +935,19 @@ export class HostObject extends DurableObject<Env> {
     this.ctx.waitUntil(this.residency.during(() => this.outbox.deliver().then(() => this.scheduleAlarm())));
     this.ctx.waitUntil(this.residency.during(() => this.metrics.deliver()));
     await this.scheduleAlarm();
-    const named = new Set(subjects);
-    const answer = answerEvents(events, sizes, (e, i) =>
-      i >= ownFrom
-        ? Priority.Own
-        : e.instanceId !== null && named.has(e.instanceId)
-          ? Priority.Subject
-          : Priority.Other,
+    const answers = answerParts(
+      events,
+      sizes,
+      owner,
+      parts.map((p) => p.subjects),
     );
-    return { result: out.result, events: answer.events, eventsOmitted: answer.omitted, usage: m.usage() };
+    const usage = m.usage();
+    return outs.map((o, p) => ({
+      result: o.result,
+      events: answers[p].events,
+      eventsOmitted: answers[p].omitted,
+      usage,
+    }));
   }
 
   private async scheduleAlarm(): Promise<void> {
