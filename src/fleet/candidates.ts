@@ -41,33 +41,58 @@ function viewsOf(d1: D1Database): Map<string, View> {
 }
 
 /**
- * The family's available hosts, neither quarantined nor dedicated, as one JSON array of
- * arrays: at 20,000 hosts D1 hands over one value rather than 20,000 rows of named columns,
- * about a quarter of the time.
+ * The family's available hosts, neither quarantined nor dedicated, a page at a time as one
+ * JSON array of arrays: at 20,000 hosts D1 hands over a few values rather than 20,000 rows of
+ * named columns, about a quarter of the time. A page stays well under D1's 2,000,000 bytes a
+ * value (an entry is about 100 bytes).
  */
-const CANDIDATES_SQL = `SELECT json_group_array(json_array(h.id, h.zone, h.rack, h.state, h.free_vcpus, h.free_memory_mib, h.free_nvme_gb, h.usage_version)) AS list
-  FROM hosts AS h
-  WHERE h.family = ? AND h.state = 'available'
-    AND NOT EXISTS (SELECT 1 FROM host_attestations AS a WHERE a.host_id = h.id AND a.status = 'quarantined')
-    AND NOT EXISTS (SELECT 1 FROM dedicated_hosts AS d WHERE d.host_id = h.id)`;
+const CANDIDATES_SQL = `SELECT json_group_array(json_array(id, zone, rack, state, free_vcpus, free_memory_mib, free_nvme_gb, usage_version)) AS list, max(id) AS last, count(*) AS n
+  FROM (SELECT h.* FROM hosts AS h
+    WHERE h.family = ? AND h.state = 'available' AND h.id > ?
+      AND NOT EXISTS (SELECT 1 FROM host_attestations AS a WHERE a.host_id = h.id AND a.status = 'quarantined')
+      AND NOT EXISTS (SELECT 1 FROM dedicated_hosts AS d WHERE d.host_id = h.id)
+    ORDER BY h.id LIMIT ?)`;
+
+/** Hosts in one page of the candidates' read. */
+export const CANDIDATES_PAGE = 5_000;
 
 type CandidateTuple = [string, string, string, string, number, number, number, number];
 
+/** The family's candidates as D1 has them, `pageSize` hosts to a D1 read. */
+export async function readCandidates(
+  fleet: Fleet,
+  family: string,
+  pageSize = CANDIDATES_PAGE,
+): Promise<Candidate[]> {
+  const rows: Candidate[] = [];
+  for (let after = ""; ; ) {
+    const page = await fleet.db.$client
+      .prepare(CANDIDATES_SQL)
+      .bind(family, after, pageSize)
+      .first<{ list: string; last: string | null; n: number }>();
+    for (const [id, zone, rack, state, freeVcpus, freeMemoryMiB, freeNvmeGB, usageVersion] of JSON.parse(
+      page?.list ?? "[]",
+    ) as CandidateTuple[]) {
+      rows.push({
+        id,
+        zone,
+        rack,
+        family,
+        state: state as Candidate["state"],
+        freeVcpus,
+        freeMemoryMiB,
+        freeNvmeGB,
+        usageVersion,
+      });
+    }
+    if (!page || page.n < pageSize || page.last === null) break;
+    after = page.last;
+  }
+  return rows;
+}
+
 async function read(fleet: Fleet, family: string): Promise<View> {
-  const row = await fleet.db.$client.prepare(CANDIDATES_SQL).bind(family).first<{ list: string }>();
-  const rows: Candidate[] = (JSON.parse(row?.list ?? "[]") as CandidateTuple[]).map(
-    ([id, zone, rack, state, freeVcpus, freeMemoryMiB, freeNvmeGB, usageVersion]) => ({
-      id,
-      zone,
-      rack,
-      family,
-      state: state as Candidate["state"],
-      freeVcpus,
-      freeMemoryMiB,
-      freeNvmeGB,
-      usageVersion,
-    }),
-  );
+  const rows = await readCandidates(fleet, family);
   const view: View = { readAt: Date.now(), hosts: new Map(rows.map((r) => [r.id, r])) };
   // What this isolate learned from host objects while the read ran is newer than D1 may be.
   const before = viewsOf(fleet.env.DB).get(family);

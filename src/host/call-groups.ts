@@ -26,8 +26,10 @@ interface Entry<P, R> {
 
 /**
  * Calls submitted while a group is forming or running wait and go in the next group, in the
- * order they came. A group that throws is an error for each of its calls: none of them was
- * applied (the host call rolls back as a whole), and none is run again on its own.
+ * order they came. A group that throws applied none of its calls (the host call rolls back as
+ * a whole), and one call's error must not be its neighbours' (a retried admission of an
+ * instance already here throws "already on this host"): each of its calls then runs again on
+ * its own and gets its own answer or error, as it would have without grouping.
  */
 export class CallGroups<P, R> {
   private waiting: Entry<P, R>[] = [];
@@ -70,7 +72,16 @@ export class CallGroups<P, R> {
             at += e.parts.length;
           }
         } catch (err) {
-          for (const e of group) e.reject(err);
+          if (group.length === 1) group[0].reject(err);
+          else {
+            for (const e of group) {
+              try {
+                e.resolve(await this.run(e.parts));
+              } catch (own) {
+                e.reject(own);
+              }
+            }
+          }
         }
       }
     } finally {

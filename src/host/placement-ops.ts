@@ -19,9 +19,13 @@ export function opSubjects(op: PlacementOp): string[] {
   return op.op === "admit" ? op.instances.map((i) => i.instanceId) : op.ids;
 }
 
-/** How many instances an op carries whole (an admit's records); a commit or cancel carries ids only. */
+/**
+ * How many instances' events an op's answer carries: an admit's records, and a commit's or a
+ * cancel's ids, since committing or giving back a hold makes each instance's event with its
+ * whole record.
+ */
 export function opRecords(op: PlacementOp): number {
-  return op.op === "admit" ? op.instances.length : 0;
+  return op.op === "admit" ? op.instances.length : op.ids.length;
 }
 
 /** Calls in one group at most: the host runs them one after another in one call. */

@@ -1,6 +1,7 @@
 // Group commit of placement calls in a host object (src/host/call-groups.ts): calls that reach
 // a host together run as one host call, each answered as if it had run alone; a group that
-// fails is an error for each of its calls, and none of them is applied.
+// fails applies none of its calls, and each then runs again alone, so that one call's error is
+// not its neighbours'.
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
@@ -152,7 +153,7 @@ describe("placement calls that reach a host together", () => {
     expect(va.usage.capacity.vcpus.free).toBe(0);
   });
 
-  it("fails every call of a group whose host call fails, and applies none of them", async () => {
+  it("runs each call of a group whose host call fails again on its own: the one at fault fails alone, with nothing of it applied", async () => {
     const zone = freshZone();
     const [host] = await addHosts(zone, "m5", 1);
     const clock = await new Fleet(env, OPERATOR).clock();
@@ -175,25 +176,21 @@ describe("placement calls that reach a host together", () => {
     const after = await groupCounts(host.hostId);
     expect(after.groups - before.groups).toBe(1);
     expect(after.parts - before.parts).toBe(2);
-    // Each caller gets the group's error, the one whose own instance was fine included.
+    // The group rolled back whole; then each call ran alone: the fine one is answered, the
+    // one whose instance the store refuses gets the error.
     expect(outcomes).toHaveLength(2);
-    for (const o of outcomes) expect(o).toContain("injected fault");
+    expect(outcomes[0]).toBe("answered");
+    expect(outcomes[1]).toContain("injected fault");
     const view = await hostView(host.hostId);
-    expect(view.vms).toHaveLength(0);
+    expect(view.vms.map((v: { instanceId: string }) => v.instanceId)).toEqual(["i-0b000000000000b01"]);
     expect(view.heldIds).toHaveLength(0);
-    expect(view.usage.capacity.vcpus.used).toBe(0);
-    // The host works on once the fault is gone, the refused instances included.
+    expect(view.usage.capacity.vcpus.used).toBe(2);
+    // The host works on once the fault is gone, the refused instance included.
     await runInDurableObject(stub, (_obj, state) => {
       state.storage.sql.exec("DROP TRIGGER injected_fault");
     });
     const again = await stub.placeMany(
       [
-        {
-          op: "admit",
-          instances: [offer("i-0b000000000000b01", zone)],
-          commitIfAtLeast: 1,
-          tenancy: "default",
-        },
         {
           op: "admit",
           instances: [offer("i-0b000000000000b02", zone)],
@@ -203,7 +200,7 @@ describe("placement calls that reach a host together", () => {
       ],
       clock,
     );
-    expect(again.map((a) => a.result)).toEqual([["i-0b000000000000b01"], ["i-0b000000000000b02"]]);
+    expect(again.map((a) => a.result)).toEqual([["i-0b000000000000b02"]]);
   });
 
   it("refuses a call of more ops than a group takes, and applies none of it", async () => {
