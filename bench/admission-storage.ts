@@ -4,10 +4,11 @@
 // bound to them and does no I/O, so the time is the storage layer's own JavaScript (diffing,
 // JSON, building statements), which the Worker's profile showed as most of HostStorage.save.
 import { HostStorage } from "../src/host/storage";
-import { findInstanceType, HOST_SHAPES } from "../src/sim/catalog";
+import { findInstanceType } from "../src/sim/catalog";
 import { HostModel } from "../src/sim/host";
-import { type HostRecord, type InstanceRecord, offeredInstance } from "../src/sim/records";
+import { type InstanceRecord, offeredInstance } from "../src/sim/records";
 import { emit } from "./_emit";
+import { benchHost } from "./_host";
 
 const suite = "admission-storage";
 const ADMISSIONS = 48;
@@ -33,20 +34,6 @@ function countingStorage() {
   return { storage, counts };
 }
 
-function host(): HostRecord {
-  const shape = HOST_SHAPES.m5;
-  return {
-    hostId: "h-0bench",
-    zone: "us-east-1a",
-    rack: "us-east-1a-rack-1",
-    family: "m5",
-    hypervisor: shape.hypervisor,
-    state: "available",
-    createdAt: 0,
-    hw: { ...shape },
-  };
-}
-
 function instance(n: number): InstanceRecord {
   const type = findInstanceType("m5.large");
   if (!type) throw new Error("m5.large is not in the catalog");
@@ -70,7 +57,7 @@ function run(stepMs: number) {
   const store = new HostStorage(storage);
   store.load();
   let e = 0;
-  const m = new HostModel(host(), [], 0, () => `e-${e++}`);
+  const m = new HostModel(benchHost(), [], 0, () => `e-${e++}`);
   store.save(m, [m.created(0)]);
   const per: { statements: number; rows: number; bytes: number; ms: number }[] = [];
   for (let i = 0; i < ADMISSIONS; i++) {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { pack } from "../src/host/pack";
 import { HostStorage } from "../src/host/storage";
-import { findInstanceType, HOST_SHAPES } from "../src/sim/catalog";
+import { findInstanceType } from "../src/sim/catalog";
 import { Rng } from "../src/sim/cpu/rng";
 import { HostModel } from "../src/sim/host";
 import {
@@ -22,8 +22,9 @@ import {
   sampleWorkload,
   type VmMemoryOptions,
 } from "../src/sim/memory/index";
-import { type HostRecord, type InstanceRecord, offeredInstance } from "../src/sim/records";
+import { type InstanceRecord, offeredInstance } from "../src/sim/records";
 import { emit } from "./_emit";
+import { benchHost } from "./_host";
 import { sqliteStorage } from "./_sqlite";
 
 const GiB = 1024 ** 3;
@@ -324,17 +325,7 @@ function heap(): void {
 
 /** An m5 host (as POST /v1/hosts makes it) with one running m5.4xlarge, in a model stored by `store`. */
 function hostWithGuest(store: HostStorage): { m: HostModel; id: string; vcpus: number } {
-  const shape = HOST_SHAPES.m5;
-  const host: HostRecord = {
-    hostId: "h-0bench",
-    zone: "us-east-1a",
-    rack: "us-east-1a-rack-1",
-    family: "m5",
-    hypervisor: shape.hypervisor,
-    state: "available",
-    createdAt: 0,
-    hw: { ...shape },
-  };
+  const host = benchHost();
   const type = findInstanceType("m5.4xlarge");
   if (!type) throw new Error("m5.4xlarge is not in the catalog");
   const instance: InstanceRecord = {
@@ -508,17 +499,7 @@ function hostObjects(): void {
   const type = findInstanceType("m5.xlarge");
   if (!type) throw new Error("m5.xlarge is not in the catalog");
   const make = (i: number, vms: number): HostModel => {
-    const shape = HOST_SHAPES.m5;
-    const host: HostRecord = {
-      hostId: `h-${i}`,
-      zone: "us-east-1a",
-      rack: "us-east-1a-rack-1",
-      family: "m5",
-      hypervisor: shape.hypervisor,
-      state: "available",
-      createdAt: 0,
-      hw: { ...shape },
-    };
+    const host = { ...benchHost(), hostId: `h-${i}` };
     let n = 0;
     const m = new HostModel(host, [], 0, () => `e-${i}-${n++}`);
     const instances = Array.from({ length: vms }, (_, v) => ({
