@@ -9,6 +9,7 @@ import { hostAttestations, hosts } from "../db/schema";
 import type { HostCandidate } from "../sim/placement";
 import type { HostUsage } from "../sim/records";
 import type { Fleet } from "./context";
+import { isolateViews } from "./isolate-views";
 
 /**
  * How long an isolate trusts what it read. Other isolates' launches and hosts added through
@@ -29,16 +30,8 @@ interface View {
 }
 
 /** Per D1 database, per family. */
-const views = new WeakMap<D1Database, Map<string, View>>();
-
-function viewsOf(d1: D1Database): Map<string, View> {
-  let v = views.get(d1);
-  if (!v) {
-    v = new Map();
-    views.set(d1, v);
-  }
-  return v;
-}
+const views = isolateViews<View>();
+const viewsOf = views.of;
 
 /**
  * The family's available hosts, neither quarantined nor dedicated, a page at a time as one
@@ -135,7 +128,7 @@ export function noteUsage(fleet: Fleet, family: string, hostId: string, usage: H
 
 /** After hosts were added or changed state here: the next placement reads D1. */
 export function forgetCandidates(fleet: Fleet, family?: string): void {
-  if (family === undefined) views.delete(fleet.env.DB);
+  if (family === undefined) views.drop(fleet.env.DB);
   else viewsOf(fleet.env.DB).delete(family);
 }
 

@@ -7,6 +7,7 @@
 import { and, eq } from "drizzle-orm";
 import { securityGroups } from "../db/schema";
 import type { Fleet } from "./context";
+import { isolateViews } from "./isolate-views";
 import { defaultSubnet, type SubnetRow } from "./subnets";
 import { defaultVpc, type VpcRow } from "./vpcs";
 
@@ -24,16 +25,8 @@ interface View extends DefaultNetwork {
 }
 
 /** Per D1 database, per account. */
-const views = new WeakMap<D1Database, Map<string, View>>();
-
-function viewsOf(d1: D1Database): Map<string, View> {
-  let v = views.get(d1);
-  if (!v) {
-    v = new Map();
-    views.set(d1, v);
-  }
-  return v;
-}
+const views = isolateViews<View>();
+const viewsOf = views.of;
 
 async function viewOf(fleet: Fleet, accountId: string): Promise<View> {
   const all = viewsOf(fleet.env.DB);

@@ -9,6 +9,7 @@ import { networkInterfaces } from "../db/schema";
 import { IpAllocator } from "../sim/network/ip-allocator";
 import { parseCidr } from "../sim/network/ipv4";
 import type { Fleet } from "./context";
+import { isolateViews } from "./isolate-views";
 
 /** How long an isolate trusts the addresses it read of a subnet. */
 export const ADDRESSES_TTL_MS = 30_000;
@@ -19,16 +20,8 @@ interface View {
 }
 
 /** Per D1 database, per subnet id. */
-const views = new WeakMap<D1Database, Map<string, View>>();
-
-function viewsOf(d1: D1Database): Map<string, View> {
-  let v = views.get(d1);
-  if (!v) {
-    v = new Map();
-    views.set(d1, v);
-  }
-  return v;
-}
+const views = isolateViews<View>();
+const viewsOf = views.of;
 
 /**
  * The subnet's addresses as this isolate knows them (read from D1 when it knows none, when
@@ -63,7 +56,7 @@ export async function subnetAddresses(
 /** After addresses were freed (or taken and not stored): the next launch reads them again. */
 export function forgetAddresses(d1: D1Database, subnetIds?: Iterable<string>): void {
   if (subnetIds === undefined) {
-    views.delete(d1);
+    views.drop(d1);
     return;
   }
   const all = viewsOf(d1);
