@@ -27,6 +27,11 @@ export interface DevServer {
   adminKey: string;
   /** The resident memory of the server's workerd processes together, in MiB. */
   workerdRssMiB(): number;
+  /**
+   * CPU seconds (user and system) each process of the server has used so far, by pid: the
+   * workerd that runs the Worker, the workerd of wrangler's proxy, and wrangler's Node process.
+   */
+  cpuSeconds(): Map<number, { name: string; seconds: number }>;
   stop(): void;
 }
 
@@ -51,6 +56,16 @@ function rssMiB(pid: number): { name: string; mib: number } | null {
     const name = /^Name:\s+(\S+)/m.exec(status)?.[1] ?? "";
     const kb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
     return { name, mib: kb / 1024 };
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds `pid` has used (utime + stime of /proc/<pid>/stat, in clock ticks of 1/100 s). */
+function cpuOf(pid: number): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return null;
   }
@@ -152,6 +167,16 @@ export async function startDevServer(vars: Record<string, string> = {}): Promise
     direct: await directBase(server.pid, port, adminKey),
     findDirect: () => directBase(server.pid, port, adminKey),
     adminKey,
+    cpuSeconds: () => {
+      const out = new Map<number, { name: string; seconds: number }>();
+      if (!server.pid) return out;
+      for (const pid of tree(server.pid)) {
+        const name = rssMiB(pid)?.name;
+        const seconds = cpuOf(pid);
+        if (name && seconds !== null) out.set(pid, { name, seconds });
+      }
+      return out;
+    },
     workerdRssMiB: () =>
       server.pid
         ? tree(server.pid)
