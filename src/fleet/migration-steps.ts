@@ -356,11 +356,20 @@ export async function runStep(
     if (mark.result.status === "marked" && mark.result.instance) {
       if (destinationFailed !== null) {
         // The destination failed after the switch but before this step ran: in simulated time the
-        // guest had moved there and went down with it, so it leaves its source stopped.
-        const reason = `Server.InternalError: the destination host ${destinationId} failed at ${at(destinationFailed)}, after the guest moved there at ${at(switchAt)}`;
+        // guest had moved there and went down with it, so it leaves its source stopped. If it had all
+        // its memory by then (pre-copy at the switch, post-copy at the last page), the migration had
+        // completed and the host failure came after it; otherwise the migration failed with the host.
+        const lastPageAt = row.lastPageAt ?? switchAt;
+        const completed = destinationFailed >= lastPageAt;
+        const reason = completed
+          ? `Server.InternalError: the destination host ${destinationId} failed at ${at(destinationFailed)}, after the migration completed at ${at(lastPageAt)}`
+          : `Server.InternalError: the destination host ${destinationId} failed at ${at(destinationFailed)}, after the guest moved there at ${at(switchAt)}`;
         const lost = await source.loseOutgoing(row.instanceId, row.id, reason, clock);
         await mirrorApplied(fleet.db, lost.events);
-        return (await fail(fleet, current, "switch", reason)) ? next("release") : [];
+        if (!completed) return (await fail(fleet, current, "switch", reason)) ? next("release") : [];
+        if (await advance(fleet, current, "switch", { status: "completed", step: "release" }))
+          return next("release");
+        return [];
       }
       let a = await destination.arriveIncoming(mark.result.instance, row.id, clock);
       await mirrorApplied(fleet.db, a.events);

@@ -167,6 +167,7 @@ export interface InstanceBody {
   availabilityZone: string;
   cpuPinning: number[];
   tags: Record<string, string>;
+  stateTransitionReason?: string | null;
 }
 
 export async function launch(body: Record<string, unknown>, headers: Record<string, string> = {}) {

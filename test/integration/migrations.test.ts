@@ -402,16 +402,31 @@ describe("live migration in simulated time", () => {
   });
 
   it("takes a guest down with a destination that fails after the switch time but before the switch step runs", async () => {
+    // Pre-copy: the guest had all its memory at the switch, so the migration completed before the
+    // destination failed, and the guest went down with its new host.
     const m = await upToSwitch("precopy");
     await advanceTo(m.switchAt + 1000);
     await call("PUT", `/v1/hosts/${m.destination}/state`, { state: "failed" });
     const done = await finish(m.migrationId);
-    expect(done.status).toBe("failed");
-    expect(done.reason).toMatch(/destination host .* failed at .*, after the guest moved there/);
+    expect(done.status).toBe("completed");
     const inst = (await getInstance(m.id)).body;
     expect(inst.state.name).toBe("stopped");
+    expect(inst.stateTransitionReason).toMatch(
+      /destination host .* failed at .*, after the migration completed/,
+    );
     expect(inst.hostId).toBeNull();
     expect(await whereabouts(m.id, m.ids)).toEqual({ on: [], held: 0 });
+
+    // Post-copy, the destination failing before the last page arrived: the migration failed with it.
+    const p = await upToSwitch("postcopy");
+    expect(p.lastPageAt).toBeGreaterThan(p.switchAt + 1);
+    await advanceTo(p.switchAt + 1);
+    await call("PUT", `/v1/hosts/${p.destination}/state`, { state: "failed" });
+    const lost = await finish(p.migrationId);
+    expect(lost.status).toBe("failed");
+    expect(lost.reason).toMatch(/destination host .* failed at .*, after the guest moved there/);
+    expect((await getInstance(p.id)).body.state.name).toBe("stopped");
+    expect(await whereabouts(p.id, p.ids)).toEqual({ on: [], held: 0 });
   });
 
   it("admits the guest again when the destination's hold lapsed before the switch time, and fails it when the room is gone", async () => {
@@ -568,7 +583,20 @@ describe("live migration under random faults", () => {
           }
         },
       ),
-      { numRuns: 30 },
+      {
+        numRuns: 30,
+        // A destination that failed after a post-copy's last page arrived, before the switch step ran.
+        examples: [
+          [
+            [
+              { at: 2, kind: "advance", seconds: 7 },
+              { at: 2, kind: "fail-destination", seconds: 1 },
+            ],
+            "postcopy",
+            0,
+          ],
+        ],
+      },
     );
   });
 });
