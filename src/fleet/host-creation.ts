@@ -4,6 +4,7 @@
 // rows and their verdicts to D1 in one batch, so that no host is in the inventory without its
 // verdict. A host that passed is not called again: trusted is what a new host already holds.
 import { hostAttestations } from "../db/schema";
+import { fanOut } from "../events/fanout";
 import { hostOptimizations } from "../sim/host";
 import type { FleetEvent, HostRecord, HostUsage } from "../sim/records";
 import { type AllowedMeasurement, judgeBoot } from "../sim/security/boot-policy";
@@ -11,7 +12,7 @@ import type { CheckResult } from "../sim/security/isolation";
 import { type BootRecord, chainHolds, configImage, sha384 } from "../sim/security/measured-boot";
 import { forgetCandidates } from "./candidates";
 import type { Fleet } from "./context";
-import { insertFromJson, jsonArrays, mirrorApplied, type Statement } from "./mirror";
+import { eventAccount, insertFromJson, jsonArrays, mirror, type Statement } from "./mirror";
 import { inParallel, type Settled } from "./parallel";
 import { readAllowList } from "./security-boot";
 
@@ -71,6 +72,47 @@ function judge(list: AllowedMeasurement[]) {
 }
 
 /**
+ * How long a new host holds its creation event for this request's confirmation before it
+ * sends it through the events queue itself: longer than a bulk request takes under load.
+ */
+export const CREATION_CONFIRM_MS = 30_000;
+
+/**
+ * Writes the new hosts' rows, their events and `extra` (the verdicts) to D1 in one batch, fans
+ * the events out to webhook subscriptions as the events consumer would, and then tells each
+ * host that its creation is mirrored, so that its outbox drops the event unsent. A fleet made
+ * in bulk is then a few D1 batches rather than one queue message per host (the local queue
+ * broker keeps a timer per message, and refuses past 10,000: README, Known limits). If any
+ * step fails, no host is told: each sends its event through the queue once its hold ends,
+ * as every host did before, so nothing is lost and the consumer's idempotence covers a
+ * host told nothing after the mirror went through.
+ */
+async function confirmCreations(fleet: Fleet, events: readonly FleetEvent[], extra: Statement[]) {
+  try {
+    await mirror(fleet.db, events, extra);
+    await fanOut(
+      fleet.db,
+      fleet.env.WEBHOOKS,
+      events.map((e) => e.id),
+      new Map(events.map((e) => [e.id, eventAccount(e)])),
+    );
+  } catch (err) {
+    console.warn("mirroring new hosts to D1 failed; their events queue will apply them", err);
+    return;
+  }
+  const byHost = new Map<string, string[]>();
+  for (const e of events) {
+    if (!e.hostId) continue;
+    const ids = byHost.get(e.hostId) ?? [];
+    ids.push(e.id);
+    byHost.set(e.hostId, ids);
+  }
+  const told = await inParallel([...byHost], ([hostId, ids]) => fleet.host(hostId).mirrored(ids));
+  const missed = told.filter((t) => !t.ok).length;
+  if (missed > 0) console.warn(`${missed} new hosts were not told their creation is mirrored; they send it`);
+}
+
+/**
  * Makes the hosts of `records` (checked already), many objects at a time. Answers each
  * host's outcome in order: made (with its verdict), or the error of an object that did not
  * answer, which may or may not exist (reconcile never sees it until its object mirrors its
@@ -78,7 +120,9 @@ function judge(list: AllowedMeasurement[]) {
  */
 export async function makeHosts(fleet: Fleet, records: readonly HostRecord[]): Promise<Settled<MadeHost>[]> {
   const [clock, list] = await Promise.all([fleet.clock(), readAllowList(fleet)]);
-  const answers = await inParallel(records, (r) => fleet.host(r.hostId).create(r, clock));
+  const answers = await inParallel(records, (r) =>
+    fleet.host(r.hostId).create(r, clock, CREATION_CONFIRM_MS),
+  );
   const judgeOne = judge(list.map((e) => ({ stage: e.stage, digest: e.digest })));
   const events: FleetEvent[] = [];
   const verdicts: Verdict[] = [];
@@ -107,7 +151,7 @@ export async function makeHosts(fleet: Fleet, records: readonly HostRecord[]): P
   for (const [i, t] of told.entries()) {
     if (!t.ok) console.warn(`host ${quarantined[i].hostId} was not told of its quarantine`, t.err);
   }
-  await mirrorApplied(fleet.db, events, upsertVerdicts(verdicts));
+  await confirmCreations(fleet, events, upsertVerdicts(verdicts));
   const families = new Set(records.map((r) => r.family));
   for (const f of families) forgetCandidates(fleet, f);
   return out;

@@ -173,7 +173,10 @@ export class HostObject extends DurableObject<Env> {
           // The runtime throws to unwind whatever called abort; the object is closed either way.
         }
       },
-      () => this.outbox.pending() === 0 && this.metrics.pending() === 0,
+      // Only a delivery under way (or events held for the caller's confirmation, which comes
+      // within its request) keeps an idle object open: events that wait for a retry have the
+      // alarm set for them, which opens the object again to deliver them.
+      () => !this.outbox.busy && !this.outbox.held() && !this.metrics.busy,
     );
     ctx.blockConcurrencyWhile(async () => {
       this.store.migrate();
@@ -209,12 +212,32 @@ export class HostObject extends DurableObject<Env> {
   async create(
     host: HostRecord,
     clock: ClockState,
+    confirmWithinMs = 0,
   ): Promise<HostCallResult<{ host: HostRecord; record: BootRecord; quarantined: boolean }>> {
     return this.residency.during(async () => {
+      // The caller mirrors the creation itself and then confirms it (`mirrored`): the event
+      // waits in the outbox until then, and goes through the queue only if no confirmation came.
+      if (confirmWithinMs > 0) this.outbox.hold(Date.now() + confirmWithinMs);
       const made = await this.init(host, clock);
       // Measured at the simulated time the creation ran (call() keeps it in lastNow).
       const record = await this.security.bootRecord(made.result, this.lastNow);
       return { ...made, result: { host: made.result, record, quarantined: this.security.quarantined } };
+    });
+  }
+
+  /**
+   * The caller wrote the events `eventIds` to D1 and fanned them out to webhooks: they leave
+   * the outbox unsent (outbox.ts `drop`), and whatever else waits goes now.
+   */
+  async mirrored(eventIds: readonly string[]): Promise<void> {
+    return this.residency.during(async () => {
+      this.outbox.drop(eventIds);
+      if (this.outbox.hasPending()) {
+        this.ctx.waitUntil(
+          this.residency.during(() => this.outbox.deliver().then(() => this.scheduleAlarm())),
+        );
+      }
+      await this.scheduleAlarm();
     });
   }
 
@@ -962,7 +985,8 @@ export class HostObject extends DurableObject<Env> {
     const sample = this.metrics.nextAt(m);
     const sampleWall = sample === null ? undefined : wallTimeAt(this.clock, sample);
     if (sampleWall !== undefined) candidates.push(sampleWall);
-    if (this.outbox.hasPending() || this.metrics.hasPending()) candidates.push(Date.now() + OUTBOX_RETRY_MS);
+    if (this.outbox.hasPending()) candidates.push(this.outbox.nextAttemptAt());
+    if (this.metrics.hasPending()) candidates.push(Date.now() + OUTBOX_RETRY_MS);
     // Most calls leave the alarm where it was: storage is asked only for a change.
     const at = candidates.length === 0 ? null : Math.max(Date.now(), Math.min(...candidates));
     if (at === this.alarmAt) return;

@@ -228,6 +228,11 @@ export class MetricsSampler {
     return (this.outboxRows ?? this.pending()) > 0;
   }
 
+  /** Whether a delivery is under way now. */
+  get busy(): boolean {
+    return this.delivering;
+  }
+
   /** Sends what is pending, oldest first; what fails stays for the alarm to retry. */
   async deliver(): Promise<void> {
     if (this.delivering) return;

@@ -3,8 +3,22 @@
 import type { FleetEvent } from "../sim/records";
 import type { Sql } from "./sql";
 
-/** How soon the alarm retries a delivery that failed. */
+/**
+ * How soon the alarm tries a delivery again: after rows were added while one ran, and after a
+ * first failure. Each further failure in a row doubles the wait, up to OUTBOX_RETRY_MAX_MS, and
+ * the wait is jittered (a random point in its upper half), so that thousands of hosts refused at
+ * once by a saturated queue do not all come back in the same second; a delivery that goes
+ * through starts again from OUTBOX_RETRY_MS.
+ */
 export const OUTBOX_RETRY_MS = 5_000;
+export const OUTBOX_RETRY_MAX_MS = 5 * 60_000;
+
+/** The wait before the next try after `failures` failed deliveries in a row (`random` in [0, 1)). */
+export function retryDelay(failures: number, random: number = Math.random()): number {
+  if (failures <= 0) return OUTBOX_RETRY_MS;
+  const full = Math.min(OUTBOX_RETRY_MAX_MS, OUTBOX_RETRY_MS * 2 ** Math.min(failures - 1, 20));
+  return Math.round(full / 2 + (full / 2) * random);
+}
 /** Queues take at most 100 messages in one sendBatch. */
 export const OUTBOX_BATCH = 100;
 // Queues take batches of up to 256 KB; one event (tags included) stays well under 64 KB.
@@ -32,6 +46,14 @@ export function takeBatch<R extends { body: string }>(rows: readonly R[], maxByt
 
 export class Outbox {
   private delivering = false;
+  /** Failed deliveries in a row (kept in memory: an object opened again starts from none). */
+  private failures = 0;
+  private nextTryAt: number | null = null;
+  /**
+   * Until when delivery waits because the caller that made these events mirrors them itself and
+   * then confirms (`drop`); past it, they go as any other (the caller failed or went away).
+   */
+  private heldUntil = 0;
   /**
    * Rows in the outbox as last counted; null once rows were added or taken (a transaction
    * that added rows may yet roll back), so only a call that changed nothing skips the count.
@@ -67,6 +89,40 @@ export class Outbox {
     return (this.count ?? this.pending()) > 0;
   }
 
+  /** Whether a delivery is under way now. */
+  get busy(): boolean {
+    return this.delivering;
+  }
+
+  /** Holds delivery until `until` (wall ms), for a caller that will confirm with `drop`. */
+  hold(until: number): void {
+    this.heldUntil = Math.max(this.heldUntil, until);
+  }
+
+  /** Whether delivery is held now. */
+  held(now: number = Date.now()): boolean {
+    return now < this.heldUntil;
+  }
+
+  /**
+   * The events `ids` reached D1 and the webhooks another way (the caller mirrored them and
+   * fanned them out): they leave the outbox unsent, and the hold ends.
+   */
+  drop(ids: readonly string[]): void {
+    for (let at = 0; at < ids.length; at += 90) {
+      const part = JSON.stringify(ids.slice(at, at + 90));
+      this.sql`DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(${part}))`;
+    }
+    this.count = null;
+    this.heldUntil = 0;
+  }
+
+  /** When the alarm should try the pending events next (wall ms). */
+  nextAttemptAt(now: number = Date.now()): number {
+    if (this.held(now)) return this.heldUntil;
+    return this.nextTryAt ?? now + OUTBOX_RETRY_MS;
+  }
+
   /** After a transaction was rolled back: the next `pending` counts the rows again. */
   forget(): void {
     this.count = null;
@@ -75,10 +131,12 @@ export class Outbox {
   /**
    * Sends what is pending, oldest first, in batches capped in messages and in bytes, and
    * deletes each batch once the queue took it. What fails stays for the alarm to retry.
-   * One delivery at a time: a second call while one runs returns at once.
+   * One delivery at a time: a second call while one runs returns at once; none while held,
+   * nor before the backoff after a failure has passed (the alarm comes then).
    */
-  async deliver(): Promise<void> {
-    if (this.delivering) return;
+  async deliver(now: number = Date.now()): Promise<void> {
+    if (this.delivering || this.held(now)) return;
+    if (this.nextTryAt !== null && now < this.nextTryAt) return;
     this.delivering = true;
     try {
       while (this.hasPending()) {
@@ -91,9 +149,13 @@ export class Outbox {
         await this.queue.sendBatch(batch.map((r) => ({ body: JSON.parse(r.body), contentType: "json" })));
         this.sql`DELETE FROM outbox WHERE seq <= ${batch[batch.length - 1].seq}`;
         this.count = null;
+        this.failures = 0;
+        this.nextTryAt = null;
       }
     } catch (err) {
-      console.warn("host outbox delivery failed; the alarm will retry", err);
+      this.failures++;
+      this.nextTryAt = now + retryDelay(this.failures);
+      console.warn(`host outbox delivery failed (${this.failures} in a row); the alarm will retry`, err);
     } finally {
       this.delivering = false;
     }

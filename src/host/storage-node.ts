@@ -165,7 +165,7 @@ export class StorageNodeObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     await this.outbox.deliver();
-    if (this.outbox.pending() > 0) await this.ctx.storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
+    if (this.outbox.pending() > 0) await this.ctx.storage.setAlarm(this.outbox.nextAttemptAt());
   }
 
   // ---- the shell ----

@@ -8,6 +8,8 @@ import { describe, expect, it, vi } from "vitest";
 import { hostStub } from "../../src/fleet/host-stub";
 import { MAX_RECONCILE_HOSTS } from "../../src/fleet/limits";
 import { CLOSED_WHILE_IDLE } from "../../src/host/residency";
+import type { ClockState } from "../../src/sim/clock";
+import type { HostRecord } from "../../src/sim/records";
 import { addHosts, bearer, call, freshZone, hostView, launch, newTenant, type Problem } from "./helpers";
 
 const SMALL_M5 = {
@@ -183,5 +185,93 @@ describe("reconcile a page of hosts at a time", () => {
     expect(res.body.code).toBe("InvalidParameterValue");
     expect(res.body.detail).toContain("hostLimit");
     expect(res.body.detail).toContain("body.afterHostId");
+  });
+});
+
+describe("a new host's creation event", () => {
+  /** A record and clock for a host object of its own, taken from a host the API made. */
+  async function newRecord() {
+    const [model] = await bulk(freshZone(), 1);
+    return runInDurableObject(env.HOST.getByName(model), (obj) => {
+      const shell = obj as unknown as { resident: { host: HostRecord }; clock: ClockState };
+      return { host: { ...shell.resident.host, hostId: crypto.randomUUID() }, clock: shell.clock };
+    });
+  }
+
+  it("waits in the outbox for the fleet's confirmation when asked to, and leaves unsent once confirmed", async () => {
+    const { host, clock } = await newRecord();
+    const stub = env.HOST.getByName(host.hostId);
+    const made = await stub.create(host, clock, 30_000);
+    expect(made.events.map((e) => e.type)).toEqual(["host.created"]);
+    // Not sent: still in the outbox, with the alarm set for the hold's end (then it goes anyway).
+    const pending = (await stub.reconcileView())?.outboxPending;
+    const held = await runInDurableObject(stub, async (obj, state) => {
+      const shell = obj as unknown as { residency: { quiet: () => boolean } };
+      return {
+        pending,
+        alarmIn: ((await state.storage.getAlarm()) ?? 0) - Date.now(),
+        quiet: shell.residency.quiet(),
+      };
+    });
+    expect(held.pending).toBe(1);
+    expect(held.alarmIn).toBeGreaterThan(20_000);
+    expect(held.alarmIn).toBeLessThanOrEqual(30_000);
+    // Held for a confirmation that comes within the request: the object does not close meanwhile.
+    expect(held.quiet).toBe(false);
+    await stub.mirrored(made.events.map((e) => e.id));
+    expect((await stub.reconcileView())?.outboxPending).toBe(0);
+    const after = await runInDurableObject(stub, (_obj, state) => state.storage.getAlarm());
+    expect(after).toBeNull();
+  });
+
+  it("of hosts made in bulk is in D1's event log, and their outboxes are empty with no alarm set", async () => {
+    const hostIds = await bulk(freshZone(), 12);
+    const { results } = await env.DB.prepare(
+      "SELECT host_id FROM events WHERE type = 'host.created' AND host_id IN (SELECT value FROM json_each(?))",
+    )
+      .bind(JSON.stringify(hostIds))
+      .all<{ host_id: string }>();
+    expect(new Set(results.map((r) => r.host_id))).toEqual(new Set(hostIds));
+    for (const id of hostIds) {
+      const stub = env.HOST.getByName(id);
+      expect((await stub.reconcileView())?.outboxPending).toBe(0);
+      expect(await runInDurableObject(stub, (_obj, state) => state.storage.getAlarm())).toBeNull();
+    }
+  });
+});
+
+describe("a host whose events the queue refused", () => {
+  it("may close while idle: no delivery is in flight, and its alarm is set for the retry", async () => {
+    const [hostId] = await bulk(freshZone(), 1);
+    const stub = env.HOST.getByName(hostId);
+    await runInDurableObject(stub, (obj) => {
+      const shell = obj as unknown as { outbox: { queue: Queue } };
+      shell.outbox.queue = {
+        sendBatch: () => Promise.reject(new Error("max active timeouts")),
+      } as unknown as Queue;
+    });
+    expect((await call("PUT", `/v1/hosts/${hostId}/state`, { state: "maintenance" })).status).toBe(200);
+    await vi.waitFor(
+      async () => {
+        const seen = await runInDurableObject(stub, async (obj, state) => {
+          const shell = obj as unknown as {
+            residency: { quiet: () => boolean };
+            outbox: { busy: boolean; pending: () => number; nextAttemptAt: () => number };
+          };
+          return {
+            pending: shell.outbox.pending(),
+            busy: shell.outbox.busy,
+            quiet: shell.residency.quiet(),
+            alarm: await state.storage.getAlarm(),
+            retryAt: shell.outbox.nextAttemptAt(),
+          };
+        });
+        expect(seen.pending).toBeGreaterThan(0);
+        expect(seen.busy).toBe(false);
+        expect(seen.quiet).toBe(true);
+        expect(seen.alarm).toBe(seen.retryAt);
+      },
+      { timeout: 3_000, interval: 20 },
+    );
   });
 });

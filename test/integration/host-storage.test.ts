@@ -198,3 +198,70 @@ describe("the host outbox", () => {
     expect(takeBatch(rows, 599)).toEqual([rows[0]]);
   });
 });
+
+describe("the host outbox under a queue that refuses", () => {
+  it("waits longer after each failure in a row, tries no sooner, and starts over once one goes", async () => {
+    const events = Array.from({ length: 3 }, (_, i) => event(i));
+    // The first three deliveries are refused, the fourth goes.
+    const { queue, batches } = fakeQueue((n) => n < 3);
+    const seen = await inFreshObject(async (state) => {
+      const outbox = new Outbox(sqlOver(state.storage.sql), queue);
+      outbox.append(events);
+      const t0 = 1_000_000;
+      const waits: number[] = [];
+      let now = t0;
+      for (let i = 0; i < 3; i++) {
+        await outbox.deliver(now);
+        const at = outbox.nextAttemptAt(now);
+        waits.push(at - now);
+        // A call before the wait has passed sends nothing (the queue is not even asked).
+        await outbox.deliver(at - 1);
+        now = at;
+      }
+      await outbox.deliver(now);
+      const left = outbox.pending();
+      outbox.append([event(9)]);
+      return { waits, left, afterSuccess: outbox.nextAttemptAt(now) - now };
+    });
+    expect(seen.left).toBe(0);
+    expect(batches.flat().map((e) => e.id)).toEqual(events.map((e) => e.id));
+    // 5 s, 10 s, 20 s, each jittered over its upper half.
+    expect(seen.waits[0]).toBeGreaterThanOrEqual(2_500);
+    expect(seen.waits[0]).toBeLessThanOrEqual(5_000);
+    expect(seen.waits[1]).toBeGreaterThanOrEqual(5_000);
+    expect(seen.waits[1]).toBeLessThanOrEqual(10_000);
+    expect(seen.waits[2]).toBeGreaterThanOrEqual(10_000);
+    expect(seen.waits[2]).toBeLessThanOrEqual(20_000);
+    // A delivery that went through resets the backoff.
+    expect(seen.afterSuccess).toBe(5_000);
+  });
+
+  it("holds events for a caller that confirms them: confirmed ones are never sent, unconfirmed ones go when the hold ends", async () => {
+    const { queue, batches } = fakeQueue();
+    const seen = await inFreshObject(async (state) => {
+      const outbox = new Outbox(sqlOver(state.storage.sql), queue);
+      const t0 = 2_000_000;
+      outbox.hold(t0 + 30_000);
+      outbox.append([event(1), event(2)]);
+      await outbox.deliver(t0);
+      const heldAlarm = outbox.nextAttemptAt(t0) - t0;
+      const whileHeld = batches.length;
+      outbox.drop(["e-1"]);
+      const afterDrop = { pending: outbox.pending(), held: outbox.held(t0) };
+      await outbox.deliver(t0);
+      // A second hold that nobody confirms: the event goes once it has passed.
+      outbox.hold(t0 + 30_000);
+      outbox.append([event(3)]);
+      await outbox.deliver(t0 + 1_000);
+      const beforeEnd = batches.flat().length;
+      await outbox.deliver(t0 + 30_000);
+      return { heldAlarm, whileHeld, afterDrop, beforeEnd, left: outbox.pending() };
+    });
+    expect(seen.heldAlarm).toBe(30_000);
+    expect(seen.whileHeld).toBe(0);
+    expect(seen.afterDrop).toEqual({ pending: 1, held: false });
+    expect(seen.beforeEnd).toBe(1);
+    expect(seen.left).toBe(0);
+    expect(batches.flat().map((e) => e.id)).toEqual(["e-2", "e-3"]);
+  });
+});
