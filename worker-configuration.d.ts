@@ -33,6 +33,7 @@ declare namespace Cloudflare {
 		HYPERFLEET_SECRETS_KEY: string;
 		HOST: DurableObjectNamespace<import("./src/index").HostObject>;
 		STORAGE_NODE: DurableObjectNamespace<import("./src/index").StorageNodeObject>;
+		EVENT_RELAY: DurableObjectNamespace<import("./src/index").EventRelayObject>;
 	}
 }
 interface Env extends Cloudflare.Env {}

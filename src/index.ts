@@ -5,6 +5,7 @@ import { consumeMigrations } from "./events/migrations";
 import { consumeWebhooks } from "./events/webhook-consumer";
 import { scheduled } from "./fleet/scheduled";
 import { consumeStorage } from "./fleet/volume-resync";
+import { EventRelayObject } from "./host/event-relay";
 import { HostObject } from "./host/host-object";
 import { StorageNodeObject } from "./host/storage-node";
 
@@ -23,4 +24,4 @@ export default {
   scheduled,
 } satisfies ExportedHandler<Env>;
 
-export { HostObject, StorageNodeObject };
+export { EventRelayObject, HostObject, StorageNodeObject };

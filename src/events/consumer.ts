@@ -31,50 +31,69 @@ const eventSchema = z.object({
     .optional(),
 } satisfies Record<keyof FleetEvent, z.ZodType>);
 
+/** A message's events: one event, or several packed by a relay (host/event-relay.ts). */
+function eventsOf(body: unknown): unknown[] {
+  if (body && typeof body === "object" && Array.isArray((body as { events?: unknown }).events)) {
+    return (body as { events: unknown[] }).events;
+  }
+  return [body];
+}
+
 export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = database(env.DB);
-  const valid: { msg: Message<unknown>; event: FleetEvent }[] = [];
+  const valid: { msg: Message<unknown>; events: FleetEvent[] }[] = [];
   for (const msg of batch.messages) {
-    const parsed = eventSchema.safeParse(msg.body);
-    if (!parsed.success) {
-      // Retrying cannot fix a malformed message: it goes to the dead letter queue at once.
+    const events: FleetEvent[] = [];
+    let dlqTook = true;
+    for (const body of eventsOf(msg.body)) {
+      const parsed = eventSchema.safeParse(body);
+      if (parsed.success) {
+        events.push(parsed.data as unknown as FleetEvent);
+        continue;
+      }
+      // Retrying cannot fix a malformed event: it goes to the dead letter queue at once (its
+      // message's other events are applied all the same).
       console.error("malformed fleet event sent to the DLQ", msg.id, parsed.error.issues.length, "issues");
       try {
-        await env.EVENTS_DLQ.send(msg.body, { contentType: "json" });
-        msg.ack();
+        await env.EVENTS_DLQ.send(body, { contentType: "json" });
       } catch {
-        msg.retry({ delaySeconds: 60 });
+        dlqTook = false;
       }
+    }
+    if (!dlqTook) {
+      // The DLQ refused: the whole message again later (its good events are idempotent).
+      msg.retry({ delaySeconds: 60 });
       continue;
     }
-    valid.push({ msg, event: parsed.data as unknown as FleetEvent });
+    if (events.length === 0) msg.ack();
+    else valid.push({ msg, events });
   }
   if (valid.length === 0) return;
+  const all = valid.flatMap((v) => v.events);
   // The whole batch in one mirror: a launch's events are a few statements, not a D1 batch
-  // each, and those the request already mirrored are skipped. If that fails, one at a
+  // each, and those the request already mirrored are skipped. If that fails, a message at a
   // time, so that one that cannot be applied holds back no other.
   try {
     // Those the log had already (the request mirrored them) are not written again; the
     // log's rows are read only for events of accounts with a subscription.
-    await mirrorNew(
-      db,
-      valid.map((v) => v.event),
-    );
+    await mirrorNew(db, all);
     await fanOut(
       db,
       env.WEBHOOKS,
-      valid.map((v) => v.event.id),
-      new Map(valid.map((v) => [v.event.id, eventAccount(v.event)])),
+      all.map((e) => e.id),
+      new Map(all.map((e) => [e.id, eventAccount(e)])),
     );
     for (const { msg } of valid) msg.ack();
     return;
   } catch (err) {
-    console.warn("mirroring a batch of fleet events failed; applying them one at a time", err);
+    console.warn("mirroring a batch of fleet events failed; applying them a message at a time", err);
   }
-  for (const { msg, event } of valid) {
+  for (const { msg, events } of valid) {
     try {
-      await mirror(db, [event]);
-      await fanOut(db, env.WEBHOOKS, [event.id]);
+      for (const event of events) {
+        await mirror(db, [event]);
+        await fanOut(db, env.WEBHOOKS, [event.id]);
+      }
       msg.ack();
     } catch (err) {
       console.warn("mirroring a fleet event failed; retrying", err);

@@ -26,6 +26,7 @@ import {
   type VolumeRates,
 } from "./block-io";
 import { CallGroups } from "./call-groups";
+import { relayFor } from "./event-relay";
 import { SqlFlowTable } from "./flows";
 import { MetricsSampler, samplingPeriodMs } from "./metrics-sampler";
 import { MIGRATION_HOLD_MS, planHere } from "./migration";
@@ -156,7 +157,8 @@ export class HostObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new HostStorage(ctx.storage);
-    this.outbox = new Outbox(this.store.sql, env.EVENTS);
+    // Through a relay, which sends many hosts' events in few messages (event-relay.ts).
+    this.outbox = new Outbox(this.store.sql, relayFor(env, ctx.id.name ?? ctx.id.toString()));
     this.metrics = new MetricsSampler(this.store.sql, env.METRICS, samplingPeriodMs(env));
     this.blockIo = new BlockIo(this.store.sql);
     this.security = new HostSecurity(this.store.sql);

@@ -28,6 +28,11 @@ const utf8 = new TextEncoder();
 
 type Row = { seq: number; body: string };
 
+/** Where an outbox delivers: the events queue, or a relay that takes the queue's shape (event-relay.ts). */
+export interface EventSink {
+  sendBatch(messages: { body: unknown; contentType?: QueueContentType }[]): Promise<unknown>;
+}
+
 /**
  * The rows from the front of `rows` that fit in `maxBytes` of bodies; always at least
  * one, so an event larger than the cap still goes out, alone.
@@ -62,7 +67,7 @@ export class Outbox {
 
   constructor(
     private readonly sql: Sql,
-    private readonly queue: Queue,
+    private readonly queue: EventSink,
   ) {}
 
   /**
