@@ -105,11 +105,13 @@ export class EventRelayObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.alarmAt = null;
-    await this.deliver();
+    if (Date.now() < this.nextTryAt) await this.wakeAt(this.nextTryAt, true);
+    else await this.deliver();
   }
 
-  private async wakeAt(at: number): Promise<void> {
-    if (this.alarmAt !== null && this.alarmAt <= at) return;
+  /** Sets the alarm for `at`, unless one comes sooner (or `exactly`: there, whatever was set). */
+  private async wakeAt(at: number, exactly = false): Promise<void> {
+    if (!exactly && this.alarmAt !== null && this.alarmAt <= at) return;
     this.alarmAt = at;
     await this.ctx.storage.setAlarm(at);
   }
@@ -153,7 +155,7 @@ export class EventRelayObject extends DurableObject<Env> {
       console.warn(`events relay delivery failed (${this.failures} in a row); the alarm will retry`, err);
       this.delivering = false;
       this.nextTryAt = Date.now() + retryDelay(this.failures);
-      await this.wakeAt(this.nextTryAt);
+      await this.wakeAt(this.nextTryAt, true);
       return;
     }
     this.delivering = false;
