@@ -15,8 +15,13 @@ import { type Sql, sqlOver } from "./sql";
 export const RELAY_SHARDS = 4;
 /** A packed message's events, at most: a consumer's batch of 100 messages stays a few thousand. */
 export const PACK_EVENTS = 100;
-/** A packed message's bytes, at most: one 64 KB unit of Queues' billing (a message may be 128 KB). */
-export const PACK_BYTES = 64 * 1024;
+/**
+ * A packed message's bytes of events, at most: one 64 KB operation of Queues' billing, with
+ * room for the envelope and the ~100 bytes of metadata a message carries (Cloudflare Queues,
+ * "Limits": a message may be 128 KB, 1 KB being 1,000 bytes; "Pricing": each 64 KB written,
+ * read or deleted is one operation).
+ */
+export const PACK_BYTES = 63_000;
 /** How long a relay gathers events before it sends them, when fewer than a full send wait. */
 export const RELAY_GATHER_MS = 1_000;
 /** Events waiting that make a relay send at once rather than at the end of its gathering. */

@@ -56,18 +56,28 @@ export function rankHosts(
   strategy: PlacementStrategy,
 ): HostCandidate[] {
   const survivors = filterHosts(hosts, req);
-  const ws = weighers(strategy);
-  const weight = new Map<string, number>();
-  for (const w of ws) {
-    const raw = survivors.map(w.score);
-    const lo = Math.min(...raw);
-    const hi = Math.max(...raw);
-    survivors.forEach((h, i) => {
+  const n = survivors.length;
+  // Weights by position rather than in a map keyed by id, and the survivors' positions sorted
+  // rather than the hosts: the same order, a few times faster at 20,000 hosts a launch.
+  const weight = new Float64Array(n);
+  const raw = new Float64Array(n);
+  for (const w of weighers(strategy)) {
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < n; i++) {
+      const v = w.score(survivors[i]);
+      raw[i] = v;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    for (let i = 0; i < n; i++) {
       const normalized = hi === lo ? 0 : (raw[i] - lo) / (hi - lo);
-      weight.set(h.id, (weight.get(h.id) ?? 0) + w.multiplier * normalized);
-    });
+      weight[i] += w.multiplier * normalized;
+    }
   }
-  return survivors.sort((a, b) => weight.get(b.id)! - weight.get(a.id)! || (a.id < b.id ? -1 : 1));
+  const order = Array.from({ length: n }, (_x, i) => i);
+  order.sort((a, b) => weight[b] - weight[a] || (survivors[a].id < survivors[b].id ? -1 : 1));
+  return order.map((i) => survivors[i]);
 }
 
 /** How many instances of the request a host's free capacity holds, by the numbers alone. */
