@@ -23,13 +23,12 @@ export function isAssignable(subnet: Cidr, ip: number): boolean {
  * racing for the same address are kept apart by the store's uniqueness of (subnet, address),
  * not here: the loser asks again with the winner's address in `used`, from elsewhere.
  */
-export function nextFree(subnet: Cidr, used: ReadonlySet<number>, from = 0, skip = 0): number | null {
+export function nextFree(subnet: Cidr, used: ReadonlySet<number>, from = 0): number | null {
   const first = subnet.base + RESERVED_AT_START;
   const n = usableAddresses(subnet);
   // From the `from`-th usable address on, wrapping round: a caller that lost a race starts
-  // elsewhere, so racing callers stop picking the same addresses. `skip`: so many addresses
-  // from there on are known to be taken.
-  for (let k = skip; k < n; k++) {
+  // elsewhere, so racing callers stop picking the same addresses.
+  for (let k = 0; k < n; k++) {
     const ip = first + ((from + k) % n);
     if (!used.has(ip)) return ip;
   }
@@ -43,11 +42,11 @@ export function nextFree(subnet: Cidr, used: ReadonlySet<number>, from = 0, skip
 export class IpAllocator {
   private readonly used = new Set<number>();
   /**
-   * Every usable address below the `lowest`-th is taken: the lowest free one is looked for
-   * from there, so that filling a /16 one address at a time is not a scan of all the taken
-   * ones each time (65,531 addresses: some two billion lookups).
+   * Every usable address below the `low`-th is taken: the lowest free one is searched from
+   * there, so handing out a subnet's addresses one by one costs each a step, not a scan of all
+   * those taken before it.
    */
-  private lowest = 0;
+  private low = 0;
 
   constructor(
     readonly subnet: Cidr,
@@ -62,10 +61,12 @@ export class IpAllocator {
 
   /** The lowest free address, or the first free one from the `from`-th usable address on. */
   allocate(from = 0): number | null {
-    const ip = nextFree(this.subnet, this.used, from, from === 0 ? this.lowest : 0);
+    const lowest = from % Math.max(1, usableAddresses(this.subnet)) === 0;
+    const ip = nextFree(this.subnet, this.used, lowest ? this.low : from);
     if (ip === null) return null;
     this.used.add(ip);
-    if (from === 0) this.lowest = ip - (this.subnet.base + RESERVED_AT_START) + 1;
+    const k = ip - this.subnet.base - RESERVED_AT_START;
+    if (lowest) this.low = k + 1;
     return ip;
   }
 
@@ -77,8 +78,8 @@ export class IpAllocator {
   }
 
   release(ip: number): boolean {
-    const k = ip - (this.subnet.base + RESERVED_AT_START);
-    if (k >= 0 && k < this.lowest) this.lowest = k;
+    const k = ip - this.subnet.base - RESERVED_AT_START;
+    if (this.used.has(ip) && k < this.low) this.low = k;
     return this.used.delete(ip);
   }
 
