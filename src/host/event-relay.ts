@@ -68,9 +68,14 @@ function shardOf(key: string): number {
   return (h >>> 0) % RELAY_SHARDS;
 }
 
+/** The name of relay `n` (0 to RELAY_SHARDS - 1). */
+export function relayName(n: number): string {
+  return `events-relay-${n}`;
+}
+
 /** The relay that takes `key`'s (a host's id) events. */
 export function relayFor(env: Env, key: string): DurableObjectStub<EventRelayObject> {
-  return env.EVENT_RELAY.getByName(`events-relay-${shardOf(key)}`);
+  return env.EVENT_RELAY.getByName(relayName(shardOf(key)));
 }
 
 export class EventRelayObject extends DurableObject<Env> {
