@@ -4,11 +4,11 @@
 // of the CPU model (cpu-rows.ts), a VM's or a thread's piece of the memory model, and of a
 // piece the segments it wrote (segments.ts).
 import type { ClockState } from "../sim/clock";
-import type { HostCpuSnapshot } from "../sim/cpu";
+import type { HostCpu, HostCpuSnapshot } from "../sim/cpu";
 import type { Changes, HostModel } from "../sim/host";
 import type { HostMemorySnapshot } from "../sim/memory";
 import type { HostRecord, InstanceRecord, VmRecord } from "../sim/records";
-import { type CpuHostPart, type CpuVmRow, diffCpuVms, hostPart, joinCpu } from "./cpu-rows";
+import { type CpuHostPart, type CpuVmRow, diffChangedCpuVms, joinCpu } from "./cpu-rows";
 import { migrate } from "./schema";
 import { deletePiece, diffPiece, type PieceState, readPieces, unchangedPiece, writePiece } from "./segments";
 import { deleteIn, insertRows, type Sql, type SqlWrites, sqlOver } from "./sql";
@@ -45,6 +45,8 @@ export class HostStorage {
   private storedCpuHost: string | null = null;
   /** What cpu_vms holds, VM by VM. */
   private storedCpuVms = new Map<string, CpuVmRow>();
+  /** The CPU model last stored: its changes since are what differs from the rows (HostCpu.takeChanges). */
+  private cpuStored: HostCpu | null = null;
   /** What memory_pieces and memory_segments hold, piece by piece. */
   private storedMemory = new Map<string, PieceState>();
   /** Whether `storedMemory` names every piece the store holds (it does once loaded), so a piece it does not name is absent. */
@@ -78,6 +80,7 @@ export class HostStorage {
     this.storedUsageVersion = read("usageVersion");
     this.storedCpuHost = meta.get("cpuHost") ?? null;
     this.storedCpuVms.clear();
+    this.cpuStored = null;
     this.storedMemory.clear();
     this.memoryKnown = false;
     if (!host) {
@@ -107,6 +110,7 @@ export class HostStorage {
     this.storedUsageVersion = null;
     this.storedCpuHost = null;
     this.storedCpuVms.clear();
+    this.cpuStored = null;
     this.storedMemory.clear();
     this.memoryKnown = false;
   }
@@ -152,19 +156,29 @@ export class HostStorage {
   /**
    * The CPU model moves only when a call runs it forward (or adds, removes or reprofiles a
    * VM); a call that does neither, such as a translation, leaves the stored rows alone, and
-   * one that admits a VM within the simulated second writes the new VM's row alone.
+   * one that admits a VM within the simulated second writes the new VM's row alone. The model
+   * says what changed since it was last stored (HostCpu.takeChanges), so only those VMs are
+   * snapshotted and compared; a model this object has not stored before is compared whole.
    */
   private saveCpu(m: HostModel): void {
-    const snap = m.cpuSnapshot();
-    const host = JSON.stringify(hostPart(snap));
-    if (host !== this.storedCpuHost) {
-      this.setMeta("cpuHost", host);
-      this.storedCpuHost = host;
+    const cpu = m.cpu;
+    const taken = cpu.takeChanges();
+    const known = cpu === this.cpuStored && this.storedCpuHost !== null;
+    const changes = known ? taken : { host: true, all: true, vms: taken.vms };
+    this.cpuStored = cpu;
+    if (changes.host) {
+      const host = JSON.stringify(m.cpuHostSnapshot());
+      if (host !== this.storedCpuHost) {
+        this.setMeta("cpuHost", host);
+        this.storedCpuHost = host;
+      }
     }
     const rows: SqlStorageValue[][] = [];
-    const gone = diffCpuVms(
-      snap.vms.map((vm) => ({ id: vm.id, json: JSON.stringify(vm) })),
+    const gone = diffChangedCpuVms(
+      cpu.vmIds(),
+      changes,
       this.storedCpuVms,
+      (id) => JSON.stringify(m.cpuVmSnapshot(id)),
       (id, row) => rows.push([id, row.seq, row.json]),
     );
     insertRows(this.sql, "INSERT OR REPLACE INTO cpu_vms (vm_id, seq, json)", rows);
