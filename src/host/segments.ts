@@ -140,13 +140,19 @@ function allZero(a: Uint8Array, start: number, end: number): boolean {
   return true;
 }
 
-/** True when the two ranges hold the same bytes (compared a word at a time where aligned). */
+/**
+ * True when the two ranges hold the same bytes: compared a word at a time where both are aligned
+ * (the bytes past the last whole word one by one), else byte by byte.
+ */
 function sameBytes(a: Uint8Array, b: Uint8Array, start: number, end: number): boolean {
-  if (((a.byteOffset + start) & 3) === 0 && ((b.byteOffset + start) & 3) === 0 && ((end - start) & 3) === 0) {
-    const wa = new Int32Array(a.buffer, a.byteOffset + start, (end - start) >> 2);
-    const wb = new Int32Array(b.buffer, b.byteOffset + start, (end - start) >> 2);
-    for (let i = 0; i < wa.length; i++) if (wa[i] !== wb[i]) return false;
-    return true;
+  if (((a.byteOffset + start) & 3) === 0 && ((b.byteOffset + start) & 3) === 0) {
+    const words = (end - start) >> 2;
+    if (words > 0) {
+      const wa = new Int32Array(a.buffer, a.byteOffset + start, words);
+      const wb = new Int32Array(b.buffer, b.byteOffset + start, words);
+      for (let i = 0; i < words; i++) if (wa[i] !== wb[i]) return false;
+    }
+    start += words << 2;
   }
   for (let i = start; i < end; i++) if (a[i] !== b[i]) return false;
   return true;
@@ -297,30 +303,52 @@ export function diffPiece(
  * diffed); the JSON is the same when the arrays' names are. Far cheaper than `diffPiece` for the many pieces a call leaves alone, the threads' TLBs.
  */
 export function unchangedPiece(image: unknown, stored: PieceState): boolean {
-  let seen = 0;
-  const same = (v: unknown, path: string): boolean => {
-    if (v instanceof Tracked || (ArrayBuffer.isView(v) && !(v instanceof DataView))) {
-      const array = v instanceof Tracked ? v.array : (v as TypedArray);
-      const f = stored.fields.get(path);
-      seen++;
-      if (!f || f.byteLength !== array.byteLength || f.kind !== kindOf(array)) return false;
-      if (v instanceof Tracked && !f.packed) return v.marks.units().length === 0;
-      return f.copy !== null && sameBytes(bytesOf(array), f.copy, 0, f.byteLength);
+  const seen = { n: 0 };
+  return sameAsStored(image, "", stored, seen) && seen.n === stored.fields.size;
+}
+
+/**
+ * `unchangedPiece` for the value at `path`, counting the arrays it meets in `seen`. A function of its
+ * own rather than a closure: one made per call costs more than the check, for a TLB's three arrays.
+ */
+function sameAsStored(v: unknown, path: string, stored: PieceState, seen: { n: number }): boolean {
+  if (v instanceof Tracked || (ArrayBuffer.isView(v) && !(v instanceof DataView))) {
+    const array = v instanceof Tracked ? v.array : (v as TypedArray);
+    const f = stored.fields.get(path);
+    seen.n++;
+    if (!f || f.byteLength !== array.byteLength || f.kind !== kindOf(array)) return false;
+    if (v instanceof Tracked && !f.packed) return v.marks.units().length === 0;
+    return f.copy !== null && sameBytes(bytesOf(array), f.copy, 0, f.byteLength);
+  }
+  // The arrays' names then say where each sits, so the same names mean the same JSON; an empty
+  // container, or a key a name could not tell from a path or an index, answers false.
+  if (Array.isArray(v)) {
+    if (v.length === 0) return false;
+    for (let i = 0; i < v.length; i++) if (!sameAsStored(v[i], `${path}.${i}`, stored, seen)) return false;
+    return true;
+  }
+  if (v !== null && typeof v === "object") {
+    let keys = 0;
+    for (const k in v) {
+      if (!Object.hasOwn(v, k)) continue;
+      keys++;
+      const x = (v as Record<string, unknown>)[k];
+      if (!plainKey(k) || !sameAsStored(x, path === "" ? k : `${path}.${k}`, stored, seen)) return false;
     }
-    // The arrays' names then say where each sits, so the same names mean the same JSON; an empty
-    // container, or a key a name could not tell from a path or an index, answers false.
-    if (Array.isArray(v)) return v.length > 0 && v.every((x, i) => same(x, `${path}.${i}`));
-    if (v !== null && typeof v === "object") {
-      const entries = Object.entries(v);
-      if (entries.length === 0) return false;
-      for (const [k, x] of entries) {
-        if (k.includes(".") || /^\d+$/.test(k) || !same(x, path === "" ? k : `${path}.${k}`)) return false;
-      }
-      return true;
-    }
-    return false;
-  };
-  return same(image, "") && seen === stored.fields.size;
+    return keys > 0;
+  }
+  return false;
+}
+
+/** Keys found to be neither an index nor to hold a dot; the same few recur in every image. */
+const plainKeys = new Set<string>();
+
+/** Whether a field's name tells key `k` apart from a path or an index. */
+function plainKey(k: string): boolean {
+  if (plainKeys.has(k)) return true;
+  if (k.includes(".") || /^\d+$/.test(k)) return false;
+  if (plainKeys.size < 4096) plainKeys.add(k);
+  return true;
 }
 
 /**

@@ -347,6 +347,7 @@ export class Tlb {
   resident = -1;
   /** The resident vCPU runs without VPID: the entries tagged VPID 0 are its own. */
   residentUntagged = false;
+  private readonly stateForImage = new Int32Array(3);
 
   constructor(config: TlbConfig = DEFAULT_TLB) {
     this.config = config;
@@ -583,12 +584,24 @@ export class Tlb {
         this.dirty,
       ),
       fifo: this.fifo,
-      state: Int32Array.of(this.resident, this.residentUntagged ? 1 : 0, this.held),
+      state: this.imageState(),
     };
   }
 
   snapshot(): TlbSnapshot {
     return materialize<TlbSnapshot>(this.image());
+  }
+
+  /**
+   * The image's `state`, kept in one array filled afresh each time: a store reads its bytes, and a
+   * small array made anew for each image would have its bytes moved off the heap each time.
+   */
+  private imageState(): Int32Array {
+    const s = this.stateForImage;
+    s[0] = this.resident;
+    s[1] = this.residentUntagged ? 1 : 0;
+    s[2] = this.held;
+    return s;
   }
 
   /**
