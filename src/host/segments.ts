@@ -170,53 +170,107 @@ export function diffPiece(
   image: unknown,
   stored: PieceState | undefined,
 ): { write: PieceWrite; state: PieceState } {
-  const write: PieceWrite = { fresh: !stored, json: null, segments: [], truncate: [], drop: [] };
-  const fields = new Map<string, FieldState>();
-  const marks = new Set<DirtyUnits>();
-  const small: { name: string; bytes: Uint8Array }[] = [];
-  /** Whether the packed row the store holds differs from the one `small` makes. */
-  let packChanged = false;
+  return new PieceDiff(stored).run(image);
+}
 
-  const smallField = (name: string, kind: Kind, bytes: Uint8Array, before: FieldState | undefined): void => {
-    small.push({ name, bytes });
+/**
+ * One `diffPiece`: its steps are methods rather than closures made for each call, which cost more
+ * than the work for the small pieces most calls diff.
+ */
+class PieceDiff {
+  readonly write: PieceWrite;
+  readonly fields = new Map<string, FieldState>();
+  readonly marks = new Set<DirtyUnits>();
+  readonly small: { name: string; bytes: Uint8Array }[] = [];
+  /** Whether the packed row the store holds differs from the one `small` makes. */
+  packChanged = false;
+
+  constructor(readonly stored: PieceState | undefined) {
+    this.write = { fresh: !stored, json: null, segments: [], truncate: [], drop: [] };
+  }
+
+  run(image: unknown): { write: PieceWrite; state: PieceState } {
+    const { write, stored, fields, small } = this;
+    const json = JSON.stringify(this.walk(image, ""));
+    if (json !== stored?.json) write.json = json;
+    if (stored) {
+      for (const [name, f] of stored.fields) {
+        if (fields.has(name)) continue;
+        if (f.packed) this.packChanged = true;
+        else write.drop.push(name);
+      }
+    }
+    const packHeld = stored?.packHeld ?? false;
+    if (small.length > 0 && (this.packChanged || !packHeld)) {
+      write.segments.push({ field: PACKED_FIELD, idx: 0, data: packSmall(small) });
+    } else if (small.length === 0 && packHeld) write.drop.push(PACKED_FIELD);
+    for (const m of this.marks) m.clear();
+    return { write, state: { json, fields, packHeld: small.length > 0 } };
+  }
+
+  private walk(v: unknown, path: string): unknown {
+    if (v instanceof Tracked || (ArrayBuffer.isView(v) && !(v instanceof DataView))) {
+      const array = v instanceof Tracked ? v.array : (v as TypedArray);
+      const kind = kindOf(array);
+      this.field(path, v as TypedArray | Tracked, array, kind);
+      const ref: SegmentRef = { $seg: kind, field: path };
+      return ref;
+    }
+    if (Array.isArray(v)) {
+      const out: unknown[] = new Array(v.length);
+      for (let i = 0; i < v.length; i++) out[i] = this.walk(v[i], `${path}.${i}`);
+      return out;
+    }
+    if (v !== null && typeof v === "object") {
+      const out: Record<string, unknown> = {};
+      for (const k in v) {
+        if (!Object.hasOwn(v, k)) continue;
+        out[k] = this.walk((v as Record<string, unknown>)[k], path === "" ? k : `${path}.${k}`);
+      }
+      return out;
+    }
+    if (typeof v === "bigint") throw new TypeError("cannot store a bare bigint");
+    return v;
+  }
+
+  private smallField(name: string, kind: Kind, bytes: Uint8Array, before: FieldState | undefined): void {
+    this.small.push({ name, bytes });
     if (before && !before.packed) {
       // Stored before packing, or large until now: its segments go, it joins the pack.
-      write.drop.push(name);
-      packChanged = true;
+      this.write.drop.push(name);
+      this.packChanged = true;
     } else if (
       !before?.copy ||
       before.byteLength !== bytes.length ||
       !sameBytes(bytes, before.copy, 0, bytes.length)
     ) {
-      packChanged = true;
+      this.packChanged = true;
     }
     const copy =
       before?.copy && before.byteLength === bytes.length ? before.copy : new Uint8Array(bytes.length);
     copy.set(bytes);
-    fields.set(name, { byteLength: bytes.length, copy, packed: true, kind });
-  };
+    this.fields.set(name, { byteLength: bytes.length, copy, packed: true, kind });
+  }
 
-  const field = (name: string, value: TypedArray | Tracked): void => {
-    const array = value instanceof Tracked ? value.array : value;
+  private field(name: string, value: TypedArray | Tracked, array: TypedArray, kind: Kind): void {
     const bytes = bytesOf(array);
-    if (value instanceof Tracked) marks.add(value.marks);
-    const kind = kindOf(array);
-    const stateBefore = stored?.fields.get(name);
+    if (value instanceof Tracked) this.marks.add(value.marks);
+    const stateBefore = this.stored?.fields.get(name);
     if (isSmall(bytes.length)) {
-      smallField(name, kind, bytes, stateBefore);
+      this.smallField(name, kind, bytes, stateBefore);
       return;
     }
+    const write = this.write;
     // An array that was packed has no segments yet: it is written as new, and leaves the pack.
     const before = stateBefore?.packed ? undefined : stateBefore;
-    if (stateBefore?.packed) packChanged = true;
+    if (stateBefore?.packed) this.packChanged = true;
     /** Segments below this one may be in the store; none at or past it are. */
     const held = before ? segmentCount(before.byteLength) : 0;
-    const last = segmentCount(bytes.length) - 1;
-    const dirty = new Set<number>();
-    const all = () => {
-      for (let s = 0; s < segmentCount(bytes.length); s++) dirty.add(s);
-    };
-    if (!before) all();
+    const count = segmentCount(bytes.length);
+    const last = count - 1;
+    /** The segments to write, as marks by index (most arrays have a few dozen segments). */
+    const dirty = new Uint8Array(count);
+    if (!before) dirty.fill(1);
     else {
       if (value instanceof Tracked) {
         const unitBytes = value.unit * array.BYTES_PER_ELEMENT;
@@ -224,27 +278,27 @@ export function diffPiece(
           const start = u * unitBytes;
           if (start >= bytes.length) continue;
           const end = Math.min(start + unitBytes, bytes.length);
-          for (let s = Math.floor(start / SEGMENT_BYTES); s * SEGMENT_BYTES < end; s++) dirty.add(s);
+          for (let s = Math.floor(start / SEGMENT_BYTES); s * SEGMENT_BYTES < end; s++) dirty[s] = 1;
         }
-      } else if (before.copy === null) all();
+      } else if (before.copy === null) dirty.fill(1);
       else {
         const shared = Math.min(before.byteLength, bytes.length);
         for (let s = 0; s * SEGMENT_BYTES < shared; s++) {
           const start = s * SEGMENT_BYTES;
-          if (!sameBytes(bytes, before.copy, start, Math.min(start + SEGMENT_BYTES, shared))) dirty.add(s);
+          if (!sameBytes(bytes, before.copy, start, Math.min(start + SEGMENT_BYTES, shared))) dirty[s] = 1;
         }
       }
       // A length change rewrites the last segment the two lengths share, all after it, and the
       // new last segment, which may have been left out as zeros.
       if (before.byteLength !== bytes.length) {
         const from = Math.floor(Math.min(before.byteLength, bytes.length) / SEGMENT_BYTES);
-        for (let s = from; s < segmentCount(bytes.length); s++) dirty.add(s);
-        if (last >= 0) dirty.add(last);
-        if (bytes.length < before.byteLength)
-          write.truncate.push({ field: name, from: segmentCount(bytes.length) });
+        for (let s = from; s < count; s++) dirty[s] = 1;
+        if (last >= 0) dirty[last] = 1;
+        if (bytes.length < before.byteLength) write.truncate.push({ field: name, from: count });
       }
     }
-    for (const s of [...dirty].sort((a, b) => a - b)) {
+    for (let s = 0; s < count; s++) {
+      if (dirty[s] === 0) continue;
       const start = s * SEGMENT_BYTES;
       const end = Math.min(start + SEGMENT_BYTES, bytes.length);
       if (s >= held && s !== last && allZero(bytes, start, end)) continue;
@@ -255,45 +309,14 @@ export function diffPiece(
       // The last copy serves again when only some segments changed in place.
       if (before?.copy && before.byteLength === bytes.length) {
         copy = before.copy;
-        for (const s of dirty)
-          copy.set(bytes.subarray(s * SEGMENT_BYTES, (s + 1) * SEGMENT_BYTES), s * SEGMENT_BYTES);
+        for (let s = 0; s < count; s++) {
+          if (dirty[s] === 1)
+            copy.set(bytes.subarray(s * SEGMENT_BYTES, (s + 1) * SEGMENT_BYTES), s * SEGMENT_BYTES);
+        }
       } else copy = bytes.slice();
     }
-    fields.set(name, { byteLength: bytes.length, copy, packed: false, kind });
-  };
-
-  const walk = (v: unknown, path: string): unknown => {
-    if (v instanceof Tracked || (ArrayBuffer.isView(v) && !(v instanceof DataView))) {
-      const array = v instanceof Tracked ? v.array : (v as TypedArray);
-      field(path, v as TypedArray | Tracked);
-      const ref: SegmentRef = { $seg: kindOf(array), field: path };
-      return ref;
-    }
-    if (Array.isArray(v)) return v.map((x, i) => walk(x, `${path}.${i}`));
-    if (v !== null && typeof v === "object") {
-      const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) out[k] = walk(x, path === "" ? k : `${path}.${k}`);
-      return out;
-    }
-    if (typeof v === "bigint") throw new TypeError("cannot store a bare bigint");
-    return v;
-  };
-
-  const json = JSON.stringify(walk(image, ""));
-  if (json !== stored?.json) write.json = json;
-  if (stored) {
-    for (const [name, f] of stored.fields) {
-      if (fields.has(name)) continue;
-      if (f.packed) packChanged = true;
-      else write.drop.push(name);
-    }
+    this.fields.set(name, { byteLength: bytes.length, copy, packed: false, kind });
   }
-  const packHeld = stored?.packHeld ?? false;
-  if (small.length > 0 && (packChanged || !packHeld)) {
-    write.segments.push({ field: PACKED_FIELD, idx: 0, data: packSmall(small) });
-  } else if (small.length === 0 && packHeld) write.drop.push(PACKED_FIELD);
-  for (const m of marks) m.clear();
-  return { write, state: { json, fields, packHeld: small.length > 0 } };
 }
 
 /**
