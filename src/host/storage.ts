@@ -230,7 +230,15 @@ export class HostStorage {
       this.storedMemory.delete(`vm:${id}`);
     }
     const pieces: [string, unknown][] = [["frames", m.memory.imageFrameMap()]];
-    for (const t of m.memory.threads()) pieces.push([`tlb:${t}`, m.memory.imageThreadTlb(t)]);
+    for (const t of m.memory.threads()) {
+      const piece = `tlb:${t}`;
+      const stored = this.storedMemory.get(piece);
+      const same = stored ? unchangedTlb(m, t, stored) : false;
+      if (same) continue;
+      const image = m.memory.imageThreadTlb(t);
+      if (same === null && stored && unchangedPiece(image, stored)) continue;
+      pieces.push([piece, image]);
+    }
     for (const id of m.memoryChanged) pieces.push([`vm:${id}`, m.memory.imageVm(id)]);
     for (const [piece, image] of pieces) {
       const stored = this.storedMemory.get(piece);
@@ -261,4 +269,36 @@ export class HostStorage {
     threadTlbs.sort((a, b) => a.thread - b.thread);
     return { ...head, threadTlbs, vms };
   }
+}
+
+/** The JSON of a thread's TLB piece, its arrays named as segments.ts names them. */
+const TLB_JSON = JSON.stringify({
+  entries: { $seg: "Float64Array", field: "entries" },
+  fifo: { $seg: "Uint8Array", field: "fifo" },
+  state: { $seg: "Int32Array", field: "state" },
+});
+
+/**
+ * `unchangedPiece` for a thread's TLB piece (a TlbSnapshot image: its entries in segments, its
+ * FIFO positions and state in the packed row), asked of the TLB rather than of an image of it: a
+ * call checks every thread's, and all but a few are untouched. Null for a piece stored in another
+ * layout, which an image must be compared with.
+ */
+function unchangedTlb(m: HostModel, thread: number, stored: PieceState): boolean | null {
+  const { fields } = stored;
+  const entries = fields.get("entries");
+  const fifo = fields.get("fifo");
+  const state = fields.get("state");
+  if (
+    stored.json !== TLB_JSON ||
+    fields.size !== 3 ||
+    !entries ||
+    entries.packed ||
+    !fifo?.copy ||
+    !fifo.packed ||
+    !state?.copy ||
+    !state.packed
+  )
+    return null;
+  return m.memory.threadTlbUnchangedFrom(thread, entries.byteLength, fifo.copy, state.copy);
 }

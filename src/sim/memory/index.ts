@@ -376,6 +376,13 @@ export class HostMemory {
     return tlb.image();
   }
 
+  /** Whether the thread's TLBs hold what a store last wrote of their image (Tlb.unchangedFrom). */
+  threadTlbUnchangedFrom(thread: number, entriesBytes: number, fifo: Uint8Array, state: Uint8Array): boolean {
+    const tlb = this.threadTlbs.get(thread);
+    if (!tlb) throw new RangeError(`thread ${thread} has no TLBs`);
+    return tlb.unchangedFrom(entriesBytes, fifo, state);
+  }
+
   imageVm(vmId: string): Image<HostMemorySnapshot["vms"][number]> {
     return { vmId, vm: imageVm(this.get(vmId)) };
   }

@@ -348,6 +348,7 @@ export class Tlb {
   /** The resident vCPU runs without VPID: the entries tagged VPID 0 are its own. */
   residentUntagged = false;
   private readonly stateForImage = new Int32Array(3);
+  private readonly stateBytes = new Uint8Array(this.stateForImage.buffer);
 
   constructor(config: TlbConfig = DEFAULT_TLB) {
     this.config = config;
@@ -590,6 +591,22 @@ export class Tlb {
 
   snapshot(): TlbSnapshot {
     return materialize<TlbSnapshot>(this.image());
+  }
+
+  /**
+   * Whether the TLB's image holds what a store last wrote of it: entries of `entriesBytes` bytes none
+   * of which is marked, the sets' FIFO positions `fifo` and the state bytes `state` (the image's
+   * arrays' bytes). Answers what comparing a new image with them would, without making one.
+   */
+  unchangedFrom(entriesBytes: number, fifo: Uint8Array, state: Uint8Array): boolean {
+    if (this.dirty.units().length > 0 || entriesBytes !== this.slotCount * SLOT * 8) return false;
+    this.imageState();
+    const bytes = this.stateBytes;
+    if (state.length !== bytes.length || fifo.length !== this.fifo.length) return false;
+    for (let i = 0; i < bytes.length; i++) if (bytes[i] !== state[i]) return false;
+    const f = this.fifo;
+    for (let i = 0; i < f.length; i++) if (f[i] !== fifo[i]) return false;
+    return true;
   }
 
   /**

@@ -7,6 +7,7 @@ import { benchHost } from "../../../bench/_host";
 import { sqliteStorage } from "../../../bench/_sqlite";
 import { writeCpuRows } from "../../../src/host/cpu-rows";
 import { migrate } from "../../../src/host/schema";
+import { diffPiece } from "../../../src/host/segments";
 import { sqlOver } from "../../../src/host/sql";
 import { HostStorage } from "../../../src/host/storage";
 import { findInstanceType } from "../../../src/sim/catalog";
@@ -79,6 +80,16 @@ function referenceRows(m: HostModel) {
   return rowsOf(storage);
 }
 
+/** The memory model with each typed array as its kind and bytes, its VMs in order of id, so two compare exactly. */
+function memoryOf(m: HostModel): string {
+  const s = m.memory.snapshot();
+  return JSON.stringify({ ...s, vms: s.vms.sort((a, b) => (a.vmId < b.vmId ? -1 : 1)) }, (_k, x: unknown) =>
+    ArrayBuffer.isView(x)
+      ? `${x.constructor.name}:${Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString("hex")}`
+      : x,
+  );
+}
+
 function build(store: HostStorage): HostModel {
   const stored = store.load().model;
   if (!stored) throw new Error("no host stored");
@@ -93,7 +104,7 @@ function build(store: HostStorage): HostModel {
   );
 }
 
-describe("the CPU rows the host store writes from the model's changes", () => {
+describe("the CPU rows and memory pieces the host store writes from the model's changes", () => {
   it("hold after every call what the whole snapshot's rows hold, and read back the same model", () => {
     fc.assert(
       fc.property(
@@ -143,9 +154,10 @@ describe("the CPU rows the host store writes from the model's changes", () => {
             }
             store.transaction(() => store.save(m, changes));
             expect(rowsOf(storage)).toEqual(referenceRows(m));
-            expect(JSON.stringify(build(new HostStorage(storage)).cpuSnapshot())).toBe(
-              JSON.stringify(m.cpuSnapshot()),
-            );
+            const back = build(new HostStorage(storage));
+            expect(JSON.stringify(back.cpuSnapshot())).toBe(JSON.stringify(m.cpuSnapshot()));
+            // The memory pieces too: the threads' TLBs a call left alone are skipped, the rest written.
+            expect(memoryOf(back)).toBe(memoryOf(m));
           }
         },
       ),
@@ -189,5 +201,30 @@ describe("the CPU rows the host store writes from the model's changes", () => {
     store.transaction(() => store.save(m, []));
     expect(asked).toHaveLength(7);
     expect(rowsOf(storage)).toEqual(referenceRows(m));
+  });
+
+  it("sees a thread's TLB as unchanged from what was stored until an entry is filled or dropped", () => {
+    const m = new HostModel(benchHost(), [], 0, () => "e");
+    const rec = offered(0, "m5.large");
+    m.admit([rec], 0, { commitIfAtLeast: 1, holdExpiresWallMs: 0 });
+    const gva = 0x40_0000 + 7 * 4096;
+    m.access(rec.instanceId, { asid: 1, gva, vcpu: 0, write: false }, 10);
+    const thread = m.vm(rec.instanceId)?.instance.threads[0] ?? -1;
+    // Diffing the image as a store does clears its marks; the state is what the store then holds.
+    const { state } = diffPiece(m.memory.imageThreadTlb(thread), undefined);
+    const unchanged = () =>
+      m.memory.threadTlbUnchangedFrom(
+        thread,
+        state.fields.get("entries")?.byteLength ?? 0,
+        state.fields.get("fifo")?.copy ?? new Uint8Array(0),
+        state.fields.get("state")?.copy ?? new Uint8Array(0),
+      );
+    expect(unchanged()).toBe(true);
+    // A lookup that hits changes nothing stored.
+    m.access(rec.instanceId, { asid: 1, gva, vcpu: 0, write: false }, 10);
+    expect(unchanged()).toBe(true);
+    // munmap shoots the entry down: no set's FIFO moves, but a slot was emptied.
+    expect(m.memory.unmap(rec.instanceId, 1, gva)).toBe(true);
+    expect(unchanged()).toBe(false);
   });
 });
