@@ -6,7 +6,7 @@
 import type { ClockState } from "../sim/clock";
 import type { HostCpu, HostCpuSnapshot } from "../sim/cpu";
 import type { Changes, HostModel } from "../sim/host";
-import type { HostMemorySnapshot } from "../sim/memory";
+import type { HostMemory, HostMemorySnapshot } from "../sim/memory";
 import type { HostRecord, InstanceRecord, VmRecord } from "../sim/records";
 import { type CpuHostPart, type CpuVmRow, diffChangedCpuVms, joinCpu } from "./cpu-rows";
 import { migrate } from "./schema";
@@ -49,6 +49,8 @@ export class HostStorage {
   private cpuStored: HostCpu | null = null;
   /** What memory_pieces and memory_segments hold, piece by piece. */
   private storedMemory = new Map<string, PieceState>();
+  /** The memory model last stored: the threads it says were touched since are the TLB pieces to check. */
+  private memoryStored: HostMemory | null = null;
   /** Whether `storedMemory` names every piece the store holds (it does once loaded), so a piece it does not name is absent. */
   private memoryKnown = false;
 
@@ -82,6 +84,7 @@ export class HostStorage {
     this.storedCpuVms.clear();
     this.cpuStored = null;
     this.storedMemory.clear();
+    this.memoryStored = null;
     this.memoryKnown = false;
     if (!host) {
       // Nothing to build, but what the store holds of memory (nothing, for a host never made) is known.
@@ -112,6 +115,7 @@ export class HostStorage {
     this.storedCpuVms.clear();
     this.cpuStored = null;
     this.storedMemory.clear();
+    this.memoryStored = null;
     this.memoryKnown = false;
   }
 
@@ -230,7 +234,12 @@ export class HostStorage {
       this.storedMemory.delete(`vm:${id}`);
     }
     const pieces: [string, unknown][] = [["frames", m.memory.imageFrameMap()]];
-    for (const t of m.memory.threads()) {
+    // The threads whose TLBs the model says may have changed; all of them for a model this object
+    // has not stored before.
+    const touched = m.memory.takeTouchedThreads();
+    const threads = m.memory === this.memoryStored ? touched : m.memory.threads();
+    this.memoryStored = m.memory;
+    for (const t of threads) {
       const piece = `tlb:${t}`;
       const stored = this.storedMemory.get(piece);
       const same = stored ? unchangedTlb(m, t, stored) : false;

@@ -153,15 +153,34 @@ export class HostMemory {
     this.frames = new FrameAllocator(hostBytes / PAGE_4K);
   }
 
+  /**
+   * Threads whose TLBs may differ from what a store last took of them (`takeTouchedThreads`); all of
+   * them (`null`) for a model made or restored, of which a store's copy is not known here.
+   */
+  private touchedThreads: Set<number> | null = null;
+
   /** The TLBs of hardware thread `t`, made on first use. */
   private readonly threadTlb = (t: number): Tlb => {
     let tlb = this.threadTlbs.get(t);
     if (!tlb) {
-      tlb = new Tlb(this.tlbConfig);
-      this.threadTlbs.set(t, tlb);
+      const made = new Tlb(this.tlbConfig);
+      made.watch(() => this.touchedThreads?.add(t));
+      this.threadTlbs.set(t, made);
+      this.touchedThreads?.add(t);
+      tlb = made;
     }
     return tlb;
   };
+
+  /**
+   * The threads whose TLBs may have changed since the last call (made, filled, emptied, or another
+   * vCPU resident), in order; every thread's on the first call. A store checks those alone.
+   */
+  takeTouchedThreads(): number[] {
+    const touched = this.touchedThreads;
+    this.touchedThreads = new Set();
+    return touched === null ? this.threads() : [...touched].sort((a, b) => a - b);
+  }
 
   /** Creates the VM's (empty) EPT; RAM is backed later, page by page, on first touch. */
   createVm(vmId: string, memoryBytes: number, options: VmMemoryOptions = {}): VmMemorySummary {

@@ -348,6 +348,8 @@ export class Tlb {
   /** The resident vCPU runs without VPID: the entries tagged VPID 0 are its own. */
   residentUntagged = false;
   private readonly stateForImage = new Int32Array(3);
+  /** Told when the image may first differ from what a store last took: a slot marked, the resident changed. */
+  private watcher: (() => void) | null = null;
   private readonly stateBytes = new Uint8Array(this.stateForImage.buffer);
 
   constructor(config: TlbConfig = DEFAULT_TLB) {
@@ -384,6 +386,22 @@ export class Tlb {
     this.a1 = a1;
     this.s = s;
     this.s1 = s1;
+  }
+
+  /**
+   * `onChange` is told whenever the TLB's image may come to differ from what a store last took of it
+   * (its marks cleared): a slot filled or emptied, or another vCPU resident.
+   */
+  watch(onChange: () => void): void {
+    this.watcher = onChange;
+    this.dirty.onFirstMark = onChange;
+  }
+
+  /** The vCPU now resident (VmMemory.key + vcpu, or -1 for none), and whether it runs without VPID. */
+  setResident(resident: number, untagged: boolean): void {
+    this.resident = resident;
+    this.residentUntagged = untagged;
+    this.watcher?.();
   }
 
   /** Bytes of entry storage the TLB holds now: none until a vCPU first runs on its thread. */

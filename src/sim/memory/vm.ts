@@ -267,8 +267,7 @@ export class VmMemory {
     if (tlb.resident >= 0 && !this.vpidEnabled) this.flushPwc(vcpu);
     // The thread's TLB gets its storage when a vCPU first runs on it.
     tlb.allocate();
-    tlb.resident = this.key + vcpu;
-    tlb.residentUntagged = !this.vpidEnabled;
+    tlb.setResident(this.key + vcpu, !this.vpidEnabled);
     tlb.acct = this.counters;
   }
 
@@ -785,8 +784,7 @@ export class VmMemory {
     for (const t of new Set(this.tlbs)) {
       this.dropOwn(t);
       if (t.resident >= 0 && Math.floor(t.resident / 256) === this.owner) {
-        t.resident = -1;
-        t.residentUntagged = false;
+        t.setResident(-1, false);
         t.acct = new Float64Array(NCOUNTERS);
       }
       // A thread left with no vCPU resident and nothing cached gives its TLB storage back.

@@ -1,4 +1,5 @@
-// The host store writes only the CPU rows the model says changed (HostCpu.takeChanges): after any
+// The host store writes only the CPU rows the model says changed (HostCpu.takeChanges) and checks only
+// the threads' TLBs the memory model says were touched (HostMemory.takeTouchedThreads): after any
 // sequence of calls, what it holds must be what writing the whole snapshot holds, and read back the
 // same model. Runs the storage layer on node:sqlite, as the in-Node benches do.
 import fc from "fast-check";
@@ -13,6 +14,7 @@ import { HostStorage } from "../../../src/host/storage";
 import { findInstanceType } from "../../../src/sim/catalog";
 import { PROFILE_NAMES } from "../../../src/sim/cpu";
 import { type Changes, HostModel } from "../../../src/sim/host";
+import { HostMemory } from "../../../src/sim/memory";
 import { type InstanceRecord, offeredInstance } from "../../../src/sim/records";
 
 const TYPES = ["m5.large", "m5.xlarge", "m5.2xlarge"] as const;
@@ -226,5 +228,28 @@ describe("the CPU rows and memory pieces the host store writes from the model's 
     // munmap shoots the entry down: no set's FIFO moves, but a slot was emptied.
     expect(m.memory.unmap(rec.instanceId, 1, gva)).toBe(true);
     expect(unchanged()).toBe(false);
+  });
+
+  it("names the threads whose TLBs were made, filled, emptied or given another vCPU since it was last asked", () => {
+    const memory = new HostMemory(64 * 1024 * 1024 * 1024);
+    // A model made here: nothing of it is stored, so every thread is named.
+    memory.createVm("vm-a", 2 * 1024 * 1024 * 1024, { vcpus: 2, threads: [4, 5] });
+    expect(memory.takeTouchedThreads()).toEqual([4, 5]);
+    expect(memory.takeTouchedThreads()).toEqual([]);
+    // vCPU 1's first access faults: nothing is cached, but the vCPU is resident on thread 5 now.
+    const t = memory.translate("vm-a", 1, 0x40_0000, 1, false);
+    expect(t.fault).not.toBeNull();
+    expect(memory.takeTouchedThreads()).toEqual([5]);
+    // The access handled and retried: thread 5's TLB caches the page.
+    memory.touch("vm-a", 1, 0x40_0000, false, 1);
+    expect(memory.takeTouchedThreads()).toEqual([5]);
+    expect(memory.translate("vm-a", 1, 0x40_0000, 1, false).tlbHit).toBe(true);
+    // A hit changes nothing stored.
+    expect(memory.takeTouchedThreads()).toEqual([]);
+    // A new VM's threads are named as they are made; stopping a VM empties its threads' TLBs.
+    memory.createVm("vm-b", 2 * 1024 * 1024 * 1024, { vcpus: 1, threads: [9] });
+    expect(memory.takeTouchedThreads()).toEqual([9]);
+    memory.destroyVm("vm-a");
+    expect(memory.takeTouchedThreads()).toEqual([5]);
   });
 });
