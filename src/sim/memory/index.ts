@@ -283,7 +283,7 @@ export class HostMemory {
     const backedBytes = c[C.backed] * PAGE_4K;
     const hugeBytes = c[C.ept2m] * 512 * PAGE_4K + c[C.ept1g] * 512 * 512 * PAGE_4K;
     let spaces = 0;
-    for (let a = 0; a <= MAX_ASID; a++) if (vm.gRoot[a] >= 0) spaces++;
+    for (let a = 0; a < vm.spaceLimit; a++) if (vm.gRoot[a] >= 0) spaces++;
     return {
       vmId,
       memoryBytes: vm.memoryBytes,

@@ -117,6 +117,11 @@ export class VmMemory {
   eptRoot = -1;
   /** Guest root table per address space (its frame is CR3), -1 when the process does not exist. */
   gRoot = new Int32Array(MAX_ASID + 1).fill(-1);
+  /**
+   * One past the highest address space that exists (0 before any): a loop over the spaces stops
+   * here rather than at MAX_ASID, a process never being removed. Set wherever a gRoot is.
+   */
+  spaceLimit = 0;
   sRoot: Int32Array | null = null;
   /** The TLBs of each vCPU's thread; vCPUs that share a thread share the object. */
   tlbs: Tlb[] = [];
