@@ -4,7 +4,6 @@
 // handler, so a refused request changes nothing.
 import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
-import { database } from "../db/client";
 import { authenticate } from "../fleet/accounts";
 import { Fleet } from "../fleet/context";
 import { accessOf } from "./access";
@@ -57,7 +56,7 @@ export function authenticateRequests(): MiddlewareHandler<AppEnv> {
     const header = c.req.header("authorization");
     const token = header === undefined ? null : (/^Bearer +(\S+) *$/i.exec(header)?.[1] ?? null);
     if (token === null) return unauthorized(c, header !== undefined);
-    const known = await authenticate(c.env, database(c.env.DB), token);
+    const known = await authenticate(c.env, token);
     if (!known) return unauthorized(c, true);
     const { caller, clock } = known;
     // An unknown route goes on to its 404; every route the API has is in the access table.

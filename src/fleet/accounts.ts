@@ -3,9 +3,9 @@
 // the only ones it can see. Keys are checked on every request, so a revocation holds at once.
 import { and, asc, count, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { accounts, apiKeys } from "../db/schema";
+import { accounts, apiKeys, type simClock } from "../db/schema";
 import type { ClockState } from "../sim/clock";
-import { fromRow as clockFromRow, clockQuery } from "./clock";
+import { CLOCK_ROW_SQL, fromRow as clockFromRow } from "./clock";
 import type { Fleet } from "./context";
 import { ApiError } from "./errors";
 import { newAccountId } from "./ids";
@@ -52,26 +52,27 @@ function keyView(k: KeyRow) {
  */
 export async function authenticate(
   env: Env,
-  db: Db,
   token: string,
 ): Promise<{ caller: Caller; clock: ClockState | null } | null> {
   if (await isAdminKey(token, env.HYPERFLEET_ADMIN_KEY)) return { caller: OPERATOR, clock: null };
   const parsed = parseToken(token);
   if (!parsed) return null;
-  const [keys, clocks] = await db.batch([
-    db
-      .select({ accountId: apiKeys.accountId, secretHash: apiKeys.secretHash })
-      .from(apiKeys)
-      .where(and(eq(apiKeys.id, parsed.keyId), isNull(apiKeys.revokedAt))),
-    clockQuery(db),
+  const [keys, clocks] = await env.DB.batch<Record<string, unknown>>([
+    env.DB.prepare(KEY_ROW_SQL).bind(parsed.keyId),
+    env.DB.prepare(CLOCK_ROW_SQL),
   ]);
-  const row = keys[0];
+  const row = keys.results[0] as Pick<KeyRow, "accountId" | "secretHash"> | undefined;
   if (!row || !(await secretMatches(parsed.secret, row.secretHash))) return null;
+  const clock = clocks.results[0] as typeof simClock.$inferSelect | undefined;
   return {
     caller: { role: "tenant", accountId: row.accountId, keyId: parsed.keyId },
-    clock: clocks[0] ? clockFromRow(clocks[0]) : null,
+    clock: clock ? clockFromRow(clock) : null,
   };
 }
+
+/** A live key's account and secret hash (a plain statement, as CLOCK_ROW_SQL says why). */
+const KEY_ROW_SQL =
+  "SELECT account_id AS accountId, secret_hash AS secretHash FROM api_keys WHERE id = ?1 AND revoked_at IS NULL";
 
 async function newKeyRow(accountId: string, name: string, createdAt: number) {
   const key = await mintKey();

@@ -245,12 +245,12 @@ describe("accounts and keys", () => {
     const db = database(env.DB);
     // The clock's row is made on its first read; from then on the key's read carries it.
     const clock = await readClock(db, env);
-    const known = await authenticate(env, db, t.apiKey);
+    const known = await authenticate(env, t.apiKey);
     expect(known?.caller).toEqual({ role: "tenant", accountId: t.accountId, keyId: t.keyId });
     expect(known?.clock).toEqual(clock);
     // The same key but its last character (one of 16 there: the secret's last 4 bits).
     const altered = `${t.apiKey.slice(0, -1)}${t.apiKey.endsWith("A") ? "E" : "A"}`;
-    expect(await authenticate(env, db, altered)).toBeNull();
+    expect(await authenticate(env, altered)).toBeNull();
   });
 
   it("refuses an admin key too short to be one, so a weak secret opens nothing", async () => {

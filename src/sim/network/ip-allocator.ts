@@ -41,6 +41,12 @@ export function nextFree(subnet: Cidr, used: ReadonlySet<number>, from = 0): num
  */
 export class IpAllocator {
   private readonly used = new Set<number>();
+  /**
+   * Every usable address below the `low`-th is taken: the lowest free one is searched from
+   * there, so handing out a subnet's addresses one by one costs each a step, not a scan of all
+   * those taken before it.
+   */
+  private low = 0;
 
   constructor(
     readonly subnet: Cidr,
@@ -55,8 +61,12 @@ export class IpAllocator {
 
   /** The lowest free address, or the first free one from the `from`-th usable address on. */
   allocate(from = 0): number | null {
-    const ip = nextFree(this.subnet, this.used, from);
-    if (ip !== null) this.used.add(ip);
+    const lowest = from % Math.max(1, usableAddresses(this.subnet)) === 0;
+    const ip = nextFree(this.subnet, this.used, lowest ? this.low : from);
+    if (ip === null) return null;
+    this.used.add(ip);
+    const k = ip - this.subnet.base - RESERVED_AT_START;
+    if (lowest) this.low = k + 1;
     return ip;
   }
 
@@ -68,6 +78,8 @@ export class IpAllocator {
   }
 
   release(ip: number): boolean {
+    const k = ip - this.subnet.base - RESERVED_AT_START;
+    if (this.used.has(ip) && k < this.low) this.low = k;
     return this.used.delete(ip);
   }
 

@@ -25,6 +25,8 @@ describe("the subnet IP allocator", () => {
               }
               expect(held.has(ip)).toBe(false);
               expect(isAssignable(subnet, ip)).toBe(true);
+              // And it is the lowest free one, as a scan from the subnet's first address finds.
+              expect(ip).toBe(nextFree(subnet, held));
               held.add(ip);
             } else {
               const ip = [...held][pick % held.size];
@@ -32,6 +34,37 @@ describe("the subnet IP allocator", () => {
               held.delete(ip);
             }
             expect(alloc.free).toBe(usableAddresses(subnet) - held.size);
+          }
+        },
+      ),
+    );
+  });
+
+  it("hands out the lowest free address whatever came before: takes, releases and starts from elsewhere", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 24, max: 28 }),
+        fc.array(fc.tuple(fc.constantFrom("lowest", "from", "take", "release"), fc.nat()), { maxLength: 300 }),
+        (prefix, ops) => {
+          const subnet = { base: cidr("10.2.0.0/16").base, prefix };
+          const n = usableAddresses(subnet);
+          const alloc = new IpAllocator(subnet);
+          const held = new Set<number>();
+          for (const [op, pick] of ops) {
+            if (op === "lowest" || op === "from") {
+              const ip = op === "lowest" ? alloc.allocate() : alloc.allocate(pick);
+              expect(ip).toBe(nextFree(subnet, held, op === "lowest" ? 0 : pick));
+              if (ip !== null) held.add(ip);
+            } else if (op === "take") {
+              const ip = subnet.base + 4 + (pick % n);
+              if (held.has(ip)) continue;
+              alloc.take(ip);
+              held.add(ip);
+            } else if (held.size > 0) {
+              const ip = [...held][pick % held.size];
+              expect(alloc.release(ip)).toBe(true);
+              held.delete(ip);
+            }
           }
         },
       ),
