@@ -44,7 +44,9 @@ describe("the subnet IP allocator", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 24, max: 28 }),
-        fc.array(fc.tuple(fc.constantFrom("lowest", "from", "take", "release"), fc.nat()), { maxLength: 300 }),
+        fc.array(fc.tuple(fc.constantFrom("lowest", "from", "take", "release"), fc.nat()), {
+          maxLength: 300,
+        }),
         (prefix, ops) => {
           const subnet = { base: cidr("10.2.0.0/16").base, prefix };
           const n = usableAddresses(subnet);
