@@ -289,9 +289,10 @@ const TLB_JSON = JSON.stringify({
 
 /**
  * `unchangedPiece` for a thread's TLB piece (a TlbSnapshot image: its entries in segments, its
- * FIFO positions and state in the packed row), asked of the TLB rather than of an image of it: a
- * call checks every thread's, and all but a few are untouched. Null for a piece stored in another
- * layout, which an image must be compared with.
+ * FIFO positions and state in the packed row), asked of the TLB rather than of an image of it,
+ * which costs more to make and walk than the check: a model read from the store has every
+ * thread's checked once. Null for a piece stored in another layout, which an image must be
+ * compared with.
  */
 function unchangedTlb(m: HostModel, thread: number, stored: PieceState): boolean | null {
   const { fields } = stored;
