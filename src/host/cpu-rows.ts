@@ -58,6 +58,45 @@ export function diffCpuVms(
   return gone;
 }
 
+/**
+ * The rows to write for the VMs `changes` names, or for every VM when it says `all`: what
+ * `diffCpuVms` writes for the whole snapshot when every other VM's JSON is the one the store holds,
+ * without making those VMs' JSON. `ids` are the model's VMs in its order, `jsonOf` makes one's JSON;
+ * a VM the store does not hold, or holds out of order, is written whether named or not. Answers the
+ * ids the store holds and `ids` has not: their rows go.
+ */
+export function diffChangedCpuVms(
+  ids: readonly string[],
+  changes: { all: boolean; vms: ReadonlySet<string> },
+  stored: Map<string, CpuVmRow>,
+  jsonOf: (id: string) => string,
+  write: (id: string, row: CpuVmRow) => void,
+): string[] {
+  let previous = Number.NEGATIVE_INFINITY;
+  for (const id of ids) {
+    const held = stored.get(id);
+    if (held && held.seq > previous) {
+      previous = held.seq;
+      if (!changes.all && !changes.vms.has(id)) continue;
+      const json = jsonOf(id);
+      if (held.json === json) continue;
+      held.json = json;
+      write(id, held);
+      continue;
+    }
+    const row = { json: jsonOf(id), seq: previous === Number.NEGATIVE_INFINITY ? 0 : previous + 1 };
+    stored.set(id, row);
+    write(id, row);
+    previous = row.seq;
+  }
+  // Every id is stored now: any more rows are VMs that left.
+  if (stored.size === ids.length) return [];
+  const present = new Set(ids);
+  const gone = [...stored.keys()].filter((id) => !present.has(id));
+  for (const id of gone) stored.delete(id);
+  return gone;
+}
+
 /** Writes a whole snapshot as the rows would hold it (the schema step that splits the old single value). */
 export function writeCpuRows(sql: Sql, snap: HostCpuSnapshot): void {
   sql`INSERT OR REPLACE INTO meta (key, value) VALUES ('cpuHost', ${JSON.stringify(hostPart(snap))})`;

@@ -140,13 +140,19 @@ function allZero(a: Uint8Array, start: number, end: number): boolean {
   return true;
 }
 
-/** True when the two ranges hold the same bytes (compared a word at a time where aligned). */
+/**
+ * True when the two ranges hold the same bytes: compared a word at a time where both are aligned
+ * (the bytes past the last whole word one by one), else byte by byte.
+ */
 function sameBytes(a: Uint8Array, b: Uint8Array, start: number, end: number): boolean {
-  if (((a.byteOffset + start) & 3) === 0 && ((b.byteOffset + start) & 3) === 0 && ((end - start) & 3) === 0) {
-    const wa = new Int32Array(a.buffer, a.byteOffset + start, (end - start) >> 2);
-    const wb = new Int32Array(b.buffer, b.byteOffset + start, (end - start) >> 2);
-    for (let i = 0; i < wa.length; i++) if (wa[i] !== wb[i]) return false;
-    return true;
+  if (((a.byteOffset + start) & 3) === 0 && ((b.byteOffset + start) & 3) === 0) {
+    const words = (end - start) >> 2;
+    if (words > 0) {
+      const wa = new Int32Array(a.buffer, a.byteOffset + start, words);
+      const wb = new Int32Array(b.buffer, b.byteOffset + start, words);
+      for (let i = 0; i < words; i++) if (wa[i] !== wb[i]) return false;
+    }
+    start += words << 2;
   }
   for (let i = start; i < end; i++) if (a[i] !== b[i]) return false;
   return true;
@@ -164,53 +170,107 @@ export function diffPiece(
   image: unknown,
   stored: PieceState | undefined,
 ): { write: PieceWrite; state: PieceState } {
-  const write: PieceWrite = { fresh: !stored, json: null, segments: [], truncate: [], drop: [] };
-  const fields = new Map<string, FieldState>();
-  const marks = new Set<DirtyUnits>();
-  const small: { name: string; bytes: Uint8Array }[] = [];
-  /** Whether the packed row the store holds differs from the one `small` makes. */
-  let packChanged = false;
+  return new PieceDiff(stored).run(image);
+}
 
-  const smallField = (name: string, kind: Kind, bytes: Uint8Array, before: FieldState | undefined): void => {
-    small.push({ name, bytes });
+/**
+ * One `diffPiece`: its steps are methods rather than closures made for each call, which cost more
+ * than the work for the small pieces most calls diff.
+ */
+class PieceDiff {
+  readonly write: PieceWrite;
+  readonly fields = new Map<string, FieldState>();
+  readonly marks = new Set<DirtyUnits>();
+  readonly small: { name: string; bytes: Uint8Array }[] = [];
+  /** Whether the packed row the store holds differs from the one `small` makes. */
+  packChanged = false;
+
+  constructor(readonly stored: PieceState | undefined) {
+    this.write = { fresh: !stored, json: null, segments: [], truncate: [], drop: [] };
+  }
+
+  run(image: unknown): { write: PieceWrite; state: PieceState } {
+    const { write, stored, fields, small } = this;
+    const json = JSON.stringify(this.walk(image, ""));
+    if (json !== stored?.json) write.json = json;
+    if (stored) {
+      for (const [name, f] of stored.fields) {
+        if (fields.has(name)) continue;
+        if (f.packed) this.packChanged = true;
+        else write.drop.push(name);
+      }
+    }
+    const packHeld = stored?.packHeld ?? false;
+    if (small.length > 0 && (this.packChanged || !packHeld)) {
+      write.segments.push({ field: PACKED_FIELD, idx: 0, data: packSmall(small) });
+    } else if (small.length === 0 && packHeld) write.drop.push(PACKED_FIELD);
+    for (const m of this.marks) m.clear();
+    return { write, state: { json, fields, packHeld: small.length > 0 } };
+  }
+
+  private walk(v: unknown, path: string): unknown {
+    if (v instanceof Tracked || (ArrayBuffer.isView(v) && !(v instanceof DataView))) {
+      const array = v instanceof Tracked ? v.array : (v as TypedArray);
+      const kind = kindOf(array);
+      this.field(path, v as TypedArray | Tracked, array, kind);
+      const ref: SegmentRef = { $seg: kind, field: path };
+      return ref;
+    }
+    if (Array.isArray(v)) {
+      const out: unknown[] = new Array(v.length);
+      for (let i = 0; i < v.length; i++) out[i] = this.walk(v[i], `${path}.${i}`);
+      return out;
+    }
+    if (v !== null && typeof v === "object") {
+      const out: Record<string, unknown> = {};
+      for (const k in v) {
+        if (!Object.hasOwn(v, k)) continue;
+        out[k] = this.walk((v as Record<string, unknown>)[k], path === "" ? k : `${path}.${k}`);
+      }
+      return out;
+    }
+    if (typeof v === "bigint") throw new TypeError("cannot store a bare bigint");
+    return v;
+  }
+
+  private smallField(name: string, kind: Kind, bytes: Uint8Array, before: FieldState | undefined): void {
+    this.small.push({ name, bytes });
     if (before && !before.packed) {
       // Stored before packing, or large until now: its segments go, it joins the pack.
-      write.drop.push(name);
-      packChanged = true;
+      this.write.drop.push(name);
+      this.packChanged = true;
     } else if (
       !before?.copy ||
       before.byteLength !== bytes.length ||
       !sameBytes(bytes, before.copy, 0, bytes.length)
     ) {
-      packChanged = true;
+      this.packChanged = true;
     }
     const copy =
       before?.copy && before.byteLength === bytes.length ? before.copy : new Uint8Array(bytes.length);
     copy.set(bytes);
-    fields.set(name, { byteLength: bytes.length, copy, packed: true, kind });
-  };
+    this.fields.set(name, { byteLength: bytes.length, copy, packed: true, kind });
+  }
 
-  const field = (name: string, value: TypedArray | Tracked): void => {
-    const array = value instanceof Tracked ? value.array : value;
+  private field(name: string, value: TypedArray | Tracked, array: TypedArray, kind: Kind): void {
     const bytes = bytesOf(array);
-    if (value instanceof Tracked) marks.add(value.marks);
-    const kind = kindOf(array);
-    const stateBefore = stored?.fields.get(name);
+    if (value instanceof Tracked) this.marks.add(value.marks);
+    const stateBefore = this.stored?.fields.get(name);
     if (isSmall(bytes.length)) {
-      smallField(name, kind, bytes, stateBefore);
+      this.smallField(name, kind, bytes, stateBefore);
       return;
     }
+    const write = this.write;
     // An array that was packed has no segments yet: it is written as new, and leaves the pack.
     const before = stateBefore?.packed ? undefined : stateBefore;
-    if (stateBefore?.packed) packChanged = true;
+    if (stateBefore?.packed) this.packChanged = true;
     /** Segments below this one may be in the store; none at or past it are. */
     const held = before ? segmentCount(before.byteLength) : 0;
-    const last = segmentCount(bytes.length) - 1;
-    const dirty = new Set<number>();
-    const all = () => {
-      for (let s = 0; s < segmentCount(bytes.length); s++) dirty.add(s);
-    };
-    if (!before) all();
+    const count = segmentCount(bytes.length);
+    const last = count - 1;
+    /** The segments to write, as marks by index (most arrays have a few dozen segments). */
+    const dirty = new Uint8Array(count);
+    if (!before) dirty.fill(1);
     else {
       if (value instanceof Tracked) {
         const unitBytes = value.unit * array.BYTES_PER_ELEMENT;
@@ -218,27 +278,27 @@ export function diffPiece(
           const start = u * unitBytes;
           if (start >= bytes.length) continue;
           const end = Math.min(start + unitBytes, bytes.length);
-          for (let s = Math.floor(start / SEGMENT_BYTES); s * SEGMENT_BYTES < end; s++) dirty.add(s);
+          for (let s = Math.floor(start / SEGMENT_BYTES); s * SEGMENT_BYTES < end; s++) dirty[s] = 1;
         }
-      } else if (before.copy === null) all();
+      } else if (before.copy === null) dirty.fill(1);
       else {
         const shared = Math.min(before.byteLength, bytes.length);
         for (let s = 0; s * SEGMENT_BYTES < shared; s++) {
           const start = s * SEGMENT_BYTES;
-          if (!sameBytes(bytes, before.copy, start, Math.min(start + SEGMENT_BYTES, shared))) dirty.add(s);
+          if (!sameBytes(bytes, before.copy, start, Math.min(start + SEGMENT_BYTES, shared))) dirty[s] = 1;
         }
       }
       // A length change rewrites the last segment the two lengths share, all after it, and the
       // new last segment, which may have been left out as zeros.
       if (before.byteLength !== bytes.length) {
         const from = Math.floor(Math.min(before.byteLength, bytes.length) / SEGMENT_BYTES);
-        for (let s = from; s < segmentCount(bytes.length); s++) dirty.add(s);
-        if (last >= 0) dirty.add(last);
-        if (bytes.length < before.byteLength)
-          write.truncate.push({ field: name, from: segmentCount(bytes.length) });
+        for (let s = from; s < count; s++) dirty[s] = 1;
+        if (last >= 0) dirty[last] = 1;
+        if (bytes.length < before.byteLength) write.truncate.push({ field: name, from: count });
       }
     }
-    for (const s of [...dirty].sort((a, b) => a - b)) {
+    for (let s = 0; s < count; s++) {
+      if (dirty[s] === 0) continue;
       const start = s * SEGMENT_BYTES;
       const end = Math.min(start + SEGMENT_BYTES, bytes.length);
       if (s >= held && s !== last && allZero(bytes, start, end)) continue;
@@ -249,45 +309,14 @@ export function diffPiece(
       // The last copy serves again when only some segments changed in place.
       if (before?.copy && before.byteLength === bytes.length) {
         copy = before.copy;
-        for (const s of dirty)
-          copy.set(bytes.subarray(s * SEGMENT_BYTES, (s + 1) * SEGMENT_BYTES), s * SEGMENT_BYTES);
+        for (let s = 0; s < count; s++) {
+          if (dirty[s] === 1)
+            copy.set(bytes.subarray(s * SEGMENT_BYTES, (s + 1) * SEGMENT_BYTES), s * SEGMENT_BYTES);
+        }
       } else copy = bytes.slice();
     }
-    fields.set(name, { byteLength: bytes.length, copy, packed: false, kind });
-  };
-
-  const walk = (v: unknown, path: string): unknown => {
-    if (v instanceof Tracked || (ArrayBuffer.isView(v) && !(v instanceof DataView))) {
-      const array = v instanceof Tracked ? v.array : (v as TypedArray);
-      field(path, v as TypedArray | Tracked);
-      const ref: SegmentRef = { $seg: kindOf(array), field: path };
-      return ref;
-    }
-    if (Array.isArray(v)) return v.map((x, i) => walk(x, `${path}.${i}`));
-    if (v !== null && typeof v === "object") {
-      const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) out[k] = walk(x, path === "" ? k : `${path}.${k}`);
-      return out;
-    }
-    if (typeof v === "bigint") throw new TypeError("cannot store a bare bigint");
-    return v;
-  };
-
-  const json = JSON.stringify(walk(image, ""));
-  if (json !== stored?.json) write.json = json;
-  if (stored) {
-    for (const [name, f] of stored.fields) {
-      if (fields.has(name)) continue;
-      if (f.packed) packChanged = true;
-      else write.drop.push(name);
-    }
+    this.fields.set(name, { byteLength: bytes.length, copy, packed: false, kind });
   }
-  const packHeld = stored?.packHeld ?? false;
-  if (small.length > 0 && (packChanged || !packHeld)) {
-    write.segments.push({ field: PACKED_FIELD, idx: 0, data: packSmall(small) });
-  } else if (small.length === 0 && packHeld) write.drop.push(PACKED_FIELD);
-  for (const m of marks) m.clear();
-  return { write, state: { json, fields, packHeld: small.length > 0 } };
 }
 
 /**
@@ -297,30 +326,52 @@ export function diffPiece(
  * diffed); the JSON is the same when the arrays' names are. Far cheaper than `diffPiece` for the many pieces a call leaves alone, the threads' TLBs.
  */
 export function unchangedPiece(image: unknown, stored: PieceState): boolean {
-  let seen = 0;
-  const same = (v: unknown, path: string): boolean => {
-    if (v instanceof Tracked || (ArrayBuffer.isView(v) && !(v instanceof DataView))) {
-      const array = v instanceof Tracked ? v.array : (v as TypedArray);
-      const f = stored.fields.get(path);
-      seen++;
-      if (!f || f.byteLength !== array.byteLength || f.kind !== kindOf(array)) return false;
-      if (v instanceof Tracked && !f.packed) return v.marks.units().length === 0;
-      return f.copy !== null && sameBytes(bytesOf(array), f.copy, 0, f.byteLength);
+  const seen = { n: 0 };
+  return sameAsStored(image, "", stored, seen) && seen.n === stored.fields.size;
+}
+
+/**
+ * `unchangedPiece` for the value at `path`, counting the arrays it meets in `seen`. A function of its
+ * own rather than a closure: one made per call costs more than the check, for a TLB's three arrays.
+ */
+function sameAsStored(v: unknown, path: string, stored: PieceState, seen: { n: number }): boolean {
+  if (v instanceof Tracked || (ArrayBuffer.isView(v) && !(v instanceof DataView))) {
+    const array = v instanceof Tracked ? v.array : (v as TypedArray);
+    const f = stored.fields.get(path);
+    seen.n++;
+    if (!f || f.byteLength !== array.byteLength || f.kind !== kindOf(array)) return false;
+    if (v instanceof Tracked && !f.packed) return v.marks.units().length === 0;
+    return f.copy !== null && sameBytes(bytesOf(array), f.copy, 0, f.byteLength);
+  }
+  // The arrays' names then say where each sits, so the same names mean the same JSON; an empty
+  // container, or a key a name could not tell from a path or an index, answers false.
+  if (Array.isArray(v)) {
+    if (v.length === 0) return false;
+    for (let i = 0; i < v.length; i++) if (!sameAsStored(v[i], `${path}.${i}`, stored, seen)) return false;
+    return true;
+  }
+  if (v !== null && typeof v === "object") {
+    let keys = 0;
+    for (const k in v) {
+      if (!Object.hasOwn(v, k)) continue;
+      keys++;
+      const x = (v as Record<string, unknown>)[k];
+      if (!plainKey(k) || !sameAsStored(x, path === "" ? k : `${path}.${k}`, stored, seen)) return false;
     }
-    // The arrays' names then say where each sits, so the same names mean the same JSON; an empty
-    // container, or a key a name could not tell from a path or an index, answers false.
-    if (Array.isArray(v)) return v.length > 0 && v.every((x, i) => same(x, `${path}.${i}`));
-    if (v !== null && typeof v === "object") {
-      const entries = Object.entries(v);
-      if (entries.length === 0) return false;
-      for (const [k, x] of entries) {
-        if (k.includes(".") || /^\d+$/.test(k) || !same(x, path === "" ? k : `${path}.${k}`)) return false;
-      }
-      return true;
-    }
-    return false;
-  };
-  return same(image, "") && seen === stored.fields.size;
+    return keys > 0;
+  }
+  return false;
+}
+
+/** Keys found to be neither an index nor to hold a dot; the same few recur in every image. */
+const plainKeys = new Set<string>();
+
+/** Whether a field's name tells key `k` apart from a path or an index. */
+function plainKey(k: string): boolean {
+  if (plainKeys.has(k)) return true;
+  if (k.includes(".") || /^\d+$/.test(k)) return false;
+  if (plainKeys.size < 4096) plainKeys.add(k);
+  return true;
 }
 
 /**

@@ -15,8 +15,15 @@ export interface SqlWrites {
   bytes: number;
 }
 
-/** The length of `s` in UTF-8, counted rather than encoded: the store's JSON runs to tens of KB. */
+/** A character that takes more than one byte in UTF-8. */
+const WIDE = /[\u0080-\uffff]/;
+
+/**
+ * The length of `s` in UTF-8, counted rather than encoded: the store's JSON runs to tens of KB,
+ * nearly always ASCII alone, which one native search tells.
+ */
 function utf8Length(s: string): number {
+  if (!WIDE.test(s)) return s.length;
   let n = s.length;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -41,13 +48,24 @@ function boundBytes(values: readonly SqlStorageValue[]): number {
   return n;
 }
 
+/**
+ * The text of each statement by its template: a literal's strings are one object for every run
+ * of it, as are the ones `insertRows` and `deleteIn` keep, so each is joined once.
+ */
+const queries = new WeakMap<TemplateStringsArray, string>();
+
 /** `sql\`SELECT body FROM vms WHERE instance_id = ${id}\`` runs with `id` as a bound value. */
 export function sqlOver(storage: SqlStorage, writes?: SqlWrites): Sql {
   return <Row extends Record<string, SqlStorageValue>>(
     strings: TemplateStringsArray,
     ...values: SqlStorageValue[]
   ): Row[] => {
-    const cursor = storage.exec<Row>(strings.join("?"), ...values);
+    let query = queries.get(strings);
+    if (query === undefined) {
+      query = strings.join("?");
+      queries.set(strings, query);
+    }
+    const cursor = storage.exec<Row>(query, ...values);
     const rows = cursor.toArray();
     if (writes && cursor.rowsWritten > 0) {
       writes.rows += cursor.rowsWritten;

@@ -4,11 +4,11 @@
 // of the CPU model (cpu-rows.ts), a VM's or a thread's piece of the memory model, and of a
 // piece the segments it wrote (segments.ts).
 import type { ClockState } from "../sim/clock";
-import type { HostCpuSnapshot } from "../sim/cpu";
+import type { HostCpu, HostCpuSnapshot } from "../sim/cpu";
 import type { Changes, HostModel } from "../sim/host";
-import type { HostMemorySnapshot } from "../sim/memory";
+import type { HostMemory, HostMemorySnapshot } from "../sim/memory";
 import type { HostRecord, InstanceRecord, VmRecord } from "../sim/records";
-import { type CpuHostPart, type CpuVmRow, diffCpuVms, hostPart, joinCpu } from "./cpu-rows";
+import { type CpuHostPart, type CpuVmRow, diffChangedCpuVms, joinCpu } from "./cpu-rows";
 import { migrate } from "./schema";
 import { deletePiece, diffPiece, type PieceState, readPieces, unchangedPiece, writePiece } from "./segments";
 import { deleteIn, insertRows, type Sql, type SqlWrites, sqlOver } from "./sql";
@@ -45,8 +45,12 @@ export class HostStorage {
   private storedCpuHost: string | null = null;
   /** What cpu_vms holds, VM by VM. */
   private storedCpuVms = new Map<string, CpuVmRow>();
+  /** The CPU model last stored: its changes since are what differs from the rows (HostCpu.takeChanges). */
+  private cpuStored: HostCpu | null = null;
   /** What memory_pieces and memory_segments hold, piece by piece. */
   private storedMemory = new Map<string, PieceState>();
+  /** The memory model last stored: the threads it says were touched since are the TLB pieces to check. */
+  private memoryStored: HostMemory | null = null;
   /** Whether `storedMemory` names every piece the store holds (it does once loaded), so a piece it does not name is absent. */
   private memoryKnown = false;
 
@@ -78,7 +82,9 @@ export class HostStorage {
     this.storedUsageVersion = read("usageVersion");
     this.storedCpuHost = meta.get("cpuHost") ?? null;
     this.storedCpuVms.clear();
+    this.cpuStored = null;
     this.storedMemory.clear();
+    this.memoryStored = null;
     this.memoryKnown = false;
     if (!host) {
       // Nothing to build, but what the store holds of memory (nothing, for a host never made) is known.
@@ -107,7 +113,9 @@ export class HostStorage {
     this.storedUsageVersion = null;
     this.storedCpuHost = null;
     this.storedCpuVms.clear();
+    this.cpuStored = null;
     this.storedMemory.clear();
+    this.memoryStored = null;
     this.memoryKnown = false;
   }
 
@@ -152,19 +160,29 @@ export class HostStorage {
   /**
    * The CPU model moves only when a call runs it forward (or adds, removes or reprofiles a
    * VM); a call that does neither, such as a translation, leaves the stored rows alone, and
-   * one that admits a VM within the simulated second writes the new VM's row alone.
+   * one that admits a VM within the simulated second writes the new VM's row alone. The model
+   * says what changed since it was last stored (HostCpu.takeChanges), so only those VMs are
+   * snapshotted and compared; a model this object has not stored before is compared whole.
    */
   private saveCpu(m: HostModel): void {
-    const snap = m.cpuSnapshot();
-    const host = JSON.stringify(hostPart(snap));
-    if (host !== this.storedCpuHost) {
-      this.setMeta("cpuHost", host);
-      this.storedCpuHost = host;
+    const cpu = m.cpu;
+    const taken = cpu.takeChanges();
+    const known = cpu === this.cpuStored && this.storedCpuHost !== null;
+    const changes = known ? taken : { host: true, all: true, vms: taken.vms };
+    this.cpuStored = cpu;
+    if (changes.host) {
+      const host = JSON.stringify(m.cpuHostSnapshot());
+      if (host !== this.storedCpuHost) {
+        this.setMeta("cpuHost", host);
+        this.storedCpuHost = host;
+      }
     }
     const rows: SqlStorageValue[][] = [];
-    const gone = diffCpuVms(
-      snap.vms.map((vm) => ({ id: vm.id, json: JSON.stringify(vm) })),
+    const gone = diffChangedCpuVms(
+      cpu.vmIds(),
+      changes,
       this.storedCpuVms,
+      (id) => JSON.stringify(m.cpuVmSnapshot(id)),
       (id, row) => rows.push([id, row.seq, row.json]),
     );
     insertRows(this.sql, "INSERT OR REPLACE INTO cpu_vms (vm_id, seq, json)", rows);
@@ -216,7 +234,20 @@ export class HostStorage {
       this.storedMemory.delete(`vm:${id}`);
     }
     const pieces: [string, unknown][] = [["frames", m.memory.imageFrameMap()]];
-    for (const t of m.memory.threads()) pieces.push([`tlb:${t}`, m.memory.imageThreadTlb(t)]);
+    // The threads whose TLBs the model says may have changed; all of them for a model this object
+    // has not stored before.
+    const touched = m.memory.takeTouchedThreads();
+    const threads = m.memory === this.memoryStored ? touched : m.memory.threads();
+    this.memoryStored = m.memory;
+    for (const t of threads) {
+      const piece = `tlb:${t}`;
+      const stored = this.storedMemory.get(piece);
+      const same = stored ? unchangedTlb(m, t, stored) : false;
+      if (same) continue;
+      const image = m.memory.imageThreadTlb(t);
+      if (same === null && stored && unchangedPiece(image, stored)) continue;
+      pieces.push([piece, image]);
+    }
     for (const id of m.memoryChanged) pieces.push([`vm:${id}`, m.memory.imageVm(id)]);
     for (const [piece, image] of pieces) {
       const stored = this.storedMemory.get(piece);
@@ -247,4 +278,37 @@ export class HostStorage {
     threadTlbs.sort((a, b) => a.thread - b.thread);
     return { ...head, threadTlbs, vms };
   }
+}
+
+/** The JSON of a thread's TLB piece, its arrays named as segments.ts names them. */
+const TLB_JSON = JSON.stringify({
+  entries: { $seg: "Float64Array", field: "entries" },
+  fifo: { $seg: "Uint8Array", field: "fifo" },
+  state: { $seg: "Int32Array", field: "state" },
+});
+
+/**
+ * `unchangedPiece` for a thread's TLB piece (a TlbSnapshot image: its entries in segments, its
+ * FIFO positions and state in the packed row), asked of the TLB rather than of an image of it,
+ * which costs more to make and walk than the check: a model read from the store has every
+ * thread's checked once. Null for a piece stored in another layout, which an image must be
+ * compared with.
+ */
+function unchangedTlb(m: HostModel, thread: number, stored: PieceState): boolean | null {
+  const { fields } = stored;
+  const entries = fields.get("entries");
+  const fifo = fields.get("fifo");
+  const state = fields.get("state");
+  if (
+    stored.json !== TLB_JSON ||
+    fields.size !== 3 ||
+    !entries ||
+    entries.packed ||
+    !fifo?.copy ||
+    !fifo.packed ||
+    !state?.copy ||
+    !state.packed
+  )
+    return null;
+  return m.memory.threadTlbUnchangedFrom(thread, entries.byteLength, fifo.copy, state.copy);
 }

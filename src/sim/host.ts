@@ -361,6 +361,16 @@ export class HostModel {
     return this.cpu.snapshot({ history: "totals" });
   }
 
+  /** `cpuSnapshot` without its VMs. */
+  cpuHostSnapshot(): Omit<HostCpuSnapshot, "vms"> {
+    return this.cpu.snapshotHost({ history: "totals" });
+  }
+
+  /** One VM's part of `cpuSnapshot`. */
+  cpuVmSnapshot(instanceId: string): HostCpuSnapshot["vms"][number] {
+    return this.cpu.snapshotVm(instanceId, { history: "totals" });
+  }
+
   setWorkload(instanceId: string, spec: WorkloadSpec, now: number): { result: ActResult; changes: Changes } {
     const changes = emptyChanges();
     const vm = this.vms.get(instanceId);
@@ -427,6 +437,9 @@ export class HostModel {
         memoryModel: true,
       },
     );
+    // The guest's memory booted for its workload as it joined: stored with the VM's piece now, not
+    // taken again (and compared for nothing) at the next call that runs the clock.
+    for (const id of this.cpu.takeMemorySampled()) this.memoryChanged.add(id);
   }
 
   vm(id: string): VmRecord | undefined {

@@ -71,18 +71,26 @@ describe("what the host object stores for an admission", () => {
         stored.cpu,
         stored.memory,
       );
+      // The rows hold what writing the whole snapshot would: the store wrote only the VMs the model
+      // said changed, and each admission's own row.
+      const sql = sqlOver(state.storage.sql);
+      const rows = sql<{ json: string }>`SELECT json FROM cpu_vms ORDER BY seq`.map((r) => r.json);
+      const hostPart = sql<{ value: string }>`SELECT value FROM meta WHERE key = 'cpuHost'`[0]?.value;
+      const { vms: whole, ...host } = m.cpuSnapshot();
       return {
         cost,
         same: {
           cpu: JSON.stringify(back.cpuSnapshot()) === JSON.stringify(m.cpuSnapshot()),
           memory: memoryOf(back) === memoryOf(m),
           vms: back.list().length,
+          rows: JSON.stringify(rows) === JSON.stringify(whole.map((vm) => JSON.stringify(vm))),
+          hostPart: hostPart === JSON.stringify(host),
         },
       };
     });
     // The object's own copy of the model is older than the store now.
     await evictDurableObject(stub);
-    expect(out.same).toEqual({ cpu: true, memory: true, vms: 48 });
+    expect(out.same).toEqual({ cpu: true, memory: true, vms: 48, rows: true, hostPart: true });
     const [second, last] = [out.cost[1], out.cost[47]];
     // SQLite counts two rows written for each row of these tables (the row and its key's index).
     // Before: 96 rows and 137 KB for the 48th (75 KB for the second), where the whole CPU snapshot

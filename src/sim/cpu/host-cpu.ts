@@ -30,6 +30,7 @@ import {
   type HostCpuSnapshot,
   restoreGuest,
   snapshotGuest,
+  type VmCpuSnapshot,
 } from "./snapshot";
 import { type HostCpuSummary, hostSummary, type VmCpuCounters, vmCounters } from "./summaries";
 import type { WorkloadSpec } from "./workload";
@@ -49,6 +50,18 @@ const CYCLE_FIELDS = [
 /** Bytes of a memory model the CPU model keeps for itself: room for any host's guests (it is sparse). */
 const OWN_MEMORY_BYTES = 2 ** 42;
 const MIB = 1024 * 1024;
+
+/**
+ * What changed in a model's stored state since a store last took it (`HostCpu.takeChanges`): the host's
+ * part (its clock and counters) and the guests added, removed or changed, or every guest at once.
+ */
+export interface CpuChanges {
+  host: boolean;
+  /** Every guest may have changed (the clock ran, which moves them all; or the store's copy is unknown). */
+  all: boolean;
+  /** Guests added, removed or changed, when not `all`: a removed one is no longer in `vmIds()`. */
+  vms: ReadonlySet<string>;
+}
 
 export class CpuCapacityError extends Error {
   override name = "CpuCapacityError";
@@ -98,6 +111,11 @@ export class HostCpu {
   private readonly hostRec = new Float64Array(HOST_FIELDS);
   /** One VM's record for the interval, reused for each in turn (one array stays in cache, not one per VM). */
   private readonly vmRec = new Float64Array(VM_FIELDS);
+  /**
+   * What changed since a store last took the changes. A model made or restored starts with everything
+   * changed: what a store holds of it is not known here.
+   */
+  private changes = { host: true, all: true, vms: new Set<string>() };
   declare private readonly ctx: DemandContext;
   // Per-VM scratch for one interval, indexed like `list`.
   private scratch = {
@@ -214,6 +232,7 @@ export class HostCpu {
     }
     vm.attachMemory(this.memoryOf(vm));
     this.attach(vm);
+    this.changes.vms.add(vmId);
   }
 
   /**
@@ -231,6 +250,20 @@ export class HostCpu {
       ...largePageSizes(vm.opt.largePages),
     });
     return mem.vm(vm.id);
+  }
+
+  /**
+   * What changed since the last call: a store writes the host's part and the guests it names (each
+   * with `snapshotHost` and `snapshotVm`), and no other. Running the clock changes every guest.
+   */
+  takeChanges(): CpuChanges {
+    const c = this.changes;
+    this.changes = { host: false, all: false, vms: new Set<string>() };
+    return c;
+  }
+
+  hasVm(vmId: string): boolean {
+    return this.vms.has(vmId);
   }
 
   /** The guests whose memory a workload sample changed since the last call. */
@@ -256,11 +289,13 @@ export class HostCpu {
     if (this.ownsMemory && this.memory.hasVm(vmId)) this.memory.destroyVm(vmId);
     this.vms.delete(vmId);
     this.relist();
+    this.changes.vms.add(vmId);
     return true;
   }
 
   setProfile(vmId: string, profile: WorkloadSpec): void {
     this.vm(vmId).setWorkload(profile);
+    this.changes.vms.add(vmId);
   }
 
   /**
@@ -269,6 +304,7 @@ export class HostCpu {
    */
   chargeHypercalls(vmId: string, counts: Partial<Record<Hypercall, number>>): void {
     this.vm(vmId).chargeHypercalls(counts);
+    this.changes.vms.add(vmId);
   }
 
   private vm(vmId: string): GuestCpu {
@@ -304,7 +340,11 @@ export class HostCpu {
    */
   skipTo(toMs: number): void {
     if (!Number.isFinite(toMs)) throw new RangeError("toMs must be a finite number");
-    if (toMs > this.nowMs) this.nowMs = toMs - ((toMs - this.nowMs) % INTERVAL_MS);
+    if (toMs > this.nowMs) {
+      const to = toMs - ((toMs - this.nowMs) % INTERVAL_MS);
+      if (to !== this.nowMs) this.changes.host = true;
+      this.nowMs = to;
+    }
   }
 
   /** Runs every whole interval up to `toMs`; returns how many ran. Time never goes back. */
@@ -312,7 +352,10 @@ export class HostCpu {
     if (!Number.isFinite(toMs)) throw new RangeError("toMs must be a finite number");
     const n = Math.floor((toMs - this.nowMs) / INTERVAL_MS);
     for (let i = 0; i < n; i++) this.step();
-    if (n > 0) this.nowMs += n * INTERVAL_MS;
+    if (n > 0) {
+      this.nowMs += n * INTERVAL_MS;
+      this.changedAll();
+    }
     return Math.max(0, n);
   }
 
@@ -348,7 +391,15 @@ export class HostCpu {
     }
     this.ctx.memorySampling = true;
     this.nowMs += n * INTERVAL_MS;
+    this.changedAll();
     return { intervals: n, steps: plan.length };
+  }
+
+  /** A step moves every guest's counters and state, and the host's. */
+  private changedAll(): void {
+    this.changes.host = true;
+    this.changes.all = true;
+    this.changes.vms.clear();
   }
 
   private memoryShortfall(): number {
@@ -554,15 +605,41 @@ export class HostCpu {
       version: HOST_CPU_SNAPSHOT_VERSION,
       host: structuredClone(this.description),
       nowMs: this.nowMs,
-      vms: this.list.map((vm) => {
-        const v = snapshotGuest(vm, lean);
-        const w = vm.memory?.workload;
-        if (lean && this.ownsMemory && w) v.memoryWorkload = Array.from(packWorkload(w, false));
-        return v;
-      }),
+      vms: this.list.map((vm) => this.guestSnapshot(vm, lean)),
       history: this.history.snapshot(lean),
-      ...(this.ownsMemory && !lean ? { memory: encodeMemory(this.memory.snapshot()) } : {}),
+      ...this.ownMemory(lean),
     };
+  }
+
+  /**
+   * `snapshot` without its guests, its keys in the same order: for a store that keeps each guest apart
+   * (`snapshotVm`) and writes the host's part only when `takeChanges` says it changed.
+   */
+  snapshotHost(options: { history?: "full" | "totals" } = {}): Omit<HostCpuSnapshot, "vms"> {
+    const lean = options.history === "totals";
+    return {
+      version: HOST_CPU_SNAPSHOT_VERSION,
+      host: structuredClone(this.description),
+      nowMs: this.nowMs,
+      history: this.history.snapshot(lean),
+      ...this.ownMemory(lean),
+    };
+  }
+
+  private ownMemory(lean: boolean): { memory?: unknown } {
+    return this.ownsMemory && !lean ? { memory: encodeMemory(this.memory.snapshot()) } : {};
+  }
+
+  /** One guest's part of `snapshot`. */
+  snapshotVm(vmId: string, options: { history?: "full" | "totals" } = {}): VmCpuSnapshot {
+    return this.guestSnapshot(this.vm(vmId), options.history === "totals");
+  }
+
+  private guestSnapshot(vm: GuestCpu, lean: boolean): VmCpuSnapshot {
+    const v = snapshotGuest(vm, lean);
+    const w = vm.memory?.workload;
+    if (lean && this.ownsMemory && w) v.memoryWorkload = Array.from(packWorkload(w, false));
+    return v;
   }
 
   /** `memory` is the host's memory model, as for the constructor; without it the snapshot's own is used. */

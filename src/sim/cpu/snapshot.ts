@@ -3,7 +3,7 @@
 import type { HostMemorySnapshot } from "../memory";
 import type { Credits } from "./allowance";
 import type { Hypercall } from "./costs";
-import { CounterHistory, type HistorySnapshot } from "./counters";
+import { CounterHistory, type HistorySnapshot, plainArray } from "./counters";
 import type { InstanceCaps } from "./devices";
 import { GuestCpu, type GuestHost, type VmOptions } from "./guest";
 import type { HostDescription } from "./hypervisor";
@@ -93,7 +93,8 @@ export function snapshotGuest(vm: GuestCpu, lean: boolean): VmCpuSnapshot {
   return {
     id: vm.id,
     caps: { ...vm.caps },
-    spec: structuredClone(vm.spec),
+    // A profile's name is a string, which needs no copy (and structuredClone costs more than the rest).
+    spec: typeof vm.spec === "string" ? vm.spec : structuredClone(vm.spec),
     seed: vm.seed,
     options: { ...vm.options },
     rngState: vm.rng.state,
@@ -104,7 +105,7 @@ export function snapshotGuest(vm: GuestCpu, lean: boolean): VmCpuSnapshot {
     history: vm.history.snapshot(lean),
     credits: { ...vm.credits },
     pendingHypercalls: { ...vm.pendingHypercalls },
-    memoryPending: Array.from(vm.memoryPending),
+    memoryPending: plainArray(vm.memoryPending, vm.memoryPending.length),
     memoryRngState: vm.memoryRng.state,
   };
 }

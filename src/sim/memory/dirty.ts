@@ -19,6 +19,8 @@ export type TypedArray =
 export class DirtyUnits {
   private marks = new Uint8Array(64);
   private list: number[] = [];
+  /** Told when a unit is marked and none was: the arrays differ from what a store last took. */
+  onFirstMark: (() => void) | null = null;
 
   mark(unit: number): void {
     if (unit >= this.marks.length) {
@@ -27,6 +29,7 @@ export class DirtyUnits {
       this.marks = next;
     }
     if (this.marks[unit] === 0) {
+      if (this.list.length === 0 && this.onFirstMark !== null) this.onFirstMark();
       this.marks[unit] = 1;
       this.list.push(unit);
     }

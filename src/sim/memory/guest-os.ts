@@ -10,7 +10,6 @@ import {
   leafBytes,
   leafLevel,
   leafOrder,
-  MAX_ASID,
   ORDER_4K,
   type Order,
   PAGE_4K,
@@ -41,7 +40,8 @@ export function createSpace(vm: VmMemory, asid: number): void {
   const gfn = guestFrame(vm, ORDER_4K, GUEST_PT);
   guestZero(vm, gfn * PAGE_4K, PAGE_4K);
   const root = vm.gpt.dir.alloc(gfn);
-  const other = vm.gRoot.findIndex((slot) => slot >= 0);
+  let other = -1;
+  for (let a = 0; a < vm.spaceLimit && other < 0; a++) if (vm.gRoot[a] >= 0) other = a;
   if (other >= 0) {
     // A table nothing walks yet: under shadow paging the copy is no write to a protected page.
     const dir = vm.gpt.dir;
@@ -50,6 +50,7 @@ export function createSpace(vm: VmMemory, asid: number): void {
     (dir.child as Int32Array).copyWithin(root * ENTRIES + KERNEL_INDEX, from, from + ENTRIES - KERNEL_INDEX);
   }
   vm.gRoot[asid] = root;
+  if (asid >= vm.spaceLimit) vm.spaceLimit = asid + 1;
   if (vm.sRoot !== null && vm.spt !== null) vm.sRoot[asid] = vm.spt.dir.alloc(vm.hostFrame(ORDER_4K, true));
   // A PV guest's new top-level table is validated and pinned before it can be loaded (xen_pgd_pin's
   // MMUEXT_PIN_L4_TABLE, in one multicall with the read-only remaps).
@@ -142,7 +143,7 @@ function shareKernelEntry(vm: VmMemory, root: number, vpn: number): void {
   const gpt = vm.gpt;
   const i = gpt.index(root, vpn, gpt.levels);
   const child = gpt.dir.child as Int32Array;
-  for (let a = 0; a <= MAX_ASID; a++) {
+  for (let a = 0; a < vm.spaceLimit; a++) {
     const r = vm.gRoot[a];
     if (r < 0 || r === root) continue;
     const j = gpt.index(r, vpn, gpt.levels);
@@ -207,7 +208,7 @@ function shootDown(vm: VmMemory, asid: number, gva: number, l: number): void {
   if (vm.shadow) {
     // A kernel page is unmapped from every address space at once, and so from every shadow of one.
     if (inKernelHalf(vm, Math.floor(gva / PAGE_4K))) {
-      for (let a = 0; a <= MAX_ASID; a++) if (vm.gRoot[a] >= 0) zapShadow(vm, a, gva, leafBytes(l));
+      for (let a = 0; a < vm.spaceLimit; a++) if (vm.gRoot[a] >= 0) zapShadow(vm, a, gva, leafBytes(l));
     } else zapShadow(vm, asid, gva, leafBytes(l));
   }
   // A PV guest has Xen flush every vCPU in one hypercall, where an HVM guest sends IPIs.

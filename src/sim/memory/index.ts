@@ -153,15 +153,34 @@ export class HostMemory {
     this.frames = new FrameAllocator(hostBytes / PAGE_4K);
   }
 
+  /**
+   * Threads whose TLBs may differ from what a store last took of them (`takeTouchedThreads`); all of
+   * them (`null`) for a model made or restored, of which a store's copy is not known here.
+   */
+  private touchedThreads: Set<number> | null = null;
+
   /** The TLBs of hardware thread `t`, made on first use. */
   private readonly threadTlb = (t: number): Tlb => {
     let tlb = this.threadTlbs.get(t);
     if (!tlb) {
-      tlb = new Tlb(this.tlbConfig);
-      this.threadTlbs.set(t, tlb);
+      const made = new Tlb(this.tlbConfig);
+      made.watch(() => this.touchedThreads?.add(t));
+      this.threadTlbs.set(t, made);
+      this.touchedThreads?.add(t);
+      tlb = made;
     }
     return tlb;
   };
+
+  /**
+   * The threads whose TLBs may have changed since the last call (made, filled, emptied, or another
+   * vCPU resident), in order; every thread's on the first call. A store checks those alone.
+   */
+  takeTouchedThreads(): number[] {
+    const touched = this.touchedThreads;
+    this.touchedThreads = new Set();
+    return touched === null ? this.threads() : [...touched].sort((a, b) => a - b);
+  }
 
   /** Creates the VM's (empty) EPT; RAM is backed later, page by page, on first touch. */
   createVm(vmId: string, memoryBytes: number, options: VmMemoryOptions = {}): VmMemorySummary {
@@ -264,7 +283,7 @@ export class HostMemory {
     const backedBytes = c[C.backed] * PAGE_4K;
     const hugeBytes = c[C.ept2m] * 512 * PAGE_4K + c[C.ept1g] * 512 * 512 * PAGE_4K;
     let spaces = 0;
-    for (let a = 0; a <= MAX_ASID; a++) if (vm.gRoot[a] >= 0) spaces++;
+    for (let a = 0; a < vm.spaceLimit; a++) if (vm.gRoot[a] >= 0) spaces++;
     return {
       vmId,
       memoryBytes: vm.memoryBytes,
@@ -374,6 +393,13 @@ export class HostMemory {
     const tlb = this.threadTlbs.get(thread);
     if (!tlb) throw new RangeError(`thread ${thread} has no TLBs`);
     return tlb.image();
+  }
+
+  /** Whether the thread's TLBs hold what a store last wrote of their image (Tlb.unchangedFrom). */
+  threadTlbUnchangedFrom(thread: number, entriesBytes: number, fifo: Uint8Array, state: Uint8Array): boolean {
+    const tlb = this.threadTlbs.get(thread);
+    if (!tlb) throw new RangeError(`thread ${thread} has no TLBs`);
+    return tlb.unchangedFrom(entriesBytes, fifo, state);
   }
 
   imageVm(vmId: string): Image<HostMemorySnapshot["vms"][number]> {

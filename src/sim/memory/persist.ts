@@ -2,7 +2,6 @@
 // have stored: a change to it needs a new HostMemorySnapshot version (index.ts). A store reads it
 // as an image (dirty.ts), whose page tables, frame maps and TLBs say which of their parts were written.
 
-import { MAX_ASID } from "./constants";
 import { C, NCOUNTERS } from "./counters";
 import { type Image, materialize } from "./dirty";
 import { FrameAllocator, type FrameAllocatorSnapshot } from "./frames";
@@ -62,7 +61,7 @@ function isLegacy(t: TlbSnapshot | CompactTlbSnapshot | LegacyTlbSnapshot): t is
  */
 export function imageVm(vm: VmMemory): Image<VmMemorySnapshot> {
   const spaces: number[] = [];
-  for (let a = 0; a <= MAX_ASID; a++) {
+  for (let a = 0; a < vm.spaceLimit; a++) {
     if (vm.gRoot[a] >= 0) spaces.push(a, vm.gRoot[a], vm.sRoot ? vm.sRoot[a] : -1);
   }
   return {
@@ -117,6 +116,7 @@ export function restoreVm(
   vm.eptRoot = s.eptRoot;
   for (let k = 0; k < s.spaces.length; k += 3) {
     vm.gRoot[s.spaces[k]] = s.spaces[k + 1];
+    vm.spaceLimit = Math.max(vm.spaceLimit, s.spaces[k] + 1);
     if (vm.sRoot) vm.sRoot[s.spaces[k]] = s.spaces[k + 2];
   }
   vm.curAsid = s.curAsid.slice();

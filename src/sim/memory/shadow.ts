@@ -5,7 +5,6 @@
 import {
   ENTRIES,
   leafLevel,
-  MAX_ASID,
   ORDER_4K,
   PAGE_4K,
   type PageSize,
@@ -110,7 +109,8 @@ export function dropShadowTables(vm: VmMemory): void {
   vm.spt = spt;
   vm.counters[C.shadowLeaves] = 0;
   const roots = vm.sRoot as Int32Array;
-  for (let a = 0; a <= MAX_ASID; a++) {
+  // A shadow root exists only where a guest root does.
+  for (let a = 0; a < vm.spaceLimit; a++) {
     if (roots[a] >= 0) roots[a] = spt.dir.alloc(vm.hostFrame(ORDER_4K, true));
   }
 }

@@ -347,6 +347,10 @@ export class Tlb {
   resident = -1;
   /** The resident vCPU runs without VPID: the entries tagged VPID 0 are its own. */
   residentUntagged = false;
+  private readonly stateForImage = new Int32Array(3);
+  /** Told when the image may first differ from what a store last took: a slot marked, the resident changed. */
+  private watcher: (() => void) | null = null;
+  private readonly stateBytes = new Uint8Array(this.stateForImage.buffer);
 
   constructor(config: TlbConfig = DEFAULT_TLB) {
     this.config = config;
@@ -382,6 +386,22 @@ export class Tlb {
     this.a1 = a1;
     this.s = s;
     this.s1 = s1;
+  }
+
+  /**
+   * `onChange` is told whenever the TLB's image may come to differ from what a store last took of it
+   * (its marks cleared): a slot filled or emptied, or another vCPU resident.
+   */
+  watch(onChange: () => void): void {
+    this.watcher = onChange;
+    this.dirty.onFirstMark = onChange;
+  }
+
+  /** The vCPU now resident (VmMemory.key + vcpu, or -1 for none), and whether it runs without VPID. */
+  setResident(resident: number, untagged: boolean): void {
+    this.resident = resident;
+    this.residentUntagged = untagged;
+    this.watcher?.();
   }
 
   /** Bytes of entry storage the TLB holds now: none until a vCPU first runs on its thread. */
@@ -583,12 +603,40 @@ export class Tlb {
         this.dirty,
       ),
       fifo: this.fifo,
-      state: Int32Array.of(this.resident, this.residentUntagged ? 1 : 0, this.held),
+      state: this.imageState(),
     };
   }
 
   snapshot(): TlbSnapshot {
     return materialize<TlbSnapshot>(this.image());
+  }
+
+  /**
+   * Whether the TLB's image holds what a store last wrote of it: entries of `entriesBytes` bytes none
+   * of which is marked, the sets' FIFO positions `fifo` and the state bytes `state` (the image's
+   * arrays' bytes). Answers what comparing a new image with them would, without making one.
+   */
+  unchangedFrom(entriesBytes: number, fifo: Uint8Array, state: Uint8Array): boolean {
+    if (this.dirty.units().length > 0 || entriesBytes !== this.slotCount * SLOT * 8) return false;
+    this.imageState();
+    const bytes = this.stateBytes;
+    if (state.length !== bytes.length || fifo.length !== this.fifo.length) return false;
+    for (let i = 0; i < bytes.length; i++) if (bytes[i] !== state[i]) return false;
+    const f = this.fifo;
+    for (let i = 0; i < f.length; i++) if (f[i] !== fifo[i]) return false;
+    return true;
+  }
+
+  /**
+   * The image's `state`, kept in one array filled afresh each time: a store reads its bytes, and a
+   * small array made anew for each image would have its bytes moved off the heap each time.
+   */
+  private imageState(): Int32Array {
+    const s = this.stateForImage;
+    s[0] = this.resident;
+    s[1] = this.residentUntagged ? 1 : 0;
+    s[2] = this.held;
+    return s;
   }
 
   /**

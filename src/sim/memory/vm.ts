@@ -117,6 +117,11 @@ export class VmMemory {
   eptRoot = -1;
   /** Guest root table per address space (its frame is CR3), -1 when the process does not exist. */
   gRoot = new Int32Array(MAX_ASID + 1).fill(-1);
+  /**
+   * One past the highest address space that exists (0 before any): a loop over the spaces stops
+   * here rather than at MAX_ASID, a process never being removed. Set wherever a gRoot is.
+   */
+  spaceLimit = 0;
   sRoot: Int32Array | null = null;
   /** The TLBs of each vCPU's thread; vCPUs that share a thread share the object. */
   tlbs: Tlb[] = [];
@@ -267,8 +272,7 @@ export class VmMemory {
     if (tlb.resident >= 0 && !this.vpidEnabled) this.flushPwc(vcpu);
     // The thread's TLB gets its storage when a vCPU first runs on it.
     tlb.allocate();
-    tlb.resident = this.key + vcpu;
-    tlb.residentUntagged = !this.vpidEnabled;
+    tlb.setResident(this.key + vcpu, !this.vpidEnabled);
     tlb.acct = this.counters;
   }
 
@@ -785,8 +789,7 @@ export class VmMemory {
     for (const t of new Set(this.tlbs)) {
       this.dropOwn(t);
       if (t.resident >= 0 && Math.floor(t.resident / 256) === this.owner) {
-        t.resident = -1;
-        t.residentUntagged = false;
+        t.setResident(-1, false);
         t.acct = new Float64Array(NCOUNTERS);
       }
       // A thread left with no vCPU resident and nothing cached gives its TLB storage back.
