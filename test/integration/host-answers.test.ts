@@ -1,11 +1,12 @@
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { database } from "../../src/db/client";
 import { OPERATOR } from "../../src/fleet/accounts";
 import { advanceClock } from "../../src/fleet/clock";
 import { Fleet } from "../../src/fleet/context";
 import { LAUNCH_MAX_BYTES, MAX_LAUNCH_COUNT, RECORD_BYTES } from "../../src/fleet/limits";
 import { ANSWER_EVENT_BYTES, RECORDS_MAX, VM_PAGE_MAX } from "../../src/host/answer";
+import { RELAY_SHARDS, relayName } from "../../src/host/event-relay";
 
 import { addHosts, call, freshZone, getInstance, largestTags, launch } from "./helpers";
 
@@ -123,5 +124,17 @@ describe("a launch's answer", () => {
     expect(res.body.instances.every((i) => Object.keys(i.tags).length === 50)).toBe(true);
     expect(bytes(res.body)).toBeLessThan(LAUNCH_MAX_BYTES);
     expect(LAUNCH_MAX_BYTES).toBeLessThan(ANSWER_EVENT_BYTES);
+    // Events at their largest leave the host's outbox for the events relay, and the relay
+    // sends them on, packed (src/host/event-relay.ts).
+    const hostId = res.body.instances[0].hostId!;
+    await vi.waitFor(
+      async () => {
+        expect((await env.HOST.getByName(hostId).reconcileView())?.outboxPending).toBe(0);
+        for (let n = 0; n < RELAY_SHARDS; n++) {
+          expect(await env.EVENT_RELAY.getByName(relayName(n)).pending()).toBe(0);
+        }
+      },
+      { timeout: 10_000, interval: 100 },
+    );
   });
 });
