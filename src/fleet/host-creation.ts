@@ -88,8 +88,10 @@ export const CREATION_CONFIRM_MS = 30_000;
  * host told nothing after the mirror went through.
  */
 async function confirmCreations(fleet: Fleet, events: readonly FleetEvent[], extra: Statement[]) {
+  // A failed D1 write fails the request, as it did before creations were confirmed: no host is
+  // in the inventory without its verdict, and each host's held event reaches D1 through the queue.
+  await mirror(fleet.db, events, extra);
   try {
-    await mirror(fleet.db, events, extra);
     await fanOut(
       fleet.db,
       fleet.env.WEBHOOKS,
@@ -97,7 +99,8 @@ async function confirmCreations(fleet: Fleet, events: readonly FleetEvent[], ext
       new Map(events.map((e) => [e.id, eventAccount(e)])),
     );
   } catch (err) {
-    console.warn("mirroring new hosts to D1 failed; their events queue will apply them", err);
+    // The rows are in; the events consumer fans the events out when the hosts send them.
+    console.warn("fanning new hosts' events out failed; their events queue will", err);
     return;
   }
   const byHost = new Map<string, string[]>();
