@@ -89,14 +89,34 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env): Pro
     console.warn("mirroring a batch of fleet events failed; applying them a message at a time", err);
   }
   for (const { msg, events } of valid) {
-    try {
-      for (const event of events) {
+    // Event by event: one that cannot be applied holds back none of the others in its message.
+    const failed: FleetEvent[] = [];
+    for (const event of events) {
+      try {
         await mirror(db, [event]);
-        await fanOut(db, env.WEBHOOKS, [event.id]);
+        await fanOut(db, env.WEBHOOKS, [event.id], new Map([[event.id, eventAccount(event)]]));
+      } catch (err) {
+        console.warn("mirroring a fleet event failed; retrying it", event.id, err);
+        failed.push(event);
       }
+    }
+    if (failed.length === 0) {
+      msg.ack();
+      continue;
+    }
+    if (failed.length === events.length) {
+      // Nothing of it applied (a single event, or all of a packed message's): it comes again.
+      msg.retry({ delaySeconds: Math.min(300, 2 ** msg.attempts) });
+      continue;
+    }
+    // A packed message whose other events applied: the failed ones go back alone, each with
+    // its own retries and, at the end of them, the dead letter queue; the message is done.
+    try {
+      await env.EVENTS.sendBatch(failed.map((body) => ({ body, contentType: "json" as const })));
       msg.ack();
     } catch (err) {
-      console.warn("mirroring a fleet event failed; retrying", err);
+      // Not taken: the whole message again (the events that applied are idempotent).
+      console.warn("sending failed events back to the queue failed; retrying their message", err);
       msg.retry({ delaySeconds: Math.min(300, 2 ** msg.attempts) });
     }
   }

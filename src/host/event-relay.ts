@@ -104,8 +104,10 @@ export class EventRelayObject extends DurableObject<Env> {
       for (const m of messages) this.sql`INSERT INTO relay_outbox (body) VALUES (${JSON.stringify(m.body)})`;
     });
     const now = Date.now();
+    // The alarm is set either way: a delivery started here may end before what came in while it
+    // ran is sent, and an object reset meanwhile would otherwise hold rows nothing wakes it for.
+    await this.wakeAt(Math.max(now + RELAY_GATHER_MS, this.nextTryAt));
     if (now >= this.nextTryAt && this.pending() >= SEND_NOW_EVENTS) this.ctx.waitUntil(this.deliver());
-    else await this.wakeAt(Math.max(now + RELAY_GATHER_MS, this.nextTryAt));
   }
 
   /** Events stored and not yet sent. */
@@ -116,14 +118,16 @@ export class EventRelayObject extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     if (Date.now() < this.nextTryAt) await this.wakeAt(this.nextTryAt, true);
+    // A delivery already under way: this one would return at once, so come back after it.
+    else if (this.delivering) await this.wakeAt(Date.now() + RELAY_GATHER_MS);
     else await this.deliver();
   }
 
   /** Sets the alarm for `at`, unless one comes sooner (or `exactly`: there, whatever was set). */
   private async wakeAt(at: number, exactly = false): Promise<void> {
     if (!exactly && this.alarmAt !== null && this.alarmAt <= at) return;
-    this.alarmAt = at;
     await this.ctx.storage.setAlarm(at);
+    this.alarmAt = at;
   }
 
   /** Sends everything stored, packed, a few messages a send; what fails waits for the alarm. */

@@ -135,3 +135,36 @@ describe("the events consumer and packed messages", () => {
     expect(new Set(results.map((r) => r.id))).toEqual(new Set(good.map((e) => e.id)));
   });
 });
+
+describe("the events consumer and a packed message with an event it cannot apply", () => {
+  it("applies the others, sends the failed one back alone and is done with the message", async () => {
+    const good = Array.from({ length: 3 }, (_, i) => event(20 + i));
+    // Valid in shape, but its instance record lacks the columns D1 requires.
+    const bad: FleetEvent = {
+      ...event(29),
+      type: "instance.updated",
+      instanceId: "i-0000000000000bad1",
+      instance: { instanceId: "i-0000000000000bad1", version: 1 } as unknown as FleetEvent["instance"],
+    };
+    // A second message whose only event fails: it comes again whole.
+    const alone: FleetEvent = { ...bad, id: `relay-${crypto.randomUUID()}-alone` };
+    const { queue, sends } = fakeQueue();
+    const batch = createMessageBatch<unknown>("hyperfleet-events", [
+      { id: "mixed", timestamp: new Date(), attempts: 1, body: { events: [good[0], bad, ...good.slice(1)] } },
+      { id: "lone", timestamp: new Date(), attempts: 1, body: { events: [alone] } },
+    ]);
+    const ctx = createExecutionContext();
+    await consumeEvents(batch, { ...env, EVENTS: queue as unknown as Queue });
+    const result = await getQueueResult(batch, ctx);
+    expect(result.explicitAcks).toEqual(["mixed"]);
+    expect(result.retryMessages.map((m) => m.msgId)).toEqual(["lone"]);
+    // The failed event went back by itself, as a message of its own.
+    expect(sends).toEqual([[bad]]);
+    const { results } = await env.DB.prepare(
+      "SELECT id FROM events WHERE id IN (SELECT value FROM json_each(?))",
+    )
+      .bind(JSON.stringify([...good, bad, alone].map((e) => e.id)))
+      .all<{ id: string }>();
+    expect(new Set(results.map((r) => r.id))).toEqual(new Set(good.map((e) => e.id)));
+  });
+});
