@@ -9,16 +9,43 @@
 // did would measure 429s.
 import type autocannon from "autocannon";
 import { emit } from "./_emit";
+import { inclusiveShares, startProfile } from "./_profile";
 import { run, startDevServer } from "./_wrangler";
 
 const SUITE = "api";
+/**
+ * BENCH_PROFILE_SECONDS: profile the Worker's isolate for this long from the launch run's start
+ * (the launch run then needs to last that long: BENCH_LAUNCHES). Starts the server with its
+ * inspector on BENCH_INSPECTOR_PORT (9329 unless set), which costs the runtime work of its own.
+ */
+const PROFILE_SECONDS = Number(process.env.BENCH_PROFILE_SECONDS ?? 0);
+/** Launches in the launch run (1,000: the list then pages through 1,000 instances). */
+const LAUNCHES = Number(process.env.BENCH_LAUNCHES ?? 1000);
+const INSPECTOR_PORT = Number(process.env.BENCH_INSPECTOR_PORT ?? 9329);
+if (PROFILE_SECONDS > 0) process.env.BENCH_INSPECTOR_PORT = String(INSPECTOR_PORT);
+/** The functions whose shares a profiled run prints. */
+const PROFILED = [
+  "authenticate",
+  "settleAndRun",
+  "save",
+  "saveMemory",
+  "saveCpu",
+  "admit",
+  "commit",
+  "batch",
+  "enterSpan",
+  "place",
+  "storeWithInterfaces",
+  "(garbage collector)",
+];
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = 16;
 /**
  * Connections of the launch run (BENCH_LAUNCH_CONNECTIONS): a launch waits on a host object
  * and on D1 most of its time, and a host object runs the calls that reach it together as one
  * (src/host/call-groups.ts), so more in flight than the other runs' 16 suits it. Measured on a
- * quiet machine (2026-11-26 04:12): 199.6 launches/s at 16, 249.4 at 32, 199.6 at 64.
+ * quiet machine (2026-11-26 04:12, timed then by autocannon's once-a-second tick): 199.6 launches/s at 16,
+ * 249.4 at 32, 199.6 at 64.
  */
 const LAUNCH_CONNECTIONS = Number(process.env.BENCH_LAUNCH_CONNECTIONS ?? 32);
 /** Turns of the admin-key and account-key runs of the clock route. */
@@ -91,7 +118,7 @@ async function main() {
   ADMIN_KEY = server.adminKey;
   try {
     // Enough m5 hosts for every launch below: 40 x 48 m5.large.
-    for (let i = 0; i < 40; i++) {
+    for (let i = 0; i < Math.max(40, Math.ceil(LAUNCHES / 48) + 2); i++) {
       const res = await post("/v1/hosts", {
         availabilityZone: i % 2 ? "us-east-1b" : "us-east-1a",
         family: "m5",
@@ -148,12 +175,17 @@ async function main() {
       });
     }
 
-    const launches = 1000;
     const cpuBefore = server.cpuSeconds();
+    const profiling = PROFILE_SECONDS > 0 ? await startProfile(INSPECTOR_PORT) : null;
+    const profiled = profiling
+      ? new Promise<void>((resolve) => setTimeout(resolve, PROFILE_SECONDS * 1000)).then(() =>
+          profiling.stop(),
+        )
+      : null;
     const launch = await run({
       url: `${BASE}/v1/instances`,
       connections: LAUNCH_CONNECTIONS,
-      amount: launches,
+      amount: LAUNCHES,
       method: "POST",
       requests: [rotatingKeys(keys, { "content-type": "application/json" })],
       body: JSON.stringify({
@@ -176,6 +208,20 @@ async function main() {
         process: name,
         pid,
       });
+    }
+    if (profiled) {
+      // Where the isolate's time went during the launches (bench/_profile.ts): the functions
+      // named in the README's "What bounds a launch".
+      for (const f of inclusiveShares(await profiled).filter((f) => PROFILED.includes(f.name))) {
+        emit({
+          suite: SUITE,
+          name: "launch_profile_share",
+          value: f.share,
+          unit: "ratio",
+          function: f.name,
+          busy_ms: f.busyMs,
+        });
+      }
     }
     const launched = launch["2xx"];
     // `run` times a fixed-count run to its last answer (_wrangler.ts).
