@@ -114,6 +114,34 @@ describe("the events relay", () => {
   });
 });
 
+describe("a relay handed enough to send at once", () => {
+  it("still sets its alarm, and an alarm that finds a delivery under way comes back after it", async () => {
+    // A queue that takes a send only when the test lets it: the delivery stays under way.
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const queue = { sendBatch: () => held };
+    const events = Array.from({ length: 320 }, (_, i) => event(100 + i));
+    const stub = env.EVENT_RELAY.getByName(`test-relay-${crypto.randomUUID()}`);
+    const seen = await runInDurableObject(stub, async (obj, state) => {
+      const relay = obj as unknown as RelayShell & { alarm(): Promise<void> };
+      relay.env = { ...relay.env, EVENTS: queue as unknown as Queue };
+      // More than a send-at-once's worth in one hand-over: the relay starts sending.
+      await relay.sendBatch(events.map((body) => ({ body })));
+      const afterHandOver = await state.storage.getAlarm();
+      // The alarm runs while that delivery waits on the queue: it sets itself again.
+      await state.storage.deleteAlarm();
+      await relay.alarm();
+      const afterAlarm = await state.storage.getAlarm();
+      release();
+      return { afterHandOver, afterAlarm };
+    });
+    expect(seen.afterHandOver).not.toBeNull();
+    expect(seen.afterAlarm).not.toBeNull();
+  });
+});
+
 describe("the events consumer and packed messages", () => {
   it("stores every event of a packed message, and sets a malformed one aside without holding back the rest", async () => {
     const good = Array.from({ length: 5 }, (_, i) => event(i));
