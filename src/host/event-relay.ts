@@ -9,7 +9,7 @@
 // message; what fails waits for the relay's alarm, backing off as a host's outbox does.
 import { DurableObject } from "cloudflare:workers";
 import { OUTBOX_BATCH_BYTES, retryDelay } from "./outbox";
-import { type Sql, sqlOver } from "./sql";
+import { type Sql, sqlOver, utf8Length } from "./sql";
 
 /** Relay objects: each host's events go through one, chosen by its id. */
 export const RELAY_SHARDS = 4;
@@ -34,8 +34,6 @@ export interface PackedEvents {
   events: unknown[];
 }
 
-const utf8 = new TextEncoder();
-
 /**
  * Packs `rows` (oldest first) into messages of at most `maxEvents` events and `maxBytes` of
  * event bodies; an event larger than `maxBytes` goes alone. Answers each message's bodies and
@@ -49,7 +47,7 @@ export function pack<R extends { seq: number; body: string }>(
   const out: { bodies: string[]; bytes: number; lastSeq: number }[] = [];
   let cur: { bodies: string[]; bytes: number; lastSeq: number } | null = null;
   for (const r of rows) {
-    const size = utf8.encode(r.body).length + 1;
+    const size = utf8Length(r.body) + 1;
     if (!cur || cur.bodies.length >= maxEvents || (cur.bodies.length > 0 && cur.bytes + size > maxBytes)) {
       cur = { bodies: [], bytes: 0, lastSeq: r.seq };
       out.push(cur);

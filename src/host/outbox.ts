@@ -1,7 +1,7 @@
 // The transactional outbox: a host's events are written in the same SQLite transaction as
 // the change that made them, and delivered to the events queue afterwards, at least once.
 import type { FleetEvent } from "../sim/records";
-import type { Sql } from "./sql";
+import { type Sql, utf8Length } from "./sql";
 
 /**
  * How soon the alarm tries a delivery again: after rows were added while one ran, and after a
@@ -24,8 +24,6 @@ export const OUTBOX_BATCH = 100;
 // Queues take batches of up to 256 KB; one event (tags included) stays well under 64 KB.
 export const OUTBOX_BATCH_BYTES = 192 * 1024;
 
-const utf8 = new TextEncoder();
-
 type Row = { seq: number; body: string };
 
 /** Where an outbox delivers: the events queue, or a relay that takes the queue's shape (event-relay.ts). */
@@ -41,7 +39,7 @@ export function takeBatch<R extends { body: string }>(rows: readonly R[], maxByt
   const batch: R[] = [];
   let bytes = 0;
   for (const r of rows) {
-    const size = utf8.encode(r.body).length;
+    const size = utf8Length(r.body);
     if (batch.length > 0 && bytes + size > maxBytes) break;
     batch.push(r);
     bytes += size;
@@ -78,7 +76,7 @@ export class Outbox {
     const sizes = events.map((e) => {
       const body = JSON.stringify(e);
       this.sql`INSERT INTO outbox (id, body) VALUES (${e.id}, ${body})`;
-      return utf8.encode(body).length;
+      return utf8Length(body);
     });
     if (events.length > 0) this.count = null;
     return sizes;

@@ -22,7 +22,7 @@ const WIDE = /[\u0080-\uffff]/;
  * The length of `s` in UTF-8, counted rather than encoded: the store's JSON runs to tens of KB,
  * nearly always ASCII alone, which one native search tells.
  */
-function utf8Length(s: string): number {
+export function utf8Length(s: string): number {
   if (!WIDE.test(s)) return s.length;
   let n = s.length;
   for (let i = 0; i < s.length; i++) {
