@@ -2,8 +2,9 @@
 // sim/memory/dirty.ts) as JSON plus fixed-size segments of each array, and works out which
 // segments changed since the last write, so a store rewrites those alone. A segment of zeros
 // that the store does not hold yet is left out and reads back as zeros (an array's last segment
-// is always written: it gives the length), so a new TLB or frame map costs rows for what it
-// holds, not for its size. The arrays shorter than a segment (counters, free lists, fill
+// is always written whole: it gives the length), and one before the last is stored without its
+// trailing zeros, so a new TLB or frame map costs rows for what it holds, not for its size, and
+// a page-table page with its few low entries set costs their bytes, not 4 KiB. The arrays shorter than a segment (counters, free lists, fill
 // pointers) go together in one packed row of their piece, rewritten whole when any of them
 // changes, so a piece costs a row per segment of its large arrays and one for all its small
 // ones. `diffPiece` and `readPiece` are pure (tests apply their writes to a map); the tables
@@ -138,6 +139,22 @@ function allZero(a: Uint8Array, start: number, end: number): boolean {
   }
   for (let i = start; i < end; i++) if (a[i] !== 0) return false;
   return true;
+}
+
+/** Where the range's trailing zeros start: `start` for a range of zeros alone (a word at a time where aligned). */
+export function trimmedEnd(a: Uint8Array, start: number, end: number): number {
+  let at = end;
+  while (at > start && ((a.byteOffset + at) & 3) !== 0 && a[at - 1] === 0) at--;
+  if (((a.byteOffset + at) & 3) === 0 && at - start >= 4) {
+    /** The first word-aligned offset at or after `start`. */
+    const base = start + ((4 - ((a.byteOffset + start) & 3)) & 3);
+    const words = new Int32Array(a.buffer, a.byteOffset + base, (at - base) >> 2);
+    let w = words.length;
+    while (w > 0 && words[w - 1] === 0) w--;
+    at = base + (w << 2);
+  }
+  while (at > start && a[at - 1] === 0) at--;
+  return at;
 }
 
 /**
@@ -302,7 +319,9 @@ class PieceDiff {
       const start = s * SEGMENT_BYTES;
       const end = Math.min(start + SEGMENT_BYTES, bytes.length);
       if (s >= held && s !== last && allZero(bytes, start, end)) continue;
-      write.segments.push({ field: name, idx: s, data: bytes.slice(start, end).buffer });
+      // The last segment keeps its length, which is the array's; the others their bytes up to the last that is not zero.
+      const stored = s === last ? end : trimmedEnd(bytes, start, end);
+      write.segments.push({ field: name, idx: s, data: bytes.slice(start, stored).buffer });
     }
     let copy: Uint8Array | null = null;
     if (!(value instanceof Tracked)) {
@@ -413,8 +432,9 @@ export function readPiece<T>(
     const byteLength = last ? last.idx * SEGMENT_BYTES + last.data.byteLength : 0;
     const bytes = new Uint8Array(byteLength);
     for (const p of parts) {
-      if (p !== last && p.data.byteLength !== SEGMENT_BYTES)
-        throw new Error(`segment ${p.idx} of ${ref.field} is short`);
+      // One before the last may be short (stored without its trailing zeros), never long.
+      if (p !== last && p.data.byteLength > SEGMENT_BYTES)
+        throw new Error(`segment ${p.idx} of ${ref.field} is longer than a segment`);
       bytes.set(new Uint8Array(p.data), p.idx * SEGMENT_BYTES);
     }
     fields.set(ref.field, {

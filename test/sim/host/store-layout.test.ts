@@ -8,6 +8,7 @@ import {
   type PieceWrite,
   readPiece,
   SEGMENT_BYTES,
+  trimmedEnd,
   unchangedPiece,
 } from "../../../src/host/segments";
 import { legacyPiece } from "./legacy-pieces";
@@ -158,6 +159,52 @@ describe("the memory store's layout: segments, and a packed row of the small arr
     const { write } = diffPiece(image, undefined);
     expect(write.segments.map((s) => `${s.field}:${s.idx}`).sort()).toEqual(
       [`${PACKED_FIELD}:0`, "table:0", "table:1", "table:2"].sort(),
+    );
+  });
+
+  it("stores a segment before the last without its trailing zeros, the last whole, and reads both back", () => {
+    // A page-table page with its first two entries set, then an empty page, then a last one.
+    const table = new Float64Array(3 * (SEGMENT_BYTES / 8));
+    table[0] = 7;
+    table[1] = 9;
+    table[2 * (SEGMENT_BYTES / 8)] = 1;
+    const { write } = diffPiece({ table }, undefined);
+    expect(write.segments.map((s) => [s.idx, s.data.byteLength])).toEqual([
+      [0, 16],
+      [2, SEGMENT_BYTES],
+    ]);
+    // The page emptied later: its segment is rewritten as no bytes at all, and reads back as zeros.
+    const store = new OnePiece();
+    const first = diffPiece({ table }, undefined);
+    store.apply(first.write);
+    table.fill(0, 0, 2);
+    const second = diffPiece({ table }, first.state);
+    expect(second.write.segments.map((s) => [s.idx, s.data.byteLength])).toEqual([[0, 0]]);
+    store.apply(second.write);
+    expect(plain(store.read().value)).toEqual(plain({ table }));
+  });
+
+  it("finds where a range's trailing zeros start, at any alignment, as a byte-by-byte scan does", () => {
+    const scan = (a: Uint8Array, start: number, end: number) => {
+      let at = end;
+      while (at > start && a[at - 1] === 0) at--;
+      return at;
+    };
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 7 }),
+        fc.array(fc.constantFrom(0, 0, 0, 1, 255), { maxLength: 64 }),
+        fc.nat(),
+        fc.nat(),
+        (offset, values, x, y) => {
+          const buffer = new Uint8Array(offset + values.length);
+          buffer.set(values, offset);
+          const a = buffer.subarray(offset);
+          const [start, end] = [x % (a.length + 1), y % (a.length + 1)].sort((p, q) => p - q);
+          expect(trimmedEnd(a, start, end)).toBe(scan(a, start, end));
+        },
+      ),
+      { numRuns: 1000 },
     );
   });
 
