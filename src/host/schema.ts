@@ -83,6 +83,11 @@ const STEPS: readonly ((sql: Sql) => void)[] = [
       sql`DELETE FROM meta WHERE key = 'cpu'`;
     }
   },
+  (_sql) => {
+    // segments.ts: a segment before an array's last may be shorter than SEGMENT_BYTES (written
+    // without its trailing zeros; an emptied one is a row of no bytes). No row changes, but
+    // code before this version refuses a short segment, and this version refuses that code.
+  },
 ];
 
 export const SCHEMA_VERSION = STEPS.length;

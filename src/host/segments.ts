@@ -1,10 +1,10 @@
 // Stores a model image (plain objects holding typed arrays, some of them tracked views: see
 // sim/memory/dirty.ts) as JSON plus fixed-size segments of each array, and works out which
 // segments changed since the last write, so a store rewrites those alone. A segment of zeros
-// that the store does not hold yet is left out and reads back as zeros (an array's last segment
-// is always written whole: it gives the length), and one before the last is stored without its
-// trailing zeros, so a new TLB or frame map costs rows for what it holds, not for its size, and
-// a page-table page with its few low entries set costs their bytes, not 4 KiB. The arrays shorter than a segment (counters, free lists, fill
+// that the store does not hold yet is left out and reads back as zeros (an array's last
+// segment is always written whole: it gives the length), and one before the last is stored
+// without its trailing zeros, so a new TLB or frame map costs rows for what it holds, not for
+// its size, and a page-table page with its few low entries set costs their bytes, not 4 KiB. The arrays shorter than a segment (counters, free lists, fill
 // pointers) go together in one packed row of their piece, rewritten whole when any of them
 // changes, so a piece costs a row per segment of its large arrays and one for all its small
 // ones. `diffPiece` and `readPiece` are pure (tests apply their writes to a map); the tables

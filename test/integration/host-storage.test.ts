@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { OUTBOX_BATCH, OUTBOX_BATCH_BYTES, Outbox, takeBatch } from "../../src/host/outbox";
 import { migrate, SCHEMA_VERSION, schemaVersion } from "../../src/host/schema";
+import { diffPiece, readPieces, SEGMENT_BYTES, writePiece } from "../../src/host/segments";
 import { sqlOver } from "../../src/host/sql";
 import type { FleetEvent } from "../../src/sim/records";
 import { addHosts, call, freshZone, hostView, launch, storedModel } from "./helpers";
@@ -54,6 +55,36 @@ describe("the sql helper", () => {
     });
     expect(rows.out).toEqual([{ v: hostile, n: 42 }]);
     expect(rows.meta).toBeGreaterThan(0);
+  });
+});
+
+describe("the memory store's segments in the runtime's SQLite", () => {
+  it("stores a segment before an array's last without its trailing zeros, an emptied one as no bytes, and reads both back", async () => {
+    const rows = await inFreshObject((state) => {
+      const sql = sqlOver(state.storage.sql);
+      const table = new Float64Array(3 * (SEGMENT_BYTES / 8));
+      table[0] = 7;
+      table[SEGMENT_BYTES / 8] = 9;
+      table[2 * (SEGMENT_BYTES / 8)] = 1;
+      const first = diffPiece({ table }, undefined);
+      writePiece(sql, "p", first.write, true);
+      const lengths = () =>
+        sql<{ idx: number; n: number; t: string }>`
+          SELECT idx, length(data) AS n, typeof(data) AS t FROM memory_segments WHERE piece = 'p' ORDER BY idx`;
+      const written = lengths();
+      // The second page emptied: its row is rewritten as a blob of no bytes (not NULL).
+      table[SEGMENT_BYTES / 8] = 0;
+      writePiece(sql, "p", diffPiece({ table }, first.state).write);
+      const back = readPieces(sql).get("p")?.value as { table: Float64Array };
+      return { written, emptied: lengths(), back: [...back.table], expected: [...table] };
+    });
+    expect(rows.written).toEqual([
+      { idx: 0, n: 8, t: "blob" },
+      { idx: 1, n: 8, t: "blob" },
+      { idx: 2, n: SEGMENT_BYTES, t: "blob" },
+    ]);
+    expect(rows.emptied[1]).toEqual({ idx: 1, n: 0, t: "blob" });
+    expect(rows.back).toEqual(rows.expected);
   });
 });
 
