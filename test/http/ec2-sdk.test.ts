@@ -433,9 +433,10 @@ describe("the AWS SDK against the EC2 endpoint", () => {
   });
 
   it("refuses a bad signature, an unknown key and a deactivated one", async () => {
+    // The secret with its last character changed (to another one: a secret ending in X stays wrong).
     const wrong = client({
       accessKeyId: me.accessKeyId,
-      secretAccessKey: `${me.secretAccessKey.slice(0, -1)}X`,
+      secretAccessKey: `${me.secretAccessKey.slice(0, -1)}${me.secretAccessKey.endsWith("X") ? "Y" : "X"}`,
     });
     const bad = await failure(wrong.send(new DescribeInstancesCommand({})));
     expect(bad.name).toBe("SignatureDoesNotMatch");
