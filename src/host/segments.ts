@@ -130,17 +130,6 @@ function bytesOf(a: TypedArray): Uint8Array {
 
 const segmentCount = (byteLength: number) => Math.ceil(byteLength / SEGMENT_BYTES);
 
-/** True when the range holds zeros alone (read a word at a time where aligned). */
-function allZero(a: Uint8Array, start: number, end: number): boolean {
-  if (((a.byteOffset + start) & 3) === 0 && ((end - start) & 3) === 0) {
-    const w = new Int32Array(a.buffer, a.byteOffset + start, (end - start) >> 2);
-    for (let i = 0; i < w.length; i++) if (w[i] !== 0) return false;
-    return true;
-  }
-  for (let i = start; i < end; i++) if (a[i] !== 0) return false;
-  return true;
-}
-
 /** Where the range's trailing zeros start: `start` for a range of zeros alone (a word at a time where aligned). */
 export function trimmedEnd(a: Uint8Array, start: number, end: number): number {
   let at = end;
@@ -318,9 +307,10 @@ class PieceDiff {
       if (dirty[s] === 0) continue;
       const start = s * SEGMENT_BYTES;
       const end = Math.min(start + SEGMENT_BYTES, bytes.length);
-      if (s >= held && s !== last && allZero(bytes, start, end)) continue;
-      // The last segment keeps its length, which is the array's; the others their bytes up to the last that is not zero.
+      // The last segment keeps its length, which is the array's; the others their bytes up to
+      // the last that is not zero, and one of zeros alone is left out unless the store holds it.
       const stored = s === last ? end : trimmedEnd(bytes, start, end);
+      if (s >= held && s !== last && stored === start) continue;
       write.segments.push({ field: name, idx: s, data: bytes.slice(start, stored).buffer });
     }
     let copy: Uint8Array | null = null;
