@@ -88,6 +88,12 @@ const STEPS: readonly ((sql: Sql) => void)[] = [
     // without its trailing zeros; an emptied one is a row of no bytes). No row changes, but
     // code before this version refuses a short segment, and this version refuses that code.
   },
+  (_sql) => {
+    // segments.ts: an array's JSON gives its length, and the byte its missing bytes hold (zero,
+    // or 0xff for an array of -1s), so an array's last segment is stored trimmed too, and a
+    // segment of -1s alone is left out. Pieces written before read as they did (no length: the
+    // last segment is whole); code before this version would misread the new ones.
+  },
 ];
 
 export const SCHEMA_VERSION = STEPS.length;

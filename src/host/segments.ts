@@ -1,10 +1,11 @@
 // Stores a model image (plain objects holding typed arrays, some of them tracked views: see
 // sim/memory/dirty.ts) as JSON plus fixed-size segments of each array, and works out which
-// segments changed since the last write, so a store rewrites those alone. A segment of zeros
-// that the store does not hold yet is left out and reads back as zeros (an array's last
-// segment is always written whole: it gives the length), and one before the last is stored
-// without its trailing zeros, so a new TLB or frame map costs rows for what it holds, not for
-// its size, and a page-table page with its few low entries set costs their bytes, not 4 KiB. The arrays shorter than a segment (counters, free lists, fill
+// segments changed since the last write, so a store rewrites those alone. The JSON gives each
+// array's length and the byte its unstored bytes hold (zero, or 0xff for an array of -1s such
+// as a pool's child slots); a segment is stored without its trailing run of that byte, and one
+// of it alone that the store does not hold yet is left out, so a new TLB or frame map costs rows
+// for what it holds, not for its size, and a page-table page with its few low entries set costs
+// their bytes, not 4 KiB. The arrays shorter than PACK_BELOW_BYTES (counters, free lists, fill
 // pointers) go together in one packed row of their piece, rewritten whole when any of them
 // changes, so a piece costs a row per segment of its large arrays and one for all its small
 // ones. `diffPiece` and `readPiece` are pure (tests apply their writes to a map); the tables
@@ -26,10 +27,18 @@ export const PACKED_FIELD = "$packed";
 /** Arrays up to this size keep, after a load, a copy of their bytes to compare the next write with. */
 const COPY_ON_LOAD_BYTES = 16 * 1024;
 
-/** What stands for an array in a piece's JSON: its kind and the name its segments are stored under. */
+/**
+ * What stands for an array in a piece's JSON: its kind and the name its segments are stored
+ * under; for one in segments, its length in bytes and, when not zero, the byte that the bytes
+ * the store leaves out hold (0xff for an array of -1s, such as a page-table pool's child slots).
+ * A piece stored before lengths were named has neither: its last segment is whole, and gives
+ * the length.
+ */
 interface SegmentRef {
   $seg: Kind;
   field: string;
+  bytes?: number;
+  fill?: number;
 }
 
 /** What the store holds of one array, as far as this object knows. */
@@ -40,10 +49,20 @@ interface FieldState {
   /** Stored in the piece's packed row rather than in segments of its own. */
   packed: boolean;
   kind: Kind;
+  /** The byte the store's missing bytes of the array stand for (segments only): 0, or 0xff. */
+  fill: number;
 }
 
-/** An array goes in the packed row when it is shorter than a segment. */
-const isSmall = (byteLength: number) => byteLength < SEGMENT_BYTES;
+/**
+ * An array goes in the packed row when it is shorter than this. The packed row is rewritten whole
+ * when any of its arrays changes, and an admission changes a few of the frame map's 2 KiB owner
+ * maps: with these in segments of their own (stored trimmed), the 48th admission of
+ * `npm run bench -- admission-storage` binds 19 KB rather than the 33 KB of packing all below 4 KiB.
+ */
+export const PACK_BELOW_BYTES = 1024;
+
+
+const isSmall = (byteLength: number) => byteLength < PACK_BELOW_BYTES;
 
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
@@ -130,19 +149,23 @@ function bytesOf(a: TypedArray): Uint8Array {
 
 const segmentCount = (byteLength: number) => Math.ceil(byteLength / SEGMENT_BYTES);
 
-/** Where the range's trailing zeros start: `start` for a range of zeros alone (a word at a time where aligned). */
-export function trimmedEnd(a: Uint8Array, start: number, end: number): number {
+/**
+ * Where the range's trailing run of `fill` bytes (0 or 0xff) starts: `start` for a range of the
+ * fill alone (a word at a time where aligned).
+ */
+export function trimmedEnd(a: Uint8Array, start: number, end: number, fill = 0): number {
+  const word = fill === 0 ? 0 : -1;
   let at = end;
-  while (at > start && ((a.byteOffset + at) & 3) !== 0 && a[at - 1] === 0) at--;
+  while (at > start && ((a.byteOffset + at) & 3) !== 0 && a[at - 1] === fill) at--;
   if (((a.byteOffset + at) & 3) === 0 && at - start >= 4) {
     /** The first word-aligned offset at or after `start`. */
     const base = start + ((4 - ((a.byteOffset + start) & 3)) & 3);
     const words = new Int32Array(a.buffer, a.byteOffset + base, (at - base) >> 2);
     let w = words.length;
-    while (w > 0 && words[w - 1] === 0) w--;
+    while (w > 0 && words[w - 1] === word) w--;
     at = base + (w << 2);
   }
-  while (at > start && a[at - 1] === 0) at--;
+  while (at > start && a[at - 1] === fill) at--;
   return at;
 }
 
@@ -218,8 +241,13 @@ class PieceDiff {
     if (v instanceof Tracked || (ArrayBuffer.isView(v) && !(v instanceof DataView))) {
       const array = v instanceof Tracked ? v.array : (v as TypedArray);
       const kind = kindOf(array);
-      this.field(path, v as TypedArray | Tracked, array, kind);
-      const ref: SegmentRef = { $seg: kind, field: path };
+      const fill = this.field(path, v as TypedArray | Tracked, array, kind);
+      const ref: SegmentRef =
+        fill === null
+          ? { $seg: kind, field: path }
+          : fill === 0
+            ? { $seg: kind, field: path, bytes: array.byteLength }
+            : { $seg: kind, field: path, bytes: array.byteLength, fill };
       return ref;
     }
     if (Array.isArray(v)) {
@@ -255,16 +283,17 @@ class PieceDiff {
     const copy =
       before?.copy && before.byteLength === bytes.length ? before.copy : new Uint8Array(bytes.length);
     copy.set(bytes);
-    this.fields.set(name, { byteLength: bytes.length, copy, packed: true, kind });
+    this.fields.set(name, { byteLength: bytes.length, copy, packed: true, kind, fill: 0 });
   }
 
-  private field(name: string, value: TypedArray | Tracked, array: TypedArray, kind: Kind): void {
+  /** Diffs one array; answers its fill byte if it is stored in segments, null if packed. */
+  private field(name: string, value: TypedArray | Tracked, array: TypedArray, kind: Kind): number | null {
     const bytes = bytesOf(array);
     if (value instanceof Tracked) this.marks.add(value.marks);
     const stateBefore = this.stored?.fields.get(name);
     if (isSmall(bytes.length)) {
       this.smallField(name, kind, bytes, stateBefore);
-      return;
+      return null;
     }
     const write = this.write;
     // An array that was packed has no segments yet: it is written as new, and leaves the pack.
@@ -272,6 +301,9 @@ class PieceDiff {
     if (stateBefore?.packed) this.packChanged = true;
     /** Segments below this one may be in the store; none at or past it are. */
     const held = before ? segmentCount(before.byteLength) : 0;
+    // An array keeps the fill it was first stored with (the store leaves out bytes of it); a new
+    // one takes 0xff when it ends in it, as an array of -1s does.
+    const fill = before ? before.fill : bytes[bytes.length - 1] === 0xff ? 0xff : 0;
     const count = segmentCount(bytes.length);
     const last = count - 1;
     /** The segments to write, as marks by index (most arrays have a few dozen segments). */
@@ -294,12 +326,10 @@ class PieceDiff {
           if (!sameBytes(bytes, before.copy, start, Math.min(start + SEGMENT_BYTES, shared))) dirty[s] = 1;
         }
       }
-      // A length change rewrites the last segment the two lengths share, all after it, and the
-      // new last segment, which may have been left out as zeros.
+      // A length change rewrites the last segment the two lengths share and all after it.
       if (before.byteLength !== bytes.length) {
         const from = Math.floor(Math.min(before.byteLength, bytes.length) / SEGMENT_BYTES);
         for (let s = from; s < count; s++) dirty[s] = 1;
-        if (last >= 0) dirty[last] = 1;
         if (bytes.length < before.byteLength) write.truncate.push({ field: name, from: count });
       }
     }
@@ -307,10 +337,10 @@ class PieceDiff {
       if (dirty[s] === 0) continue;
       const start = s * SEGMENT_BYTES;
       const end = Math.min(start + SEGMENT_BYTES, bytes.length);
-      // The last segment keeps its length, which is the array's; the others their bytes up to
-      // the last that is not zero, and one of zeros alone is left out unless the store holds it.
-      const stored = s === last ? end : trimmedEnd(bytes, start, end);
-      if (s >= held && s !== last && stored === start) continue;
+      // A segment is stored up to its last byte that is not the fill (the piece's JSON gives the
+      // array's length), and one of the fill alone is left out unless the store holds it.
+      const stored = trimmedEnd(bytes, start, end, fill);
+      if (s >= held && stored === start) continue;
       write.segments.push({ field: name, idx: s, data: bytes.slice(start, stored).buffer });
     }
     let copy: Uint8Array | null = null;
@@ -324,7 +354,8 @@ class PieceDiff {
         }
       } else copy = bytes.slice();
     }
-    this.fields.set(name, { byteLength: bytes.length, copy, packed: false, kind });
+    this.fields.set(name, { byteLength: bytes.length, copy, packed: false, kind, fill });
+    return fill;
   }
 }
 
@@ -414,24 +445,31 @@ export function readPiece<T>(
     const Ctor = KINDS[ref.$seg];
     const small = packed.get(ref.field);
     if (small) {
-      fields.set(ref.field, { byteLength: small.length, copy: small.slice(), packed: true, kind: ref.$seg });
+      fields.set(ref.field, { byteLength: small.length, copy: small.slice(), packed: true, kind: ref.$seg, fill: 0 });
       return new Ctor(small.buffer, 0, small.length / Ctor.BYTES_PER_ELEMENT);
     }
     const parts = (byField.get(ref.field) ?? []).sort((a, b) => a.idx - b.idx);
     const last = parts.at(-1);
-    const byteLength = last ? last.idx * SEGMENT_BYTES + last.data.byteLength : 0;
+    // Without a length in the JSON (a piece stored before lengths were), the last segment is whole.
+    const byteLength = ref.bytes ?? (last ? last.idx * SEGMENT_BYTES + last.data.byteLength : 0);
+    const fill = ref.fill ?? 0;
+    if (!Number.isInteger(byteLength) || byteLength < 0 || (fill !== 0 && fill !== 0xff))
+      throw new Error(`array ${ref.field} has a length of ${byteLength} or a fill of ${fill}`);
     const bytes = new Uint8Array(byteLength);
+    if (fill !== 0) bytes.fill(fill);
     for (const p of parts) {
-      // One before the last may be short (stored without its trailing zeros), never long.
-      if (p !== last && p.data.byteLength > SEGMENT_BYTES)
-        throw new Error(`segment ${p.idx} of ${ref.field} is longer than a segment`);
-      bytes.set(new Uint8Array(p.data), p.idx * SEGMENT_BYTES);
+      // A segment may be short (stored without its trailing fill), never long nor past the end.
+      const at = p.idx * SEGMENT_BYTES;
+      if (p.data.byteLength > SEGMENT_BYTES || at + p.data.byteLength > byteLength)
+        throw new Error(`segment ${p.idx} of ${ref.field} runs past a segment or the array's ${byteLength} bytes`);
+      bytes.set(new Uint8Array(p.data), at);
     }
     fields.set(ref.field, {
       byteLength,
       copy: byteLength <= COPY_ON_LOAD_BYTES ? bytes.slice() : null,
       packed: false,
       kind: ref.$seg,
+      fill,
     });
     return new Ctor(bytes.buffer, 0, byteLength / Ctor.BYTES_PER_ELEMENT);
   }) as T;

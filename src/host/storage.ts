@@ -280,12 +280,22 @@ export class HostStorage {
   }
 }
 
-/** The JSON of a thread's TLB piece, its arrays named as segments.ts names them. */
-const TLB_JSON = JSON.stringify({
-  entries: { $seg: "Float64Array", field: "entries" },
-  fifo: { $seg: "Uint8Array", field: "fifo" },
-  state: { $seg: "Int32Array", field: "state" },
-});
+/** The JSON of a thread's TLB piece, its arrays named as segments.ts names them, by the entries' length and fill. */
+const tlbJsons = new Map<string, string>();
+function tlbJson(entriesBytes: number, fill: number): string {
+  const key = `${entriesBytes}:${fill}`;
+  let json = tlbJsons.get(key);
+  if (json === undefined) {
+    const entries = { $seg: "Float64Array", field: "entries", bytes: entriesBytes, ...(fill === 0 ? {} : { fill }) };
+    json = JSON.stringify({
+      entries,
+      fifo: { $seg: "Uint8Array", field: "fifo" },
+      state: { $seg: "Int32Array", field: "state" },
+    });
+    if (tlbJsons.size < 64) tlbJsons.set(key, json);
+  }
+  return json;
+}
 
 /**
  * `unchangedPiece` for a thread's TLB piece (a TlbSnapshot image: its entries in segments, its
@@ -300,10 +310,10 @@ function unchangedTlb(m: HostModel, thread: number, stored: PieceState): boolean
   const fifo = fields.get("fifo");
   const state = fields.get("state");
   if (
-    stored.json !== TLB_JSON ||
     fields.size !== 3 ||
     !entries ||
     entries.packed ||
+    stored.json !== tlbJson(entries.byteLength, entries.fill) ||
     !fifo?.copy ||
     !fifo.packed ||
     !state?.copy ||

@@ -2,7 +2,7 @@ import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { SCHEMA_VERSION, schemaVersion } from "../../src/host/schema";
-import { deletePiece, PACKED_FIELD, readPieces, SEGMENT_BYTES } from "../../src/host/segments";
+import { deletePiece, PACK_BELOW_BYTES, PACKED_FIELD, readPieces } from "../../src/host/segments";
 import { sqlOver } from "../../src/host/sql";
 import { HostStorage } from "../../src/host/storage";
 import { findInstanceType } from "../../src/sim/catalog";
@@ -169,9 +169,22 @@ describe("what the host object stores for an admission", () => {
       const stored = await runInDurableObject(stub, (_obj, state) => {
         const sql = sqlOver(state.storage.sql);
         const pieces = readPieces(sql);
-        const smallAlone = sql<{ piece: string; field: string; n: number }>`
-          SELECT piece, field, sum(length(data)) AS n FROM memory_segments
-          WHERE field != ${PACKED_FIELD} GROUP BY piece, field HAVING max(idx) = 0 AND n < ${SEGMENT_BYTES}`;
+        // An array in segments of its own that the piece's JSON names without a length (the
+        // earlier layout) or with one below PACK_BELOW_BYTES: a small array not yet packed.
+        const lengths = new Map<string, number>();
+        for (const r of sql<{ piece: string; json: string }>`SELECT piece, json FROM memory_pieces`) {
+          JSON.parse(r.json, (_k, v: unknown) => {
+            if (v !== null && typeof v === "object" && "$seg" in v) {
+              const ref = v as unknown as { field: string; bytes?: number };
+              lengths.set(`${r.piece} ${ref.field}`, ref.bytes ?? 0);
+            }
+            return v;
+          });
+        }
+        const smallAlone = sql<{ piece: string; field: string }>`
+          SELECT DISTINCT piece, field FROM memory_segments WHERE field != ${PACKED_FIELD}`.filter(
+          (r) => (lengths.get(`${r.piece} ${r.field}`) ?? 0) < PACK_BELOW_BYTES,
+        );
         return {
           version: schemaVersion(sql),
           wholeCpu: sql`SELECT value FROM meta WHERE key = 'cpu'`.length,

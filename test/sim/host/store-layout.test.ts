@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { type CpuVmRow, diffCpuVms } from "../../../src/host/cpu-rows";
 import {
   diffPiece,
+  PACK_BELOW_BYTES,
   PACKED_FIELD,
   type PieceState,
   type PieceWrite,
@@ -69,6 +70,8 @@ const byteLength = fc.oneof(
     0,
     8,
     64,
+    PACK_BELOW_BYTES - 8,
+    PACK_BELOW_BYTES,
     SEGMENT_BYTES - 8,
     SEGMENT_BYTES,
     SEGMENT_BYTES + 8,
@@ -81,12 +84,15 @@ const typed = fc
   .record({
     kind: fc.constantFrom<KindName>("Float64Array", "Int32Array", "Uint16Array", "Uint8Array"),
     bytes: byteLength,
-    // Mostly zeros, as the model's arrays are, with a few values set.
+    // Mostly zeros, as the model's arrays are, or mostly -1s, as a pool's child slots are,
+    // with a few values set.
+    minusOnes: fc.boolean(),
     writes: fc.array(fc.tuple(fc.nat(), fc.integer({ min: -1000, max: 1000 })), { maxLength: 6 }),
   })
-  .map(({ kind, bytes, writes }) => {
+  .map(({ kind, bytes, minusOnes, writes }) => {
     const Ctor = KINDS[kind];
     const a = new Ctor(Math.floor(bytes / Ctor.BYTES_PER_ELEMENT));
+    if (minusOnes) a.fill(-1);
     for (const [i, v] of writes) if (a.length > 0) a[i % a.length] = v;
     return a;
   });
@@ -132,15 +138,20 @@ describe("the memory store's layout: segments, and a packed row of the small arr
             // The writer goes on from what it read back (a host object after an eviction) or from what it believed.
             if (reloads[i]) state = back.state;
           });
-          // After a write in the new layout, no small array has segments of its own.
+          // After a write in the new layout, no small array has segments of its own: every
+          // array with segments is named in the JSON with a length of PACK_BELOW_BYTES or more.
           if (!legacyFirst || images.length > 1) {
+            const lengths = new Map<string, number>();
+            JSON.parse(store.json ?? "null", (_k, v: unknown) => {
+              if (v !== null && typeof v === "object" && "$seg" in v) {
+                const ref = v as unknown as { field: string; bytes?: number };
+                lengths.set(ref.field, ref.bytes ?? 0);
+              }
+              return v;
+            });
             for (const [field, segs] of store.segments) {
-              if (field === PACKED_FIELD) continue;
-              const total = [...segs].reduce(
-                (n, [idx, d]) => Math.max(n, idx * SEGMENT_BYTES + d.byteLength),
-                0,
-              );
-              expect(total).toBeGreaterThanOrEqual(SEGMENT_BYTES);
+              if (field === PACKED_FIELD || segs.size === 0) continue;
+              expect(lengths.get(field)).toBeGreaterThanOrEqual(PACK_BELOW_BYTES);
             }
           }
         },
@@ -162,7 +173,7 @@ describe("the memory store's layout: segments, and a packed row of the small arr
     );
   });
 
-  it("stores a segment before the last without its trailing zeros, the last whole, and reads both back", () => {
+  it("stores each segment without its trailing zeros, the last too, and reads them back", () => {
     // A page-table page with its first two entries set, then an empty page, then a last one.
     const table = new Float64Array(3 * (SEGMENT_BYTES / 8));
     table[0] = 7;
@@ -171,8 +182,12 @@ describe("the memory store's layout: segments, and a packed row of the small arr
     const { write } = diffPiece({ table }, undefined);
     expect(write.segments.map((s) => [s.idx, s.data.byteLength])).toEqual([
       [0, 16],
-      [2, SEGMENT_BYTES],
+      [2, 8],
     ]);
+    // The JSON gives the length the last segment no longer does.
+    expect(JSON.parse(write.json ?? "")).toEqual({
+      table: { $seg: "Float64Array", field: "table", bytes: 3 * SEGMENT_BYTES },
+    });
     // The page emptied later: its segment is rewritten as no bytes at all, and reads back as zeros.
     const store = new OnePiece();
     const first = diffPiece({ table }, undefined);
@@ -184,24 +199,54 @@ describe("the memory store's layout: segments, and a packed row of the small arr
     expect(plain(store.read().value)).toEqual(plain({ table }));
   });
 
-  it("finds where a range's trailing zeros start, at any alignment, as a byte-by-byte scan does", () => {
-    const scan = (a: Uint8Array, start: number, end: number) => {
+  it("stores an array of -1s (a pool's child slots) for the slots it sets, and reads the rest back as -1", () => {
+    // Three pages of child slots, one set in the first page: the last two are left out.
+    const child = new Int32Array(3 * (SEGMENT_BYTES / 4)).fill(-1);
+    child[5] = 2;
+    const store = new OnePiece();
+    const first = diffPiece({ child }, undefined);
+    expect(first.write.segments.map((s) => [s.idx, s.data.byteLength])).toEqual([[0, 24]]);
+    expect(JSON.parse(first.write.json ?? "")).toEqual({
+      child: { $seg: "Int32Array", field: "child", bytes: 3 * SEGMENT_BYTES, fill: 255 },
+    });
+    store.apply(first.write);
+    expect(plain(store.read().value)).toEqual(plain({ child }));
+    // The array keeps the fill it was stored with, whatever it ends in later.
+    child[child.length - 1] = 0;
+    const second = diffPiece({ child }, store.read().state);
+    expect(second.write.json).toBeNull();
+    expect(second.write.segments.map((s) => [s.idx, s.data.byteLength])).toEqual([[2, SEGMENT_BYTES]]);
+    store.apply(second.write);
+    expect(plain(store.read().value)).toEqual(plain({ child }));
+  });
+
+  it("refuses a segment that runs past the length the JSON gives", () => {
+    const json = JSON.stringify({ t: { $seg: "Uint8Array", field: "t", bytes: SEGMENT_BYTES + 4 } });
+    expect(() => readPiece(json, [{ field: "t", idx: 1, data: new ArrayBuffer(8) }])).toThrow(/runs past/);
+    expect(() => readPiece(json, [{ field: "t", idx: 0, data: new ArrayBuffer(SEGMENT_BYTES + 1) }])).toThrow(
+      /runs past/,
+    );
+  });
+
+  it("finds where a range's trailing zeros (or 0xff bytes) start, at any alignment, as a byte-by-byte scan does", () => {
+    const scan = (a: Uint8Array, start: number, end: number, fill: number) => {
       let at = end;
-      while (at > start && a[at - 1] === 0) at--;
+      while (at > start && a[at - 1] === fill) at--;
       return at;
     };
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 7 }),
-        fc.array(fc.constantFrom(0, 0, 0, 1, 255), { maxLength: 64 }),
+        fc.array(fc.constantFrom(0, 0, 0, 1, 255, 255), { maxLength: 64 }),
         fc.nat(),
         fc.nat(),
-        (offset, values, x, y) => {
+        fc.constantFrom(0, 0xff),
+        (offset, values, x, y, fill) => {
           const buffer = new Uint8Array(offset + values.length);
           buffer.set(values, offset);
           const a = buffer.subarray(offset);
           const [start, end] = [x % (a.length + 1), y % (a.length + 1)].sort((p, q) => p - q);
-          expect(trimmedEnd(a, start, end)).toBe(scan(a, start, end));
+          expect(trimmedEnd(a, start, end, fill)).toBe(scan(a, start, end, fill));
         },
       ),
       { numRuns: 1000 },
