@@ -61,7 +61,6 @@ interface FieldState {
  */
 export const PACK_BELOW_BYTES = 1024;
 
-
 const isSmall = (byteLength: number) => byteLength < PACK_BELOW_BYTES;
 
 const utf8 = new TextEncoder();
@@ -305,7 +304,6 @@ class PieceDiff {
     // one takes 0xff when it ends in it, as an array of -1s does.
     const fill = before ? before.fill : bytes[bytes.length - 1] === 0xff ? 0xff : 0;
     const count = segmentCount(bytes.length);
-    const last = count - 1;
     /** The segments to write, as marks by index (most arrays have a few dozen segments). */
     const dirty = new Uint8Array(count);
     if (!before) dirty.fill(1);
@@ -445,7 +443,13 @@ export function readPiece<T>(
     const Ctor = KINDS[ref.$seg];
     const small = packed.get(ref.field);
     if (small) {
-      fields.set(ref.field, { byteLength: small.length, copy: small.slice(), packed: true, kind: ref.$seg, fill: 0 });
+      fields.set(ref.field, {
+        byteLength: small.length,
+        copy: small.slice(),
+        packed: true,
+        kind: ref.$seg,
+        fill: 0,
+      });
       return new Ctor(small.buffer, 0, small.length / Ctor.BYTES_PER_ELEMENT);
     }
     const parts = (byField.get(ref.field) ?? []).sort((a, b) => a.idx - b.idx);
@@ -461,7 +465,9 @@ export function readPiece<T>(
       // A segment may be short (stored without its trailing fill), never long nor past the end.
       const at = p.idx * SEGMENT_BYTES;
       if (p.data.byteLength > SEGMENT_BYTES || at + p.data.byteLength > byteLength)
-        throw new Error(`segment ${p.idx} of ${ref.field} runs past a segment or the array's ${byteLength} bytes`);
+        throw new Error(
+          `segment ${p.idx} of ${ref.field} runs past a segment or the array's ${byteLength} bytes`,
+        );
       bytes.set(new Uint8Array(p.data), at);
     }
     fields.set(ref.field, {

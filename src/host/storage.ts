@@ -286,7 +286,12 @@ function tlbJson(entriesBytes: number, fill: number): string {
   const key = `${entriesBytes}:${fill}`;
   let json = tlbJsons.get(key);
   if (json === undefined) {
-    const entries = { $seg: "Float64Array", field: "entries", bytes: entriesBytes, ...(fill === 0 ? {} : { fill }) };
+    const entries = {
+      $seg: "Float64Array",
+      field: "entries",
+      bytes: entriesBytes,
+      ...(fill === 0 ? {} : { fill }),
+    };
     json = JSON.stringify({
       entries,
       fifo: { $seg: "Uint8Array", field: "fifo" },
