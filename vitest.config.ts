@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
@@ -10,6 +11,8 @@ const TEST_SECRETS_KEY = randomBytes(32).toString("base64url");
 // has them; the bindings below set them for the Worker under test all the same.
 const TEST_WEBHOOK_KEY = randomBytes(32).toString("base64url");
 Object.assign(process.env, {
+  // SQLite's temporary files in memory where there is a tmpfs, as `npm start` has them (scripts/start.mjs).
+  ...(!process.env.SQLITE_TMPDIR && existsSync("/dev/shm") ? { SQLITE_TMPDIR: "/dev/shm" } : {}),
   HYPERFLEET_ADMIN_KEY: TEST_ADMIN_KEY,
   HYPERFLEET_DEMO_KEY: "none",
   HYPERFLEET_WEBHOOK_KEY: TEST_WEBHOOK_KEY,

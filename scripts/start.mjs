@@ -52,8 +52,11 @@ The README's walk-through reads them, in another shell in this directory, with:
   DEMO="authorization: Bearer $(sed -n 's/^HYPERFLEET_DEMO_KEY=//p' .dev.vars)"
 `);
 
-// Nothing outside this machine is needed; keep wrangler from calling home.
+// Nothing outside this machine is needed; keep wrangler from calling home. SQLite's temporary
+// files (a transaction's journal past 64 KiB spills to one: D1's launch batches do, several
+// times a second under load) go to memory where the machine has a tmpfs, not to /var/tmp.
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
+if (!env.SQLITE_TMPDIR && existsSync("/dev/shm")) env.SQLITE_TMPDIR = "/dev/shm";
 const run = (args) => spawnSync("npx", ["wrangler", ...args], { stdio: "inherit", env });
 
 // A `--persist-to DIR` given for the server holds the database the migrations apply to.
