@@ -12,7 +12,9 @@ const TEST_SECRETS_KEY = randomBytes(32).toString("base64url");
 const TEST_WEBHOOK_KEY = randomBytes(32).toString("base64url");
 Object.assign(process.env, {
   // SQLite's temporary files in memory where there is a tmpfs, as `npm start` has them (scripts/start.mjs).
-  ...(!process.env.SQLITE_TMPDIR && existsSync("/dev/shm") ? { SQLITE_TMPDIR: "/dev/shm" } : {}),
+  ...(!process.env.SQLITE_TMPDIR && !process.env.TMPDIR && existsSync("/dev/shm")
+    ? { SQLITE_TMPDIR: "/dev/shm" }
+    : {}),
   HYPERFLEET_ADMIN_KEY: TEST_ADMIN_KEY,
   HYPERFLEET_DEMO_KEY: "none",
   HYPERFLEET_WEBHOOK_KEY: TEST_WEBHOOK_KEY,

@@ -99,8 +99,9 @@ export async function startDevServer(vars: Record<string, string> = {}): Promise
   const port = await freePort();
   const persist = mkdtempSync(join(stateDir(), "hyperfleet-bench-"));
   const adminKey = `hfk_admin_${randomBytes(32).toString("base64url")}`;
-  // SQLite's temporary files beside the state, as `npm start` has them (scripts/start.mjs).
-  const env = { SQLITE_TMPDIR: stateDir(), ...process.env, WRANGLER_SEND_METRICS: "false" };
+  const env: NodeJS.ProcessEnv = { ...process.env, WRANGLER_SEND_METRICS: "false" };
+  // SQLite's temporary files in memory, as `npm start` has them (scripts/start.mjs).
+  if (!env.SQLITE_TMPDIR && !env.TMPDIR && existsSync("/dev/shm")) env.SQLITE_TMPDIR = "/dev/shm";
   // The bench's own secrets, in place of any .dev.vars the working copy has.
   const secrets = join(persist, "bench.env");
   writeFileSync(

@@ -54,9 +54,10 @@ The README's walk-through reads them, in another shell in this directory, with:
 
 // Nothing outside this machine is needed; keep wrangler from calling home. SQLite's temporary
 // files (a transaction's journal past 64 KiB spills to one: D1's launch batches do, several
-// times a second under load) go to memory where the machine has a tmpfs, not to /var/tmp.
+// times a second under load) go to memory where the machine has a tmpfs, not to /var/tmp,
+// unless SQLITE_TMPDIR or TMPDIR says where they go.
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
-if (!env.SQLITE_TMPDIR && existsSync("/dev/shm")) env.SQLITE_TMPDIR = "/dev/shm";
+if (!env.SQLITE_TMPDIR && !env.TMPDIR && existsSync("/dev/shm")) env.SQLITE_TMPDIR = "/dev/shm";
 const run = (args) => spawnSync("npx", ["wrangler", ...args], { stdio: "inherit", env });
 
 // A `--persist-to DIR` given for the server holds the database the migrations apply to.

@@ -190,9 +190,10 @@ function sameBytes(a: Uint8Array, b: Uint8Array, start: number, end: number): bo
  * The writes that bring a stored piece (`stored`, or nothing) to `image`, and what the store
  * then holds. A small array is compared with what was last written, and any change among them
  * rewrites the packed row. A large tracked array contributes the segments its marks touch, an
- * untracked one the segments that differ from what was last written, and either one every
- * segment past the length it had and its new last segment, less those of zeros past what the
- * store holds; the marks are cleared, since the writes now carry them.
+ * untracked one the segments that differ from what was last written, and either one, after a
+ * change of length, the last segment the two lengths share and every one past it, less those
+ * of the fill alone past what the store holds; the marks are cleared, since the writes now
+ * carry them.
  */
 export function diffPiece(
   image: unknown,
@@ -361,7 +362,9 @@ class PieceDiff {
  * True when `image` would write nothing over `stored`: the same arrays under the same names and of
  * the same kinds, each unmarked (a large tracked one) or equal to the bytes last written, and no
  * value besides arrays, whose JSON would need comparing (such an image answers false, and is
- * diffed); the JSON is the same when the arrays' names are. Far cheaper than `diffPiece` for the many pieces a call leaves alone, the threads' TLBs.
+ * diffed); the JSON is then the same too, as it names the arrays, their lengths (compared here)
+ * and their fills (which the state keeps). Far cheaper than `diffPiece` for the many pieces a
+ * call leaves alone, the threads' TLBs.
  */
 export function unchangedPiece(image: unknown, stored: PieceState): boolean {
   const seen = { n: 0 };
@@ -413,8 +416,8 @@ function plainKey(k: string): boolean {
 }
 
 /**
- * The piece a store holds, from its JSON and its segments (in any order; one left out is
- * zeros; a small array may be in the packed row instead), and the state to diff the next
+ * The piece a store holds, from its JSON and its segments (in any order; the bytes left out
+ * hold the array's fill; a small array may be in the packed row instead), and the state to diff the next
  * image against. Arrays of up to COPY_ON_LOAD_BYTES keep a copy to compare with: the TLBs'
  * fill pointers, the counters and the frame maps' lists. A larger untracked one (a big
  * page-walk cache) is rewritten whole by the first write after a load.
@@ -457,7 +460,12 @@ export function readPiece<T>(
     // Without a length in the JSON (a piece stored before lengths were), the last segment is whole.
     const byteLength = ref.bytes ?? (last ? last.idx * SEGMENT_BYTES + last.data.byteLength : 0);
     const fill = ref.fill ?? 0;
-    if (!Number.isInteger(byteLength) || byteLength < 0 || (fill !== 0 && fill !== 0xff))
+    if (
+      !Number.isInteger(byteLength) ||
+      byteLength < 0 ||
+      byteLength % Ctor.BYTES_PER_ELEMENT !== 0 ||
+      (fill !== 0 && fill !== 0xff)
+    )
       throw new Error(`array ${ref.field} has a length of ${byteLength} or a fill of ${fill}`);
     const bytes = new Uint8Array(byteLength);
     if (fill !== 0) bytes.fill(fill);

@@ -281,9 +281,9 @@ export class HostStorage {
 }
 
 /** The JSON of a thread's TLB piece, its arrays named as segments.ts names them, by the entries' length and fill. */
-const tlbJsons = new Map<string, string>();
+const tlbJsons = new Map<number, string>();
 function tlbJson(entriesBytes: number, fill: number): string {
-  const key = `${entriesBytes}:${fill}`;
+  const key = entriesBytes * 2 + (fill === 0 ? 0 : 1);
   let json = tlbJsons.get(key);
   if (json === undefined) {
     const entries = {

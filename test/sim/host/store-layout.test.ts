@@ -6,6 +6,7 @@ import {
   PACK_BELOW_BYTES,
   PACKED_FIELD,
   type PieceState,
+  packSmall,
   type PieceWrite,
   readPiece,
   SEGMENT_BYTES,
@@ -218,6 +219,45 @@ describe("the memory store's layout: segments, and a packed row of the small arr
     expect(second.write.segments.map((s) => [s.idx, s.data.byteLength])).toEqual([[2, SEGMENT_BYTES]]);
     store.apply(second.write);
     expect(plain(store.read().value)).toEqual(plain({ child }));
+  });
+
+  it("reads a piece as schema version 9 stored it (no lengths, the last segment whole, arrays under 4 KiB packed) and moves it on its next write", () => {
+    const table = new Float64Array(3 * (SEGMENT_BYTES / 8));
+    table[0] = 7;
+    table[2 * (SEGMENT_BYTES / 8)] = 1;
+    const owners = new Int32Array(300);
+    owners[10] = 4;
+    const bytes = (a: Float64Array | Int32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    const store = new OnePiece();
+    store.json = JSON.stringify({
+      table: { $seg: "Float64Array", field: "table" },
+      owners: { $seg: "Int32Array", field: "owners" },
+    });
+    const seg = (field: string, idx: number, data: Uint8Array) => ({ field, idx, data: data.slice().buffer });
+    store.apply({
+      fresh: false,
+      json: null,
+      segments: [
+        seg("table", 0, bytes(table).subarray(0, 8)),
+        seg("table", 2, bytes(table).subarray(2 * SEGMENT_BYTES)),
+        seg(PACKED_FIELD, 0, new Uint8Array(packSmall([{ name: "owners", bytes: bytes(owners) }]))),
+      ],
+      truncate: [],
+      drop: [],
+    });
+    const read = store.read();
+    expect(plain(read.value)).toEqual(plain({ table, owners }));
+    table[1] = 9;
+    owners[11] = 5;
+    const next = diffPiece({ table, owners }, read.state);
+    store.apply(next.write);
+    expect(plain(store.read().value)).toEqual(plain({ table, owners }));
+    // The owners (1,200 bytes) leave the packed row for a segment of their own, and the JSON names lengths.
+    expect(store.segments.has(PACKED_FIELD) ? store.segments.get(PACKED_FIELD)?.size : 0).toBe(0);
+    expect(JSON.parse(store.json ?? "")).toEqual({
+      table: { $seg: "Float64Array", field: "table", bytes: 3 * SEGMENT_BYTES },
+      owners: { $seg: "Int32Array", field: "owners", bytes: 1200 },
+    });
   });
 
   it("refuses a segment that runs past the length the JSON gives", () => {
