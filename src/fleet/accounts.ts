@@ -5,7 +5,7 @@ import { and, asc, count, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { accounts, apiKeys, type simClock } from "../db/schema";
 import type { ClockState } from "../sim/clock";
-import { CLOCK_ROW_SQL, fromRow as clockFromRow } from "./clock";
+import { clockColumns, fromRow as clockFromRow } from "./clock";
 import type { Fleet } from "./context";
 import { ApiError } from "./errors";
 import { newAccountId } from "./ids";
@@ -57,22 +57,30 @@ export async function authenticate(
   if (await isAdminKey(token, env.HYPERFLEET_ADMIN_KEY)) return { caller: OPERATOR, clock: null };
   const parsed = parseToken(token);
   if (!parsed) return null;
-  const [keys, clocks] = await env.DB.batch<Record<string, unknown>>([
-    env.DB.prepare(KEY_ROW_SQL).bind(parsed.keyId),
-    env.DB.prepare(CLOCK_ROW_SQL),
-  ]);
-  const row = keys.results[0] as Pick<KeyRow, "accountId" | "secretHash"> | undefined;
-  if (!row || !(await secretMatches(parsed.secret, row.secretHash))) return null;
-  const clock = clocks.results[0] as typeof simClock.$inferSelect | undefined;
+  const row = await env.DB.prepare(KEY_AND_CLOCK_SQL).bind(parsed.keyId).first<KeyAndClockRow>();
+  if (!row || row.accountId === null || row.secretHash === null) return null;
+  if (!(await secretMatches(parsed.secret, row.secretHash))) return null;
+  const { accountId, secretHash: _secretHash, ...clock } = row;
   return {
-    caller: { role: "tenant", accountId: row.accountId, keyId: parsed.keyId },
-    clock: clock ? clockFromRow(clock) : null,
+    caller: { role: "tenant", accountId, keyId: parsed.keyId },
+    clock: clock.id === null ? null : clockFromRow(clock as typeof simClock.$inferSelect),
   };
 }
 
-/** A live key's account and secret hash (a plain statement, as CLOCK_ROW_SQL says why). */
-const KEY_ROW_SQL =
-  "SELECT account_id AS accountId, secret_hash AS secretHash FROM api_keys WHERE id = ?1 AND revoked_at IS NULL";
+/** A live key's account and secret hash, or nulls, beside the clock row, or nulls. */
+type KeyAndClockRow = { accountId: string | null; secretHash: string | null } & {
+  [K in keyof typeof simClock.$inferSelect]: (typeof simClock.$inferSelect)[K] | null;
+};
+
+/**
+ * A live key's account and secret hash with the clock, as one plain statement (CLOCK_ROW_SQL
+ * says why plain): always one row, its key columns null when no live key has the id, its
+ * clock's when the clock was never set. One statement rather than a batch of two: local D1
+ * runs each statement of a batch with reads of its own around it.
+ */
+const KEY_AND_CLOCK_SQL = `SELECT k.account_id AS accountId, k.secret_hash AS secretHash, ${clockColumns("c")}
+  FROM (SELECT 1) LEFT JOIN api_keys AS k ON k.id = ?1 AND k.revoked_at IS NULL
+  LEFT JOIN sim_clock AS c ON c.id = 1`;
 
 async function newKeyRow(accountId: string, name: string, createdAt: number) {
   const key = await mintKey();

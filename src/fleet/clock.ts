@@ -37,8 +37,12 @@ export const clockQuery = (db: Db) => db.select().from(simClock).where(eq(simClo
  * reads every request makes (authentication), where building the query with drizzle cost more
  * CPU than the query itself (a profile of launches put it at half of authenticating).
  */
-export const CLOCK_ROW_SQL =
-  "SELECT id, mode, anchor_wall_ms AS anchorWallMs, anchor_sim_ms AS anchorSimMs, scale, generation FROM sim_clock WHERE id = 1";
+export const CLOCK_ROW_SQL = `SELECT ${clockColumns("sim_clock")} FROM sim_clock WHERE id = 1`;
+
+/** The clock row's columns of table (or alias) `t`, named as drizzle names them. */
+export function clockColumns(t: string): string {
+  return `${t}.id AS id, ${t}.mode AS mode, ${t}.anchor_wall_ms AS anchorWallMs, ${t}.anchor_sim_ms AS anchorSimMs, ${t}.scale AS scale, ${t}.generation AS generation`;
+}
 
 export async function readClock(db: Db, env: Env): Promise<ClockState> {
   const row = await db.select().from(simClock).where(eq(simClock.id, 1)).get();
