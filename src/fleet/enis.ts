@@ -14,7 +14,7 @@ import type { Fleet } from "./context";
 import { ApiError, invalidParameter } from "./errors";
 import { newId } from "./ids";
 import { MAX_GROUPS_PER_INTERFACE } from "./limits";
-import { IN_LIST, insertFromJson, type Statement } from "./mirror";
+import { IN_LIST, INSERT_ATTACHED, INSERT_INTERFACES, insertFromJson, type Statement } from "./mirror";
 import { interfaceNotFound } from "./network-errors";
 import { defaultNetwork, defaultSubnetIn, knownDefaultSubnet } from "./network-plan";
 import { creatorAccount, ownedBy } from "./ownership";
@@ -141,9 +141,6 @@ const eventRow = (type: string, r: InterfaceRow, time: number) => ({
   instanceId: r.instanceId,
   privateIp: r.privateIp,
 });
-
-const INSERT_INTERFACES = insertFromJson(networkInterfaces, "network_interfaces").sql;
-const INSERT_ATTACHED = `${insertFromJson(networkEvents, "network_events", ["seq"]).sql} ORDER BY j.key`;
 
 /** The interfaces of a launch, made but not stored yet, and the subnets their addresses came from. */
 export interface Interfaces {

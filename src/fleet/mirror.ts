@@ -3,7 +3,7 @@
 // applying an event twice, or late, or out of order never moves a row backwards.
 import { getTableColumns, inArray } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { events, hosts, instances } from "../db/schema";
+import { events, hosts, instances, networkEvents, networkInterfaces } from "../db/schema";
 import type { ActResult } from "../sim/host";
 import {
   type EventInstance,
@@ -83,11 +83,15 @@ export function insertFromJson(
 const INSTANCES = insertFromJson(instances, "instances", ["tenancy", "hostAffinity"], {
   tags: `COALESCE(json_extract(j.value, '$.tags'), (SELECT "tags" FROM "instances" WHERE "id" = json_extract(j.value, '$.id')))`,
 });
-const UPSERT_INSTANCES = `${INSTANCES.sql} ON CONFLICT ("id") DO UPDATE SET ${INSTANCES.updates} WHERE excluded."version" > "instances"."version"`;
+export const UPSERT_INSTANCES = `${INSTANCES.sql} ON CONFLICT ("id") DO UPDATE SET ${INSTANCES.updates} WHERE excluded."version" > "instances"."version"`;
 // A repair (the host object's record, read by reconcile) also overwrites a row of the
 // same version, since the object is the truth for that version.
 const REPAIR_INSTANCES = `${INSTANCES.sql} ON CONFLICT ("id") DO UPDATE SET ${INSTANCES.updates} WHERE excluded."version" >= "instances"."version"`;
-const INSERT_EVENTS = `${insertFromJson(events, "events", ["seq"]).sql} ORDER BY j.key ON CONFLICT ("id") DO NOTHING`;
+export const INSERT_EVENTS = `${insertFromJson(events, "events", ["seq"]).sql} ORDER BY j.key ON CONFLICT ("id") DO NOTHING`;
+
+/** A launch's interfaces and their attachment events (enis.ts makes the rows). */
+export const INSERT_INTERFACES = insertFromJson(networkInterfaces, "network_interfaces").sql;
+export const INSERT_ATTACHED = `${insertFromJson(networkEvents, "network_events", ["seq"]).sql} ORDER BY j.key`;
 
 /** A record's row as JSON; without tags when the record has none (an event's, after the first). */
 function rowJson(r: EventInstance): string {
@@ -158,7 +162,7 @@ const hostColumn = (key: string) => getTableColumns(hosts)[key as keyof typeof h
 const UPSERT_HOSTS = `${HOSTS.sql} ON CONFLICT ("id") DO UPDATE SET ${USAGE_COLUMNS.map((k) => `"${hostColumn(k)}" = excluded."${hostColumn(k)}"`).join(", ")} WHERE excluded."usage_version" > "hosts"."usage_version"`;
 const updateUsages = (op: "<" | "<=") =>
   `UPDATE "hosts" SET ${USAGE_COLUMNS.map((k) => `"${hostColumn(k)}" = json_extract(j.value, '$.${k}')`).join(", ")} FROM json_each(?) AS j WHERE "hosts"."id" = json_extract(j.value, '$.id') AND "hosts"."usage_version" ${op} json_extract(j.value, '$.usageVersion')`;
-const UPDATE_USAGE = updateUsages("<");
+export const UPDATE_USAGE = updateUsages("<");
 const REPAIR_USAGE = updateUsages("<=");
 
 function emptyCapacity(): HostUsage["capacity"] {
@@ -231,12 +235,44 @@ export function mirrorStatements(_db: Db, evs: readonly FleetEvent[]): Statement
  * of the most instances with the largest tags is a few dozen statements.
  */
 export async function mirror(db: Db, evs: readonly FleetEvent[], extra: Statement[] = []): Promise<void> {
-  const stmts = [...mirrorStatements(db, evs), ...extra];
+  const stmts = foldLaunch([...mirrorStatements(db, evs), ...extra]);
   if (stmts.length === 0) return;
   const d1 = db.$client;
   await d1.batch(stmts.map((s) => d1.prepare(s.sql).bind(...s.params)));
   // A terminated instance's address is free now: this isolate's view of its subnet is stale.
   if (evs.some((e) => e.instance?.state === "terminated")) forgetAddresses(d1);
+}
+
+/**
+ * The statements of a launch's mirror, in the order a batch runs them, by the column of the
+ * view `launch_mirror` (migration 0019) whose trigger runs each over that column's JSON.
+ */
+export const LAUNCH_MIRROR: readonly (readonly [column: string, sql: string])[] = [
+  ["events", INSERT_EVENTS],
+  ["instances", UPSERT_INSTANCES],
+  ["usages", UPDATE_USAGE],
+  ["interfaces", INSERT_INTERFACES],
+  ["network_events", INSERT_ATTACHED],
+];
+const launchColumn = new Map(LAUNCH_MIRROR.map(([column, sql], i) => [sql, { column, i }]));
+const INSERT_LAUNCH_MIRROR = `INSERT INTO "launch_mirror" (${LAUNCH_MIRROR.map(([c]) => `"${c}"`).join(", ")}) VALUES (${LAUNCH_MIRROR.map(() => "?").join(", ")})`;
+
+/**
+ * A batch that is a launch's mirror (each of LAUNCH_MIRROR's statements at most once, in its
+ * order, and nothing else) as the one insert into `launch_mirror` that runs them all: local
+ * D1 runs each statement of a batch with reads of its own around it. Any other batch as it is.
+ */
+export function foldLaunch(stmts: Statement[]): Statement[] {
+  if (stmts.length < 2) return stmts;
+  const params: (string | null)[] = LAUNCH_MIRROR.map(() => null);
+  let last = -1;
+  for (const s of stmts) {
+    const at = launchColumn.get(s.sql);
+    if (!at || at.i <= last || s.params.length !== 1 || typeof s.params[0] !== "string") return stmts;
+    params[at.i] = s.params[0];
+    last = at.i;
+  }
+  return [{ sql: INSERT_LAUNCH_MIRROR, params }];
 }
 
 /** Ids in one `IN (...)` list, well under D1's 100 bound parameters per statement. */
