@@ -1,5 +1,12 @@
 // The D1 fleet inventory: the read model for listing and filtering across hosts. Host
 // Durable Objects are the truth for what runs on them; these rows mirror it.
+//
+// The trigger of the view `launch_mirror` (migrations/0019_launch_mirror.sql, written by hand)
+// inserts into events, instances, hosts, network_interfaces and network_events with the
+// statements fleet/mirror.ts builds from these tables: a migration that changes one of the
+// five (a column added, or the table rebuilt, as drizzle-kit does with DROP and RENAME) drops
+// that trigger first and creates it again with the code's statements after;
+// test/integration/launch-mirror.test.ts fails until it does.
 import { sql } from "drizzle-orm";
 import {
   blob,

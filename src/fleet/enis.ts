@@ -14,7 +14,7 @@ import type { Fleet } from "./context";
 import { ApiError, invalidParameter } from "./errors";
 import { newId } from "./ids";
 import { MAX_GROUPS_PER_INTERFACE } from "./limits";
-import { IN_LIST, INSERT_ATTACHED, INSERT_INTERFACES, insertFromJson, type Statement } from "./mirror";
+import { IN_LIST, INSERT_ATTACHED, INSERT_INTERFACES, type Statement } from "./mirror";
 import { interfaceNotFound } from "./network-errors";
 import { defaultNetwork, defaultSubnetIn, knownDefaultSubnet } from "./network-plan";
 import { creatorAccount, ownedBy } from "./ownership";

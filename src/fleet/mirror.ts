@@ -258,18 +258,24 @@ const launchColumn = new Map(LAUNCH_MIRROR.map(([column, sql], i) => [sql, { col
 const INSERT_LAUNCH_MIRROR = `INSERT INTO "launch_mirror" (${LAUNCH_MIRROR.map(([c]) => `"${c}"`).join(", ")}) VALUES (${LAUNCH_MIRROR.map(() => "?").join(", ")})`;
 
 /**
- * A batch that is a launch's mirror (each of LAUNCH_MIRROR's statements at most once, in its
- * order, and nothing else) as the one insert into `launch_mirror` that runs them all: local
- * D1 runs each statement of a batch with reads of its own around it. Any other batch as it is.
+ * A batch of a launch's shape (each of LAUNCH_MIRROR's statements at most once, in its order,
+ * and nothing else: a launch's mirror, or a state change's events, rows and use) as the one
+ * insert into `launch_mirror` that runs them all: local D1 runs each statement of a batch with
+ * reads of its own around it. Its JSON together stays under BULK_BYTES, as one statement's
+ * does. Any other batch as it is.
  */
 export function foldLaunch(stmts: Statement[]): Statement[] {
   if (stmts.length < 2) return stmts;
   const params: (string | null)[] = LAUNCH_MIRROR.map(() => null);
   let last = -1;
+  let bytes = 0;
   for (const s of stmts) {
     const at = launchColumn.get(s.sql);
-    if (!at || at.i <= last || s.params.length !== 1 || typeof s.params[0] !== "string") return stmts;
-    params[at.i] = s.params[0];
+    const json = s.params[0];
+    if (!at || at.i <= last || s.params.length !== 1 || typeof json !== "string") return stmts;
+    bytes += json.length;
+    if (bytes > BULK_BYTES) return stmts;
+    params[at.i] = json;
     last = at.i;
   }
   return [{ sql: INSERT_LAUNCH_MIRROR, params }];
