@@ -5,9 +5,13 @@
 import { env } from "cloudflare:workers";
 import { getTableColumns } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { database } from "../../src/db/client";
 import { instances, networkInterfaces } from "../../src/db/schema";
+import { readClock } from "../../src/fleet/clock";
+import { Fleet } from "../../src/fleet/context";
+import { type RunInstancesInput, runInstances } from "../../src/fleet/launch";
 import { foldLaunch, LAUNCH_MIRROR, type Statement } from "../../src/fleet/mirror";
-import { addHosts, call, freshZone, launch } from "./helpers";
+import { addHosts, call, freshZone, launch, newTenant } from "./helpers";
 
 const statement = (sql: string, json = "[]"): Statement => ({ sql, params: [json] });
 
@@ -62,6 +66,49 @@ describe("a launch's mirror as one statement", () => {
       [statement(events, "x".repeat(60 * 1024)), statement(instances, "y".repeat(60 * 1024))],
     ];
     for (const batch of others) expect(foldLaunch(batch)).toBe(batch);
+  });
+
+  it("stores a launch through the view: one statement where the batch had five", async () => {
+    const zone = freshZone();
+    await addHosts(zone, "m5", 1);
+    const t = await newTenant("fold");
+    const caller = { role: "tenant" as const, accountId: t.accountId, keyId: t.keyId };
+    // The SQL of every statement the launch prepares.
+    const prepared: string[] = [];
+    const db = new Proxy(env.DB, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target);
+        if (prop !== "prepare" || typeof v !== "function")
+          return typeof v === "function" ? v.bind(target) : v;
+        return (sql: string) => {
+          prepared.push(sql);
+          return v.call(target, sql);
+        };
+      },
+    });
+    const fleetEnv = { ...env, DB: db } as Env;
+    const clock = await readClock(database(env.DB), env);
+    const input = {
+      instanceType: "m5.large",
+      minCount: 1,
+      maxCount: 1,
+      availabilityZone: zone,
+      placementStrategy: "binpack" as const,
+      tags: { fold: "yes" },
+      workload: "idle",
+      paging: {},
+    } satisfies RunInstancesInput;
+    // The account's first launch makes its default network; the second is the common case.
+    await runInstances(new Fleet(fleetEnv, caller, clock), input);
+    prepared.length = 0;
+    const r = await runInstances(new Fleet(fleetEnv, caller, clock), input);
+    expect(r.instances).toHaveLength(1);
+    expect(prepared.filter((sql) => sql.startsWith('INSERT INTO "launch_mirror"'))).toHaveLength(1);
+    for (const [, sql] of LAUNCH_MIRROR) expect(prepared).not.toContain(sql);
+    const row = await env.DB.prepare("SELECT tags FROM instances WHERE id = ?1")
+      .bind(r.instances[0].instanceId)
+      .first<{ tags: string }>();
+    expect(JSON.parse(row?.tags ?? "null")).toEqual({ fold: "yes" });
   });
 
   it("applies nothing of a launch's mirror when one of its statements fails", async () => {
