@@ -73,7 +73,7 @@ type KeyAndClockRow = { accountId: string | null; secretHash: string | null } & 
 };
 
 /**
- * A live key's account and secret hash with the clock, as one plain statement (CLOCK_ROW_SQL
+ * A live key's account and secret hash with the clock, as one plain statement (clockColumns
  * says why plain): always one row, its key columns null when no live key has the id, its
  * clock's when the clock was never set. One statement rather than a batch of two: local D1
  * runs each statement of a batch with reads of its own around it.

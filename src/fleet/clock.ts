@@ -33,13 +33,11 @@ export function fromRow(row: typeof simClock.$inferSelect): ClockState {
 export const clockQuery = (db: Db) => db.select().from(simClock).where(eq(simClock.id, 1));
 
 /**
- * The clock row as a plain D1 statement, its columns named as drizzle names them: for the
- * reads every request makes (authentication), where building the query with drizzle cost more
- * CPU than the query itself (a profile of launches put it at half of authenticating).
+ * The clock row's columns of table (or alias) `t`, named as drizzle names them, for plain D1
+ * statements: the reads every request makes (authentication), where building the query with
+ * drizzle cost more CPU than the query itself (a profile of launches put it at half of
+ * authenticating).
  */
-export const CLOCK_ROW_SQL = `SELECT ${clockColumns("sim_clock")} FROM sim_clock WHERE id = 1`;
-
-/** The clock row's columns of table (or alias) `t`, named as drizzle names them. */
 export function clockColumns(t: string): string {
   return `${t}.id AS id, ${t}.mode AS mode, ${t}.anchor_wall_ms AS anchorWallMs, ${t}.anchor_sim_ms AS anchorSimMs, ${t}.scale AS scale, ${t}.generation AS generation`;
 }

@@ -34,11 +34,17 @@ const COPY_ON_LOAD_BYTES = 16 * 1024;
  * A piece stored before lengths were named has neither: its last segment is whole, and gives
  * the length.
  */
-interface SegmentRef {
+export interface SegmentRef {
   $seg: Kind;
   field: string;
   bytes?: number;
   fill?: number;
+}
+
+/** The SegmentRef of an array: `bytes` null for one in the packed row, whose row gives its length. */
+export function segmentRef(kind: Kind, field: string, bytes: number | null, fill = 0): SegmentRef {
+  if (bytes === null) return { $seg: kind, field };
+  return fill === 0 ? { $seg: kind, field, bytes } : { $seg: kind, field, bytes, fill };
 }
 
 /** What the store holds of one array, as far as this object knows. */
@@ -57,7 +63,8 @@ interface FieldState {
  * An array goes in the packed row when it is shorter than this. The packed row is rewritten whole
  * when any of its arrays changes, and an admission changes a few of the frame map's 2 KiB owner
  * maps: with these in segments of their own (stored trimmed), the 48th admission of
- * `npm run bench -- admission-storage` binds 19 KB rather than the 33 KB of packing all below 4 KiB.
+ * `npm run bench -- admission-storage` binds 20,049 bytes, where packing all below 4 KiB bound
+ * 33,354 (the bench run with this set to 4096, 2026-11-26).
  */
 export const PACK_BELOW_BYTES = 1024;
 
@@ -242,13 +249,7 @@ class PieceDiff {
       const array = v instanceof Tracked ? v.array : (v as TypedArray);
       const kind = kindOf(array);
       const fill = this.field(path, v as TypedArray | Tracked, array, kind);
-      const ref: SegmentRef =
-        fill === null
-          ? { $seg: kind, field: path }
-          : fill === 0
-            ? { $seg: kind, field: path, bytes: array.byteLength }
-            : { $seg: kind, field: path, bytes: array.byteLength, fill };
-      return ref;
+      return segmentRef(kind, path, fill === null ? null : array.byteLength, fill ?? 0);
     }
     if (Array.isArray(v)) {
       const out: unknown[] = new Array(v.length);

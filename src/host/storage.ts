@@ -10,7 +10,15 @@ import type { HostMemory, HostMemorySnapshot } from "../sim/memory";
 import type { HostRecord, InstanceRecord, VmRecord } from "../sim/records";
 import { type CpuHostPart, type CpuVmRow, diffChangedCpuVms, joinCpu } from "./cpu-rows";
 import { migrate } from "./schema";
-import { deletePiece, diffPiece, type PieceState, readPieces, unchangedPiece, writePiece } from "./segments";
+import {
+  deletePiece,
+  diffPiece,
+  type PieceState,
+  readPieces,
+  segmentRef,
+  unchangedPiece,
+  writePiece,
+} from "./segments";
 import { deleteIn, insertRows, type Sql, type SqlWrites, sqlOver } from "./sql";
 
 // The keys of `meta` that hold the model, and what each holds (as JSON). The schema's
@@ -286,16 +294,10 @@ function tlbJson(entriesBytes: number, fill: number): string {
   const key = entriesBytes * 2 + (fill === 0 ? 0 : 1);
   let json = tlbJsons.get(key);
   if (json === undefined) {
-    const entries = {
-      $seg: "Float64Array",
-      field: "entries",
-      bytes: entriesBytes,
-      ...(fill === 0 ? {} : { fill }),
-    };
     json = JSON.stringify({
-      entries,
-      fifo: { $seg: "Uint8Array", field: "fifo" },
-      state: { $seg: "Int32Array", field: "state" },
+      entries: segmentRef("Float64Array", "entries", entriesBytes, fill),
+      fifo: segmentRef("Uint8Array", "fifo", null),
+      state: segmentRef("Int32Array", "state", null),
     });
     if (tlbJsons.size < 64) tlbJsons.set(key, json);
   }

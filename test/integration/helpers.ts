@@ -4,6 +4,7 @@
 import { env, exports } from "cloudflare:workers";
 import { ACCESS } from "../../src/api/access";
 import { recordsOf, vmPages } from "../../src/fleet/host-pages";
+import type { RunInstancesInput } from "../../src/fleet/launch";
 import { MAX_TAGS, TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH } from "../../src/fleet/limits";
 import type { VmSummary } from "../../src/host/host-object";
 import { HostStorage } from "../../src/host/storage";
@@ -237,4 +238,18 @@ export function storedModel(state: DurableObjectState): { store: HostStorage; m:
     stored.memory,
   );
   return { store, m };
+}
+
+/** What `runInstances` is given for one m5.large in `zone`, binpacked, as the API's defaults make it. */
+export function oneInstance(zone: string, tags: Record<string, string> = {}): RunInstancesInput {
+  return {
+    instanceType: "m5.large",
+    minCount: 1,
+    maxCount: 1,
+    availabilityZone: zone,
+    placementStrategy: "binpack",
+    tags,
+    workload: "idle",
+    paging: {},
+  };
 }

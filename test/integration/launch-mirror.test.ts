@@ -9,9 +9,9 @@ import { database } from "../../src/db/client";
 import { instances, networkInterfaces } from "../../src/db/schema";
 import { readClock } from "../../src/fleet/clock";
 import { Fleet } from "../../src/fleet/context";
-import { type RunInstancesInput, runInstances } from "../../src/fleet/launch";
+import { runInstances } from "../../src/fleet/launch";
 import { foldLaunch, LAUNCH_MIRROR, type Statement } from "../../src/fleet/mirror";
-import { addHosts, call, freshZone, launch, newTenant } from "./helpers";
+import { addHosts, call, freshZone, launch, newTenant, oneInstance } from "./helpers";
 
 const statement = (sql: string, json = "[]"): Statement => ({ sql, params: [json] });
 
@@ -88,16 +88,7 @@ describe("a launch's mirror as one statement", () => {
     });
     const fleetEnv = { ...env, DB: db } as Env;
     const clock = await readClock(database(env.DB), env);
-    const input = {
-      instanceType: "m5.large",
-      minCount: 1,
-      maxCount: 1,
-      availabilityZone: zone,
-      placementStrategy: "binpack" as const,
-      tags: { fold: "yes" },
-      workload: "idle",
-      paging: {},
-    } satisfies RunInstancesInput;
+    const input = oneInstance(zone, { fold: "yes" });
     // The account's first launch makes its default network; the second is the common case.
     await runInstances(new Fleet(fleetEnv, caller, clock), input);
     prepared.length = 0;

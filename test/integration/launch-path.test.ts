@@ -7,8 +7,19 @@ import { describe, expect, it } from "vitest";
 import { database } from "../../src/db/client";
 import { readClock } from "../../src/fleet/clock";
 import { Fleet } from "../../src/fleet/context";
-import { type RunInstancesInput, runInstances } from "../../src/fleet/launch";
-import { addHosts, advance, bearer, call, freshZone, hostView, launch, newTenant, withKeys } from "./helpers";
+import { runInstances } from "../../src/fleet/launch";
+import {
+  addHosts,
+  advance,
+  bearer,
+  call,
+  freshZone,
+  hostView,
+  launch,
+  newTenant,
+  oneInstance,
+  withKeys,
+} from "./helpers";
 
 interface Counts {
   d1: number;
@@ -86,16 +97,7 @@ describe("the launch's request path", () => {
     await addHosts(zone, "m5", 2);
     const t = await newTenant("cost");
     const caller = { role: "tenant" as const, accountId: t.accountId, keyId: t.keyId };
-    const input = {
-      instanceType: "m5.large",
-      minCount: 1,
-      maxCount: 1,
-      availabilityZone: zone,
-      placementStrategy: "binpack" as const,
-      tags: {},
-      workload: "idle",
-      paging: {},
-    } satisfies RunInstancesInput;
+    const input = oneInstance(zone);
     const c = counted();
     // The clock comes with the caller's key (accounts.ts authenticate), as on the API.
     const clock = await readClock(database(env.DB), env);

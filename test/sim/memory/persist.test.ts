@@ -100,9 +100,6 @@ function snapshotOf(host: HostMemory): unknown {
   return bytes({ ...s, vms: s.vms.sort((a, b) => (a.vmId < b.vmId ? -1 : 1)) });
 }
 
-/** A typed array's bytes as text, which compares far faster than the array. */
-const bytesOf = (a: Float64Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString("base64");
-
 /** Stores what changed, as the host object does after a call that touched `vms`. */
 function store(s: PieceStore, host: HostMemory, vms: Iterable<string>, dropped: Iterable<string> = []): void {
   for (const id of dropped) s.drop(`vm:${id}`);
@@ -228,24 +225,31 @@ describe("storing the memory model in segments", () => {
     );
   }, 120_000);
 
-  it("leaves out segments of zeros it does not hold and reads them back as zeros, as arrays grow, shrink and change", () => {
-    const PER_SEGMENT = SEGMENT_BYTES / 8;
-    const CAP = 6 * PER_SEGMENT;
+  /**
+   * Random grow, shrink and write steps on a model array (its used length a view of its capacity)
+   * with the marks of its writes, stored tracked and as a copy: each read back is what was used.
+   */
+  function growsAndShrinks(live: Float64Array | Int32Array, minLength: number, values: number[]): void {
+    const perSegment = SEGMENT_BYTES / live.BYTES_PER_ELEMENT;
+    const segments = live.length / perSegment;
+    const cap = live.length;
+    const hex = (a: Float64Array | Int32Array) =>
+      Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString("hex");
     const step = fc.record({
       // Lengths that end on a segment's edge, where the last segment is a whole one, and others.
       length: fc.oneof(
-        fc.integer({ min: 0, max: 6 }).map((n) => n * PER_SEGMENT),
-        fc.integer({ min: 0, max: CAP }),
+        fc.integer({ min: Math.ceil(minLength / perSegment), max: segments }).map((n) => n * perSegment),
+        fc.integer({ min: minLength, max: cap }),
       ),
-      writes: fc.array(fc.tuple(fc.integer({ min: 0, max: CAP - 1 }), fc.constantFrom(0, 1, -2.5)), {
+      writes: fc.array(fc.tuple(fc.integer({ min: 0, max: cap - 1 }), fc.constantFrom(...values)), {
         maxLength: 4,
       }),
     });
+    const initial = live.slice();
     fc.assert(
       fc.property(fc.array(step, { minLength: 1, maxLength: 12 }), fc.boolean(), (steps, reload) => {
         const s = new PieceStore();
-        // A model array (its used length a view of its capacity) with the marks of its writes.
-        const live = new Float64Array(CAP);
+        live.set(initial);
         const marks = new DirtyUnits();
         for (const { length, writes } of steps) {
           for (const [i, v] of writes) {
@@ -255,9 +259,9 @@ describe("storing the memory model in segments", () => {
           const used = live.subarray(0, length);
           s.save("p", { tracked: new Tracked(used, 1, marks), copied: used.slice() });
           const believed = s.states.get("p");
-          const back = s.read("p") as { tracked: Float64Array; copied: Float64Array };
-          expect(bytesOf(back.tracked)).toBe(bytesOf(used));
-          expect(bytesOf(back.copied)).toBe(bytesOf(used));
+          const back = s.read("p") as { tracked: typeof used; copied: typeof used };
+          expect(hex(back.tracked)).toBe(hex(used));
+          expect(hex(back.copied)).toBe(hex(used));
           // The writer goes on from what it read back, or (as a host object that was not
           // evicted) from what it believed it wrote.
           if (!reload && believed) s.states.set("p", believed);
@@ -265,46 +269,19 @@ describe("storing the memory model in segments", () => {
       }),
       { numRuns: 300 },
     );
+  }
+
+  it("leaves out segments of zeros it does not hold and reads them back as zeros, as arrays grow, shrink and change", () => {
+    const CAP = 6 * (SEGMENT_BYTES / 8);
+    growsAndShrinks(new Float64Array(CAP), 0, [0, 1, -2.5]);
     // Six segments of zeros, new to the store: none is written (the JSON gives the length).
     const w = new PieceStore().save("p", { zeros: new Float64Array(CAP) });
     expect(w.segments.map((x) => x.idx)).toEqual([]);
   });
 
   it("leaves out segments of -1s and reads them back as -1s, as a pool's child slots grow, shrink and change", () => {
-    const PER_SEGMENT = SEGMENT_BYTES / 4;
-    const CAP = 4 * PER_SEGMENT;
-    const step = fc.record({
-      length: fc.oneof(
-        fc.integer({ min: 1, max: 4 }).map((n) => n * PER_SEGMENT),
-        fc.integer({ min: 1, max: CAP }),
-      ),
-      writes: fc.array(fc.tuple(fc.integer({ min: 0, max: CAP - 1 }), fc.constantFrom(-1, 0, 3, 511)), {
-        maxLength: 4,
-      }),
-    });
-    const hex = (a: Int32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString("hex");
-    fc.assert(
-      fc.property(fc.array(step, { minLength: 1, maxLength: 12 }), fc.boolean(), (steps, reload) => {
-        const s = new PieceStore();
-        // A pool's child slots: -1 where no table hangs, as TablePool keeps them.
-        const live = new Int32Array(CAP).fill(-1);
-        const marks = new DirtyUnits();
-        for (const { length, writes } of steps) {
-          for (const [i, v] of writes) {
-            live[i] = v;
-            marks.mark(i);
-          }
-          const used = live.subarray(0, length);
-          s.save("p", { tracked: new Tracked(used, 1, marks), copied: used.slice() });
-          const believed = s.states.get("p");
-          const back = s.read("p") as { tracked: Int32Array; copied: Int32Array };
-          expect(hex(back.tracked)).toBe(hex(used));
-          expect(hex(back.copied)).toBe(hex(used));
-          if (!reload && believed) s.states.set("p", believed);
-        }
-      }),
-      { numRuns: 300 },
-    );
+    // A pool's child slots: -1 where no table hangs, as TablePool keeps them.
+    growsAndShrinks(new Int32Array(4 * (SEGMENT_BYTES / 4)).fill(-1), 1, [-1, 0, 3, 511]);
   });
 
   it("moves a store that holds version 2's compact TLBs to slots in place on its next write, and reads it back exactly", () => {
